@@ -1,0 +1,1 @@
+"""schemabus runtime (public API filled in below)."""
