@@ -1,0 +1,41 @@
+"""Errors as values with a location: ``schemas/agent/created.avsc#/fields/3/type: unknown type "strng"``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def pointer(*parts: str | int) -> str:
+    """Build an RFC 6901 JSON pointer from path parts (``pointer("fields", 3)`` is ``/fields/3``)."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a schema element comes from: a file (relative to the project) and a JSON pointer into it."""
+
+    file: str
+    pointer: str = ""
+
+    def at(self, *parts: str | int) -> Source:
+        return Source(self.file, self.pointer + pointer(*parts))
+
+    def __str__(self) -> str:
+        return f"{self.file}#{self.pointer}" if self.pointer else self.file
+
+
+class SchemaError(Exception):
+    """A user mistake in a schema, the catalog or the configuration; printed without a traceback."""
+
+    def __init__(self, source: Source, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.message = message
+
+
+class SchemaErrors(Exception):
+    """Several schema errors found in one run; each is reported."""
+
+    def __init__(self, errors: list[SchemaError]) -> None:
+        super().__init__("\n".join(str(e) for e in errors))
+        self.errors = errors

@@ -1,0 +1,434 @@
+"""Load ``.avsc`` files into the IR: parse, validate with locations, resolve named types across files."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from ..diagnostics import SchemaError, SchemaErrors, Source
+from ..ir import (
+    PRIMITIVES,
+    Array,
+    AvroSchema,
+    AvroType,
+    Enum,
+    Field,
+    Fixed,
+    Logical,
+    Map,
+    NamedRef,
+    NamedType,
+    Primitive,
+    Record,
+    Union,
+)
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LOGICAL_BASES: dict[str, tuple[str, ...]] = {
+    "decimal": ("bytes", "fixed"),
+    "uuid": ("string",),
+    "date": ("int",),
+    "time-millis": ("int",),
+    "time-micros": ("long",),
+    "timestamp-millis": ("long",),
+    "timestamp-micros": ("long",),
+    "local-timestamp-millis": ("long",),
+    "local-timestamp-micros": ("long",),
+}
+_ORDERS = ("ascending", "descending", "ignore")
+
+
+def read_json(path_text: str, source: Source) -> Any:
+    try:
+        return json.loads(path_text)
+    except json.JSONDecodeError as e:
+        raise SchemaError(source, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+
+
+class _Parser:
+    """Parses the JSON of one file; named types go into the shared ``named`` table."""
+
+    def __init__(self, file: str, named: dict[str, NamedType], pending: dict[str, Source]) -> None:
+        self.file = file
+        self.named = named
+        self.pending = pending  # references to names not (yet) defined: resolved after all files
+        self.defined_here: list[str] = []
+        self.referenced: set[str] = set()
+
+    def parse(self, node: Any, src: Source, namespace: str) -> AvroType:
+        if isinstance(node, str):
+            if node in PRIMITIVES:
+                return Primitive(node, src)
+            return self._ref(node, src, namespace)
+        if isinstance(node, list):
+            if not node:
+                raise SchemaError(src, "a union needs at least one branch")
+            branches = tuple(self.parse(b, src.at(i), namespace) for i, b in enumerate(node))
+            self._check_union(branches, src)
+            return Union(branches, src)
+        if not isinstance(node, dict):
+            raise SchemaError(src, f"a type must be a string, an object or an array, not {json.dumps(node)}")
+        if "type" not in node:
+            raise SchemaError(src, 'a type object needs a "type"')
+        kind = node["type"]
+        logical = node.get("logicalType")
+        if isinstance(kind, str) and kind in ("record", "error"):
+            return self._record(node, src, namespace)
+        if kind == "enum":
+            return self._named(self._enum(node, src, namespace), src)
+        if kind == "fixed":
+            fixed = self._fixed(node, src, namespace)
+            ref = self._named(fixed, src)
+            if not logical:
+                return ref
+            t = self._logical(logical, node, ref, "fixed", src)
+            if isinstance(t, Logical):
+                self.named[fixed.fullname] = Fixed(
+                    fixed.fullname, fixed.size, src, fixed.doc, fixed.aliases, t.logical, t.precision, t.scale
+                )
+            return t
+        if kind == "array":
+            if "items" not in node:
+                raise SchemaError(src, 'an array needs "items"')
+            return Array(self.parse(node["items"], src.at("items"), namespace), src)
+        if kind == "map":
+            if "values" not in node:
+                raise SchemaError(src, 'a map needs "values"')
+            return Map(self.parse(node["values"], src.at("values"), namespace), src)
+        if isinstance(kind, str) and kind in PRIMITIVES:
+            base = Primitive(kind, src)
+            return self._logical(logical, node, base, kind, src) if logical else base
+        # {"type": "com.acme.Named"} or {"type": {...}} wraps another type
+        if isinstance(kind, (dict, list)) or isinstance(kind, str):
+            return self.parse(kind, src.at("type"), namespace)
+        raise SchemaError(src.at("type"), f"unknown type {json.dumps(kind)}")
+
+    def _logical(self, logical: Any, node: dict[str, Any], base: AvroType, base_name: str, src: Source) -> AvroType:
+        # Unknown or misapplied logical types are ignored, as the Avro specification requires.
+        allowed = _LOGICAL_BASES.get(logical) if isinstance(logical, str) else None
+        if allowed is None or base_name not in allowed:
+            return base
+        if logical == "decimal":
+            precision, scale = node.get("precision"), node.get("scale", 0)
+            if not isinstance(precision, int) or isinstance(precision, bool) or precision <= 0:
+                raise SchemaError(src.at("precision"), "decimal precision must be a positive integer")
+            if not isinstance(scale, int) or isinstance(scale, bool) or not 0 <= scale <= precision:
+                raise SchemaError(src.at("scale"), "decimal scale must be an integer between 0 and the precision")
+            if isinstance(base, NamedRef):
+                fixed = self.named[base.fullname]
+                assert isinstance(fixed, Fixed)
+                max_digits = len(str(2 ** (8 * fixed.size - 1) - 1))
+                if precision > max_digits:
+                    raise SchemaError(
+                        src.at("precision"), f"fixed({fixed.size}) holds at most {max_digits} decimal digits"
+                    )
+            return Logical("decimal", base, src, precision, scale)
+        return Logical(logical, base, src)
+
+    def _fullname(self, node: dict[str, Any], src: Source, namespace: str) -> tuple[str, str]:
+        name = node.get("name")
+        if not isinstance(name, str) or not name:
+            raise SchemaError(src.at("name"), f'a {node["type"]} needs a "name"')
+        ns = node.get("namespace", namespace)
+        if ns is not None and not isinstance(ns, str):
+            raise SchemaError(src.at("namespace"), "a namespace must be a string")
+        if "." in name:
+            full = name
+        else:
+            full = f"{ns}.{name}" if ns else name
+        for part in full.split("."):
+            if not _NAME.fullmatch(part):
+                raise SchemaError(src.at("name"), f"invalid name {json.dumps(full)}")
+        return full, full.rpartition(".")[0]
+
+    def _named(self, t: NamedType, src: Source) -> NamedRef:
+        if t.fullname in self.named:
+            raise SchemaError(src, f'"{t.fullname}" is defined twice (first in {self.named[t.fullname].source})')
+        self.named[t.fullname] = t
+        self.defined_here.append(t.fullname)
+        self.pending.pop(t.fullname, None)
+        return NamedRef(t.fullname, src)
+
+    def _ref(self, name: str, src: Source, namespace: str) -> NamedRef:
+        candidates = [name] if "." in name else ([f"{namespace}.{name}"] if namespace else []) + [name]
+        for full in candidates:
+            if full in self.named:
+                if full not in self.defined_here:
+                    self.referenced.add(full)
+                target = self.named[full]
+                if isinstance(target, Fixed) and target.logical:
+                    return Logical(target.logical, NamedRef(full, src), src, target.precision, target.scale)
+                return NamedRef(full, src)
+        full = candidates[0]
+        if not _NAME.fullmatch(name.rpartition(".")[2]):
+            raise SchemaError(src, f"unknown type {json.dumps(name)}")
+        self.pending.setdefault(full, src)
+        self.referenced.add(full)
+        return NamedRef(full, src)
+
+    def _aliases(self, node: dict[str, Any], src: Source) -> tuple[str, ...]:
+        aliases = node.get("aliases", [])
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise SchemaError(src.at("aliases"), "aliases must be an array of strings")
+        return tuple(aliases)
+
+    def _doc(self, node: dict[str, Any], src: Source) -> str | None:
+        doc = node.get("doc")
+        if doc is not None and not isinstance(doc, str):
+            raise SchemaError(src.at("doc"), "doc must be a string")
+        return doc
+
+    def _record(self, node: dict[str, Any], src: Source, namespace: str) -> NamedRef:
+        full, ns = self._fullname(node, src, namespace)
+        fields_node = node.get("fields")
+        if not isinstance(fields_node, list):
+            raise SchemaError(src.at("fields"), "a record needs a fields array")
+        # Register a placeholder first so the record can refer to itself (recursive types).
+        placeholder = Record(full, (), src, self._doc(node, src), self._aliases(node, src))
+        ref = self._named(placeholder, src)
+        fields: list[Field] = []
+        seen: set[str] = set()
+        for i, f in enumerate(fields_node):
+            fsrc = src.at("fields", i)
+            if not isinstance(f, dict):
+                raise SchemaError(fsrc, "a field must be an object")
+            fname = f.get("name")
+            if not isinstance(fname, str) or not fname:
+                raise SchemaError(fsrc.at("name"), 'a field needs a "name"')
+            if fname in seen:
+                raise SchemaError(fsrc.at("name"), f'field "{fname}" appears twice')
+            seen.add(fname)
+            if "type" not in f:
+                raise SchemaError(fsrc, f'field "{fname}" needs a "type"')
+            ftype = self.parse(f["type"], fsrc.at("type"), ns)
+            order = f.get("order", "ascending")
+            if order not in _ORDERS:
+                raise SchemaError(fsrc.at("order"), f'order must be one of {", ".join(_ORDERS)}')
+            fields.append(
+                Field(
+                    name=fname,
+                    type=ftype,
+                    source=fsrc,
+                    doc=self._doc(f, fsrc),
+                    has_default="default" in f,
+                    default=f.get("default"),
+                    aliases=self._aliases(f, fsrc),
+                    order=order,
+                )
+            )
+        self.named[full] = Record(full, tuple(fields), src, placeholder.doc, placeholder.aliases)
+        return ref
+
+    def _enum(self, node: dict[str, Any], src: Source, namespace: str) -> Enum:
+        full, _ = self._fullname(node, src, namespace)
+        symbols = node.get("symbols")
+        if not isinstance(symbols, list) or not symbols:
+            raise SchemaError(src.at("symbols"), "an enum needs a non-empty symbols array")
+        for i, s in enumerate(symbols):
+            if not isinstance(s, str) or not _NAME.fullmatch(s):
+                raise SchemaError(src.at("symbols", i), f"invalid enum symbol {json.dumps(s)}")
+        if len(set(symbols)) != len(symbols):
+            raise SchemaError(src.at("symbols"), "enum symbols must be unique")
+        default = node.get("default")
+        if default is not None and default not in symbols:
+            raise SchemaError(src.at("default"), f"enum default {json.dumps(default)} is not one of its symbols")
+        return Enum(full, tuple(symbols), src, self._doc(node, src), default, self._aliases(node, src))
+
+    def _fixed(self, node: dict[str, Any], src: Source, namespace: str) -> Fixed:
+        full, _ = self._fullname(node, src, namespace)
+        size = node.get("size")
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise SchemaError(src.at("size"), "a fixed needs a non-negative integer size")
+        return Fixed(full, size, src, self._doc(node, src), self._aliases(node, src))
+
+    def _check_union(self, branches: tuple[AvroType, ...], src: Source) -> None:
+        seen: dict[str, int] = {}
+        for i, b in enumerate(branches):
+            if isinstance(b, Union):
+                raise SchemaError(src.at(i), "a union may not directly contain another union")
+            key = _union_key(b)
+            if key in seen:
+                raise SchemaError(src.at(i), f"a union may hold only one {key} (branches {seen[key]} and {i})")
+            seen[key] = i
+
+
+def _union_key(t: AvroType) -> str:
+    if isinstance(t, Logical):
+        return _union_key(t.base)
+    if isinstance(t, Primitive):
+        return t.name
+    if isinstance(t, NamedRef):
+        return t.fullname
+    return "array" if isinstance(t, Array) else "map"
+
+
+def load_avro_files(files: Iterable[tuple[str, str]]) -> tuple[dict[str, NamedType], dict[str, AvroSchema]]:
+    """Parse ``(file name, text)`` pairs; named types may be used across files in any order.
+
+    Returns the named-type table (definition order) and one :class:`AvroSchema` per file.
+    All errors are collected and raised together as :class:`SchemaErrors`.
+    """
+    named: dict[str, NamedType] = {}
+    pending: dict[str, Source] = {}
+    parsed: list[tuple[str, AvroType, set[str], list[str]]] = []
+    errors: list[SchemaError] = []
+    for file, text in files:
+        src = Source(file)
+        parser = _Parser(file, named, pending)
+        try:
+            root = parser.parse(read_json(text, src), src, "")
+        except SchemaError as e:
+            errors.append(e)
+            continue
+        parsed.append((file, root, parser.referenced, parser.defined_here))
+    for full, src in pending.items():
+        errors.append(SchemaError(src, f'unknown type "{full}"'))
+    if errors:
+        raise SchemaErrors(errors)
+    for file, root, _, _ in parsed:
+        try:
+            _check_defaults(root, named, set())
+        except SchemaError as e:
+            errors.append(e)
+    if errors:
+        raise SchemaErrors(errors)
+    out: dict[str, AvroSchema] = {}
+    for file, root, referenced, defined in parsed:
+        deps = tuple(sorted(n for n in referenced if n not in defined))
+        out[file] = AvroSchema(file, root, canonical_json(root, named), deps)
+    return named, out
+
+
+def _check_defaults(t: AvroType, named: dict[str, NamedType], seen: set[str]) -> None:
+    if isinstance(t, NamedRef):
+        if t.fullname in seen:
+            return
+        seen.add(t.fullname)
+        n = named[t.fullname]
+        if isinstance(n, Record):
+            for f in n.fields:
+                if f.has_default:
+                    problem = default_problem(f.type, f.default, named)
+                    if problem:
+                        raise SchemaError(f.source.at("default"), f'invalid default for field "{f.name}": {problem}')
+                _check_defaults(f.type, named, seen)
+    elif isinstance(t, Array):
+        _check_defaults(t.items, named, seen)
+    elif isinstance(t, Map):
+        _check_defaults(t.values, named, seen)
+    elif isinstance(t, Union):
+        for b in t.branches:
+            _check_defaults(b, named, seen)
+
+
+def default_problem(t: AvroType, value: Any, named: dict[str, NamedType]) -> str | None:
+    """Why ``value`` (JSON) is not a valid Avro default for ``t``, or None when it is."""
+    if isinstance(t, Logical):
+        return default_problem(t.base, value, named)
+    if isinstance(t, Union):
+        # The specification ties a union's default to its first branch.
+        return default_problem(t.branches[0], value, named)
+    if isinstance(t, Array):
+        if not isinstance(value, list):
+            return "expected an array"
+        return next((p for v in value if (p := default_problem(t.items, v, named))), None)
+    if isinstance(t, Map):
+        if not isinstance(value, dict):
+            return "expected an object"
+        return next((p for v in value.values() if (p := default_problem(t.values, v, named))), None)
+    if isinstance(t, NamedRef):
+        n = named[t.fullname]
+        if isinstance(n, Enum):
+            return None if value in n.symbols else f"{json.dumps(value)} is not a symbol of {n.fullname}"
+        if isinstance(n, Fixed):
+            if not isinstance(value, str) or len(value) != n.size:
+                return f"expected a string of {n.size} characters"
+            return None
+        if not isinstance(value, dict):
+            return f"expected an object for record {n.fullname}"
+        for f in n.fields:
+            if f.name in value:
+                p = default_problem(f.type, value[f.name], named)
+            elif f.has_default:
+                p = None
+            else:
+                p = f'missing field "{f.name}"'
+            if p:
+                return p
+        return None
+    name = t.name
+    ok = {
+        "null": value is None,
+        "boolean": isinstance(value, bool),
+        "int": isinstance(value, int) and not isinstance(value, bool) and -(2**31) <= value < 2**31,
+        "long": isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63,
+        "float": isinstance(value, (int, float, Decimal)) and not isinstance(value, bool),
+        "double": isinstance(value, (int, float, Decimal)) and not isinstance(value, bool),
+        "bytes": isinstance(value, str) and all(ord(c) < 256 for c in value),
+        "string": isinstance(value, str),
+    }[name]
+    return None if ok else f"{json.dumps(value)} is not a valid {name}"
+
+
+def canonical_json(root: AvroType, named: dict[str, NamedType]) -> str:
+    """The self-contained schema JSON: named types inlined at first use, by full name after that."""
+    return json.dumps(_to_json(root, named, set(), ""), separators=(",", ":"), ensure_ascii=False)
+
+
+def _to_json(t: AvroType, named: dict[str, NamedType], emitted: set[str], namespace: str) -> Any:
+    if isinstance(t, Primitive):
+        return t.name
+    if isinstance(t, Logical):
+        base = _to_json(t.base, named, emitted, namespace)
+        if isinstance(t.base, NamedRef):
+            # The logical type of a fixed lives on its definition; later uses are plain names.
+            if not isinstance(base, dict):
+                return base
+            out: dict[str, Any] = base
+        else:
+            out = {"type": base}
+        out["logicalType"] = t.logical
+        if t.logical == "decimal":
+            out["precision"] = t.precision
+            out["scale"] = t.scale
+        return out
+    if isinstance(t, Array):
+        return {"type": "array", "items": _to_json(t.items, named, emitted, namespace)}
+    if isinstance(t, Map):
+        return {"type": "map", "values": _to_json(t.values, named, emitted, namespace)}
+    if isinstance(t, Union):
+        return [_to_json(b, named, emitted, namespace) for b in t.branches]
+    n = named[t.fullname]
+    if n.fullname in emitted:
+        return n.fullname
+    emitted.add(n.fullname)
+    out = {"type": "record" if isinstance(n, Record) else "enum" if isinstance(n, Enum) else "fixed"}
+    out["name"] = n.fullname
+    if n.doc is not None:
+        out["doc"] = n.doc
+    if n.aliases:
+        out["aliases"] = list(n.aliases)
+    if isinstance(n, Record):
+        fields = []
+        for f in n.fields:
+            fj: dict[str, Any] = {"name": f.name, "type": _to_json(f.type, named, emitted, n.namespace)}
+            if f.doc is not None:
+                fj["doc"] = f.doc
+            if f.has_default:
+                fj["default"] = f.default
+            if f.aliases:
+                fj["aliases"] = list(f.aliases)
+            if f.order != "ascending":
+                fj["order"] = f.order
+            fields.append(fj)
+        out["fields"] = fields
+    elif isinstance(n, Enum):
+        out["symbols"] = list(n.symbols)
+        if n.default is not None:
+            out["default"] = n.default
+    else:
+        out["size"] = n.size
+    return out

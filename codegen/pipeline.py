@@ -1,0 +1,157 @@
+"""load + validate -> IR -> render -> format: generation as a pure function returning ``{path: content}``."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from .config import Config
+from .diagnostics import SchemaError, SchemaErrors, Source
+from .ir import AvroSchema, JsonSchemaFile, NamedType, Project
+from .load.avro import load_avro_files
+from .load.catalog import load_catalog
+from .load.jsonschema import load_json_schema_files
+from .render.package import render_package
+
+Progress = Callable[[str], None]
+
+
+def _read(path: Path, display: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SchemaError(Source(display), f"cannot read: {e}") from None
+
+
+def load_files(
+    avro: list[tuple[str, str]], json_files: list[tuple[str, str]]
+) -> tuple[dict[str, NamedType], dict[str, AvroSchema], dict[str, JsonSchemaFile]]:
+    """Load schema texts; Avro and JSON errors are collected together."""
+    errors: list[SchemaError] = []
+    named: dict[str, NamedType] = {}
+    avro_schemas: dict[str, AvroSchema] = {}
+    json_schemas: dict[str, JsonSchemaFile] = {}
+    try:
+        named, avro_schemas = load_avro_files(avro)
+    except SchemaErrors as e:
+        errors += e.errors
+    try:
+        json_schemas = load_json_schema_files(json_files)
+    except SchemaErrors as e:
+        errors += e.errors
+    if errors:
+        raise SchemaErrors(errors)
+    return named, avro_schemas, json_schemas
+
+
+def schema_files(schemas_dir: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in schemas_dir.rglob("*")
+        if p.is_file() and (p.suffix == ".avsc" or p.suffix == ".json") and not p.name.startswith(".")
+    )
+
+
+def load_project(config: Config) -> Project:
+    """Every schema under the schemas directory and the catalog, validated; file names are relative
+    to the project root in messages (``schemas/agent/created.avsc#/fields/3``)."""
+    schemas_dir = config.schemas_dir
+    prefix = config.schemas.rstrip("/") + "/"
+    if not schemas_dir.is_dir():
+        raise SchemaError(Source(config.schemas), "the schemas directory does not exist")
+    avro: list[tuple[str, str]] = []
+    json_files: list[tuple[str, str]] = []
+    for path in schema_files(schemas_dir):
+        rel = path.relative_to(schemas_dir).as_posix()
+        (avro if path.suffix == ".avsc" else json_files).append((rel, _read(path, prefix + rel)))
+    try:
+        named, avro_schemas, json_schemas = load_files(avro, json_files)
+    except SchemaErrors as e:
+        raise SchemaErrors([_prefixed(err, prefix) for err in e.errors]) from None
+    catalog_path = schemas_dir / config.catalog
+    topics = ()
+    if catalog_path.is_file():
+        try:
+            topics = load_catalog(
+                config.catalog, _read(catalog_path, prefix + config.catalog), set(avro_schemas) | set(json_schemas)
+            )
+        except SchemaError as e:
+            raise _prefixed(e, prefix) from None
+    return Project(named, avro_schemas, json_schemas, topics)
+
+
+def _prefixed(e: SchemaError, prefix: str) -> SchemaError:
+    return SchemaError(Source(prefix + e.source.file, e.source.pointer), e.message)
+
+
+def generate(config: Config, progress: Progress | None = None) -> dict[str, str]:
+    """The generated package for a project: ``{path relative to the package dir: content}``."""
+    note = progress or (lambda _: None)
+    note("loading schemas")
+    project = load_project(config)
+    files = render_package(
+        project,
+        with_topics=True,
+        description="Event models, codecs, topics, publishers and handlers generated from "
+        f"{config.schemas}/ by schemabus.",
+        progress=note,
+    )
+    note(f"formatting {len(files)} files")
+    return format_files(files, config.line_length)
+
+
+def generate_from_files(paths: list[Path], package: str, line_length: int = 120) -> dict[str, str]:
+    """Models and codecs for schema files named on the command line (no catalog)."""
+    if not paths:
+        raise SchemaError(Source("."), "no schema files given")
+    base = Path(_common_dir(paths))
+    avro: list[tuple[str, str]] = []
+    json_files: list[tuple[str, str]] = []
+    for path in paths:
+        rel = path.resolve().relative_to(base).as_posix()
+        text = _read(path, str(path))
+        if path.suffix == ".avsc":
+            avro.append((rel, text))
+        elif path.suffix == ".json":
+            json_files.append((rel, text))
+        else:
+            raise SchemaError(Source(str(path)), "unknown schema file type (expected .avsc or .json)")
+    display = {p.resolve().relative_to(base).as_posix(): str(p) for p in paths}
+    try:
+        named, avro_schemas, json_schemas = load_files(avro, json_files)
+    except SchemaErrors as e:
+        raise SchemaErrors(
+            [SchemaError(Source(display.get(x.source.file, x.source.file), x.source.pointer), x.message) for x in e.errors]
+        ) from None
+    files = render_package(
+        Project(named, avro_schemas, json_schemas),
+        with_topics=False,
+        description=f"Models and codecs generated by schemabus ({package}).",
+    )
+    return format_files(files, line_length)
+
+
+def _common_dir(paths: list[Path]) -> str:
+    import os
+
+    return os.path.commonpath([str(p.resolve().parent) for p in paths])
+
+
+def format_files(files: dict[str, str], line_length: int) -> dict[str, str]:
+    """ruff-format every Python file in one ruff run."""
+    from ruff.__main__ import find_ruff_bin
+
+    py = {rel: text for rel, text in files.items() if rel.endswith(".py")}
+    with tempfile.TemporaryDirectory(prefix="schemabus-fmt-") as tmp:
+        root = Path(tmp)
+        for rel, text in py.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text, encoding="utf-8")
+        cmd = [find_ruff_bin(), "format", "--no-cache", "--isolated", f"--line-length={line_length}", "--quiet", "."]
+        result = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+        if result.returncode != 0:
+            # Formatting failed: generated code is not valid Python. That is a bug of schemabus.
+            raise RuntimeError(f"ruff could not format the generated code:\n{result.stderr}")
+        return {rel: (root / rel).read_text(encoding="utf-8") if rel in py else text for rel, text in files.items()}

@@ -1,0 +1,559 @@
+"""Avro IR -> Python: class names, annotations, defaults, and straight-line codec code.
+
+Everything a template prints is computed here; the templates only lay it out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import naming
+from ..ir import Array, AvroType, Enum, Fixed, Logical, Map, NamedRef, NamedType, Primitive, Record, Union
+from ..load.avro import default_problem
+
+# Module-level names of the generated models module (imported under underscore aliases so schema
+# names cannot shadow them); class names are added per project.
+MODEL_IMPORTS = frozenset({"_dt", "_decimal", "_enum", "_t", "_uuid", "_pd", "_avro"})
+CODEC_HELPERS = frozenset({"_avro", "_m"})
+
+
+@dataclass
+class FieldSpec:
+    name: str  # Python attribute
+    wire: str
+    annotation: str
+    field_args: list[str]  # arguments of pydantic.Field(...)
+    default: str | None  # "= ..." right-hand side, or None when required
+
+
+@dataclass
+class ClassSpec:
+    kind: str  # "record" | "enum"
+    name: str
+    fullname: str
+    doc: str | None
+    fields: list[FieldSpec] = field(default_factory=list)
+    members: list[tuple[str, str]] = field(default_factory=list)  # enum (member, symbol)
+    default_member: str | None = None
+
+
+def _zz_byte(i: int) -> int:
+    """The zig-zag byte of a small non-negative index (union branch or enum symbol < 64)."""
+    return i << 1
+
+
+class AvroPython:
+    """Naming and code for every named Avro type of a project, computed once."""
+
+    def __init__(self, named: dict[str, NamedType]) -> None:
+        self.named = named
+        short_counts: dict[str, int] = {}
+        for n in named.values():
+            short_counts[n.name] = short_counts.get(n.name, 0) + 1
+        taken: set[str] = set(MODEL_IMPORTS) | {"Union"}
+        self.class_names: dict[str, str] = {}
+        for full in sorted(named):
+            n = named[full]
+            if isinstance(n, Fixed):
+                continue
+            base = n.name if short_counts[n.name] == 1 else naming.pascal(full)
+            self.class_names[full] = naming.class_name(base, taken)
+        self.module_names = frozenset(taken)
+        self._tmp = 0
+
+    # --- annotations -------------------------------------------------------------------------
+
+    def annotation(self, t: AvroType) -> str:
+        if isinstance(t, Primitive):
+            return {
+                "null": "None",
+                "boolean": "bool",
+                "int": "_avro.Int32",
+                "long": "_avro.Int64",
+                "float": "float",
+                "double": "float",
+                "bytes": "bytes",
+                "string": "str",
+            }[t.name]
+        if isinstance(t, Logical):
+            if t.logical == "decimal":
+                return f"_t.Annotated[_decimal.Decimal, _pd.Field(max_digits={t.precision}, decimal_places={t.scale})]"
+            return {
+                "uuid": "_uuid.UUID",
+                "date": "_dt.date",
+                "time-millis": "_dt.time",
+                "time-micros": "_dt.time",
+                "timestamp-millis": "_pd.AwareDatetime",
+                "timestamp-micros": "_pd.AwareDatetime",
+                "local-timestamp-millis": "_pd.NaiveDatetime",
+                "local-timestamp-micros": "_pd.NaiveDatetime",
+            }[t.logical]
+        if isinstance(t, Array):
+            return f"list[{self.annotation(t.items)}]"
+        if isinstance(t, Map):
+            return f"dict[str, {self.annotation(t.values)}]"
+        if isinstance(t, Union):
+            parts = [self.annotation(b) for b in t.branches if not _is_null(b)]
+            if t.null_index is not None:
+                parts.append("None")
+            return " | ".join(parts)
+        n = self.named[t.fullname]
+        if isinstance(n, Fixed):
+            return f"_t.Annotated[bytes, _pd.Field(min_length={n.size}, max_length={n.size})]"
+        return self.class_names[n.fullname]
+
+    # --- model classes -----------------------------------------------------------------------
+
+    def class_specs(self) -> list[ClassSpec]:
+        """Enums first (defaults refer to their members), then records in dependency order."""
+        specs: list[ClassSpec] = []
+        for full in sorted(self.named):
+            n = self.named[full]
+            if isinstance(n, Enum):
+                used: set[str] = set()
+                members = [(naming.enum_member(s, used), s) for s in n.symbols]
+                default = dict((s, m) for m, s in members).get(n.default) if n.default else None
+                specs.append(ClassSpec("enum", self.class_names[full], full, n.doc, members=members, default_member=default))
+        for full in self._record_order():
+            n = self.named[full]
+            assert isinstance(n, Record)
+            specs.append(ClassSpec("record", self.class_names[full], full, n.doc, fields=self.field_specs(n)))
+        return specs
+
+    def _record_order(self) -> list[str]:
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(full: str) -> None:
+            if full in seen:
+                return
+            seen.add(full)
+            n = self.named[full]
+            if isinstance(n, Record):
+                for f in n.fields:
+                    for dep in _named_deps(f.type):
+                        visit(dep)
+                order.append(full)
+
+        for full in sorted(self.named):
+            visit(full)
+        return order
+
+    def field_specs(self, record: Record) -> list[FieldSpec]:
+        used: set[str] = set()
+        out = []
+        for f in record.fields:
+            name = naming.field_name(f.name, self.module_names, used)
+            args: list[str] = []
+            if name != f.name:
+                args += [f"validation_alias={f.name!r}", f"serialization_alias={f.name!r}"]
+            if f.doc:
+                args.append(f"description={f.doc!r}")
+            default = None
+            if f.has_default:
+                expr, mutable = self.default_expr(f.type, f.default)
+                if mutable:
+                    args.insert(0, f"default_factory=lambda: {expr}")
+                elif args:
+                    args.insert(0, f"default={expr}")
+                else:
+                    default = expr
+            out.append(FieldSpec(name, f.name, self.annotation(f.type), args, default))
+        return out
+
+    def default_expr(self, t: AvroType, value: Any) -> tuple[str, bool]:
+        """A Python expression for an Avro JSON default, and whether it builds a mutable value."""
+        if isinstance(t, Union):
+            # The specification ties the default to the first branch; be lenient like Avro 1.12.
+            for b in t.branches:
+                if default_problem(b, value, self.named) is None:
+                    return self.default_expr(b, value)
+            return self.default_expr(t.branches[0], value)
+        if isinstance(t, Primitive):
+            if t.name == "null":
+                return "None", False
+            if t.name == "bytes":
+                return repr(value.encode("latin-1")), False
+            if t.name in ("float", "double"):
+                return repr(float(value)), False
+            return repr(value), False
+        if isinstance(t, Logical):
+            return self._logical_default(t, value), False
+        if isinstance(t, Array):
+            items = [self.default_expr(t.items, v)[0] for v in value]
+            return "[" + ", ".join(items) + "]", True
+        if isinstance(t, Map):
+            items = [f"{k!r}: {self.default_expr(t.values, v)[0]}" for k, v in value.items()]
+            return "{" + ", ".join(items) + "}", True
+        n = self.named[t.fullname]
+        if isinstance(n, Enum):
+            used: set[str] = set()
+            members = {s: naming.enum_member(s, used) for s in n.symbols}
+            return f"{self.class_names[n.fullname]}.{members[value]}", False
+        if isinstance(n, Fixed):
+            return repr(value.encode("latin-1")), False
+        parts = []
+        for f in n.fields:
+            if f.name in value:
+                parts.append(f"{f.name!r}: {self.default_expr(f.type, value[f.name])[0]}")
+        return f"{self.class_names[n.fullname]}.model_validate({{{', '.join(parts)}}})", True
+
+    def _logical_default(self, t: Logical, value: Any) -> str:
+        from schemabus.runtime import avro as rt
+
+        lg = t.logical
+        if lg == "decimal":
+            raw = value.encode("latin-1")
+            return f"_decimal.Decimal({str(rt.decimal_from_bytes(raw, t.scale, t.precision))!r})"
+        if lg == "uuid":
+            return f"_uuid.UUID({value!r})"
+        if lg == "date":
+            return f"_dt.date.fromisoformat({rt.days_to_date(value).isoformat()!r})"
+        if lg in ("time-millis", "time-micros"):
+            tm = rt.millis_to_time(value) if lg == "time-millis" else rt.micros_to_time(value)
+            return f"_dt.time.fromisoformat({tm.isoformat()!r})"
+        conv = {
+            "timestamp-millis": rt.millis_to_timestamp,
+            "timestamp-micros": rt.micros_to_timestamp,
+            "local-timestamp-millis": rt.millis_to_local_timestamp,
+            "local-timestamp-micros": rt.micros_to_local_timestamp,
+        }[lg]
+        return f"_dt.datetime.fromisoformat({conv(value).isoformat()!r})"
+
+    # --- encoders ----------------------------------------------------------------------------
+
+    def tmp(self) -> str:
+        self._tmp += 1
+        return f"x{self._tmp}"
+
+    def writer_body(self, record: Record) -> list[str]:
+        self._tmp = 0
+        lines: list[str] = []
+        for spec, f in zip(self.field_specs(record), record.fields):
+            self.emit_write(f.type, f"v.{spec.name}", lines, "")
+        return lines or ["pass"]
+
+    def emit_write(self, t: AvroType, expr: str, out: list[str], ind: str) -> None:
+        if isinstance(t, Primitive):
+            self._write_primitive(t.name, expr, out, ind)
+        elif isinstance(t, Logical):
+            self._write_logical(t, expr, out, ind)
+        elif isinstance(t, Array):
+            x, y = self.tmp(), self.tmp()
+            out += [
+                f"{ind}{x} = {expr}",
+                f"{ind}if {x}:",
+                f"{ind}    b += _avro.write_long(len({x}))",
+                f"{ind}    for {y} in {x}:",
+            ]
+            self.emit_write(t.items, y, out, ind + "        ")
+            out.append(f"{ind}b.append(0)")
+        elif isinstance(t, Map):
+            x, k, y = self.tmp(), self.tmp(), self.tmp()
+            out += [
+                f"{ind}{x} = {expr}",
+                f"{ind}if {x}:",
+                f"{ind}    b += _avro.write_long(len({x}))",
+                f"{ind}    for {k}, {y} in {x}.items():",
+            ]
+            self._write_primitive("string", k, out, ind + "        ")
+            self.emit_write(t.values, y, out, ind + "        ")
+            out.append(f"{ind}b.append(0)")
+        elif isinstance(t, Union):
+            self._write_union(t, expr, out, ind)
+        else:
+            n = self.named[t.fullname]
+            if isinstance(n, Record):
+                out.append(f"{ind}_w_{self.class_names[n.fullname]}({expr}, b)")
+            elif isinstance(n, Enum):
+                out.append(f"{ind}b += _E_{self.class_names[n.fullname]}[{expr}]")
+            else:
+                x = self.tmp()
+                out += [
+                    f"{ind}{x} = {expr}",
+                    f"{ind}if len({x}) != {n.size}:",
+                    f'{ind}    raise ValueError(f"fixed {n.fullname} needs {n.size} bytes, not {{len({x})}}")',
+                    f"{ind}b += {x}",
+                ]
+
+    def _write_primitive(self, name: str, expr: str, out: list[str], ind: str) -> None:
+        if name == "null":
+            return
+        if name == "boolean":
+            out.append(f"{ind}b.append(1 if {expr} else 0)")
+        elif name in ("int", "long"):
+            x = self.tmp()
+            slow = "_avro.write_int" if name == "int" else "_avro.write_long"
+            out += [
+                f"{ind}{x} = {expr}",
+                f"{ind}if -64 <= {x} < 64:",
+                f"{ind}    b.append(({x} << 1) ^ ({x} >> 63))",
+                f"{ind}else:",
+                f"{ind}    b += {slow}({x})",
+            ]
+        elif name == "float":
+            out.append(f"{ind}b += _avro.pack_float({expr})")
+        elif name == "double":
+            out.append(f"{ind}b += _avro.pack_double({expr})")
+        else:
+            x, n = self.tmp(), self.tmp()
+            src = f"{expr}.encode()" if name == "string" else expr
+            out += [
+                f"{ind}{x} = {src}",
+                f"{ind}{n} = len({x})",
+                f"{ind}if {n} < 64:",
+                f"{ind}    b.append({n} << 1)",
+                f"{ind}else:",
+                f"{ind}    b += _avro.write_long({n})",
+                f"{ind}b += {x}",
+            ]
+
+    def _write_logical(self, t: Logical, expr: str, out: list[str], ind: str) -> None:
+        lg = t.logical
+        if lg == "decimal":
+            if isinstance(t.base, NamedRef):
+                size = self.named[t.base.fullname]
+                assert isinstance(size, Fixed)
+                out.append(f"{ind}b += _avro.decimal_to_fixed({expr}, {t.scale}, {t.precision}, {size.size})")
+            else:
+                self._write_primitive("bytes", f"_avro.decimal_to_bytes({expr}, {t.scale}, {t.precision})", out, ind)
+            return
+        if lg == "uuid":
+            self._write_primitive("string", f"str({expr})", out, ind)
+            return
+        conv, base = {
+            "date": ("_avro.date_to_days", "int"),
+            "time-millis": ("_avro.time_to_millis", "int"),
+            "time-micros": ("_avro.time_to_micros", "long"),
+            "timestamp-millis": ("_avro.timestamp_to_millis", "long"),
+            "timestamp-micros": ("_avro.timestamp_to_micros", "long"),
+            "local-timestamp-millis": ("_avro.local_timestamp_to_millis", "long"),
+            "local-timestamp-micros": ("_avro.local_timestamp_to_micros", "long"),
+        }[lg]
+        self._write_primitive(base, f"{conv}({expr})", out, ind)
+
+    def _write_union(self, t: Union, expr: str, out: list[str], ind: str) -> None:
+        x = self.tmp()
+        out.append(f"{ind}{x} = {expr}")
+        non_null = [(i, b) for i, b in enumerate(t.branches) if not _is_null(b)]
+        if t.null_index is not None and len(non_null) == 1:
+            i, b = non_null[0]
+            out += [f"{ind}if {x} is None:", f"{ind}    b.append({_zz_byte(t.null_index)})", f"{ind}else:"]
+            out.append(f"{ind}    b.append({_zz_byte(i)})")
+            self.emit_write(b, x, out, ind + "    ")
+            return
+        first = True
+        for i, b in enumerate(t.branches):
+            out.append(f"{ind}{'if' if first else 'elif'} {self.union_check(b, x)}:")
+            first = False
+            out.append(f"{ind}    b += {_avro_long_literal(i)}")
+            body: list[str] = []
+            self.emit_write(b, x, body, ind + "    ")
+            out += body
+        out += [f"{ind}else:", f'{ind}    raise TypeError(f"{{type({x}).__name__}} matches no branch of the union")']
+
+    def union_check(self, t: AvroType, x: str) -> str:
+        """The test that picks a union branch for a Python value: the first branch that accepts it wins,
+        with fastavro's notion of acceptance."""
+        if isinstance(t, Primitive):
+            return {
+                "null": f"{x} is None",
+                "boolean": f"isinstance({x}, bool)",
+                "int": f"type({x}) is int and -2147483648 <= {x} <= 2147483647",
+                "long": f"isinstance({x}, int) and not isinstance({x}, bool)",
+                "float": f"isinstance({x}, (int, float)) and not isinstance({x}, bool)",
+                "double": f"isinstance({x}, (int, float)) and not isinstance({x}, bool)",
+                "bytes": f"isinstance({x}, bytes)",
+                "string": f"isinstance({x}, str)",
+            }[t.name]
+        if isinstance(t, Logical):
+            return {
+                "decimal": f"isinstance({x}, _decimal.Decimal)",
+                "uuid": f"isinstance({x}, _uuid.UUID)",
+                "date": f"type({x}) is _dt.date",
+                "time-millis": f"isinstance({x}, _dt.time)",
+                "time-micros": f"isinstance({x}, _dt.time)",
+                "timestamp-millis": f"isinstance({x}, _dt.datetime) and {x}.tzinfo is not None",
+                "timestamp-micros": f"isinstance({x}, _dt.datetime) and {x}.tzinfo is not None",
+                "local-timestamp-millis": f"isinstance({x}, _dt.datetime) and {x}.tzinfo is None",
+                "local-timestamp-micros": f"isinstance({x}, _dt.datetime) and {x}.tzinfo is None",
+            }[t.logical]
+        if isinstance(t, Array):
+            return f"isinstance({x}, list)"
+        if isinstance(t, Map):
+            return f"isinstance({x}, dict)"
+        assert isinstance(t, NamedRef)
+        n = self.named[t.fullname]
+        if isinstance(n, Fixed):
+            return f"isinstance({x}, bytes) and len({x}) == {n.size}"
+        return f"isinstance({x}, {self.class_names[n.fullname]})"
+
+    # --- decoders ----------------------------------------------------------------------------
+
+    def reader_body(self, record: Record) -> tuple[list[str], list[tuple[str, str]]]:
+        """Statements that decode each field into a local, and the (attribute, local) pairs."""
+        self._tmp = 0
+        lines: list[str] = []
+        pairs = []
+        for spec, f in zip(self.field_specs(record), record.fields):
+            var = self.tmp()
+            self.emit_read(f.type, var, lines, "")
+            pairs.append((spec.name, var))
+        return lines, pairs
+
+    def _read_long(self, var: str, out: list[str], ind: str) -> None:
+        c = self.tmp()
+        out += [
+            f"{ind}{c} = buf[p]",
+            f"{ind}if {c} < 128:",
+            f"{ind}    {var} = ({c} >> 1) ^ -({c} & 1)",
+            f"{ind}    p += 1",
+            f"{ind}else:",
+            f"{ind}    {var}, p = _avro.read_long(buf, p)",
+        ]
+
+    def emit_read(self, t: AvroType, var: str, out: list[str], ind: str) -> None:
+        if isinstance(t, Primitive):
+            self._read_primitive(t.name, var, out, ind)
+        elif isinstance(t, Logical):
+            self._read_logical(t, var, out, ind)
+        elif isinstance(t, (Array, Map)):
+            n, item, key = self.tmp(), self.tmp(), self.tmp()
+            out.append(f"{ind}{var} = {'[]' if isinstance(t, Array) else '{}'}")
+            out.append(f"{ind}while True:")
+            self._read_long(n, out, ind + "    ")
+            out += [
+                f"{ind}    if {n} == 0:",
+                f"{ind}        break",
+                f"{ind}    if {n} < 0:",
+                f"{ind}        {n} = -{n}",
+                f"{ind}        _, p = _avro.read_long(buf, p)",
+                f"{ind}    for _ in range({n}):",
+            ]
+            if isinstance(t, Array):
+                self.emit_read(t.items, item, out, ind + "        ")
+                out.append(f"{ind}        {var}.append({item})")
+            else:
+                self._read_primitive("string", key, out, ind + "        ")
+                self.emit_read(t.values, item, out, ind + "        ")
+                out.append(f"{ind}        {var}[{key}] = {item}")
+        elif isinstance(t, Union):
+            i = self.tmp()
+            out.append(f"{ind}{var}: {self.annotation(t)}")
+            self._read_long(i, out, ind)
+            for k, b in enumerate(t.branches):
+                out.append(f"{ind}{'if' if k == 0 else 'elif'} {i} == {k}:")
+                body: list[str] = []
+                self.emit_read(b, var, body, ind + "    ")
+                out += body or [f"{ind}    {var} = None"]
+            out += [f"{ind}else:", f'{ind}    raise _avro.AvroDecodeError(f"union index {{{i}}} out of range")']
+        else:
+            n = self.named[t.fullname]
+            if isinstance(n, Record):
+                out.append(f"{ind}{var}, p = _r_{self.class_names[n.fullname]}(buf, p)")
+            elif isinstance(n, Enum):
+                i = self.tmp()
+                self._read_long(i, out, ind)
+                cls = self.class_names[n.fullname]
+                out += [
+                    f"{ind}try:",
+                    f"{ind}    {var} = _S_{cls}[{i}]",
+                    f"{ind}except KeyError:",
+                    f'{ind}    raise _avro.AvroDecodeError(f"enum index {{{i}}} out of range for {cls}") from None',
+                ]
+            else:
+                out += [f"{ind}{var} = buf[p : p + {n.size}]", f"{ind}p += {n.size}"]
+
+    def _read_primitive(self, name: str, var: str, out: list[str], ind: str) -> None:
+        if name == "null":
+            out.append(f"{ind}{var} = None")
+        elif name == "boolean":
+            out += [f"{ind}{var} = buf[p] != 0", f"{ind}p += 1"]
+        elif name in ("int", "long"):
+            self._read_long(var, out, ind)
+        elif name in ("float", "double"):
+            fn, size = ("unpack_float", 4) if name == "float" else ("unpack_double", 8)
+            out += [f"{ind}({var},) = _avro.{fn}(buf, p)", f"{ind}p += {size}"]
+        else:
+            n = self.tmp()
+            self._read_long(n, out, ind)
+            end = self.tmp()
+            out += [
+                f"{ind}{end} = p + {n}",
+                f"{ind}if {n} < 0 or {end} > len(buf):",
+                f'{ind}    raise _avro.AvroDecodeError("truncated payload: a {name} runs past the end")',
+            ]
+            if name == "string":
+                out.append(f"{ind}{var} = str(buf[p:{end}], 'utf-8')")
+            else:
+                out.append(f"{ind}{var} = bytes(buf[p:{end}])")
+            out.append(f"{ind}p = {end}")
+
+    def _read_logical(self, t: Logical, var: str, out: list[str], ind: str) -> None:
+        lg = t.logical
+        raw = self.tmp()
+        if lg == "decimal":
+            if isinstance(t.base, NamedRef):
+                self.emit_read(t.base, raw, out, ind)
+            else:
+                self._read_primitive("bytes", raw, out, ind)
+            out.append(f"{ind}{var} = _avro.decimal_from_bytes({raw}, {t.scale}, {t.precision})")
+            return
+        if lg == "uuid":
+            self._read_primitive("string", raw, out, ind)
+            out.append(f"{ind}{var} = _uuid.UUID({raw})")
+            return
+        conv = {
+            "date": "_avro.days_to_date",
+            "time-millis": "_avro.millis_to_time",
+            "time-micros": "_avro.micros_to_time",
+            "timestamp-millis": "_avro.millis_to_timestamp",
+            "timestamp-micros": "_avro.micros_to_timestamp",
+            "local-timestamp-millis": "_avro.millis_to_local_timestamp",
+            "local-timestamp-micros": "_avro.micros_to_local_timestamp",
+        }[lg]
+        self._read_long(raw, out, ind)
+        out.append(f"{ind}{var} = {conv}({raw})")
+
+    # --- enum tables -------------------------------------------------------------------------
+
+    def enum_tables(self) -> list[tuple[str, list[tuple[str, str]]]]:
+        """(class name, [(member, zig-zag bytes literal)]) for each enum."""
+        out = []
+        for full in sorted(self.named):
+            n = self.named[full]
+            if isinstance(n, Enum):
+                used: set[str] = set()
+                out.append(
+                    (
+                        self.class_names[full],
+                        [(naming.enum_member(s, used), _avro_long_literal(i)) for i, s in enumerate(n.symbols)],
+                    )
+                )
+        return out
+
+
+def _avro_long_literal(i: int) -> str:
+    from schemabus.runtime.avro import write_long
+
+    return repr(write_long(i))
+
+
+def _is_null(t: AvroType) -> bool:
+    return isinstance(t, Primitive) and t.name == "null"
+
+
+def _named_deps(t: AvroType) -> list[str]:
+    if isinstance(t, NamedRef):
+        return [t.fullname]
+    if isinstance(t, Logical):
+        return _named_deps(t.base)
+    if isinstance(t, Array):
+        return _named_deps(t.items)
+    if isinstance(t, Map):
+        return _named_deps(t.values)
+    if isinstance(t, Union):
+        return [d for b in t.branches for d in _named_deps(b)]
+    return []
+

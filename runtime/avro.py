@@ -1,0 +1,226 @@
+"""Avro binary building blocks for generated codecs, and the base class of generated Avro models.
+
+Generated encoders inline the common cases (small ints, string lengths) and call these functions
+for the rest. Every conversion matches fastavro's output byte for byte (tests/codegen/test_roundtrip.py).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import struct
+from decimal import Decimal, localcontext
+from typing import Annotated, Any, ClassVar, TypeVar
+
+import pydantic
+
+__all__ = [
+    "AvroDecodeError",
+    "AvroRecord",
+    "Int32",
+    "Int64",
+    "construct",
+    "read_long",
+    "write_long",
+]
+
+Int32 = Annotated[int, pydantic.Field(ge=-(2**31), le=2**31 - 1)]
+Int64 = Annotated[int, pydantic.Field(ge=-(2**63), le=2**63 - 1)]
+
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+_LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH_NAIVE = _dt.datetime(1970, 1, 1)
+_EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
+
+pack_float = struct.Struct("<f").pack
+pack_double = struct.Struct("<d").pack
+unpack_float = struct.Struct("<f").unpack_from
+unpack_double = struct.Struct("<d").unpack_from
+
+
+class AvroDecodeError(ValueError):
+    """The bytes are not a valid encoding of the schema (truncated, bad union index, bad enum index...)."""
+
+
+class AvroRecord(pydantic.BaseModel):
+    """Base of generated Avro record models.
+
+    Fields are built by their Python name or their Avro name; ``model_dump`` and JSON use the Avro names.
+    """
+
+    model_config = pydantic.ConfigDict(
+        validate_by_name=True,
+        validate_by_alias=True,
+        serialize_by_alias=True,
+        extra="forbid",
+        protected_namespaces=(),
+    )
+    __avro_name__: ClassVar[str] = ""
+
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+def construct(cls: type[M], values: dict[str, Any], fields_set: frozenset[str] | set[str]) -> M:
+    """Build a model from values already known valid (decoded with the model's own writer schema).
+
+    The same result as ``cls.model_construct(**values)`` when ``values`` holds every field, without
+    its per-field bookkeeping: this is the hot path of every decoder.
+    """
+    m = cls.__new__(cls)
+    _setattr(m, "__dict__", values)
+    _setattr(m, "__pydantic_fields_set__", set(fields_set))
+    _setattr(m, "__pydantic_extra__", None)
+    _setattr(m, "__pydantic_private__", None)
+    return m
+
+
+_setattr = object.__setattr__
+
+
+def write_long(n: int) -> bytes:
+    """Zig-zag varint of a long (any size up to 64 bits)."""
+    if not _LONG_MIN <= n <= _LONG_MAX:
+        raise ValueError(f"{n} is out of range for an Avro long")
+    n = (n << 1) ^ (n >> 63)
+    out = bytearray()
+    while n > 0x7F:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def write_int(n: int) -> bytes:
+    if not _INT_MIN <= n <= _INT_MAX:
+        raise ValueError(f"{n} is out of range for an Avro int")
+    return write_long(n)
+
+
+def read_long(buf: bytes, pos: int) -> tuple[int, int]:
+    """Read a zig-zag varint starting at ``pos``; returns the value and the position after it."""
+    shift = 0
+    n = 0
+    while True:
+        try:
+            c = buf[pos]
+        except IndexError:
+            raise AvroDecodeError("truncated payload: a number runs past the end") from None
+        pos += 1
+        n |= (c & 0x7F) << shift
+        if c < 0x80:
+            return (n >> 1) ^ -(n & 1), pos
+        shift += 7
+        if shift > 63:
+            raise AvroDecodeError("a varint is longer than 10 bytes")
+
+
+def decimal_to_bytes(d: Decimal, scale: int, precision: int) -> bytes:
+    """Two's-complement big-endian unscaled value, sized as fastavro sizes it."""
+    n = _unscaled(d, scale, precision)
+    return n.to_bytes((abs(n).bit_length() + 8) // 8, "big", signed=True)
+
+
+def decimal_to_fixed(d: Decimal, scale: int, precision: int, size: int) -> bytes:
+    n = _unscaled(d, scale, precision)
+    try:
+        return n.to_bytes(size, "big", signed=True)
+    except OverflowError:
+        raise ValueError(f"{d} does not fit in fixed({size})") from None
+
+
+def _unscaled(d: Decimal, scale: int, precision: int) -> int:
+    sign, digits, exp = d.as_tuple()
+    if not isinstance(exp, int):
+        raise ValueError(f"{d} cannot be encoded as an Avro decimal")
+    unscaled = 0
+    for digit in digits:
+        unscaled = unscaled * 10 + digit
+    shift = exp + scale
+    if shift >= 0:
+        unscaled *= 10**shift
+    else:
+        unscaled, rest = divmod(unscaled, 10**-shift)
+        if rest:
+            raise ValueError(f"{d} has more than {scale} decimal places")
+    if len(str(unscaled)) > precision and unscaled:
+        raise ValueError(f"{d} has more than {precision} digits")
+    return -unscaled if sign else unscaled
+
+
+def decimal_from_bytes(b: bytes, scale: int, precision: int) -> Decimal:
+    with localcontext() as ctx:
+        ctx.prec = precision
+        return Decimal(int.from_bytes(b, "big", signed=True)).scaleb(-scale)
+
+
+def date_to_days(d: _dt.date) -> int:
+    return d.toordinal() - _EPOCH_ORDINAL
+
+
+def days_to_date(n: int) -> _dt.date:
+    return _dt.date.fromordinal(n + _EPOCH_ORDINAL)
+
+
+def time_to_millis(t: _dt.time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1000 + t.microsecond // 1000
+
+
+def time_to_micros(t: _dt.time) -> int:
+    return ((t.hour * 60 + t.minute) * 60 + t.second) * 1_000_000 + t.microsecond
+
+
+def millis_to_time(n: int) -> _dt.time:
+    s, ms = divmod(n, 1000)
+    m, s = divmod(s, 60)
+    h, m = divmod(m, 60)
+    return _dt.time(h, m, s, ms * 1000)
+
+
+def micros_to_time(n: int) -> _dt.time:
+    s, us = divmod(n, 1_000_000)
+    m, s = divmod(s, 60)
+    h, m = divmod(m, 60)
+    return _dt.time(h, m, s, us)
+
+
+def _micros_since(delta: _dt.timedelta) -> int:
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def timestamp_to_micros(t: _dt.datetime) -> int:
+    if t.tzinfo is None:
+        raise ValueError("a timestamp needs a timezone (use local-timestamp for naive datetimes)")
+    return _micros_since(t - _EPOCH)
+
+
+def timestamp_to_millis(t: _dt.datetime) -> int:
+    if t.tzinfo is None:
+        raise ValueError("a timestamp needs a timezone (use local-timestamp for naive datetimes)")
+    delta = t - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def local_timestamp_to_micros(t: _dt.datetime) -> int:
+    return _micros_since(t.replace(tzinfo=None) - _EPOCH_NAIVE)
+
+
+def local_timestamp_to_millis(t: _dt.datetime) -> int:
+    delta = t.replace(tzinfo=None) - _EPOCH_NAIVE
+    return (delta.days * 86400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def micros_to_timestamp(n: int) -> _dt.datetime:
+    return _EPOCH + _dt.timedelta(microseconds=n)
+
+
+def millis_to_timestamp(n: int) -> _dt.datetime:
+    return _EPOCH + _dt.timedelta(milliseconds=n)
+
+
+def micros_to_local_timestamp(n: int) -> _dt.datetime:
+    return _EPOCH_NAIVE + _dt.timedelta(microseconds=n)
+
+
+def millis_to_local_timestamp(n: int) -> _dt.datetime:
+    return _EPOCH_NAIVE + _dt.timedelta(milliseconds=n)

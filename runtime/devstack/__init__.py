@@ -1,0 +1,67 @@
+"""A real Kafka broker and a real Confluent-API schema registry for development and tests, without Docker.
+
+Both servers come from Maven Central (downloaded once with ``mvn`` into
+``~/.cache/schemabus``, or ``$XDG_CACHE_HOME/schemabus``, or ``$SCHEMABUS_CACHE_DIR``)
+and run on a local JDK (Java 17+; 21+ gets the newer registry):
+
+- Apache Kafka 4.x, one KRaft node, configured so idempotent producers, consumer groups
+  and transactions work;
+- Apicurio Registry 3.x on its Confluent-compatible API (``/apis/ccompat/v7``), in
+  memory, with a global BACKWARD compatibility rule.
+
+Typical use::
+
+    from schemabus.runtime.devstack import start_stack
+
+    with start_stack() as stack:
+        stack.bootstrap_servers  # "127.0.0.1:PORT"
+        stack.registry_url       # "http://127.0.0.1:PORT/apis/ccompat/v7"
+
+From a shell: ``eval "$(schemabus dev up)"``, then ``schemabus dev down``.
+Every failure raises ``DevStackError``, whose message names the server, the reason and
+the log file (with its last lines).
+"""
+
+from .errors import DevStackError
+from .fetch import cache_dir
+from .jdk import Jdk, find_jdks, resolve_jdk
+from .kafka import KAFKA_VERSION, fetch_kafka, start_kafka
+from .process import ServerProcess
+from .registry import (
+    REGISTRY_VERSION,
+    REGISTRY_VERSION_JAVA17,
+    fetch_registry,
+    start_registry,
+)
+from .stack import (
+    ENV_BOOTSTRAP,
+    ENV_REGISTRY,
+    DevStack,
+    dev_run_dir,
+    new_run_dir,
+    prune_runs,
+    start_stack,
+)
+
+__all__ = [
+    "ENV_BOOTSTRAP",
+    "ENV_REGISTRY",
+    "KAFKA_VERSION",
+    "REGISTRY_VERSION",
+    "REGISTRY_VERSION_JAVA17",
+    "DevStack",
+    "DevStackError",
+    "Jdk",
+    "ServerProcess",
+    "cache_dir",
+    "dev_run_dir",
+    "fetch_kafka",
+    "fetch_registry",
+    "find_jdks",
+    "new_run_dir",
+    "prune_runs",
+    "resolve_jdk",
+    "start_kafka",
+    "start_registry",
+    "start_stack",
+]

@@ -1,0 +1,106 @@
+"""``schemabus dev up|down|status``: a local Kafka and schema registry in the background.
+
+``up`` prints shell assignments on stdout (progress goes to stderr), so::
+
+    eval "$(schemabus dev up)"
+
+sets ``SCHEMABUS_BOOTSTRAP_SERVERS`` and ``SCHEMABUS_REGISTRY_URL`` in the current shell.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from pathlib import Path
+
+import click
+
+from .errors import DevStackError
+from .stack import STARTUP_TIMEOUT, DevStack, dev_run_dir, start_stack
+
+
+def _progress(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _print_exports(stack: DevStack) -> None:
+    for name, value in stack.env().items():
+        click.echo(f"export {name}={shlex.quote(value)}")
+
+
+@click.group()
+def dev() -> None:
+    """Run a local Kafka broker and schema registry (no Docker needed)."""
+
+
+@dev.command()
+@click.option(
+    "--timeout",
+    type=float,
+    default=STARTUP_TIMEOUT,
+    show_default=True,
+    help="Seconds each server may take to become ready (downloads not included).",
+)
+@click.option(
+    "--java",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The java executable to run the servers with (default: the newest Java 17+ found).",
+)
+def up(timeout: float, java: Path | None) -> None:
+    """Start Kafka and the registry in the background; print their addresses as shell exports."""
+    run_dir = dev_run_dir()
+    existing = DevStack.load(run_dir)
+    if existing is not None:
+        if existing.servers and all(existing.running().values()):
+            _progress(f"already running (run folder {run_dir}); `schemabus dev down` stops it")
+            _print_exports(existing)
+            return
+        # Half of a previous stack may still run (the other crashed): start afresh.
+        existing.stop()
+    # Fresh data every time, like the in-memory registry.
+    shutil.rmtree(run_dir, ignore_errors=True)
+    try:
+        stack = start_stack(run_dir, java=java, timeout=timeout, detached=True, progress=_progress)
+    except DevStackError as exc:
+        raise click.ClickException(str(exc)) from None
+    _progress(f"started; logs in {run_dir}; `schemabus dev down` stops it")
+    _print_exports(stack)
+
+
+@dev.command()
+def down() -> None:
+    """Stop the servers that `schemabus dev up` started (by their PIDs)."""
+    run_dir = dev_run_dir()
+    stack = DevStack.load(run_dir)
+    if stack is None:
+        _progress("not running")
+        return
+    running = stack.running()
+    stack.stop()
+    for server in stack.servers:
+        done = "stopped" if running[server.name] else "was not running"
+        _progress(f"{server.name}: {done} (pid {server.pid})")
+    (run_dir / "state.json").unlink(missing_ok=True)
+
+
+@dev.command()
+def status() -> None:
+    """Show whether the `schemabus dev up` servers run; exit code 1 unless both do."""
+    stack = DevStack.load(dev_run_dir())
+    if stack is None or not stack.servers:
+        click.echo("not running (no `schemabus dev up` stack)")
+        raise SystemExit(1)
+    running = stack.running()
+    for server in stack.servers:
+        state = "running" if running[server.name] else "stopped"
+        click.echo(
+            f"{server.name:<8} {state:<7} pid {server.pid:<7} {server.address}  "
+            f"({server.version}; log {server.log_path})"
+        )
+    if not all(running.values()):
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    dev()

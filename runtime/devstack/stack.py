@@ -1,0 +1,268 @@
+"""Kafka and the registry together: start both at once, record them, stop them.
+
+A *run folder* holds one stack's configuration, data, logs and ``state.json`` (PIDs,
+addresses, log paths). Test sessions get a new one under ``<cache>/runs/`` each time;
+``schemabus dev up`` uses the fixed ``<cache>/dev`` so that ``dev down`` finds it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from .errors import DevStackError
+from .fetch import cache_dir
+from .kafka import start_kafka
+from .process import ServerProcess
+from .registry import start_registry
+
+ENV_BOOTSTRAP = "SCHEMABUS_BOOTSTRAP_SERVERS"
+ENV_REGISTRY = "SCHEMABUS_REGISTRY_URL"
+STATE_FILE = "state.json"
+# Finished test-session run folders kept for their logs; older ones are deleted.
+KEEP_RUNS = 5
+STARTUP_TIMEOUT = 120.0
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def dev_run_dir(cache: Path | None = None) -> Path:
+    """The run folder of ``schemabus dev up``/``down``/``status``."""
+    return (cache if cache is not None else cache_dir()) / "dev"
+
+
+def _runs_dir(cache: Path | None) -> Path:
+    return (cache if cache is not None else cache_dir()) / "runs"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@dataclass
+class DevStack:
+    """A running (or stopped) pair of servers and the run folder they live in.
+
+    Use ``bootstrap_servers`` and ``registry_url`` to connect, ``env()`` for the
+    ``SCHEMABUS_*`` variables, and ``stop()`` (or a ``with`` block) to end it.
+    """
+
+    run_dir: Path
+    kafka: ServerProcess | None = None
+    registry: ServerProcess | None = None
+    detached: bool = False
+    owner_pid: int = field(default_factory=os.getpid)
+
+    @property
+    def servers(self) -> list[ServerProcess]:
+        """The servers this stack started (one or both)."""
+        return [s for s in (self.kafka, self.registry) if s is not None]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Kafka's ``host:port``, for ``bootstrap.servers``."""
+        if self.kafka is None:
+            raise LookupError("this stack has no Kafka")
+        return self.kafka.address
+
+    @property
+    def registry_url(self) -> str:
+        """The registry's Confluent-compatible base URL, for ``SchemaRegistryClient({"url": ...})``."""
+        if self.registry is None:
+            raise LookupError("this stack has no registry")
+        return self.registry.address
+
+    def env(self) -> dict[str, str]:
+        """``SCHEMABUS_BOOTSTRAP_SERVERS`` / ``SCHEMABUS_REGISTRY_URL`` for the servers it has."""
+        values: dict[str, str] = {}
+        if self.kafka is not None:
+            values[ENV_BOOTSTRAP] = self.kafka.address
+        if self.registry is not None:
+            values[ENV_REGISTRY] = self.registry.address
+        return values
+
+    def running(self) -> dict[str, bool]:
+        """Whether each server is alive, by name."""
+        return {s.name: s.is_running() for s in self.servers}
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop both servers (by PID, only if still the processes started) and drop Kafka's data.
+
+        Logs stay in the run folder. Safe to call twice.
+        """
+        for server in self.servers:
+            server.stop(timeout)
+        # The broker's data is worthless once it is gone; logs are kept for post-mortems.
+        shutil.rmtree(self.run_dir / "kafka" / "data", ignore_errors=True)
+
+    def save(self) -> None:
+        """Write ``state.json`` into the run folder (atomically)."""
+        state = {
+            "owner_pid": self.owner_pid,
+            "detached": self.detached,
+            "servers": [s.to_json() for s in self.servers],
+        }
+        tmp = self.run_dir / f".{STATE_FILE}.tmp"
+        tmp.write_text(json.dumps(state, indent=2) + "\n")
+        tmp.replace(self.run_dir / STATE_FILE)
+
+    @classmethod
+    def load(cls, run_dir: Path) -> DevStack | None:
+        """The stack recorded in ``run_dir/state.json``, or ``None`` if there is none (or it is unreadable)."""
+        try:
+            state = json.loads((run_dir / STATE_FILE).read_text())
+            stack = cls(
+                run_dir=run_dir,
+                detached=bool(state["detached"]),
+                owner_pid=int(state["owner_pid"]),
+            )
+            for data in state["servers"]:
+                server = ServerProcess.from_json(data)
+                if server.name == "kafka":
+                    stack.kafka = server
+                elif server.name == "registry":
+                    stack.registry = server
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return stack
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def prune_runs(cache: Path | None = None, keep: int = KEEP_RUNS) -> None:
+    """Tidy ``<cache>/runs``: stop servers whose test session died, keep the newest ``keep`` folders.
+
+    A session killed hard (SIGKILL, a CI time-out) cannot stop its servers; the next
+    session does it here, by PID and only after checking each process's marker.
+    """
+    runs = _runs_dir(cache)
+    if not runs.is_dir():
+        return
+    folders = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.name)
+    for index, folder in enumerate(folders):
+        stack = DevStack.load(folder)
+        if stack is not None and not stack.detached and not _pid_alive(stack.owner_pid):
+            stack.stop(timeout=15)
+        live = stack is not None and any(stack.running().values())
+        if index < len(folders) - keep and not live:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def new_run_dir(cache: Path | None = None) -> Path:
+    """A fresh, empty run folder under ``<cache>/runs`` (named by time and PID, so it sorts by age)."""
+    folder = _runs_dir(cache) / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+    suffix = 0
+    while True:
+        candidate = folder if suffix == 0 else folder.with_name(f"{folder.name}-{suffix}")
+        try:
+            candidate.mkdir(parents=True)
+            return candidate
+        except FileExistsError:
+            suffix += 1
+
+
+def start_stack(
+    run_dir: Path | None = None,
+    *,
+    kafka: bool = True,
+    registry: bool = True,
+    java: str | Path | None = None,
+    timeout: float = STARTUP_TIMEOUT,
+    detached: bool = False,
+    cache: Path | None = None,
+    progress: Callable[[str], None] = _quiet,
+) -> DevStack:
+    """Start Kafka and/or the registry concurrently and return once both are ready.
+
+    ``run_dir`` defaults to a new folder under ``<cache>/runs`` (older ones are pruned).
+    ``java`` is a ``java`` executable (default: the newest Java 17+ found); ``timeout``
+    bounds each server's readiness wait, in seconds. Unless ``detached``, the servers are
+    stopped when this Python process exits even if ``stop()`` is never called; detached
+    servers keep running until ``stop()`` (``schemabus dev down``). ``progress`` receives
+    one-line status messages.
+
+    Raises ``DevStackError`` (server, reason, log) if either fails; the other is stopped
+    then too, and the second error, if any, is attached as a note.
+    """
+    if run_dir is None:
+        prune_runs(cache)
+        run_dir = new_run_dir(cache)
+    run_dir = run_dir.resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stack = DevStack(run_dir=run_dir, detached=detached)
+
+    errors: list[DevStackError] = []
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="devstack") as pool:
+        futures: dict[str, Future[ServerProcess]] = {}
+        if kafka:
+            futures["kafka"] = pool.submit(
+                start_kafka,
+                run_dir,
+                java=java,
+                timeout=timeout,
+                cache=cache,
+                progress=progress,
+            )
+        if registry:
+            futures["registry"] = pool.submit(
+                start_registry,
+                run_dir,
+                java=java,
+                timeout=timeout,
+                cache=cache,
+                progress=progress,
+            )
+        for name, future in futures.items():
+            try:
+                server = future.result()
+            except DevStackError as exc:
+                errors.append(exc)
+                continue
+            # A bug rather than a server failure, but still report which server hit it.
+            except Exception as exc:  # noqa: BLE001
+                errors.append(DevStackError(name, f"unexpected {type(exc).__name__}: {exc}"))
+                continue
+            if name == "kafka":
+                stack.kafka = server
+            else:
+                stack.registry = server
+            progress(f"{name}: ready at {server.address}")
+
+    if errors:
+        stack.stop()
+        first = errors[0]
+        for other in errors[1:]:
+            first.add_note(str(other))
+        raise first
+    if detached:
+        for server in stack.servers:
+            server.detach()
+    with contextlib.suppress(OSError):
+        stack.save()
+    return stack

@@ -1,0 +1,209 @@
+"""Model <-> bytes in Confluent's wire format: magic byte 0, a 4-byte big-endian schema id, the payload.
+
+A :class:`Serde` knows one schema. Generated code builds one per key or value schema; the bus
+asks the registry for the schema id once and caches it, so a warm publisher never calls the registry.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, Protocol, TypeVar
+
+import fastavro
+import pydantic
+
+__all__ = [
+    "AvroSerde",
+    "DeserializationError",
+    "JsonSerde",
+    "MAGIC_BYTE",
+    "Serde",
+    "StringSerde",
+    "WriterSchemas",
+    "frame_header",
+    "split_frame",
+]
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+MAGIC_BYTE = 0
+SchemaFormat = Literal["AVRO", "JSON", "STRING"]
+
+
+class DeserializationError(ValueError):
+    """Bytes that cannot become the expected model: a poison message. Never retried."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # bad-magic, truncated, unknown-schema-id, invalid-payload, validation
+
+
+class WriterSchemas(Protocol):
+    """Finds the writer schema of an id found on the wire (the registry, through a cache)."""
+
+    def schema_by_id(self, schema_id: int) -> tuple[str, str]:
+        """Return ``(schema_type, schema_text)``; raise ``KeyError`` when the id is unknown."""
+        ...
+
+
+def frame_header(schema_id: int) -> bytes:
+    return bytes((MAGIC_BYTE,)) + schema_id.to_bytes(4, "big")
+
+
+def split_frame(data: bytes) -> tuple[int, int]:
+    """Check the frame of ``data``; return its schema id and the offset of the payload."""
+    if len(data) < 5:
+        raise DeserializationError("truncated", f"{len(data)} bytes are too few for the 5-byte wire-format header")
+    if data[0] != MAGIC_BYTE:
+        raise DeserializationError("bad-magic", f"unknown magic byte {data[0]} (expected {MAGIC_BYTE})")
+    return int.from_bytes(data[1:5], "big"), 5
+
+
+class Serde(Protocol[T]):
+    """Turns one model type into framed bytes and back."""
+
+    @property
+    def format(self) -> SchemaFormat: ...
+
+    @property
+    def schema(self) -> str | None:
+        """The schema text registered for the subject (None for plain strings)."""
+        ...
+
+    @property
+    def type(self) -> type[T]: ...
+
+    def serialize(self, value: T, schema_id: int | None) -> bytes: ...
+
+    def deserialize(self, data: bytes, schema_id: int | None, writers: WriterSchemas | None) -> T:
+        """Decode framed ``data``; ``schema_id`` is the id this serde's own schema has (if known)."""
+        ...
+
+
+@dataclass(frozen=True, eq=False)
+class AvroSerde(Generic[T]):
+    """Avro with generated straight-line codecs; fastavro resolves data written with another schema."""
+
+    type: type[T]
+    schema: str
+    write: Callable[[T, bytearray], None]
+    read: Callable[[bytes, int], tuple[T, int]]
+    format: SchemaFormat = "AVRO"
+    _parsed: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def encode(self, value: T) -> bytes:
+        """The Avro payload alone (no frame), as ``fastavro.schemaless_writer`` writes it."""
+        out = bytearray()
+        self.write(value, out)
+        return bytes(out)
+
+    def decode(self, payload: bytes, pos: int = 0) -> T:
+        """Read a payload written with exactly this schema."""
+        try:
+            value, end = self.read(payload, pos)
+        except (IndexError, ValueError, UnicodeDecodeError) as e:  # struct.error is a ValueError too
+            raise DeserializationError("truncated" if isinstance(e, IndexError) else "invalid-payload", str(e)) from e
+        if end != len(payload):
+            reason = "truncated" if end > len(payload) else "invalid-payload"
+            raise DeserializationError(reason, f"payload has {len(payload)} bytes but the schema read {end}")
+        return value
+
+    def serialize(self, value: T, schema_id: int | None) -> bytes:
+        if schema_id is None:
+            raise ValueError("an Avro value needs a schema id: register or look up the schema first")
+        out = bytearray(frame_header(schema_id))
+        self.write(value, out)
+        return bytes(out)
+
+    def deserialize(self, data: bytes, schema_id: int | None, writers: WriterSchemas | None) -> T:
+        writer_id, start = split_frame(data)
+        if writer_id == schema_id:
+            return self.decode(data, start)
+        # Written with another version of the schema: resolve it against ours, as Avro specifies.
+        if writers is None:
+            raise DeserializationError("unknown-schema-id", f"schema id {writer_id} is not known here")
+        try:
+            kind, text = writers.schema_by_id(writer_id)
+        except KeyError:
+            raise DeserializationError("unknown-schema-id", f"schema id {writer_id} is not in the registry") from None
+        if kind != "AVRO":
+            raise DeserializationError("invalid-payload", f"schema id {writer_id} is a {kind} schema, not Avro")
+        try:
+            record = fastavro.schemaless_reader(
+                io.BytesIO(data[start:]), self._writer(text), self._reader(), return_record_name=False
+            )
+        except Exception as e:  # fastavro raises many types for bad bytes or unresolvable schemas
+            raise DeserializationError("invalid-payload", f"cannot resolve writer schema {writer_id}: {e}") from e
+        try:
+            return _adapter(self.type).validate_python(record)
+        except pydantic.ValidationError as e:
+            raise DeserializationError("validation", str(e)) from e
+
+    def _reader(self) -> Any:
+        if "" not in self._parsed:
+            self._parsed[""] = fastavro.parse_schema(json.loads(self.schema))
+        return self._parsed[""]
+
+    def _writer(self, text: str) -> Any:
+        if text not in self._parsed:
+            self._parsed[text] = fastavro.parse_schema(json.loads(text))
+        return self._parsed[text]
+
+
+_ADAPTERS: dict[Any, pydantic.TypeAdapter[Any]] = {}
+
+
+def _adapter(t: type[T]) -> pydantic.TypeAdapter[T]:
+    if t not in _ADAPTERS:
+        _ADAPTERS[t] = pydantic.TypeAdapter(t)
+    return _ADAPTERS[t]
+
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+@dataclass(frozen=True, eq=False)
+class JsonSerde(Generic[M]):
+    """JSON Schema values: pydantic's JSON serializer, framed; absent optional fields are left out."""
+
+    type: type[M]
+    schema: str
+    format: SchemaFormat = "JSON"
+
+    def encode(self, value: M) -> bytes:
+        return value.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+    def serialize(self, value: M, schema_id: int | None) -> bytes:
+        if schema_id is None:
+            raise ValueError("a JSON Schema value needs a schema id: register or look up the schema first")
+        return frame_header(schema_id) + self.encode(value)
+
+    def deserialize(self, data: bytes, schema_id: int | None, writers: WriterSchemas | None) -> M:
+        _, start = split_frame(data)
+        try:
+            return self.type.model_validate_json(data[start:])
+        except pydantic.ValidationError as e:
+            invalid_json = any(err["type"] == "json_invalid" for err in e.errors())
+            raise DeserializationError("invalid-payload" if invalid_json else "validation", str(e)) from e
+
+
+@dataclass(frozen=True, eq=False)
+class StringSerde:
+    """A plain UTF-8 key or value, as Kafka's StringSerializer writes it: no frame, no registry."""
+
+    type: type[str] = str
+    schema: str | None = None
+    format: SchemaFormat = "STRING"
+
+    def serialize(self, value: str, schema_id: int | None) -> bytes:
+        return value.encode()
+
+    def deserialize(self, data: bytes, schema_id: int | None, writers: WriterSchemas | None) -> str:
+        try:
+            return data.decode()
+        except UnicodeDecodeError as e:
+            raise DeserializationError("invalid-payload", f"key is not UTF-8: {e}") from e
+
