@@ -1,11 +1,149 @@
-"""The `schemabus` command line."""
+"""The ``schemabus`` command line.
+
+User mistakes (a broken schema, an unknown config key) print ``file#/pointer: message`` lines and
+exit 2 without a traceback; ``generate --check`` exits 1 with a diff when generated code is stale.
+"""
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
 
+from .config import Config, find_pyproject, load_config
+from .diagnostics import SchemaError, SchemaErrors
 
-@click.group()
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_OUT_OF_DATE = 1
+EXIT_USER_ERROR = 2
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn schema/config errors into ``path#/pointer: message`` lines and exit code 2."""
+    try:
+        yield
+    except SchemaErrors as e:
+        for err in e.errors:
+            click.echo(f"error: {err}", err=True)
+        click.echo(f"{len(e.errors)} error{'s' if len(e.errors) != 1 else ''} found", err=True)
+        sys.exit(EXIT_USER_ERROR)
+    except SchemaError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_USER_ERROR)
+
+
+def _config(project: Path | None, **overrides: Any) -> Config:
+    pyproject = (project / "pyproject.toml" if project.is_dir() else project) if project else find_pyproject(Path.cwd())
+    if pyproject is not None and not pyproject.is_file():
+        raise click.BadParameter(f"{pyproject} does not exist", param_hint="--project")
+    return load_config(pyproject, overrides)
+
+
+def _relative(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="schemabus")
 def main() -> None:
-    """schemabus: schema-first toolchain for Kafka event buses."""
+    """schemabus: schema-first toolchain for Kafka event buses.
+
+    Avro and JSON Schema files plus a topic catalog in, typed Pydantic models, codecs,
+    publishers and handlers out.
+    """
+
+
+@main.command()
+@click.argument("files", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff if the output is out of date.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="With FILES: the package directory to write (its name is the import name).",
+)
+@click.option(
+    "--project",
+    type=click.Path(path_type=Path),
+    help="pyproject.toml (or its directory) holding [tool.schemabus]; default: the nearest one.",
+)
+@click.option("--force", is_flag=True, help="Regenerate even when the manifest says nothing changed.")
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors and diffs.")
+def generate(
+    files: tuple[Path, ...], check: bool, output: Path | None, project: Path | None, force: bool, quiet: bool
+) -> None:
+    """Generate models, codecs, publishers and handlers.
+
+    Without FILES, reads [tool.schemabus] in pyproject.toml and generates the package for every
+    schema and topic of the catalog. With FILES (.avsc / .json), generates models and codecs for
+    just those files into the package directory given by --output.
+    """
+    from .output import diff_tree, record_manifest, up_to_date, write_tree
+    from .pipeline import fingerprint, generate_from_files
+    from .pipeline import generate as generate_project
+
+    started = time.perf_counter()
+
+    def progress(message: str) -> None:
+        if not quiet:
+            click.echo(f"[{time.perf_counter() - started:5.2f}s] {message}", err=True)
+
+    with user_errors():
+        if files:
+            if output is None:
+                raise click.UsageError("--output DIR is required when schema files are given")
+            if not output.name.isidentifier():
+                raise click.UsageError(f"--output: {output.name!r} is not a valid Python package name")
+            result = generate_from_files(list(files), output.name)
+            target = output
+        else:
+            if output is not None:
+                raise click.UsageError("--output needs schema FILES; without them [tool.schemabus] decides")
+            config = _config(project)
+            target = config.package_dir
+            inputs = fingerprint(config)
+            if not force and up_to_date(target, inputs):
+                progress(f"{_relative(target)} is up to date (inputs unchanged since the last run)")
+                return
+            result = generate_project(config, progress)
+        display = _relative(target)
+        if check:
+            diff = diff_tree(target, result, display)
+            if diff:
+                click.echo(diff, nl=False)
+                click.echo(f"{display} is out of date: run `schemabus generate`", err=True)
+                sys.exit(EXIT_OUT_OF_DATE)
+            progress(f"{display} is up to date ({len(result)} files)")
+            return
+        changes = write_tree(target, result)
+        if not files:
+            record_manifest(target, result, inputs)
+        for rel in changes.written:
+            progress(f"wrote {display}/{rel}")
+        for rel in changes.removed:
+            progress(f"removed {display}/{rel}")
+        progress(
+            f"{display}: {len(changes.written)} written, {len(changes.removed)} removed, {changes.unchanged} unchanged"
+        )
+
+
+def _add_optional_commands() -> None:
+    """Commands that live in the runtime package (they need Kafka clients, not the generator)."""
+    try:
+        from schemabus.runtime.devstack.cli import dev
+    except ImportError:  # pragma: no cover - the devstack ships with the package
+        return
+    main.add_command(dev)
+
+
+_add_optional_commands()

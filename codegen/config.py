@@ -65,5 +65,7 @@ def load_config(pyproject: Path | None, overrides: dict[str, Any] | None = None)
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     package = values.get("package", Config.package)
     if not str(package).isidentifier():
-        raise SchemaError(Source("pyproject.toml", "/tool/schemabus/package"), f"package {package!r} is not a Python identifier")
+        raise SchemaError(
+            Source("pyproject.toml", "/tool/schemabus/package"), f"package {package!r} is not a Python identifier"
+        )
     return Config(root=root, **values)

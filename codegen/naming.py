@@ -31,7 +31,7 @@ def identifier(text: str) -> str:
 
 
 def _avoid(name: str, taken: set[str] | frozenset[str]) -> str:
-    while keyword.iskeyword(name) or keyword.issoftkeyword(name) and name == "_" or name in taken:
+    while keyword.iskeyword(name) or (keyword.issoftkeyword(name) and name == "_") or name in taken:
         name += "_"
     return name
 

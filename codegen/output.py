@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,3 +83,47 @@ def diff_tree(root: Path, files: dict[str, str], display_root: str) -> str:
             )
         )
     return "".join(line if line.endswith("\n") else line + "\n" for line in out)
+
+
+def manifest_path(root: Path) -> Path:
+    """Where the no-op cache of a generated tree lives: outside the checkout, in the user's cache."""
+    base = Path(
+        os.environ.get("SCHEMABUS_CACHE_DIR")
+        or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "schemabus"
+    )
+    key = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:32]
+    return base / "generate" / f"{key}.json"
+
+
+def record_manifest(root: Path, files: dict[str, str], inputs: str) -> None:
+    """Remember the fingerprint of the inputs and a hash of every file written for them, so that a
+    run with the same inputs can stop after hashing (see :func:`up_to_date`)."""
+    manifest = {
+        "inputs": inputs,
+        "files": {rel: hashlib.sha256(text.encode()).hexdigest() for rel, text in sorted(files.items())},
+    }
+    path = manifest_path(root)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    except OSError:
+        pass  # the cache is an optimisation: an unwritable cache only makes the next run slower
+
+
+def up_to_date(root: Path, inputs: str) -> bool:
+    """True when the tree on disk was generated from these inputs and nobody changed it since."""
+    try:
+        manifest = json.loads(manifest_path(root).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict) or manifest.get("inputs") != inputs:
+        return False
+    listed: dict[str, str] = manifest.get("files", {})
+    for rel, digest in listed.items():
+        try:
+            if hashlib.sha256((root / rel).read_bytes()).hexdigest() != digest:
+                return False
+        except OSError:
+            return False
+    # A generated file that the manifest does not list is stale: a full run must remove it.
+    return all(rel in listed or not _owned(p) for rel, p in _existing(root).items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from .config import Config
 from .diagnostics import SchemaError, SchemaErrors, Source
-from .ir import AvroSchema, JsonSchemaFile, NamedType, Project
+from .ir import AvroSchema, JsonSchemaFile, NamedType, Project, Topic
 from .load.avro import load_avro_files
 from .load.catalog import load_catalog
 from .load.jsonschema import load_json_schema_files
@@ -71,7 +72,7 @@ def load_project(config: Config) -> Project:
     except SchemaErrors as e:
         raise SchemaErrors([_prefixed(err, prefix) for err in e.errors]) from None
     catalog_path = schemas_dir / config.catalog
-    topics = ()
+    topics: tuple[Topic, ...] = ()
     if catalog_path.is_file():
         try:
             topics = load_catalog(
@@ -84,6 +85,29 @@ def load_project(config: Config) -> Project:
 
 def _prefixed(e: SchemaError, prefix: str) -> SchemaError:
     return SchemaError(Source(prefix + e.source.file, e.source.pointer), e.message)
+
+
+def fingerprint(config: Config) -> str:
+    """A hash of everything generation depends on: tool versions, settings and every schema file."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256()
+    for dist in ("schemabus", "datamodel-code-generator", "ruff", "pydantic"):
+        try:
+            h.update(f"{dist}={version(dist)}\n".encode())
+        except Exception:  # not installed as a distribution (a source checkout): hash nothing for it
+            h.update(f"{dist}=?\n".encode())
+    # The generator's own code too: an edited template must not pass for a no-op in a source checkout.
+    here = Path(__file__).parent
+    for path in sorted([*here.rglob("*.py"), *here.rglob("*.jinja")]):
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    h.update(repr(sorted((k, v) for k, v in vars(config).items() if k != "root")).encode())
+    schemas_dir = config.schemas_dir
+    if schemas_dir.is_dir():
+        for path in sorted(p for p in schemas_dir.rglob("*") if p.is_file()):
+            h.update(path.relative_to(schemas_dir).as_posix().encode() + b"\0")
+            h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
 
 
 def generate(config: Config, progress: Progress | None = None) -> dict[str, str]:
@@ -123,7 +147,10 @@ def generate_from_files(paths: list[Path], package: str, line_length: int = 120)
         named, avro_schemas, json_schemas = load_files(avro, json_files)
     except SchemaErrors as e:
         raise SchemaErrors(
-            [SchemaError(Source(display.get(x.source.file, x.source.file), x.source.pointer), x.message) for x in e.errors]
+            [
+                SchemaError(Source(display.get(x.source.file, x.source.file), x.source.pointer), x.message)
+                for x in e.errors
+            ]
         ) from None
     files = render_package(
         Project(named, avro_schemas, json_schemas),
@@ -149,7 +176,8 @@ def format_files(files: dict[str, str], line_length: int) -> dict[str, str]:
         for rel, text in py.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(text, encoding="utf-8")
-        cmd = [find_ruff_bin(), "format", "--no-cache", "--isolated", f"--line-length={line_length}", "--quiet", "."]
+        ruff = str(find_ruff_bin())
+        cmd = [ruff, "format", "--no-cache", "--isolated", f"--line-length={line_length}", "--quiet", "."]
         result = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
         if result.returncode != 0:
             # Formatting failed: generated code is not valid Python. That is a bug of schemabus.

@@ -28,7 +28,7 @@ Int64 = Annotated[int, pydantic.Field(ge=-(2**63), le=2**63 - 1)]
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _LONG_MIN, _LONG_MAX = -(2**63), 2**63 - 1
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 _EPOCH_NAIVE = _dt.datetime(1970, 1, 1)
 _EPOCH_ORDINAL = _dt.date(1970, 1, 1).toordinal()
 
@@ -138,9 +138,9 @@ def _unscaled(d: Decimal, scale: int, precision: int) -> int:
         unscaled = unscaled * 10 + digit
     shift = exp + scale
     if shift >= 0:
-        unscaled *= 10**shift
+        unscaled *= int(10**shift)
     else:
-        unscaled, rest = divmod(unscaled, 10**-shift)
+        unscaled, rest = divmod(unscaled, int(10**-shift))
         if rest:
             raise ValueError(f"{d} has more than {scale} decimal places")
     if len(str(unscaled)) > precision and unscaled:

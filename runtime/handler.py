@@ -48,7 +48,7 @@ class FunctionHandler(Generic[K, V]):
         self.topic = topic
         self.fn = fn
         self.group = group
-        self.name = name or getattr(fn, "__name__", "handler")
+        self.name: str = name or str(getattr(fn, "__name__", "handler"))
 
     async def __call__(self, event: Event[K, V]) -> None:
         await self.fn(event)
@@ -69,5 +69,5 @@ def consumer_group(handler: AnyHandler, service: str | None = None) -> str:
     if handler.group:
         return handler.group
     snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", handler.name).lower()
-    parts = [p for p in (service, handler.topic.name, snake) if p]
-    return ".".join(parts)
+    topic: str = handler.topic.name
+    return ".".join([service, topic, snake] if service else [topic, snake])

@@ -16,10 +16,10 @@ import fastavro
 import pydantic
 
 __all__ = [
+    "MAGIC_BYTE",
     "AvroSerde",
     "DeserializationError",
     "JsonSerde",
-    "MAGIC_BYTE",
     "Serde",
     "StringSerde",
     "WriterSchemas",
@@ -206,4 +206,3 @@ class StringSerde:
             return data.decode()
         except UnicodeDecodeError as e:
             raise DeserializationError("invalid-payload", f"key is not UTF-8: {e}") from e
-

@@ -53,8 +53,8 @@ class Topic(Generic[K, V]):
     ) -> Callable[[Callable[[Event[K, V]], Awaitable[None]]], FunctionHandler[K, V]]:
         """Decorate ``async def fn(event)`` to handle this topic::
 
-            @AGENT_LIFECYCLE_CREATED.handler(group="billing")
-            async def on_created(event: Event[str, AgentCreated]) -> None: ...
+        @AGENT_LIFECYCLE_CREATED.handler(group="billing")
+        async def on_created(event: Event[str, AgentCreated]) -> None: ...
         """
         from .handler import FunctionHandler
 
@@ -95,5 +95,3 @@ class DeliveryResult:
     partition: int
     offset: int
     timestamp_ms: int = 0
-
-

@@ -51,7 +51,7 @@ def read_json(path_text: str, source: Source) -> Any:
 class _Parser:
     """Parses the JSON of one file; named types go into the shared ``named`` table."""
 
-    def __init__(self, file: str, named: dict[str, NamedType], pending: dict[str, Source]) -> None:
+    def __init__(self, file: str, named: dict[str, NamedType], pending: dict[str, tuple[Source, str]]) -> None:
         self.file = file
         self.named = named
         self.pending = pending  # references to names not (yet) defined: resolved after all files
@@ -102,7 +102,7 @@ class _Parser:
             base = Primitive(kind, src)
             return self._logical(logical, node, base, kind, src) if logical else base
         # {"type": "com.acme.Named"} or {"type": {...}} wraps another type
-        if isinstance(kind, (dict, list)) or isinstance(kind, str):
+        if isinstance(kind, (dict, list, str)):
             return self.parse(kind, src.at("type"), namespace)
         raise SchemaError(src.at("type"), f"unknown type {json.dumps(kind)}")
 
@@ -152,7 +152,7 @@ class _Parser:
         self.pending.pop(t.fullname, None)
         return NamedRef(t.fullname, src)
 
-    def _ref(self, name: str, src: Source, namespace: str) -> NamedRef:
+    def _ref(self, name: str, src: Source, namespace: str) -> NamedRef | Logical:
         candidates = [name] if "." in name else ([f"{namespace}.{name}"] if namespace else []) + [name]
         for full in candidates:
             if full in self.named:
@@ -165,7 +165,7 @@ class _Parser:
         full = candidates[0]
         if not _NAME.fullmatch(name.rpartition(".")[2]):
             raise SchemaError(src, f"unknown type {json.dumps(name)}")
-        self.pending.setdefault(full, src)
+        self.pending.setdefault(full, (src, name))
         self.referenced.add(full)
         return NamedRef(full, src)
 
@@ -206,7 +206,7 @@ class _Parser:
             ftype = self.parse(f["type"], fsrc.at("type"), ns)
             order = f.get("order", "ascending")
             if order not in _ORDERS:
-                raise SchemaError(fsrc.at("order"), f'order must be one of {", ".join(_ORDERS)}')
+                raise SchemaError(fsrc.at("order"), f"order must be one of {', '.join(_ORDERS)}")
             fields.append(
                 Field(
                     name=fname,
@@ -272,7 +272,7 @@ def load_avro_files(files: Iterable[tuple[str, str]]) -> tuple[dict[str, NamedTy
     All errors are collected and raised together as :class:`SchemaErrors`.
     """
     named: dict[str, NamedType] = {}
-    pending: dict[str, Source] = {}
+    pending: dict[str, tuple[Source, str]] = {}
     parsed: list[tuple[str, AvroType, set[str], list[str]]] = []
     errors: list[SchemaError] = []
     for file, text in files:
@@ -284,15 +284,15 @@ def load_avro_files(files: Iterable[tuple[str, str]]) -> tuple[dict[str, NamedTy
             errors.append(e)
             continue
         parsed.append((file, root, parser.referenced, parser.defined_here))
-    for full, src in pending.items():
-        errors.append(SchemaError(src, f'unknown type "{full}"'))
-    if errors:
-        raise SchemaErrors(errors)
-    for file, root, _, _ in parsed:
+    for src, written in pending.values():
+        errors.append(SchemaError(src, f'unknown type "{written}"'))
+    for _, root, _, _ in parsed:
         try:
             _check_defaults(root, named, set())
         except SchemaError as e:
             errors.append(e)
+        except KeyError:
+            pass  # uses a type that is not defined: already reported above
     if errors:
         raise SchemaErrors(errors)
     out: dict[str, AvroSchema] = {}

@@ -112,5 +112,3 @@ def bundle(file: str, docs: dict[str, Any]) -> str:
             embedded["$id"] = posixpath.relpath(target, posixpath.dirname(file) or ".")
             defs[target] = embedded
     return json.dumps(root, separators=(",", ":"), ensure_ascii=False)
-
-

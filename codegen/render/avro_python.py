@@ -114,7 +114,9 @@ class AvroPython:
                 used: set[str] = set()
                 members = [(naming.enum_member(s, used), s) for s in n.symbols]
                 default = dict((s, m) for m, s in members).get(n.default) if n.default else None
-                specs.append(ClassSpec("enum", self.class_names[full], full, n.doc, members=members, default_member=default))
+                specs.append(
+                    ClassSpec("enum", self.class_names[full], full, n.doc, members=members, default_member=default)
+                )
         for full in self._record_order():
             n = self.named[full]
             assert isinstance(n, Record)
@@ -344,7 +346,7 @@ class AvroPython:
             self.emit_write(b, x, out, ind + "    ")
             return
         first = True
-        for i, b in enumerate(t.branches):
+        for i, b in self.union_dispatch(t):
             out.append(f"{ind}{'if' if first else 'elif'} {self.union_check(b, x)}:")
             first = False
             out.append(f"{ind}    b += {_avro_long_literal(i)}")
@@ -352,6 +354,16 @@ class AvroPython:
             self.emit_write(b, x, body, ind + "    ")
             out += body
         out += [f"{ind}else:", f'{ind}    raise TypeError(f"{{type({x}).__name__}} matches no branch of the union")']
+
+    def union_dispatch(self, t: Union) -> list[tuple[int, AvroType]]:
+        """The branches an encoder tries, in order: the first whose :meth:`union_check` accepts wins."""
+        names = {b.name for b in t.branches if isinstance(b, Primitive)}
+        # Python floats are doubles: like fastavro, never narrow one to a float branch when a double exists.
+        return [
+            (i, b)
+            for i, b in enumerate(t.branches)
+            if not (isinstance(b, Primitive) and b.name == "float" and "double" in names)
+        ]
 
     def union_check(self, t: AvroType, x: str) -> str:
         """The test that picks a union branch for a Python value: the first branch that accepts it wins,
@@ -419,25 +431,28 @@ class AvroPython:
         elif isinstance(t, Logical):
             self._read_logical(t, var, out, ind)
         elif isinstance(t, (Array, Map)):
-            n, item, key = self.tmp(), self.tmp(), self.tmp()
-            out.append(f"{ind}{var} = {'[]' if isinstance(t, Array) else '{}'}")
+            # Collect into a fresh, precisely typed local: ``var`` may be declared as a union.
+            coll, count, item, key = self.tmp(), self.tmp(), self.tmp(), self.tmp()
+            out.append(f"{ind}{coll}: {self.annotation(t)} = {'[]' if isinstance(t, Array) else '{}'}")
             out.append(f"{ind}while True:")
-            self._read_long(n, out, ind + "    ")
+            self._read_long(count, out, ind + "    ")
             out += [
-                f"{ind}    if {n} == 0:",
+                f"{ind}    if {count} == 0:",
                 f"{ind}        break",
-                f"{ind}    if {n} < 0:",
-                f"{ind}        {n} = -{n}",
+                # A negative count is followed by the block's size in bytes (Avro spec, "Arrays").
+                f"{ind}    if {count} < 0:",
+                f"{ind}        {count} = -{count}",
                 f"{ind}        _, p = _avro.read_long(buf, p)",
-                f"{ind}    for _ in range({n}):",
+                f"{ind}    for _ in range({count}):",
             ]
             if isinstance(t, Array):
                 self.emit_read(t.items, item, out, ind + "        ")
-                out.append(f"{ind}        {var}.append({item})")
+                out.append(f"{ind}        {coll}.append({item})")
             else:
                 self._read_primitive("string", key, out, ind + "        ")
                 self.emit_read(t.values, item, out, ind + "        ")
-                out.append(f"{ind}        {var}[{key}] = {item}")
+                out.append(f"{ind}        {coll}[{key}] = {item}")
+            out.append(f"{ind}{var} = {coll}")
         elif isinstance(t, Union):
             i = self.tmp()
             out.append(f"{ind}{var}: {self.annotation(t)}")
@@ -556,4 +571,3 @@ def _named_deps(t: AvroType) -> list[str]:
     if isinstance(t, Union):
         return [d for b in t.branches for d in _named_deps(b)]
     return []
-

@@ -9,8 +9,7 @@ from typing import Any
 import jinja2
 
 from .. import __version__, naming
-from ..diagnostics import SchemaError
-from ..diagnostics import Source
+from ..diagnostics import SchemaError, Source
 from ..ir import NamedRef, Project, Record, SchemaUse
 from .avro_python import AvroPython
 from .json_models import generate_json_models, module_path, root_class
@@ -122,8 +121,10 @@ def _render_avro_models(py: AvroPython, avro_files: list[str]) -> str:
     return _env.get_template("avro_models.py.jinja").render(header=header(avro_files), classes=classes)
 
 
-def _render_avro_codecs(py: AvroPython, project: Project, avro_files: list[str]) -> tuple[str, dict[str, tuple[str, str]]]:
-    records = []
+def _render_avro_codecs(
+    py: AvroPython, project: Project, avro_files: list[str]
+) -> tuple[str, dict[str, tuple[str, str]]]:
+    records: list[dict[str, Any]] = []
     for full in sorted(project.named):
         n = project.named[full]
         if isinstance(n, Record):
@@ -140,7 +141,7 @@ def _render_avro_codecs(py: AvroPython, project: Project, avro_files: list[str])
                 }
             )
     serdes: dict[str, tuple[str, str]] = {}
-    serde_rows = []
+    serde_rows: list[dict[str, str]] = []
     for file in avro_files:
         schema = project.avro[file]
         root = schema.root
@@ -152,10 +153,7 @@ def _render_avro_codecs(py: AvroPython, project: Project, avro_files: list[str])
     body = "\n".join(line for r in records for line in (*r["write"], *r["read"]))
     modules = (("datetime", "_dt"), ("decimal", "_decimal"), ("typing", "_t"), ("uuid", "_uuid"), ("pydantic", "_pd"))
     stdlib = [(m, a) for m, a in modules if a + "." in body]
-    used_models = sorted(
-        {r["cls"] for r in records}
-        | {cls for cls, _ in py.enum_tables()}
-    )
+    used_models = sorted({r["cls"] for r in records} | {cls for cls, _ in py.enum_tables()})
     text = _env.get_template("avro_codecs.py.jinja").render(
         header=header(avro_files),
         stdlib_imports=stdlib,
@@ -168,7 +166,7 @@ def _render_avro_codecs(py: AvroPython, project: Project, avro_files: list[str])
 
 
 def _render_topics(project: Project, models: dict[str, _Model]) -> tuple[str, list[str]]:
-    rows = []
+    rows: list[dict[str, Any]] = []
     imports: dict[str, set[str]] = {}
     exports: list[str] = []
     for t in project.topics:
@@ -235,6 +233,7 @@ def _use(use: SchemaUse, models: dict[str, _Model], source: Any) -> _Model:
     assert use.file is not None
     model = models.get(use.file)
     if model is None:
-        raise SchemaError(source, f"{use.file}: a topic's key or value schema must be a record (or a JSON object schema)")
+        raise SchemaError(
+            source, f"{use.file}: a topic's key or value schema must be a record (or a JSON object schema)"
+        )
     return model
-

@@ -297,99 +297,101 @@ def _r_AgentCreated(buf: bytes, p: int) -> tuple[AgentCreated, int]:
     else:
         x16, p = _avro.read_long(buf, p)
     x15 = _avro.micros_to_timestamp(x16)
-    x18 = []
+    x19: list[str] = []
     while True:
-        x22 = buf[p]
-        if x22 < 128:
-            x19 = (x22 >> 1) ^ -(x22 & 1)
+        x23 = buf[p]
+        if x23 < 128:
+            x20 = (x23 >> 1) ^ -(x23 & 1)
             p += 1
         else:
-            x19, p = _avro.read_long(buf, p)
-        if x19 == 0:
+            x20, p = _avro.read_long(buf, p)
+        if x20 == 0:
             break
-        if x19 < 0:
-            x19 = -x19
+        if x20 < 0:
+            x20 = -x20
             _, p = _avro.read_long(buf, p)
-        for _ in range(x19):
-            x24 = buf[p]
-            if x24 < 128:
-                x23 = (x24 >> 1) ^ -(x24 & 1)
+        for _ in range(x20):
+            x25 = buf[p]
+            if x25 < 128:
+                x24 = (x25 >> 1) ^ -(x25 & 1)
                 p += 1
             else:
-                x23, p = _avro.read_long(buf, p)
-            x25 = p + x23
-            if x23 < 0 or x25 > len(buf):
+                x24, p = _avro.read_long(buf, p)
+            x26 = p + x24
+            if x24 < 0 or x26 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x20 = str(buf[p:x25], "utf-8")
-            p = x25
-            x18.append(x20)
-    x28 = buf[p]
-    if x28 < 128:
-        x27 = (x28 >> 1) ^ -(x28 & 1)
+            x21 = str(buf[p:x26], "utf-8")
+            p = x26
+            x19.append(x21)
+    x18 = x19
+    x29 = buf[p]
+    if x29 < 128:
+        x28 = (x29 >> 1) ^ -(x29 & 1)
         p += 1
     else:
-        x27, p = _avro.read_long(buf, p)
-    x29 = p + x27
-    if x27 < 0 or x29 > len(buf):
+        x28, p = _avro.read_long(buf, p)
+    x30 = p + x28
+    if x28 < 0 or x30 > len(buf):
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-    x26 = str(buf[p:x29], "utf-8")
-    p = x29
-    x30 = {}
+    x27 = str(buf[p:x30], "utf-8")
+    p = x30
+    x32: dict[str, str] = {}
     while True:
-        x34 = buf[p]
-        if x34 < 128:
-            x31 = (x34 >> 1) ^ -(x34 & 1)
+        x36 = buf[p]
+        if x36 < 128:
+            x33 = (x36 >> 1) ^ -(x36 & 1)
             p += 1
         else:
-            x31, p = _avro.read_long(buf, p)
-        if x31 == 0:
+            x33, p = _avro.read_long(buf, p)
+        if x33 == 0:
             break
-        if x31 < 0:
-            x31 = -x31
+        if x33 < 0:
+            x33 = -x33
             _, p = _avro.read_long(buf, p)
-        for _ in range(x31):
-            x36 = buf[p]
-            if x36 < 128:
-                x35 = (x36 >> 1) ^ -(x36 & 1)
+        for _ in range(x33):
+            x38 = buf[p]
+            if x38 < 128:
+                x37 = (x38 >> 1) ^ -(x38 & 1)
                 p += 1
             else:
-                x35, p = _avro.read_long(buf, p)
-            x37 = p + x35
-            if x35 < 0 or x37 > len(buf):
+                x37, p = _avro.read_long(buf, p)
+            x39 = p + x37
+            if x37 < 0 or x39 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x33 = str(buf[p:x37], "utf-8")
-            p = x37
-            x39 = buf[p]
-            if x39 < 128:
-                x38 = (x39 >> 1) ^ -(x39 & 1)
+            x35 = str(buf[p:x39], "utf-8")
+            p = x39
+            x41 = buf[p]
+            if x41 < 128:
+                x40 = (x41 >> 1) ^ -(x41 & 1)
                 p += 1
             else:
-                x38, p = _avro.read_long(buf, p)
-            x40 = p + x38
-            if x38 < 0 or x40 > len(buf):
+                x40, p = _avro.read_long(buf, p)
+            x42 = p + x40
+            if x40 < 0 or x42 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x32 = str(buf[p:x40], "utf-8")
-            p = x40
-            x30[x33] = x32
-    x41: AvailabilityWindow | None
-    x43 = buf[p]
-    if x43 < 128:
-        x42 = (x43 >> 1) ^ -(x43 & 1)
-        p += 1
-    else:
-        x42, p = _avro.read_long(buf, p)
-    if x42 == 0:
-        x41 = None
-    elif x42 == 1:
-        x41, p = _r_AvailabilityWindow(buf, p)
-    else:
-        raise _avro.AvroDecodeError(f"union index {x42} out of range")
+            x34 = str(buf[p:x42], "utf-8")
+            p = x42
+            x32[x35] = x34
+    x31 = x32
+    x43: AvailabilityWindow | None
     x45 = buf[p]
     if x45 < 128:
         x44 = (x45 >> 1) ^ -(x45 & 1)
         p += 1
     else:
         x44, p = _avro.read_long(buf, p)
+    if x44 == 0:
+        x43 = None
+    elif x44 == 1:
+        x43, p = _r_AvailabilityWindow(buf, p)
+    else:
+        raise _avro.AvroDecodeError(f"union index {x44} out of range")
+    x47 = buf[p]
+    if x47 < 128:
+        x46 = (x47 >> 1) ^ -(x47 & 1)
+        p += 1
+    else:
+        x46, p = _avro.read_long(buf, p)
     return _avro.construct(
         AgentCreated,
         {
@@ -398,10 +400,10 @@ def _r_AgentCreated(buf: bytes, p: int) -> tuple[AgentCreated, int]:
             "display_name": x9,
             "created_at": x15,
             "capabilities": x18,
-            "creator_id": x26,
-            "labels": x30,
-            "availability": x41,
-            "schema_version": x44,
+            "creator_id": x27,
+            "labels": x31,
+            "availability": x43,
+            "schema_version": x46,
         },
         _F_AgentCreated,
     ), p
@@ -704,83 +706,74 @@ def _r_AgentUpdated(buf: bytes, p: int) -> tuple[AgentUpdated, int]:
         p = x22
     else:
         raise _avro.AvroDecodeError(f"union index {x18} out of range")
-    x23 = []
+    x24: list[str] = []
     while True:
-        x27 = buf[p]
-        if x27 < 128:
-            x24 = (x27 >> 1) ^ -(x27 & 1)
+        x28 = buf[p]
+        if x28 < 128:
+            x25 = (x28 >> 1) ^ -(x28 & 1)
             p += 1
         else:
-            x24, p = _avro.read_long(buf, p)
-        if x24 == 0:
+            x25, p = _avro.read_long(buf, p)
+        if x25 == 0:
             break
-        if x24 < 0:
-            x24 = -x24
+        if x25 < 0:
+            x25 = -x25
             _, p = _avro.read_long(buf, p)
-        for _ in range(x24):
-            x29 = buf[p]
-            if x29 < 128:
-                x28 = (x29 >> 1) ^ -(x29 & 1)
+        for _ in range(x25):
+            x30 = buf[p]
+            if x30 < 128:
+                x29 = (x30 >> 1) ^ -(x30 & 1)
                 p += 1
             else:
-                x28, p = _avro.read_long(buf, p)
-            x30 = p + x28
-            if x28 < 0 or x30 > len(buf):
+                x29, p = _avro.read_long(buf, p)
+            x31 = p + x29
+            if x29 < 0 or x31 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x25 = str(buf[p:x30], "utf-8")
-            p = x30
-            x23.append(x25)
-    x31 = []
+            x26 = str(buf[p:x31], "utf-8")
+            p = x31
+            x24.append(x26)
+    x23 = x24
+    x33: list[str] = []
     while True:
-        x35 = buf[p]
-        if x35 < 128:
-            x32 = (x35 >> 1) ^ -(x35 & 1)
+        x37 = buf[p]
+        if x37 < 128:
+            x34 = (x37 >> 1) ^ -(x37 & 1)
             p += 1
         else:
-            x32, p = _avro.read_long(buf, p)
-        if x32 == 0:
+            x34, p = _avro.read_long(buf, p)
+        if x34 == 0:
             break
-        if x32 < 0:
-            x32 = -x32
+        if x34 < 0:
+            x34 = -x34
             _, p = _avro.read_long(buf, p)
-        for _ in range(x32):
-            x37 = buf[p]
-            if x37 < 128:
-                x36 = (x37 >> 1) ^ -(x37 & 1)
+        for _ in range(x34):
+            x39 = buf[p]
+            if x39 < 128:
+                x38 = (x39 >> 1) ^ -(x39 & 1)
                 p += 1
             else:
-                x36, p = _avro.read_long(buf, p)
-            x38 = p + x36
-            if x36 < 0 or x38 > len(buf):
+                x38, p = _avro.read_long(buf, p)
+            x40 = p + x38
+            if x38 < 0 or x40 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x33 = str(buf[p:x38], "utf-8")
-            p = x38
-            x31.append(x33)
-    x39 = {}
+            x35 = str(buf[p:x40], "utf-8")
+            p = x40
+            x33.append(x35)
+    x32 = x33
+    x42: dict[str, str] = {}
     while True:
-        x43 = buf[p]
-        if x43 < 128:
-            x40 = (x43 >> 1) ^ -(x43 & 1)
+        x46 = buf[p]
+        if x46 < 128:
+            x43 = (x46 >> 1) ^ -(x46 & 1)
             p += 1
         else:
-            x40, p = _avro.read_long(buf, p)
-        if x40 == 0:
+            x43, p = _avro.read_long(buf, p)
+        if x43 == 0:
             break
-        if x40 < 0:
-            x40 = -x40
+        if x43 < 0:
+            x43 = -x43
             _, p = _avro.read_long(buf, p)
-        for _ in range(x40):
-            x45 = buf[p]
-            if x45 < 128:
-                x44 = (x45 >> 1) ^ -(x45 & 1)
-                p += 1
-            else:
-                x44, p = _avro.read_long(buf, p)
-            x46 = p + x44
-            if x44 < 0 or x46 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x42 = str(buf[p:x46], "utf-8")
-            p = x46
+        for _ in range(x43):
             x48 = buf[p]
             if x48 < 128:
                 x47 = (x48 >> 1) ^ -(x48 & 1)
@@ -790,9 +783,21 @@ def _r_AgentUpdated(buf: bytes, p: int) -> tuple[AgentUpdated, int]:
             x49 = p + x47
             if x47 < 0 or x49 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x41 = str(buf[p:x49], "utf-8")
+            x45 = str(buf[p:x49], "utf-8")
             p = x49
-            x39[x42] = x41
+            x51 = buf[p]
+            if x51 < 128:
+                x50 = (x51 >> 1) ^ -(x51 & 1)
+                p += 1
+            else:
+                x50, p = _avro.read_long(buf, p)
+            x52 = p + x50
+            if x50 < 0 or x52 > len(buf):
+                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            x44 = str(buf[p:x52], "utf-8")
+            p = x52
+            x42[x45] = x44
+    x41 = x42
     return _avro.construct(
         AgentUpdated,
         {
@@ -803,8 +808,8 @@ def _r_AgentUpdated(buf: bytes, p: int) -> tuple[AgentUpdated, int]:
             "updated_at": x14,
             "updated_by": x17,
             "capabilities": x23,
-            "changed_fields": x31,
-            "labels": x39,
+            "changed_fields": x32,
+            "labels": x41,
         },
         _F_AgentUpdated,
     ), p
@@ -919,32 +924,33 @@ def _r_AgentMatch(buf: bytes, p: int) -> tuple[AgentMatch, int]:
         x6 = _S_AgentType[x7]
     except KeyError:
         raise _avro.AvroDecodeError(f"enum index {x7} out of range for AgentType") from None
-    x9 = []
+    x10: list[str] = []
     while True:
-        x13 = buf[p]
-        if x13 < 128:
-            x10 = (x13 >> 1) ^ -(x13 & 1)
+        x14 = buf[p]
+        if x14 < 128:
+            x11 = (x14 >> 1) ^ -(x14 & 1)
             p += 1
         else:
-            x10, p = _avro.read_long(buf, p)
-        if x10 == 0:
+            x11, p = _avro.read_long(buf, p)
+        if x11 == 0:
             break
-        if x10 < 0:
-            x10 = -x10
+        if x11 < 0:
+            x11 = -x11
             _, p = _avro.read_long(buf, p)
-        for _ in range(x10):
-            x15 = buf[p]
-            if x15 < 128:
-                x14 = (x15 >> 1) ^ -(x15 & 1)
+        for _ in range(x11):
+            x16 = buf[p]
+            if x16 < 128:
+                x15 = (x16 >> 1) ^ -(x16 & 1)
                 p += 1
             else:
-                x14, p = _avro.read_long(buf, p)
-            x16 = p + x14
-            if x14 < 0 or x16 > len(buf):
+                x15, p = _avro.read_long(buf, p)
+            x17 = p + x15
+            if x15 < 0 or x17 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x11 = str(buf[p:x16], "utf-8")
-            p = x16
-            x9.append(x11)
+            x12 = str(buf[p:x17], "utf-8")
+            p = x17
+            x10.append(x12)
+    x9 = x10
     return _avro.construct(
         AgentMatch,
         {
@@ -1272,50 +1278,51 @@ def _r_SearchFailed(buf: bytes, p: int) -> tuple[SearchFailed, int]:
     x11 = str(buf[p:x14], "utf-8")
     p = x14
     x15, p = _r_ErrorInfo(buf, p)
-    x16 = {}
+    x17: dict[str, str] = {}
     while True:
-        x20 = buf[p]
-        if x20 < 128:
-            x17 = (x20 >> 1) ^ -(x20 & 1)
+        x21 = buf[p]
+        if x21 < 128:
+            x18 = (x21 >> 1) ^ -(x21 & 1)
             p += 1
         else:
-            x17, p = _avro.read_long(buf, p)
-        if x17 == 0:
+            x18, p = _avro.read_long(buf, p)
+        if x18 == 0:
             break
-        if x17 < 0:
-            x17 = -x17
+        if x18 < 0:
+            x18 = -x18
             _, p = _avro.read_long(buf, p)
-        for _ in range(x17):
-            x22 = buf[p]
-            if x22 < 128:
-                x21 = (x22 >> 1) ^ -(x22 & 1)
+        for _ in range(x18):
+            x23 = buf[p]
+            if x23 < 128:
+                x22 = (x23 >> 1) ^ -(x23 & 1)
                 p += 1
             else:
-                x21, p = _avro.read_long(buf, p)
-            x23 = p + x21
-            if x21 < 0 or x23 > len(buf):
+                x22, p = _avro.read_long(buf, p)
+            x24 = p + x22
+            if x22 < 0 or x24 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x19 = str(buf[p:x23], "utf-8")
-            p = x23
-            x25 = buf[p]
-            if x25 < 128:
-                x24 = (x25 >> 1) ^ -(x25 & 1)
+            x20 = str(buf[p:x24], "utf-8")
+            p = x24
+            x26 = buf[p]
+            if x26 < 128:
+                x25 = (x26 >> 1) ^ -(x26 & 1)
                 p += 1
             else:
-                x24, p = _avro.read_long(buf, p)
-            x26 = p + x24
-            if x24 < 0 or x26 > len(buf):
+                x25, p = _avro.read_long(buf, p)
+            x27 = p + x25
+            if x25 < 0 or x27 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x18 = str(buf[p:x26], "utf-8")
-            p = x26
-            x16[x19] = x18
-    x29 = buf[p]
-    if x29 < 128:
-        x28 = (x29 >> 1) ^ -(x29 & 1)
+            x19 = str(buf[p:x27], "utf-8")
+            p = x27
+            x17[x20] = x19
+    x16 = x17
+    x30 = buf[p]
+    if x30 < 128:
+        x29 = (x30 >> 1) ^ -(x30 & 1)
         p += 1
     else:
-        x28, p = _avro.read_long(buf, p)
-    x27 = _avro.millis_to_timestamp(x28)
+        x29, p = _avro.read_long(buf, p)
+    x28 = _avro.millis_to_timestamp(x29)
     return _avro.construct(
         SearchFailed,
         {
@@ -1324,7 +1331,7 @@ def _r_SearchFailed(buf: bytes, p: int) -> tuple[SearchFailed, int]:
             "capability_type": x11,
             "error": x15,
             "params": x16,
-            "timestamp": x27,
+            "timestamp": x28,
         },
         _F_SearchFailed,
     ), p
@@ -1489,22 +1496,23 @@ def _r_SearchHit(buf: bytes, p: int) -> tuple[SearchHit, int]:
         x4, p = _r_AgentMatch(buf, p)
     else:
         raise _avro.AvroDecodeError(f"union index {x5} out of range")
-    x7 = []
+    x8: list[SearchHit] = []
     while True:
-        x11 = buf[p]
-        if x11 < 128:
-            x8 = (x11 >> 1) ^ -(x11 & 1)
+        x12 = buf[p]
+        if x12 < 128:
+            x9 = (x12 >> 1) ^ -(x12 & 1)
             p += 1
         else:
-            x8, p = _avro.read_long(buf, p)
-        if x8 == 0:
+            x9, p = _avro.read_long(buf, p)
+        if x9 == 0:
             break
-        if x8 < 0:
-            x8 = -x8
+        if x9 < 0:
+            x9 = -x9
             _, p = _avro.read_long(buf, p)
-        for _ in range(x8):
-            x9, p = _r_SearchHit(buf, p)
-            x7.append(x9)
+        for _ in range(x9):
+            x10, p = _r_SearchHit(buf, p)
+            x8.append(x10)
+    x7 = x8
     return _avro.construct(
         SearchHit,
         {
@@ -1564,35 +1572,36 @@ def _r_SearchQuery(buf: bytes, p: int) -> tuple[SearchQuery, int]:
         x5 = _S_SearchMode[x6]
     except KeyError:
         raise _avro.AvroDecodeError(f"enum index {x6} out of range for SearchMode") from None
-    x8 = []
+    x9: list[SearchFilter] = []
     while True:
-        x12 = buf[p]
-        if x12 < 128:
-            x9 = (x12 >> 1) ^ -(x12 & 1)
+        x13 = buf[p]
+        if x13 < 128:
+            x10 = (x13 >> 1) ^ -(x13 & 1)
             p += 1
         else:
-            x9, p = _avro.read_long(buf, p)
-        if x9 == 0:
+            x10, p = _avro.read_long(buf, p)
+        if x10 == 0:
             break
-        if x9 < 0:
-            x9 = -x9
+        if x10 < 0:
+            x10 = -x10
             _, p = _avro.read_long(buf, p)
-        for _ in range(x9):
-            x10, p = _r_SearchFilter(buf, p)
-            x8.append(x10)
-    x14 = buf[p]
-    if x14 < 128:
-        x13 = (x14 >> 1) ^ -(x14 & 1)
+        for _ in range(x10):
+            x11, p = _r_SearchFilter(buf, p)
+            x9.append(x11)
+    x8 = x9
+    x15 = buf[p]
+    if x15 < 128:
+        x14 = (x15 >> 1) ^ -(x15 & 1)
         p += 1
     else:
-        x13, p = _avro.read_long(buf, p)
+        x14, p = _avro.read_long(buf, p)
     return _avro.construct(
         SearchQuery,
         {
             "text": x1,
             "mode": x5,
             "filters": x8,
-            "max_results": x13,
+            "max_results": x14,
         },
         _F_SearchQuery,
     ), p
@@ -1625,22 +1634,23 @@ def _r_SearchResult(buf: bytes, p: int) -> tuple[SearchResult, int]:
         x1, p = _avro.read_long(buf, p)
     x3 = buf[p] != 0
     p += 1
-    x4 = []
+    x5: list[SearchHit] = []
     while True:
-        x8 = buf[p]
-        if x8 < 128:
-            x5 = (x8 >> 1) ^ -(x8 & 1)
+        x9 = buf[p]
+        if x9 < 128:
+            x6 = (x9 >> 1) ^ -(x9 & 1)
             p += 1
         else:
-            x5, p = _avro.read_long(buf, p)
-        if x5 == 0:
+            x6, p = _avro.read_long(buf, p)
+        if x6 == 0:
             break
-        if x5 < 0:
-            x5 = -x5
+        if x6 < 0:
+            x6 = -x6
             _, p = _avro.read_long(buf, p)
-        for _ in range(x5):
-            x6, p = _r_SearchHit(buf, p)
-            x4.append(x6)
+        for _ in range(x6):
+            x7, p = _r_SearchHit(buf, p)
+            x5.append(x7)
+    x4 = x5
     return _avro.construct(
         SearchResult,
         {
@@ -1741,50 +1751,51 @@ def _r_SearchStarted(buf: bytes, p: int) -> tuple[SearchStarted, int]:
     x11 = str(buf[p:x14], "utf-8")
     p = x14
     x15, p = _r_SearchQuery(buf, p)
-    x16 = {}
+    x17: dict[str, str] = {}
     while True:
-        x20 = buf[p]
-        if x20 < 128:
-            x17 = (x20 >> 1) ^ -(x20 & 1)
+        x21 = buf[p]
+        if x21 < 128:
+            x18 = (x21 >> 1) ^ -(x21 & 1)
             p += 1
         else:
-            x17, p = _avro.read_long(buf, p)
-        if x17 == 0:
+            x18, p = _avro.read_long(buf, p)
+        if x18 == 0:
             break
-        if x17 < 0:
-            x17 = -x17
+        if x18 < 0:
+            x18 = -x18
             _, p = _avro.read_long(buf, p)
-        for _ in range(x17):
-            x22 = buf[p]
-            if x22 < 128:
-                x21 = (x22 >> 1) ^ -(x22 & 1)
+        for _ in range(x18):
+            x23 = buf[p]
+            if x23 < 128:
+                x22 = (x23 >> 1) ^ -(x23 & 1)
                 p += 1
             else:
-                x21, p = _avro.read_long(buf, p)
-            x23 = p + x21
-            if x21 < 0 or x23 > len(buf):
+                x22, p = _avro.read_long(buf, p)
+            x24 = p + x22
+            if x22 < 0 or x24 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x19 = str(buf[p:x23], "utf-8")
-            p = x23
-            x25 = buf[p]
-            if x25 < 128:
-                x24 = (x25 >> 1) ^ -(x25 & 1)
+            x20 = str(buf[p:x24], "utf-8")
+            p = x24
+            x26 = buf[p]
+            if x26 < 128:
+                x25 = (x26 >> 1) ^ -(x26 & 1)
                 p += 1
             else:
-                x24, p = _avro.read_long(buf, p)
-            x26 = p + x24
-            if x24 < 0 or x26 > len(buf):
+                x25, p = _avro.read_long(buf, p)
+            x27 = p + x25
+            if x25 < 0 or x27 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x18 = str(buf[p:x26], "utf-8")
-            p = x26
-            x16[x19] = x18
-    x29 = buf[p]
-    if x29 < 128:
-        x28 = (x29 >> 1) ^ -(x29 & 1)
+            x19 = str(buf[p:x27], "utf-8")
+            p = x27
+            x17[x20] = x19
+    x16 = x17
+    x30 = buf[p]
+    if x30 < 128:
+        x29 = (x30 >> 1) ^ -(x30 & 1)
         p += 1
     else:
-        x28, p = _avro.read_long(buf, p)
-    x27 = _avro.millis_to_timestamp(x28)
+        x29, p = _avro.read_long(buf, p)
+    x28 = _avro.millis_to_timestamp(x29)
     return _avro.construct(
         SearchStarted,
         {
@@ -1793,7 +1804,7 @@ def _r_SearchStarted(buf: bytes, p: int) -> tuple[SearchStarted, int]:
             "capability_type": x11,
             "query": x15,
             "params": x16,
-            "timestamp": x27,
+            "timestamp": x28,
         },
         _F_SearchStarted,
     ), p
@@ -2335,22 +2346,23 @@ def _r_SubtaskOutcome(buf: bytes, p: int) -> tuple[SubtaskOutcome, int]:
         p += 1
     else:
         x13, p = _avro.read_long(buf, p)
-    x15 = []
+    x16: list[SubtaskOutcome] = []
     while True:
-        x19 = buf[p]
-        if x19 < 128:
-            x16 = (x19 >> 1) ^ -(x19 & 1)
+        x20 = buf[p]
+        if x20 < 128:
+            x17 = (x20 >> 1) ^ -(x20 & 1)
             p += 1
         else:
-            x16, p = _avro.read_long(buf, p)
-        if x16 == 0:
+            x17, p = _avro.read_long(buf, p)
+        if x17 == 0:
             break
-        if x16 < 0:
-            x16 = -x16
+        if x17 < 0:
+            x17 = -x17
             _, p = _avro.read_long(buf, p)
-        for _ in range(x16):
-            x17, p = _r_SubtaskOutcome(buf, p)
-            x15.append(x17)
+        for _ in range(x17):
+            x18, p = _r_SubtaskOutcome(buf, p)
+            x16.append(x18)
+    x15 = x16
     return _avro.construct(
         SubtaskOutcome,
         {
@@ -2538,22 +2550,23 @@ def _r_TaskCompleted(buf: bytes, p: int) -> tuple[TaskCompleted, int]:
         p = x28
     else:
         raise _avro.AvroDecodeError(f"union index {x24} out of range")
-    x29 = []
+    x30: list[SubtaskOutcome] = []
     while True:
-        x33 = buf[p]
-        if x33 < 128:
-            x30 = (x33 >> 1) ^ -(x33 & 1)
+        x34 = buf[p]
+        if x34 < 128:
+            x31 = (x34 >> 1) ^ -(x34 & 1)
             p += 1
         else:
-            x30, p = _avro.read_long(buf, p)
-        if x30 == 0:
+            x31, p = _avro.read_long(buf, p)
+        if x31 == 0:
             break
-        if x30 < 0:
-            x30 = -x30
+        if x31 < 0:
+            x31 = -x31
             _, p = _avro.read_long(buf, p)
-        for _ in range(x30):
-            x31, p = _r_SubtaskOutcome(buf, p)
-            x29.append(x31)
+        for _ in range(x31):
+            x32, p = _r_SubtaskOutcome(buf, p)
+            x30.append(x32)
+    x29 = x30
     return _avro.construct(
         TaskCompleted,
         {
@@ -2813,69 +2826,70 @@ def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
         p += 1
     else:
         x24, p = _avro.read_long(buf, p)
-    x26 = {}
+    x27: dict[str, str] = {}
     while True:
-        x30 = buf[p]
-        if x30 < 128:
-            x27 = (x30 >> 1) ^ -(x30 & 1)
+        x31 = buf[p]
+        if x31 < 128:
+            x28 = (x31 >> 1) ^ -(x31 & 1)
             p += 1
         else:
-            x27, p = _avro.read_long(buf, p)
-        if x27 == 0:
+            x28, p = _avro.read_long(buf, p)
+        if x28 == 0:
             break
-        if x27 < 0:
-            x27 = -x27
+        if x28 < 0:
+            x28 = -x28
             _, p = _avro.read_long(buf, p)
-        for _ in range(x27):
-            x32 = buf[p]
-            if x32 < 128:
-                x31 = (x32 >> 1) ^ -(x32 & 1)
+        for _ in range(x28):
+            x33 = buf[p]
+            if x33 < 128:
+                x32 = (x33 >> 1) ^ -(x33 & 1)
                 p += 1
             else:
-                x31, p = _avro.read_long(buf, p)
-            x33 = p + x31
-            if x31 < 0 or x33 > len(buf):
+                x32, p = _avro.read_long(buf, p)
+            x34 = p + x32
+            if x32 < 0 or x34 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x29 = str(buf[p:x33], "utf-8")
-            p = x33
-            x35 = buf[p]
-            if x35 < 128:
-                x34 = (x35 >> 1) ^ -(x35 & 1)
+            x30 = str(buf[p:x34], "utf-8")
+            p = x34
+            x36 = buf[p]
+            if x36 < 128:
+                x35 = (x36 >> 1) ^ -(x36 & 1)
                 p += 1
             else:
-                x34, p = _avro.read_long(buf, p)
-            x36 = p + x34
-            if x34 < 0 or x36 > len(buf):
+                x35, p = _avro.read_long(buf, p)
+            x37 = p + x35
+            if x35 < 0 or x37 > len(buf):
                 raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
-            x28 = str(buf[p:x36], "utf-8")
-            p = x36
-            x26[x29] = x28
-    x39 = buf[p]
-    if x39 < 128:
-        x38 = (x39 >> 1) ^ -(x39 & 1)
+            x29 = str(buf[p:x37], "utf-8")
+            p = x37
+            x27[x30] = x29
+    x26 = x27
+    x40 = buf[p]
+    if x40 < 128:
+        x39 = (x40 >> 1) ^ -(x40 & 1)
         p += 1
     else:
-        x38, p = _avro.read_long(buf, p)
-    x37 = _avro.micros_to_timestamp(x38)
-    x40: _pd.AwareDatetime | None
-    x42 = buf[p]
-    if x42 < 128:
-        x41 = (x42 >> 1) ^ -(x42 & 1)
+        x39, p = _avro.read_long(buf, p)
+    x38 = _avro.micros_to_timestamp(x39)
+    x41: _pd.AwareDatetime | None
+    x43 = buf[p]
+    if x43 < 128:
+        x42 = (x43 >> 1) ^ -(x43 & 1)
         p += 1
     else:
-        x41, p = _avro.read_long(buf, p)
-    if x41 == 0:
-        x40 = None
-    elif x41 == 1:
-        x44 = buf[p]
-        if x44 < 128:
-            x43 = (x44 >> 1) ^ -(x44 & 1)
+        x42, p = _avro.read_long(buf, p)
+    if x42 == 0:
+        x41 = None
+    elif x42 == 1:
+        x45 = buf[p]
+        if x45 < 128:
+            x44 = (x45 >> 1) ^ -(x45 & 1)
             p += 1
         else:
-            x43, p = _avro.read_long(buf, p)
-        x40 = _avro.millis_to_timestamp(x43)
+            x44, p = _avro.read_long(buf, p)
+        x41 = _avro.millis_to_timestamp(x44)
     else:
-        raise _avro.AvroDecodeError(f"union index {x41} out of range")
+        raise _avro.AvroDecodeError(f"union index {x42} out of range")
     return _avro.construct(
         TaskStarted,
         {
@@ -2886,8 +2900,8 @@ def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
             "priority": x22,
             "attempt": x24,
             "input": x26,
-            "started_at": x37,
-            "deadline": x40,
+            "started_at": x38,
+            "deadline": x41,
         },
         _F_TaskStarted,
     ), p

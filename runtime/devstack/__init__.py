@@ -18,13 +18,17 @@ Typical use::
         stack.registry_url       # "http://127.0.0.1:PORT/apis/ccompat/v7"
 
 From a shell: ``eval "$(schemabus dev up)"``, then ``schemabus dev down``.
+Environment: ``SCHEMABUS_CACHE_DIR`` moves the cache; ``SCHEMABUS_JAVA`` names the
+``java`` to use; ``SCHEMABUS_BOOTSTRAP_SERVERS`` / ``SCHEMABUS_REGISTRY_URL`` are what
+``DevStack.env()`` and ``dev up`` produce, and what the integration tests use instead of
+starting servers when they are set.
 Every failure raises ``DevStackError``, whose message names the server, the reason and
 the log file (with its last lines).
 """
 
 from .errors import DevStackError
 from .fetch import cache_dir
-from .jdk import Jdk, find_jdks, resolve_jdk
+from .jdk import ENV_JAVA, Jdk, find_jdks, resolve_jdk
 from .kafka import KAFKA_VERSION, fetch_kafka, start_kafka
 from .process import ServerProcess
 from .registry import (
@@ -45,6 +49,7 @@ from .stack import (
 
 __all__ = [
     "ENV_BOOTSTRAP",
+    "ENV_JAVA",
     "ENV_REGISTRY",
     "KAFKA_VERSION",
     "REGISTRY_VERSION",

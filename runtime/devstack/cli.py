@@ -63,7 +63,8 @@ def up(timeout: float, java: Path | None) -> None:
     try:
         stack = start_stack(run_dir, java=java, timeout=timeout, detached=True, progress=_progress)
     except DevStackError as exc:
-        raise click.ClickException(str(exc)) from None
+        # When both servers failed, the second one's message is a note on the first.
+        raise click.ClickException("\n".join([str(exc), *getattr(exc, "__notes__", [])])) from None
     _progress(f"started; logs in {run_dir}; `schemabus dev down` stops it")
     _print_exports(stack)
 

@@ -2,7 +2,8 @@
 
 Nothing here hard-codes a JDK location: candidates come from ``JAVA_HOME``, the usual
 install folders (``/usr/lib/jvm/*`` on Debian-like systems, the macOS JVM folder) and
-``java`` on ``PATH``; each is asked for its version, and the newest wins.
+``java`` on ``PATH``; each is asked for its version, and the newest wins. Set
+``SCHEMABUS_JAVA`` to a ``java`` executable to skip the search (e.g. to run on Java 17).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 # Kafka 4.x brokers need Java 17; nothing older can run either server.
 MIN_JAVA = 17
 
+# Names one java executable to use instead of searching (e.g. to test on the oldest supported Java).
+ENV_JAVA = "SCHEMABUS_JAVA"
 _INSTALL_GLOBS = ("/usr/lib/jvm/*", "/Library/Java/JavaVirtualMachines/*/Contents/Home")
 _VERSION_RE = re.compile(r'version "(\d+)(?:\.(\d+))?')
 
@@ -93,11 +96,14 @@ def find_jdks(min_major: int = MIN_JAVA) -> list[Jdk]:
 
 
 def resolve_jdk(java: str | Path | None = None, min_major: int = MIN_JAVA) -> Jdk:
-    """The JDK to use: ``java`` when given (a ``java`` executable), else the newest one found.
+    """The JDK to use: ``java`` when given (a ``java`` executable), else ``$SCHEMABUS_JAVA``
+    when set, else the newest one found.
 
     Raises ``LookupError`` with a readable reason when there is none, or the given one
     does not run or is too old; callers turn that into a ``DevStackError`` naming the server.
     """
+    if java is None:
+        java = os.environ.get(ENV_JAVA) or None
     if java is not None:
         path = Path(java)
         if not path.exists():
@@ -114,3 +120,17 @@ def resolve_jdk(java: str | Path | None = None, min_major: int = MIN_JAVA) -> Jd
             f"no Java {min_major}+ runtime found (looked at JAVA_HOME, {', '.join(_INSTALL_GLOBS)} and java on PATH)"
         )
     return jdks[0]
+
+
+def class_data_sharing(jdk: Jdk, archive: Path) -> list[str]:
+    """JVM options that keep a class-data-sharing archive at ``archive`` (Java 19+; none before).
+
+    The first start writes the archive when the JVM exits normally; later starts map the
+    classes from it instead of loading and verifying them again, which cuts a few seconds
+    off every start on a small machine. A stale or foreign archive (another JDK build, a
+    changed classpath) is ignored and rewritten by the JVM itself.
+    """
+    if jdk.major < 19:
+        return []
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    return ["-XX:+AutoCreateSharedArchive", f"-XX:SharedArchiveFile={archive}"]

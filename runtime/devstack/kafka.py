@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from .errors import DevStackError
 from .fetch import cache_dir, cached, run_mvn
-from .jdk import resolve_jdk
+from .jdk import class_data_sharing, resolve_jdk
 from .process import (
     ServerProcess,
     free_ports,
@@ -110,9 +111,10 @@ def _server_properties(host: str, broker_port: int, controller_port: int, data_d
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         # The default 50 partitions per internal topic make the first group or
-        # transaction wait while 50 logs are created; a few are plenty for tests.
-        "offsets.topic.num.partitions": "4",
-        "transaction.state.log.num.partitions": "4",
+        # transaction wait while 50 logs are created and loaded (~2 s more on 2 cores);
+        # one partition serves any number of test groups and transactional producers.
+        "offsets.topic.num.partitions": "1",
+        "transaction.state.log.num.partitions": "1",
         "share.coordinator.state.topic.num.partitions": "1",
         # Tests join groups one consumer at a time: do not wait 3 s for more members.
         "group.initial.rebalance.delay.ms": "0",
@@ -213,7 +215,8 @@ def start_kafka(
 
     ``java`` is a ``java`` executable (default: the newest Java 17+ found). The broker
     listens on a free port on ``host``; its log is ``run_dir/kafka/kafka.log`` and its data
-    ``run_dir/kafka/data``. Raises ``DevStackError`` naming the reason and the log when
+    ``run_dir/kafka/data`` (emptied first: every start is a new cluster). Raises
+    ``DevStackError`` naming the reason and the log when
     Java is missing, the download fails, the process exits, or it is not ready within
     ``timeout`` seconds (the process is stopped then).
     """
@@ -228,35 +231,40 @@ def start_kafka(
 
     broker_port, controller_port = free_ports(2, host)
     data_dir = work / "data"
+    # Every start is a new, empty cluster (like the in-memory registry); `format` refuses
+    # a folder that holds an earlier one.
+    shutil.rmtree(data_dir, ignore_errors=True)
     properties = work / "server.properties"
     properties.write_text(_server_properties(host, broker_port, controller_port, data_dir))
     log_config = work / "log4j2.properties"
     log_config.write_text(_LOG4J2)
-    # The classpath wildcard is expanded by java itself, not by a shell.
-    jvm = [
-        str(jdk.java),
-        *KAFKA_JVM_OPTS,
-        # Java 23+ warns on every start that Kafka's clients use sun.misc.Unsafe; the
-        # option silencing it does not exist before 23 (and would stop older JVMs).
-        *(["--sun-misc-unsafe-memory-access=allow"] if jdk.major >= 23 else []),
-        f"-Dlog4j2.configurationFile={log_config}",
-        "-cp",
-        str(home / "libs" / "*"),
-    ]
+    cds_dir = (cache if cache is not None else cache_dir()) / "cds"
+
+    def java_command(role: str, main: list[str], *, options: tuple[str, ...] = ()) -> list[str]:
+        return [
+            str(jdk.java),
+            *options,
+            *KAFKA_JVM_OPTS,
+            # Java 23+ warns on every start that Kafka's clients use sun.misc.Unsafe; the
+            # option silencing it does not exist before 23 (and would stop older JVMs).
+            *(["--sun-misc-unsafe-memory-access=allow"] if jdk.major >= 23 else []),
+            # One archive per role: each holds the classes its own run loaded.
+            *class_data_sharing(jdk, cds_dir / f"kafka-{version}-java{jdk.major}-{role}.jsa"),
+            f"-Dlog4j2.configurationFile={log_config}",
+            # The classpath wildcard is expanded by java itself, not by a shell.
+            "-cp",
+            str(home / "libs" / "*"),
+            *main,
+        ]
 
     progress(f"kafka: formatting storage in {data_dir}")
+    format_command = java_command(
+        "format", ["kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(properties)]
+    )
     with log_path.open("ab") as log:
         try:
             formatted = subprocess.run(
-                [
-                    *jvm,
-                    "kafka.tools.StorageTool",
-                    "format",
-                    "-t",
-                    _cluster_id(),
-                    "-c",
-                    str(properties),
-                ],
+                format_command,
                 cwd=work,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -273,13 +281,8 @@ def start_kafka(
 
     progress(f"kafka: starting {version} on {host}:{broker_port} with Java {jdk.major} (log: {log_path})")
     marker = new_marker()
-    popen = launch(
-        SERVER,
-        [jvm[0], marker, *jvm[1:], "kafka.Kafka", str(properties)],
-        marker=marker,
-        log_path=log_path,
-        cwd=work,
-    )
+    server_command = java_command("server", ["kafka.Kafka", str(properties)], options=(marker,))
+    popen = launch(SERVER, server_command, marker=marker, log_path=log_path, cwd=work)
     wait_until_ready(
         SERVER,
         popen,

@@ -63,22 +63,17 @@ def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
 
 
 def _cmdline(pid: int) -> str | None:
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        raw = b""
-    if raw:
+    """The command line of ``pid`` (arguments joined by spaces), or ``None`` if it is gone."""
+    if Path("/proc/self").is_dir():
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        # A zombie's cmdline is empty: it carries no marker, and it is dead anyway.
         return raw.replace(b"\0", b" ").decode("utf-8", errors="replace")
-    # No /proc (macOS) or an empty cmdline (zombie): ask ps, which exits non-zero if the PID is gone.
+    # No /proc (macOS): ask ps, which exits non-zero when the PID is gone.
     try:
-        result = subprocess.run(
-            ["ps", "-o", "args=", "-p", str(pid)],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
+        result = subprocess.run(["ps", "-o", "args=", "-p", str(pid)], capture_output=True, timeout=10, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return result.stdout.decode("utf-8", errors="replace") if result.returncode == 0 else None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import DevStackError
 from .fetch import cache_dir, cached, run_mvn
-from .jdk import Jdk, resolve_jdk
+from .jdk import Jdk, class_data_sharing, resolve_jdk
 from .process import ServerProcess, free_ports, launch, new_marker, wait_until_ready
 
 SERVER = "registry"
@@ -144,7 +144,8 @@ def start_registry(
     except LookupError as exc:
         raise DevStackError(SERVER, str(exc), log_path) from None
     chosen = version or registry_version_for(jdk)
-    app = fetch_registry(chosen, cache=cache, progress=progress)
+    root = cache if cache is not None else cache_dir()
+    app = fetch_registry(chosen, cache=root, progress=progress)
 
     http_port, management_port = free_ports(2, host)
     url = f"http://{host}:{http_port}{CCOMPAT_PATH}"
@@ -153,6 +154,7 @@ def start_registry(
         str(jdk.java),
         marker,
         *REGISTRY_JVM_OPTS,
+        *class_data_sharing(jdk, root / "cds" / f"apicurio-{chosen}-java{jdk.major}.jsa"),
         f"-Dquarkus.http.host={host}",
         f"-Dquarkus.http.port={http_port}",
         # The management interface (health, metrics) would otherwise listen on all

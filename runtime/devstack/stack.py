@@ -245,7 +245,7 @@ def start_stack(
                 errors.append(exc)
                 continue
             # A bug rather than a server failure, but still report which server hit it.
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 errors.append(DevStackError(name, f"unexpected {type(exc).__name__}: {exc}"))
                 continue
             if name == "kafka":

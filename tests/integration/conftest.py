@@ -13,11 +13,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+
 from schemabus.runtime.devstack import ENV_BOOTSTRAP, ENV_REGISTRY, start_stack
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "integration: needs a real Kafka broker and registry")
 
 
 def _progress(message: str) -> None:

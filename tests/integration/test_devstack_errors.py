@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+
 from schemabus.runtime.devstack import (
     KAFKA_VERSION,
     REGISTRY_VERSION_JAVA17,

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
 from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.error import SchemaRegistryError
@@ -149,19 +149,20 @@ def test_registry_register_lookup_and_compatibility(registry_url: str) -> None:
     # A fresh client: its lookups go to the server, not to the first client's cache.
     reader = SchemaRegistryClient({"url": registry_url})
     by_id = reader.get_schema(avro_id)
-    assert json.loads(by_id.schema_str) == json.loads(avro_v1)
+    assert by_id.schema_str is not None and json.loads(by_id.schema_str) == json.loads(avro_v1)
     # Apicurio omits schemaType for AVRO; the client then takes the default, AVRO.
     assert by_id.schema_type in (None, "AVRO")
     json_by_id = reader.get_schema(json_id)
     assert json_by_id.schema_type == "JSON"
-    assert json.loads(json_by_id.schema_str) == json.loads(json_v1)
+    assert json_by_id.schema_str is not None and json.loads(json_by_id.schema_str) == json.loads(json_v1)
 
     latest = reader.get_latest_version(avro_subject)
     assert (latest.schema_id, latest.version, latest.subject) == (avro_id, 1, avro_subject)
     assert reader.get_latest_version(json_subject).schema_id == json_id
-    assert reader.get_subjects() is not None and avro_subject in reader.get_subjects()
+    assert avro_subject in reader.get_subjects()
 
-    assert reader.set_compatibility(subject_name=avro_subject, level="BACKWARD") == "BACKWARD"
+    # (The client returns the raw response body here, despite its `str` annotation.)
+    reader.set_compatibility(subject_name=avro_subject, level="BACKWARD")
     assert reader.get_compatibility(avro_subject) == "BACKWARD"
 
     # A new required field cannot be read from old data: BACKWARD refuses it.
@@ -173,7 +174,8 @@ def test_registry_register_lookup_and_compatibility(registry_url: str) -> None:
     # The same field with a default is a compatible evolution.
     evolved = _record("Order", [{"name": "id", "type": "string"}, {"name": "qty", "type": "int", "default": 0}])
     evolved_id = reader.register_schema(avro_subject, Schema(evolved, "AVRO"))
-    latest = reader.get_latest_version(avro_subject)
+    # Another fresh client: `reader` caches the latest version it looked up.
+    latest = SchemaRegistryClient({"url": registry_url}).get_latest_version(avro_subject)
     assert (latest.schema_id, latest.version) == (evolved_id, 2)
 
 
