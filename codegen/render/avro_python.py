@@ -156,7 +156,8 @@ class AvroPython:
             if f.has_default:
                 expr, mutable = self.default_expr(f.type, f.default)
                 if mutable:
-                    args.insert(0, f"default_factory=lambda: {expr}")
+                    factory = {"[]": "list", "{}": "dict"}.get(expr, f"lambda: {expr}")
+                    args.insert(0, f"default_factory={factory}")
                 elif args:
                     args.insert(0, f"default={expr}")
                 else:

@@ -158,14 +158,14 @@ class AgentCreated(_avro.AvroRecord):
         description="Instant the agent was created, in microseconds since the Unix epoch (UTC)."
     )
     capabilities: list[str] = _pd.Field(
-        default_factory=lambda: [],
+        default_factory=list,
         description='Capability types the agent offers, e.g. "search" or "code_review". Empty when the agent has none yet.',
     )
     creator_id: str = _pd.Field(
         description="Identifier of the user or service account that created the agent. Was named user_id in earlier producers; the alias lets readers resolve data written with that name."
     )
     labels: dict[str, str] = _pd.Field(
-        default_factory=lambda: {},
+        default_factory=dict,
         description="Free-form key/value labels attached to the agent (team, environment, cost center).",
     )
     availability: AvailabilityWindow | None = _pd.Field(
@@ -215,14 +215,14 @@ class AgentUpdated(_avro.AvroRecord):
         description="User or service account that made the change; null for changes made by the platform itself (e.g. health checks).",
     )
     capabilities: list[str] = _pd.Field(
-        default_factory=lambda: [], description="Full list of capability types the agent offers after the update."
+        default_factory=list, description="Full list of capability types the agent offers after the update."
     )
     changed_fields: list[str] = _pd.Field(
-        default_factory=lambda: [],
+        default_factory=list,
         description='Names of the fields that changed in this revision, e.g. ["status", "capabilities"].',
     )
     labels: dict[str, str] = _pd.Field(
-        default_factory=lambda: {}, description="Full set of labels attached to the agent after the update."
+        default_factory=dict, description="Full set of labels attached to the agent after the update."
     )
 
 
@@ -233,7 +233,7 @@ class AgentMatch(_avro.AvroRecord):
     agent_id: _uuid.UUID = _pd.Field(description="Identifier of the matching agent.")
     agent_type: AgentType = _pd.Field(default=AgentType.UNKNOWN, description="Kind of the matching agent.")
     matched_capabilities: list[str] = _pd.Field(
-        default_factory=lambda: [], description="Capability types of the agent that matched the query."
+        default_factory=list, description="Capability types of the agent that matched the query."
     )
 
 
@@ -255,7 +255,7 @@ class SearchHit(_avro.AvroRecord):
     score: float = _pd.Field(description="Relevance score; higher is better. Only comparable within one result.")
     item: DocumentMatch | AgentMatch = _pd.Field(description="What matched: a document or an agent.")
     children: list[SearchHit] = _pd.Field(
-        default_factory=lambda: [],
+        default_factory=list,
         description="Hits grouped under this one, e.g. passages of a matching document; empty for a leaf.",
     )
 
@@ -268,7 +268,7 @@ class SearchResult(_avro.AvroRecord):
         description="Number of matches found, which may exceed the number of hits returned."
     )
     truncated: bool = _pd.Field(default=False, description="True when hits were cut at the query's max_results.")
-    hits: list[SearchHit] = _pd.Field(default_factory=lambda: [], description="Top-level hits, best first.")
+    hits: list[SearchHit] = _pd.Field(default_factory=list, description="Top-level hits, best first.")
 
 
 class SearchCompleted(_avro.AvroRecord):
@@ -320,7 +320,7 @@ class SearchFailed(_avro.AvroRecord):
     )
     error: ErrorInfo = _pd.Field(description="Description of the failure.")
     params: dict[str, str] = _pd.Field(
-        default_factory=lambda: {},
+        default_factory=dict,
         description="Execution parameters the capability was called with, for troubleshooting; secrets are removed.",
     )
     timestamp: _pd.AwareDatetime = _pd.Field(
@@ -348,7 +348,7 @@ class SearchQuery(_avro.AvroRecord):
     text: str = _pd.Field(description="Free-text query.")
     mode: SearchMode = _pd.Field(default=SearchMode.HYBRID, description="Retrieval strategy used to answer the query.")
     filters: list[SearchFilter] = _pd.Field(
-        default_factory=lambda: [], description="Filters combined with a logical AND; empty for an unfiltered search."
+        default_factory=list, description="Filters combined with a logical AND; empty for an unfiltered search."
     )
     max_results: _avro.Int32 = _pd.Field(default=10, description="Maximum number of top-level hits to return.")
 
@@ -366,7 +366,7 @@ class SearchStarted(_avro.AvroRecord):
     )
     query: SearchQuery = _pd.Field(description="The search being executed.")
     params: dict[str, str] = _pd.Field(
-        default_factory=lambda: {},
+        default_factory=dict,
         description="Additional execution parameters passed to the capability (index name, locale, ...), serialized as strings.",
     )
     timestamp: _pd.AwareDatetime = _pd.Field(
@@ -437,7 +437,7 @@ class SubtaskOutcome(_avro.AvroRecord):
         default=0, description="Wall-clock execution time of the subtask in milliseconds."
     )
     subtasks: list[SubtaskOutcome] = _pd.Field(
-        default_factory=lambda: [], description="Outcomes of the subtasks this subtask spawned, if any."
+        default_factory=list, description="Outcomes of the subtasks this subtask spawned, if any."
     )
 
 
@@ -459,7 +459,7 @@ class TaskCompleted(_avro.AvroRecord):
         default=None, description="URI of the full task output in object storage, if the task produced one."
     )
     subtasks: list[SubtaskOutcome] = _pd.Field(
-        default_factory=lambda: [], description="Outcomes of the subtasks spawned by the task; empty for a leaf task."
+        default_factory=list, description="Outcomes of the subtasks spawned by the task; empty for a leaf task."
     )
 
 
@@ -493,9 +493,7 @@ class TaskStarted(_avro.AvroRecord):
     attempt: _avro.Int32 = _pd.Field(
         default=1, description="Execution attempt number, starting at 1 and incremented on every retry."
     )
-    input: dict[str, str] = _pd.Field(
-        default_factory=lambda: {}, description="Task input parameters, serialized as strings."
-    )
+    input: dict[str, str] = _pd.Field(default_factory=dict, description="Task input parameters, serialized as strings.")
     started_at: _pd.AwareDatetime = _pd.Field(
         description="Instant execution started, in microseconds since the Unix epoch (UTC)."
     )

@@ -67,7 +67,7 @@ class Line(_avro.AvroRecord):
     __avro_name__: _t.ClassVar[str] = "com.example.orders.Line"
     sku: str
     price: Money
-    children: list[Line] = _pd.Field(default_factory=lambda: [], description="Bundled lines: a recursive record.")
+    children: list[Line] = _pd.Field(default_factory=list, description="Bundled lines: a recursive record.")
 
 
 class Shipping(_avro.AvroRecord):
@@ -104,8 +104,8 @@ class OrderPlaced(_avro.AvroRecord):
     volume: float
     gift: bool = False
     raw: bytes = b"\xff\x00"
-    tags: list[str] = _pd.Field(default_factory=lambda: [])
-    attributes: dict[str, _avro.Int64 | None] = _pd.Field(default_factory=lambda: {})
+    tags: list[str] = _pd.Field(default_factory=list)
+    attributes: dict[str, _avro.Int64 | None] = _pd.Field(default_factory=dict)
     lines: list[Line]
     note: str | None = None
     payload: (

@@ -1,0 +1,200 @@
+"""The in-memory bus runs the production serialization path: every topic of the catalog round-trips
+through its typed publisher and handler; poison bytes and schema evolution behave as on Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import io
+import json
+from typing import Any
+
+import fastavro
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
+
+import platform_events as pe
+from schemabus.codegen.config import load_config
+from schemabus.codegen.ir import NamedRef
+from schemabus.codegen.pipeline import load_project
+from schemabus.runtime import DeserializationError, Event, NotConnectedError, Publisher, Topic, consumer_group
+from schemabus.runtime.serde import frame_header
+from schemabus.runtime.testing import InMemoryBus
+
+from ..codegen.avro_strategies import Models
+from ..codegen.test_json_roundtrip import FORMATS, inline
+from ..conftest import ROOT
+
+CONFIG = load_config(ROOT / "pyproject.toml")
+PROJECT = load_project(CONFIG)
+MODELS = Models(PROJECT.named, importlib.import_module(f"{CONFIG.package}.avro_models"))
+TOPICS = {t.name: t for t in PROJECT.topics}
+
+
+def _strategy(file: str | None, kind: str) -> st.SearchStrategy[Any]:
+    if kind == "string":
+        return st.text(max_size=20)
+    assert file is not None
+    if file.endswith(".avsc"):
+        root = PROJECT.avro[file].root
+        assert isinstance(root, NamedRef)
+        return MODELS.strategy(root)
+    docs = {f: s.document for f, s in PROJECT.json.items()}
+    return from_schema(inline(file, docs[file], docs), custom_formats=FORMATS)
+
+
+def _generated_topic(name: str) -> Topic[Any, Any]:
+    return getattr(pe, name.replace(".", "_").upper())  # type: ignore[no-any-return]
+
+
+def _publisher(name: str) -> type[Publisher[Any, Any]]:
+    pascal = "".join(p.capitalize() for p in name.split("."))
+    return getattr(pe, f"{pascal}Publisher")  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("name", sorted(TOPICS))
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@given(data=st.data())
+def test_every_catalog_topic_round_trips_through_publisher_and_handler(name: str, data: st.DataObject) -> None:
+    spec = TOPICS[name]
+    topic = _generated_topic(name)
+    value = data.draw(_strategy(spec.value.file, spec.value.kind))
+    key = data.draw(_strategy(spec.key.file, spec.key.kind)) if spec.key else None
+    if not isinstance(value, topic.value.type):
+        value = topic.value.type.model_validate(value)
+    if spec.key and topic.key is not None and not isinstance(key, topic.key.type):
+        key = topic.key.type.model_validate(key)
+    received: list[Event[Any, Any]] = []
+
+    @topic.handler()
+    async def on_event(event: Event[Any, Any]) -> None:
+        received.append(event)
+
+    bus = InMemoryBus()
+    bus.subscribe(on_event)
+    result = asyncio.run(_publisher(name)(bus).publish(value, key=key, headers={"trace": "t-1"}))
+
+    assert [(e.value, e.key) for e in received] == [(value, key)]
+    assert received[0].header("trace") == b"t-1"
+    stored = bus.records(name)[0]
+    assert (result.partition, result.offset) == (stored.partition, stored.offset)
+    assert stored.value[0] == 0  # Confluent framing: magic byte, then the 4-byte schema id
+    schema_id = int.from_bytes(stored.value[1:5], "big")
+    assert bus.registry.schema_by_id(schema_id) == (topic.value.format, topic.value.schema)
+    assert bus.registry.subjects() == sorted(
+        [f"{name}-value"] + ([f"{name}-key"] if topic.key is not None and topic.key.schema else [])
+    )
+
+
+def test_publisher_accepts_only_its_topic_types() -> None:
+    bus = InMemoryBus()
+    created = MODELS_EXAMPLE()
+    with pytest.raises(TypeError, match="agent.lifecycle.deleted carries AgentDeleted, not AgentCreated"):
+        asyncio.run(pe.AgentLifecycleDeletedPublisher(bus).publish(created))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="keyed by str, not int"):
+        asyncio.run(pe.AgentLifecycleCreatedPublisher(bus).publish(created, key=7))  # type: ignore[arg-type]
+    assert bus.records("agent.lifecycle.created") == []
+
+
+def test_unconnected_publisher_says_how_to_connect() -> None:
+    with pytest.raises(NotConnectedError, match=r"pass one when you create it, e.g. AgentLifecycleCreatedPublisher\(InMemoryBus\(\)\)"):
+        asyncio.run(pe.AgentLifecycleCreatedPublisher().publish(MODELS_EXAMPLE()))
+
+
+def MODELS_EXAMPLE() -> pe.AgentCreated:
+    return pe.AgentCreated(
+        agent_id="6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a11",  # type: ignore[arg-type]
+        agent_type=pe.avro_models.AgentType.RESEARCHER,
+        created_at="2026-11-28T10:00:00Z",  # type: ignore[arg-type]
+        creator_id="user-1",
+    )
+
+
+def test_subclassed_handler_stub_receives_typed_events() -> None:
+    seen: list[pe.AgentCreated] = []
+
+    class OnCreated(pe.AgentLifecycleCreatedHandler):
+        async def handle(self, event: Event[str, pe.AgentCreated]) -> None:
+            seen.append(event.value)
+
+    bus = InMemoryBus()
+    bus.subscribe(OnCreated())
+    asyncio.run(pe.AgentLifecycleCreatedPublisher(bus).publish(MODELS_EXAMPLE(), key="a-1"))
+    assert seen == [MODELS_EXAMPLE()]
+    assert consumer_group(OnCreated(), "billing") == "billing.agent.lifecycle.created.on_created"
+
+
+def test_unimplemented_stub_fails_loudly() -> None:
+    bus = InMemoryBus()
+    bus.subscribe(pe.AgentLifecycleCreatedHandler())
+    with pytest.raises(NotImplementedError, match=r"AgentLifecycleCreatedHandler.handle is not implemented"):
+        asyncio.run(pe.AgentLifecycleCreatedPublisher(bus).publish(MODELS_EXAMPLE()))
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"\x01\x00\x00\x00\x01rest", "bad-magic"),
+        (b"\x00\x00", "truncated"),
+        (b"\x00\x00\x00\x03\xe7" + b"\x00" * 20, "unknown-schema-id"),
+    ],
+)
+def test_poison_bytes_are_typed_errors(raw: bytes, reason: str) -> None:
+    bus = InMemoryBus()
+    asyncio.run(pe.AgentLifecycleCreatedPublisher(bus).publish(MODELS_EXAMPLE()))
+    record = bus.append(pe.AGENT_LIFECYCLE_CREATED, None, raw)
+    with pytest.raises(DeserializationError) as err:
+        bus.decode(pe.AGENT_LIFECYCLE_CREATED, record)
+    assert err.value.reason == reason
+
+
+def test_truncated_avro_payload_is_poison() -> None:
+    bus = InMemoryBus()
+    asyncio.run(pe.AgentLifecycleCreatedPublisher(bus).publish(MODELS_EXAMPLE()))
+    good = bus.records("agent.lifecycle.created")[0].value
+    record = bus.append(pe.AGENT_LIFECYCLE_CREATED, None, good[:-3])
+    with pytest.raises(DeserializationError) as err:
+        bus.decode(pe.AGENT_LIFECYCLE_CREATED, record)
+    assert err.value.reason in ("truncated", "invalid-payload")
+
+
+@pytest.mark.parametrize(("payload", "reason"), [(b"{not json", "invalid-payload"), (b'{"agent_id": 5}', "validation")])
+def test_bad_json_payload_is_poison(payload: bytes, reason: str) -> None:
+    bus = InMemoryBus()
+    schema_id = bus.registry.register_schema(
+        "agent.execution.started-value", pe.AGENT_EXECUTION_STARTED.value.schema or "", "JSON"
+    )
+    record = bus.append(pe.AGENT_EXECUTION_STARTED, None, frame_header(schema_id) + payload)
+    with pytest.raises(DeserializationError) as err:
+        bus.decode(pe.AGENT_EXECUTION_STARTED, record)
+    assert err.value.reason == reason
+
+
+def test_data_written_with_an_older_schema_is_resolved() -> None:
+    """A producer still on v1 (no labels, no availability, creator named user_id) is read by v2."""
+    v2 = json.loads(pe.AGENT_LIFECYCLE_CREATED.value.schema or "")
+    v1 = {
+        "type": "record",
+        "name": v2["name"],
+        "fields": [
+            {"name": "agent_id", "type": {"type": "string", "logicalType": "uuid"}},
+            {"name": "agent_type", "type": next(f["type"] for f in v2["fields"] if f["name"] == "agent_type")},
+            {"name": "created_at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+            {"name": "user_id", "type": "string"},
+        ],
+    }
+    bus = InMemoryBus()
+    v1_id = bus.registry.register_schema("agent.lifecycle.created-value", json.dumps(v1), "AVRO")
+    buf = io.BytesIO()
+    fastavro.schemaless_writer(
+        buf,
+        fastavro.parse_schema(v1),
+        {"agent_id": "6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a11", "agent_type": "CODER", "created_at": 0, "user_id": "u-9"},
+    )
+    record = bus.append(pe.AGENT_LIFECYCLE_CREATED, b"k", frame_header(v1_id) + buf.getvalue())
+    event = bus.decode(pe.AGENT_LIFECYCLE_CREATED, record)
+    assert event.value.creator_id == "u-9"  # resolved through the field alias
+    assert event.value.labels == {} and event.value.schema_version == 1  # defaults of fields v1 lacks
+    assert event.value.agent_type is pe.avro_models.AgentType.CODER
