@@ -163,6 +163,7 @@ class JsonSchemaFile:
     document: dict[str, Any]
     bundled: str  # self-contained JSON text, as registered
     title: str
+    text: str = field(default="", repr=False, compare=False)  # the file as written
 
 
 # --- Topics -------------------------------------------------------------------------------

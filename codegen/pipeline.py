@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import subprocess
 import tempfile
@@ -14,6 +15,7 @@ from .ir import AvroSchema, JsonSchemaFile, NamedType, Project, Topic
 from .load.avro import load_avro_files
 from .load.catalog import load_catalog
 from .load.jsonschema import load_json_schema_files
+from .render.json_models import JsonModelsJob
 from .render.package import render_package
 
 Progress = Callable[[str], None]
@@ -55,9 +57,11 @@ def schema_files(schemas_dir: Path) -> list[Path]:
     )
 
 
-def load_project(config: Config) -> Project:
-    """Every schema under the schemas directory and the catalog, validated; file names are relative
-    to the project root in messages (``schemas/agent/created.avsc#/fields/3``)."""
+SchemaTexts = tuple[list[tuple[str, str]], list[tuple[str, str]]]
+
+
+def read_schemas(config: Config) -> SchemaTexts:
+    """``(path relative to the schemas dir, text)`` of every Avro and every JSON Schema file."""
     schemas_dir = config.schemas_dir
     prefix = config.schemas.rstrip("/") + "/"
     if not schemas_dir.is_dir():
@@ -67,6 +71,15 @@ def load_project(config: Config) -> Project:
     for path in schema_files(schemas_dir):
         rel = path.relative_to(schemas_dir).as_posix()
         (avro if path.suffix == ".avsc" else json_files).append((rel, _read(path, prefix + rel)))
+    return avro, json_files
+
+
+def load_project(config: Config, texts: SchemaTexts | None = None) -> Project:
+    """Every schema under the schemas directory and the catalog, validated; file names are relative
+    to the project root in messages (``schemas/agent/created.avsc#/fields/3``)."""
+    schemas_dir = config.schemas_dir
+    prefix = config.schemas.rstrip("/") + "/"
+    avro, json_files = texts or read_schemas(config)
     try:
         named, avro_schemas, json_schemas = load_files(avro, json_files)
     except SchemaErrors as e:
@@ -114,14 +127,19 @@ def generate(config: Config, progress: Progress | None = None) -> dict[str, str]
     """The generated package for a project: ``{path relative to the package dir: content}``."""
     note = progress or (lambda _: None)
     note("loading schemas")
-    project = load_project(config)
-    files = render_package(
-        project,
-        with_topics=True,
-        description="Event models, codecs, topics, publishers and handlers generated from "
-        f"{config.schemas}/ by schemabus.",
-        progress=note,
-    )
+    avro, json_files = read_schemas(config)
+    # datamodel-code-generator starts at once, in a child process, while this one validates every
+    # schema and renders the Avro side: on two cores the JSON path costs about what it costs alone.
+    with JsonModelsJob(dict(json_files)) if json_files else contextlib.nullcontext() as job:
+        project = load_project(config, (avro, json_files))
+        files = render_package(
+            project,
+            with_topics=True,
+            description="Event models, codecs, topics, publishers and handlers generated from "
+            f"{config.schemas}/ by schemabus.",
+            json_modules=job.result if job else None,
+            progress=note,
+        )
     note(f"formatting {len(files)} files")
     return format_files(files, config.line_length)
 

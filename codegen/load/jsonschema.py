@@ -15,6 +15,16 @@ from ..diagnostics import SchemaError, SchemaErrors, Source
 from ..ir import JsonSchemaFile
 from .avro import read_json
 
+_META_VALIDATORS: dict[type, Any] = {}
+
+
+def _meta_validator(doc: dict[str, Any]) -> Any:
+    """The validator of the document's own metaschema (by its ``$schema``), built once per draft."""
+    cls = jsonschema.validators.validator_for(doc, default=jsonschema.Draft202012Validator)
+    if cls not in _META_VALIDATORS:
+        _META_VALIDATORS[cls] = cls(cls.META_SCHEMA)
+    return _META_VALIDATORS[cls]
+
 
 def _refs(node: Any, path: tuple[str | int, ...] = ()) -> Iterable[tuple[str, tuple[str | int, ...]]]:
     if isinstance(node, dict):
@@ -57,15 +67,16 @@ def ref_target(file: str, ref: str) -> tuple[str, str]:
 def load_json_schema_files(files: Iterable[tuple[str, str]], display_prefix: str = "") -> dict[str, JsonSchemaFile]:
     """Parse and check ``(path relative to the schemas dir, text)`` pairs; errors name the file and pointer."""
     docs: dict[str, Any] = {}
+    texts: dict[str, str] = {}
     errors: list[SchemaError] = []
     for file, text in files:
+        texts[file] = text
         src = Source(display_prefix + file)
         try:
             doc = read_json(text, src)
             if not isinstance(doc, dict):
                 raise SchemaError(src, "a JSON Schema file must hold an object")
-            cls = jsonschema.validators.validator_for(doc, default=jsonschema.Draft202012Validator)
-            err = jsonschema.exceptions.best_match(cls(cls.META_SCHEMA).iter_errors(doc))
+            err = jsonschema.exceptions.best_match(_meta_validator(doc).iter_errors(doc))
             if err is not None:
                 raise SchemaError(src.at(*err.absolute_path), err.message)
             docs[file] = doc
@@ -85,7 +96,8 @@ def load_json_schema_files(files: Iterable[tuple[str, str]], display_prefix: str
     if errors:
         raise SchemaErrors(errors)
     return {
-        file: JsonSchemaFile(file, doc, bundle(file, docs), str(doc.get("title") or "")) for file, doc in docs.items()
+        file: JsonSchemaFile(file, doc, bundle(file, docs), str(doc.get("title") or ""), texts[file])
+        for file, doc in docs.items()
     }
 
 

@@ -1,18 +1,20 @@
 """JSON Schema -> Pydantic models through datamodel-code-generator, run once for every file.
 
 datamodel-code-generator already handles ``$ref``, oneOf/anyOf/allOf, formats, patternProperties
-and safe field names well; schemabus wraps it: it runs it once per generation (not per file),
-without its formatters (schemabus formats every file once at the end), and adds its own header.
+and safe field names well; schemabus wraps it: it runs it once per generation (not per file), in a
+child process beside the rest of the pipeline, without its formatters (schemabus formats every
+file once at the end), and adds its own header.
 """
 
 from __future__ import annotations
 
 import ast
-import contextlib
-import io
+import os
 import posixpath
+import re
+import subprocess
+import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 from ..diagnostics import SchemaError, Source
@@ -47,39 +49,76 @@ def module_path(file: str) -> str:
     return posixpath.join(directory, stem.replace(".", "_").replace("-", "_") + ".py")
 
 
-def generate_json_models(files: dict[str, JsonSchemaFile]) -> dict[str, str]:
-    """Run datamodel-code-generator on every file at once; return ``{module path: source}``."""
-    if not files:
-        return {}
-    from datamodel_code_generator.__main__ import main as dcg_main
+class JsonModelsJob:
+    """datamodel-code-generator running over every JSON Schema file in a child process.
 
-    with tempfile.TemporaryDirectory(prefix="schemabus-dcg-") as tmp:
-        src_dir = Path(tmp) / "in"
-        out_dir = Path(tmp) / "out"
-        for file, schema in files.items():
-            path = src_dir / file
+    Started as soon as the files are read, it runs on the second core while this process validates
+    every schema and renders the Avro side; :meth:`result` collects its modules.
+    """
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        """``texts``: schema path (relative to the schemas directory) -> file content."""
+        self._files = sorted(texts)
+        self._tmp = tempfile.TemporaryDirectory(prefix="schemabus-dcg-")
+        root = Path(self._tmp.name)
+        self._out = root / "out"
+        for file, text in texts.items():
+            path = root / "in" / file
             path.parent.mkdir(parents=True, exist_ok=True)
-            import json
+            path.write_text(text, encoding="utf-8")
+        cmd = [
+            sys.executable,
+            "-m",
+            "datamodel_code_generator",
+            "--input",
+            str(root / "in"),
+            "--output",
+            str(self._out),
+        ]
+        self._proc = subprocess.Popen(
+            [*cmd, *DCG_OPTIONS],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
 
-            path.write_text(json.dumps(schema.document, indent=2), encoding="utf-8")
-        log = io.StringIO()
-        with warnings.catch_warnings(), contextlib.redirect_stderr(log), contextlib.redirect_stdout(log):
-            warnings.simplefilter("ignore")
-            code = dcg_main(["--input", str(src_dir), "--output", str(out_dir), *DCG_OPTIONS])
-        if code != 0:
-            first = sorted(files)[0]
-            raise SchemaError(Source(first), "datamodel-code-generator failed:\n" + log.getvalue().strip())
-        out: dict[str, str] = {}
-        for path in sorted(out_dir.rglob("*.py")):
-            rel = path.relative_to(out_dir).as_posix()
-            out[rel] = _strip_dcg_header(path.read_text(encoding="utf-8"))
-        if len(files) == 1:
-            # A single file is written as a module of its own name; keep the same layout as for many.
-            only = next(iter(files))
-            if module_path(only) not in out and out:
+    def result(self) -> dict[str, str]:
+        """``{module path: source}`` of every generated module (headers removed)."""
+        try:
+            log, _ = self._proc.communicate()
+            if self._proc.returncode != 0:
+                message = log.decode(errors="replace").strip()
+                raise SchemaError(Source(self._files[0]), "datamodel-code-generator failed:\n" + message)
+            out: dict[str, str] = {}
+            for path in sorted(self._out.rglob("*.py")):
+                out[path.relative_to(self._out).as_posix()] = _strip_dcg_header(path.read_text(encoding="utf-8"))
+            if len(self._files) == 1 and out and module_path(self._files[0]) not in out:
+                # A single file is written as a module of its own name; keep the layout of many files.
                 (text,) = out.values()
-                out = {module_path(only): text}
-        return out
+                out = {module_path(self._files[0]): text}
+            return out
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._tmp.cleanup()
+
+    def __enter__(self) -> JsonModelsJob:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.cancel()
+
+
+def generate_json_models(texts: dict[str, str]) -> dict[str, str]:
+    """Run datamodel-code-generator on every file at once; return ``{module path: source}``."""
+    if not texts:
+        return {}
+    with JsonModelsJob(texts) as job:
+        return job.result()
 
 
 def _strip_dcg_header(text: str) -> str:
@@ -102,8 +141,6 @@ def root_class(module_source: str, schema: JsonSchemaFile) -> str:
 
 
 def _dcg_class_name(title: str) -> str:
-    import re
-
     parts = re.split(r"[^0-9A-Za-z]+", title)
     name = "".join(p[:1].upper() + p[1:] for p in parts if p)
     return name or "Model"

@@ -45,8 +45,11 @@ def render_package(
     *,
     with_topics: bool,
     description: str,
+    json_modules: Callable[[], dict[str, str]] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, str]:
+    """``json_modules`` gives datamodel-code-generator's modules for ``project.json`` when they are
+    being computed already (see :class:`JsonModelsJob`); otherwise they are generated here."""
     files: dict[str, str] = {}
     note = progress or (lambda _: None)
     avro_files = sorted(project.avro)
@@ -62,8 +65,10 @@ def render_package(
             models[file] = _Model(cls, ".avro_models", f"_avro_codecs.{serde_name}")
 
     if json_files:
-        note(f"generating models for {len(json_files)} JSON Schema files")
-        for rel, text in generate_json_models(project.json).items():
+        note(f"collecting models of {len(json_files)} JSON Schema files")
+        texts = {f: s.text for f, s in project.json.items()}
+        modules = json_modules() if json_modules else generate_json_models(texts)
+        for rel, text in modules.items():
             sources = [f for f in json_files if module_path(f) == rel] or json_files
             files[f"json_models/{rel}"] = header(sources) + "\n" + text
         for file in json_files:
