@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import struct
+import uuid as _uuid
 from decimal import Decimal, localcontext
 from typing import Annotated, Any, ClassVar, TypeVar
 
@@ -130,28 +131,50 @@ def decimal_to_fixed(d: Decimal, scale: int, precision: int, size: int) -> bytes
 
 
 def _unscaled(d: Decimal, scale: int, precision: int) -> int:
-    sign, digits, exp = d.as_tuple()
-    if not isinstance(exp, int):
-        raise ValueError(f"{d} cannot be encoded as an Avro decimal")
-    unscaled = 0
-    for digit in digits:
-        unscaled = unscaled * 10 + digit
-    shift = exp + scale
-    if shift >= 0:
-        unscaled *= int(10**shift)
-    else:
-        unscaled, rest = divmod(unscaled, int(10**-shift))
-        if rest:
-            raise ValueError(f"{d} has more than {scale} decimal places")
-    if len(str(unscaled)) > precision and unscaled:
+    """The unscaled integer of ``d`` at ``scale``; an error when it needs more places or digits."""
+    try:
+        num, den = d.as_integer_ratio()
+    except (ValueError, OverflowError):
+        raise ValueError(f"{d} cannot be encoded as an Avro decimal") from None
+    unscaled, rest = divmod(num * _POW10[scale] if scale < len(_POW10) else num * 10**scale, den)
+    if rest:
+        raise ValueError(f"{d} has more than {scale} decimal places")
+    if (
+        not -(_POW10[precision] if precision < len(_POW10) else 10**precision)
+        < unscaled
+        < (_POW10[precision] if precision < len(_POW10) else 10**precision)
+    ):
         raise ValueError(f"{d} has more than {precision} digits")
-    return -unscaled if sign else unscaled
+    return int(unscaled)
+
+
+_POW10 = [10**i for i in range(64)]
 
 
 def decimal_from_bytes(b: bytes, scale: int, precision: int) -> Decimal:
+    unscaled = Decimal(int.from_bytes(b, "big", signed=True))
+    if precision <= _DEFAULT_PRECISION:
+        return unscaled.scaleb(-scale)  # exact: the default context holds every digit
     with localcontext() as ctx:
         ctx.prec = precision
-        return Decimal(int.from_bytes(b, "big", signed=True)).scaleb(-scale)
+        return unscaled.scaleb(-scale)
+
+
+_DEFAULT_PRECISION = 28  # decimal's default context precision (not changed by this module)
+_new_uuid = _uuid.UUID.__new__
+_SAFE_UNKNOWN = _uuid.SafeUUID.unknown
+
+
+def uuid_from_str(s: str) -> _uuid.UUID:
+    """``uuid.UUID(s)`` for the canonical 36-character form, twice as fast; anything else goes
+    through ``uuid.UUID`` (which raises ValueError for malformed text)."""
+    digits = s.replace("-", "")
+    if len(s) != 36 or len(digits) != 32 or not digits.isalnum():
+        return _uuid.UUID(s)
+    u = _new_uuid(_uuid.UUID)
+    _setattr(u, "int", int(digits, 16))
+    _setattr(u, "is_safe", _SAFE_UNKNOWN)
+    return u
 
 
 def date_to_days(d: _dt.date) -> int:
@@ -210,17 +233,21 @@ def local_timestamp_to_millis(t: _dt.datetime) -> int:
     return (delta.days * 86400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
+# timedelta(days, seconds, microseconds, milliseconds): positional arguments are the fast path.
 def micros_to_timestamp(n: int) -> _dt.datetime:
-    return _EPOCH + _dt.timedelta(microseconds=n)
+    return _EPOCH + _timedelta(0, 0, n)
 
 
 def millis_to_timestamp(n: int) -> _dt.datetime:
-    return _EPOCH + _dt.timedelta(milliseconds=n)
+    return _EPOCH + _timedelta(0, 0, 0, n)
 
 
 def micros_to_local_timestamp(n: int) -> _dt.datetime:
-    return _EPOCH_NAIVE + _dt.timedelta(microseconds=n)
+    return _EPOCH_NAIVE + _timedelta(0, 0, n)
 
 
 def millis_to_local_timestamp(n: int) -> _dt.datetime:
-    return _EPOCH_NAIVE + _dt.timedelta(milliseconds=n)
+    return _EPOCH_NAIVE + _timedelta(0, 0, 0, n)
+
+
+_timedelta = _dt.timedelta

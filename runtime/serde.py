@@ -93,6 +93,7 @@ class AvroSerde(Generic[T]):
     read: Callable[[bytes, int], tuple[T, int]]
     format: SchemaFormat = "AVRO"
     _parsed: dict[str, Any] = field(default_factory=dict, repr=False)
+    _headers: dict[int, bytes] = field(default_factory=dict, repr=False)
 
     def encode(self, value: T) -> bytes:
         """The Avro payload alone (no frame), as ``fastavro.schemaless_writer`` writes it."""
@@ -112,9 +113,12 @@ class AvroSerde(Generic[T]):
         return value
 
     def serialize(self, value: T, schema_id: int | None) -> bytes:
-        if schema_id is None:
-            raise ValueError("an Avro value needs a schema id: register or look up the schema first")
-        out = bytearray(frame_header(schema_id))
+        header = self._headers.get(schema_id)  # type: ignore[arg-type]
+        if header is None:
+            if schema_id is None:
+                raise ValueError("an Avro value needs a schema id: register or look up the schema first")
+            header = self._headers[schema_id] = frame_header(schema_id)
+        out = bytearray(header)
         self.write(value, out)
         return bytes(out)
 

@@ -244,22 +244,16 @@ class AvroPython:
             self._write_logical(t, expr, out, ind)
         elif isinstance(t, Array):
             x, y = self.tmp(), self.tmp()
-            out += [
-                f"{ind}{x} = {expr}",
-                f"{ind}if {x}:",
-                f"{ind}    b += _avro.write_long(len({x}))",
-                f"{ind}    for {y} in {x}:",
-            ]
+            out += [f"{ind}{x} = {expr}", f"{ind}if {x}:"]
+            self._write_count(f"len({x})", out, ind + "    ")
+            out.append(f"{ind}    for {y} in {x}:")
             self.emit_write(t.items, y, out, ind + "        ")
             out.append(f"{ind}b.append(0)")
         elif isinstance(t, Map):
             x, k, y = self.tmp(), self.tmp(), self.tmp()
-            out += [
-                f"{ind}{x} = {expr}",
-                f"{ind}if {x}:",
-                f"{ind}    b += _avro.write_long(len({x}))",
-                f"{ind}    for {k}, {y} in {x}.items():",
-            ]
+            out += [f"{ind}{x} = {expr}", f"{ind}if {x}:"]
+            self._write_count(f"len({x})", out, ind + "    ")
+            out.append(f"{ind}    for {k}, {y} in {x}.items():")
             self._write_primitive("string", k, out, ind + "        ")
             self.emit_write(t.values, y, out, ind + "        ")
             out.append(f"{ind}b.append(0)")
@@ -300,17 +294,21 @@ class AvroPython:
         elif name == "double":
             out.append(f"{ind}b += _avro.pack_double({expr})")
         else:
-            x, n = self.tmp(), self.tmp()
-            src = f"{expr}.encode()" if name == "string" else expr
-            out += [
-                f"{ind}{x} = {src}",
-                f"{ind}{n} = len({x})",
-                f"{ind}if {n} < 64:",
-                f"{ind}    b.append({n} << 1)",
-                f"{ind}else:",
-                f"{ind}    b += _avro.write_long({n})",
-                f"{ind}b += {x}",
-            ]
+            x = self.tmp()
+            out.append(f"{ind}{x} = {expr}.encode()" if name == "string" else f"{ind}{x} = {expr}")
+            self._write_count(f"len({x})", out, ind)
+            out.append(f"{ind}b += {x}")
+
+    def _write_count(self, expr: str, out: list[str], ind: str) -> None:
+        """A length or block count: never negative, so one byte up to 63."""
+        n = self.tmp()
+        out += [
+            f"{ind}{n} = {expr}",
+            f"{ind}if {n} < 64:",
+            f"{ind}    b.append({n} << 1)",
+            f"{ind}else:",
+            f"{ind}    b += _avro.write_long({n})",
+        ]
 
     def _write_logical(self, t: Logical, expr: str, out: list[str], ind: str) -> None:
         lg = t.logical
@@ -323,7 +321,8 @@ class AvroPython:
                 self._write_primitive("bytes", f"_avro.decimal_to_bytes({expr}, {t.scale}, {t.precision})", out, ind)
             return
         if lg == "uuid":
-            self._write_primitive("string", f"str({expr})", out, ind)
+            # The canonical text of a UUID is always 36 ASCII characters: its length is one byte (72).
+            out += [f"{ind}b.append(72)", f"{ind}b += str({expr}).encode()"]
             return
         conv, base = {
             "date": ("_avro.date_to_days", "int"),
@@ -518,7 +517,7 @@ class AvroPython:
             return
         if lg == "uuid":
             self._read_primitive("string", raw, out, ind)
-            out.append(f"{ind}{var} = _uuid.UUID({raw})")
+            out.append(f"{ind}{var} = _avro.uuid_from_str({raw})")
             return
         conv = {
             "date": "_avro.days_to_date",

@@ -153,62 +153,65 @@ _S_SubtaskStatus: dict[int, SubtaskStatus] = {
 
 
 def _w_AgentCreated(v: AgentCreated, b: bytearray) -> None:
-    x1 = str(v.agent_id).encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
+    b.append(72)
+    b += str(v.agent_id).encode()
     b += _E_AgentType[v.agent_type]
-    x3 = v.display_name
-    if x3 is None:
+    x1 = v.display_name
+    if x1 is None:
         b.append(0)
     else:
         b.append(2)
-        x4 = x3.encode()
-        x5 = len(x4)
-        if x5 < 64:
-            b.append(x5 << 1)
+        x2 = x1.encode()
+        x3 = len(x2)
+        if x3 < 64:
+            b.append(x3 << 1)
         else:
-            b += _avro.write_long(x5)
-        b += x4
-    x6 = _avro.timestamp_to_micros(v.created_at)
-    if -64 <= x6 < 64:
-        b.append((x6 << 1) ^ (x6 >> 63))
+            b += _avro.write_long(x3)
+        b += x2
+    x4 = _avro.timestamp_to_micros(v.created_at)
+    if -64 <= x4 < 64:
+        b.append((x4 << 1) ^ (x4 >> 63))
     else:
-        b += _avro.write_long(x6)
-    x7 = v.capabilities
-    if x7:
-        b += _avro.write_long(len(x7))
-        for x8 in x7:
-            x9 = x8.encode()
-            x10 = len(x9)
-            if x10 < 64:
-                b.append(x10 << 1)
+        b += _avro.write_long(x4)
+    x5 = v.capabilities
+    if x5:
+        x7 = len(x5)
+        if x7 < 64:
+            b.append(x7 << 1)
+        else:
+            b += _avro.write_long(x7)
+        for x6 in x5:
+            x8 = x6.encode()
+            x9 = len(x8)
+            if x9 < 64:
+                b.append(x9 << 1)
             else:
-                b += _avro.write_long(x10)
-            b += x9
+                b += _avro.write_long(x9)
+            b += x8
     b.append(0)
-    x11 = v.creator_id.encode()
-    x12 = len(x11)
-    if x12 < 64:
-        b.append(x12 << 1)
+    x10 = v.creator_id.encode()
+    x11 = len(x10)
+    if x11 < 64:
+        b.append(x11 << 1)
     else:
-        b += _avro.write_long(x12)
-    b += x11
-    x13 = v.labels
-    if x13:
-        b += _avro.write_long(len(x13))
-        for x14, x15 in x13.items():
-            x16 = x14.encode()
+        b += _avro.write_long(x11)
+    b += x10
+    x12 = v.labels
+    if x12:
+        x15 = len(x12)
+        if x15 < 64:
+            b.append(x15 << 1)
+        else:
+            b += _avro.write_long(x15)
+        for x13, x14 in x12.items():
+            x16 = x13.encode()
             x17 = len(x16)
             if x17 < 64:
                 b.append(x17 << 1)
             else:
                 b += _avro.write_long(x17)
             b += x16
-            x18 = x15.encode()
+            x18 = x14.encode()
             x19 = len(x18)
             if x19 < 64:
                 b.append(x19 << 1)
@@ -256,7 +259,7 @@ def _r_AgentCreated(buf: bytes, p: int) -> tuple[AgentCreated, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x8 = buf[p]
     if x8 < 128:
         x7 = (x8 >> 1) ^ -(x8 & 1)
@@ -410,43 +413,38 @@ def _r_AgentCreated(buf: bytes, p: int) -> tuple[AgentCreated, int]:
 
 
 def _w_AgentDeleted(v: AgentDeleted, b: bytearray) -> None:
-    x1 = str(v.agent_id).encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
+    b.append(72)
+    b += str(v.agent_id).encode()
     b += _E_AgentType[v.agent_type]
-    x3 = _avro.timestamp_to_micros(v.deleted_at)
-    if -64 <= x3 < 64:
-        b.append((x3 << 1) ^ (x3 >> 63))
+    x1 = _avro.timestamp_to_micros(v.deleted_at)
+    if -64 <= x1 < 64:
+        b.append((x1 << 1) ^ (x1 >> 63))
     else:
-        b += _avro.write_long(x3)
-    x4 = v.deleted_by
-    if x4 is None:
+        b += _avro.write_long(x1)
+    x2 = v.deleted_by
+    if x2 is None:
         b.append(0)
     else:
         b.append(2)
-        x5 = x4.encode()
-        x6 = len(x5)
-        if x6 < 64:
-            b.append(x6 << 1)
+        x3 = x2.encode()
+        x4 = len(x3)
+        if x4 < 64:
+            b.append(x4 << 1)
         else:
-            b += _avro.write_long(x6)
-        b += x5
-    x7 = v.reason
-    if x7 is None:
+            b += _avro.write_long(x4)
+        b += x3
+    x5 = v.reason
+    if x5 is None:
         b.append(0)
     else:
         b.append(2)
-        x8 = x7.encode()
-        x9 = len(x8)
-        if x9 < 64:
-            b.append(x9 << 1)
+        x6 = x5.encode()
+        x7 = len(x6)
+        if x7 < 64:
+            b.append(x7 << 1)
         else:
-            b += _avro.write_long(x9)
-        b += x8
+            b += _avro.write_long(x7)
+        b += x6
     b.append(1 if v.hard_delete else 0)
 
 
@@ -465,7 +463,7 @@ def _r_AgentDeleted(buf: bytes, p: int) -> tuple[AgentDeleted, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x8 = buf[p]
     if x8 < 128:
         x7 = (x8 >> 1) ^ -(x8 & 1)
@@ -546,54 +544,57 @@ def _r_AgentDeleted(buf: bytes, p: int) -> tuple[AgentDeleted, int]:
 
 
 def _w_AgentUpdated(v: AgentUpdated, b: bytearray) -> None:
-    x1 = str(v.agent_id).encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
+    b.append(72)
+    b += str(v.agent_id).encode()
     b += _E_AgentType[v.agent_type]
     b += _E_AgentStatus[v.status]
-    x3 = v.revision
-    if -64 <= x3 < 64:
-        b.append((x3 << 1) ^ (x3 >> 63))
+    x1 = v.revision
+    if -64 <= x1 < 64:
+        b.append((x1 << 1) ^ (x1 >> 63))
     else:
-        b += _avro.write_long(x3)
-    x4 = _avro.timestamp_to_micros(v.updated_at)
-    if -64 <= x4 < 64:
-        b.append((x4 << 1) ^ (x4 >> 63))
+        b += _avro.write_long(x1)
+    x2 = _avro.timestamp_to_micros(v.updated_at)
+    if -64 <= x2 < 64:
+        b.append((x2 << 1) ^ (x2 >> 63))
     else:
-        b += _avro.write_long(x4)
-    x5 = v.updated_by
-    if x5 is None:
+        b += _avro.write_long(x2)
+    x3 = v.updated_by
+    if x3 is None:
         b.append(0)
     else:
         b.append(2)
-        x6 = x5.encode()
-        x7 = len(x6)
-        if x7 < 64:
-            b.append(x7 << 1)
+        x4 = x3.encode()
+        x5 = len(x4)
+        if x5 < 64:
+            b.append(x5 << 1)
         else:
-            b += _avro.write_long(x7)
-        b += x6
-    x8 = v.capabilities
-    if x8:
-        b += _avro.write_long(len(x8))
-        for x9 in x8:
-            x10 = x9.encode()
-            x11 = len(x10)
-            if x11 < 64:
-                b.append(x11 << 1)
+            b += _avro.write_long(x5)
+        b += x4
+    x6 = v.capabilities
+    if x6:
+        x8 = len(x6)
+        if x8 < 64:
+            b.append(x8 << 1)
+        else:
+            b += _avro.write_long(x8)
+        for x7 in x6:
+            x9 = x7.encode()
+            x10 = len(x9)
+            if x10 < 64:
+                b.append(x10 << 1)
             else:
-                b += _avro.write_long(x11)
-            b += x10
+                b += _avro.write_long(x10)
+            b += x9
     b.append(0)
-    x12 = v.changed_fields
-    if x12:
-        b += _avro.write_long(len(x12))
-        for x13 in x12:
-            x14 = x13.encode()
+    x11 = v.changed_fields
+    if x11:
+        x13 = len(x11)
+        if x13 < 64:
+            b.append(x13 << 1)
+        else:
+            b += _avro.write_long(x13)
+        for x12 in x11:
+            x14 = x12.encode()
             x15 = len(x14)
             if x15 < 64:
                 b.append(x15 << 1)
@@ -603,22 +604,26 @@ def _w_AgentUpdated(v: AgentUpdated, b: bytearray) -> None:
     b.append(0)
     x16 = v.labels
     if x16:
-        b += _avro.write_long(len(x16))
+        x19 = len(x16)
+        if x19 < 64:
+            b.append(x19 << 1)
+        else:
+            b += _avro.write_long(x19)
         for x17, x18 in x16.items():
-            x19 = x17.encode()
-            x20 = len(x19)
-            if x20 < 64:
-                b.append(x20 << 1)
+            x20 = x17.encode()
+            x21 = len(x20)
+            if x21 < 64:
+                b.append(x21 << 1)
             else:
-                b += _avro.write_long(x20)
-            b += x19
-            x21 = x18.encode()
-            x22 = len(x21)
-            if x22 < 64:
-                b.append(x22 << 1)
+                b += _avro.write_long(x21)
+            b += x20
+            x22 = x18.encode()
+            x23 = len(x22)
+            if x23 < 64:
+                b.append(x23 << 1)
             else:
-                b += _avro.write_long(x22)
-            b += x21
+                b += _avro.write_long(x23)
+            b += x22
     b.append(0)
 
 
@@ -649,7 +654,7 @@ def _r_AgentUpdated(buf: bytes, p: int) -> tuple[AgentUpdated, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x8 = buf[p]
     if x8 < 128:
         x7 = (x8 >> 1) ^ -(x8 & 1)
@@ -876,25 +881,24 @@ def _r_AvailabilityWindow(buf: bytes, p: int) -> tuple[AvailabilityWindow, int]:
 
 
 def _w_AgentMatch(v: AgentMatch, b: bytearray) -> None:
-    x1 = str(v.agent_id).encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
+    b.append(72)
+    b += str(v.agent_id).encode()
     b += _E_AgentType[v.agent_type]
-    x3 = v.matched_capabilities
-    if x3:
-        b += _avro.write_long(len(x3))
-        for x4 in x3:
-            x5 = x4.encode()
-            x6 = len(x5)
-            if x6 < 64:
-                b.append(x6 << 1)
+    x1 = v.matched_capabilities
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            x4 = x2.encode()
+            x5 = len(x4)
+            if x5 < 64:
+                b.append(x5 << 1)
             else:
-                b += _avro.write_long(x6)
-            b += x5
+                b += _avro.write_long(x5)
+            b += x4
     b.append(0)
 
 
@@ -913,7 +917,7 @@ def _r_AgentMatch(buf: bytes, p: int) -> tuple[AgentMatch, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x8 = buf[p]
     if x8 < 128:
         x7 = (x8 >> 1) ^ -(x8 & 1)
@@ -1088,38 +1092,28 @@ def _r_DocumentMatch(buf: bytes, p: int) -> tuple[DocumentMatch, int]:
 
 
 def _w_SearchCompleted(v: SearchCompleted, b: bytearray) -> None:
-    x1 = str(v.operation_id).encode()
+    b.append(72)
+    b += str(v.operation_id).encode()
+    b.append(72)
+    b += str(v.agent_id).encode()
+    x1 = v.capability_type.encode()
     x2 = len(x1)
     if x2 < 64:
         b.append(x2 << 1)
     else:
         b += _avro.write_long(x2)
     b += x1
-    x3 = str(v.agent_id).encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
+    _w_SearchResult(v.result, b)
+    x3 = v.duration_ms
+    if -64 <= x3 < 64:
+        b.append((x3 << 1) ^ (x3 >> 63))
+    else:
+        b += _avro.write_long(x3)
+    x4 = _avro.timestamp_to_millis(v.timestamp)
+    if -64 <= x4 < 64:
+        b.append((x4 << 1) ^ (x4 >> 63))
     else:
         b += _avro.write_long(x4)
-    b += x3
-    x5 = v.capability_type.encode()
-    x6 = len(x5)
-    if x6 < 64:
-        b.append(x6 << 1)
-    else:
-        b += _avro.write_long(x6)
-    b += x5
-    _w_SearchResult(v.result, b)
-    x7 = v.duration_ms
-    if -64 <= x7 < 64:
-        b.append((x7 << 1) ^ (x7 >> 63))
-    else:
-        b += _avro.write_long(x7)
-    x8 = _avro.timestamp_to_millis(v.timestamp)
-    if -64 <= x8 < 64:
-        b.append((x8 << 1) ^ (x8 >> 63))
-    else:
-        b += _avro.write_long(x8)
 
 
 _F_SearchCompleted = frozenset(("agent_id", "capability_type", "duration_ms", "operation_id", "result", "timestamp"))
@@ -1137,7 +1131,7 @@ def _r_SearchCompleted(buf: bytes, p: int) -> tuple[SearchCompleted, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x9 = buf[p]
     if x9 < 128:
         x8 = (x9 >> 1) ^ -(x9 & 1)
@@ -1149,7 +1143,7 @@ def _r_SearchCompleted(buf: bytes, p: int) -> tuple[SearchCompleted, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x7 = str(buf[p:x10], "utf-8")
     p = x10
-    x6 = _uuid.UUID(x7)
+    x6 = _avro.uuid_from_str(x7)
     x13 = buf[p]
     if x13 < 128:
         x12 = (x13 >> 1) ^ -(x13 & 1)
@@ -1190,52 +1184,46 @@ def _r_SearchCompleted(buf: bytes, p: int) -> tuple[SearchCompleted, int]:
 
 
 def _w_SearchFailed(v: SearchFailed, b: bytearray) -> None:
-    x1 = str(v.operation_id).encode()
+    b.append(72)
+    b += str(v.operation_id).encode()
+    b.append(72)
+    b += str(v.agent_id).encode()
+    x1 = v.capability_type.encode()
     x2 = len(x1)
     if x2 < 64:
         b.append(x2 << 1)
     else:
         b += _avro.write_long(x2)
     b += x1
-    x3 = str(v.agent_id).encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
-    else:
-        b += _avro.write_long(x4)
-    b += x3
-    x5 = v.capability_type.encode()
-    x6 = len(x5)
-    if x6 < 64:
-        b.append(x6 << 1)
-    else:
-        b += _avro.write_long(x6)
-    b += x5
     _w_ErrorInfo(v.error, b)
-    x7 = v.params
-    if x7:
-        b += _avro.write_long(len(x7))
-        for x8, x9 in x7.items():
-            x10 = x8.encode()
-            x11 = len(x10)
-            if x11 < 64:
-                b.append(x11 << 1)
+    x3 = v.params
+    if x3:
+        x6 = len(x3)
+        if x6 < 64:
+            b.append(x6 << 1)
+        else:
+            b += _avro.write_long(x6)
+        for x4, x5 in x3.items():
+            x7 = x4.encode()
+            x8 = len(x7)
+            if x8 < 64:
+                b.append(x8 << 1)
             else:
-                b += _avro.write_long(x11)
-            b += x10
-            x12 = x9.encode()
-            x13 = len(x12)
-            if x13 < 64:
-                b.append(x13 << 1)
+                b += _avro.write_long(x8)
+            b += x7
+            x9 = x5.encode()
+            x10 = len(x9)
+            if x10 < 64:
+                b.append(x10 << 1)
             else:
-                b += _avro.write_long(x13)
-            b += x12
+                b += _avro.write_long(x10)
+            b += x9
     b.append(0)
-    x14 = _avro.timestamp_to_millis(v.timestamp)
-    if -64 <= x14 < 64:
-        b.append((x14 << 1) ^ (x14 >> 63))
+    x11 = _avro.timestamp_to_millis(v.timestamp)
+    if -64 <= x11 < 64:
+        b.append((x11 << 1) ^ (x11 >> 63))
     else:
-        b += _avro.write_long(x14)
+        b += _avro.write_long(x11)
 
 
 _F_SearchFailed = frozenset(("agent_id", "capability_type", "error", "operation_id", "params", "timestamp"))
@@ -1253,7 +1241,7 @@ def _r_SearchFailed(buf: bytes, p: int) -> tuple[SearchFailed, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x9 = buf[p]
     if x9 < 128:
         x8 = (x9 >> 1) ^ -(x9 & 1)
@@ -1265,7 +1253,7 @@ def _r_SearchFailed(buf: bytes, p: int) -> tuple[SearchFailed, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x7 = str(buf[p:x10], "utf-8")
     p = x10
-    x6 = _uuid.UUID(x7)
+    x6 = _avro.uuid_from_str(x7)
     x13 = buf[p]
     if x13 < 128:
         x12 = (x13 >> 1) ^ -(x13 & 1)
@@ -1465,7 +1453,11 @@ def _w_SearchHit(v: SearchHit, b: bytearray) -> None:
         raise TypeError(f"{type(x2).__name__} matches no branch of the union")
     x3 = v.children
     if x3:
-        b += _avro.write_long(len(x3))
+        x5 = len(x3)
+        if x5 < 64:
+            b.append(x5 << 1)
+        else:
+            b += _avro.write_long(x5)
         for x4 in x3:
             _w_SearchHit(x4, b)
     b.append(0)
@@ -1536,15 +1528,19 @@ def _w_SearchQuery(v: SearchQuery, b: bytearray) -> None:
     b += _E_SearchMode[v.mode]
     x3 = v.filters
     if x3:
-        b += _avro.write_long(len(x3))
+        x5 = len(x3)
+        if x5 < 64:
+            b.append(x5 << 1)
+        else:
+            b += _avro.write_long(x5)
         for x4 in x3:
             _w_SearchFilter(x4, b)
     b.append(0)
-    x5 = v.max_results
-    if -64 <= x5 < 64:
-        b.append((x5 << 1) ^ (x5 >> 63))
+    x6 = v.max_results
+    if -64 <= x6 < 64:
+        b.append((x6 << 1) ^ (x6 >> 63))
     else:
-        b += _avro.write_int(x5)
+        b += _avro.write_int(x6)
 
 
 _F_SearchQuery = frozenset(("filters", "max_results", "mode", "text"))
@@ -1616,7 +1612,11 @@ def _w_SearchResult(v: SearchResult, b: bytearray) -> None:
     b.append(1 if v.truncated else 0)
     x2 = v.hits
     if x2:
-        b += _avro.write_long(len(x2))
+        x4 = len(x2)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
         for x3 in x2:
             _w_SearchHit(x3, b)
     b.append(0)
@@ -1663,52 +1663,46 @@ def _r_SearchResult(buf: bytes, p: int) -> tuple[SearchResult, int]:
 
 
 def _w_SearchStarted(v: SearchStarted, b: bytearray) -> None:
-    x1 = str(v.operation_id).encode()
+    b.append(72)
+    b += str(v.operation_id).encode()
+    b.append(72)
+    b += str(v.agent_id).encode()
+    x1 = v.capability_type.encode()
     x2 = len(x1)
     if x2 < 64:
         b.append(x2 << 1)
     else:
         b += _avro.write_long(x2)
     b += x1
-    x3 = str(v.agent_id).encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
-    else:
-        b += _avro.write_long(x4)
-    b += x3
-    x5 = v.capability_type.encode()
-    x6 = len(x5)
-    if x6 < 64:
-        b.append(x6 << 1)
-    else:
-        b += _avro.write_long(x6)
-    b += x5
     _w_SearchQuery(v.query, b)
-    x7 = v.params
-    if x7:
-        b += _avro.write_long(len(x7))
-        for x8, x9 in x7.items():
-            x10 = x8.encode()
-            x11 = len(x10)
-            if x11 < 64:
-                b.append(x11 << 1)
+    x3 = v.params
+    if x3:
+        x6 = len(x3)
+        if x6 < 64:
+            b.append(x6 << 1)
+        else:
+            b += _avro.write_long(x6)
+        for x4, x5 in x3.items():
+            x7 = x4.encode()
+            x8 = len(x7)
+            if x8 < 64:
+                b.append(x8 << 1)
             else:
-                b += _avro.write_long(x11)
-            b += x10
-            x12 = x9.encode()
-            x13 = len(x12)
-            if x13 < 64:
-                b.append(x13 << 1)
+                b += _avro.write_long(x8)
+            b += x7
+            x9 = x5.encode()
+            x10 = len(x9)
+            if x10 < 64:
+                b.append(x10 << 1)
             else:
-                b += _avro.write_long(x13)
-            b += x12
+                b += _avro.write_long(x10)
+            b += x9
     b.append(0)
-    x14 = _avro.timestamp_to_millis(v.timestamp)
-    if -64 <= x14 < 64:
-        b.append((x14 << 1) ^ (x14 >> 63))
+    x11 = _avro.timestamp_to_millis(v.timestamp)
+    if -64 <= x11 < 64:
+        b.append((x11 << 1) ^ (x11 >> 63))
     else:
-        b += _avro.write_long(x14)
+        b += _avro.write_long(x11)
 
 
 _F_SearchStarted = frozenset(("agent_id", "capability_type", "operation_id", "params", "query", "timestamp"))
@@ -1726,7 +1720,7 @@ def _r_SearchStarted(buf: bytes, p: int) -> tuple[SearchStarted, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x9 = buf[p]
     if x9 < 128:
         x8 = (x9 >> 1) ^ -(x9 & 1)
@@ -1738,7 +1732,7 @@ def _r_SearchStarted(buf: bytes, p: int) -> tuple[SearchStarted, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x7 = str(buf[p:x10], "utf-8")
     p = x10
-    x6 = _uuid.UUID(x7)
+    x6 = _avro.uuid_from_str(x7)
     x13 = buf[p]
     if x13 < 128:
         x12 = (x13 >> 1) ^ -(x13 & 1)
@@ -1904,106 +1898,91 @@ def _r_ErrorInfo(buf: bytes, p: int) -> tuple[ErrorInfo, int]:
 
 
 def _w_CostRecorded(v: CostRecorded, b: bytearray) -> None:
-    x1 = str(v.token_usage_id).encode()
+    b.append(72)
+    b += str(v.token_usage_id).encode()
+    x1 = v.tenant_id.encode()
     x2 = len(x1)
     if x2 < 64:
         b.append(x2 << 1)
     else:
         b += _avro.write_long(x2)
     b += x1
-    x3 = v.tenant_id.encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
-    else:
-        b += _avro.write_long(x4)
-    b += x3
-    x5 = v.agent_id
-    if x5 is None:
+    x3 = v.agent_id
+    if x3 is None:
         b.append(0)
     else:
         b.append(2)
-        x6 = str(x5).encode()
-        x7 = len(x6)
-        if x7 < 64:
-            b.append(x7 << 1)
-        else:
-            b += _avro.write_long(x7)
-        b += x6
-    x8 = v.task_id
-    if x8 is None:
+        b.append(72)
+        b += str(x3).encode()
+    x4 = v.task_id
+    if x4 is None:
         b.append(0)
     else:
         b.append(2)
-        x9 = str(x8).encode()
-        x10 = len(x9)
-        if x10 < 64:
-            b.append(x10 << 1)
-        else:
-            b += _avro.write_long(x10)
-        b += x9
-    x11 = v.model.encode()
+        b.append(72)
+        b += str(x4).encode()
+    x5 = v.model.encode()
+    x6 = len(x5)
+    if x6 < 64:
+        b.append(x6 << 1)
+    else:
+        b += _avro.write_long(x6)
+    b += x5
+    x7 = v.prompt_tokens
+    if -64 <= x7 < 64:
+        b.append((x7 << 1) ^ (x7 >> 63))
+    else:
+        b += _avro.write_long(x7)
+    x8 = v.completion_tokens
+    if -64 <= x8 < 64:
+        b.append((x8 << 1) ^ (x8 >> 63))
+    else:
+        b += _avro.write_long(x8)
+    b += _avro.decimal_to_fixed(v.prompt_unit_price, 8, 18, 8)
+    b += _avro.decimal_to_fixed(v.completion_unit_price, 8, 18, 8)
+    x9 = _avro.decimal_to_bytes(v.prompt_cost, 8, 18)
+    x10 = len(x9)
+    if x10 < 64:
+        b.append(x10 << 1)
+    else:
+        b += _avro.write_long(x10)
+    b += x9
+    x11 = _avro.decimal_to_bytes(v.completion_cost, 8, 18)
     x12 = len(x11)
     if x12 < 64:
         b.append(x12 << 1)
     else:
         b += _avro.write_long(x12)
     b += x11
-    x13 = v.prompt_tokens
-    if -64 <= x13 < 64:
-        b.append((x13 << 1) ^ (x13 >> 63))
-    else:
-        b += _avro.write_long(x13)
-    x14 = v.completion_tokens
-    if -64 <= x14 < 64:
-        b.append((x14 << 1) ^ (x14 >> 63))
+    x13 = _avro.decimal_to_bytes(v.total_cost, 8, 18)
+    x14 = len(x13)
+    if x14 < 64:
+        b.append(x14 << 1)
     else:
         b += _avro.write_long(x14)
-    b += _avro.decimal_to_fixed(v.prompt_unit_price, 8, 18, 8)
-    b += _avro.decimal_to_fixed(v.completion_unit_price, 8, 18, 8)
-    x15 = _avro.decimal_to_bytes(v.prompt_cost, 8, 18)
+    b += x13
+    x15 = v.currency.encode()
     x16 = len(x15)
     if x16 < 64:
         b.append(x16 << 1)
     else:
         b += _avro.write_long(x16)
     b += x15
-    x17 = _avro.decimal_to_bytes(v.completion_cost, 8, 18)
-    x18 = len(x17)
-    if x18 < 64:
-        b.append(x18 << 1)
+    x17 = _avro.date_to_days(v.billing_date)
+    if -64 <= x17 < 64:
+        b.append((x17 << 1) ^ (x17 >> 63))
+    else:
+        b += _avro.write_int(x17)
+    x18 = _avro.local_timestamp_to_millis(v.usage_local_time)
+    if -64 <= x18 < 64:
+        b.append((x18 << 1) ^ (x18 >> 63))
     else:
         b += _avro.write_long(x18)
-    b += x17
-    x19 = _avro.decimal_to_bytes(v.total_cost, 8, 18)
-    x20 = len(x19)
-    if x20 < 64:
-        b.append(x20 << 1)
+    x19 = _avro.timestamp_to_micros(v.timestamp)
+    if -64 <= x19 < 64:
+        b.append((x19 << 1) ^ (x19 >> 63))
     else:
-        b += _avro.write_long(x20)
-    b += x19
-    x21 = v.currency.encode()
-    x22 = len(x21)
-    if x22 < 64:
-        b.append(x22 << 1)
-    else:
-        b += _avro.write_long(x22)
-    b += x21
-    x23 = _avro.date_to_days(v.billing_date)
-    if -64 <= x23 < 64:
-        b.append((x23 << 1) ^ (x23 >> 63))
-    else:
-        b += _avro.write_int(x23)
-    x24 = _avro.local_timestamp_to_millis(v.usage_local_time)
-    if -64 <= x24 < 64:
-        b.append((x24 << 1) ^ (x24 >> 63))
-    else:
-        b += _avro.write_long(x24)
-    x25 = _avro.timestamp_to_micros(v.timestamp)
-    if -64 <= x25 < 64:
-        b.append((x25 << 1) ^ (x25 >> 63))
-    else:
-        b += _avro.write_long(x25)
+        b += _avro.write_long(x19)
 
 
 _F_CostRecorded = frozenset(
@@ -2040,7 +2019,7 @@ def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x8 = buf[p]
     if x8 < 128:
         x7 = (x8 >> 1) ^ -(x8 & 1)
@@ -2073,7 +2052,7 @@ def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
             raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
         x13 = str(buf[p:x16], "utf-8")
         p = x16
-        x10 = _uuid.UUID(x13)
+        x10 = _avro.uuid_from_str(x13)
     else:
         raise _avro.AvroDecodeError(f"union index {x11} out of range")
     x17: _uuid.UUID | None
@@ -2097,7 +2076,7 @@ def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
             raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
         x20 = str(buf[p:x23], "utf-8")
         p = x23
-        x17 = _uuid.UUID(x20)
+        x17 = _avro.uuid_from_str(x20)
     else:
         raise _avro.AvroDecodeError(f"union index {x18} out of range")
     x26 = buf[p]
@@ -2275,31 +2254,30 @@ def _r_CostRecordedKey(buf: bytes, p: int) -> tuple[CostRecordedKey, int]:
 
 
 def _w_SubtaskOutcome(v: SubtaskOutcome, b: bytearray) -> None:
-    x1 = str(v.task_id).encode()
+    b.append(72)
+    b += str(v.task_id).encode()
+    x1 = v.task_type.encode()
     x2 = len(x1)
     if x2 < 64:
         b.append(x2 << 1)
     else:
         b += _avro.write_long(x2)
     b += x1
-    x3 = v.task_type.encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
-    else:
-        b += _avro.write_long(x4)
-    b += x3
     b += _E_SubtaskStatus[v.status]
-    x5 = v.duration_ms
-    if -64 <= x5 < 64:
-        b.append((x5 << 1) ^ (x5 >> 63))
+    x3 = v.duration_ms
+    if -64 <= x3 < 64:
+        b.append((x3 << 1) ^ (x3 >> 63))
     else:
-        b += _avro.write_long(x5)
-    x6 = v.subtasks
-    if x6:
-        b += _avro.write_long(len(x6))
-        for x7 in x6:
-            _w_SubtaskOutcome(x7, b)
+        b += _avro.write_long(x3)
+    x4 = v.subtasks
+    if x4:
+        x6 = len(x4)
+        if x6 < 64:
+            b.append(x6 << 1)
+        else:
+            b += _avro.write_long(x6)
+        for x5 in x4:
+            _w_SubtaskOutcome(x5, b)
     b.append(0)
 
 
@@ -2318,7 +2296,7 @@ def _r_SubtaskOutcome(buf: bytes, p: int) -> tuple[SubtaskOutcome, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x8 = buf[p]
     if x8 < 128:
         x7 = (x8 >> 1) ^ -(x8 & 1)
@@ -2377,74 +2355,68 @@ def _r_SubtaskOutcome(buf: bytes, p: int) -> tuple[SubtaskOutcome, int]:
 
 
 def _w_TaskCompleted(v: TaskCompleted, b: bytearray) -> None:
-    x1 = str(v.task_id).encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
+    b.append(72)
+    b += str(v.task_id).encode()
+    b.append(72)
+    b += str(v.agent_id).encode()
+    x1 = _avro.timestamp_to_micros(v.completed_at)
+    if -64 <= x1 < 64:
+        b.append((x1 << 1) ^ (x1 >> 63))
+    else:
+        b += _avro.write_long(x1)
+    x2 = v.duration_ms
+    if -64 <= x2 < 64:
+        b.append((x2 << 1) ^ (x2 >> 63))
     else:
         b += _avro.write_long(x2)
-    b += x1
-    x3 = str(v.agent_id).encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
-    else:
-        b += _avro.write_long(x4)
-    b += x3
-    x5 = _avro.timestamp_to_micros(v.completed_at)
-    if -64 <= x5 < 64:
-        b.append((x5 << 1) ^ (x5 >> 63))
-    else:
-        b += _avro.write_long(x5)
-    x6 = v.duration_ms
-    if -64 <= x6 < 64:
-        b.append((x6 << 1) ^ (x6 >> 63))
-    else:
-        b += _avro.write_long(x6)
-    x7 = v.return_value
-    if x7 is None:
+    x3 = v.return_value
+    if x3 is None:
         b += b"\x00"
-    elif isinstance(x7, bool):
+    elif isinstance(x3, bool):
         b += b"\x02"
-        b.append(1 if x7 else 0)
-    elif isinstance(x7, int) and not isinstance(x7, bool):
+        b.append(1 if x3 else 0)
+    elif isinstance(x3, int) and not isinstance(x3, bool):
         b += b"\x04"
-        x8 = x7
-        if -64 <= x8 < 64:
-            b.append((x8 << 1) ^ (x8 >> 63))
+        x4 = x3
+        if -64 <= x4 < 64:
+            b.append((x4 << 1) ^ (x4 >> 63))
         else:
-            b += _avro.write_long(x8)
-    elif isinstance(x7, (int, float)) and not isinstance(x7, bool):
+            b += _avro.write_long(x4)
+    elif isinstance(x3, (int, float)) and not isinstance(x3, bool):
         b += b"\x06"
-        b += _avro.pack_double(x7)
-    elif isinstance(x7, str):
+        b += _avro.pack_double(x3)
+    elif isinstance(x3, str):
         b += b"\x08"
-        x9 = x7.encode()
-        x10 = len(x9)
-        if x10 < 64:
-            b.append(x10 << 1)
+        x5 = x3.encode()
+        x6 = len(x5)
+        if x6 < 64:
+            b.append(x6 << 1)
         else:
-            b += _avro.write_long(x10)
-        b += x9
+            b += _avro.write_long(x6)
+        b += x5
     else:
-        raise TypeError(f"{type(x7).__name__} matches no branch of the union")
-    x11 = v.output_uri
-    if x11 is None:
+        raise TypeError(f"{type(x3).__name__} matches no branch of the union")
+    x7 = v.output_uri
+    if x7 is None:
         b.append(0)
     else:
         b.append(2)
-        x12 = x11.encode()
-        x13 = len(x12)
-        if x13 < 64:
-            b.append(x13 << 1)
+        x8 = x7.encode()
+        x9 = len(x8)
+        if x9 < 64:
+            b.append(x9 << 1)
         else:
-            b += _avro.write_long(x13)
-        b += x12
-    x14 = v.subtasks
-    if x14:
-        b += _avro.write_long(len(x14))
-        for x15 in x14:
-            _w_SubtaskOutcome(x15, b)
+            b += _avro.write_long(x9)
+        b += x8
+    x10 = v.subtasks
+    if x10:
+        x12 = len(x10)
+        if x12 < 64:
+            b.append(x12 << 1)
+        else:
+            b += _avro.write_long(x12)
+        for x11 in x10:
+            _w_SubtaskOutcome(x11, b)
     b.append(0)
 
 
@@ -2465,7 +2437,7 @@ def _r_TaskCompleted(buf: bytes, p: int) -> tuple[TaskCompleted, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x9 = buf[p]
     if x9 < 128:
         x8 = (x9 >> 1) ^ -(x9 & 1)
@@ -2477,7 +2449,7 @@ def _r_TaskCompleted(buf: bytes, p: int) -> tuple[TaskCompleted, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x7 = str(buf[p:x10], "utf-8")
     p = x10
-    x6 = _uuid.UUID(x7)
+    x6 = _avro.uuid_from_str(x7)
     x13 = buf[p]
     if x13 < 128:
         x12 = (x13 >> 1) ^ -(x13 & 1)
@@ -2583,30 +2555,20 @@ def _r_TaskCompleted(buf: bytes, p: int) -> tuple[TaskCompleted, int]:
 
 
 def _w_TaskFailed(v: TaskFailed, b: bytearray) -> None:
-    x1 = str(v.task_id).encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
+    b.append(72)
+    b += str(v.task_id).encode()
+    b.append(72)
+    b += str(v.agent_id).encode()
+    x1 = _avro.timestamp_to_micros(v.failed_at)
+    if -64 <= x1 < 64:
+        b.append((x1 << 1) ^ (x1 >> 63))
     else:
-        b += _avro.write_long(x2)
-    b += x1
-    x3 = str(v.agent_id).encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
+        b += _avro.write_long(x1)
+    x2 = v.attempt
+    if -64 <= x2 < 64:
+        b.append((x2 << 1) ^ (x2 >> 63))
     else:
-        b += _avro.write_long(x4)
-    b += x3
-    x5 = _avro.timestamp_to_micros(v.failed_at)
-    if -64 <= x5 < 64:
-        b.append((x5 << 1) ^ (x5 >> 63))
-    else:
-        b += _avro.write_long(x5)
-    x6 = v.attempt
-    if -64 <= x6 < 64:
-        b.append((x6 << 1) ^ (x6 >> 63))
-    else:
-        b += _avro.write_int(x6)
+        b += _avro.write_int(x2)
     b.append(1 if v.will_retry else 0)
     _w_ErrorInfo(v.error, b)
 
@@ -2626,7 +2588,7 @@ def _r_TaskFailed(buf: bytes, p: int) -> tuple[TaskFailed, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x9 = buf[p]
     if x9 < 128:
         x8 = (x9 >> 1) ^ -(x9 & 1)
@@ -2638,7 +2600,7 @@ def _r_TaskFailed(buf: bytes, p: int) -> tuple[TaskFailed, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x7 = str(buf[p:x10], "utf-8")
     p = x10
-    x6 = _uuid.UUID(x7)
+    x6 = _avro.uuid_from_str(x7)
     x13 = buf[p]
     if x13 < 128:
         x12 = (x13 >> 1) ^ -(x13 & 1)
@@ -2670,83 +2632,72 @@ def _r_TaskFailed(buf: bytes, p: int) -> tuple[TaskFailed, int]:
 
 
 def _w_TaskStarted(v: TaskStarted, b: bytearray) -> None:
-    x1 = str(v.task_id).encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
-    x3 = v.parent_task_id
-    if x3 is None:
+    b.append(72)
+    b += str(v.task_id).encode()
+    x1 = v.parent_task_id
+    if x1 is None:
         b.append(0)
     else:
         b.append(2)
-        x4 = str(x3).encode()
-        x5 = len(x4)
-        if x5 < 64:
-            b.append(x5 << 1)
+        b.append(72)
+        b += str(x1).encode()
+    b.append(72)
+    b += str(v.agent_id).encode()
+    x2 = v.task_type.encode()
+    x3 = len(x2)
+    if x3 < 64:
+        b.append(x3 << 1)
+    else:
+        b += _avro.write_long(x3)
+    b += x2
+    x4 = v.priority
+    if -64 <= x4 < 64:
+        b.append((x4 << 1) ^ (x4 >> 63))
+    else:
+        b += _avro.write_int(x4)
+    x5 = v.attempt
+    if -64 <= x5 < 64:
+        b.append((x5 << 1) ^ (x5 >> 63))
+    else:
+        b += _avro.write_int(x5)
+    x6 = v.input
+    if x6:
+        x9 = len(x6)
+        if x9 < 64:
+            b.append(x9 << 1)
         else:
-            b += _avro.write_long(x5)
-        b += x4
-    x6 = str(v.agent_id).encode()
-    x7 = len(x6)
-    if x7 < 64:
-        b.append(x7 << 1)
-    else:
-        b += _avro.write_long(x7)
-    b += x6
-    x8 = v.task_type.encode()
-    x9 = len(x8)
-    if x9 < 64:
-        b.append(x9 << 1)
-    else:
-        b += _avro.write_long(x9)
-    b += x8
-    x10 = v.priority
-    if -64 <= x10 < 64:
-        b.append((x10 << 1) ^ (x10 >> 63))
-    else:
-        b += _avro.write_int(x10)
-    x11 = v.attempt
-    if -64 <= x11 < 64:
-        b.append((x11 << 1) ^ (x11 >> 63))
-    else:
-        b += _avro.write_int(x11)
-    x12 = v.input
-    if x12:
-        b += _avro.write_long(len(x12))
-        for x13, x14 in x12.items():
-            x15 = x13.encode()
-            x16 = len(x15)
-            if x16 < 64:
-                b.append(x16 << 1)
+            b += _avro.write_long(x9)
+        for x7, x8 in x6.items():
+            x10 = x7.encode()
+            x11 = len(x10)
+            if x11 < 64:
+                b.append(x11 << 1)
             else:
-                b += _avro.write_long(x16)
-            b += x15
-            x17 = x14.encode()
-            x18 = len(x17)
-            if x18 < 64:
-                b.append(x18 << 1)
+                b += _avro.write_long(x11)
+            b += x10
+            x12 = x8.encode()
+            x13 = len(x12)
+            if x13 < 64:
+                b.append(x13 << 1)
             else:
-                b += _avro.write_long(x18)
-            b += x17
+                b += _avro.write_long(x13)
+            b += x12
     b.append(0)
-    x19 = _avro.timestamp_to_micros(v.started_at)
-    if -64 <= x19 < 64:
-        b.append((x19 << 1) ^ (x19 >> 63))
+    x14 = _avro.timestamp_to_micros(v.started_at)
+    if -64 <= x14 < 64:
+        b.append((x14 << 1) ^ (x14 >> 63))
     else:
-        b += _avro.write_long(x19)
-    x20 = v.deadline
-    if x20 is None:
+        b += _avro.write_long(x14)
+    x15 = v.deadline
+    if x15 is None:
         b.append(0)
     else:
         b.append(2)
-        x21 = _avro.timestamp_to_millis(x20)
-        if -64 <= x21 < 64:
-            b.append((x21 << 1) ^ (x21 >> 63))
+        x16 = _avro.timestamp_to_millis(x15)
+        if -64 <= x16 < 64:
+            b.append((x16 << 1) ^ (x16 >> 63))
         else:
-            b += _avro.write_long(x21)
+            b += _avro.write_long(x16)
 
 
 _F_TaskStarted = frozenset(
@@ -2766,7 +2717,7 @@ def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x6: _uuid.UUID | None
     x8 = buf[p]
     if x8 < 128:
@@ -2788,7 +2739,7 @@ def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
             raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
         x9 = str(buf[p:x12], "utf-8")
         p = x12
-        x6 = _uuid.UUID(x9)
+        x6 = _avro.uuid_from_str(x9)
     else:
         raise _avro.AvroDecodeError(f"union index {x7} out of range")
     x16 = buf[p]
@@ -2802,7 +2753,7 @@ def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x14 = str(buf[p:x17], "utf-8")
     p = x17
-    x13 = _uuid.UUID(x14)
+    x13 = _avro.uuid_from_str(x14)
     x20 = buf[p]
     if x20 < 128:
         x19 = (x20 >> 1) ^ -(x20 & 1)

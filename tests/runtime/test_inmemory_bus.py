@@ -99,7 +99,9 @@ def test_publisher_accepts_only_its_topic_types() -> None:
 
 
 def test_unconnected_publisher_says_how_to_connect() -> None:
-    with pytest.raises(NotConnectedError, match=r"pass one when you create it, e.g. AgentLifecycleCreatedPublisher\(InMemoryBus\(\)\)"):
+    with pytest.raises(
+        NotConnectedError, match=r"pass one when you create it, e.g. AgentLifecycleCreatedPublisher\(InMemoryBus\(\)\)"
+    ):
         asyncio.run(pe.AgentLifecycleCreatedPublisher().publish(MODELS_EXAMPLE()))
 
 

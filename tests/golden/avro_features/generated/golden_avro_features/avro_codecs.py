@@ -10,7 +10,6 @@ decoder reads data written with exactly this schema (other versions go through s
 
 from __future__ import annotations
 
-import uuid as _uuid
 import pydantic as _pd
 
 from schemabus.runtime import AvroSerde
@@ -66,7 +65,11 @@ def _w_Line(v: Line, b: bytearray) -> None:
     _w_Money(v.price, b)
     x3 = v.children
     if x3:
-        b += _avro.write_long(len(x3))
+        x5 = len(x3)
+        if x5 < 64:
+            b.append(x5 << 1)
+        else:
+            b += _avro.write_long(x5)
         for x4 in x3:
             _w_Line(x4, b)
     b.append(0)
@@ -117,100 +120,103 @@ def _r_Line(buf: bytes, p: int) -> tuple[Line, int]:
 
 
 def _w_OrderPlaced(v: OrderPlaced, b: bytearray) -> None:
-    x1 = str(v.order_id).encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
+    b.append(72)
+    b += str(v.order_id).encode()
+    x1 = _avro.timestamp_to_millis(v.placed_at)
+    if -64 <= x1 < 64:
+        b.append((x1 << 1) ^ (x1 >> 63))
+    else:
+        b += _avro.write_long(x1)
+    x2 = _avro.timestamp_to_micros(v.placed_at_us)
+    if -64 <= x2 < 64:
+        b.append((x2 << 1) ^ (x2 >> 63))
     else:
         b += _avro.write_long(x2)
-    b += x1
-    x3 = _avro.timestamp_to_millis(v.placed_at)
+    x3 = _avro.local_timestamp_to_millis(v.local_time_ms)
     if -64 <= x3 < 64:
         b.append((x3 << 1) ^ (x3 >> 63))
     else:
         b += _avro.write_long(x3)
-    x4 = _avro.timestamp_to_micros(v.placed_at_us)
+    x4 = _avro.local_timestamp_to_micros(v.local_time_us)
     if -64 <= x4 < 64:
         b.append((x4 << 1) ^ (x4 >> 63))
     else:
         b += _avro.write_long(x4)
-    x5 = _avro.local_timestamp_to_millis(v.local_time_ms)
+    x5 = _avro.date_to_days(v.delivery_date)
     if -64 <= x5 < 64:
         b.append((x5 << 1) ^ (x5 >> 63))
     else:
-        b += _avro.write_long(x5)
-    x6 = _avro.local_timestamp_to_micros(v.local_time_us)
+        b += _avro.write_int(x5)
+    x6 = _avro.time_to_millis(v.cutoff_ms)
     if -64 <= x6 < 64:
         b.append((x6 << 1) ^ (x6 >> 63))
     else:
-        b += _avro.write_long(x6)
-    x7 = _avro.date_to_days(v.delivery_date)
+        b += _avro.write_int(x6)
+    x7 = _avro.time_to_micros(v.cutoff_us)
     if -64 <= x7 < 64:
         b.append((x7 << 1) ^ (x7 >> 63))
     else:
-        b += _avro.write_int(x7)
-    x8 = _avro.time_to_millis(v.cutoff_ms)
-    if -64 <= x8 < 64:
-        b.append((x8 << 1) ^ (x8 >> 63))
-    else:
-        b += _avro.write_int(x8)
-    x9 = _avro.time_to_micros(v.cutoff_us)
-    if -64 <= x9 < 64:
-        b.append((x9 << 1) ^ (x9 >> 63))
-    else:
-        b += _avro.write_long(x9)
+        b += _avro.write_long(x7)
     _w_Money(v.total, b)
-    x10 = v.discount
-    if x10 is None:
+    x8 = v.discount
+    if x8 is None:
         b.append(0)
     else:
         b.append(2)
-        _w_Money(x10, b)
+        _w_Money(x8, b)
     b += _avro.decimal_to_fixed(v.unit_price, 4, 15, 8)
     b += _avro.decimal_to_fixed(v.list_price, 4, 15, 8)
-    x11 = v.checksum
-    if len(x11) != 16:
-        raise ValueError(f"fixed com.example.orders.Md5 needs 16 bytes, not {len(x11)}")
-    b += x11
-    x12 = v.quantity
-    if -64 <= x12 < 64:
-        b.append((x12 << 1) ^ (x12 >> 63))
+    x9 = v.checksum
+    if len(x9) != 16:
+        raise ValueError(f"fixed com.example.orders.Md5 needs 16 bytes, not {len(x9)}")
+    b += x9
+    x10 = v.quantity
+    if -64 <= x10 < 64:
+        b.append((x10 << 1) ^ (x10 >> 63))
     else:
-        b += _avro.write_int(x12)
+        b += _avro.write_int(x10)
     b += _avro.pack_float(v.weight_kg)
     b += _avro.pack_double(v.volume)
     b.append(1 if v.gift else 0)
-    x13 = v.raw
-    x14 = len(x13)
-    if x14 < 64:
-        b.append(x14 << 1)
+    x11 = v.raw
+    x12 = len(x11)
+    if x12 < 64:
+        b.append(x12 << 1)
     else:
-        b += _avro.write_long(x14)
-    b += x13
-    x15 = v.tags
-    if x15:
-        b += _avro.write_long(len(x15))
-        for x16 in x15:
-            x17 = x16.encode()
-            x18 = len(x17)
-            if x18 < 64:
-                b.append(x18 << 1)
+        b += _avro.write_long(x12)
+    b += x11
+    x13 = v.tags
+    if x13:
+        x15 = len(x13)
+        if x15 < 64:
+            b.append(x15 << 1)
+        else:
+            b += _avro.write_long(x15)
+        for x14 in x13:
+            x16 = x14.encode()
+            x17 = len(x16)
+            if x17 < 64:
+                b.append(x17 << 1)
             else:
-                b += _avro.write_long(x18)
-            b += x17
+                b += _avro.write_long(x17)
+            b += x16
     b.append(0)
-    x19 = v.attributes
-    if x19:
-        b += _avro.write_long(len(x19))
-        for x20, x21 in x19.items():
-            x22 = x20.encode()
+    x18 = v.attributes
+    if x18:
+        x21 = len(x18)
+        if x21 < 64:
+            b.append(x21 << 1)
+        else:
+            b += _avro.write_long(x21)
+        for x19, x20 in x18.items():
+            x22 = x19.encode()
             x23 = len(x22)
             if x23 < 64:
                 b.append(x23 << 1)
             else:
                 b += _avro.write_long(x23)
             b += x22
-            x24 = x21
+            x24 = x20
             if x24 is None:
                 b.append(0)
             else:
@@ -223,116 +229,128 @@ def _w_OrderPlaced(v: OrderPlaced, b: bytearray) -> None:
     b.append(0)
     x26 = v.lines
     if x26:
-        b += _avro.write_long(len(x26))
+        x28 = len(x26)
+        if x28 < 64:
+            b.append(x28 << 1)
+        else:
+            b += _avro.write_long(x28)
         for x27 in x26:
             _w_Line(x27, b)
     b.append(0)
-    x28 = v.note
-    if x28 is None:
+    x29 = v.note
+    if x29 is None:
         b.append(0)
     else:
         b.append(2)
-        x29 = x28.encode()
-        x30 = len(x29)
-        if x30 < 64:
-            b.append(x30 << 1)
+        x30 = x29.encode()
+        x31 = len(x30)
+        if x31 < 64:
+            b.append(x31 << 1)
         else:
-            b += _avro.write_long(x30)
-        b += x29
-    x31 = v.payload
-    if x31 is None:
+            b += _avro.write_long(x31)
+        b += x30
+    x32 = v.payload
+    if x32 is None:
         b += b"\x00"
-    elif isinstance(x31, bool):
+    elif isinstance(x32, bool):
         b += b"\x02"
-        b.append(1 if x31 else 0)
-    elif type(x31) is int and -2147483648 <= x31 <= 2147483647:
+        b.append(1 if x32 else 0)
+    elif type(x32) is int and -2147483648 <= x32 <= 2147483647:
         b += b"\x04"
-        x32 = x31
-        if -64 <= x32 < 64:
-            b.append((x32 << 1) ^ (x32 >> 63))
-        else:
-            b += _avro.write_int(x32)
-    elif isinstance(x31, int) and not isinstance(x31, bool):
-        b += b"\x06"
-        x33 = x31
+        x33 = x32
         if -64 <= x33 < 64:
             b.append((x33 << 1) ^ (x33 >> 63))
         else:
-            b += _avro.write_long(x33)
-    elif isinstance(x31, (int, float)) and not isinstance(x31, bool):
+            b += _avro.write_int(x33)
+    elif isinstance(x32, int) and not isinstance(x32, bool):
+        b += b"\x06"
+        x34 = x32
+        if -64 <= x34 < 64:
+            b.append((x34 << 1) ^ (x34 >> 63))
+        else:
+            b += _avro.write_long(x34)
+    elif isinstance(x32, (int, float)) and not isinstance(x32, bool):
         b += b"\x08"
-        b += _avro.pack_double(x31)
-    elif isinstance(x31, str):
+        b += _avro.pack_double(x32)
+    elif isinstance(x32, str):
         b += b"\n"
-        x34 = x31.encode()
-        x35 = len(x34)
-        if x35 < 64:
-            b.append(x35 << 1)
+        x35 = x32.encode()
+        x36 = len(x35)
+        if x36 < 64:
+            b.append(x36 << 1)
         else:
-            b += _avro.write_long(x35)
-        b += x34
-    elif isinstance(x31, bytes):
+            b += _avro.write_long(x36)
+        b += x35
+    elif isinstance(x32, bytes):
         b += b"\x0c"
-        x36 = x31
-        x37 = len(x36)
-        if x37 < 64:
-            b.append(x37 << 1)
+        x37 = x32
+        x38 = len(x37)
+        if x38 < 64:
+            b.append(x38 << 1)
         else:
-            b += _avro.write_long(x37)
-        b += x36
-    elif isinstance(x31, Currency):
+            b += _avro.write_long(x38)
+        b += x37
+    elif isinstance(x32, Currency):
         b += b"\x0e"
-        b += _E_Currency[x31]
-    elif isinstance(x31, Line):
+        b += _E_Currency[x32]
+    elif isinstance(x32, Line):
         b += b"\x10"
-        _w_Line(x31, b)
-    elif isinstance(x31, list):
+        _w_Line(x32, b)
+    elif isinstance(x32, list):
         b += b"\x12"
-        x38 = x31
-        if x38:
-            b += _avro.write_long(len(x38))
-            for x39 in x38:
-                x40 = x39
-                if -64 <= x40 < 64:
-                    b.append((x40 << 1) ^ (x40 >> 63))
+        x39 = x32
+        if x39:
+            x41 = len(x39)
+            if x41 < 64:
+                b.append(x41 << 1)
+            else:
+                b += _avro.write_long(x41)
+            for x40 in x39:
+                x42 = x40
+                if -64 <= x42 < 64:
+                    b.append((x42 << 1) ^ (x42 >> 63))
                 else:
-                    b += _avro.write_int(x40)
+                    b += _avro.write_int(x42)
         b.append(0)
-    elif isinstance(x31, dict):
+    elif isinstance(x32, dict):
         b += b"\x14"
-        x41 = x31
-        if x41:
-            b += _avro.write_long(len(x41))
-            for x42, x43 in x41.items():
-                x44 = x42.encode()
-                x45 = len(x44)
-                if x45 < 64:
-                    b.append(x45 << 1)
+        x43 = x32
+        if x43:
+            x46 = len(x43)
+            if x46 < 64:
+                b.append(x46 << 1)
+            else:
+                b += _avro.write_long(x46)
+            for x44, x45 in x43.items():
+                x47 = x44.encode()
+                x48 = len(x47)
+                if x48 < 64:
+                    b.append(x48 << 1)
                 else:
-                    b += _avro.write_long(x45)
-                b += x44
-                x46 = x43.encode()
-                x47 = len(x46)
-                if x47 < 64:
-                    b.append(x47 << 1)
+                    b += _avro.write_long(x48)
+                b += x47
+                x49 = x45.encode()
+                x50 = len(x49)
+                if x50 < 64:
+                    b.append(x50 << 1)
                 else:
-                    b += _avro.write_long(x47)
-                b += x46
+                    b += _avro.write_long(x50)
+                b += x49
         b.append(0)
     else:
-        raise TypeError(f"{type(x31).__name__} matches no branch of the union")
+        raise TypeError(f"{type(x32).__name__} matches no branch of the union")
     b += _E_Status[v.status]
     _w_Shipping(v.shipping, b)
-    x48 = v.eta
-    if x48 is None:
+    x51 = v.eta
+    if x51 is None:
         b.append(0)
     else:
         b.append(2)
-        x49 = _avro.timestamp_to_micros(x48)
-        if -64 <= x49 < 64:
-            b.append((x49 << 1) ^ (x49 >> 63))
+        x52 = _avro.timestamp_to_micros(x51)
+        if -64 <= x52 < 64:
+            b.append((x52 << 1) ^ (x52 >> 63))
         else:
-            b += _avro.write_long(x49)
+            b += _avro.write_long(x52)
 
 
 _F_OrderPlaced = frozenset(
@@ -379,7 +397,7 @@ def _r_OrderPlaced(buf: bytes, p: int) -> tuple[OrderPlaced, int]:
         raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
-    x1 = _uuid.UUID(x2)
+    x1 = _avro.uuid_from_str(x2)
     x8 = buf[p]
     if x8 < 128:
         x7 = (x8 >> 1) ^ -(x8 & 1)
