@@ -91,7 +91,7 @@ def test_every_catalog_topic_round_trips_through_publisher_and_handler(name: str
 def test_publisher_accepts_only_its_topic_types() -> None:
     bus = InMemoryBus()
     created = MODELS_EXAMPLE()
-    with pytest.raises(TypeError, match="agent.lifecycle.deleted carries AgentDeleted, not AgentCreated"):
+    with pytest.raises(TypeError, match=r"agent\.lifecycle\.deleted carries AgentDeleted, not AgentCreated"):
         asyncio.run(pe.AgentLifecycleDeletedPublisher(bus).publish(created))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="keyed by str, not int"):
         asyncio.run(pe.AgentLifecycleCreatedPublisher(bus).publish(created, key=7))  # type: ignore[arg-type]
