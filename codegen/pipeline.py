@@ -132,14 +132,17 @@ def generate(config: Config, progress: Progress | None = None) -> dict[str, str]
     # schema and renders the Avro side: on two cores the JSON path costs about what it costs alone.
     with JsonModelsJob(dict(json_files)) if json_files else contextlib.nullcontext() as job:
         project = load_project(config, (avro, json_files))
-        files = render_package(
-            project,
-            with_topics=True,
-            description="Event models, codecs, topics, publishers and handlers generated from "
-            f"{config.schemas}/ by schemabus.",
-            json_modules=job.result if job else None,
-            progress=note,
-        )
+        try:
+            files = render_package(
+                project,
+                with_topics=True,
+                description="Event models, codecs, topics, publishers and handlers generated from "
+                f"{config.schemas}/ by schemabus.",
+                json_modules=job.result if job else None,
+                progress=note,
+            )
+        except SchemaError as e:  # locations are relative to the schemas directory until here
+            raise _prefixed(e, config.schemas.rstrip("/") + "/") from None
     note(f"formatting {len(files)} files")
     return format_files(files, config.line_length)
 

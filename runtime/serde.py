@@ -113,10 +113,10 @@ class AvroSerde(Generic[T]):
         return value
 
     def serialize(self, value: T, schema_id: int | None) -> bytes:
-        header = self._headers.get(schema_id)  # type: ignore[arg-type]
+        if schema_id is None:
+            raise ValueError("an Avro value needs a schema id: register or look up the schema first")
+        header = self._headers.get(schema_id)
         if header is None:
-            if schema_id is None:
-                raise ValueError("an Avro value needs a schema id: register or look up the schema first")
             header = self._headers[schema_id] = frame_header(schema_id)
         out = bytearray(header)
         self.write(value, out)

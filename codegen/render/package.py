@@ -174,19 +174,32 @@ def _render_topics(project: Project, models: dict[str, _Model]) -> tuple[str, li
     rows: list[dict[str, Any]] = []
     imports: dict[str, set[str]] = {}
     exports: list[str] = []
+    defined_by: dict[str, tuple[str, str]] = {}  # class name -> (module, schema file)
+
+    def import_model(use: SchemaUse, source: Source) -> _Model:
+        model = _use(use, models, source)
+        assert use.file is not None
+        module, first = defined_by.setdefault(model.type_name, (model.module, use.file))
+        if module != model.module:
+            raise SchemaError(
+                source,
+                f"{use.file} and {first} both define a model named {model.type_name!r}, and topics.py "
+                "imports both; rename one (its Avro name or its JSON Schema title)",
+            )
+        imports.setdefault(model.module, set()).add(model.type_name)
+        return model
+
     for t in project.topics:
         if t.deleted:
             continue
-        value = _use(t.value, models, t.source.at("value"))
+        value = import_model(t.value, t.source.at("value"))
         key_type, key_serde = "None", "None"
         if t.key is not None:
             if t.key.kind == "string":
                 key_type, key_serde = "str", "StringSerde()"
             else:
-                key = _use(t.key, models, t.source.at("key"))
+                key = import_model(t.key, t.source.at("key"))
                 key_type, key_serde = key.type_name, key.serde
-                imports.setdefault(key.module, set()).add(key.type_name)
-        imports.setdefault(value.module, set()).add(value.type_name)
         pascal = naming.pascal(t.name)
         const = naming.constant(t.name)
         rows.append(

@@ -178,3 +178,17 @@ def test_files_mode_generates_an_importable_package(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "04" + b"hi".hex()
+
+
+def test_two_topic_models_with_one_name_are_an_error(tmp_path: Path) -> None:
+    root = _project(
+        tmp_path,
+        '[topics."a.b.c"]\nvalue = "created.avsc"\n[topics."a.b.d"]\nvalue = "other.schema.json"\n',
+    )
+    (root / "schemas" / "other.schema.json").write_text('{"title": "Created", "type": "object"}')
+    result = _run(["generate", "--project", str(root)])
+    assert result.exit_code == 2, result.output
+    assert (
+        "error: schemas/catalog.toml#/topics/a.b.d/value: other.schema.json and created.avsc both define a model "
+        "named 'Created'" in result.output
+    )

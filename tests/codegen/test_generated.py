@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from schemabus.codegen.cli import main
 from schemabus.codegen.config import load_config
 
-from ..conftest import GOLDEN, ROOT
+from ..conftest import GOLDEN, ROOT, golden_cases
 
 CONFIG = load_config(ROOT / "pyproject.toml")
 
@@ -46,9 +46,9 @@ def test_header_names_tool_version_and_sources_without_timestamps() -> None:
     assert "#   agent/lifecycle/created.avsc\n" in models
 
 
-@pytest.mark.parametrize("root", [ROOT, *sorted(p for p in GOLDEN.iterdir() if (p / "pyproject.toml").exists())])
-def test_mypy_strict(root: os.PathLike[str]) -> None:
-    config = load_config(ROOT / "pyproject.toml") if root == ROOT else load_config(GOLDEN / root / "pyproject.toml")
+@pytest.mark.parametrize("case", ["repo", *golden_cases()])
+def test_mypy_strict(case: str) -> None:
+    config = load_config((ROOT if case == "repo" else GOLDEN / case) / "pyproject.toml")
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull, config.package],
         cwd=config.root / config.output,
