@@ -74,6 +74,20 @@ class Union:
 AvroType = Primitive | Logical | NamedRef | Array | Map | Union
 
 
+class _Named:
+    """Name parts of a named type (its ``fullname`` is ``namespace.name``)."""
+
+    fullname: str
+
+    @property
+    def name(self) -> str:
+        return self.fullname.rpartition(".")[2]
+
+    @property
+    def namespace(self) -> str:
+        return self.fullname.rpartition(".")[0]
+
+
 @dataclass(frozen=True)
 class Field:
     name: str  # the wire name
@@ -87,24 +101,16 @@ class Field:
 
 
 @dataclass(frozen=True)
-class Record:
+class Record(_Named):
     fullname: str
     fields: tuple[Field, ...]
     source: Source = field(compare=False)
     doc: str | None = None
     aliases: tuple[str, ...] = ()
 
-    @property
-    def name(self) -> str:
-        return self.fullname.rpartition(".")[2]
-
-    @property
-    def namespace(self) -> str:
-        return self.fullname.rpartition(".")[0]
-
 
 @dataclass(frozen=True)
-class Enum:
+class Enum(_Named):
     fullname: str
     symbols: tuple[str, ...]
     source: Source = field(compare=False)
@@ -112,17 +118,9 @@ class Enum:
     default: str | None = None
     aliases: tuple[str, ...] = ()
 
-    @property
-    def name(self) -> str:
-        return self.fullname.rpartition(".")[2]
-
-    @property
-    def namespace(self) -> str:
-        return self.fullname.rpartition(".")[0]
-
 
 @dataclass(frozen=True)
-class Fixed:
+class Fixed(_Named):
     fullname: str
     size: int
     source: Source = field(compare=False)
@@ -132,14 +130,6 @@ class Fixed:
     logical: str | None = None
     precision: int = 0
     scale: int = 0
-
-    @property
-    def name(self) -> str:
-        return self.fullname.rpartition(".")[2]
-
-    @property
-    def namespace(self) -> str:
-        return self.fullname.rpartition(".")[0]
 
 
 NamedType = Record | Enum | Fixed

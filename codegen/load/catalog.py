@@ -6,19 +6,12 @@ import re
 import tomllib
 from typing import Any
 
+from ..compat.levels import LEVELS
 from ..diagnostics import SchemaError, Source
 from ..ir import SchemaUse, Topic
 
 TOPIC_NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
-COMPATIBILITY_LEVELS = (
-    "NONE",
-    "BACKWARD",
-    "BACKWARD_TRANSITIVE",
-    "FORWARD",
-    "FORWARD_TRANSITIVE",
-    "FULL",
-    "FULL_TRANSITIVE",
-)
+COMPATIBILITY_LEVELS = LEVELS
 CLEANUP_POLICIES = ("delete", "compact", "compact,delete", "delete,compact")
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 _TOPIC_KEYS = {"key", "value", "partitions", "retention", "cleanup_policy", "compatibility", "doc", "deleted"}

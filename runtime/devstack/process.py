@@ -86,7 +86,8 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not count); reaps it first if it is our own child."""
     _reap(pid)
     try:
         os.kill(pid, 0)
@@ -104,7 +105,7 @@ def _alive(pid: int) -> bool:
 
 def is_ours(pid: int, marker: str) -> bool:
     """Whether ``pid`` is alive and its command line contains ``marker`` (see ``new_marker``)."""
-    if pid <= 0 or not _alive(pid):
+    if pid <= 0 or not pid_alive(pid):
         return False
     cmdline = _cmdline(pid)
     return cmdline is not None and marker in cmdline
@@ -122,14 +123,14 @@ def stop_pid(pid: int, marker: str, timeout: float = 30.0) -> bool:
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _alive(pid):
+        if not pid_alive(pid):
             return True
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     # SIGKILL cannot be ignored; the wait only covers the kernel tearing the process down.
     deadline = time.monotonic() + 10.0
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.1)
     return True
 

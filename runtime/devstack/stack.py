@@ -22,7 +22,7 @@ from typing import Self
 from .errors import DevStackError
 from .fetch import cache_dir
 from .kafka import start_kafka
-from .process import ServerProcess
+from .process import ServerProcess, pid_alive
 from .registry import start_registry
 
 ENV_BOOTSTRAP = "SCHEMABUS_BOOTSTRAP_SERVERS"
@@ -44,16 +44,6 @@ def dev_run_dir(cache: Path | None = None) -> Path:
 
 def _runs_dir(cache: Path | None) -> Path:
     return (cache if cache is not None else cache_dir()) / "runs"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass
@@ -167,7 +157,7 @@ def prune_runs(cache: Path | None = None, keep: int = KEEP_RUNS) -> None:
     folders = sorted((p for p in runs.iterdir() if p.is_dir()), key=lambda p: p.name)
     for index, folder in enumerate(folders):
         stack = DevStack.load(folder)
-        if stack is not None and not stack.detached and not _pid_alive(stack.owner_pid):
+        if stack is not None and not stack.detached and not pid_alive(stack.owner_pid):
             stack.stop(timeout=15)
         live = stack is not None and any(stack.running().values())
         if index < len(folders) - keep and not live:
