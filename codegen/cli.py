@@ -137,6 +137,90 @@ def generate(
         )
 
 
+@main.command()
+@click.argument("new", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--level",
+    type=click.Choice(
+        ["NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE"],
+        case_sensitive=False,
+    ),
+    default=None,
+    help="Compatibility level, as Confluent Schema Registry defines it "
+    "(default: each topic's level from the catalog; BACKWARD for files).",
+)
+@click.option(
+    "--previous",
+    "previous",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="An earlier version of NEW (repeat, oldest first).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="Report format; github prints GitHub Actions annotations.",
+)
+@click.option("--against", metavar="REF", help="Compare with this git ref instead of the merge-base with main.")
+@click.option(
+    "--project",
+    type=click.Path(path_type=Path),
+    help="pyproject.toml (or its directory) holding [tool.schemabus]; default: the nearest one.",
+)
+def check(
+    new: Path | None,
+    level: str | None,
+    previous: tuple[Path, ...],
+    fmt: str,
+    against: str | None,
+    project: Path | None,
+) -> None:
+    """Check schema compatibility: does a schema change break consumers or producers?
+
+    Without arguments, every subject of the catalog ({topic}-key, {topic}-value) in the working
+    tree is checked against its committed versions, at its topic's compatibility level: by default
+    against the merge-base with the main branch, or --against REF. Transitive levels replay every
+    committed version; a renamed schema file keeps its history through the catalog.
+
+    With NEW and --previous files, compares the files directly (the format follows the
+    extension), like Confluent's test-local-compatibility.
+
+    Exit 0 when compatible, 1 when incompatible, 2 on usage or schema errors.
+    """
+    from .compat.local import check_files
+    from .compat.report import render
+    from .compat.subjects import check_project
+
+    level = level.upper() if level else None
+    if new is not None or previous:
+        if new is None or not previous:
+            raise click.UsageError("compare files with NEW and at least one --previous file")
+        if against or project:
+            raise click.UsageError("--against and --project compare with git history, not with files")
+    with user_errors():
+        if new is not None:
+            findings = check_files(level or "BACKWARD", list(previous), new)
+            summary = f"({level or 'BACKWARD'})"
+        else:
+            report = check_project(_config(project), against, level)
+            findings = report.findings
+            summary = (
+                f"({report.subjects} subjects against {report.base[:10]}, the {report.how}; "
+                f"{report.versions_read} committed versions compared)"
+            )
+            for note in report.notes:
+                click.echo(f"note: {note}", err=True)
+    click.echo(render(findings, fmt), nl=False)
+    if fmt == "text":
+        noun = "incompatibility" if len(findings) == 1 else "incompatibilities"
+        click.echo(f"{len(findings) or 'no'} {noun} {summary}", err=True)
+    if findings:
+        sys.exit(EXIT_OUT_OF_DATE)
+
+
 def _add_optional_commands() -> None:
     """Commands that live in the runtime package (they need Kafka clients, not the generator)."""
     try:
