@@ -166,6 +166,12 @@ def generate(
 )
 @click.option("--against", metavar="REF", help="Compare with this git ref instead of the merge-base with main.")
 @click.option(
+    "--against-registry",
+    is_flag=True,
+    help="Compare with the versions the registry holds (--registry-url or $SCHEMABUS_REGISTRY_URL).",
+)
+@click.option("--registry-url", metavar="URL", help="Schema registry base URL (default: $SCHEMABUS_REGISTRY_URL).")
+@click.option(
     "--project",
     type=click.Path(path_type=Path),
     help="pyproject.toml (or its directory) holding [tool.schemabus]; default: the nearest one.",
@@ -176,6 +182,8 @@ def check(
     previous: tuple[Path, ...],
     fmt: str,
     against: str | None,
+    against_registry: bool,
+    registry_url: str | None,
     project: Path | None,
 ) -> None:
     """Check schema compatibility: does a schema change break consumers or producers?
@@ -184,6 +192,8 @@ def check(
     tree is checked against its committed versions, at its topic's compatibility level: by default
     against the merge-base with the main branch, or --against REF. Transitive levels replay every
     committed version; a renamed schema file keeps its history through the catalog.
+
+    With --against-registry, the versions of each subject come from the schema registry.
 
     With NEW and --previous files, compares the files directly (the format follows the
     extension), like Confluent's test-local-compatibility.
@@ -198,12 +208,25 @@ def check(
     if new is not None or previous:
         if new is None or not previous:
             raise click.UsageError("compare files with NEW and at least one --previous file")
-        if against or project:
-            raise click.UsageError("--against and --project compare with git history, not with files")
+        if against or project or against_registry:
+            raise click.UsageError("--against, --against-registry and --project do not apply to files")
+    if against and against_registry:
+        raise click.UsageError("--against compares with git, --against-registry with the registry: choose one")
     with user_errors():
         if new is not None:
             findings = check_files(level or "BACKWARD", list(previous), new)
             summary = f"({level or 'BACKWARD'})"
+        elif against_registry:
+            from .pipeline import load_project, read_schemas
+            from .registry_sync import check_against_registry, client
+
+            config = _config(project)
+            texts = read_schemas(config)
+            prefix = config.schemas.rstrip("/") + "/"
+            findings = check_against_registry(
+                load_project(config, texts), texts[0], client(registry_url), prefix, level
+            )
+            summary = "(against the registry)"
         else:
             report = check_project(_config(project), against, level)
             findings = report.findings
@@ -218,6 +241,34 @@ def check(
         noun = "incompatibility" if len(findings) == 1 else "incompatibilities"
         click.echo(f"{len(findings) or 'no'} {noun} {summary}", err=True)
     if findings:
+        sys.exit(EXIT_OUT_OF_DATE)
+
+
+@main.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be registered; change nothing.")
+@click.option("--registry-url", metavar="URL", help="Schema registry base URL (default: $SCHEMABUS_REGISTRY_URL).")
+@click.option(
+    "--project",
+    type=click.Path(path_type=Path),
+    help="pyproject.toml (or its directory) holding [tool.schemabus]; default: the nearest one.",
+)
+def register(dry_run: bool, registry_url: str | None, project: Path | None) -> None:
+    """Register every schema of the catalog and set each subject's compatibility level.
+
+    Subjects are {topic}-key and {topic}-value; Avro named types from other files are registered
+    first, under their full name, and referenced. Exit 1 when the registry refuses a schema as
+    incompatible (with --dry-run: would refuse), 2 on errors.
+    """
+    from .pipeline import load_project
+    from .registry_sync import client
+    from .registry_sync import register as register_all
+
+    with user_errors():
+        result = register_all(load_project(_config(project)), client(registry_url), dry_run=dry_run)
+    for line in result.lines:
+        click.echo(line)
+    if result.refused:
+        click.echo(f"{len(result.refused)} subject(s) refused: {', '.join(result.refused)}", err=True)
         sys.exit(EXIT_OUT_OF_DATE)
 
 

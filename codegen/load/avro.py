@@ -373,16 +373,22 @@ def default_problem(t: AvroType, value: Any, named: dict[str, NamedType]) -> str
     return None if ok else f"{json.dumps(value)} is not a valid {name}"
 
 
-def canonical_json(root: AvroType, named: dict[str, NamedType]) -> str:
-    """The self-contained schema JSON: named types inlined at first use, by full name after that."""
-    return json.dumps(_to_json(root, named, set(), ""), separators=(",", ":"), ensure_ascii=False)
+def canonical_json(root: AvroType, named: dict[str, NamedType], home: str | None = None) -> str:
+    """The schema JSON: named types inlined at first use, by full name after that.
+
+    With ``home`` (a file name), only the named types defined in that file are inlined; the others
+    are left as references by full name, as a registry schema with references has them.
+    """
+    return json.dumps(_to_json(root, named, set(), "", home), separators=(",", ":"), ensure_ascii=False)
 
 
-def _to_json(t: AvroType, named: dict[str, NamedType], emitted: set[str], namespace: str) -> Any:
+def _to_json(
+    t: AvroType, named: dict[str, NamedType], emitted: set[str], namespace: str, home: str | None = None
+) -> Any:
     if isinstance(t, Primitive):
         return t.name
     if isinstance(t, Logical):
-        base = _to_json(t.base, named, emitted, namespace)
+        base = _to_json(t.base, named, emitted, namespace, home)
         if isinstance(t.base, NamedRef):
             # The logical type of a fixed lives on its definition; later uses are plain names.
             if not isinstance(base, dict):
@@ -396,13 +402,13 @@ def _to_json(t: AvroType, named: dict[str, NamedType], emitted: set[str], namesp
             out["scale"] = t.scale
         return out
     if isinstance(t, Array):
-        return {"type": "array", "items": _to_json(t.items, named, emitted, namespace)}
+        return {"type": "array", "items": _to_json(t.items, named, emitted, namespace, home)}
     if isinstance(t, Map):
-        return {"type": "map", "values": _to_json(t.values, named, emitted, namespace)}
+        return {"type": "map", "values": _to_json(t.values, named, emitted, namespace, home)}
     if isinstance(t, Union):
-        return [_to_json(b, named, emitted, namespace) for b in t.branches]
+        return [_to_json(b, named, emitted, namespace, home) for b in t.branches]
     n = named[t.fullname]
-    if n.fullname in emitted:
+    if n.fullname in emitted or (home is not None and n.source.file != home):
         return n.fullname
     emitted.add(n.fullname)
     out = {"type": "record" if isinstance(n, Record) else "enum" if isinstance(n, Enum) else "fixed"}
@@ -414,7 +420,7 @@ def _to_json(t: AvroType, named: dict[str, NamedType], emitted: set[str], namesp
     if isinstance(n, Record):
         fields = []
         for f in n.fields:
-            fj: dict[str, Any] = {"name": f.name, "type": _to_json(f.type, named, emitted, n.namespace)}
+            fj: dict[str, Any] = {"name": f.name, "type": _to_json(f.type, named, emitted, n.namespace, home)}
             if f.doc is not None:
                 fj["doc"] = f.doc
             if f.has_default:
