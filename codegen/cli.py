@@ -272,13 +272,14 @@ def register(dry_run: bool, registry_url: str | None, project: Path | None) -> N
         sys.exit(EXIT_OUT_OF_DATE)
 
 
-def _add_optional_commands() -> None:
-    """Commands that live in the runtime package (they need Kafka clients, not the generator)."""
-    try:
-        from schemabus.runtime.devstack.cli import dev
-    except ImportError:  # pragma: no cover - the devstack ships with the package
-        return
+def _add_commands() -> None:
+    """Commands defined beside what they run: lint rules, and the runtime's dev stack."""
+    from .lint.cli import lint
+
+    from schemabus.runtime.devstack.cli import dev
+
+    main.add_command(lint)
     main.add_command(dev)
 
 
-_add_optional_commands()
+_add_commands()

@@ -1,13 +1,27 @@
-"""``[tool.schemabus]`` in pyproject.toml: where schemas are, where generated code goes, defaults."""
+"""``[tool.schemabus]`` in pyproject.toml: where schemas are, where generated code goes, defaults;
+``[tool.schemabus.lint]``: which lint rules run (see :mod:`schemabus.codegen.lint`)."""
 
 from __future__ import annotations
 
+import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from .diagnostics import SchemaError, Source
+
+
+@dataclass(frozen=True)
+class LintConfig:
+    """``[tool.schemabus.lint]``. Tuples, not sets: the settings are hashed into generate's fingerprint."""
+
+    select: tuple[str, ...] | None = None  # the rules to start from; None: the rules enabled by default
+    enable: tuple[str, ...] = ()  # added to the selection
+    disable: tuple[str, ...] = ()  # removed from it (wins over select and enable)
+    # (glob relative to the project root, rule IDs not reported for files it matches)
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    namespace_prefix: str | None = None  # NAMESPACE_CONSISTENT's prefix; None: the one most files use
 
 
 @dataclass(frozen=True)
@@ -20,6 +34,7 @@ class Config:
     output: str = "generated"  # the source root the package is written into
     package: str = "events"
     line_length: int = 120
+    lint: LintConfig = field(default_factory=LintConfig)
 
     @property
     def schemas_dir(self) -> Path:
@@ -53,6 +68,9 @@ def load_config(pyproject: Path | None, overrides: dict[str, Any] | None = None)
             raise SchemaError(src, f"invalid TOML: {e}") from None
         section = doc.get("tool", {}).get("schemabus", {})
         for key, value in section.items():
+            if key == "lint":
+                values[key] = _lint_config(value, src.at("tool", "schemabus", "lint"))
+                continue
             if key not in _KEYS:
                 raise SchemaError(
                     src.at("tool", "schemabus", key),
@@ -69,3 +87,54 @@ def load_config(pyproject: Path | None, overrides: dict[str, Any] | None = None)
             Source("pyproject.toml", "/tool/schemabus/package"), f"package {package!r} is not a Python identifier"
         )
     return Config(root=root, **values)
+
+
+_LINT_KEYS = {
+    "select": "select",
+    "enable": "enable",
+    "disable": "disable",
+    "per-file-ignores": "per_file_ignores",
+    "namespace-prefix": "namespace_prefix",
+}
+
+
+def _lint_config(section: Any, src: Source) -> LintConfig:
+    """Read ``[tool.schemabus.lint]``; unknown keys and unknown rule IDs are rejected with their names."""
+    if not isinstance(section, dict):
+        raise SchemaError(src, "lint must be a table ([tool.schemabus.lint])")
+    values: dict[str, Any] = {}
+    for key, value in section.items():
+        if key not in _LINT_KEYS:
+            raise SchemaError(
+                src.at(key), f'unknown key "{key}" in [tool.schemabus.lint] (known: {", ".join(sorted(_LINT_KEYS))})'
+            )
+        if key == "per-file-ignores":
+            if not isinstance(value, dict):
+                raise SchemaError(
+                    src.at(key), "per-file-ignores must be a table of glob patterns to arrays of rule IDs"
+                )
+            values[_LINT_KEYS[key]] = tuple(
+                (pattern, _rule_ids(ids, src.at(key, pattern), f'per-file-ignores "{pattern}"'))
+                for pattern, ids in value.items()
+            )
+        elif key == "namespace-prefix":
+            if not isinstance(value, str) or (value and not all(_AVRO_NAME.fullmatch(p) for p in value.split("."))):
+                raise SchemaError(src.at(key), "namespace-prefix must be an Avro namespace (dotted names) or empty")
+            values[_LINT_KEYS[key]] = value
+        else:
+            values[_LINT_KEYS[key]] = _rule_ids(value, src.at(key), key)
+    return LintConfig(**values)
+
+
+_AVRO_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _rule_ids(value: Any, src: Source, what: str) -> tuple[str, ...]:
+    from .lint import RULES  # the lint rules register on import; config is read without them otherwise
+
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise SchemaError(src, f"{what} must be an array of rule IDs")
+    for i, rule_id in enumerate(value):
+        if rule_id not in RULES:
+            raise SchemaError(src.at(i), f'unknown rule "{rule_id}" (known: {", ".join(sorted(RULES))})')
+    return tuple(value)

@@ -114,7 +114,8 @@ def fingerprint(config: Config) -> str:
     here = Path(__file__).parent
     for path in sorted([*here.rglob("*.py"), *here.rglob("*.jinja")]):
         h.update(hashlib.sha256(path.read_bytes()).digest())
-    h.update(repr(sorted((k, v) for k, v in vars(config).items() if k != "root")).encode())
+    # Lint settings do not change generated code.
+    h.update(repr(sorted((k, v) for k, v in vars(config).items() if k not in ("root", "lint"))).encode())
     schemas_dir = config.schemas_dir
     if schemas_dir.is_dir():
         for path in sorted(p for p in schemas_dir.rglob("*") if p.is_file()):
