@@ -274,9 +274,9 @@ def register(dry_run: bool, registry_url: str | None, project: Path | None) -> N
 
 def _add_commands() -> None:
     """Commands defined beside what they run: lint rules, and the runtime's dev stack."""
-    from .lint.cli import lint
-
     from schemabus.runtime.devstack.cli import dev
+
+    from .lint.cli import lint
 
     main.add_command(lint)
     main.add_command(dev)
