@@ -273,13 +273,15 @@ def register(dry_run: bool, registry_url: str | None, project: Path | None) -> N
 
 
 def _add_commands() -> None:
-    """Commands defined beside what they run: lint rules, and the runtime's dev stack."""
+    """Commands defined beside what they run: lint rules, the runtime's dev stack and dead letters."""
     from schemabus.runtime.devstack.cli import dev
+    from schemabus.runtime.dlq_cli import dlq
 
     from .lint.cli import lint
 
     main.add_command(lint)
     main.add_command(dev)
+    main.add_command(dlq)
 
 
 _add_commands()

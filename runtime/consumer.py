@@ -1,0 +1,834 @@
+"""Consume topics with typed handlers on Kafka: at-least-once, ordered per partition, with retries and a DLQ.
+
+::
+
+    runner = ConsumerRunner("localhost:9092", registry, service="billing", retry=RetryPolicy(max_retries=3))
+    runner.subscribe(BillOrders())          # a generated <Topic>Handler subclass, or a decorated function
+    runner.run_forever()                    # until SIGTERM/SIGINT; or `await runner.run()` in your own loop
+
+**One consumer group per handler** (``consumer_group(handler, service)``), each with its own confluent
+``Consumer`` (``cooperative-sticky`` assignment, ``enable.auto.commit=false``,
+``auto.offset.reset=earliest``). Every record is decoded with :class:`RecordCodec` (the generated
+decoder for its own schema id, Avro resolution for other writer ids) and handed to the handler as an
+:class:`Event`.
+
+**Order and concurrency.** The records of one partition are handled one after the other, in offset
+order; partitions are handled concurrently. At most ``max_in_flight`` records per handler are fetched
+but not finished. When that many are, the runner stops fetching until half are done; if that takes
+longer than ``backpressure_wait`` (slow handlers), it pauses the partitions and goes on polling, so
+the consumer stays in its group and serves rebalances.
+
+**Failures.** A record that cannot be decoded (a :class:`DeserializationError`: bad magic byte,
+unknown schema id, truncated or invalid payload, failed validation) goes to ``dlq.{topic}`` at once.
+A handler error is retried when the :class:`RetryPolicy` says so (with backoff; the partition waits),
+and the record goes to the dead-letter topic when retries run out or the error is not retryable.
+If the dead-letter write fails, the runner stops without committing that record.
+
+**Commits** are manual and at-least-once: an offset is committed only after its record was handled
+(or dead-lettered), and never past a record that is not finished (per partition, the highest
+contiguous finished offset + 1). Commits are synchronous, at most every ``commit_interval`` seconds,
+and always before partitions are revoked (the current record of a revoked partition may finish
+within ``revoke_timeout``; records not yet started are left to the partition's next owner) and at
+shutdown (``stop()``, SIGTERM or SIGINT: stop fetching, finish what was fetched within
+``shutdown_timeout``, commit, leave the group).
+
+All calls into a confluent ``Consumer`` happen on one thread per handler (polls, commits, rebalance
+callbacks, ``close``); handlers run on the asyncio event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from .bus import RecordCodec
+from .dlq import ClientConfig, DeadLetterError, DeadLetterWriter, dead_letter_of
+from .handler import AnyHandler, consumer_group
+from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry
+from .retry import RetryPolicy
+from .serde import DeserializationError
+from .topic import Event, Topic
+
+__all__ = [
+    "ConsumerMetrics",
+    "ConsumerRunner",
+    "HandlerFailedError",
+    "OffsetTracker",
+    "PartitionLag",
+    "consumer_lag",
+]
+
+log = logging.getLogger("schemabus.consumer")
+H = TypeVar("H", bound=AnyHandler)
+
+# What the runner needs; the caller's configuration may change anything else.
+_DEFAULTS: dict[str, Any] = {
+    "partition.assignment.strategy": "cooperative-sticky",
+    "auto.offset.reset": "earliest",
+}
+_FORCED: dict[str, Any] = {"enable.auto.commit": False, "enable.auto.offset.store": False}
+
+
+class HandlerFailedError(RuntimeError):
+    """A handler gave up on a record and there is no dead-letter topic to put it in."""
+
+
+@dataclass
+class ConsumerMetrics:
+    """Counters of one handler's consumer (or their sum across handlers)."""
+
+    consumed: int = 0  # records fetched
+    handled: int = 0  # records the handler finished without error
+    retried: int = 0  # handler retries (attempts after the first)
+    dead_lettered: int = 0  # records written to the dead-letter topic (poison included)
+    poison: int = 0  # of those, records that could not be decoded
+    committed: int = 0  # partition offsets committed
+    rebalances: int = 0  # assignment changes (assigned, revoked or lost)
+
+    def __add__(self, other: ConsumerMetrics) -> ConsumerMetrics:
+        return ConsumerMetrics(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    """How far a group's committed offset is behind the end of a partition."""
+
+    group: str
+    topic: str
+    partition: int
+    committed: int | None  # None: nothing committed yet
+    high_watermark: int
+    low_watermark: int
+
+    @property
+    def lag(self) -> int:
+        start = self.committed if self.committed is not None else self.low_watermark
+        return max(self.high_watermark - start, 0)
+
+
+class OffsetTracker:
+    """Offsets of one partition in fetch order; knows the offset that may be committed.
+
+    ``committable`` is the highest offset finished with every earlier fetched offset finished too,
+    plus one (Kafka's "next offset to read"); a record finishing early does not move it past an
+    unfinished earlier one. Offsets need not be contiguous (compaction, transaction markers).
+    """
+
+    __slots__ = ("_done", "_order", "committable")
+
+    def __init__(self) -> None:
+        self._order: deque[int] = deque()
+        self._done: set[int] = set()
+        self.committable: int | None = None
+
+    def add(self, offset: int) -> None:
+        self._order.append(offset)
+
+    def done(self, offset: int) -> None:
+        order = self._order
+        if order and order[0] == offset:
+            order.popleft()
+            self.committable = offset + 1
+            done = self._done
+            while done and order and order[0] in done:
+                finished = order.popleft()
+                done.discard(finished)
+                self.committable = finished + 1
+        else:
+            self._done.add(offset)
+
+    @property
+    def pending(self) -> int:
+        """Fetched offsets not yet committable (unfinished, or finished after an unfinished one)."""
+        return len(self._order)
+
+
+class _ReaderIds(SchemaIds):
+    """SchemaIds that remembers, for a while, that the reader's own schema is not registered.
+
+    Without it every record would ask the registry again (``RecordCodec`` looks the own id up per
+    record until it is known); with it such records are decoded by schema resolution.
+    """
+
+    def __init__(self, registry: SchemaRegistry, mode: IdMode, retry_after: float = 60.0) -> None:
+        super().__init__(registry, mode)
+        self._missing: dict[tuple[str, str], float] = {}
+        self._retry_after = retry_after
+
+    def id_for(self, subject: str, schema: str, schema_type: str) -> int:
+        known = self.known_id(subject, schema)
+        if known is not None:
+            return known
+        key = (subject, schema)
+        since = self._missing.get(key)
+        if since is not None and time.monotonic() - since < self._retry_after:
+            raise SchemaNotRegisteredError(f"schema is not registered under subject {subject!r}")
+        try:
+            return super().id_for(subject, schema, schema_type)
+        except LookupError:
+            self._missing[key] = time.monotonic()
+            raise
+
+
+def _client_config(config: ClientConfig) -> dict[str, Any]:
+    return {"bootstrap.servers": config} if isinstance(config, str) else dict(config)
+
+
+class ConsumerRunner:
+    """Runs typed handlers against Kafka. See the module documentation for the guarantees.
+
+    ``config`` is the bootstrap servers or a client configuration (shared with the dead-letter
+    producer: security settings go here); ``extra_config`` is added to each consumer's configuration
+    only (``session.timeout.ms``, ``fetch.max.bytes``…). ``registry`` is a :class:`SchemaRegistry` (its
+    ids are looked up, never registered: ``id_mode``) or a :class:`SchemaIds`. ``dead_letters`` is
+    ``True`` (write to ``dlq.{topic}``, created on first use), a :class:`DeadLetterWriter`, or
+    ``False`` (a record the handler gives up on stops the runner with :class:`HandlerFailedError`).
+    ``max_in_flight`` is per handler.
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        registry: SchemaRegistry | SchemaIds,
+        handlers: Iterable[AnyHandler] = (),
+        *,
+        service: str | None = None,
+        retry: RetryPolicy | None = None,
+        max_in_flight: int = 1000,
+        dead_letters: DeadLetterWriter | bool = True,
+        extra_config: Mapping[str, Any] | None = None,
+        id_mode: IdMode = "lookup",
+        commit_interval: float = 0.5,
+        poll_timeout: float = 0.2,
+        backpressure_wait: float = 1.0,
+        revoke_timeout: float = 15.0,
+        shutdown_timeout: float = 30.0,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be >= 1")
+        self.config = _client_config(config)
+        self.extra_config = dict(extra_config or {})
+        if isinstance(registry, SchemaIds):
+            ids: SchemaIds = (
+                registry if isinstance(registry, _ReaderIds) else _ReaderIds(registry.registry, registry.mode)
+            )
+        else:
+            ids = _ReaderIds(registry, id_mode)
+        self.codec = RecordCodec(ids)
+        self.service = service
+        self.retry = retry if retry is not None else RetryPolicy()
+        self.max_in_flight = max_in_flight
+        self.commit_interval = commit_interval
+        self.poll_timeout = poll_timeout
+        self.backpressure_wait = backpressure_wait
+        self.revoke_timeout = revoke_timeout
+        self.shutdown_timeout = shutdown_timeout
+        self._dead_letters = dead_letters
+        self._writer: DeadLetterWriter | None = dead_letters if isinstance(dead_letters, DeadLetterWriter) else None
+        self._handlers: list[AnyHandler] = []
+        self._loops: list[_HandlerLoop] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._stop_requested = False
+        for handler in handlers:
+            self.subscribe(handler)
+
+    # --- configuration --------------------------------------------------------------------
+
+    def subscribe(self, handler: H) -> H:
+        """Add a handler (before :meth:`run`); returns it, so this works as a decorator too."""
+        if self._loop is not None:
+            raise RuntimeError("subscribe handlers before run()")
+        group = consumer_group(handler, self.service)
+        if any(consumer_group(h, self.service) == group for h in self._handlers):
+            raise ValueError(f"two handlers share the consumer group {group!r}: give one a name or a group")
+        self._handlers.append(handler)
+        return handler
+
+    @property
+    def handlers(self) -> list[AnyHandler]:
+        return list(self._handlers)
+
+    def consumer_config(self, handler: AnyHandler) -> dict[str, Any]:
+        """The configuration of ``handler``'s confluent Consumer."""
+        return {
+            **_DEFAULTS,
+            **self.config,
+            **self.extra_config,
+            **_FORCED,
+            "group.id": consumer_group(handler, self.service),
+        }
+
+    def _dead_letter_writer(self) -> DeadLetterWriter | None:
+        if self._writer is None and self._dead_letters is True:
+            self._writer = DeadLetterWriter(self.config)
+        return self._writer
+
+    # --- running ----------------------------------------------------------------------------
+
+    async def run(self, *, handle_signals: bool = False) -> None:
+        """Consume until :meth:`stop` (or SIGTERM/SIGINT with ``handle_signals``), then shut down cleanly.
+
+        Raises what stopped a handler's consumer against its will (a failed dead-letter write, a
+        fatal Kafka error, :class:`HandlerFailedError`), after shutting the others down.
+        """
+        if not self._handlers:
+            raise RuntimeError("no handlers: subscribe() at least one before run()")
+        if self._loop is not None:
+            raise RuntimeError("this ConsumerRunner is already running (or ran): make a new one")
+        loop = asyncio.get_running_loop()
+        self._loop = loop
+        self._stop_event = asyncio.Event()
+        if self._stop_requested:
+            self._stop_event.set()
+        installed: list[signal.Signals] = []
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                try:
+                    loop.add_signal_handler(sig, self.stop)
+                    installed.append(sig)
+                except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
+                    pass
+        try:
+            writer = await loop.run_in_executor(None, self._prepare)
+            self._loops = [_HandlerLoop(self, handler, writer) for handler in self._handlers]
+            tasks = [asyncio.create_task(hl.run(), name=f"schemabus-consumer:{hl.group}") for hl in self._loops]
+            try:
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            except asyncio.CancelledError:
+                self.stop()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
+            failed = [t for t in done if not t.cancelled() and t.exception() is not None]
+            if failed:
+                self.stop()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                error = failed[0].exception()
+                assert error is not None
+                raise error
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)
+            if self._writer is not None and self._dead_letters is True:
+                await loop.run_in_executor(None, self._writer.close)
+
+    def _prepare(self) -> DeadLetterWriter | None:
+        """Off the event loop: find the reader schemas' ids once, create the dead-letter producer."""
+        ids = self.codec.ids
+        for handler in self._handlers:
+            topic = handler.topic
+            for subject, serde in ((topic.key_subject, topic.key), (topic.value_subject, topic.value)):
+                if serde is not None and serde.schema is not None:
+                    with contextlib.suppress(LookupError):
+                        ids.id_for(subject, serde.schema, serde.format)
+        return self._dead_letter_writer()
+
+    def run_forever(self) -> None:
+        """Run in a new event loop until SIGTERM or SIGINT; then finish in-flight records, commit, close."""
+        asyncio.run(self.run(handle_signals=True))
+
+    def stop(self) -> None:
+        """Ask the runner to shut down gracefully (from any thread, or before :meth:`run`)."""
+        self._stop_requested = True
+        loop, event = self._loop, self._stop_event
+        if loop is None or event is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            event.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing left to stop
+                loop.call_soon_threadsafe(event.set)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop_requested
+
+    # --- observing ---------------------------------------------------------------------------
+
+    @property
+    def metrics(self) -> ConsumerMetrics:
+        """Counters summed over the handlers."""
+        total = ConsumerMetrics()
+        for hl in self._loops:
+            total = total + hl.metrics
+        return total
+
+    def handler_metrics(self) -> dict[str, ConsumerMetrics]:
+        """Counters per consumer group."""
+        return {hl.group: hl.metrics for hl in self._loops}
+
+    def assignment(self) -> dict[str, list[int]]:
+        """The partitions each consumer group's consumer holds now."""
+        return {hl.group: sorted(hl.partitions) for hl in self._loops}
+
+    async def lag(self, timeout: float = 10.0) -> list[PartitionLag]:
+        """Committed offset vs. high watermark for every partition assigned to this runner now."""
+        out: list[PartitionLag] = []
+        for hl in self._loops:
+            out.extend(await hl.lag(timeout))
+        return out
+
+
+@dataclass(eq=False)
+class _Partition:
+    number: int
+    task: asyncio.Task[None] | None = None
+    closing: bool = False
+    committed: int | None = None
+
+    def __post_init__(self) -> None:
+        self.queue: deque[Message] = deque()
+        self.wake = asyncio.Event()
+        self.tracker = OffsetTracker()
+
+
+class _HandlerLoop:
+    """One handler: its confluent Consumer (used on one thread only), its partitions and their workers."""
+
+    def __init__(self, runner: ConsumerRunner, handler: AnyHandler, writer: DeadLetterWriter | None) -> None:
+        self.runner = runner
+        self.handler = handler
+        self.topic: Topic[Any, Any] = handler.topic
+        self.group = consumer_group(handler, runner.service)
+        self.writer = writer
+        self.loop = asyncio.get_running_loop()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"schemabus-{self.group}")
+        self.consumer: Consumer | None = None
+        self.partitions: dict[int, _Partition] = {}
+        self.metrics = ConsumerMetrics()
+        self.failure: BaseException | None = None
+        self.paused = False
+        self.in_flight = 0  # records dispatched to a partition worker and not finished (or dropped)
+        self._room_at = -1  # while the poll loop waits for room: wake it when in_flight gets down to this
+        self._room_event = asyncio.Event()
+        self._fatal: KafkaError | None = None
+
+    # --- the consumer thread -------------------------------------------------------------------
+
+    def _create(self) -> Consumer:
+        conf = self.runner.consumer_config(self.handler)
+        conf.setdefault("error_cb", self._on_error)
+        consumer = Consumer(conf)
+        consumer.subscribe(
+            [self.topic.name], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        return consumer
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self._fatal = error
+        log.warning("%s: %s", self.group, error.str())
+
+    def _on_loop(self, coro: Any, timeout: float) -> Any:
+        """Run ``coro`` on the event loop from the consumer thread and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            self._on_loop(self._assigned([tp.partition for tp in partitions]), self.runner.revoke_timeout)
+        except Exception:  # an exception here would surface from poll(); log it instead
+            log.exception("%s: on_assign failed", self.group)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            offsets = self._on_loop(
+                self._revoked([tp.partition for tp in partitions], lost=False), self.runner.revoke_timeout + 5.0
+            )
+            committed = self._commit(offsets)  # still assigned: librdkafka unassigns after this callback
+            self.loop.call_soon_threadsafe(self._count_commits, len(committed))
+        except Exception:
+            log.exception("%s: on_revoke failed", self.group)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            self._on_loop(self._revoked([tp.partition for tp in partitions], lost=True), self.runner.revoke_timeout)
+        except Exception:
+            log.exception("%s: on_lost failed", self.group)
+
+    def _commit(self, offsets: list[TopicPartition]) -> list[TopicPartition]:
+        if not offsets or self.consumer is None:
+            return []
+        try:
+            result = self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as e:
+            log.warning("%s: commit failed (will retry): %s", self.group, e)
+            return []
+        ok = [tp for tp in result if tp.error is None]
+        for tp in result:
+            if tp.error is not None:
+                log.warning("%s: commit of %s[%d] failed: %s", self.group, tp.topic, tp.partition, tp.error)
+        return ok
+
+    def _cycle(
+        self, commits: list[TopicPartition], pause: bool | None, want: int
+    ) -> tuple[list[TopicPartition], list[Message]]:
+        """One round on the consumer thread: commit, pause or resume, then fetch up to ``want`` records."""
+        consumer = self.consumer
+        assert consumer is not None
+        committed = self._commit(commits)
+        if pause is not None:
+            assignment = consumer.assignment()
+            if assignment:
+                (consumer.pause if pause else consumer.resume)(assignment)
+        timeout = self.runner.poll_timeout
+        if want <= 0:  # paused: poll only to serve rebalances (and stay in the group)
+            message = consumer.poll(timeout)
+            if message is None:
+                return committed, []
+            if message.error() is None:  # fetched before the pause: read it again after the resume
+                try:
+                    consumer.seek(TopicPartition(message.topic(), message.partition(), message.offset()))  # type: ignore[arg-type]
+                    return committed, []
+                except KafkaException:
+                    pass
+            return committed, [message]
+        messages = consumer.consume(want, 0)
+        if not messages:
+            # consume() with a timeout waits for a full batch; poll() returns with the first record.
+            message = consumer.poll(timeout)
+            if message is not None:
+                messages = [message]
+                if want > 1:
+                    messages.extend(consumer.consume(want - 1, 0))
+        return committed, messages
+
+    def _close(self, commits: list[TopicPartition]) -> list[TopicPartition]:
+        committed = self._commit(commits)
+        if self.consumer is not None:
+            self.consumer.close()  # leaves the group; on_revoke runs for what is still assigned
+        return committed
+
+    def _lag(self, timeout: float) -> list[PartitionLag]:
+        consumer = self.consumer
+        if consumer is None:
+            return []
+        assignment = consumer.assignment()
+        if not assignment:
+            return []
+        out = []
+        for tp in consumer.committed(assignment, timeout=timeout):
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+            committed = tp.offset if tp.offset >= 0 else None
+            out.append(PartitionLag(self.group, tp.topic, tp.partition, committed, high, low))
+        return sorted(out, key=lambda p: p.partition)
+
+    # --- the event loop ---------------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await self.loop.run_in_executor(self.executor, fn, *args)
+
+    async def lag(self, timeout: float) -> list[PartitionLag]:
+        result: list[PartitionLag] = await self._call(self._lag, timeout)
+        return result
+
+    async def _room(self) -> bool:
+        """Wait (without polling) until half the in-flight records are done; False after ``backpressure_wait``.
+
+        Pausing makes librdkafka drop the records it prefetched, so a short wait is cheaper when handlers
+        are fast; not polling for that long delays a rebalance by as much, and nothing else.
+        """
+        self._room_at = self.runner.max_in_flight // 2
+        self._room_event.clear()
+        try:
+            await asyncio.wait_for(self._room_event.wait(), self.runner.backpressure_wait)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._room_at = -1
+
+    async def run(self) -> None:
+        runner = self.runner
+        stop = runner._stop_event
+        assert stop is not None
+        try:
+            self.consumer = await self._call(self._create)
+            next_commit = 0.0
+            max_in_flight = runner.max_in_flight
+            while not stop.is_set() and self.failure is None:
+                if self._fatal is not None:
+                    raise KafkaException(self._fatal)
+                if self.in_flight >= max_in_flight and not self.paused and not await self._room():
+                    # Still full: pause fetching (librdkafka drops what it prefetched) and keep polling.
+                    self.paused = True
+                    log.debug("%s: %d records in flight: pausing", self.group, self.in_flight)
+                pause: bool | None = None
+                if self.paused:
+                    if self.in_flight <= max_in_flight // 2:
+                        pause = self.paused = False
+                        log.debug("%s: %d records in flight: resuming", self.group, self.in_flight)
+                    else:
+                        pause = True  # partitions assigned since need pausing too
+                now = time.monotonic()
+                commits: list[TopicPartition] = []
+                if now >= next_commit:
+                    commits = self._commits()
+                    next_commit = now + runner.commit_interval
+                want = 0 if self.paused else max_in_flight - self.in_flight
+                committed, messages = await self._call(self._cycle, commits, pause, want)
+                self._committed(committed)
+                if messages:
+                    self._dispatch(messages)
+        finally:
+            await self._shutdown()
+        if self.failure is not None:
+            raise self.failure
+
+    def _dispatch(self, messages: list[Message]) -> None:
+        partitions = self.partitions
+        count = 0
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.fatal():
+                    raise KafkaException(error)
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("%s: %s", self.group, error.str())
+                continue
+            partition = partitions.get(message.partition())  # type: ignore[arg-type]
+            if partition is None or partition.closing:
+                continue  # revoked meanwhile: its next owner reads it from the committed offset
+            partition.tracker.add(message.offset())  # type: ignore[arg-type]
+            partition.queue.append(message)
+            partition.wake.set()
+            count += 1
+        self.in_flight += count
+        self.metrics.consumed += count
+
+    def _commits(self) -> list[TopicPartition]:
+        name = self.topic.name
+        return [
+            TopicPartition(name, p.number, p.tracker.committable)
+            for p in self.partitions.values()
+            if p.tracker.committable is not None and p.tracker.committable != p.committed
+        ]
+
+    def _committed(self, committed: list[TopicPartition]) -> None:
+        for tp in committed:
+            partition = self.partitions.get(tp.partition)
+            if partition is not None:
+                partition.committed = tp.offset
+        self.metrics.committed += len(committed)
+
+    async def _assigned(self, numbers: list[int]) -> None:
+        self.metrics.rebalances += 1
+        for number in numbers:
+            if number not in self.partitions:
+                partition = _Partition(number)
+                partition.task = asyncio.create_task(self._work(partition), name=f"{self.group}[{number}]")
+                self.partitions[number] = partition
+        log.info("%s: assigned %s[%s]", self.group, self.topic.name, ",".join(map(str, sorted(numbers))))
+
+    async def _revoked(self, numbers: list[int], *, lost: bool) -> list[TopicPartition]:
+        """Stop the workers of revoked partitions; return the offsets to commit (none when lost)."""
+        self.metrics.rebalances += 1
+        gone = [self.partitions.pop(n) for n in numbers if n in self.partitions]
+        for partition in gone:
+            partition.closing = True
+            self.in_flight -= len(partition.queue)
+            partition.queue.clear()  # not started: the next owner reads them from the committed offset
+            partition.wake.set()
+        tasks = [p.task for p in gone if p.task is not None]
+        if lost:
+            for task in tasks:
+                task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.runner.revoke_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        log.info(
+            "%s: %s %s[%s]", self.group, "lost" if lost else "revoked", self.topic.name, ",".join(map(str, numbers))
+        )
+        if lost:
+            return []
+        name = self.topic.name
+        offsets = [
+            TopicPartition(name, p.number, p.tracker.committable)
+            for p in gone
+            if p.tracker.committable is not None and p.tracker.committable != p.committed
+        ]
+        return offsets
+
+    def _count_commits(self, count: int) -> None:
+        self.metrics.committed += count
+
+    async def _shutdown(self) -> None:
+        """Stop fetching (the caller did); finish fetched records; commit; close the consumer."""
+        parts = list(self.partitions.values())
+        for partition in parts:
+            partition.closing = True
+            partition.wake.set()
+        tasks = [p.task for p in parts if p.task is not None]
+        if tasks:
+            if self.failure is not None:
+                for task in tasks:
+                    task.cancel()
+            _, pending = await asyncio.wait(tasks, timeout=self.runner.shutdown_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            if self.consumer is not None:
+                commits = self._commits()
+                self.partitions.clear()  # so that on_revoke, run by close(), finds nothing left to do
+                committed = await self._call(self._close, commits)
+                self.metrics.committed += len(committed)
+        finally:
+            self.executor.shutdown(wait=False)
+
+    # --- handling one partition -----------------------------------------------------------------
+
+    async def _work(self, partition: _Partition) -> None:
+        """Handle one partition's records in order. The fast path (decode, handler) is inlined here."""
+        queue, wake, tracker = partition.queue, partition.wake, partition.tracker
+        codec, topic, handler, metrics = self.runner.codec, self.topic, self.handler, self.metrics
+        decode_key, decode_value, name = codec.decode_key, codec.decode_value, topic.name
+        keyed = topic.key is not None
+        try:
+            while True:
+                if not queue:
+                    if partition.closing:
+                        return
+                    wake.clear()
+                    await wake.wait()
+                    continue
+                message = queue.popleft()
+                try:
+                    try:
+                        key = decode_key(topic, message.key()) if keyed else None
+                        value = decode_value(topic, message.value())
+                    except Exception as e:
+                        decoded = await self._undecodable(message, e)
+                        if decoded is None:  # a poison message, now in the dead-letter topic
+                            tracker.done(message.offset())  # type: ignore[arg-type]
+                            continue
+                        key, value = decoded
+                    event = Event(
+                        name,
+                        key,
+                        value,
+                        tuple(message.headers() or ()),  # type: ignore[arg-type]
+                        message.partition(),  # type: ignore[arg-type]
+                        message.offset(),  # type: ignore[arg-type]
+                        message.timestamp()[1],
+                    )
+                    try:
+                        await handler(event)
+                        metrics.handled += 1
+                    except Exception as e:
+                        await self._failed(message, event, e)
+                finally:
+                    self.in_flight -= 1
+                    if self.in_flight <= self._room_at:
+                        self._room_event.set()
+                tracker.done(message.offset())  # type: ignore[arg-type]
+        except Exception as e:
+            # A dead-letter write failed (or worse): stop everything without committing this record.
+            if self.failure is None:
+                self.failure = e
+            log.error("%s: stopping: %s", self.group, e)
+            self.runner.stop()
+
+    async def _undecodable(self, message: Message, error: Exception) -> tuple[Any, Any] | None:
+        """A poison message goes to the dead-letter topic (None); a registry failure is retried."""
+        if isinstance(error, DeserializationError):
+            self.metrics.poison += 1
+            await self._dead_letter(message, error, attempts=0)
+            return None
+        # The registry is unreachable: not the record's fault, so never dead-lettered.
+        return await self._decode_again(message, error)
+
+    async def _decode_again(self, message: Message, error: Exception) -> tuple[Any, Any]:
+        codec, topic = self.runner.codec, self.topic
+        for delay in self.runner.retry.delays():
+            log.warning("%s: cannot decode %s (retrying in %.1fs): %s", self.group, _where(message), delay, error)
+            await asyncio.sleep(delay)
+            try:
+                key = codec.decode_key(topic, message.key()) if topic.key is not None else None
+                return key, codec.decode_value(topic, message.value())
+            except DeserializationError:
+                raise
+            except Exception as e:
+                error = e
+        raise error
+
+    async def _failed(self, message: Message, event: Event[Any, Any], error: Exception) -> None:
+        policy = self.runner.retry
+        attempts = 1
+        if policy.is_retryable(error):
+            for delay in policy.delays():
+                log.info(
+                    "%s: %s failed (attempt %d, retrying in %.2fs): %r",
+                    self.group,
+                    _where(message),
+                    attempts,
+                    delay,
+                    error,
+                )
+                self.metrics.retried += 1
+                await asyncio.sleep(delay)
+                attempts += 1
+                try:
+                    await self.handler(event)
+                except Exception as e:
+                    error = e
+                    if not policy.is_retryable(e):
+                        break
+                else:
+                    self.metrics.handled += 1
+                    return
+        await self._dead_letter(message, error, attempts=attempts)
+
+    async def _dead_letter(self, message: Message, error: BaseException, *, attempts: int) -> None:
+        if self.writer is None:
+            raise HandlerFailedError(
+                f"{self.group}: gave up on {_where(message)} after {attempts} attempts; no dead-letter topic"
+            ) from error
+        record = dead_letter_of(message, group=self.group, error=error, attempts=attempts)
+        log.warning("%s: %s -> %s: %r", self.group, _where(message), record.topic, error)
+        try:
+            await self.writer.write_async(record)
+        except DeadLetterError:
+            raise
+        except Exception as e:
+            raise DeadLetterError(f"cannot write {_where(message)} to {record.topic}: {e}") from e
+        self.metrics.dead_lettered += 1
+
+
+def _where(message: Message) -> str:
+    return f"{message.topic()}[{message.partition()}]@{message.offset()}"
+
+
+def consumer_lag(config: ClientConfig, group: str, topic: str, *, timeout: float = 10.0) -> list[PartitionLag]:
+    """A consumer group's committed offsets vs. the high watermarks of every partition of ``topic``.
+
+    Works whether or not the group's consumers run (it does not join the group).
+    """
+    consumer = Consumer({**_client_config(config), "group.id": group, "enable.auto.commit": False})
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+        if metadata is None or metadata.error is not None:
+            raise LookupError(f"topic {topic} does not exist")
+        tps = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
+        out = []
+        for tp in consumer.committed(tps, timeout=timeout):
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+            out.append(PartitionLag(group, topic, tp.partition, tp.offset if tp.offset >= 0 else None, high, low))
+        return out
+    finally:
+        consumer.close()

@@ -1,0 +1,856 @@
+"""ConsumerRunner on a real broker and registry: typed handlers, retries, the DLQ, commits, crashes, rebalances.
+
+Each test uses its own topics and consumer groups. Records are framed with ``RecordCodec`` and sent
+with a raw confluent ``Producer``, so the bytes are exactly what a schemabus publisher writes. Waits
+are generous and bounded (``wait_for``); no assertion depends on how fast anything runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import fastavro
+import pytest
+from click.testing import CliRunner
+from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
+from consumer_worker import ConfluentRegistry, agent_topic, execution_topic
+
+import platform_events as pe
+from schemabus.runtime import DeserializationError, Event, FunctionHandler, RecordCodec, SchemaIds, Topic
+from schemabus.runtime.consumer import ConsumerRunner, OffsetTracker, PartitionLag, consumer_lag
+from schemabus.runtime.dlq import (
+    HEADER_ATTEMPTS,
+    HEADER_PREFIX,
+    HEADER_REASON,
+    DeadLetter,
+    DeadLetterError,
+    DeadLetterWriter,
+    dlq_topic_name,
+    read_dead_letters,
+    replay,
+)
+from schemabus.runtime.dlq_cli import dlq
+from schemabus.runtime.retry import RetryableError, RetryPolicy
+from schemabus.runtime.serde import frame_header
+
+pytestmark = pytest.mark.integration
+
+TIMEOUT = 45.0  # the longest any single wait may take; nothing here should come close
+WORKER = Path(__file__).with_name("consumer_worker.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _name(kind: str) -> str:
+    return f"t{uuid.uuid4().hex[:10]}.consumer.{kind}"
+
+
+def _create_topics(bootstrap: str, partitions: int, *names: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names])
+    for future in futures.values():
+        future.result(timeout=TIMEOUT)
+
+
+def _produce(
+    bootstrap: str, topic: str, records: list[tuple[int, bytes | None, bytes, list[tuple[str, bytes]]]]
+) -> None:
+    """Send (partition, key, value, headers) records and wait until the broker has them all."""
+    failures: list[KafkaError] = []
+
+    def on_delivery(error: KafkaError | None, _: Message) -> None:
+        if error is not None:
+            failures.append(error)
+
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for partition, key, value, headers in records:
+        producer.produce(topic, key=key, value=value, headers=headers, partition=partition, on_delivery=on_delivery)
+    assert producer.flush(TIMEOUT) == 0
+    assert failures == []
+
+
+def _agent(i: int, creator: str | None = None) -> pe.AgentCreated:
+    return pe.AgentCreated(
+        agent_id=uuid.UUID(int=i),
+        agent_type=pe.avro_models.AgentType.RESEARCHER,
+        created_at=dt.datetime(2026, 11, 28, 10, 0, i % 60, tzinfo=dt.UTC),
+        creator_id=creator or f"user-{i}",
+        labels={"n": str(i)},
+    )
+
+
+def _execution(i: int) -> pe.AgentExecutionStarted:
+    return pe.AgentExecutionStarted.model_validate(
+        {
+            "execution_id": str(uuid.UUID(int=1000 + i)),
+            "agent_id": str(uuid.UUID(int=i)),
+            "agent_type": "CODER",
+            "trigger": {"kind": "user", "user_id": f"u{i}"},
+            "started_at": "2026-11-28T10:00:00Z",
+        }
+    )
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+async def async_wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def run_until(runner: ConsumerRunner, scenario: Callable[[], Awaitable[None]]) -> None:
+    """Run ``runner`` while ``scenario`` runs; then stop it gracefully and re-raise what either raised."""
+    task = asyncio.create_task(runner.run())
+    watch = asyncio.create_task(scenario())
+    try:
+        done, _ = await asyncio.wait([task, watch], return_when=asyncio.FIRST_COMPLETED)
+        if watch in done:
+            watch.result()
+        else:
+            task.result()  # the runner stopped on its own: show why
+            raise AssertionError("the runner stopped before the scenario finished")
+    finally:
+        watch.cancel()
+        runner.stop()
+        await asyncio.wait_for(task, TIMEOUT)
+
+
+def _lag(bootstrap: str, group: str, topic: str) -> dict[int, PartitionLag]:
+    return {p.partition: p for p in consumer_lag(bootstrap, group, topic)}
+
+
+def _all_committed(bootstrap: str, group: str, topic: str) -> bool:
+    return all(p.committed == p.high_watermark for p in _lag(bootstrap, group, topic).values())
+
+
+@pytest.fixture(scope="module")
+def registry(registry_url: str) -> ConfluentRegistry:
+    return ConfluentRegistry(registry_url)
+
+
+@pytest.fixture(scope="module")
+def codec(registry: ConfluentRegistry) -> RecordCodec:
+    """Frames records as a publisher does (registering the schemas on first use)."""
+    return RecordCodec(SchemaIds(registry, "register"))
+
+
+def _runner(bootstrap: str, registry: ConfluentRegistry, handlers: list[Any], **kwargs: Any) -> ConsumerRunner:
+    kwargs.setdefault("retry", RetryPolicy(max_retries=2, initial_backoff=0.01, jitter=0))
+    kwargs.setdefault("commit_interval", 0.1)
+    kwargs.setdefault("service", f"s{uuid.uuid4().hex[:8]}")
+    return ConsumerRunner(bootstrap, registry, handlers, **kwargs)
+
+
+# --- no servers needed ----------------------------------------------------------------------------
+
+
+def test_offset_tracker_commits_only_the_contiguous_finished_prefix() -> None:
+    tracker = OffsetTracker()
+    for offset in (10, 11, 13, 14, 20):  # gaps, as after compaction or transaction markers
+        tracker.add(offset)
+    assert tracker.committable is None
+    tracker.done(13)  # a later record finishing first does not move the commit
+    tracker.done(14)
+    assert tracker.committable is None
+    tracker.done(10)
+    assert tracker.committable == 11
+    tracker.done(11)  # 11 done: 13 and 14 were already, so everything up to 14 is committable
+    assert tracker.committable == 15
+    assert tracker.pending == 1
+    tracker.done(20)
+    assert (tracker.committable, tracker.pending) == (21, 0)
+
+
+# --- typed handlers, commits -------------------------------------------------------------------------
+
+
+def test_typed_handlers_receive_events_and_offsets_are_committed(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    avro_name, json_name = _name("created"), _name("started")
+    _create_topics(kafka_bootstrap, 3, avro_name, json_name)
+    created, started = agent_topic(avro_name, 3), execution_topic(json_name, 3)
+    agents = [_agent(i) for i in range(30)]
+    _produce(
+        kafka_bootstrap,
+        avro_name,
+        [
+            (
+                i % 3,
+                codec.encode_key(created, f"agent-{i}"),
+                codec.encode_value(created, a),
+                [("trace", f"t{i}".encode())],
+            )
+            for i, a in enumerate(agents)
+        ],
+    )
+    executions = [_execution(i) for i in range(9)]
+    _produce(
+        kafka_bootstrap,
+        json_name,
+        [(i % 3, codec.encode_key(started, "k"), codec.encode_value(started, e), []) for i, e in enumerate(executions)],
+    )
+
+    received: list[Event[str, pe.AgentCreated]] = []
+    started_seen: list[pe.AgentExecutionStarted] = []
+
+    class RecordAgents(pe.AgentLifecycleCreatedHandler):  # a generated stub, pointed at this test's topic
+        topic = created
+
+        async def handle(self, event: Event[str, pe.AgentCreated]) -> None:
+            received.append(event)
+
+    @started.handler()
+    async def on_started(event: Event[str, pe.AgentExecutionStarted]) -> None:
+        started_seen.append(event.value)
+
+    runner = _runner(kafka_bootstrap, registry, [RecordAgents(), on_started])
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: len(received) == 30 and len(started_seen) == 9, "every record handled")
+
+    asyncio.run(run_until(runner, scenario))
+
+    assert sorted((e.value for e in received), key=lambda a: a.creator_id) == sorted(agents, key=lambda a: a.creator_id)
+    for event in received:
+        i = int(event.value.creator_id.split("-")[1])
+        assert isinstance(event.value, pe.AgentCreated)
+        assert (event.topic, event.key, event.partition) == (avro_name, f"agent-{i}", i % 3)
+        assert event.header("trace") == f"t{i}".encode()
+        assert event.offset == i // 3 and event.timestamp_ms > 0
+    for partition in range(3):  # per partition, in offset order
+        offsets = [e.offset for e in received if e.partition == partition]
+        assert offsets == sorted(offsets) == list(range(10))
+    assert sorted(started_seen, key=lambda e: str(e.execution_id)) == executions
+
+    groups = runner.handler_metrics()
+    group = next(g for g in groups if g.endswith(".record_agents"))
+    assert group == f"{runner.service}.{avro_name}.record_agents"  # consumer_group(): one group per handler
+    assert (groups[group].consumed, groups[group].handled, groups[group].dead_lettered) == (30, 30, 0)
+    assert runner.metrics.handled == 39 and runner.metrics.committed >= 6
+    # Shutdown committed everything: the lag is zero on every partition of both topics.
+    assert _all_committed(kafka_bootstrap, group, avro_name)
+    json_group = next(g for g in groups if g.endswith(".on_started"))
+    assert _all_committed(kafka_bootstrap, json_group, json_name)
+
+
+def test_lag_reports_committed_against_high_watermark(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    name = _name("lag")
+    _create_topics(kafka_bootstrap, 2, name)
+    topic = agent_topic(name, 2)
+    _produce(kafka_bootstrap, name, [(i % 2, None, codec.encode_value(topic, _agent(i)), []) for i in range(6)])
+    handled: list[int] = []
+
+    @topic.handler()
+    async def count(event: Event[str, pe.AgentCreated]) -> None:
+        handled.append(event.offset)
+
+    runner = _runner(kafka_bootstrap, registry, [count])
+    lags: list[PartitionLag] = []
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: len(handled) == 6, "6 records handled")
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            lags[:] = await runner.lag()
+            if len(lags) == 2 and all(p.lag == 0 for p in lags):
+                return
+            await asyncio.sleep(0.1)
+
+    asyncio.run(run_until(runner, scenario))
+    assert [(p.partition, p.committed, p.high_watermark, p.lag) for p in lags] == [(0, 3, 3, 0), (1, 3, 3, 0)]
+
+
+def test_commits_never_pass_a_record_that_is_not_finished(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    name = _name("contiguous")
+    _create_topics(kafka_bootstrap, 2, name)
+    topic = agent_topic(name, 2)
+    _produce(kafka_bootstrap, name, [(i % 2, None, codec.encode_value(topic, _agent(i)), []) for i in range(10)])
+    release = asyncio.Event()
+    handled: list[tuple[int, int]] = []
+
+    @topic.handler()
+    async def slow_on_zero(event: Event[str, pe.AgentCreated]) -> None:
+        if (event.partition, event.offset) == (0, 2):
+            await release.wait()  # partition 0 stops at offset 2; partition 1 goes on
+        handled.append((event.partition, event.offset))
+
+    runner = _runner(kafka_bootstrap, registry, [slow_on_zero])
+    group = f"{runner.service}.{name}.slow_on_zero"
+    seen: list[dict[int, int | None]] = []
+
+    def committed() -> dict[int, int | None]:
+        now = {p: lag.committed for p, lag in _lag(kafka_bootstrap, group, name).items()}
+        seen.append(now)
+        return now
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: sum(p == 1 for p, _ in handled) == 5, "partition 1 handled")
+        # Partition 1 is committed to its end; partition 0 only up to the record that is not finished.
+        await async_wait_for(lambda: committed() == {0: 2, 1: 5}, "commits of the finished records")
+        for _ in range(5):  # several commit intervals later, still not past offset 2
+            await asyncio.sleep(0.2)
+            assert committed()[0] == 2
+        release.set()
+        await async_wait_for(lambda: committed() == {0: 5, 1: 5}, "partition 0 committed after the release")
+
+    asyncio.run(run_until(runner, scenario))
+    assert all((c[0] or 0) <= 2 for c in seen[:-1])  # never past the unfinished record before its release
+    assert [o for p, o in handled if p == 0] == [0, 1, 2, 3, 4]
+
+
+def test_slow_handlers_never_have_more_than_max_in_flight_records_fetched(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    name = _name("backpressure")
+    _create_topics(kafka_bootstrap, 2, name)
+    topic = agent_topic(name, 2)
+    _produce(kafka_bootstrap, name, [(i % 2, None, codec.encode_value(topic, _agent(i)), []) for i in range(16)])
+    handled: list[tuple[int, int]] = []
+    in_flight: list[int] = []
+    runner: ConsumerRunner
+
+    @topic.handler()
+    async def slow(event: Event[str, pe.AgentCreated]) -> None:
+        metrics = runner.metrics
+        in_flight.append(metrics.consumed - metrics.handled)  # fetched and not finished, this one included
+        await asyncio.sleep(0.1)
+        handled.append((event.partition, event.offset))
+
+    # Full for longer than backpressure_wait: the partitions are paused, then resumed.
+    runner = _runner(kafka_bootstrap, registry, [slow], max_in_flight=3, backpressure_wait=0.05)
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: len(handled) == 16, "16 records handled")
+
+    asyncio.run(run_until(runner, scenario))
+    assert max(in_flight) <= 3
+    for partition in (0, 1):
+        assert [o for p, o in handled if p == partition] == list(range(8))
+    assert _all_committed(kafka_bootstrap, f"{runner.service}.{name}.slow", name)
+
+
+def test_revoked_partitions_are_committed_up_to_the_finished_records_before_they_move(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    name = _name("rebalance")
+    _create_topics(kafka_bootstrap, 4, name)
+    topic = agent_topic(name, 4)
+    _produce(kafka_bootstrap, name, [(i % 4, None, codec.encode_value(topic, _agent(i)), []) for i in range(80)])
+    handled: list[tuple[str, int, int]] = []
+    second_assigned = asyncio.Event()
+
+    def member(label: str) -> FunctionHandler[str, pe.AgentCreated]:
+        @topic.handler(name="worker")  # the same handler name in both: one consumer group
+        async def work(event: Event[str, pe.AgentCreated]) -> None:
+            if label == "a" and event.offset == 10:
+                await second_assigned.wait()  # every partition of the first member stops at offset 10
+            handled.append((label, event.partition, event.offset))
+
+        return work
+
+    service = f"s{uuid.uuid4().hex[:8]}"
+    group = f"{service}.{name}.worker"
+    # The first member commits only when partitions are revoked (and at shutdown); the records it is
+    # in the middle of are given up after revoke_timeout and left to the partitions' next owner.
+    a = _runner(kafka_bootstrap, registry, [member("a")], service=service, commit_interval=3600, revoke_timeout=1.0)
+    b = _runner(kafka_bootstrap, registry, [member("b")], service=service)
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: len(handled) == 40, "offsets 0-9 of every partition handled by the first member")
+        second = asyncio.create_task(b.run())
+        try:
+            await async_wait_for(lambda: bool(b.assignment().get(group)), "partitions for the second member")
+            second_assigned.set()
+            await async_wait_for(
+                lambda: {(p, o) for _, p, o in handled} == {(p, o) for p in range(4) for o in range(20)},
+                "every record handled",
+            )
+        finally:
+            b.stop()
+            await asyncio.wait_for(second, TIMEOUT)
+
+    asyncio.run(run_until(a, scenario))
+    moved = {p for label, p, _ in handled if label == "b"}
+    assert len(moved) == 2  # cooperative-sticky: half the partitions moved, the others stayed
+    for partition in moved:
+        # The revoke committed offset 10: the new owner starts exactly there (nothing skipped, nothing redone).
+        assert min(o for label, p, o in handled if label == "b" and p == partition) == 10
+        assert sorted(o for label, p, o in handled if label == "a" and p == partition) == list(range(10))
+    for partition in set(range(4)) - moved:
+        assert sorted(o for label, p, o in handled if p == partition) == list(range(20))
+    assert a.metrics.rebalances >= 2  # assigned, then revoked
+    assert _all_committed(kafka_bootstrap, group, name)
+
+
+# --- retries and the dead-letter topic ---------------------------------------------------------------
+
+
+class ServiceUnavailable(RetryableError):
+    pass
+
+
+def test_a_retryable_failure_is_retried_then_succeeds(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    name = _name("retry")
+    _create_topics(kafka_bootstrap, 1, name)
+    topic = agent_topic(name, 1)
+    _produce(kafka_bootstrap, name, [(0, None, codec.encode_value(topic, _agent(i)), []) for i in range(4)])
+    attempts: dict[int, int] = {}
+    handled: list[int] = []
+
+    @topic.handler()
+    async def flaky(event: Event[str, pe.AgentCreated]) -> None:
+        attempts[event.offset] = attempts.get(event.offset, 0) + 1
+        if event.offset == 1 and attempts[1] < 3:
+            raise ServiceUnavailable("try again")
+        handled.append(event.offset)
+
+    runner = _runner(kafka_bootstrap, registry, [flaky], retry=RetryPolicy(max_retries=3, initial_backoff=0.01))
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: len(handled) == 4, "4 records handled")
+
+    asyncio.run(run_until(runner, scenario))
+    assert handled == [0, 1, 2, 3]  # the retried record kept its place
+    assert attempts == {0: 1, 1: 3, 2: 1, 3: 1}
+    metrics = runner.metrics
+    assert (metrics.retried, metrics.handled, metrics.dead_lettered) == (2, 4, 0)
+    assert _all_committed(kafka_bootstrap, f"{runner.service}.{name}.flaky", name)
+
+
+def test_failed_records_go_to_the_dlq_with_original_bytes_and_replay_redelivers_them(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    name = _name("failing")
+    _create_topics(kafka_bootstrap, 2, name)
+    topic = agent_topic(name, 2)
+    records = [
+        (i % 2, codec.encode_key(topic, f"agent-{i}"), codec.encode_value(topic, _agent(i, creator)), headers)
+        for i, (creator, headers) in enumerate(
+            [
+                ("ok-0", [("trace", b"a")]),
+                ("reject", [("trace", b"b"), ("tenant", b"acme"), ("trace", b"b2")]),
+                ("ok-2", []),
+                ("flaky-forever", [("trace", b"d")]),
+                ("ok-4", []),
+            ]
+        )
+    ]
+    _produce(kafka_bootstrap, name, records)
+    fixed = False
+    calls: dict[str, int] = {}
+    handled: list[Event[str, pe.AgentCreated]] = []
+
+    @topic.handler(name="billing")
+    async def bill(event: Event[str, pe.AgentCreated]) -> None:
+        creator = event.value.creator_id
+        calls[creator] = calls.get(creator, 0) + 1
+        if not fixed and creator == "reject":
+            raise ValueError("cannot bill this agent")  # not retryable: dead-lettered at once
+        if not fixed and creator == "flaky-forever":
+            raise ServiceUnavailable("still down")  # retried, then dead-lettered
+        handled.append(event)
+
+    runner = _runner(kafka_bootstrap, registry, [bill])
+    group = f"{runner.service}.{name}.billing"
+    dlq_topic = dlq_topic_name(name)
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: len(handled) == 3 and runner.metrics.dead_lettered == 2, "3 handled, 2 dead")
+
+    asyncio.run(run_until(runner, scenario))
+    assert calls == {"ok-0": 1, "reject": 1, "ok-2": 1, "flaky-forever": 3, "ok-4": 1}
+    assert _all_committed(kafka_bootstrap, group, name)  # dead-lettered records count as done
+
+    by_value = {d.value: d for d in read_dead_letters(kafka_bootstrap, dlq_topic)}
+    assert len(by_value) == 2
+    for i in (1, 3):
+        _, key, value, headers = records[i]
+        letter = by_value[value]  # the original bytes, unchanged
+        assert (letter.key, letter.headers) == (key, tuple(headers))
+        assert (letter.original_topic, letter.original_partition, letter.original_offset) == (name, 1, i // 2)
+        assert letter.original_timestamp_ms is not None and letter.original_timestamp_ms > 0
+        assert letter.consumer_group == group
+        assert letter.reason == "handler-error"
+    rejected, flaky = by_value[records[1][2]], by_value[records[3][2]]
+    assert (rejected.exception_class, rejected.exception_message, rejected.attempts) == (
+        "builtins.ValueError",
+        "cannot bill this agent",
+        1,
+    )
+    assert flaky.exception_class == f"{__name__}.ServiceUnavailable" and flaky.attempts == 3
+    assert flaky.stacktrace is not None and "in bill" in flaky.stacktrace
+
+    # The CLI shows the same records.
+    shown = CliRunner().invoke(dlq, ["inspect", name, "--bootstrap-servers", kafka_bootstrap, "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert sorted(r["original"]["offset"] for r in json.loads(shown.output)) == [0, 1]
+    text = CliRunner().invoke(dlq, ["inspect", dlq_topic, "--bootstrap-servers", kafka_bootstrap])
+    assert "reason=handler-error" in text.output and "builtins.ValueError: cannot bill this agent" in text.output
+
+    # Replay (through the CLI) sends both back to the original topic; the fixed handler takes them.
+    fixed = True
+    replayed = CliRunner().invoke(dlq, ["replay", dlq_topic, "--bootstrap-servers", kafka_bootstrap])
+    assert replayed.exit_code == 0, replayed.output
+    assert f"replayed 2 records to {name}" in replayed.output
+    assert replay(kafka_bootstrap, dlq_topic).total == 0  # already replayed: nothing twice
+    handled.clear()
+    second = _runner(kafka_bootstrap, registry, [bill], service=runner.service)  # same group: resumes after commits
+
+    async def redelivered() -> None:
+        await async_wait_for(lambda: len(handled) == 2, "the replayed records handled")
+
+    asyncio.run(run_until(second, redelivered))
+    assert sorted(e.value.creator_id for e in handled) == ["flaky-forever", "reject"]
+    for event in handled:
+        assert event.partition == 1 and event.offset >= 2  # appended to the original partition
+        assert not any(k.startswith(HEADER_PREFIX) for k, _ in event.headers)  # dead-letter headers removed
+    assert next(e for e in handled if e.value.creator_id == "reject").headers == (
+        ("trace", b"b"),
+        ("tenant", b"acme"),
+        ("trace", b"b2"),
+    )
+
+
+def test_poison_messages_go_to_the_dlq_directly_with_their_bytes(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    avro_name, json_name = _name("poison"), _name("poisonjson")
+    _create_topics(kafka_bootstrap, 1, avro_name, json_name)
+    avro, js = agent_topic(avro_name, 1), execution_topic(json_name, 1)
+    good_avro = codec.encode_value(avro, _agent(1))
+    own_id = int.from_bytes(good_avro[1:5], "big")
+    payload = good_avro[5:]
+    good_json = codec.encode_value(js, _execution(1))
+    json_id = int.from_bytes(good_json[1:5], "big")
+    avro_poison = {
+        b"\x01" + good_avro[1:]: "bad-magic",
+        frame_header(2_000_000_000) + payload: "unknown-schema-id",
+        b"\x00\x00\x00": "truncated",
+    }
+    # The frame is fine but the payload ends early: the generated decoder says how it noticed.
+    cut = frame_header(own_id) + payload[:3]
+    with pytest.raises(DeserializationError) as decoding:
+        codec.decode_value(avro, cut)
+    assert decoding.value.reason in ("truncated", "invalid-payload")
+    avro_poison[cut] = decoding.value.reason
+    json_poison = {
+        frame_header(json_id) + b'{"execution_id": ': "invalid-payload",
+        frame_header(json_id)
+        + json.dumps({"execution_id": "not-a-uuid", "agent_type": "CODER"}).encode(): "validation",
+    }
+    _produce(kafka_bootstrap, avro_name, [(0, b"k", v, [("h", b"1")]) for v in [*avro_poison, good_avro]])
+    _produce(kafka_bootstrap, json_name, [(0, b"k", v, []) for v in [*json_poison, good_json]])
+    seen: list[str] = []
+
+    @avro.handler()
+    async def on_agent(event: Event[str, pe.AgentCreated]) -> None:
+        seen.append(event.value.creator_id)
+
+    @js.handler()
+    async def on_execution(event: Event[str, pe.AgentExecutionStarted]) -> None:
+        seen.append(str(event.value.execution_id))
+
+    runner = _runner(kafka_bootstrap, registry, [on_agent, on_execution], retry=RetryPolicy(max_retries=5))
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: len(seen) == 2 and runner.metrics.dead_lettered == 6, "good handled, poison out")
+
+    asyncio.run(run_until(runner, scenario))
+    assert sorted(seen) == sorted(["user-1", str(uuid.UUID(int=1001))])  # the good records after the poison
+    assert runner.metrics.poison == 6 and runner.metrics.retried == 0
+
+    def reasons(letters: list[DeadLetter]) -> dict[bytes | None, str | None]:
+        return {d.value: d.reason for d in letters}
+
+    avro_letters = read_dead_letters(kafka_bootstrap, dlq_topic_name(avro_name))
+    assert reasons(avro_letters) == avro_poison
+    assert all(d.key == b"k" and d.headers == (("h", b"1"),) and d.attempts == 0 for d in avro_letters)
+    assert all(d.exception_class == "schemabus.runtime.serde.DeserializationError" for d in avro_letters)
+    json_letters = read_dead_letters(kafka_bootstrap, dlq_topic_name(json_name))
+    assert reasons(json_letters) == json_poison
+    assert all(dict(d.dlq_headers)[HEADER_REASON] == d.reason.encode() for d in json_letters if d.reason)
+    assert all(dict(d.dlq_headers)[HEADER_ATTEMPTS] == b"0" for d in json_letters)
+    assert _all_committed(kafka_bootstrap, f"{runner.service}.{avro_name}.on_agent", avro_name)
+
+
+def test_a_failed_dead_letter_write_stops_the_consumer_without_committing_the_record(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    name = _name("dlqdown")
+    _create_topics(kafka_bootstrap, 1, name)
+    topic = agent_topic(name, 1)
+    good = codec.encode_value(topic, _agent(1))
+    _produce(kafka_bootstrap, name, [(0, None, v, []) for v in (good, b"\x07poison", good)])
+    handled: list[int] = []
+
+    @topic.handler()
+    async def record(event: Event[str, pe.AgentCreated]) -> None:
+        handled.append(event.offset)
+
+    unreachable = DeadLetterWriter("127.0.0.1:1", timeout=2.0)  # nothing listens there
+    runner = _runner(kafka_bootstrap, registry, [record], dead_letters=unreachable)
+    with pytest.raises(DeadLetterError, match=f"dlq.{name}"):
+        asyncio.run(asyncio.wait_for(runner.run(), TIMEOUT))
+    assert handled == [0]  # the partition stopped at the poison record
+    committed = _lag(kafka_bootstrap, f"{runner.service}.{name}.record", name)[0].committed
+    assert committed == 1  # the record before it is committed; the poison record is not
+
+
+# --- schema evolution --------------------------------------------------------------------------------
+
+V1 = {
+    "type": "record",
+    "name": "AgentCreated",
+    "namespace": "io.schemabus.platform.agent.lifecycle",
+    "fields": [
+        {"name": "agent_id", "type": {"type": "string", "logicalType": "uuid"}},
+        {
+            "name": "agent_type",
+            "type": {
+                "type": "enum",
+                "name": "AgentType",
+                "namespace": "io.schemabus.platform.common",
+                "symbols": [
+                    "UNKNOWN",
+                    "ASSISTANT",
+                    "RESEARCHER",
+                    "CODER",
+                    "PLANNER",
+                    "REVIEWER",
+                    "ORCHESTRATOR",
+                    "CUSTOM",
+                ],
+                "default": "UNKNOWN",
+            },
+        },
+        {"name": "created_at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+        {"name": "creator_id", "type": "string"},
+        {"name": "legacy_note", "type": "string"},  # dropped later: the reader skips it
+    ],
+}
+
+
+def test_records_written_with_an_older_schema_are_read_by_the_current_model(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    name = _name("evolution")
+    _create_topics(kafka_bootstrap, 1, name)
+    topic = agent_topic(name, 1)
+    v1_text = json.dumps(V1)
+    v1_id = registry.register_schema(topic.value_subject, v1_text, "AVRO")
+    old = io.BytesIO()
+    fastavro.schemaless_writer(
+        old,
+        fastavro.parse_schema(V1),
+        {
+            "agent_id": str(uuid.UUID(int=7)),
+            "agent_type": "CODER",
+            "created_at": dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+            "creator_id": "old-writer",
+            "legacy_note": "gone in v2",
+        },
+    )
+    current = codec.encode_value(topic, _agent(8))  # registers the current schema as v2
+    current_id = int.from_bytes(current[1:5], "big")
+    assert current_id != v1_id
+    _produce(kafka_bootstrap, name, [(0, None, frame_header(v1_id) + old.getvalue(), []), (0, None, current, [])])
+    received: list[pe.AgentCreated] = []
+
+    @topic.handler()
+    async def read(event: Event[str, pe.AgentCreated]) -> None:
+        received.append(event.value)
+
+    runner = _runner(kafka_bootstrap, registry, [read])
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: len(received) == 2, "both records handled")
+
+    asyncio.run(run_until(runner, scenario))
+    old_value, new_value = received
+    assert isinstance(old_value, pe.AgentCreated)
+    assert (old_value.agent_id, old_value.agent_type, old_value.creator_id) == (
+        uuid.UUID(int=7),
+        pe.avro_models.AgentType.CODER,
+        "old-writer",
+    )
+    assert old_value.created_at == dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    # Fields v1 did not have take the current schema's defaults.
+    assert (old_value.display_name, old_value.capabilities, old_value.labels, old_value.schema_version) == (
+        None,
+        [],
+        {},
+        1,
+    )
+    assert new_value == _agent(8)
+    assert runner.metrics.dead_lettered == 0
+
+
+# --- separate processes: a crash, and two members of one group ------------------------------------------
+
+
+class Worker:
+    """A tests/integration/consumer_worker.py process."""
+
+    def __init__(
+        self,
+        tmp: Path,
+        label: str,
+        bootstrap: str,
+        registry_url: str,
+        topic: str,
+        partitions: int,
+        group: str,
+        delay: float,
+    ) -> None:
+        self.out = tmp / f"{label}.handled"
+        self.out.touch()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "generated"), os.environ.get("PYTHONPATH", "")])}
+        self.log = (tmp / f"{label}.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(WORKER),
+                *("--bootstrap", bootstrap, "--registry", registry_url, "--topic", topic),
+                *("--partitions", str(partitions), "--group", group, "--out", str(self.out), "--delay", str(delay)),
+            ],
+            env=env,
+            cwd=ROOT,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def handled(self) -> list[tuple[int, int]]:
+        lines = self.out.read_text().splitlines()
+        return [(int(p), int(o)) for p, o in (line.split() for line in lines if line.count(" ") == 1)]
+
+    def assignment(self) -> set[int]:
+        path = Path(str(self.out) + ".assignment")
+        text = path.read_text().strip() if path.exists() else ""
+        return {int(p) for p in text.split(",") if p}
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.alive():
+            self.process.send_signal(sig)
+        code = self.process.wait(TIMEOUT)
+        self.log.close()
+        return code
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[list[Worker]]:
+    started: list[Worker] = []
+    yield started
+    for worker in started:  # whatever a failed test left running
+        if worker.alive():
+            worker.process.kill()
+            worker.process.wait(TIMEOUT)
+
+
+def _publish_many(
+    bootstrap: str, codec: RecordCodec, topic: Topic[str, pe.AgentCreated], start: int, count: int
+) -> None:
+    _produce(
+        bootstrap,
+        topic.name,
+        [(i % topic.partitions, None, codec.encode_value(topic, _agent(i)), []) for i in range(start, start + count)],
+    )
+
+
+def _expected(bootstrap: str, topic: str) -> set[tuple[int, int]]:
+    lags = _lag(bootstrap, f"unused-{uuid.uuid4().hex}", topic)
+    return {(p, o) for p, lag in lags.items() for o in range(lag.low_watermark, lag.high_watermark)}
+
+
+def test_a_killed_consumer_loses_nothing_after_restart(
+    kafka_bootstrap: str, registry_url: str, codec: RecordCodec, tmp_path: Path, workers: list[Worker]
+) -> None:
+    name, group = _name("crash"), _name("group")
+    _create_topics(kafka_bootstrap, 3, name)
+    topic = agent_topic(name, 3)
+    _publish_many(kafka_bootstrap, codec, topic, 0, 240)
+    expected = _expected(kafka_bootstrap, name)
+    assert len(expected) == 240
+
+    first = Worker(tmp_path, "first", kafka_bootstrap, registry_url, name, 3, group, delay=0.05)
+    workers.append(first)
+    wait_for(lambda: len(first.handled()) >= 30 or not first.alive(), "the first worker to get going")
+    assert first.stop(signal.SIGKILL) == -signal.SIGKILL  # mid-batch: no shutdown, no final commit
+    before = set(first.handled())
+    assert before < expected  # it had not finished
+
+    second = Worker(tmp_path, "second", kafka_bootstrap, registry_url, name, 3, group, delay=0.0)
+    workers.append(second)
+    wait_for(lambda: before | set(second.handled()) >= expected or not second.alive(), "every record handled")
+    wait_for(lambda: _all_committed(kafka_bootstrap, group, name), "the second worker to commit everything")
+    assert second.stop() == 0, (tmp_path / "second.log").read_text()
+    assert before | set(second.handled()) == expected  # every record handled at least once, none skipped
+
+
+def test_two_processes_share_a_group_and_one_takes_over_when_the_other_leaves(
+    kafka_bootstrap: str, registry_url: str, codec: RecordCodec, tmp_path: Path, workers: list[Worker]
+) -> None:
+    name, group = _name("shared"), _name("group")
+    _create_topics(kafka_bootstrap, 4, name)
+    topic = agent_topic(name, 4)
+    a = Worker(tmp_path, "a", kafka_bootstrap, registry_url, name, 4, group, delay=0.0)
+    workers.append(a)
+    wait_for(lambda: a.assignment() == {0, 1, 2, 3} or not a.alive(), "the first member to get every partition")
+    b = Worker(tmp_path, "b", kafka_bootstrap, registry_url, name, 4, group, delay=0.0)
+    workers.append(b)
+    wait_for(
+        lambda: (
+            (len(a.assignment()) == len(b.assignment()) == 2 and a.assignment() | b.assignment() == {0, 1, 2, 3})
+            or not (a.alive() and b.alive())
+        ),
+        "the partitions split between the two members",
+    )
+    assert not a.assignment() & b.assignment()
+    _publish_many(kafka_bootstrap, codec, topic, 0, 80)
+    first_batch = _expected(kafka_bootstrap, name)
+    wait_for(lambda: set(a.handled()) | set(b.handled()) >= first_batch, "the first batch handled")
+    assert {p for p, _ in a.handled()} == a.assignment()  # each handled its own partitions
+    assert {p for p, _ in b.handled()} == b.assignment()
+
+    assert a.stop() == 0, (tmp_path / "a.log").read_text()  # leaves the group cleanly
+    wait_for(lambda: b.assignment() == {0, 1, 2, 3} or not b.alive(), "the other member to take every partition")
+    _publish_many(kafka_bootstrap, codec, topic, 80, 80)
+    everything = _expected(kafka_bootstrap, name)
+    wait_for(lambda: set(a.handled()) | set(b.handled()) >= everything, "the second batch handled")
+    wait_for(lambda: _all_committed(kafka_bootstrap, group, name), "everything committed")
+    assert b.stop() == 0, (tmp_path / "b.log").read_text()
+    assert set(a.handled()) | set(b.handled()) == everything
+    assert set(b.handled()) >= everything - first_batch  # the second batch went to the member that stayed

@@ -1,0 +1,239 @@
+"""Dead-letter records: original bytes and headers kept, failure headers added, stack traces truncated."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from schemabus.runtime import DeserializationError
+from schemabus.runtime.dlq import (
+    HEADER_ATTEMPTS,
+    HEADER_CONSUMER_GROUP,
+    HEADER_EXCEPTION_CLASS,
+    HEADER_EXCEPTION_MESSAGE,
+    HEADER_EXCEPTION_STACKTRACE,
+    HEADER_ORIGINAL_OFFSET,
+    HEADER_ORIGINAL_PARTITION,
+    HEADER_ORIGINAL_TIMESTAMP,
+    HEADER_ORIGINAL_TOPIC,
+    HEADER_PREFIX,
+    HEADER_REASON,
+    MAX_TEXT_BYTES,
+    DeadLetterRecord,
+    build_dead_letter,
+    describe,
+    dlq_topic_name,
+    parse_dead_letter,
+)
+from schemabus.runtime.dlq_cli import dlq
+
+KEY = b"agent-\xff\x00-7"  # not UTF-8: must survive byte for byte
+VALUE = bytes([0, 0, 0, 0, 42]) + bytes(range(256))
+HEADERS = [("trace", b"t-1"), ("tenant", b"acme"), ("trace", b"t-2"), ("empty", None)]
+
+
+class PaymentDeclined(Exception):
+    pass
+
+
+def _raise(exc: BaseException) -> BaseException:
+    try:
+        raise exc
+    except BaseException as e:
+        return e
+
+
+def _build(error: BaseException, **kwargs: object) -> DeadLetterRecord:
+    args: dict[str, object] = {
+        "topic": "billing.invoice.created",
+        "partition": 4,
+        "offset": 1234567,
+        "timestamp_ms": 1_700_000_000_123,
+        "key": KEY,
+        "value": VALUE,
+        "headers": HEADERS,
+        "group": "svc.billing.invoice.created.charge",
+        "error": error,
+        "attempts": 4,
+    }
+    args.update(kwargs)
+    return build_dead_letter(**args)  # type: ignore[arg-type]
+
+
+def _dlq_headers(record: DeadLetterRecord) -> dict[str, str]:
+    return {k: v.decode() for k, v in record.headers if k.startswith(HEADER_PREFIX)}
+
+
+def test_dead_letter_keeps_original_bytes_and_headers_and_adds_failure_headers() -> None:
+    record = _build(_raise(PaymentDeclined("card expired")))
+    assert record.topic == "dlq.billing.invoice.created" == dlq_topic_name("billing.invoice.created")
+    assert record.key == KEY
+    assert record.value == VALUE
+    # Original headers first, in order, repeats kept (a null value becomes empty bytes).
+    assert list(record.headers[:4]) == [("trace", b"t-1"), ("tenant", b"acme"), ("trace", b"t-2"), ("empty", b"")]
+    headers = _dlq_headers(record)
+    assert [k for k, _ in record.headers[4:]] == list(headers)  # each dead-letter header once
+    assert headers[HEADER_ORIGINAL_TOPIC] == "billing.invoice.created"
+    assert headers[HEADER_ORIGINAL_PARTITION] == "4"
+    assert headers[HEADER_ORIGINAL_OFFSET] == "1234567"
+    assert headers[HEADER_ORIGINAL_TIMESTAMP] == "1700000000123"
+    assert headers[HEADER_CONSUMER_GROUP] == "svc.billing.invoice.created.charge"
+    assert headers[HEADER_EXCEPTION_CLASS] == f"{__name__}.PaymentDeclined"
+    assert headers[HEADER_EXCEPTION_MESSAGE] == "card expired"
+    assert headers[HEADER_ATTEMPTS] == "4"
+    assert headers[HEADER_REASON] == "handler-error"
+    trace = headers[HEADER_EXCEPTION_STACKTRACE]
+    assert trace.startswith("Traceback (most recent call last):")
+    assert "in _raise" in trace
+    assert trace.rstrip().endswith("PaymentDeclined: card expired")
+
+
+def test_header_names_follow_one_documented_namespace() -> None:
+    assert HEADER_PREFIX == "schemabus.dlq."
+    names = [
+        HEADER_ORIGINAL_TOPIC,
+        HEADER_ORIGINAL_PARTITION,
+        HEADER_ORIGINAL_OFFSET,
+        HEADER_ORIGINAL_TIMESTAMP,
+        HEADER_CONSUMER_GROUP,
+        HEADER_EXCEPTION_CLASS,
+        HEADER_EXCEPTION_MESSAGE,
+        HEADER_EXCEPTION_STACKTRACE,
+        HEADER_ATTEMPTS,
+        HEADER_REASON,
+    ]
+    assert [n.removeprefix(HEADER_PREFIX) for n in names] == [
+        "original.topic",
+        "original.partition",
+        "original.offset",
+        "original.timestamp",
+        "consumer.group",
+        "exception.class",
+        "exception.message",
+        "exception.stacktrace",
+        "attempts",
+        "reason",
+    ]
+
+
+@pytest.mark.parametrize("reason", ["bad-magic", "truncated", "unknown-schema-id", "invalid-payload", "validation"])
+def test_poison_messages_carry_their_reason(reason: str) -> None:
+    record = _build(_raise(DeserializationError(reason, "cannot decode")), attempts=0)
+    headers = _dlq_headers(record)
+    assert headers[HEADER_REASON] == reason
+    assert headers[HEADER_ATTEMPTS] == "0"
+    assert headers[HEADER_EXCEPTION_CLASS] == "schemabus.runtime.serde.DeserializationError"
+    assert record.value == VALUE
+
+
+def test_explicit_reason_and_an_exception_never_raised() -> None:
+    record = _build(ValueError("boom"), reason="custom")
+    headers = _dlq_headers(record)
+    assert headers[HEADER_REASON] == "custom"
+    assert headers[HEADER_EXCEPTION_CLASS] == "builtins.ValueError"
+    assert headers[HEADER_EXCEPTION_STACKTRACE].strip() == "ValueError: boom"  # no frames: never raised
+
+
+def _deep(n: int) -> None:
+    if n == 0:
+        raise RuntimeError("bottom of a deep stack: ünïcödé")
+    _deeper(n - 1)  # two functions in turn: Python does not fold the traceback's alternating frames
+
+
+def _deeper(n: int) -> None:
+    _deep(n)
+
+
+def test_long_stack_traces_keep_their_end_within_8_kib() -> None:
+    try:
+        _deep(300)
+    except RuntimeError as e:
+        error: BaseException = e
+    record = _build(error)
+    raw = dict((k, v) for k, v in record.headers)[HEADER_EXCEPTION_STACKTRACE]
+    assert MAX_TEXT_BYTES == 8 * 1024
+    assert len(raw) <= MAX_TEXT_BYTES
+    text = raw.decode()  # still valid UTF-8 after the cut
+    assert text.startswith("…[") and "bytes truncated]" in text.splitlines()[0]
+    assert text.rstrip().endswith("RuntimeError: bottom of a deep stack: ünïcödé")
+
+
+def test_long_messages_are_truncated_too() -> None:
+    record = _build(ValueError("é" * 10_000))
+    message = dict(record.headers)[HEADER_EXCEPTION_MESSAGE]
+    assert len(message) <= MAX_TEXT_BYTES
+    assert message.decode().endswith("bytes truncated]")
+
+
+def test_earlier_dead_letter_headers_are_replaced_not_repeated() -> None:
+    first = _build(_raise(ValueError("first")))
+    again = _build(_raise(KeyError("second")), headers=first.headers, attempts=1)
+    names = [k for k, _ in again.headers]
+    assert names.count(HEADER_EXCEPTION_CLASS) == 1
+    assert _dlq_headers(again)[HEADER_EXCEPTION_CLASS] == "builtins.KeyError"
+    assert [h for h in again.headers if not h[0].startswith(HEADER_PREFIX)] == [
+        h for h in first.headers if not h[0].startswith(HEADER_PREFIX)
+    ]
+
+
+def test_parse_reads_back_what_build_wrote() -> None:
+    record = _build(_raise(PaymentDeclined("card expired")))
+    letter = parse_dead_letter(
+        topic=record.topic,
+        partition=0,
+        offset=9,
+        timestamp_ms=1_700_000_001_000,
+        key=record.key,
+        value=record.value,
+        headers=record.headers,
+    )
+    assert (letter.key, letter.value) == (KEY, VALUE)
+    assert letter.headers == (("trace", b"t-1"), ("tenant", b"acme"), ("trace", b"t-2"), ("empty", b""))
+    assert (letter.original_topic, letter.original_partition, letter.original_offset) == (
+        "billing.invoice.created",
+        4,
+        1234567,
+    )
+    assert letter.original_timestamp_ms == 1_700_000_000_123
+    assert letter.consumer_group == "svc.billing.invoice.created.charge"
+    assert letter.exception_class == f"{__name__}.PaymentDeclined"
+    assert letter.exception_message == "card expired"
+    assert letter.attempts == 4
+    assert letter.reason == "handler-error"
+    assert letter.stacktrace is not None and "PaymentDeclined" in letter.stacktrace
+
+    as_json = json.loads(json.dumps(letter.to_json()))
+    assert as_json["original"] == {
+        "topic": "billing.invoice.created",
+        "partition": 4,
+        "offset": 1234567,
+        "timestamp_ms": 1_700_000_000_123,
+    }
+    assert as_json["value"]["schema_id"] == 42
+    assert "text" not in as_json["key"]  # not UTF-8: base64 only
+    assert as_json["headers"][0] == {"name": "trace", "value": {"base64": "dC0x", "size": 3, "text": "t-1"}}
+
+    text = describe([letter])
+    assert "dlq.billing.invoice.created[0]@9" in text
+    assert "original: billing.invoice.created[4]@1234567" in text
+    assert f"{__name__}.PaymentDeclined: card expired" in text
+    assert "schema id 42" in text
+    assert "Traceback" not in text and "Traceback" in describe([letter], stacktrace=True)
+
+
+def test_records_without_dead_letter_headers_parse_with_nothing_known() -> None:
+    letter = parse_dead_letter(
+        topic="dlq.x.y.z", partition=0, offset=0, timestamp_ms=0, key=None, value=b"v", headers=None
+    )
+    assert letter.original_topic is None and letter.attempts is None and letter.headers == ()
+
+
+def test_cli_needs_bootstrap_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SCHEMABUS_BOOTSTRAP_SERVERS", raising=False)
+    for command in (["inspect", "a.b.c"], ["replay", "dlq.a.b.c"]):
+        result = CliRunner().invoke(dlq, command)
+        assert result.exit_code == 2
+        assert "--bootstrap-servers" in result.output
+    assert CliRunner().invoke(dlq, ["--help"]).output.count("inspect") >= 1
