@@ -1,0 +1,445 @@
+"""Typed configuration of the Kafka runtime: the cluster, the schema registry and the producer.
+
+Build the models in code, or read them from the environment with ``from_env()``:
+
+- ``SCHEMABUS_BOOTSTRAP_SERVERS`` (required): ``KafkaConfig.bootstrap_servers``, ``host:port,...``
+- ``SCHEMABUS_KAFKA_SECURITY_PROTOCOL``: ``PLAINTEXT`` (default), ``SSL``, ``SASL_PLAINTEXT``, ``SASL_SSL``
+- ``SCHEMABUS_KAFKA_SASL_MECHANISM``: ``PLAIN``, ``SCRAM-SHA-256``, ``SCRAM-SHA-512``, ``OAUTHBEARER``, ``GSSAPI``
+- ``SCHEMABUS_KAFKA_SASL_USERNAME``, ``SCHEMABUS_KAFKA_SASL_PASSWORD`` (secret)
+- ``SCHEMABUS_KAFKA_SSL_CA_LOCATION``, ``SCHEMABUS_KAFKA_SSL_CERTIFICATE_LOCATION``,
+  ``SCHEMABUS_KAFKA_SSL_KEY_LOCATION``, ``SCHEMABUS_KAFKA_SSL_KEY_PASSWORD`` (secret)
+- ``SCHEMABUS_KAFKA_CLIENT_ID``: ``client.id`` (default ``schemabus``)
+- ``SCHEMABUS_KAFKA_EXTRA``: other librdkafka properties, ``name=value,name=value``
+- ``SCHEMABUS_REGISTRY_URL`` (required): ``RegistryConfig.url``, e.g. ``http://host:8081``
+- ``SCHEMABUS_REGISTRY_BASIC_AUTH_USER``, ``SCHEMABUS_REGISTRY_BASIC_AUTH_PASSWORD`` (secret), or
+  ``SCHEMABUS_REGISTRY_BASIC_AUTH=user:password`` as ``schemabus register`` reads it
+- ``SCHEMABUS_REGISTRY_BEARER_TOKEN`` (secret), ``SCHEMABUS_REGISTRY_BEARER_LOGICAL_CLUSTER``
+- ``SCHEMABUS_REGISTRY_SCHEMA_IDS``: ``register`` (default: register on first use) or ``lookup`` (only
+  look schemas up: production, where CI registered them)
+- ``SCHEMABUS_REGISTRY_SSL_CA_LOCATION``, ``SCHEMABUS_REGISTRY_TIMEOUT_S``,
+  ``SCHEMABUS_REGISTRY_MAX_RETRIES``, ``SCHEMABUS_REGISTRY_RETRY_BACKOFF_MS``,
+  ``SCHEMABUS_REGISTRY_RETRY_BACKOFF_MAX_MS``
+- ``SCHEMABUS_PRODUCER_<FIELD>``: any :class:`ProducerSettings` field, e.g. ``SCHEMABUS_PRODUCER_LINGER_MS``,
+  ``SCHEMABUS_PRODUCER_BROKER_DOWN_TIMEOUT_MS`` (``none`` to wait for the delivery timeout instead)
+
+Secrets are ``SecretStr``: they never appear in ``repr``/``str``, in validation errors (inputs are
+hidden) or in :class:`~schemabus.runtime.errors.ConfigError` messages. librdkafka properties in
+``KafkaConfig.extra`` are checked against librdkafka when the model is built: an unknown name or an
+invalid value raises ``ConfigError`` naming the property.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, TypeVar
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+from .registry import IdMode
+
+__all__ = [
+    "ENV_BOOTSTRAP",
+    "ENV_REGISTRY",
+    "BusConfig",
+    "KafkaConfig",
+    "ProducerSettings",
+    "RegistryConfig",
+    "redact",
+]
+
+ENV_BOOTSTRAP = "SCHEMABUS_BOOTSTRAP_SERVERS"
+ENV_REGISTRY = "SCHEMABUS_REGISTRY_URL"
+_KAFKA_PREFIX = "SCHEMABUS_KAFKA_"
+_REGISTRY_PREFIX = "SCHEMABUS_REGISTRY_"
+_PRODUCER_PREFIX = "SCHEMABUS_PRODUCER_"
+
+ExtraValue = str | int | float | bool
+
+# librdkafka properties whose values are secrets (masked in repr and error messages).
+_SECRET_PROPERTY = re.compile(r"password|secret|token|\.pem$|jaas|oauthbearer\.config", re.IGNORECASE)
+# Properties set by typed fields: `extra` may not set them too (one place per setting).
+_TYPED_KAFKA_PROPERTIES = {
+    "bootstrap.servers": "bootstrap_servers",
+    "metadata.broker.list": "bootstrap_servers",
+    "security.protocol": "security_protocol",
+    "sasl.mechanism": "sasl_mechanism",
+    "sasl.mechanisms": "sasl_mechanism",
+    "sasl.username": "sasl_username",
+    "sasl.password": "sasl_password",
+    "ssl.ca.location": "ssl_ca_location",
+    "ssl.certificate.location": "ssl_certificate_location",
+    "ssl.key.location": "ssl_key_location",
+    "ssl.key.password": "ssl_key_password",
+    "client.id": "client_id",
+}
+_TYPED_PRODUCER_PROPERTIES = {
+    "acks": "acks",
+    "request.required.acks": "acks",
+    "enable.idempotence": "enable_idempotence",
+    "linger.ms": "linger_ms",
+    "queue.buffering.max.ms": "linger_ms",
+    "batch.size": "batch_size",
+    "batch.num.messages": "batch_num_messages",
+    "compression.type": "compression",
+    "compression.codec": "compression",
+    "delivery.timeout.ms": "delivery_timeout_ms",
+    "message.timeout.ms": "delivery_timeout_ms",
+    "queue.buffering.max.messages": "queue_max_messages",
+    "queue.buffering.max.kbytes": "queue_max_kbytes",
+}
+# Callbacks and handles the runtime installs itself.
+_RESERVED_PROPERTIES = {"error_cb", "on_delivery", "stats_cb", "throttle_cb", "logger", "oauth_cb", "log_cb"}
+
+M = TypeVar("M", bound=BaseModel)
+
+_MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret value replaced by ``***``."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
+class KafkaConfig(BaseModel):
+    """Where the cluster is and how to authenticate: the settings every client (producer, consumer,
+    admin) shares. ``extra`` holds any other librdkafka property (validated against librdkafka)."""
+
+    model_config = _MODEL_CONFIG
+
+    bootstrap_servers: str = Field(min_length=1)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: str | None = None
+    ssl_certificate_location: str | None = None
+    ssl_key_location: str | None = None
+    ssl_key_password: SecretStr | None = None
+    client_id: str = "schemabus"
+    extra: dict[str, ExtraValue] = Field(default_factory=dict)
+
+    @field_validator("bootstrap_servers", mode="before")
+    @classmethod
+    def _join_servers(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return ",".join(str(v).strip() for v in value)
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("security_protocol", "sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> KafkaConfig:
+        for name in self.extra:
+            if name in _RESERVED_PROPERTIES:
+                raise ConfigError(f"KafkaConfig.extra: {name!r} is installed by schemabus itself", setting=name)
+            if name in _TYPED_KAFKA_PROPERTIES:
+                raise ConfigError(
+                    f"KafkaConfig.extra: set {name!r} with the field KafkaConfig.{_TYPED_KAFKA_PROPERTIES[name]}",
+                    setting=name,
+                )
+        if self.security_protocol.startswith("SASL") and self.sasl_mechanism is None:
+            raise ConfigError(
+                f"KafkaConfig: security_protocol {self.security_protocol} needs sasl_mechanism",
+                setting="sasl_mechanism",
+            )
+        check_librdkafka(self.librdkafka_config(), self.secrets(), what="KafkaConfig", skip=("bootstrap.servers",))
+        return self
+
+    def librdkafka_config(self) -> dict[str, ExtraValue]:
+        """The librdkafka properties (secrets revealed: for the client only, never for logs)."""
+        conf: dict[str, ExtraValue] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            "security.protocol": self.security_protocol,
+            "client.id": self.client_id,
+        }
+        optional: dict[str, str | None] = {
+            "sasl.mechanism": self.sasl_mechanism,
+            "sasl.username": self.sasl_username,
+            "sasl.password": self.sasl_password.get_secret_value() if self.sasl_password else None,
+            "ssl.ca.location": self.ssl_ca_location,
+            "ssl.certificate.location": self.ssl_certificate_location,
+            "ssl.key.location": self.ssl_key_location,
+            "ssl.key.password": self.ssl_key_password.get_secret_value() if self.ssl_key_password else None,
+        }
+        conf.update({k: v for k, v in optional.items() if v is not None})
+        conf.update(self.extra)
+        return conf
+
+    def secrets(self) -> list[str]:
+        """Every secret value of this configuration (to redact them from messages)."""
+        values = [s.get_secret_value() for s in (self.sasl_password, self.ssl_key_password) if s is not None]
+        values += [str(v) for k, v in self.extra.items() if _SECRET_PROPERTY.search(k)]
+        return values
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name == "extra" and isinstance(value, dict):
+                value = {k: ("**********" if _SECRET_PROPERTY.search(k) else v) for k, v in value.items()}
+            yield name, value
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> KafkaConfig:
+        """Read ``SCHEMABUS_BOOTSTRAP_SERVERS`` and ``SCHEMABUS_KAFKA_*`` (see the module docstring)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        names: dict[str, str] = {"bootstrap_servers": ENV_BOOTSTRAP}
+        if env.get(ENV_BOOTSTRAP, "").strip():
+            values["bootstrap_servers"] = env[ENV_BOOTSTRAP]
+        else:
+            raise ConfigError(
+                f"{ENV_BOOTSTRAP} is not set: the Kafka bootstrap servers (host:port,...)", setting=ENV_BOOTSTRAP
+            )
+        for field in cls.model_fields:
+            if field in ("bootstrap_servers", "extra"):
+                continue
+            var = _KAFKA_PREFIX + field.upper()
+            names[field] = var
+            if env.get(var, "").strip():
+                values[field] = env[var].strip()
+        extra_var = _KAFKA_PREFIX + "EXTRA"
+        names["extra"] = extra_var
+        if env.get(extra_var, "").strip():
+            values["extra"] = _parse_extra(env[extra_var], extra_var)
+        return _build(cls, values, names)
+
+
+class RegistryConfig(BaseModel):
+    """A Confluent-API schema registry: where, how to authenticate, how to retry, and whether
+    schemas are registered on first use (``schema_ids="register"``, development) or only looked up
+    (``"lookup"``, production, where CI registered every schema)."""
+
+    model_config = _MODEL_CONFIG
+
+    url: str = Field(min_length=1)
+    basic_auth_user: str | None = None
+    basic_auth_password: SecretStr | None = None
+    bearer_token: SecretStr | None = None
+    bearer_logical_cluster: str | None = None
+    ssl_ca_location: str | None = None
+    timeout_s: float = Field(default=10.0, gt=0)
+    max_retries: int = Field(default=3, ge=0)
+    retry_backoff_ms: int = Field(default=200, ge=0)
+    retry_backoff_max_ms: int = Field(default=5_000, ge=0)
+    schema_ids: IdMode = "register"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _credentials_out_of_url(cls, data: Any) -> Any:
+        """``http://user:password@host`` keeps the credentials as fields, out of the URL (and of any message)."""
+        if not isinstance(data, dict) or not isinstance(data.get("url"), str):
+            return data
+        data = dict(data)
+        urls = []
+        for url in data["url"].split(","):
+            parts = urlsplit(url.strip())
+            if parts.username is not None or parts.password is not None:
+                data.setdefault("basic_auth_user", unquote(parts.username or ""))
+                if parts.password is not None:
+                    data.setdefault("basic_auth_password", unquote(parts.password))
+                host = parts.hostname or ""
+                netloc = f"[{host}]" if ":" in host else host
+                if parts.port is not None:
+                    netloc += f":{parts.port}"
+                parts = parts._replace(netloc=netloc)
+            urls.append(urlunsplit(parts))
+        data["url"] = ",".join(urls)
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> RegistryConfig:
+        for url in self.url.split(","):
+            if not url.startswith(("http://", "https://", "mock://")):
+                raise ConfigError(f"RegistryConfig.url: {url!r} is not an http(s) URL", setting="url")
+        if self.bearer_token is not None and (self.basic_auth_user or self.basic_auth_password):
+            raise ConfigError("RegistryConfig: use basic auth or a bearer token, not both", setting="bearer_token")
+        if (self.basic_auth_password is not None) != (self.basic_auth_user is not None):
+            raise ConfigError("RegistryConfig: basic auth needs both a user and a password", setting="basic_auth_user")
+        return self
+
+    def client_config(self) -> dict[str, Any]:
+        """The configuration of confluent-kafka's ``SchemaRegistryClient`` (secrets revealed).
+
+        The client does not retry (``max.retries`` 0): :class:`~schemabus.runtime.registry_client.ConfluentRegistry`
+        retries with its own backoff and reports the outcome as one error.
+        """
+        conf: dict[str, Any] = {"url": self.url, "timeout": self.timeout_s, "max.retries": 0}
+        if self.basic_auth_user is not None and self.basic_auth_password is not None:
+            conf["basic.auth.user.info"] = f"{self.basic_auth_user}:{self.basic_auth_password.get_secret_value()}"
+        if self.bearer_token is not None:
+            conf["bearer.auth.credentials.source"] = "STATIC_TOKEN"
+            conf["bearer.auth.token"] = self.bearer_token.get_secret_value()
+            conf["bearer.auth.logical.cluster"] = self.bearer_logical_cluster or ""
+        if self.ssl_ca_location:
+            conf["ssl.ca.location"] = self.ssl_ca_location
+        return conf
+
+    def secrets(self) -> list[str]:
+        return [s.get_secret_value() for s in (self.basic_auth_password, self.bearer_token) if s is not None]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> RegistryConfig:
+        """Read ``SCHEMABUS_REGISTRY_URL`` and ``SCHEMABUS_REGISTRY_*`` (see the module docstring)."""
+        env = os.environ if environ is None else environ
+        if not env.get(ENV_REGISTRY, "").strip():
+            raise ConfigError(f"{ENV_REGISTRY} is not set: the schema registry URL", setting=ENV_REGISTRY)
+        values: dict[str, Any] = {}
+        names: dict[str, str] = {}
+        for field in cls.model_fields:
+            var = _REGISTRY_PREFIX + field.upper()
+            names[field] = var
+            if env.get(var, "").strip():
+                values[field] = env[var].strip()
+        combined = env.get(_REGISTRY_PREFIX + "BASIC_AUTH", "")
+        if combined and "basic_auth_user" not in values:
+            user, sep, password = combined.partition(":")
+            if not sep:
+                raise ConfigError(f"{_REGISTRY_PREFIX}BASIC_AUTH must be user:password", setting="basic_auth_user")
+            values["basic_auth_user"], values["basic_auth_password"] = user, password
+        return _build(cls, values, names)
+
+
+class ProducerSettings(BaseModel):
+    """Producer tuning. The defaults favour durability (``acks=all``, idempotence: no duplicates and
+    no reordering on retries) and throughput (5 ms linger, lz4)."""
+
+    model_config = _MODEL_CONFIG
+
+    acks: Literal["all", "1", "0"] = "all"
+    enable_idempotence: bool = True
+    linger_ms: float = Field(default=5.0, ge=0)
+    batch_size: int = Field(default=1_000_000, gt=0, description="bytes per partition batch (batch.size)")
+    batch_num_messages: int = Field(default=10_000, gt=0)
+    compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+    delivery_timeout_ms: int = Field(default=120_000, gt=0, description="a record not acknowledged by then fails")
+    queue_max_messages: int = Field(default=100_000, gt=0, description="local queue; publish waits when it is full")
+    queue_max_kbytes: int = Field(default=1_048_576, gt=0)
+    broker_down_timeout_ms: int | None = Field(
+        default=10_000,
+        gt=0,
+        description="when every broker has been unreachable (or refused authentication) this long, pending "
+        "and new publishes fail with a typed error instead of waiting for the delivery timeout; None: wait",
+    )
+
+    @field_validator("acks", mode="before")
+    @classmethod
+    def _acks(cls, value: Any) -> Any:
+        if value in (-1, "-1"):
+            return "all"
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _check(self) -> ProducerSettings:
+        if self.enable_idempotence and self.acks != "all":
+            raise ConfigError("ProducerSettings: enable_idempotence needs acks='all'", setting="acks")
+        return self
+
+    def librdkafka_config(self) -> dict[str, ExtraValue]:
+        return {
+            "acks": self.acks,
+            "enable.idempotence": self.enable_idempotence,
+            "linger.ms": self.linger_ms,
+            "batch.size": self.batch_size,
+            "batch.num.messages": self.batch_num_messages,
+            "compression.type": self.compression,
+            "delivery.timeout.ms": self.delivery_timeout_ms,
+            "queue.buffering.max.messages": self.queue_max_messages,
+            "queue.buffering.max.kbytes": self.queue_max_kbytes,
+        }
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ProducerSettings:
+        """Read ``SCHEMABUS_PRODUCER_<FIELD>`` variables (``none`` unsets ``broker_down_timeout_ms``)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        names: dict[str, str] = {}
+        for field in cls.model_fields:
+            var = _PRODUCER_PREFIX + field.upper()
+            names[field] = var
+            raw = env.get(var, "").strip()
+            if raw:
+                values[field] = None if raw.lower() == "none" and field == "broker_down_timeout_ms" else raw
+        return _build(cls, values, names)
+
+
+class BusConfig(BaseModel):
+    """Everything a :class:`~schemabus.runtime.kafka_bus.KafkaBus` needs."""
+
+    model_config = _MODEL_CONFIG
+
+    kafka: KafkaConfig
+    registry: RegistryConfig
+    producer: ProducerSettings = Field(default_factory=ProducerSettings)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BusConfig:
+        return cls(
+            kafka=KafkaConfig.from_env(environ),
+            registry=RegistryConfig.from_env(environ),
+            producer=ProducerSettings.from_env(environ),
+        )
+
+
+def check_librdkafka(
+    conf: Mapping[str, ExtraValue], secrets: list[str], *, what: str, skip: tuple[str, ...] = ()
+) -> None:
+    """Let librdkafka validate ``conf`` by building a client that never connects (no bootstrap servers);
+    raise ConfigError naming the offending property as it was spelled (secrets redacted)."""
+    probe = {k: v for k, v in conf.items() if k not in skip}
+    message = _librdkafka_refusal(probe)
+    if message is None:
+        return
+    # librdkafka names an alias by its canonical name (linger.ms -> queue.buffering.max.ms): find the
+    # property as spelled here, the one without which librdkafka accepts the rest (on this error path only).
+    match = re.search(r'property:? "([^"]+)"', message)
+    name = match.group(1) if match else None
+    if name not in probe:
+        without = ({k: v for k, v in probe.items() if k != culprit} for culprit in probe)
+        name = next((k for k, rest in zip(probe, without) if _librdkafka_refusal(rest) is None), name)
+    where = f"{what} property {name!r}" if name else what
+    raise ConfigError(f"{where}: {redact(message, secrets)}", setting=name)
+
+
+def _librdkafka_refusal(conf: Mapping[str, ExtraValue]) -> str | None:
+    from confluent_kafka import KafkaException, Producer
+
+    probe: dict[str, Any] = {**conf, "log_level": 0}  # no brokers on purpose: keep librdkafka from saying so
+    try:
+        client = Producer(probe)
+    except KafkaException as e:
+        arg = e.args[0] if e.args else e
+        return str(arg.str()) if hasattr(arg, "str") else str(arg)
+    del client
+    return None
+
+
+def _parse_extra(text: str, var: str) -> dict[str, ExtraValue]:
+    out: dict[str, ExtraValue] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"{var}: {name.strip()!r} is not name=value", setting=var)
+        out[name.strip()] = value.strip()
+    return out
+
+
+def _build(cls: type[M], values: dict[str, Any], names: dict[str, str]) -> M:
+    """Build a model from environment values; validation errors name the variable, never the value."""
+    try:
+        return cls(**values)
+    except ValidationError as e:
+        problems = []
+        for err in e.errors():
+            field = str(err["loc"][0]) if err["loc"] else ""
+            problems.append(f"{names.get(field, field)}: {err['msg']}")
+        raise ConfigError("; ".join(problems), setting=names.get(str(e.errors()[0]["loc"][0]))) from None

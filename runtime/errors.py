@@ -1,0 +1,116 @@
+"""Typed errors of the Kafka runtime: configuration, publishing, and the schema registry.
+
+Every error derives from :class:`SchemabusError`. Messages name what failed (a topic, a
+configuration property, a registry URL) and never contain a secret: passwords and tokens are
+only ever held as ``pydantic.SecretStr`` and are removed from any text a library hands back.
+
+Errors a ``publish`` call can raise are :class:`PublishError` or one of its subclasses, so one
+``except PublishError`` covers them; ``retriable`` says whether publishing again may succeed,
+``possibly_persisted`` whether the broker may have stored the record anyway (a retry may then
+write it twice).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthenticationError",
+    "AuthorizationError",
+    "ConfigError",
+    "FatalProducerError",
+    "PublishError",
+    "RegistryError",
+    "RegistryUnavailableError",
+    "SchemabusError",
+]
+
+
+class SchemabusError(Exception):
+    """Base of every error the schemabus runtime raises on its own."""
+
+
+class ConfigError(SchemabusError):
+    """Invalid configuration; the message names the setting (e.g. the librdkafka property)."""
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
+
+
+class PublishError(SchemabusError):
+    """A record could not be published (or its delivery could not be confirmed).
+
+    ``retriable``: publishing again may succeed (a timeout, brokers down, a full queue).
+    ``possibly_persisted``: the broker may have written the record although no acknowledgement
+    arrived (a delivery timeout of a record that was sent); a retry may then duplicate it.
+    ``code``: the librdkafka error name when there is one (``_MSG_TIMED_OUT``, ``_ALL_BROKERS_DOWN``...).
+    """
+
+    def __init__(
+        self,
+        topic: str,
+        reason: str,
+        *,
+        retriable: bool = False,
+        possibly_persisted: bool = False,
+        code: str | None = None,
+    ) -> None:
+        self.topic = topic
+        self.reason = reason
+        self.retriable = retriable
+        self.possibly_persisted = possibly_persisted
+        self.code = code
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        flags = []
+        if self.retriable:
+            flags.append("retriable")
+        if self.possibly_persisted:
+            flags.append("possibly persisted: a retry may duplicate the record")
+        suffix = f" ({'; '.join(flags)})" if flags else ""
+        return f"publishing to {self.topic or '?'} failed: {self.reason}{suffix}"
+
+    def for_topic(self, topic: str, *, possibly_persisted: bool | None = None) -> PublishError:
+        """A new error of the same type and cause for ``topic`` (an exception instance is raised once)."""
+        return type(self)(
+            topic,
+            self.reason,
+            retriable=self.retriable,
+            possibly_persisted=self.possibly_persisted if possibly_persisted is None else possibly_persisted,
+            code=self.code,
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:  # picklable despite the keyword-only arguments
+        return (_rebuild, (type(self), self.topic, self.reason, self.retriable, self.possibly_persisted, self.code))
+
+
+def _rebuild(
+    cls: type[PublishError], topic: str, reason: str, retriable: bool, possibly_persisted: bool, code: str | None
+) -> PublishError:
+    return cls(topic, reason, retriable=retriable, possibly_persisted=possibly_persisted, code=code)
+
+
+class AuthenticationError(PublishError):
+    """The brokers refused the client's credentials (SASL or TLS): fix the configuration."""
+
+
+class AuthorizationError(PublishError):
+    """The client is authenticated but not allowed to write the topic (or to be an idempotent producer)."""
+
+
+class FatalProducerError(PublishError):
+    """librdkafka raised a fatal error; the bus replaced its producer, records in flight were lost or
+    possibly persisted. Publishing again uses the new producer."""
+
+
+class RegistryError(SchemabusError):
+    """The schema registry refused a request (an incompatible schema, bad credentials...)."""
+
+    def __init__(self, message: str, *, http_status: int | None = None, error_code: int | None = None) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.error_code = error_code
+
+
+class RegistryUnavailableError(RegistryError):
+    """The schema registry could not be reached (or kept failing) after every retry."""

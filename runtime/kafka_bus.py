@@ -1,0 +1,768 @@
+"""The Kafka bus: publishes through an idempotent librdkafka producer, asyncio first.
+
+A drop-in for :class:`~schemabus.runtime.testing.InMemoryBus` where publishing is concerned: the
+same :class:`~schemabus.runtime.bus.RecordCodec` turns models into the same bytes (Confluent
+framing, schema ids from the registry, generated codecs), and ``await bus.publish(...)`` returns
+where the broker stored the record::
+
+    async with KafkaBus.from_env() as bus:
+        result = await AgentLifecycleCreatedPublisher(bus).publish(event, key=str(event.agent_id))
+
+How it works: ``publish`` encodes (the topic's generated serde with the schema ids of its
+subjects), calls ``producer.produce`` with a delivery callback and awaits an asyncio future. One
+background thread polls the producer; it collects delivery reports and resolves their futures in
+batches on each future's event loop (one ``call_soon_threadsafe`` per batch, not per record). Under
+bulk load (``publish_nowait``) the publishing thread polls every 256 records itself and resolves its
+own futures directly, and the poll thread stands aside meanwhile (no GIL ping-pong). Schema ids are
+fetched once per topic (off the event loop) through :class:`~schemabus.runtime.registry.SchemaIds`,
+the same cache :class:`~schemabus.runtime.bus.RecordCodec` uses: a warm publisher never calls the
+registry, and the bytes are those of the in-memory bus.
+
+Failures are typed (:mod:`schemabus.runtime.errors`) and reach the caller, never only a log:
+
+- a record not acknowledged within ``delivery_timeout_ms``: ``PublishError(possibly_persisted=True)``;
+- brokers refusing the credentials: ``AuthenticationError``; a missing ACL: ``AuthorizationError``;
+- no broker reachable for ``broker_down_timeout_ms``: ``PublishError(code="_ALL_BROKERS_DOWN", retriable=True)``;
+- a fatal librdkafka error: ``FatalProducerError``; the bus builds a new producer.
+
+After an authentication, authorization or unreachable-cluster error, pending records still queued
+fail with it and new ``publish`` calls fail at once, until a metadata probe reaches the cluster again.
+
+A full local queue (``queue_max_messages``/``queue_max_kbytes``) is back-pressure: ``publish``
+waits for room (without blocking the event loop) up to the delivery timeout, it never drops.
+``flush`` and ``close`` deliver everything queued, or fail each record's future with the reason.
+
+``publish_nowait`` is the fast path for bulk publishing (it returns the future without awaiting
+it); ``publish_sync`` serves scripts without an event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from types import TracebackType
+from typing import Any, TypeVar
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
+
+from .bus import RecordCodec
+from .config import (
+    _TYPED_PRODUCER_PROPERTIES,
+    BusConfig,
+    KafkaConfig,
+    ProducerSettings,
+    RegistryConfig,
+    check_librdkafka,
+    redact,
+)
+from .errors import (
+    AuthenticationError,
+    AuthorizationError,
+    ConfigError,
+    FatalProducerError,
+    PublishError,
+    SchemabusError,
+)
+from .registry import IdMode, SchemaIds, SchemaRegistry
+from .registry_client import ConfluentRegistry
+from .topic import DeliveryResult, Headers, Topic, normalize_headers
+
+__all__ = ["KafkaBus", "ensure_topics"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+log = logging.getLogger("schemabus.kafka")
+_rdkafka_log = logging.getLogger("schemabus.kafka.librdkafka")
+
+_AUTHENTICATION_CODES = frozenset({KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError._SSL})
+_AUTHORIZATION_CODES = frozenset(
+    {
+        KafkaError.TOPIC_AUTHORIZATION_FAILED,
+        KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+        KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+    }
+)
+_PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
+
+# A topic's value serializer and schema id, and its key serializer and schema id.
+_Encoder = tuple[Callable[[Any, int | None], bytes], int | None, Callable[[Any, int | None], bytes], int | None]
+# (topic, value, key, headers) as produce() takes them.
+_Record = tuple[str, bytes, bytes | None, Any]
+
+_POLL_INTERVAL_S = 0.1  # the poll thread wakes at once for a delivery report; this bounds idle checks
+# Under load the publishing thread polls every _INLINE_POLL_EVERY records and resolves its own
+# futures; the poll thread then stays out of its way for _INLINE_WINDOW_S.
+_INLINE_POLL_EVERY = 256
+_INLINE_WINDOW_S = 0.01
+_PROBE_TIMEOUT_S = 1.0  # one metadata request while the cluster is unreachable
+_DRAIN_OLD_PRODUCER_S = 5.0  # after a fatal error, how long the replaced producer may report its records
+
+
+class KafkaBus:
+    """Publishes typed records to Kafka. ``kafka`` and ``registry`` are configs (or a bootstrap string
+    and a registry URL); ``registry`` may also be any :class:`SchemaRegistry` (e.g. a shared client).
+    ``id_mode`` overrides ``RegistryConfig.schema_ids`` ("register" on first use, or "lookup" only).
+    """
+
+    def __init__(
+        self,
+        kafka: KafkaConfig | str,
+        registry: RegistryConfig | SchemaRegistry | str,
+        *,
+        producer: ProducerSettings | None = None,
+        id_mode: IdMode | None = None,
+    ) -> None:
+        self.kafka = kafka if isinstance(kafka, KafkaConfig) else KafkaConfig(bootstrap_servers=kafka)
+        self.settings = producer or ProducerSettings()
+        if isinstance(registry, str):
+            registry = RegistryConfig(url=registry)
+        self._owns_registry = isinstance(registry, RegistryConfig)
+        if isinstance(registry, RegistryConfig):
+            mode: IdMode = id_mode or registry.schema_ids
+            self.registry: SchemaRegistry = ConfluentRegistry(registry)
+        else:
+            mode = id_mode or "register"
+            self.registry = registry
+        self.codec = RecordCodec(SchemaIds(self.registry, mode))
+        self._secrets = self.kafka.secrets()
+        self._delivery_timeout_s = self.settings.delivery_timeout_ms / 1000
+        self._encoders: dict[Topic[Any, Any], _Encoder] = {}
+
+        # Delivery reports. librdkafka calls back in whichever thread polls: a publishing thread serving
+        # its own reports (inline) resolves its futures at once; other reports are queued, and handed
+        # to their futures' loops in batches.
+        self._done: deque[tuple[Any, KafkaError | None, Any]] = deque()
+        append = self._done.append
+        inline: list[tuple[int, asyncio.AbstractEventLoop] | None] = [None]
+        get_ident = threading.get_ident
+        resolve_one = self._resolve_one
+
+        def delivered(future: asyncio.Future[DeliveryResult], error: KafkaError | None, message: Any) -> None:
+            serving = inline[0]
+            if serving is not None and serving[0] == get_ident() and future.get_loop() is serving[1]:
+                resolve_one(future, error, message)
+            else:
+                append((future, error, message))
+
+        def delivered_elsewhere(future: Any, error: KafkaError | None, message: Any) -> None:
+            append((future, error, message))
+
+        self._delivered = delivered
+        self._delivered_elsewhere = delivered_elsewhere
+        self._inline = inline
+        self._dispatch_lock = threading.Lock()
+
+        # Health: set by error_cb and the poll thread, read by every publish.
+        self._state_lock = threading.Lock()
+        self._failure: PublishError | None = None  # new publishes fail with this until it clears
+        self._down_since: float | None = None  # first _ALL_BROKERS_DOWN not followed by a success
+        self._last_transport: str | None = None
+        self._purge_reason: PublishError | None = None
+        self._purge_requested = False
+        self._fatal: KafkaError | None = None
+        self._rebuilds: list[float] = []
+        self._closed = False
+        self._since_poll = 0
+        self._inline_until = 0.0
+        self._stopping = threading.Event()
+        self._probe: threading.Thread | None = None
+
+        self._producer = self._new_producer()
+        self._thread = threading.Thread(target=self._run, name="schemabus-kafka-poll", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def from_config(cls, config: BusConfig, *, registry: SchemaRegistry | None = None) -> KafkaBus:
+        return cls(
+            config.kafka,
+            registry if registry is not None else config.registry,
+            producer=config.producer,
+            id_mode=config.registry.schema_ids,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, registry: SchemaRegistry | None = None) -> KafkaBus:
+        """A bus configured by ``SCHEMABUS_*`` variables (see :mod:`schemabus.runtime.config`)."""
+        return cls.from_config(BusConfig.from_env(environ), registry=registry)
+
+    @property
+    def producer(self) -> Producer:
+        """The current librdkafka producer (replaced after a fatal error)."""
+        return self._producer
+
+    # --- publishing -------------------------------------------------------------------------
+
+    async def publish(
+        self, topic: Topic[K, V], value: V, *, key: K | None = None, headers: Headers | None = None
+    ) -> DeliveryResult:
+        """Encode and send ``value``; return where the broker stored it once it is acknowledged."""
+        encoder = self._encoders.get(topic)
+        if encoder is None:
+            encoder = await asyncio.to_thread(self._warm_up, topic)
+        if self._failure is not None or self._closed:
+            raise self._refusal(topic.name)
+        value_bytes = encoder[0](value, encoder[1])
+        key_bytes = None if key is None else encoder[2](key, encoder[3])
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[DeliveryResult] = loop.create_future()
+        callback = partial(self._delivered, future)
+        record = (topic.name, value_bytes, key_bytes, None if headers is None else normalize_headers(headers))
+        if not self._produce(record, callback):
+            await self._wait_for_room(record, callback)
+        return await future
+
+    def publish_nowait(
+        self, topic: Topic[K, V], value: V, *, key: K | None = None, headers: Headers | None = None
+    ) -> asyncio.Future[DeliveryResult]:
+        """Encode and enqueue ``value`` now; return the future of its delivery without awaiting it.
+
+        For bulk publishing from a coroutine. Unlike :meth:`publish`, this may block the event
+        loop: on the first record of a topic (schema ids; call :meth:`prepare` first to avoid it)
+        and while the local queue is full (back-pressure, up to the delivery timeout).
+        """
+        encoder = self._encoders.get(topic) or self._warm_up(topic)
+        if self._failure is not None or self._closed:
+            raise self._refusal(topic.name)
+        value_bytes = encoder[0](value, encoder[1])
+        key_bytes = None if key is None else encoder[2](key, encoder[3])
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[DeliveryResult] = loop.create_future()
+        callback = partial(self._delivered, future)
+        wire_headers: Any = None if headers is None else normalize_headers(headers)
+        try:
+            self._producer.produce(topic.name, value_bytes, key_bytes, on_delivery=callback, headers=wire_headers)
+        except BufferError:
+            self._wait_for_room_blocking((topic.name, value_bytes, key_bytes, wire_headers), callback, loop)
+        except KafkaException as e:
+            raise self._produce_error(e, topic.name) from None
+        self._since_poll += 1
+        if self._since_poll >= _INLINE_POLL_EVERY:
+            self._serve_inline(loop)
+        return future
+
+    def _serve_inline(self, loop: asyncio.AbstractEventLoop | None, timeout: float = 0) -> None:
+        """Serve delivery reports in the publishing thread (as librdkafka advises: poll after produce)."""
+        self._since_poll = 0
+        self._inline_until = time.monotonic() + _INLINE_WINDOW_S
+        if loop is None:
+            self._producer.poll(timeout)
+        else:
+            self._inline[0] = (threading.get_ident(), loop)
+            try:
+                self._producer.poll(timeout)
+            finally:
+                self._inline[0] = None
+        if self._done:
+            self._dispatch(loop)
+
+    def publish_sync(
+        self,
+        topic: Topic[K, V],
+        value: V,
+        *,
+        key: K | None = None,
+        headers: Headers | None = None,
+        timeout: float | None = None,
+    ) -> DeliveryResult:
+        """:meth:`publish` for scripts without an event loop: blocks until the broker acknowledged."""
+        encoder = self._encoders.get(topic) or self._warm_up(topic)
+        if self._failure is not None or self._closed:
+            raise self._refusal(topic.name)
+        value_bytes = encoder[0](value, encoder[1])
+        key_bytes = None if key is None else encoder[2](key, encoder[3])
+        future: concurrent.futures.Future[DeliveryResult] = concurrent.futures.Future()
+        callback = partial(self._delivered_elsewhere, future)
+        record = (topic.name, value_bytes, key_bytes, None if headers is None else normalize_headers(headers))
+        if not self._produce(record, callback):
+            self._wait_for_room_blocking(record, callback)
+        wait = self._delivery_timeout_s + 30 if timeout is None else timeout
+        try:
+            return future.result(wait)
+        except concurrent.futures.TimeoutError:
+            raise PublishError(
+                topic.name,
+                f"no delivery report within {wait:g}s",
+                retriable=True,
+                possibly_persisted=True,
+                code="_TIMED_OUT",
+            ) from None
+
+    async def prepare(self, *topics: Topic[Any, Any]) -> None:
+        """Fetch (or register) the schema ids of ``topics`` now, off the event loop; a missing schema
+        in lookup mode or an unreachable registry fails here rather than on the first publish."""
+        for topic in topics:
+            if topic not in self._encoders:
+                await asyncio.to_thread(self._warm_up, topic)
+
+    def _warm_up(self, topic: Topic[Any, Any]) -> _Encoder:
+        """The topic's schema ids, from the codec's :class:`SchemaIds` (registry on first use), bound to
+        its serdes: the hot path then calls ``serde.serialize(value, id)`` exactly as
+        :class:`RecordCodec` does, without looking the subject up again for every record."""
+        ids = self.codec.ids
+        value = topic.value
+        value_id = None if value.schema is None else ids.id_for(topic.value_subject, value.schema, value.format)
+        key = topic.key
+        if key is None:
+            key_serialize: Callable[[Any, int | None], bytes] = partial(_no_key_schema, topic.name)
+            key_id = None
+        else:
+            key_serialize = key.serialize
+            key_id = None if key.schema is None else ids.id_for(topic.key_subject, key.schema, key.format)
+        encoder = (value.serialize, value_id, key_serialize, key_id)
+        self._encoders[topic] = encoder
+        return encoder
+
+    def _produce(self, record: _Record, callback: Any) -> bool:
+        """Enqueue one record; False when the local queue is full."""
+        if self._failure is not None or self._closed:
+            raise self._refusal(record[0])
+        try:
+            self._producer.produce(record[0], record[1], record[2], on_delivery=callback, headers=record[3])
+        except BufferError:
+            return False
+        except KafkaException as e:
+            raise self._produce_error(e, record[0]) from None
+        return True
+
+    async def _wait_for_room(self, record: _Record, callback: Any) -> None:
+        deadline = time.monotonic() + self._delivery_timeout_s
+        delay = 0.0005
+        while True:
+            await asyncio.sleep(delay)
+            if self._produce(record, callback):
+                return
+            if time.monotonic() > deadline:
+                raise self._queue_full(record[0])
+            delay = min(delay * 2, 0.02)
+
+    def _wait_for_room_blocking(
+        self, record: _Record, callback: Any, loop: asyncio.AbstractEventLoop | None = None
+    ) -> None:
+        """Back-pressure for callers that may block: serve delivery reports here until there is room."""
+        deadline = time.monotonic() + self._delivery_timeout_s
+        delay = 0.0005
+        while True:
+            self._serve_inline(loop, delay)
+            if self._produce(record, callback):
+                return
+            if time.monotonic() > deadline:
+                raise self._queue_full(record[0])
+            delay = min(delay * 2, 0.02)
+
+    def _queue_full(self, topic: str) -> PublishError:
+        s = self.settings
+        return PublishError(
+            topic,
+            f"the local producer queue stayed full for {self._delivery_timeout_s:g}s "
+            f"(queue_max_messages={s.queue_max_messages}, queue_max_kbytes={s.queue_max_kbytes})",
+            retriable=True,
+            code="_QUEUE_FULL",
+        )
+
+    # --- flush and close --------------------------------------------------------------------
+
+    def flush_sync(self, timeout: float | None = None) -> int:
+        """Wait until every queued record is acknowledged or failed; return how many are still queued
+        (0 unless ``timeout`` passed first). Every future of a finished record is resolved."""
+        remaining = self._producer.flush(self._delivery_timeout_s + 5 if timeout is None else timeout)
+        self._dispatch()
+        return remaining
+
+    async def flush(self, timeout: float | None = None) -> int:
+        """:meth:`flush_sync` without blocking the event loop."""
+        return await asyncio.to_thread(self.flush_sync, timeout)
+
+    def close_sync(self, timeout: float | None = None) -> None:
+        """Deliver what is queued (up to ``timeout``, default the delivery timeout), fail the futures of
+        what is left with ``PublishError("the bus was closed before delivery")``, stop the poll thread."""
+        if self._closed:
+            return
+        self._closed = True
+        producer = self._producer
+        try:
+            remaining = producer.flush(self._delivery_timeout_s + 5 if timeout is None else timeout)
+            if remaining:
+                self._purge_reason = PublishError("", "the bus was closed before delivery", retriable=True)
+                producer.purge(in_queue=True, in_flight=True, blocking=True)
+                producer.flush(_DRAIN_OLD_PRODUCER_S)
+        finally:
+            self._stopping.set()
+            if threading.current_thread() is not self._thread:
+                self._thread.join()
+            self._dispatch()
+            if self._owns_registry and isinstance(self.registry, ConfluentRegistry):
+                self.registry.close()
+
+    async def close(self, timeout: float | None = None) -> None:
+        """:meth:`close_sync` without blocking the event loop."""
+        await asyncio.to_thread(self.close_sync, timeout)
+
+    async def __aenter__(self) -> KafkaBus:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    def __enter__(self) -> KafkaBus:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close_sync()
+
+    # --- topics -----------------------------------------------------------------------------
+
+    def ensure_topics(
+        self, topics: Iterable[Topic[Any, Any]], *, replication_factor: int | None = None, timeout: float = 30.0
+    ) -> list[str]:
+        """Create the topics that do not exist yet (see :func:`ensure_topics`); blocks."""
+        return ensure_topics(self.kafka, topics, replication_factor=replication_factor, timeout=timeout)
+
+    # --- the producer and its poll thread ---------------------------------------------------
+
+    def _producer_config(self) -> dict[str, Any]:
+        for name in self.kafka.extra:
+            if name in _TYPED_PRODUCER_PROPERTIES:
+                raise ConfigError(
+                    f"KafkaConfig.extra: set {name!r} with ProducerSettings.{_TYPED_PRODUCER_PROPERTIES[name]}",
+                    setting=name,
+                )
+        conf: dict[str, Any] = {**self.kafka.librdkafka_config(), **self.settings.librdkafka_config()}
+        check_librdkafka(conf, self._secrets, what="producer", skip=("bootstrap.servers",))
+        conf["error_cb"] = self._on_error
+        conf["logger"] = _rdkafka_log
+        return conf
+
+    def _new_producer(self) -> Producer:
+        conf = self._producer_config()
+        try:
+            return Producer(conf)
+        except KafkaException as e:
+            raise ConfigError(f"cannot create the producer: {redact(_error_text(e), self._secrets)}") from None
+
+    def _run(self) -> None:
+        """The poll thread: serve delivery reports and errors, resolve futures, watch the cluster's health."""
+        while not self._stopping.is_set():
+            try:
+                if time.monotonic() < self._inline_until:
+                    # A publishing thread serves delivery reports itself: no GIL ping-pong with it.
+                    self._stopping.wait(_INLINE_WINDOW_S / 4)
+                else:
+                    self._producer.poll(_POLL_INTERVAL_S)
+                if self._done:
+                    self._dispatch()
+                self._housekeeping()
+            except Exception:  # never let the thread die: every publish would then hang
+                log.exception("schemabus Kafka poll thread: unexpected error")
+                time.sleep(_POLL_INTERVAL_S)
+
+    def _dispatch(self, here: asyncio.AbstractEventLoop | None = None) -> None:
+        """Hand finished delivery reports to their futures' event loops, one batch per loop; the
+        batch of ``here`` (the loop running in this thread) is resolved at once."""
+        with self._dispatch_lock:
+            done = self._done
+            if not done:
+                return
+            batches: dict[Any, list[tuple[Any, KafkaError | None, Any]]] = {}
+            pop = done.popleft
+            sync = []
+            try:
+                while True:
+                    item = pop()
+                    future = item[0]
+                    if isinstance(future, asyncio.Future):
+                        loop = future.get_loop()
+                        batch = batches.get(loop)
+                        if batch is None:
+                            batch = batches[loop] = []
+                        batch.append(item)
+                    else:
+                        sync.append(item)
+            except IndexError:
+                pass
+            for loop, batch in batches.items():
+                if loop is here:
+                    self._resolve(batch)
+                    continue
+                with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
+                    loop.call_soon_threadsafe(self._resolve, batch)
+            if sync:
+                self._resolve(sync)
+        if self._down_since is not None and any(item[1] is None for b in batches.values() for item in b):
+            self._recovered("a record was acknowledged")
+
+    def _resolve(self, batch: list[tuple[Any, KafkaError | None, Any]]) -> None:
+        resolve_one = self._resolve_one
+        for future, error, message in batch:
+            resolve_one(future, error, message)
+
+    def _resolve_one(self, future: Any, error: KafkaError | None, message: Any) -> None:
+        if future.done():  # cancelled by its caller
+            return
+        if error is None:
+            future.set_result(
+                DeliveryResult(message.topic(), message.partition(), message.offset(), message.timestamp()[1])
+            )
+        else:
+            future.set_exception(self._delivery_error(error, message.topic() or ""))
+
+    # --- errors -----------------------------------------------------------------------------
+
+    def _on_error(self, error: KafkaError) -> None:
+        """librdkafka's error_cb: client-level errors, in the thread that polls."""
+        code = error.code()
+        text = redact(error.str(), self._secrets)
+        log.debug("librdkafka error %s: %s", error.name(), text)
+        if error.fatal():
+            log.error("fatal producer error %s: %s; the producer will be replaced", error.name(), text)
+            self._fatal = error
+            self._set_failure(
+                FatalProducerError(
+                    "", f"fatal producer error {error.name()}: {text}", retriable=True, code=error.name()
+                ),
+                purge=False,
+            )
+        elif code in _AUTHENTICATION_CODES:
+            self._set_failure(AuthenticationError("", f"authentication failed: {text}", code=error.name()))
+        elif code in _AUTHORIZATION_CODES:
+            self._set_failure(AuthorizationError("", f"not authorized: {text}", code=error.name()))
+        elif code == KafkaError._ALL_BROKERS_DOWN:
+            with self._state_lock:
+                if self._down_since is None:
+                    self._down_since = time.monotonic()
+            self._start_probe()
+        elif code in (KafkaError._TRANSPORT, KafkaError._RESOLVE):
+            self._last_transport = text
+
+    def _set_failure(self, failure: PublishError, *, purge: bool = True) -> None:
+        with self._state_lock:
+            first = self._failure is None
+            if self._failure is None or not isinstance(self._failure, FatalProducerError):
+                self._failure = failure
+        if first:
+            log.error("publishing to %s stopped: %s", self.kafka.bootstrap_servers, failure.reason)
+        if purge:
+            self._purge_reason = failure
+            self._purge_requested = True  # done by the poll thread, outside librdkafka's callback
+            self._start_probe()
+
+    def _housekeeping(self) -> None:
+        budget = self.settings.broker_down_timeout_ms
+        down_since = self._down_since
+        if (
+            budget is not None
+            and down_since is not None
+            and self._failure is None
+            and time.monotonic() - down_since >= budget / 1000
+        ):
+            detail = f": {self._last_transport}" if self._last_transport else ""
+            self._set_failure(
+                PublishError(
+                    "",
+                    f"no broker of {self.kafka.bootstrap_servers} reachable for {budget / 1000:g}s{detail}",
+                    retriable=True,
+                    code="_ALL_BROKERS_DOWN",
+                )
+            )
+        if self._purge_requested:
+            self._purge_requested = False
+            # Queued records are failed now (their futures get the reason); records in flight keep
+            # their own outcome: acknowledged, or timed out as possibly persisted.
+            self._producer.purge(in_queue=True, in_flight=False, blocking=False)
+        if self._fatal is not None:
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Replace the producer after a fatal error; its queued and in-flight records fail (or get
+        acknowledged) through their delivery reports. Repeated fatal errors back off (1 s .. 30 s)."""
+        now = time.monotonic()
+        self._rebuilds = [t for t in self._rebuilds if now - t < 60]
+        if self._rebuilds and now - self._rebuilds[-1] < min(2 ** (len(self._rebuilds) - 1), 30):
+            return
+        fatal = self._fatal
+        assert fatal is not None
+        old = self._producer
+        try:
+            new = self._new_producer()
+        except SchemabusError:
+            log.exception("cannot replace the producer after a fatal error")
+            self._rebuilds.append(now)
+            return
+        self._rebuilds.append(now)
+        self._producer = new
+        reason = FatalProducerError(
+            "",
+            f"fatal producer error {fatal.name()}: {redact(fatal.str(), self._secrets)}; the producer was replaced",
+            retriable=True,
+            code=fatal.name(),
+        )
+        self._purge_reason = reason
+        with self._state_lock:
+            self._fatal = None
+            if isinstance(self._failure, FatalProducerError):
+                self._failure = None
+        deadline = time.monotonic() + _DRAIN_OLD_PRODUCER_S
+        while len(old) and time.monotonic() < deadline:
+            old.purge(in_queue=True, in_flight=True, blocking=False)
+            old.poll(0.05)
+            self._dispatch()
+        if len(old):
+            log.error("%d records of the replaced producer never reported their delivery", len(old))
+        log.warning("the producer was replaced after fatal error %s", fatal.name())
+
+    def _start_probe(self) -> None:
+        with self._state_lock:
+            if self._probe is not None or self._stopping.is_set():
+                return
+            self._probe = threading.Thread(target=self._probe_cluster, name="schemabus-kafka-probe", daemon=True)
+            self._probe.start()
+
+    def _probe_cluster(self) -> None:
+        """While the cluster is unreachable (or refuses us), ask for metadata; clear the failure once it answers."""
+        try:
+            while not self._stopping.is_set():
+                with self._state_lock:
+                    if self._down_since is None and (
+                        self._failure is None or isinstance(self._failure, FatalProducerError)
+                    ):
+                        return
+                try:
+                    self._producer.list_topics(timeout=_PROBE_TIMEOUT_S)
+                except KafkaException:
+                    self._stopping.wait(0.5)
+                    continue
+                self._recovered("the cluster answered a metadata request")
+        finally:
+            with self._state_lock:
+                self._probe = None
+
+    def _recovered(self, why: str) -> None:
+        with self._state_lock:
+            failure = self._failure
+            self._down_since = None
+            self._last_transport = None
+            if failure is not None and not isinstance(failure, FatalProducerError):
+                self._failure = None
+            else:
+                failure = None
+        if failure is not None:
+            log.warning("publishing to %s resumed: %s", self.kafka.bootstrap_servers, why)
+
+    def _refusal(self, topic: str) -> PublishError:
+        if self._closed:
+            return PublishError(topic, "the bus is closed")
+        failure = self._failure
+        if failure is None:  # cleared meanwhile
+            return PublishError(topic, "the producer is recovering; publish again", retriable=True)
+        return failure.for_topic(topic, possibly_persisted=False)
+
+    def _produce_error(self, e: KafkaException, topic: str) -> PublishError:
+        error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
+        if error is None:
+            return PublishError(topic, redact(str(e), self._secrets))
+        if (error.fatal() or error.code() == KafkaError._FATAL) and self._fatal is None:
+            self._on_error(error)
+        return self._delivery_error(error, topic, possibly_persisted=False)
+
+    def _delivery_error(self, error: KafkaError, topic: str, *, possibly_persisted: bool | None = None) -> PublishError:
+        code = error.code()
+        text = redact(error.str(), self._secrets)
+        if code == KafkaError._MSG_TIMED_OUT:
+            detail = f"; last broker error: {self._last_transport}" if self._last_transport else ""
+            return PublishError(
+                topic,
+                f"not acknowledged within the delivery timeout ({self.settings.delivery_timeout_ms} ms){detail}",
+                retriable=True,
+                possibly_persisted=True if possibly_persisted is None else possibly_persisted,
+                code=error.name(),
+            )
+        if code in _PURGED:
+            reason = self._purge_reason or PublishError(topic, "purged before delivery", retriable=True)
+            in_flight = code == KafkaError._PURGE_INFLIGHT
+            return reason.for_topic(topic, possibly_persisted=in_flight)
+        if error.fatal() or code == KafkaError._FATAL:
+            return FatalProducerError(
+                topic,
+                f"fatal producer error {error.name()}: {text}",
+                retriable=True,
+                possibly_persisted=True if possibly_persisted is None else possibly_persisted,
+                code=error.name(),
+            )
+        if code in _AUTHORIZATION_CODES:
+            return AuthorizationError(topic, f"not authorized: {text}", code=error.name())
+        if code in _AUTHENTICATION_CODES:
+            return AuthenticationError(topic, f"authentication failed: {text}", code=error.name())
+        return PublishError(topic, text, retriable=error.retriable(), code=error.name())
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else ("failing" if self._failure else "open")
+        return f"KafkaBus({self.kafka.bootstrap_servers!r}, {self.registry!r}, {state})"
+
+
+def ensure_topics(
+    kafka: KafkaConfig | str,
+    topics: Iterable[Topic[Any, Any]],
+    *,
+    replication_factor: int | None = None,
+    timeout: float = 30.0,
+) -> list[str]:
+    """Create each topic that does not exist yet with the catalog's partitions, ``retention.ms`` and
+    ``cleanup.policy`` (replication: the broker's default unless given). Existing topics are left
+    as they are. Returns the names created; raises SchemabusError naming a topic that failed."""
+    config = kafka if isinstance(kafka, KafkaConfig) else KafkaConfig(bootstrap_servers=kafka)
+    conf: dict[str, Any] = {**config.librdkafka_config(), "logger": _rdkafka_log}
+    admin = AdminClient(conf)
+    wanted = {t.name: t for t in topics}
+    new = [
+        NewTopic(
+            t.name,
+            num_partitions=t.partitions,
+            replication_factor=-1 if replication_factor is None else replication_factor,
+            config={"retention.ms": str(t.retention_ms), "cleanup.policy": t.cleanup_policy},
+        )
+        for t in wanted.values()
+    ]
+    if not new:
+        return []
+    futures = admin.create_topics(new, operation_timeout=timeout, request_timeout=timeout)
+    created = []
+    for name, future in futures.items():
+        try:
+            future.result(timeout=timeout)
+        except KafkaException as e:
+            error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
+            if error is not None and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            text = redact(_error_text(e), config.secrets())
+            if error is not None and error.code() in _AUTHORIZATION_CODES:
+                raise AuthorizationError(name, f"not authorized to create the topic: {text}") from None
+            raise SchemabusError(f"cannot create topic {name}: {text}") from None
+        except concurrent.futures.TimeoutError:
+            raise SchemabusError(
+                f"cannot create topic {name}: no answer from {config.bootstrap_servers} within {timeout:g}s"
+            ) from None
+        created.append(name)
+    return created
+
+
+def _no_key_schema(topic: str, key: Any, schema_id: int | None) -> bytes:
+    raise TypeError(f"topic {topic} has no key schema; publish without a key")  # as RecordCodec says
+
+
+def _error_text(e: BaseException) -> str:
+    arg = e.args[0] if e.args else None
+    if isinstance(arg, KafkaError):
+        return f"{arg.name()}: {arg.str()}"
+    return str(e)

@@ -1,0 +1,242 @@
+"""A Confluent-API schema registry (Confluent Schema Registry, Apicurio's ``/apis/ccompat/v7``,
+Karapace, Redpanda) as the :class:`~schemabus.runtime.registry.SchemaRegistry` the runtime needs.
+
+It wraps confluent-kafka's ``SchemaRegistryClient``: network errors, timeouts and 408/429/5xx
+answers are retried with exponential backoff, then reported as one
+:class:`~schemabus.runtime.errors.RegistryUnavailableError` that names the registry, the request
+and the last error. :class:`~schemabus.runtime.registry.SchemaIds` caches what this returns, so a
+warm publisher never calls the registry again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import fastavro
+from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+from .config import RegistryConfig, redact
+from .errors import RegistryError, RegistryUnavailableError
+from .registry import SchemaNotRegisteredError
+
+__all__ = ["ConfluentRegistry"]
+
+T = TypeVar("T")
+
+_RETRIABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+# Confluent error codes: 40401 subject not found, 40403 schema not found.
+_NOT_FOUND = frozenset({40401, 40402, 40403})
+_MAX_VERSIONS_COMPARED = 20  # newest versions of a subject compared with a schema whose text was not found
+
+
+def _network_errors() -> tuple[type[BaseException], ...]:
+    """What the registry client raises when no HTTP answer came: OSErrors, and the transport errors
+    of its HTTP library (confluent-kafka uses httpx2 when installed, else httpx; older versions httpx)."""
+    errors: list[type[BaseException]] = [OSError]
+    for name in ("httpx2", "httpx"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        transport_error = getattr(module, "TransportError", None)
+        if isinstance(transport_error, type) and issubclass(transport_error, BaseException):
+            errors.append(transport_error)
+    return tuple(errors)
+
+
+_NETWORK_ERRORS = _network_errors()
+
+
+class ConfluentRegistry:
+    """Register, look up and fetch schemas over the Confluent registry API, with retries.
+
+    ``config`` is a :class:`RegistryConfig` or just the registry URL. ``client`` replaces the
+    ``SchemaRegistryClient`` built from it (tests).
+    """
+
+    def __init__(self, config: RegistryConfig | str, *, client: Any | None = None) -> None:
+        self.config = config if isinstance(config, RegistryConfig) else RegistryConfig(url=config)
+        self.client: Any = client if client is not None else SchemaRegistryClient(self.config.client_config())
+        self._secrets = self.config.secrets()
+        self.sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def url(self) -> str:
+        """The registry URL (credentials are never part of it)."""
+        return self.config.url
+
+    def register_schema(self, subject: str, schema: str, schema_type: str) -> int:
+        """The id of ``schema`` under ``subject``: an equivalent registered version if there is one
+        (see :meth:`lookup_schema`), else a newly registered version."""
+        try:
+            return self.lookup_schema(subject, schema, schema_type)
+        except SchemaNotRegisteredError:
+            pass
+        operation = f"register a schema under subject {subject!r}"
+        try:
+            return int(self._call(operation, lambda: self.client.register_schema(subject, Schema(schema, schema_type))))
+        except SchemaRegistryError as e:
+            if e.http_status_code == 409:
+                what = f"the registry refused the schema of subject {subject!r} as incompatible"
+                raise self._refused(what, e) from None
+            raise self._refused(f"cannot {operation}", e) from None
+
+    def lookup_schema(self, subject: str, schema: str, schema_type: str) -> int:
+        """The id of ``schema`` if it is a version of ``subject``; SchemaNotRegisteredError if not.
+
+        The registry compares schema texts. ``schemabus register`` registers an Avro schema that
+        uses named types of other files with references, while the runtime holds the same schema
+        self-contained; so when the text is not found, the subject's Avro versions (newest first)
+        are expanded with their references and compared with ``schema``, and an equal one is used.
+        """
+        operation = f"look up the schema of subject {subject!r}"
+        try:
+            found = self._call(operation, lambda: self.client.lookup_schema(subject, Schema(schema, schema_type)))
+            return int(found.schema_id)
+        except SchemaRegistryError as e:
+            if not _not_found(e):
+                raise self._refused(f"cannot {operation}", e) from None
+        if schema_type == "AVRO":
+            schema_id = self._equivalent_avro_version(subject, schema)
+            if schema_id is not None:
+                return schema_id
+        raise SchemaNotRegisteredError(
+            f"schema is not registered under subject {subject!r} in {self.url} "
+            f"(lookup mode never registers: register it first, e.g. with `schemabus register`)"
+        )
+
+    def _equivalent_avro_version(self, subject: str, schema: str) -> int | None:
+        """The id of the newest version of ``subject`` whose schema, references expanded, equals ``schema``."""
+        try:
+            what = f"list the versions of subject {subject!r}"
+            versions = self._call(what, lambda: self.client.get_versions(subject))
+        except SchemaRegistryError as e:
+            if _not_found(e):
+                return None
+            raise self._refused(f"cannot list the versions of subject {subject!r}", e) from None
+        wanted = _expanded_avro(schema, {})
+        if wanted is None:
+            return None
+        for version in sorted(versions, reverse=True)[:_MAX_VERSIONS_COMPARED]:
+            registered = self._version(subject, version)
+            if registered is None or (registered.schema.schema_type or "AVRO") != "AVRO":
+                continue
+            named: dict[str, Any] = {}
+            if not self._load_references(registered.schema.references or [], named, depth=0):
+                continue
+            if _expanded_avro(registered.schema.schema_str, named) == wanted:
+                return int(registered.schema_id)
+        return None
+
+    def _version(self, subject: str, version: int) -> Any:
+        try:
+            return self._call(
+                f"read version {version} of subject {subject!r}", lambda: self.client.get_version(subject, version)
+            )
+        except SchemaRegistryError as e:
+            if _not_found(e):
+                return None
+            raise self._refused(f"cannot read version {version} of subject {subject!r}", e) from None
+
+    def _load_references(self, references: list[Any], named: dict[str, Any], *, depth: int) -> bool:
+        """Parse referenced schemas (their own references first) into ``named``; False if one is missing."""
+        if depth > 32:
+            return False
+        for ref in references:
+            registered = self._version(ref.subject, ref.version)
+            if registered is None:
+                return False
+            if not self._load_references(registered.schema.references or [], named, depth=depth + 1):
+                return False
+            try:
+                fastavro.parse_schema(json.loads(registered.schema.schema_str), named_schemas=named)
+            except Exception:  # not a schema fastavro can read: not equivalent to ours
+                return False
+        return True
+
+    def schema_by_id(self, schema_id: int) -> tuple[str, str]:
+        """``(schema_type, schema_text)`` of a global id; KeyError when the registry does not know it."""
+        try:
+            schema = self._call(f"fetch schema id {schema_id}", lambda: self.client.get_schema(schema_id))
+        except SchemaRegistryError as e:
+            if _not_found(e):
+                raise KeyError(schema_id) from None
+            raise self._refused(f"cannot fetch schema id {schema_id}", e) from None
+        # Apicurio's ccompat API leaves schemaType out for Avro; the Confluent default is AVRO.
+        return (schema.schema_type or "AVRO", schema.schema_str)
+
+    def close(self) -> None:
+        session = getattr(getattr(self.client, "_rest_client", None), "session", None)
+        if session is not None and hasattr(session, "close"):
+            session.close()
+
+    def _call(self, operation: str, fn: Callable[[], T]) -> T:
+        """``fn()``, retried on network errors and 408/429/5xx answers with exponential backoff."""
+        attempts = self.config.max_retries + 1
+        delay = self.config.retry_backoff_ms / 1000
+        started = time.monotonic()
+        last: BaseException | None = None
+        for attempt in range(1, attempts + 1):
+            try:
+                return fn()
+            except SchemaRegistryError as e:
+                if e.http_status_code not in _RETRIABLE_STATUS:
+                    raise
+                last = e
+            except _NETWORK_ERRORS as e:
+                last = e
+            if attempt < attempts:
+                self.sleep(delay)
+                delay = min(delay * 2, self.config.retry_backoff_max_ms / 1000)
+        assert last is not None
+        elapsed = time.monotonic() - started
+        cause = redact(_describe(last), self._secrets)
+        raise RegistryUnavailableError(
+            f"schema registry {self.url} is unavailable: could not {operation} "
+            f"({attempts} attempt{'s' if attempts > 1 else ''} in {elapsed:.1f}s); last error: {cause}",
+            http_status=getattr(last, "http_status_code", None),
+        ) from None
+
+    def _refused(self, what: str, e: SchemaRegistryError) -> RegistryError:
+        message = redact(str(e.error_message), self._secrets)
+        return RegistryError(
+            f"{what}: HTTP {e.http_status_code} (error {e.error_code}) from {self.url}: {message}",
+            http_status=e.http_status_code,
+            error_code=e.error_code,
+        )
+
+    def __repr__(self) -> str:
+        return f"ConfluentRegistry({self.url!r})"
+
+
+def _not_found(e: SchemaRegistryError) -> bool:
+    return e.http_status_code == 404 or e.error_code in _NOT_FOUND
+
+
+def _expanded_avro(text: str, named: dict[str, Any]) -> str | None:
+    """``text`` parsed with its named types expanded in place, as canonical JSON (None if unreadable)."""
+    try:
+        parsed = fastavro.parse_schema(json.loads(text), named_schemas=dict(named), expand=True)
+    except Exception:
+        return None
+    return json.dumps(_without_fastavro_keys(parsed), sort_keys=True, separators=(",", ":"))
+
+
+def _without_fastavro_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_fastavro_keys(v) for k, v in value.items() if not k.startswith("__")}
+    if isinstance(value, list):
+        return [_without_fastavro_keys(v) for v in value]
+    return value
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, SchemaRegistryError):
+        return f"HTTP {e.http_status_code} (error {e.error_code}): {e.error_message}"
+    text = str(e) or type(e).__name__
+    return f"{type(e).__name__}: {text}"
