@@ -86,7 +86,7 @@ class Bench:
             **self.settings.librdkafka_config(),
         }
         self.bus = KafkaBus(bootstrap, registry_url, producer=self.settings)
-        self.registry = SchemaRegistryClient({"url": registry_url})
+        self.registry = SchemaRegistryClient({"url": registry_url, "timeout": 10})
 
     def topic(self) -> Topic[Any, Any]:
         topic = dataclasses.replace(pe.AGENT_LIFECYCLE_CREATED, name=f"bench{uuid.uuid4().hex[:10]}.lifecycle.created")

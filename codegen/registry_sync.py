@@ -44,7 +44,9 @@ def client(url: str | None) -> Any:
     url = url or os.environ.get(ENV_REGISTRY)
     if not url:
         raise RegistryError(f"no registry: pass --registry-url or set {ENV_REGISTRY}")
-    conf: dict[str, Any] = {"url": url}
+    # A request timeout: without one, a response the server sent but the connection lost hangs forever;
+    # with one, the client retries the request.
+    conf: dict[str, Any] = {"url": url, "timeout": 10}
     if os.environ.get(ENV_BASIC_AUTH):
         conf["basic.auth.user.info"] = os.environ[ENV_BASIC_AUTH]
     return SchemaRegistryClient(conf)

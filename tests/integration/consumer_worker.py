@@ -30,7 +30,7 @@ class ConfluentRegistry:
     """The runtime's SchemaRegistry protocol over confluent-kafka's SchemaRegistryClient."""
 
     def __init__(self, url: str) -> None:
-        self.client = SchemaRegistryClient({"url": url})
+        self.client = SchemaRegistryClient({"url": url, "timeout": 10})
 
     def register_schema(self, subject: str, schema: str, schema_type: str) -> int:
         return self.client.register_schema(subject, Schema(schema, schema_type))

@@ -151,7 +151,7 @@ REGISTRY_FAILS: dict[tuple[str, str], str] = {
 
 @pytest.fixture(scope="module")
 def client(registry_url: str) -> SchemaRegistryClient:
-    return SchemaRegistryClient({"url": registry_url})
+    return SchemaRegistryClient({"url": registry_url, "timeout": 10})
 
 
 def _registry_verdict(client: SchemaRegistryClient, level: str, old: Any, new: Any) -> bool:

@@ -130,7 +130,7 @@ def _record(name: str, fields: list[dict[str, object]]) -> str:
 
 
 def test_registry_register_lookup_and_compatibility(registry_url: str) -> None:
-    client = SchemaRegistryClient({"url": registry_url})
+    client = SchemaRegistryClient({"url": registry_url, "timeout": 10})
     avro_subject = _name("avro") + "-value"
     json_subject = _name("json") + "-value"
     avro_v1 = _record("Order", [{"name": "id", "type": "string"}])
@@ -147,7 +147,7 @@ def test_registry_register_lookup_and_compatibility(registry_url: str) -> None:
     assert avro_id != json_id
 
     # A fresh client: its lookups go to the server, not to the first client's cache.
-    reader = SchemaRegistryClient({"url": registry_url})
+    reader = SchemaRegistryClient({"url": registry_url, "timeout": 10})
     by_id = reader.get_schema(avro_id)
     assert by_id.schema_str is not None and json.loads(by_id.schema_str) == json.loads(avro_v1)
     # Apicurio omits schemaType for AVRO; the client then takes the default, AVRO.
@@ -175,7 +175,7 @@ def test_registry_register_lookup_and_compatibility(registry_url: str) -> None:
     evolved = _record("Order", [{"name": "id", "type": "string"}, {"name": "qty", "type": "int", "default": 0}])
     evolved_id = reader.register_schema(avro_subject, Schema(evolved, "AVRO"))
     # Another fresh client: `reader` caches the latest version it looked up.
-    latest = SchemaRegistryClient({"url": registry_url}).get_latest_version(avro_subject)
+    latest = SchemaRegistryClient({"url": registry_url, "timeout": 10}).get_latest_version(avro_subject)
     assert (latest.schema_id, latest.version) == (evolved_id, 2)
 
 
@@ -185,14 +185,14 @@ def test_avro_serializer_framing_round_trip(kafka_bootstrap: str, registry_url: 
         "Payment",
         [{"name": "id", "type": "string"}, {"name": "cents", "type": "long"}],
     )
-    serializer = AvroSerializer(SchemaRegistryClient({"url": registry_url}), schema)
+    serializer = AvroSerializer(SchemaRegistryClient({"url": registry_url, "timeout": 10}), schema)
     value = {"id": "p-1", "cents": 1234}
     framed = serializer(value, SerializationContext(topic, MessageField.VALUE))
     assert framed is not None
     # Confluent wire format: magic byte 0, then the 4-byte big-endian schema id.
     assert framed[0] == 0
     schema_id = int.from_bytes(framed[1:5], "big")
-    registered = SchemaRegistryClient({"url": registry_url}).get_latest_version(f"{topic}-value")
+    registered = SchemaRegistryClient({"url": registry_url, "timeout": 10}).get_latest_version(f"{topic}-value")
     assert registered.schema_id == schema_id
 
     # Through the broker and back, decoded by a deserializer with its own (empty) cache.
@@ -204,6 +204,6 @@ def test_avro_serializer_framing_round_trip(kafka_bootstrap: str, registry_url: 
     finally:
         consumer.close()
     assert len(received) == 1 and received[0].value() == framed
-    deserializer = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
+    deserializer = AvroDeserializer(SchemaRegistryClient({"url": registry_url, "timeout": 10}))
     decoded = deserializer(received[0].value(), SerializationContext(topic, MessageField.VALUE))
     assert decoded == value

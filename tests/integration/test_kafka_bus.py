@@ -233,7 +233,7 @@ def test_avro_records_decode_with_confluents_avro_deserializer(
             await bus.publish(topic, event, key=str(event.agent_id))
 
     run(publish())
-    deserializer = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
+    deserializer = AvroDeserializer(SchemaRegistryClient({"url": registry_url, "timeout": 10}))
     received = consume(kafka_bootstrap, [topic.name], len(events))
     decoded = [deserializer(msg.value(), SerializationContext(topic.name, MessageField.VALUE)) for msg in received]
     assert sorted(decoded, key=lambda d: str(d["agent_id"])) == [avro_dict(e.model_dump()) for e in events]
@@ -298,7 +298,7 @@ def test_lookup_mode_finds_a_schema_registered_with_references(kafka_bootstrap: 
     agent_type = next(f for f in full["fields"] if f["name"] == "agent_type")
     enum_schema = agent_type["type"]
     agent_type["type"] = enum_schema["name"]  # the reference form: the named type by its full name
-    client = SchemaRegistryClient({"url": registry_url})
+    client = SchemaRegistryClient({"url": registry_url, "timeout": 10})
     ref_subject = f"{topic.name}.{enum_schema['name']}"
     client.register_schema(ref_subject, Schema(json.dumps(enum_schema), "AVRO"))
     version = client.get_latest_version(ref_subject).version
