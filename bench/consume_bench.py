@@ -87,7 +87,8 @@ def raw(bootstrap: str, name: str, n: int) -> float:
 
 def confluent(bootstrap: str, registry_url: str, name: str, n: int) -> float:
     deserializer = AvroDeserializer(
-        SchemaRegistryClient({"url": registry_url, "timeout": 10}), from_dict=lambda d, _ctx: pe.AgentCreated.model_validate(d)
+        SchemaRegistryClient({"url": registry_url, "timeout": 10}),
+        from_dict=lambda d, _ctx: pe.AgentCreated.model_validate(d),
     )
     ctx = SerializationContext(name, MessageField.VALUE)
     c = _consumer(bootstrap)

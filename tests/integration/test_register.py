@@ -61,7 +61,9 @@ def test_register_then_check_against_the_registry(registry_url: str, project: tu
 
     from confluent_kafka.schema_registry import SchemaRegistryClient
 
-    registered = SchemaRegistryClient({"url": registry_url, "timeout": 10}).get_version(f"{domain}.order.placed-value", "latest")
+    registered = SchemaRegistryClient({"url": registry_url, "timeout": 10}).get_version(
+        f"{domain}.order.placed-value", "latest"
+    )
     assert [r.subject for r in registered.schema.references] == ["shop.common.Tier"]
     assert "shop.common.Tier" in registered.schema.schema_str and '"symbols"' not in registered.schema.schema_str
 
