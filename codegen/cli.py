@@ -39,7 +39,8 @@ def user_errors() -> Iterator[None]:
         sys.exit(EXIT_USER_ERROR)
 
 
-def _config(project: Path | None, **overrides: Any) -> Config:
+def project_config(project: Path | None, **overrides: Any) -> Config:
+    """The configuration of ``--project`` (a pyproject.toml or its directory), else the nearest one."""
     pyproject = (project / "pyproject.toml" if project.is_dir() else project) if project else find_pyproject(Path.cwd())
     if pyproject is not None and not pyproject.is_file():
         raise click.BadParameter(f"{pyproject} does not exist", param_hint="--project")
@@ -109,7 +110,7 @@ def generate(
         else:
             if output is not None:
                 raise click.UsageError("--output needs schema FILES; without them [tool.schemabus] decides")
-            config = _config(project)
+            config = project_config(project)
             target = config.package_dir
             inputs = fingerprint(config)
             if not force and up_to_date(target, inputs):
@@ -220,7 +221,7 @@ def check(
             from .pipeline import load_project, read_schemas
             from .registry_sync import check_against_registry, client
 
-            config = _config(project)
+            config = project_config(project)
             texts = read_schemas(config)
             prefix = config.schemas.rstrip("/") + "/"
             findings = check_against_registry(
@@ -228,7 +229,7 @@ def check(
             )
             summary = "(against the registry)"
         else:
-            report = check_project(_config(project), against, level)
+            report = check_project(project_config(project), against, level)
             findings = report.findings
             summary = (
                 f"({report.subjects} subjects against {report.base[:10]}, the {report.how}; "
@@ -264,7 +265,7 @@ def register(dry_run: bool, registry_url: str | None, project: Path | None) -> N
     from .registry_sync import register as register_all
 
     with user_errors():
-        result = register_all(load_project(_config(project)), client(registry_url), dry_run=dry_run)
+        result = register_all(load_project(project_config(project)), client(registry_url), dry_run=dry_run)
     for line in result.lines:
         click.echo(line)
     if result.refused:

@@ -8,8 +8,9 @@ it), a JSON Schema file may ``$ref`` other files beside it, which are read from 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..diagnostics import SchemaError, SchemaErrors, Source
 from ..load.avro import read_json
@@ -94,27 +95,27 @@ def check_files(level: str, previous: list[Path], new: Path) -> list[Finding]:
     formats = {_format(p) for p in [*previous, new]}
     if len(formats) > 1:
         raise SchemaError(Source(str(new)), "all versions must have the same format (all .avsc or all .json)")
-    errors: list[SchemaError] = []
     if formats == {"AVRO"}:
-        avro_versions: list[Version[AvroVersion]] = []
-        for p in [*previous, new]:
-            try:
-                avro_versions.append(Version(str(p), load_avro_version(p)))
-            except SchemaErrors as e:
-                errors += e.errors
-            except SchemaError as e:
-                errors.append(e)
-        if errors:
-            raise SchemaErrors(errors)
-        return check_level(level, avro_versions[-1], avro_versions[:-1], avro_can_read)
-    json_versions: list[Version[JsonVersion]] = []
-    for p in [*previous, new]:
+        avro = _load_all([*previous, new], load_avro_version)
+        return check_level(level, avro[-1], avro[:-1], avro_can_read)
+    documents = _load_all([*previous, new], load_json_version)
+    return check_level(level, documents[-1], documents[:-1], json_can_read)
+
+
+S = TypeVar("S")
+
+
+def _load_all(paths: list[Path], load: Callable[[Path], S]) -> list[Version[S]]:
+    """Every file loaded; the errors of all of them reported together."""
+    errors: list[SchemaError] = []
+    versions: list[Version[S]] = []
+    for p in paths:
         try:
-            json_versions.append(Version(str(p), load_json_version(p)))
+            versions.append(Version(str(p), load(p)))
         except SchemaErrors as e:
             errors += e.errors
         except SchemaError as e:
             errors.append(e)
     if errors:
         raise SchemaErrors(errors)
-    return check_level(level, json_versions[-1], json_versions[:-1], json_can_read)
+    return versions

@@ -32,8 +32,7 @@ def lint(fmt: str, project: Path | None, list_rules: bool) -> None:
     per-file-ignores). Exit 0 when clean, 1 with findings, 2 on usage, schema or configuration errors.
     """
     # Imported here: codegen/cli.py imports this module to register the command.
-    from ..cli import user_errors
-    from ..config import find_pyproject, load_config
+    from ..cli import project_config, user_errors
     from . import RULES
     from .engine import lint_project
     from .report import render
@@ -43,11 +42,8 @@ def lint(fmt: str, project: Path | None, list_rules: bool) -> None:
             state = "on " if r.default else "off"
             click.echo(f"{r.id:<27} {state} {r.severity:<7} {r.purpose}")
         return
-    pyproject = (project / "pyproject.toml" if project.is_dir() else project) if project else find_pyproject(Path.cwd())
-    if pyproject is not None and not pyproject.is_file():
-        raise click.BadParameter(f"{pyproject} does not exist", param_hint="--project")
     with user_errors():
-        report = lint_project(load_config(pyproject))
+        report = lint_project(project_config(project))
     findings = report.findings
     click.echo(render(findings, fmt), nl=False)
     if fmt == "text":

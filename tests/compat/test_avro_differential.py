@@ -552,6 +552,6 @@ def test_generator_reaches_every_incompatibility_type(rule_id: str) -> None:
     found = find(
         pairs(),
         lambda p: rule_id in (reference(p[0], p[1]) or ()),
-        settings=settings(database=None, max_examples=1000, phases=[Phase.generate]),
+        settings=settings(database=None, max_examples=3000, phases=[Phase.generate], derandomize=True),
     )
     assert_agrees(*found, events=False)
