@@ -3,11 +3,30 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 def pointer(*parts: str | int) -> str:
     """Build an RFC 6901 JSON pointer from path parts (``pointer("fields", 3)`` is ``/fields/3``)."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def resolve_pointer(document: Any, fragment: str) -> Any:
+    """The value at JSON pointer ``fragment`` (``""`` is the whole document); LookupError if none."""
+    if not fragment:
+        return document
+    if not fragment.startswith("/"):
+        raise LookupError(f"#{fragment} is not a JSON pointer")
+    value = document
+    for raw in fragment[1:].split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise LookupError(f"nothing at #{fragment}")
+    return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .serde import Serde
@@ -40,11 +41,12 @@ class Topic(Generic[K, V]):
     compatibility: str = "BACKWARD"
     doc: str = ""
 
-    @property
+    # Cached: the serialization path asks for the subject on every record.
+    @cached_property
     def key_subject(self) -> str:
         return f"{self.name}-key"
 
-    @property
+    @cached_property
     def value_subject(self) -> str:
         return f"{self.name}-value"
 

@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..diagnostics import SchemaError, Source
+from ..diagnostics import SchemaError, Source, resolve_pointer
 from ..load.jsonschema import ref_target
 from .findings import Incompatibility, Rule, rule
 
@@ -297,7 +297,7 @@ def resolver(documents: dict[str, Any]) -> Resolve:
         target, fragment = ref_target(file, ref)
         if target not in documents:
             raise KeyError(target)
-        return target, _lookup(documents[target], urllib.parse.unquote(fragment))
+        return target, resolve_pointer(documents[target], urllib.parse.unquote(fragment))
 
     return resolve
 
@@ -410,7 +410,7 @@ class _Loader:
         if target in self._documents:
             document, doc_source = self._documents[target]
             try:
-                value = _lookup(document, fragment)
+                value = resolve_pointer(document, fragment)
             except LookupError:
                 raise SchemaError(at, f"$ref {ref!r}: nothing at #{fragment} in {target}") from None
             return _Node(value, Source(doc_source.file, doc_source.pointer + fragment), target)
@@ -484,23 +484,6 @@ class _Loader:
         if kind not in ("string", "number", "boolean", "null", "object", "array"):
             raise SchemaError(whole.source.at("type"), f"unknown type {declared!r}")
         return _Schema(kind, whole.node, whole.source, whole.base, self, tag=tag, integer=declared == "integer")
-
-
-def _lookup(document: Any, fragment: str) -> Any:
-    if not fragment:
-        return document
-    if not fragment.startswith("/"):
-        raise LookupError(f"#{fragment} is not a JSON pointer")
-    value = document
-    for raw in fragment[1:].split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            raise LookupError(f"nothing at #{fragment}")
-    return value
 
 
 # --- comparing ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config
-from ..diagnostics import SchemaError, SchemaErrors, Source
+from ..diagnostics import SchemaError, SchemaErrors, Source, resolve_pointer
 from ..ir import PRIMITIVES, SchemaUse, Topic
 from ..load.avro import load_avro_files
 from ..load.catalog import load_catalog
@@ -26,7 +26,7 @@ from .avro_rules import AvroVersion
 from .avro_rules import can_read as avro_can_read
 from .findings import Finding, Incompatibility, rule
 from .history import Snapshot, default_base, read_blobs, repo_root, resolve_ref, snapshots
-from .json_rules import JsonVersion
+from .json_rules import JsonVersion, resolver
 from .json_rules import can_read as json_can_read
 from .levels import Version, check_level
 
@@ -112,11 +112,7 @@ class _History:
 
         def resolve(in_file: str, ref: str) -> tuple[str, Any]:
             target, fragment = ref_target(in_file.removeprefix(label), ref)
-            node = self.document(snap.files[target])
-            for part in [p for p in fragment.split("/") if p]:
-                part = part.replace("~1", "/").replace("~0", "~")
-                node = node[int(part)] if isinstance(node, list) else node[part]
-            return label + target, node
+            return label + target, resolve_pointer(self.document(snap.files[target]), fragment)
 
         return JsonVersion(label + file, self.document(snap.files[file]), resolve)
 
@@ -164,6 +160,7 @@ def check_project(config: Config, against: str | None, level_override: str | Non
     project = load_project(config, texts)
     # The working tree's Avro types again, named as the project root sees them (schemas/...).
     named, avro = load_avro_files([(prefix + f, text) for f, text in texts[0]])
+    current_refs = resolver({prefix + f: s.document for f, s in project.json.items()})
     current = _subjects(tuple(t for t in project.topics if not t.deleted))
     marked_deleted = {s for t in project.topics if t.deleted for s in (t.value_subject, t.key_subject)}
 
@@ -238,7 +235,7 @@ def check_project(config: Config, against: str | None, level_override: str | Non
                 new: Version[Any] = Version(display, AvroVersion(avro[display].root, named))
                 findings += check_level(level, new, past, avro_can_read)
             else:
-                new = Version(display, _current_json(project, prefix, use.file))
+                new = Version(display, JsonVersion(display, project.json[use.file].document, current_refs))
                 findings += check_level(level, new, past, json_can_read)
         except SchemaError as e:
             errors.append(e)
@@ -258,17 +255,3 @@ def check_project(config: Config, against: str | None, level_override: str | Non
             )
         )
     return Report(findings, base, how, len(current), versions_read, notes, git_seconds)
-
-
-def _current_json(project: Any, prefix: str, file: str) -> JsonVersion:
-    docs = {prefix + f: s.document for f, s in project.json.items()}
-
-    def resolve(in_file: str, ref: str) -> tuple[str, Any]:
-        target, fragment = ref_target(in_file, ref)
-        node = docs[target]
-        for part in [p for p in fragment.split("/") if p]:
-            part = part.replace("~1", "/").replace("~0", "~")
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        return target, node
-
-    return JsonVersion(prefix + file, project.json[file].document, resolve)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from ..diagnostics import Source
+from ..diagnostics import Source, resolve_pointer
 from ..ir import Array, AvroType, Logical, Map, NamedRef, Project, Record, SchemaUse, Topic, Union
 
 Severity = Literal["error", "warning"]
@@ -96,18 +96,10 @@ class LintContext:
 
     def node_at(self, source: Source) -> Any:
         """The JSON value at a source's pointer, or None when there is none."""
-        node = self.raw.get(source.file)
-        if not source.pointer:
-            return node
-        for raw in source.pointer[1:].split("/"):
-            part = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, dict) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                return None
-        return node
+        try:
+            return resolve_pointer(self.raw.get(source.file), source.pointer)
+        except LookupError:
+            return None
 
 
 def quoted(value: Any) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import jsonschema.validators
 
-from ..diagnostics import SchemaError, SchemaErrors, Source
+from ..diagnostics import SchemaError, SchemaErrors, Source, resolve_pointer
 from ..ir import JsonSchemaFile
 from .avro import read_json
 
@@ -40,19 +40,10 @@ def _refs(node: Any, path: tuple[str | int, ...] = ()) -> Iterable[tuple[str, tu
 
 
 def _resolve_pointer(doc: Any, fragment: str) -> bool:
-    if not fragment:
-        return True
-    if not fragment.startswith("/"):
-        return False  # anchors are not supported by the generator
-    node = doc
-    for raw in fragment[1:].split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
+    try:
+        resolve_pointer(doc, fragment)
+    except LookupError:
+        return False  # also anchors, which the generator does not support
     return True
 
 
