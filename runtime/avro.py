@@ -84,9 +84,18 @@ def write_long(n: int) -> bytes:
     if not _LONG_MIN <= n <= _LONG_MAX:
         raise ValueError(f"{n} is out of range for an Avro long")
     n = (n << 1) ^ (n >> 63)
-    out = bytearray()
+    # Unrolled for up to 4 groups of 7 bits (lengths, counts, ids, dates); longer ones (timestamps)
+    # continue in a loop after the first four: one tuple per call instead of an append per byte.
+    if n < 0x4000:
+        return bytes((n,)) if n < 0x80 else bytes((n & 0x7F | 0x80, n >> 7))
+    if n < 0x10000000:
+        if n < 0x200000:
+            return bytes((n & 0x7F | 0x80, n >> 7 & 0x7F | 0x80, n >> 14))
+        return bytes((n & 0x7F | 0x80, n >> 7 & 0x7F | 0x80, n >> 14 & 0x7F | 0x80, n >> 21))
+    out = bytearray((n & 0x7F | 0x80, n >> 7 & 0x7F | 0x80, n >> 14 & 0x7F | 0x80, n >> 21 & 0x7F | 0x80))
+    n >>= 28
     while n > 0x7F:
-        out.append((n & 0x7F) | 0x80)
+        out.append(n & 0x7F | 0x80)
         n >>= 7
     out.append(n)
     return bytes(out)

@@ -98,6 +98,7 @@ _Encoder = tuple[Callable[[Any, int | None], bytes], int | None, Callable[[Any, 
 # (topic, value, key, headers) as produce() takes them.
 _Record = tuple[str, bytes, bytes | None, Any]
 
+_get_running_loop = asyncio.get_running_loop
 _POLL_INTERVAL_S = 0.1  # the poll thread wakes at once for a delivery report; this bounds idle checks
 # Under load the publishing thread polls every _INLINE_POLL_EVERY records and resolves its own
 # futures; the poll thread then stays out of its way for _INLINE_WINDOW_S.
@@ -234,12 +235,15 @@ class KafkaBus:
             raise self._refusal(topic.name)
         value_bytes = encoder[0](value, encoder[1])
         key_bytes = None if key is None else encoder[2](key, encoder[3])
-        loop = asyncio.get_running_loop()
+        loop = _get_running_loop()
         future: asyncio.Future[DeliveryResult] = loop.create_future()
         callback = partial(self._delivered, future)
         wire_headers: Any = None if headers is None else normalize_headers(headers)
         try:
-            self._producer.produce(topic.name, value_bytes, key_bytes, on_delivery=callback, headers=wire_headers)
+            if wire_headers is None:
+                self._producer.produce(topic.name, value_bytes, key_bytes, on_delivery=callback)
+            else:
+                self._producer.produce(topic.name, value_bytes, key_bytes, on_delivery=callback, headers=wire_headers)
         except BufferError:
             self._wait_for_room_blocking((topic.name, value_bytes, key_bytes, wire_headers), callback, loop)
         except KafkaException as e:
