@@ -127,14 +127,7 @@ class AvroSerde(Generic[T]):
         if writer_id == schema_id:
             return self.decode(data, start)
         # Written with another version of the schema: resolve it against ours, as Avro specifies.
-        if writers is None:
-            raise DeserializationError("unknown-schema-id", f"schema id {writer_id} is not known here")
-        try:
-            kind, text = writers.schema_by_id(writer_id)
-        except KeyError:
-            raise DeserializationError("unknown-schema-id", f"schema id {writer_id} is not in the registry") from None
-        if kind != "AVRO":
-            raise DeserializationError("invalid-payload", f"schema id {writer_id} is a {kind} schema, not Avro")
+        text = _writer_kind(writer_id, writers, "AVRO")
         try:
             record = fastavro.schemaless_reader(
                 io.BytesIO(data[start:]), self._writer(text), self._reader(), return_record_name=False
@@ -155,6 +148,20 @@ class AvroSerde(Generic[T]):
         if text not in self._parsed:
             self._parsed[text] = fastavro.parse_schema(json.loads(text))
         return self._parsed[text]
+
+
+def _writer_kind(writer_id: int, writers: WriterSchemas | None, expected: str) -> str:
+    """The text of the writer schema ``writer_id``, which must be of type ``expected``; else a poison message."""
+    if writers is None:
+        raise DeserializationError("unknown-schema-id", f"schema id {writer_id} is not known here")
+    try:
+        kind, text = writers.schema_by_id(writer_id)
+    except KeyError:
+        raise DeserializationError("unknown-schema-id", f"schema id {writer_id} is not in the registry") from None
+    if kind != expected:
+        name = "Avro" if expected == "AVRO" else "JSON Schema"
+        raise DeserializationError("invalid-payload", f"schema id {writer_id} is a {kind} schema, not {name}")
+    return text
 
 
 _ADAPTERS: dict[Any, pydantic.TypeAdapter[Any]] = {}
@@ -186,7 +193,11 @@ class JsonSerde(Generic[M]):
         return frame_header(schema_id) + self.encode(value)
 
     def deserialize(self, data: bytes, schema_id: int | None, writers: WriterSchemas | None) -> M:
-        _, start = split_frame(data)
+        writer_id, start = split_frame(data)
+        if writer_id != schema_id:
+            # Another version of the schema (or none at all): JSON needs no resolution, so the model
+            # validates the document either way, but the id must be a JSON schema the registry knows.
+            _writer_kind(writer_id, writers, "JSON")
         try:
             return self.type.model_validate_json(data[start:])
         except pydantic.ValidationError as e:

@@ -114,6 +114,18 @@ def MODELS_EXAMPLE() -> pe.AgentCreated:
     )
 
 
+def EXECUTION_EXAMPLE() -> Any:
+    return pe.AGENT_EXECUTION_STARTED.value.type.model_validate(
+        {
+            "execution_id": "0b6f3c1e-7d4a-4a59-8a3e-2f4c1d0e9b77",
+            "agent_id": "6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a11",
+            "agent_type": "CODER",
+            "trigger": {"kind": "user", "user_id": "u-1"},
+            "started_at": "2026-11-28T10:00:00Z",
+        }
+    )
+
+
 def test_subclassed_handler_stub_receives_typed_events() -> None:
     seen: list[pe.AgentCreated] = []
 
@@ -172,6 +184,26 @@ def test_bad_json_payload_is_poison(payload: bytes, reason: str) -> None:
     with pytest.raises(DeserializationError) as err:
         bus.decode(pe.AGENT_EXECUTION_STARTED, record)
     assert err.value.reason == reason
+
+
+@pytest.mark.parametrize(("writer", "reason"), [("unknown", "unknown-schema-id"), ("avro", "invalid-payload")])
+def test_a_json_record_needs_a_known_json_writer_schema(writer: str, reason: str) -> None:
+    """JSON needs no schema resolution, but an id the registry does not know (or an Avro id) is poison."""
+    bus = InMemoryBus()
+    asyncio.run(pe.AgentLifecycleCreatedPublisher(bus).publish(MODELS_EXAMPLE()))  # registers an Avro schema
+    own = bus.registry.register_schema(
+        "agent.execution.started-value", pe.AGENT_EXECUTION_STARTED.value.schema or "", "JSON"
+    )
+    avro_id = int.from_bytes(bus.records("agent.lifecycle.created")[0].value[1:5], "big")
+    writer_id = {"unknown": own + 1000, "avro": avro_id}[writer]
+    payload = pe.AGENT_EXECUTION_STARTED.value.serialize(EXECUTION_EXAMPLE(), own)[5:]
+    record = bus.append(pe.AGENT_EXECUTION_STARTED, None, frame_header(writer_id) + payload)
+    with pytest.raises(DeserializationError) as err:
+        bus.decode(pe.AGENT_EXECUTION_STARTED, record)
+    assert err.value.reason == reason
+    # The same document under its own id decodes.
+    ok = bus.append(pe.AGENT_EXECUTION_STARTED, None, frame_header(own) + payload)
+    assert bus.decode(pe.AGENT_EXECUTION_STARTED, ok).value == EXECUTION_EXAMPLE()
 
 
 def test_data_written_with_an_older_schema_is_resolved() -> None:
