@@ -5,7 +5,9 @@ Both servers come from Maven Central (downloaded once with ``mvn`` into
 and run on a local JDK (Java 17+; 21+ gets the newer registry):
 
 - Apache Kafka 4.x, one KRaft node, configured so idempotent producers, consumer groups
-  and transactions work;
+  and transactions work; besides its PLAINTEXT listener (open to everyone) it has a
+  SASL_PLAINTEXT one with fixed SASL/PLAIN dev users and ACLs enforced, to test
+  authentication and authorization failures (``DevStack.sasl``);
 - Apicurio Registry 3.x on its Confluent-compatible API (``/apis/ccompat/v7``), in
   memory, with a global BACKWARD compatibility rule.
 
@@ -16,6 +18,8 @@ Typical use::
     with start_stack() as stack:
         stack.bootstrap_servers  # "127.0.0.1:PORT"
         stack.registry_url       # "http://127.0.0.1:PORT/apis/ccompat/v7"
+        stack.sasl.address       # "127.0.0.1:PORT": SASL/PLAIN, ACLs enforced
+        stack.sasl.client_config(stack.sasl.alice)  # librdkafka properties for a dev user
 
 From a shell: ``eval "$(schemabus dev up)"``, then ``schemabus dev down``.
 Environment: ``SCHEMABUS_CACHE_DIR`` moves the cache; ``SCHEMABUS_JAVA`` names the
@@ -29,7 +33,7 @@ the log file (with its last lines).
 from .errors import DevStackError
 from .fetch import cache_dir
 from .jdk import ENV_JAVA, Jdk, find_jdks, resolve_jdk
-from .kafka import KAFKA_VERSION, fetch_kafka, start_kafka
+from .kafka import KAFKA_VERSION, KafkaProcess, SaslListener, SaslUser, fetch_kafka, start_kafka
 from .process import ServerProcess
 from .registry import (
     REGISTRY_VERSION,
@@ -57,6 +61,9 @@ __all__ = [
     "DevStack",
     "DevStackError",
     "Jdk",
+    "KafkaProcess",
+    "SaslListener",
+    "SaslUser",
     "ServerProcess",
     "cache_dir",
     "dev_run_dir",

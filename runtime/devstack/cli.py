@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from .errors import DevStackError
+from .kafka import KafkaProcess
 from .stack import STARTUP_TIMEOUT, DevStack, dev_run_dir, start_stack
 
 
@@ -95,8 +96,10 @@ def status() -> None:
     running = stack.running()
     for server in stack.servers:
         state = "running" if running[server.name] else "stopped"
+        # Kafka's second listener (SASL/PLAIN dev users, ACLs enforced), for security tests.
+        sasl = f" + SASL {server.sasl.address}" if isinstance(server, KafkaProcess) and server.sasl else ""
         click.echo(
-            f"{server.name:<8} {state:<7} pid {server.pid:<7} {server.address}  "
+            f"{server.name:<8} {state:<7} pid {server.pid:<7} {server.address}{sasl}  "
             f"({server.version}; log {server.log_path})"
         )
     if not all(running.values()):

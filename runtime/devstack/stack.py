@@ -21,7 +21,7 @@ from typing import Self
 
 from .errors import DevStackError
 from .fetch import cache_dir
-from .kafka import start_kafka
+from .kafka import KafkaProcess, SaslListener, start_kafka
 from .process import ServerProcess, pid_alive
 from .registry import start_registry
 
@@ -51,11 +51,12 @@ class DevStack:
     """A running (or stopped) pair of servers and the run folder they live in.
 
     Use ``bootstrap_servers`` and ``registry_url`` to connect, ``env()`` for the
-    ``SCHEMABUS_*`` variables, and ``stop()`` (or a ``with`` block) to end it.
+    ``SCHEMABUS_*`` variables, and ``stop()`` (or a ``with`` block) to end it. ``sasl`` is
+    Kafka's second listener, with SASL/PLAIN dev users and ACLs, for security tests.
     """
 
     run_dir: Path
-    kafka: ServerProcess | None = None
+    kafka: KafkaProcess | None = None
     registry: ServerProcess | None = None
     detached: bool = False
     owner_pid: int = field(default_factory=os.getpid)
@@ -71,6 +72,17 @@ class DevStack:
         if self.kafka is None:
             raise LookupError("this stack has no Kafka")
         return self.kafka.address
+
+    @property
+    def sasl(self) -> SaslListener:
+        """Kafka's SASL_PLAINTEXT listener (``address``) and its dev users, where ACLs apply.
+
+        Not in ``env()``: clients use the PLAINTEXT ``bootstrap_servers``; this one is for
+        tests of wrong passwords and missing ACLs.
+        """
+        if self.kafka is None or self.kafka.sasl is None:
+            raise LookupError("this stack has no Kafka SASL listener")
+        return self.kafka.sasl
 
     @property
     def registry_url(self) -> str:
@@ -124,11 +136,10 @@ class DevStack:
                 owner_pid=int(state["owner_pid"]),
             )
             for data in state["servers"]:
-                server = ServerProcess.from_json(data)
-                if server.name == "kafka":
-                    stack.kafka = server
-                elif server.name == "registry":
-                    stack.registry = server
+                if data["name"] == "kafka":
+                    stack.kafka = KafkaProcess.from_json(data)
+                elif data["name"] == "registry":
+                    stack.registry = ServerProcess.from_json(data)
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return stack
@@ -238,11 +249,16 @@ def start_stack(
             except Exception as exc:
                 errors.append(DevStackError(name, f"unexpected {type(exc).__name__}: {exc}"))
                 continue
-            if name == "kafka":
+            if isinstance(server, KafkaProcess):
                 stack.kafka = server
             else:
                 stack.registry = server
-            progress(f"{name}: ready at {server.address}")
+            sasl = (
+                f" (SASL/PLAIN with ACLs at {server.sasl.address})"
+                if isinstance(server, KafkaProcess) and server.sasl
+                else ""
+            )
+            progress(f"{name}: ready at {server.address}{sasl}")
 
     if errors:
         stack.stop()

@@ -14,7 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from schemabus.runtime.devstack import ENV_BOOTSTRAP, ENV_REGISTRY, start_stack
+from schemabus.runtime.devstack import ENV_BOOTSTRAP, ENV_REGISTRY, DevStack, SaslListener, start_stack
+
+# The stack `_servers` started, for fixtures that need more of it than two addresses.
+_DEV_STACK = pytest.StashKey[DevStack]()
 
 
 def _progress(message: str) -> None:
@@ -23,7 +26,7 @@ def _progress(message: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def _servers() -> Iterator[tuple[str, str]]:
+def _servers(request: pytest.FixtureRequest) -> Iterator[tuple[str, str]]:
     """(bootstrap servers, registry URL): from the environment, else from a dev stack."""
     bootstrap = os.environ.get(ENV_BOOTSTRAP, "").strip()
     registry = os.environ.get(ENV_REGISTRY, "").strip()
@@ -33,6 +36,7 @@ def _servers() -> Iterator[tuple[str, str]]:
     # Both servers start concurrently; a DevStackError here is cached by pytest and
     # reported by every test that needs the servers.
     stack = start_stack(kafka=not bootstrap, registry=not registry, progress=_progress)
+    request.config.stash[_DEV_STACK] = stack
     try:
         yield (bootstrap or stack.bootstrap_servers, registry or stack.registry_url)
     finally:
@@ -49,3 +53,20 @@ def kafka_bootstrap(_servers: tuple[str, str]) -> str:
 def registry_url(_servers: tuple[str, str]) -> str:
     """Base URL of a Confluent-API schema registry, for ``SchemaRegistryClient({"url": ...})``."""
     return _servers[1]
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl(request: pytest.FixtureRequest, kafka_bootstrap: str) -> SaslListener:
+    """The dev broker's SASL_PLAINTEXT listener (``address``) and its SASL/PLAIN dev users.
+
+    ACLs apply there: ``admin`` is a super user, ``alice`` and ``bob`` start with no ACLs
+    (grant some through ``kafka_bootstrap``, whose anonymous principal is a super user).
+    Skipped when the broker comes from ``SCHEMABUS_BOOTSTRAP_SERVERS``: a cluster we did not
+    configure has neither this listener nor these users, and its ACLs are not ours to change.
+    """
+    if os.environ.get(ENV_BOOTSTRAP, "").strip():
+        pytest.skip(f"the broker comes from {ENV_BOOTSTRAP}: no dev SASL listener, users or ACLs to test with")
+    stack = request.config.stash.get(_DEV_STACK, None)
+    if stack is None or stack.kafka is None:
+        pytest.skip("no dev-stack broker in this session")
+    return stack.sasl

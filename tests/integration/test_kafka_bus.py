@@ -37,7 +37,6 @@ from platform_events import avro_models as m
 from schemabus.runtime import DeliveryResult, RecordCodec, SchemaIds, SchemaNotRegisteredError, Topic
 from schemabus.runtime.config import KafkaConfig, ProducerSettings, RegistryConfig
 from schemabus.runtime.errors import (
-    AuthenticationError,
     FatalProducerError,
     PublishError,
     RegistryUnavailableError,
@@ -432,29 +431,6 @@ def test_a_delivery_timeout_is_possibly_persisted() -> None:
     assert error.value.code == "_MSG_TIMED_OUT"
     assert error.value.possibly_persisted and error.value.retriable
     assert "delivery timeout (1000 ms)" in str(error.value)
-
-
-def test_wrong_sasl_credentials_are_an_authentication_error(
-    kafka_bootstrap: str, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The dev broker speaks PLAINTEXT: a SASL client is refused at the handshake."""
-    kafka = KafkaConfig(
-        bootstrap_servers=kafka_bootstrap,
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="PLAIN",
-        sasl_username="alice",
-        sasl_password="correct-horse-battery-staple",
-    )
-    with KafkaBus(kafka, InMemoryRegistry()) as bus:
-        started = time.monotonic()
-        with pytest.raises(AuthenticationError) as error:
-            run(bus.publish(fresh(pe.AGENT_LIFECYCLE_CREATED), agent_created(), key="a"))
-        assert time.monotonic() - started < 15
-        with pytest.raises(AuthenticationError):  # and the next publish fails at once
-            run(bus.publish(fresh(pe.AGENT_LIFECYCLE_CREATED), agent_created(), key="a"))
-        assert "correct-horse" not in repr(bus)
-    assert not error.value.retriable and error.value.code in ("_AUTHENTICATION", "SASL_AUTHENTICATION_FAILED")
-    assert "correct-horse" not in str(error.value) and "correct-horse" not in caplog.text
 
 
 def test_a_fatal_producer_error_replaces_the_producer(bus: KafkaBus, kafka_bootstrap: str) -> None:
