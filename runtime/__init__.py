@@ -28,14 +28,19 @@ if TYPE_CHECKING:  # type checkers see the real names; at run time they load on 
         AuthorizationError,
         ConfigError,
         FatalProducerError,
+        ProducerFencedError,
         PublishError,
         RegistryError,
         RegistryUnavailableError,
         SchemabusError,
+        TransactionAbortedError,
+        TransactionError,
+        TransactionStateError,
     )
     from .kafka_bus import KafkaBus, ensure_topics
     from .registry_client import ConfluentRegistry
     from .retry import RetryableError, RetryPolicy
+    from .transactions import Transaction
 
 _LAZY = {
     "AuthenticationError": "errors",
@@ -48,6 +53,7 @@ _LAZY = {
     "FatalProducerError": "errors",
     "KafkaBus": "kafka_bus",
     "KafkaConfig": "config",
+    "ProducerFencedError": "errors",
     "ProducerSettings": "config",
     "PublishError": "errors",
     "RegistryConfig": "config",
@@ -56,6 +62,10 @@ _LAZY = {
     "RetryPolicy": "retry",
     "RetryableError": "retry",
     "SchemabusError": "errors",
+    "Transaction": "transactions",
+    "TransactionAbortedError": "errors",
+    "TransactionError": "errors",
+    "TransactionStateError": "errors",
     "ensure_topics": "kafka_bus",
 }
 
@@ -91,6 +101,7 @@ __all__ = [
     "KafkaBus",
     "KafkaConfig",
     "NotConnectedError",
+    "ProducerFencedError",
     "ProducerSettings",
     "PublishError",
     "Publisher",
@@ -107,6 +118,10 @@ __all__ = [
     "Serde",
     "StringSerde",
     "Topic",
+    "Transaction",
+    "TransactionAbortedError",
+    "TransactionError",
+    "TransactionStateError",
     "consumer_group",
     "ensure_topics",
 ]

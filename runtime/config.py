@@ -20,7 +20,8 @@ Build the models in code, or read them from the environment with ``from_env()``:
   ``SCHEMABUS_REGISTRY_MAX_RETRIES``, ``SCHEMABUS_REGISTRY_RETRY_BACKOFF_MS``,
   ``SCHEMABUS_REGISTRY_RETRY_BACKOFF_MAX_MS``
 - ``SCHEMABUS_PRODUCER_<FIELD>``: any :class:`ProducerSettings` field, e.g. ``SCHEMABUS_PRODUCER_LINGER_MS``,
-  ``SCHEMABUS_PRODUCER_BROKER_DOWN_TIMEOUT_MS`` (``none`` to wait for the delivery timeout instead)
+  ``SCHEMABUS_PRODUCER_BROKER_DOWN_TIMEOUT_MS`` (``none`` to wait for the delivery timeout instead),
+  ``SCHEMABUS_PRODUCER_TRANSACTIONAL_ID`` (a transactional bus: see :meth:`KafkaBus.transaction`)
 
 Secrets are ``SecretStr``: they never appear in ``repr``/``str``, in validation errors (inputs are
 hidden) or in :class:`~schemabus.runtime.errors.ConfigError` messages. librdkafka properties in
@@ -58,6 +59,7 @@ _REGISTRY_PREFIX = "SCHEMABUS_REGISTRY_"
 _PRODUCER_PREFIX = "SCHEMABUS_PRODUCER_"
 
 ExtraValue = str | int | float | bool
+_TRANSACTION_TIMEOUT_MS = 60_000  # librdkafka's transaction.timeout.ms
 
 # librdkafka properties whose values are secrets (masked in repr and error messages).
 _SECRET_PROPERTY = re.compile(r"password|secret|token|\.pem$|jaas|oauthbearer\.config", re.IGNORECASE)
@@ -90,6 +92,8 @@ _TYPED_PRODUCER_PROPERTIES = {
     "message.timeout.ms": "delivery_timeout_ms",
     "queue.buffering.max.messages": "queue_max_messages",
     "queue.buffering.max.kbytes": "queue_max_kbytes",
+    "transactional.id": "transactional_id",
+    "transaction.timeout.ms": "transaction_timeout_ms",
 }
 # Callbacks and handles the runtime installs itself.
 _RESERVED_PROPERTIES = {"error_cb", "on_delivery", "stats_cb", "throttle_cb", "logger", "oauth_cb", "log_cb"}
@@ -328,6 +332,27 @@ class ProducerSettings(BaseModel):
         description="when every broker has been unreachable (or refused authentication) this long, pending "
         "and new publishes fail with a typed error instead of waiting for the delivery timeout; None: wait",
     )
+    transactional_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="transactional.id: makes the bus transactional (publish inside bus.transaction()); "
+        "stable per producing instance, unique across instances. None: not transactional",
+    )
+    transaction_timeout_ms: int | None = Field(
+        default=None,
+        gt=0,
+        description="transaction.timeout.ms: the broker aborts a transaction left open this long "
+        "(librdkafka's default, 60 s, when None)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _transactional_delivery_timeout(cls, data: Any) -> Any:
+        """A transactional producer delivers within the transaction timeout (librdkafka insists):
+        without an explicit ``delivery_timeout_ms``, it is the transaction timeout."""
+        if isinstance(data, dict) and data.get("transactional_id") and data.get("delivery_timeout_ms") is None:
+            data = {**data, "delivery_timeout_ms": data.get("transaction_timeout_ms") or _TRANSACTION_TIMEOUT_MS}
+        return data
 
     @field_validator("acks", mode="before")
     @classmethod
@@ -340,10 +365,25 @@ class ProducerSettings(BaseModel):
     def _check(self) -> ProducerSettings:
         if self.enable_idempotence and self.acks != "all":
             raise ConfigError("ProducerSettings: enable_idempotence needs acks='all'", setting="acks")
+        if self.transactional_id is not None and not self.enable_idempotence:
+            raise ConfigError(
+                "ProducerSettings: a transactional_id needs enable_idempotence", setting="enable_idempotence"
+            )
+        if self.transactional_id is not None and self.delivery_timeout_ms > self.transaction_timeout_s * 1000:
+            raise ConfigError(
+                f"ProducerSettings: delivery_timeout_ms ({self.delivery_timeout_ms}) must not exceed the transaction "
+                f"timeout ({self.transaction_timeout_s * 1000:g} ms)",
+                setting="delivery_timeout_ms",
+            )
         return self
 
+    @property
+    def transaction_timeout_s(self) -> float:
+        """The transaction timeout in effect (librdkafka's default when not set)."""
+        return (self.transaction_timeout_ms or _TRANSACTION_TIMEOUT_MS) / 1000
+
     def librdkafka_config(self) -> dict[str, ExtraValue]:
-        return {
+        conf: dict[str, ExtraValue] = {
             "acks": self.acks,
             "enable.idempotence": self.enable_idempotence,
             "linger.ms": self.linger_ms,
@@ -354,6 +394,11 @@ class ProducerSettings(BaseModel):
             "queue.buffering.max.messages": self.queue_max_messages,
             "queue.buffering.max.kbytes": self.queue_max_kbytes,
         }
+        if self.transactional_id is not None:
+            conf["transactional.id"] = self.transactional_id
+        if self.transaction_timeout_ms is not None:
+            conf["transaction.timeout.ms"] = self.transaction_timeout_ms
+        return conf
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ProducerSettings:

@@ -34,6 +34,28 @@ shutdown (``stop()``, SIGTERM or SIGINT: stop fetching, finish what was fetched 
 
 All calls into a confluent ``Consumer`` happen on one thread per handler (polls, commits, rebalance
 callbacks, ``close``); handlers run on the asyncio event loop.
+
+**Exactly once, when asked** (``exactly_once=bus``, a transactional
+:class:`~schemabus.runtime.kafka_bus.KafkaBus`; one handler per runner): the handler publishes its
+outputs through that bus, and the runner commits them together with the consumed offsets, in Kafka
+transactions (KIP-98/KIP-447), instead of ``consumer.commit``:
+
+- a transaction begins when records are handed to the workers; at each commit point (every
+  ``commit_interval``, before partitions are revoked, at shutdown) the runner stops handing out
+  records and waits until every fetched record is finished (no handler mid-record), then sends the
+  offsets with ``send_offsets_to_transaction(consumer.consumer_group_metadata())`` and commits. A
+  record's outputs and its offset are in the same transaction: both become visible, or neither;
+  the consumer does not poll while it waits, so keep handlers (times ``max_in_flight``) well within
+  ``max.poll.interval.ms`` and the transaction timeout;
+- dead letters (poison records) are written through the same bus, in the same transaction;
+- consumers read with ``isolation.level=read_committed``;
+- a handler error is not retried (the failed attempt may have published into the transaction, and
+  Kafka cannot take back part of one): it aborts the transaction and stops the runner;
+- **any aborted transaction stops the runner** with a typed error (the handler's, a
+  :class:`~schemabus.runtime.errors.TransactionAbortedError`, a fatal producer error...), after
+  aborting: nothing of it is visible, its offsets are not committed, and a restart reprocesses its
+  records from the last committed offsets. So does a shutdown or revocation that had to interrupt a
+  handler, and partitions lost without a revocation (their records may have published already).
 """
 
 from __future__ import annotations
@@ -47,17 +69,21 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from .bus import RecordCodec
 from .dlq import ClientConfig, DeadLetterError, DeadLetterWriter, dead_letter_of
+from .errors import TransactionAbortedError
 from .handler import AnyHandler, consumer_group
 from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry
 from .retry import RetryPolicy
 from .serde import DeserializationError
 from .topic import Event, Topic
+
+if TYPE_CHECKING:
+    from .kafka_bus import KafkaBus
 
 __all__ = [
     "ConsumerMetrics",
@@ -193,7 +219,9 @@ class ConsumerRunner:
     ids are looked up, never registered: ``id_mode``) or a :class:`SchemaIds`. ``dead_letters`` is
     ``True`` (write to ``dlq.{topic}``, created on first use), a :class:`DeadLetterWriter`, or
     ``False`` (a record the handler gives up on stops the runner with :class:`HandlerFailedError`).
-    ``max_in_flight`` is per handler.
+    ``max_in_flight`` is per handler. ``exactly_once`` is a transactional ``KafkaBus`` the handler
+    publishes through: its outputs and the consumed offsets then commit in the same transactions
+    (see the module documentation); a runner in this mode has one handler.
     """
 
     def __init__(
@@ -213,9 +241,13 @@ class ConsumerRunner:
         backpressure_wait: float = 1.0,
         revoke_timeout: float = 15.0,
         shutdown_timeout: float = 30.0,
+        exactly_once: KafkaBus | None = None,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be >= 1")
+        if exactly_once is not None and not exactly_once.transactional:
+            raise ValueError("exactly_once needs a transactional KafkaBus (ProducerSettings.transactional_id)")
+        self.exactly_once = exactly_once
         self.config = _client_config(config)
         self.extra_config = dict(extra_config or {})
         if isinstance(registry, SchemaIds):
@@ -250,6 +282,8 @@ class ConsumerRunner:
         if self._loop is not None:
             raise RuntimeError("subscribe handlers before run()")
         group = consumer_group(handler, self.service)
+        if self.exactly_once is not None and self._handlers:
+            raise ValueError("an exactly_once runner has one handler: its transactions hold one group's offsets")
         if any(consumer_group(h, self.service) == group for h in self._handlers):
             raise ValueError(f"two handlers share the consumer group {group!r}: give one a name or a group")
         self._handlers.append(handler)
@@ -261,17 +295,25 @@ class ConsumerRunner:
 
     def consumer_config(self, handler: AnyHandler) -> dict[str, Any]:
         """The configuration of ``handler``'s confluent Consumer."""
-        return {
+        conf = {
             **_DEFAULTS,
             **self.config,
             **self.extra_config,
             **_FORCED,
             "group.id": consumer_group(handler, self.service),
         }
+        if self.exactly_once is not None:
+            conf["isolation.level"] = "read_committed"  # librdkafka's default, made explicit
+        return conf
 
     def _dead_letter_writer(self) -> DeadLetterWriter | None:
         if self._writer is None and self._dead_letters is True:
-            self._writer = DeadLetterWriter(self.config)
+            if self.exactly_once is not None:
+                from .transactions import TransactionalDeadLetterWriter
+
+                self._writer = TransactionalDeadLetterWriter(self.config, self.exactly_once)
+            else:
+                self._writer = DeadLetterWriter(self.config)
         return self._writer
 
     # --- running ----------------------------------------------------------------------------
@@ -301,7 +343,10 @@ class ConsumerRunner:
                     pass
         try:
             writer = await loop.run_in_executor(None, self._prepare)
-            self._loops = [_HandlerLoop(self, handler, writer) for handler in self._handlers]
+            if self.exactly_once is not None:
+                await self.exactly_once.start()
+            kind = _HandlerLoop if self.exactly_once is None else _TransactionalLoop
+            self._loops = [kind(self, handler, writer) for handler in self._handlers]
             tasks = [asyncio.create_task(hl.run(), name=f"schemabus-consumer:{hl.group}") for hl in self._loops]
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -576,7 +621,7 @@ class _HandlerLoop:
                 now = time.monotonic()
                 commits: list[TopicPartition] = []
                 if now >= next_commit:
-                    commits = self._commits()
+                    commits = await self._commit_point()
                     next_commit = now + runner.commit_interval
                 want = 0 if self.paused else max_in_flight - self.in_flight
                 committed, messages = await self._call(self._cycle, commits, pause, want)
@@ -608,6 +653,10 @@ class _HandlerLoop:
             count += 1
         self.in_flight += count
         self.metrics.consumed += count
+
+    async def _commit_point(self) -> list[TopicPartition]:
+        """The offsets to commit now (the transactional loop first lets every fetched record finish)."""
+        return self._commits()
 
     def _commits(self) -> list[TopicPartition]:
         name = self.topic.name
@@ -808,6 +857,144 @@ class _HandlerLoop:
         except Exception as e:
             raise DeadLetterError(f"cannot write {_where(message)} to {record.topic}: {e}") from e
         self.metrics.dead_lettered += 1
+
+
+class _TransactionalLoop(_HandlerLoop):
+    """The handler loop of an ``exactly_once`` runner: offsets commit in the bus's transactions.
+
+    The transaction is begun (on the event loop, a local call) when records are handed to the
+    workers, and ended on the consumer thread at a commit point, where no record is queued or being
+    handled: the outputs of every record whose offset is sent are in it, and no other outputs.
+    Anything else (an error, a handler cut short) aborts it and stops the runner.
+    """
+
+    def __init__(self, runner: ConsumerRunner, handler: AnyHandler, writer: DeadLetterWriter | None) -> None:
+        super().__init__(runner, handler, writer)
+        assert runner.exactly_once is not None
+        self.bus = runner.exactly_once
+        self._open = False  # a transaction is open: records were handed out since the last commit
+        self._due = False  # the next _commit() (on the consumer thread) is a commit point
+        self._closing: list[_Partition] = []
+
+    # --- the event loop ---------------------------------------------------------------------------
+
+    def _dispatch(self, messages: list[Message]) -> None:
+        if not self._open and any(m.error() is None for m in messages):
+            self.bus._begin()
+            self._open = True
+        super()._dispatch(messages)
+
+    async def _drain(self, timeout: float | None = None) -> bool:
+        """Wait until no fetched record is queued or being handled (nothing new is handed out meanwhile:
+        only the poll loop does that, and it is waiting for this); False after ``timeout`` or a failure."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.in_flight > 0 and self.failure is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            self._room_at = 0
+            self._room_event.clear()
+            try:
+                await asyncio.wait_for(self._room_event.wait(), 0.1)
+            except TimeoutError:
+                pass
+            finally:
+                self._room_at = -1
+        return self.in_flight == 0 and self.failure is None
+
+    async def _commit_point(self) -> list[TopicPartition]:
+        if not self._open:
+            return []
+        await self._drain()
+        self._due = True
+        return self._commits()
+
+    async def _revoke_for_commit(self, numbers: list[int]) -> tuple[list[TopicPartition], bool]:
+        """Stop the revoked partitions' workers, let the others finish what they hold; return every
+        offset to commit and whether a handler was cut short (then the transaction must abort)."""
+        gone = [self.partitions[n] for n in numbers if n in self.partitions]
+        offsets = await self._revoked(numbers, lost=False)
+        interrupted = any(p.task is not None and p.task.cancelled() for p in gone)
+        drained = await self._drain(self.runner.revoke_timeout)
+        return offsets + self._commits(), interrupted or not drained
+
+    async def _failed(self, message: Message, event: Event[Any, Any], error: Exception) -> None:
+        raise HandlerFailedError(
+            f"{self.group}: the handler failed on {_where(message)} in exactly-once mode: its transaction is "
+            "aborted and the runner stops; a restart handles the record again"
+        ) from error
+
+    async def _shutdown(self) -> None:
+        self._closing = list(self.partitions.values())
+        self._due = True
+        await super()._shutdown()
+
+    # --- the consumer thread ----------------------------------------------------------------------
+
+    def _commit(self, offsets: list[TopicPartition]) -> list[TopicPartition]:
+        if not self._due:
+            return []
+        self._due = False
+        return self._end_transaction(offsets, interrupted=False)
+
+    def _end_transaction(self, offsets: list[TopicPartition], *, interrupted: bool) -> list[TopicPartition]:
+        """Commit the open transaction with ``offsets``, or abort it (and stop) when it cannot be whole."""
+        if not self._open:
+            return []
+        self._open = False
+        if interrupted or self.failure is not None:
+            self._abort("a handler was cut short" if interrupted else "the runner is stopping on an error")
+            return []
+        assert self.consumer is not None
+        try:
+            self.bus._commit(offsets, self.consumer.consumer_group_metadata())
+        except Exception as e:
+            self._fail(e)
+            raise
+        return offsets
+
+    def _abort(self, why: str) -> None:
+        log.warning("%s: aborting the transaction: %s", self.group, why)
+        try:
+            self.bus._abort()
+        except Exception as e:
+            log.error("%s: aborting the transaction failed: %s", self.group, e)
+        self._fail(
+            TransactionAbortedError(
+                "",
+                f"{self.group}: the transaction was aborted ({why}); a restart handles its records again",
+                retriable=True,
+            )
+        )
+
+    def _fail(self, error: BaseException) -> None:
+        if self.failure is None:
+            self.failure = error
+        self.runner.stop()
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            offsets, interrupted = self._on_loop(
+                self._revoke_for_commit([tp.partition for tp in partitions]), 2 * self.runner.revoke_timeout + 5.0
+            )
+            committed = self._end_transaction(offsets, interrupted=interrupted)
+            self.loop.call_soon_threadsafe(self._committed, committed)
+        except Exception:
+            log.exception("%s: on_revoke failed", self.group)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        super()._on_lost(consumer, partitions)
+        if self._open:  # their records' outputs may be in the transaction; their offsets cannot be sent
+            self._open = False
+            self._abort("partitions were lost without a revocation")
+
+    def _close(self, commits: list[TopicPartition]) -> list[TopicPartition]:
+        interrupted = any(p.task is not None and p.task.cancelled() for p in self._closing)
+        self._due = False
+        try:
+            return self._end_transaction(commits, interrupted=interrupted)
+        finally:
+            if self.consumer is not None:
+                self.consumer.close()  # leaves the group; on_revoke finds nothing left to commit
 
 
 def _where(message: Message) -> str:

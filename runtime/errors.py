@@ -8,6 +8,10 @@ Errors a ``publish`` call can raise are :class:`PublishError` or one of its subc
 ``except PublishError`` covers them; ``retriable`` says whether publishing again may succeed,
 ``possibly_persisted`` whether the broker may have stored the record anyway (a retry may then
 write it twice).
+
+A transactional bus (``ProducerSettings.transactional_id``) adds :class:`TransactionError` and its
+subclasses (:class:`TransactionStateError`, :class:`TransactionAbortedError`), and
+:class:`ProducerFencedError`, a :class:`FatalProducerError` after which the bus stays unusable.
 """
 
 from __future__ import annotations
@@ -17,10 +21,14 @@ __all__ = [
     "AuthorizationError",
     "ConfigError",
     "FatalProducerError",
+    "ProducerFencedError",
     "PublishError",
     "RegistryError",
     "RegistryUnavailableError",
     "SchemabusError",
+    "TransactionAbortedError",
+    "TransactionError",
+    "TransactionStateError",
 ]
 
 
@@ -101,6 +109,34 @@ class AuthorizationError(PublishError):
 class FatalProducerError(PublishError):
     """librdkafka raised a fatal error; the bus replaced its producer, records in flight were lost or
     possibly persisted. Publishing again uses the new producer."""
+
+
+class ProducerFencedError(FatalProducerError):
+    """A newer producer with the same ``transactional_id`` took over (KIP-98 zombie fencing). This bus
+    is a zombie: it does not replace its producer (that would fence the newer instance in turn), and
+    every later publish or transaction fails with this error. Nothing of its open transaction commits."""
+
+
+class TransactionError(PublishError):
+    """A transaction of a transactional bus failed. ``topic`` is empty unless one record's delivery failed."""
+
+    def _message(self) -> str:
+        if self.topic:
+            return super()._message()
+        flags = " (retriable)" if self.retriable else ""
+        return f"transaction failed: {self.reason}{flags}"
+
+
+class TransactionStateError(TransactionError):
+    """A transactional bus was used out of order: a publish with no transaction open (publish inside
+    ``bus.transaction()``), a second transaction while one is open, a transaction on a plain bus."""
+
+
+class TransactionAbortedError(TransactionError):
+    """The transaction was aborted: none of its records (nor consumed offsets) is visible to
+    ``read_committed`` consumers. Raised by a commit that failed (the bus aborted the transaction) and
+    set on the delivery futures of its records still pending at the abort. ``retriable``: running the
+    whole transaction again may succeed."""
 
 
 class RegistryError(SchemabusError):

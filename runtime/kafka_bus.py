@@ -34,6 +34,11 @@ waits for room (without blocking the event loop) up to the delivery timeout, it 
 
 ``publish_nowait`` is the fast path for bulk publishing (it returns the future without awaiting
 it); ``publish_sync`` serves scripts without an event loop.
+
+With ``ProducerSettings.transactional_id`` the bus is transactional: it publishes only inside
+``async with bus.transaction()`` (or ``with bus.transaction_sync()``), whose records commit or abort
+together; see :mod:`schemabus.runtime.transactions` for the guarantees. Without it nothing changes:
+the transactional code is off the publishing path.
 """
 
 from __future__ import annotations
@@ -45,12 +50,12 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
 
 from .bus import RecordCodec
@@ -68,12 +73,17 @@ from .errors import (
     AuthorizationError,
     ConfigError,
     FatalProducerError,
+    ProducerFencedError,
     PublishError,
     SchemabusError,
+    TransactionAbortedError,
+    TransactionError,
+    TransactionStateError,
 )
 from .registry import IdMode, SchemaIds, SchemaRegistry
 from .registry_client import ConfluentRegistry
 from .topic import DeliveryResult, Headers, Topic, normalize_headers
+from .transactions import Transaction, is_fenced
 
 __all__ = ["KafkaBus", "ensure_topics"]
 
@@ -106,6 +116,7 @@ _INLINE_POLL_EVERY = 256
 _INLINE_WINDOW_S = 0.01
 _PROBE_TIMEOUT_S = 1.0  # one metadata request while the cluster is unreachable
 _DRAIN_OLD_PRODUCER_S = 5.0  # after a fatal error, how long the replaced producer may report its records
+_TXN_RETRY_S = 0.1  # pause before retrying a transactional call that failed with a retriable error
 
 
 class KafkaBus:
@@ -176,6 +187,17 @@ class KafkaBus:
         self._inline_until = 0.0
         self._stopping = threading.Event()
         self._probe: threading.Thread | None = None
+
+        # Transactions (a transactional_id): see schemabus.runtime.transactions.
+        self._transactional = self.settings.transactional_id is not None
+        self._txn_timeout_s = self.settings.transaction_timeout_s
+        self._txn_lock = asyncio.Lock()  # async transaction() callers wait here for their turn
+        self._txn_sync_lock = threading.RLock()  # and transaction_sync() callers here (nesting: an error)
+        self._txn_state = threading.Lock()  # guards _txn_open and _txn_ready
+        self._txn_init = threading.Lock()
+        self._txn_open = False
+        self._txn_ready = False  # init_transactions done on the current producer
+        self._fenced: ProducerFencedError | None = None
 
         self._producer = self._new_producer()
         self._thread = threading.Thread(target=self._run, name="schemabus-kafka-poll", daemon=True)
@@ -283,9 +305,13 @@ class KafkaBus:
             raise self._refusal(topic.name)
         value_bytes = encoder[0](value, encoder[1])
         key_bytes = None if key is None else encoder[2](key, encoder[3])
+        record = (topic.name, value_bytes, key_bytes, None if headers is None else normalize_headers(headers))
+        return self._send_bytes_sync(record, timeout)
+
+    def _send_bytes_sync(self, record: _Record, timeout: float | None = None) -> DeliveryResult:
+        """Produce encoded ``(topic, value, key, headers)`` and block until the broker acknowledged it."""
         future: concurrent.futures.Future[DeliveryResult] = concurrent.futures.Future()
         callback = partial(self._delivered_elsewhere, future)
-        record = (topic.name, value_bytes, key_bytes, None if headers is None else normalize_headers(headers))
         if not self._produce(record, callback):
             self._wait_for_room_blocking(record, callback)
         wait = self._delivery_timeout_s + 30 if timeout is None else timeout
@@ -293,7 +319,7 @@ class KafkaBus:
             return future.result(wait)
         except concurrent.futures.TimeoutError:
             raise PublishError(
-                topic.name,
+                record[0],
                 f"no delivery report within {wait:g}s",
                 retriable=True,
                 possibly_persisted=True,
@@ -390,6 +416,9 @@ class KafkaBus:
         what is left with ``PublishError("the bus was closed before delivery")``, stop the poll thread."""
         if self._closed:
             return
+        if self._txn_open:  # left open: abort rather than leave read_committed readers waiting for the timeout
+            with contextlib.suppress(SchemabusError):
+                self._abort()
         self._closed = True
         producer = self._producer
         try:
@@ -411,6 +440,11 @@ class KafkaBus:
         await asyncio.to_thread(self.close_sync, timeout)
 
     async def __aenter__(self) -> KafkaBus:
+        try:
+            await self.start()
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     async def __aexit__(
@@ -419,12 +453,204 @@ class KafkaBus:
         await self.close()
 
     def __enter__(self) -> KafkaBus:
+        try:
+            self.start_sync()
+        except BaseException:
+            self.close_sync()
+            raise
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close_sync()
+
+    # --- transactions (a transactional_id) ------------------------------------------------
+
+    @property
+    def transactional(self) -> bool:
+        """Whether this bus publishes in transactions (``ProducerSettings.transactional_id``)."""
+        return self._transactional
+
+    async def start(self) -> None:
+        """Initialize transactions off the event loop (a no-op for a plain bus or when done already);
+        ``async with bus`` and the first :meth:`transaction` call it."""
+        if self._transactional and not self._txn_ready:
+            await asyncio.to_thread(self.start_sync)
+
+    def start_sync(self) -> None:
+        """:meth:`start`, blocking: ``init_transactions`` on the producer. Fences older producers with the
+        same transactional id and aborts what they left open. Raises a typed error on failure
+        (:class:`TransactionError`, ``AuthorizationError``, :class:`ProducerFencedError`...)."""
+        if not self._transactional or self._txn_ready:
+            return
+        with self._txn_init:
+            if self._txn_ready:
+                return
+            self._check_usable()
+            producer = self._producer
+            self._init_transactions(producer)
+            with self._txn_state:
+                self._txn_ready = producer is self._producer
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """``async with bus.transaction() as tx:`` publishes atomically: committed when the block exits
+        normally, aborted (and the exception re-raised) when it raises. Callers take turns."""
+        self._require_transactional()
+        async with self._txn_lock:
+            await self.start()
+            self._begin()
+            tx = Transaction(self)
+            try:
+                yield tx
+            except BaseException as e:
+                await _in_thread_to_the_end(partial(self._abort_after, e))
+                raise
+            await _in_thread_to_the_end(partial(self._commit, tx.offsets, tx.group_metadata))
+
+    @contextlib.contextmanager
+    def transaction_sync(self) -> Iterator[Transaction]:
+        """:meth:`transaction` for scripts without an event loop (blocks)."""
+        self._require_transactional()
+        with self._txn_sync_lock:
+            self.start_sync()
+            self._begin()
+            tx = Transaction(self)
+            try:
+                yield tx
+            except BaseException as e:
+                self._abort_after(e)
+                raise
+            self._commit(tx.offsets, tx.group_metadata)
+
+    def _require_transactional(self) -> None:
+        if not self._transactional:
+            raise TransactionStateError("", "this bus is not transactional: set ProducerSettings.transactional_id")
+
+    def _check_usable(self) -> None:
+        if self._closed or self._failure is not None:
+            raise self._refusal("")
+
+    def _begin(self) -> None:
+        """Open a transaction (a local call: no request to the broker)."""
+        self._check_usable()
+        with self._txn_state:
+            if not self._txn_ready:
+                raise TransactionStateError("", "transactions are not initialized: start() the bus", retriable=True)
+            if self._txn_open:
+                raise TransactionStateError("", "a transaction is already open on this bus")
+            try:
+                self._producer.begin_transaction()
+            except KafkaException as e:
+                raise self._txn_error("begin the transaction", e) from None
+            self._txn_open = True
+
+    def _commit(self, offsets: Sequence[TopicPartition] = (), group_metadata: Any = None) -> None:
+        """Send ``offsets`` (if any) and commit the open transaction; blocks. Retriable errors are retried
+        within the transaction timeout; any other failure aborts the transaction and raises
+        :class:`TransactionAbortedError`, or a :class:`FatalProducerError` when the producer is lost."""
+        if not self._txn_open:
+            raise TransactionStateError("", "no transaction is open to commit")
+        producer = self._producer
+        deadline = time.monotonic() + self._txn_timeout_s
+        try:
+            if offsets:
+                self._txn_call(
+                    "send the consumed offsets",
+                    lambda: producer.send_offsets_to_transaction(list(offsets), group_metadata),
+                    deadline,
+                )
+            self._txn_call("commit", producer.commit_transaction, deadline)
+        except _NeedsAbort as e:
+            cause = e.error
+            self._abort()
+            text = redact(cause.str(), self._secrets)
+            raise TransactionAbortedError(
+                "",
+                f"the commit failed ({cause.name()}: {text}); the transaction was aborted",
+                retriable=True,
+                code=cause.name(),
+            ) from None
+        finally:
+            self._txn_closed()  # committed, aborted, or gone with a producer lost to a fatal error
+
+    def _abort(self) -> None:
+        """Abort the open transaction (its pending records fail with :class:`TransactionAbortedError`); blocks."""
+        if not self._txn_open:
+            return
+        self._purge_reason = TransactionAbortedError("", "the transaction was aborted", retriable=True)
+        producer = self._producer
+        try:
+            self._txn_call("abort", producer.abort_transaction, time.monotonic() + self._txn_timeout_s)
+        except _NeedsAbort as e:
+            # Neither committed nor aborted: a new producer (init_transactions) aborts it at the coordinator.
+            self._on_error(KafkaError(KafkaError._FATAL, f"cannot abort the transaction: {e.error.str()}", fatal=True))
+            raise self._txn_error("abort", KafkaException(e.error)) from None
+        finally:
+            self._txn_closed()
+
+    def _abort_after(self, cause: BaseException) -> None:
+        """Abort because the transaction's block raised ``cause``; an abort failure is noted on ``cause``."""
+        try:
+            self._abort()
+        except SchemabusError as e:
+            log.error("aborting the transaction failed: %s", e)
+            cause.add_note(f"schemabus: aborting the transaction failed too: {e}")
+
+    def _txn_closed(self) -> None:
+        with self._txn_state:
+            self._txn_open = False
+
+    def _txn_call(self, what: str, call: Callable[[], object], deadline: float) -> None:
+        """Call a transactional API, again while it fails with a retriable error and time is left.
+        Fatal errors raise typed (and replace the producer, unless fenced); others raise _NeedsAbort."""
+        while True:
+            try:
+                call()
+                return
+            except KafkaException as e:
+                error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
+                if error is None:
+                    raise TransactionError("", f"cannot {what}: {redact(str(e), self._secrets)}") from None
+                if error.fatal():
+                    raise self._txn_error(what, e) from None
+                if error.retriable() and not error.txn_requires_abort() and time.monotonic() < deadline:
+                    log.info("cannot %s yet (retrying): %s", what, redact(error.str(), self._secrets))
+                    time.sleep(_TXN_RETRY_S)
+                    continue
+                raise _NeedsAbort(error) from None
+
+    def _init_transactions(self, producer: Producer) -> None:
+        deadline = time.monotonic() + self._txn_timeout_s
+        try:
+            self._txn_call(
+                "initialize transactions", partial(producer.init_transactions, self._txn_timeout_s), deadline
+            )
+        except _NeedsAbort as e:
+            raise self._txn_error("initialize transactions", KafkaException(e.error)) from None
+
+    def _txn_error(self, what: str, e: KafkaException) -> PublishError:
+        """The typed error of a failed transactional call (fatal ones replace the producer, or fence the bus)."""
+        error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
+        if error is None:
+            return TransactionError("", f"cannot {what}: {redact(str(e), self._secrets)}")
+        text = redact(error.str(), self._secrets)
+        if error.fatal():
+            if self._fatal is None and self._fenced is None:
+                self._on_error(error)
+            if self._fenced is not None:
+                return self._fenced
+            return FatalProducerError(
+                "", f"cannot {what}: fatal producer error {error.name()}: {text}", retriable=True, code=error.name()
+            )
+        if error.code() in _AUTHORIZATION_CODES:
+            return AuthorizationError("", f"cannot {what}: not authorized: {text}", code=error.name())
+        if error.code() == KafkaError._STATE:
+            return TransactionStateError("", f"cannot {what}: {text}")
+        return TransactionError(
+            "", f"cannot {what}: {error.name()}: {text}", retriable=error.retriable(), code=error.name()
+        )
 
     # --- topics -----------------------------------------------------------------------------
 
@@ -529,7 +755,9 @@ class KafkaBus:
         code = error.code()
         text = redact(error.str(), self._secrets)
         log.debug("librdkafka error %s: %s", error.name(), text)
-        if error.fatal():
+        if error.fatal() and self._transactional and (self._fenced is not None or is_fenced(error)):
+            self._fence(text)
+        elif error.fatal():
             log.error("fatal producer error %s: %s; the producer will be replaced", error.name(), text)
             self._fatal = error
             self._set_failure(
@@ -549,6 +777,20 @@ class KafkaBus:
             self._start_probe()
         elif code in (KafkaError._TRANSPORT, KafkaError._RESOLVE):
             self._last_transport = text
+
+    def _fence(self, text: str) -> None:
+        """A newer producer with our transactional id took over: stop for good (no new producer)."""
+        if self._fenced is not None:
+            return
+        log.error("this transactional producer was fenced by a newer instance: %s; the bus stays unusable", text)
+        self._fenced = ProducerFencedError(
+            "",
+            f"fenced by a newer producer with transactional id {self.settings.transactional_id!r}: {text}",
+            code="_FENCED",
+        )
+        with self._state_lock:
+            self._failure = self._fenced
+            self._fatal = None
 
     def _set_failure(self, failure: PublishError, *, purge: bool = True) -> None:
         with self._state_lock:
@@ -600,6 +842,8 @@ class KafkaBus:
         old = self._producer
         try:
             new = self._new_producer()
+            if self._transactional:
+                self._init_transactions(new)
         except SchemabusError:
             log.exception("cannot replace the producer after a fatal error")
             self._rebuilds.append(now)
@@ -617,6 +861,9 @@ class KafkaBus:
             self._fatal = None
             if isinstance(self._failure, FatalProducerError):
                 self._failure = None
+        if self._transactional:
+            with self._txn_state:
+                self._txn_open = False  # the old producer's transaction dies with it (aborted by the new one's init)
         deadline = time.monotonic() + _DRAIN_OLD_PRODUCER_S
         while len(old) and time.monotonic() < deadline:
             old.purge(in_queue=True, in_flight=True, blocking=False)
@@ -678,6 +925,15 @@ class KafkaBus:
             return PublishError(topic, redact(str(e), self._secrets))
         if (error.fatal() or error.code() == KafkaError._FATAL) and self._fatal is None:
             self._on_error(error)
+        if self._transactional:
+            if self._fenced is not None:
+                return self._fenced.for_topic(topic, possibly_persisted=False)
+            if error.code() == KafkaError._STATE:
+                return TransactionStateError(
+                    topic,
+                    "no transaction is open on this transactional bus: publish inside `async with bus.transaction()`"
+                    " (or `with bus.transaction_sync()`)",
+                )
         return self._delivery_error(error, topic, possibly_persisted=False)
 
     def _delivery_error(self, error: KafkaError, topic: str, *, possibly_persisted: bool | None = None) -> PublishError:
@@ -694,7 +950,7 @@ class KafkaBus:
             )
         if code in _PURGED:
             reason = self._purge_reason or PublishError(topic, "purged before delivery", retriable=True)
-            in_flight = code == KafkaError._PURGE_INFLIGHT
+            in_flight = code == KafkaError._PURGE_INFLIGHT and not isinstance(reason, TransactionAbortedError)
             return reason.for_topic(topic, possibly_persisted=in_flight)
         if error.fatal() or code == KafkaError._FATAL:
             return FatalProducerError(
@@ -770,3 +1026,26 @@ def _error_text(e: BaseException) -> str:
     if isinstance(arg, KafkaError):
         return f"{arg.name()}: {arg.str()}"
     return str(e)
+
+
+class _NeedsAbort(Exception):
+    """A transactional call failed in a way that leaves the transaction to be aborted."""
+
+    def __init__(self, error: KafkaError) -> None:
+        super().__init__(error.str())
+        self.error = error
+
+
+T = TypeVar("T")
+
+
+async def _in_thread_to_the_end(call: Callable[[], T]) -> T:
+    """Run ``call`` in a worker thread; if the caller is cancelled meanwhile, still wait for it to finish
+    (a commit or an abort must not overlap the next transaction), then re-raise the cancellation."""
+    future = asyncio.get_running_loop().run_in_executor(None, call)
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await future
+        raise

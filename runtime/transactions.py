@@ -1,0 +1,117 @@
+"""Transactions of a :class:`~schemabus.runtime.kafka_bus.KafkaBus`: exactly-once where asked (KIP-98, KIP-447).
+
+A bus with ``ProducerSettings.transactional_id`` is transactional. It calls librdkafka's
+``init_transactions`` when it starts (``async with bus``, ``with bus``, :meth:`KafkaBus.start`, or the
+first transaction; off the event loop), which also fences any older producer with the same id and
+aborts what that one left open. Then::
+
+    async with bus.transaction() as tx:        # or `with bus.transaction_sync() as tx:` in a script
+        await OrderBilledPublisher(bus).publish(billed, key=order_id)
+        tx.send_offsets(offsets, consumer.consumer_group_metadata())   # optional: consume-transform-produce
+
+Guarantees:
+
+- **Atomic**: the records published while the transaction is open (by any coroutine or thread using
+  the bus: one transaction at a time per bus) become visible to ``read_committed`` consumers all
+  together when the block exits normally (``commit_transaction`` flushes first; retried while the
+  error is retriable), or never: an exception in the block aborts the transaction and propagates.
+- **Typed outcomes**: a commit the broker refuses is aborted and raises :class:`TransactionAbortedError`;
+  a fatal error raises :class:`FatalProducerError` and the bus replaces its producer (and initializes
+  transactions again), except when it was fenced by a newer instance with the same transactional id:
+  then it raises :class:`ProducerFencedError` and stays unusable. A publish with no transaction
+  open raises :class:`TransactionStateError`.
+- **Delivery futures**: a record's future resolves when the broker has the record (written, not yet
+  visible to ``read_committed`` readers); the records still pending when a transaction aborts fail
+  with :class:`TransactionAbortedError`. A future already resolved stays resolved: whether its record
+  became visible is the transaction's outcome (the block's exception, or the commit's).
+- **Waiting**: concurrent ``transaction()`` callers wait their turn (an asyncio lock); a sync
+  ``transaction_sync()`` waits for other sync callers; mixing the two on one bus at the same time
+  raises :class:`TransactionStateError` instead of waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from confluent_kafka import KafkaError, TopicPartition
+
+from .dlq import ClientConfig, DeadLetterError, DeadLetterRecord, DeadLetterWriter
+from .topic import DeliveryResult, Headers, Topic
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from .kafka_bus import KafkaBus
+
+__all__ = ["Transaction", "TransactionalDeadLetterWriter", "is_fenced"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+_FENCED_CODES = frozenset({KafkaError._FENCED, KafkaError.PRODUCER_FENCED, KafkaError.INVALID_PRODUCER_EPOCH})
+
+
+def is_fenced(error: KafkaError) -> bool:
+    """Whether ``error`` says a newer producer with the same transactional id took over."""
+    return error.code() in _FENCED_CODES or "fenced" in (error.str() or "").lower()
+
+
+class Transaction:
+    """The open transaction of ``async with bus.transaction() as tx`` (or ``transaction_sync()``).
+
+    Publishing through ``tx`` or through the bus itself is the same: every record published on the
+    bus while the transaction is open belongs to it. :meth:`send_offsets` adds consumed offsets, so
+    that they commit (or not) together with the records: the consume-transform-produce loop of KIP-447.
+    """
+
+    def __init__(self, bus: KafkaBus) -> None:
+        self.bus = bus
+        self.offsets: list[TopicPartition] = []
+        self.group_metadata: Any = None
+
+    async def publish(
+        self, topic: Topic[K, V], value: V, *, key: K | None = None, headers: Headers | None = None
+    ) -> DeliveryResult:
+        """:meth:`KafkaBus.publish` in this transaction (the result is not visible until the commit)."""
+        return await self.bus.publish(topic, value, key=key, headers=headers)
+
+    def publish_nowait(
+        self, topic: Topic[K, V], value: V, *, key: K | None = None, headers: Headers | None = None
+    ) -> asyncio.Future[DeliveryResult]:
+        """:meth:`KafkaBus.publish_nowait` in this transaction; the commit flushes it."""
+        return self.bus.publish_nowait(topic, value, key=key, headers=headers)
+
+    def publish_sync(
+        self, topic: Topic[K, V], value: V, *, key: K | None = None, headers: Headers | None = None
+    ) -> DeliveryResult:
+        """:meth:`KafkaBus.publish_sync` in this transaction."""
+        return self.bus.publish_sync(topic, value, key=key, headers=headers)
+
+    def send_offsets(self, offsets: Sequence[TopicPartition], group_metadata: Any) -> None:
+        """Commit ``offsets`` (next offsets to read) for the consumer group of ``group_metadata``
+        (``consumer.consumer_group_metadata()``) with this transaction; sent when it commits."""
+        if self.group_metadata is not None and self.offsets and group_metadata is not self.group_metadata:
+            raise ValueError("one transaction commits the offsets of one consumer group")
+        self.offsets.extend(offsets)
+        self.group_metadata = group_metadata
+
+
+class TransactionalDeadLetterWriter(DeadLetterWriter):
+    """A :class:`DeadLetterWriter` that writes through a transactional bus, into its open transaction:
+    a dead letter becomes visible exactly when the offset of its record is committed, and is never
+    visible if the transaction aborts. ``ConsumerRunner(exactly_once=bus)`` uses one. (The parent's own
+    producer stays unused; its admin client creates missing ``dlq.*`` topics.)"""
+
+    def __init__(self, config: ClientConfig, bus: KafkaBus, **kwargs: Any) -> None:
+        super().__init__(config, **kwargs)
+        self.bus = bus
+
+    def write(self, record: DeadLetterRecord) -> tuple[int, int]:
+        self.ensure_topic(record.topic)
+        try:
+            value: Any = record.value  # None stays a tombstone
+            result = self.bus._send_bytes_sync((record.topic, value, record.key, list(record.headers)), self.timeout)
+        except Exception as e:
+            raise DeadLetterError(f"cannot write to dead-letter topic {record.topic}: {e}") from e
+        return result.partition, result.offset

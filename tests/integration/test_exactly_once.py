@@ -1,0 +1,479 @@
+"""Exactly-once where asked, on a real broker: transactional publishing and consume-transform-produce.
+
+Every test uses its own topics, consumer groups and transactional ids (uuid). What a ``read_committed``
+consumer sees is read to the end of each partition: until its position reaches the high watermark
+taken after the producers finished, which it passes only once every transaction up to there is
+decided (committed or aborted). Waits are bounded; no assertion depends on how fast anything runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
+from consumer_worker import ConfluentRegistry, agent_topic
+from eos_worker import output_topic
+
+import platform_events as pe
+from schemabus.runtime import DeliveryResult, Event, FunctionHandler, RecordCodec, SchemaIds, Topic
+from schemabus.runtime.config import ProducerSettings
+from schemabus.runtime.consumer import ConsumerRunner
+from schemabus.runtime.errors import (
+    FatalProducerError,
+    ProducerFencedError,
+    TransactionAbortedError,
+    TransactionStateError,
+)
+from schemabus.runtime.kafka_bus import KafkaBus
+
+pytestmark = pytest.mark.integration
+
+T = TypeVar("T")
+TIMEOUT = 45.0  # the longest any single wait may take; nothing here should come close
+WORKER = Path(__file__).with_name("eos_worker.py")
+ROOT = Path(__file__).resolve().parents[2]
+NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(asyncio.wait_for(coro, 2 * TIMEOUT))
+
+
+def _uid() -> str:
+    return uuid.uuid4().hex[:10]
+
+
+def fresh(topic: Topic[Any, Any]) -> Topic[Any, Any]:
+    """A copy of a catalog topic under a unique name (its subjects are unique too)."""
+    _, entity, action = topic.name.split(".")
+    return dataclasses.replace(topic, name=f"t{_uid()}.{entity}.{action}")
+
+
+def agent_created(n: int) -> pe.AgentCreated:
+    return pe.AgentCreated(
+        agent_id=uuid.UUID(int=n + 1),
+        agent_type=pe.avro_models.AgentType.RESEARCHER,
+        created_at=NOW,
+        creator_id=f"user-{n}",
+        labels={"n": str(n)},
+    )
+
+
+def tx_bus(bootstrap: str, registry_url: str, txn_id: str | None = None, **settings: Any) -> KafkaBus:
+    producer = ProducerSettings(transactional_id=txn_id or f"txn-{_uid()}", **settings)
+    return KafkaBus(bootstrap, registry_url, producer=producer)
+
+
+def _create_topics(bootstrap: str, partitions: int, *names: str) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names])
+    for future in futures.values():
+        future.result(timeout=TIMEOUT)
+
+
+def read_to_end(bootstrap: str, topic: str, isolation: str, timeout: float = TIMEOUT) -> list[Message]:
+    """Every record of ``topic`` a consumer with ``isolation.level=isolation`` sees, read up to the high
+    watermarks as they are now. read_committed gets there only once every transaction before them is
+    decided: an open (hanging) transaction makes this time out."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{_uid()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+        }
+    )
+    try:
+        partitions = sorted(consumer.list_topics(topic, timeout=timeout).topics[topic].partitions)
+        marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout) for p in partitions}
+        ends = {p: high for p, (low, high) in marks.items() if high > low}  # empty partitions have no position
+        consumer.assign([TopicPartition(topic, p, marks[p][0]) for p in ends])
+        received: list[Message] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            positions = {tp.partition: tp.offset for tp in consumer.position([TopicPartition(topic, p) for p in ends])}
+            if all(positions[p] >= end for p, end in ends.items()):
+                return received
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{isolation} reader stuck at {positions}, high watermarks {ends}")
+            message = consumer.poll(0.2)
+            if message is None or (message.error() is not None and message.error().code() == KafkaError._PARTITION_EOF):
+                continue
+            assert message.error() is None, message.error()
+            received.append(message)
+    finally:
+        consumer.close()
+
+
+def keys(messages: list[Message]) -> list[str]:
+    return sorted((m.key() or b"").decode() for m in messages)
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+# --- transactional publishing ------------------------------------------------------------------
+
+
+def test_an_aborted_transaction_is_invisible_to_read_committed_and_committed_ones_appear_once(
+    kafka_bootstrap: str, registry_url: str
+) -> None:
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    bus = tx_bus(kafka_bootstrap, registry_url)
+    bus.ensure_topics([topic])
+
+    async def scenario() -> tuple[DeliveryResult, list[Any]]:
+        async with bus:
+            async with bus.transaction() as tx:
+                for n in range(5):
+                    await tx.publish(topic, agent_created(n), key=f"committed-{n}")
+            pending: list[asyncio.Future[DeliveryResult]] = []
+            with pytest.raises(RuntimeError, match="boom"):
+                async with bus.transaction():
+                    written = await bus.publish(topic, agent_created(10), key="aborted-10")  # on the broker's log
+                    pending = [bus.publish_nowait(topic, agent_created(n), key=f"aborted-{n}") for n in range(11, 16)]
+                    raise RuntimeError("boom")
+            outcomes = await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), TIMEOUT)
+            async with bus.transaction():
+                for n in range(20, 25):
+                    bus.publish_nowait(topic, agent_created(n), key=f"committed-{n}")  # the commit flushes them
+            return written, outcomes
+
+    written, outcomes = run(scenario())
+    for outcome in outcomes:  # each pending record failed with the abort, or had reached the log before it
+        assert isinstance(outcome, DeliveryResult | TransactionAbortedError), outcome
+        if isinstance(outcome, TransactionAbortedError):
+            assert outcome.retriable and not outcome.possibly_persisted and outcome.topic == topic.name
+    committed = sorted(f"committed-{n}" for n in [*range(5), *range(20, 25)])
+    assert keys(read_to_end(kafka_bootstrap, topic.name, "read_committed")) == committed  # each exactly once
+    uncommitted = keys(read_to_end(kafka_bootstrap, topic.name, "read_uncommitted"))
+    assert "aborted-10" in uncommitted and set(committed) <= set(uncommitted)  # the aborted record was written
+    assert written.topic == topic.name
+
+
+def test_publishing_outside_a_transaction_is_a_typed_error(kafka_bootstrap: str, registry_url: str) -> None:
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    bus = tx_bus(kafka_bootstrap, registry_url)
+    bus.ensure_topics([topic])
+
+    async def scenario() -> None:
+        async with bus:
+            await bus.prepare(topic)
+            with pytest.raises(TransactionStateError, match="no transaction is open") as error:
+                await bus.publish(topic, agent_created(0), key="outside")
+            assert error.value.topic == topic.name and not error.value.retriable
+            with pytest.raises(TransactionStateError, match="no transaction is open"):
+                bus.publish_nowait(topic, agent_created(1), key="outside")
+            async with bus.transaction():
+                await bus.publish(topic, agent_created(2), key="inside")
+            with pytest.raises(TransactionStateError, match="no transaction is open"):  # after a commit too
+                await asyncio.to_thread(bus.publish_sync, topic, agent_created(3), key="outside")
+
+    run(scenario())
+    with tx_bus(kafka_bootstrap, registry_url) as script, script.transaction_sync() as tx:  # for scripts
+        with pytest.raises(TransactionStateError, match="already open"), script.transaction_sync():
+            pass  # not re-entrant (and no deadlock either)
+        tx.publish_sync(topic, agent_created(4), key="inside-sync")
+    assert keys(read_to_end(kafka_bootstrap, topic.name, "read_uncommitted")) == ["inside", "inside-sync"]
+
+    with (
+        KafkaBus(kafka_bootstrap, registry_url) as plain,
+        pytest.raises(TransactionStateError, match="not transactional"),
+        plain.transaction_sync(),
+    ):
+        pass
+
+
+def test_concurrent_transactions_on_one_bus_take_turns(kafka_bootstrap: str, registry_url: str) -> None:
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    bus = tx_bus(kafka_bootstrap, registry_url)
+    bus.ensure_topics([topic])
+    inside: list[int] = []
+    overlaps: list[int] = []
+
+    async def one(n: int) -> None:
+        async with bus.transaction():
+            if inside:
+                overlaps.append(n)
+            inside.append(n)
+            await bus.publish(topic, agent_created(n), key=f"k{n}")
+            await asyncio.sleep(0.01)
+            inside.remove(n)
+
+    async def scenario() -> None:
+        async with bus:
+            await asyncio.gather(*(one(n) for n in range(8)))
+
+    run(scenario())
+    assert overlaps == []
+    assert keys(read_to_end(kafka_bootstrap, topic.name, "read_committed")) == sorted(f"k{n}" for n in range(8))
+
+
+def test_a_newer_bus_with_the_same_transactional_id_fences_the_older_one(
+    kafka_bootstrap: str, registry_url: str
+) -> None:
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    txn_id = f"txn-fence-{_uid()}"
+    old = tx_bus(kafka_bootstrap, registry_url, txn_id)
+    new = tx_bus(kafka_bootstrap, registry_url, txn_id)
+    old.ensure_topics([topic])
+
+    async def scenario() -> None:
+        await old.start()
+        with pytest.raises(ProducerFencedError) as error:
+            async with old.transaction():
+                await old.publish(topic, agent_created(0), key="zombie")
+                await new.start()  # init_transactions: the newer instance takes over the id
+        assert isinstance(error.value, FatalProducerError)
+        with pytest.raises(ProducerFencedError):  # and the zombie stays fenced
+            await old.publish(topic, agent_created(1), key="zombie")
+        with pytest.raises(ProducerFencedError):
+            async with old.transaction():
+                pass
+        async with new.transaction():
+            await new.publish(topic, agent_created(2), key="new")
+
+    try:
+        run(scenario())
+    finally:
+        old.close_sync(TIMEOUT)
+        new.close_sync(TIMEOUT)
+    assert keys(read_to_end(kafka_bootstrap, topic.name, "read_committed")) == ["new"]
+
+
+# --- consume-transform-produce ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def registry(registry_url: str) -> ConfluentRegistry:
+    return ConfluentRegistry(registry_url)
+
+
+@pytest.fixture(scope="module")
+def codec(registry: ConfluentRegistry) -> RecordCodec:
+    """Frames input records as a publisher does (registering the schemas on first use)."""
+    return RecordCodec(SchemaIds(registry, "register"))
+
+
+def _produce_inputs(bootstrap: str, codec: RecordCodec, topic: Topic[str, pe.AgentCreated], count: int) -> set[str]:
+    """Send ``count`` AgentCreated records (plain, idempotent producer); return their ``partition-offset``."""
+    delivered: list[str] = []
+    failures: list[KafkaError] = []
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        if error is not None:
+            failures.append(error)
+        else:
+            delivered.append(f"{message.partition()}-{message.offset()}")
+
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for i in range(count):
+        value = codec.encode_value(topic, agent_created(i))
+        producer.produce(topic.name, value=value, partition=i % topic.partitions, on_delivery=on_delivery)
+        producer.poll(0)
+    assert producer.flush(TIMEOUT) == 0
+    assert failures == []
+    return set(delivered)
+
+
+def _eos_runner(
+    bootstrap: str, registry: ConfluentRegistry, bus: KafkaBus, handler: Any, **kwargs: Any
+) -> ConsumerRunner:
+    kwargs.setdefault("commit_interval", 0.2)
+    return ConsumerRunner(bootstrap, registry, [handler], exactly_once=bus, **kwargs)
+
+
+def _committed_everything(bootstrap: str, group: str, topic: str) -> bool:
+    from schemabus.runtime.consumer import consumer_lag
+
+    return all(p.committed == p.high_watermark for p in consumer_lag(bootstrap, group, topic) if p.high_watermark)
+
+
+def test_consume_transform_produce_commits_outputs_with_offsets_and_dead_letters_in_the_transaction(
+    kafka_bootstrap: str, registry_url: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    source, target = agent_topic(f"t{_uid()}.eos.in", 3), output_topic(f"t{_uid()}.eos.out", 3)
+    _create_topics(kafka_bootstrap, 3, source.name, target.name)
+    inputs = _produce_inputs(kafka_bootstrap, codec, source, 60)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(source.name, value=b"not a framed record", partition=1)  # poison: to the dead-letter topic
+    assert producer.flush(TIMEOUT) == 0
+    group = f"g{_uid()}"
+    bus = tx_bus(kafka_bootstrap, registry_url)
+
+    async def transform(event: Event[str, pe.AgentCreated]) -> None:
+        await bus.publish(target, event.value, key=f"{event.partition}-{event.offset}")
+
+    runner = _eos_runner(kafka_bootstrap, registry, bus, FunctionHandler(source, transform, group=group))
+    assert runner.consumer_config(runner.handlers[0])["isolation.level"] == "read_committed"
+
+    async def scenario() -> None:
+        async with bus:
+            task = asyncio.create_task(runner.run())
+            try:
+                deadline = time.monotonic() + TIMEOUT
+                while not await asyncio.to_thread(_committed_everything, kafka_bootstrap, group, source.name):
+                    assert not task.done(), task.exception()
+                    assert time.monotonic() < deadline, "the runner did not commit everything in time"
+                    await asyncio.sleep(0.2)
+            finally:
+                runner.stop()
+                await asyncio.wait_for(task, TIMEOUT)
+
+    run(scenario())
+    assert keys(read_to_end(kafka_bootstrap, target.name, "read_committed")) == sorted(inputs)
+    (letter,) = read_to_end(kafka_bootstrap, f"dlq.{source.name}", "read_committed")
+    assert letter.value() == b"not a framed record"
+    assert runner.metrics.dead_lettered == runner.metrics.poison == 1 and runner.metrics.handled == 60
+
+
+def test_a_handler_error_aborts_the_transaction_stops_the_runner_and_a_restart_reprocesses(
+    kafka_bootstrap: str, registry_url: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    from schemabus.runtime.consumer import HandlerFailedError
+
+    source, target = agent_topic(f"t{_uid()}.eos.in", 2), output_topic(f"t{_uid()}.eos.out", 2)
+    _create_topics(kafka_bootstrap, 2, source.name, target.name)
+    inputs = _produce_inputs(kafka_bootstrap, codec, source, 40)
+    group, txn_id = f"g{_uid()}", f"txn-{_uid()}"
+    fail_on = {"0-15"}  # publishes its output, then raises
+
+    async def run_once(failing: bool) -> BaseException | None:
+        bus = tx_bus(kafka_bootstrap, registry_url, txn_id)
+
+        async def transform(event: Event[str, pe.AgentCreated]) -> None:
+            key = f"{event.partition}-{event.offset}"
+            await bus.publish(target, event.value, key=key)
+            if failing and key in fail_on:
+                raise ValueError("the handler gives up after publishing")
+
+        runner = _eos_runner(kafka_bootstrap, registry, bus, FunctionHandler(source, transform, group=group))
+        async with bus:
+            task = asyncio.create_task(runner.run())
+            try:
+                deadline = time.monotonic() + TIMEOUT
+                while not task.done():
+                    if await asyncio.to_thread(_committed_everything, kafka_bootstrap, group, source.name):
+                        break
+                    assert time.monotonic() < deadline, "the runner neither failed nor finished in time"
+                    await asyncio.sleep(0.2)
+            finally:
+                runner.stop()
+                outcome = await asyncio.wait_for(asyncio.gather(task, return_exceptions=True), TIMEOUT)
+        return outcome[0]
+
+    error = run(run_once(failing=True))
+    assert isinstance(error, HandlerFailedError) and isinstance(error.__cause__, ValueError)
+    assert "0-15" not in keys(read_to_end(kafka_bootstrap, target.name, "read_committed"))  # aborted
+    assert run(run_once(failing=False)) is None  # a restart handles the rest, the aborted ones included
+    assert keys(read_to_end(kafka_bootstrap, target.name, "read_committed")) == sorted(inputs)  # exactly once
+
+
+class EosWorker:
+    """A tests/integration/eos_worker.py process."""
+
+    def __init__(self, tmp: Path, label: str, bootstrap: str, registry_url: str, *args: str) -> None:
+        self.out = tmp / f"{label}.handled"
+        self.out.touch()
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "generated"), os.environ.get("PYTHONPATH", "")])}
+        self.log_path = tmp / f"{label}.log"
+        self.log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                str(WORKER),
+                "--bootstrap",
+                bootstrap,
+                "--registry",
+                registry_url,
+                "--out",
+                str(self.out),
+                *args,
+            ],
+            env=env,
+            cwd=Path(__file__).parent,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def handled(self) -> list[str]:
+        return [
+            f"{p}-{o}" for p, o in (line.split() for line in self.out.read_text().splitlines() if line.count(" ") == 1)
+        ]
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        if self.alive():
+            self.process.send_signal(sig)
+        code = self.process.wait(TIMEOUT)
+        self.log.close()
+        return code
+
+
+@pytest.fixture
+def eos_workers() -> Iterator[list[EosWorker]]:
+    started: list[EosWorker] = []
+    yield started
+    for worker in started:  # whatever a failed test left running
+        if worker.alive():
+            worker.process.kill()
+            worker.process.wait(TIMEOUT)
+
+
+def test_a_killed_exactly_once_consumer_writes_each_output_exactly_once_after_restart(
+    kafka_bootstrap: str, registry_url: str, codec: RecordCodec, tmp_path: Path, eos_workers: list[EosWorker]
+) -> None:
+    source, target = agent_topic(f"t{_uid()}.eos.in", 3), output_topic(f"t{_uid()}.eos.out", 3)
+    _create_topics(kafka_bootstrap, 3, source.name, target.name)
+    inputs = _produce_inputs(kafka_bootstrap, codec, source, 150)
+    group, txn_id = f"g{_uid()}", f"txn-{_uid()}"  # the restarted instance keeps its transactional id
+    common = ("--topic", source.name, "--output", target.name, "--partitions", "3", "--group", group)
+    common += ("--transactional-id", txn_id)
+
+    first = EosWorker(
+        tmp_path, "first", kafka_bootstrap, registry_url, *common, "--delay", "0.01", "--hang-after", "40"
+    )
+    eos_workers.append(first)
+    wait_for(lambda: len(first.handled()) > 40 or not first.alive(), "the first worker to get stuck mid-record")
+    assert first.stop(signal.SIGKILL) == -signal.SIGKILL, first.log_path.read_text()  # a transaction is open
+    before = set(first.handled())
+    assert before < inputs
+
+    second = EosWorker(tmp_path, "second", kafka_bootstrap, registry_url, *common)
+    eos_workers.append(second)
+    wait_for(
+        lambda: _committed_everything(kafka_bootstrap, group, source.name) or not second.alive(),
+        "the second worker to commit everything",
+    )
+    assert second.stop() == 0, second.log_path.read_text()
+    assert before | set(second.handled()) == inputs
+    assert before & set(second.handled())  # some inputs were handled twice: their first outputs were written...
+
+    committed = keys(read_to_end(kafka_bootstrap, target.name, "read_committed"))
+    assert committed == sorted(inputs)  # ...yet a read_committed reader sees each output exactly once
+    uncommitted = keys(read_to_end(kafka_bootstrap, target.name, "read_uncommitted"))
+    assert len(uncommitted) > len(committed)  # at-least-once would have shown these duplicates

@@ -1,0 +1,78 @@
+"""Transactional settings, errors and misuse that need no broker (see tests/integration/test_exactly_once.py)."""
+
+from __future__ import annotations
+
+import pickle
+import socket
+
+import pytest
+from confluent_kafka import KafkaError
+
+from schemabus.runtime.config import ProducerSettings
+from schemabus.runtime.consumer import ConsumerRunner
+from schemabus.runtime.errors import (
+    ConfigError,
+    FatalProducerError,
+    ProducerFencedError,
+    PublishError,
+    TransactionAbortedError,
+    TransactionError,
+    TransactionStateError,
+)
+from schemabus.runtime.kafka_bus import KafkaBus
+from schemabus.runtime.testing import InMemoryRegistry
+from schemabus.runtime.transactions import is_fenced
+
+
+def _closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+def test_a_transactional_id_sets_the_librdkafka_properties_and_fits_the_delivery_timeout() -> None:
+    plain = ProducerSettings()
+    assert "transactional.id" not in plain.librdkafka_config() and plain.delivery_timeout_ms == 120_000
+    settings = ProducerSettings(transactional_id="billing-0")
+    conf = settings.librdkafka_config()
+    assert conf["transactional.id"] == "billing-0" and "transaction.timeout.ms" not in conf
+    assert settings.delivery_timeout_ms == 60_000  # librdkafka wants it within the transaction timeout
+    short = ProducerSettings(transactional_id="billing-0", transaction_timeout_ms=10_000)
+    assert short.delivery_timeout_ms == 10_000 and short.librdkafka_config()["transaction.timeout.ms"] == 10_000
+    with pytest.raises(ConfigError, match="must not exceed the transaction timeout"):
+        ProducerSettings(transactional_id="billing-0", delivery_timeout_ms=90_000)
+    with pytest.raises(ConfigError, match="needs enable_idempotence"):
+        ProducerSettings(transactional_id="billing-0", enable_idempotence=False)
+    env = ProducerSettings.from_env({"SCHEMABUS_PRODUCER_TRANSACTIONAL_ID": "from-env"})
+    assert env.transactional_id == "from-env" and env.delivery_timeout_ms == 60_000
+
+
+def test_transaction_errors_are_publish_errors_that_say_what_failed() -> None:
+    aborted = TransactionAbortedError("", "the commit failed (X: y); the transaction was aborted", retriable=True)
+    assert isinstance(aborted, TransactionError) and isinstance(aborted, PublishError)
+    assert str(aborted) == "transaction failed: the commit failed (X: y); the transaction was aborted (retriable)"
+    for_record = aborted.for_topic("orders", possibly_persisted=False)
+    assert type(for_record) is TransactionAbortedError and str(for_record).startswith("publishing to orders failed")
+    assert isinstance(ProducerFencedError("", "fenced"), FatalProducerError)
+    assert isinstance(TransactionStateError("", "no transaction"), TransactionError)
+    restored = pickle.loads(pickle.dumps(aborted))
+    assert type(restored) is TransactionAbortedError and restored.retriable
+
+
+def test_fencing_is_recognized_by_code_or_text() -> None:
+    assert is_fenced(KafkaError(KafkaError._FENCED, "fenced", fatal=True))
+    assert is_fenced(KafkaError(KafkaError.PRODUCER_FENCED, "x", fatal=True))
+    assert is_fenced(KafkaError(KafkaError._FATAL, "This instance has been fenced by a newer instance", fatal=True))
+    assert not is_fenced(KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, "sequence gap", fatal=True))
+
+
+def test_a_plain_bus_has_no_transactions_and_exactly_once_needs_a_transactional_bus() -> None:
+    bus = KafkaBus(_closed_port(), InMemoryRegistry())
+    try:
+        assert not bus.transactional
+        with pytest.raises(TransactionStateError, match="not transactional"), bus.transaction_sync():
+            pass
+        with pytest.raises(ValueError, match="transactional KafkaBus"):
+            ConsumerRunner(_closed_port(), InMemoryRegistry(), exactly_once=bus)
+    finally:
+        bus.close_sync(1)
