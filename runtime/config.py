@@ -103,6 +103,11 @@ M = TypeVar("M", bound=BaseModel)
 _MODEL_CONFIG = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
+def secret_values(conf: Mapping[str, Any]) -> list[str]:
+    """The secret values of a librdkafka configuration (passwords, tokens, keys), to :func:`redact`."""
+    return [str(v) for k, v in conf.items() if v and isinstance(v, str | bytes) and _SECRET_PROPERTY.search(k)]
+
+
 def redact(text: str, secrets: list[str]) -> str:
     """``text`` with every secret value replaced by ``***``."""
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):

@@ -74,9 +74,11 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from .bus import RecordCodec
+from .config import redact, secret_values
 from .dlq import ClientConfig, DeadLetterError, DeadLetterWriter, dead_letter_of
-from .errors import TransactionAbortedError
+from .errors import AuthenticationError, AuthorizationError, PublishError, TransactionAbortedError
 from .handler import AnyHandler, consumer_group
+from .kafka_bus import _AUTHENTICATION_CODES, _AUTHORIZATION_CODES
 from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry
 from .retry import RetryPolicy
 from .serde import DeserializationError
@@ -461,6 +463,8 @@ class _HandlerLoop:
         self._room_at = -1  # while the poll loop waits for room: wake it when in_flight gets down to this
         self._room_event = asyncio.Event()
         self._fatal: KafkaError | None = None
+        self._refused: PublishError | None = None  # the brokers refused our credentials
+        self._secrets = secret_values(runner.config)
 
     # --- the consumer thread -------------------------------------------------------------------
 
@@ -474,9 +478,14 @@ class _HandlerLoop:
         return consumer
 
     def _on_error(self, error: KafkaError) -> None:
+        """librdkafka's error_cb. A refused login is reported here only (not fatal, again on every
+        reconnect): it stops the handler with an :class:`AuthenticationError`, as a fatal error does."""
+        text = redact(error.str(), self._secrets)
         if error.fatal():
             self._fatal = error
-        log.warning("%s: %s", self.group, error.str())
+        elif error.code() in _AUTHENTICATION_CODES and self._refused is None:
+            self._refused = AuthenticationError(self.topic.name, f"authentication failed: {text}", code=error.name())
+        log.warning("%s: %s", self.group, text)
 
     def _on_loop(self, coro: Any, timeout: float) -> Any:
         """Run ``coro`` on the event loop from the consumer thread and wait for its result."""
@@ -607,6 +616,8 @@ class _HandlerLoop:
             while not stop.is_set() and self.failure is None:
                 if self._fatal is not None:
                     raise KafkaException(self._fatal)
+                if self._refused is not None:
+                    raise self._refused
                 if self.in_flight >= max_in_flight and not self.paused and not await self._room():
                     # Still full: pause fetching (librdkafka drops what it prefetched) and keep polling.
                     self.paused = True
@@ -641,6 +652,9 @@ class _HandlerLoop:
             if error is not None:
                 if error.fatal():
                     raise KafkaException(error)
+                if error.code() in _AUTHORIZATION_CODES:  # no READ on the topic or the group: stop, loudly
+                    text = redact(error.str(), self._secrets)
+                    raise AuthorizationError(self.topic.name, f"not authorized: {text}", code=error.name())
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("%s: %s", self.group, error.str())
                 continue

@@ -98,12 +98,22 @@ def _rebuild(
     return cls(topic, reason, retriable=retriable, possibly_persisted=possibly_persisted, code=code)
 
 
-class AuthenticationError(PublishError):
-    """The brokers refused the client's credentials (SASL or TLS): fix the configuration."""
+class _AccessError(PublishError):
+    """Refused access: raised by publishing and by consuming alike, so the message names no direction."""
+
+    def _message(self) -> str:
+        return f"{self.topic or 'the cluster'}: {self.reason}{' (retriable)' if self.retriable else ''}"
 
 
-class AuthorizationError(PublishError):
-    """The client is authenticated but not allowed to write the topic (or to be an idempotent producer)."""
+class AuthenticationError(_AccessError):
+    """The brokers refused the client's credentials (SASL or TLS): fix the configuration. Raised by
+    ``publish`` and by ``ConsumerRunner.run``."""
+
+
+class AuthorizationError(_AccessError):
+    """The client is authenticated but an ACL is missing: to write the topic (or to be an idempotent
+    producer), or to read the topic or join the consumer group. Raised by ``publish`` and by
+    ``ConsumerRunner.run``."""
 
 
 class FatalProducerError(PublishError):

@@ -99,6 +99,7 @@ _AUTHORIZATION_CODES = frozenset(
         KafkaError.TOPIC_AUTHORIZATION_FAILED,
         KafkaError.CLUSTER_AUTHORIZATION_FAILED,
         KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        KafkaError.GROUP_AUTHORIZATION_FAILED,
     }
 )
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
@@ -280,11 +281,11 @@ class KafkaBus:
         self._since_poll = 0
         self._inline_until = time.monotonic() + _INLINE_WINDOW_S
         if loop is None:
-            self._producer.poll(timeout)
+            self._poll(self._producer, timeout)
         else:
             self._inline[0] = (threading.get_ident(), loop)
             try:
-                self._producer.poll(timeout)
+                self._poll(self._producer, timeout)
             finally:
                 self._inline[0] = None
         if self._done:
@@ -403,7 +404,12 @@ class KafkaBus:
     def flush_sync(self, timeout: float | None = None) -> int:
         """Wait until every queued record is acknowledged or failed; return how many are still queued
         (0 unless ``timeout`` passed first). Every future of a finished record is resolved."""
-        remaining = self._producer.flush(self._delivery_timeout_s + 5 if timeout is None else timeout)
+        producer = self._producer
+        try:
+            remaining = producer.flush(self._delivery_timeout_s + 5 if timeout is None else timeout)
+        except KafkaException as e:  # a fatal error, raised from the poll inside flush
+            self._kafka_exception(e)
+            remaining = len(producer)
         self._dispatch()
         return remaining
 
@@ -682,6 +688,20 @@ class KafkaBus:
         except KafkaException as e:
             raise ConfigError(f"cannot create the producer: {redact(_error_text(e), self._secrets)}") from None
 
+    def _poll(self, producer: Producer, timeout: float) -> None:
+        """Serve delivery reports and callbacks. confluent-kafka raises librdkafka's fatal errors from
+        ``poll`` (error_cb never sees them): they go to :meth:`_on_error` like any other."""
+        try:
+            producer.poll(timeout)
+        except KafkaException as e:
+            self._kafka_exception(e)
+
+    def _kafka_exception(self, e: KafkaException) -> None:
+        error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
+        if error is None:
+            raise e
+        self._on_error(error)
+
     def _run(self) -> None:
         """The poll thread: serve delivery reports and errors, resolve futures, watch the cluster's health."""
         while not self._stopping.is_set():
@@ -690,7 +710,7 @@ class KafkaBus:
                     # A publishing thread serves delivery reports itself: no GIL ping-pong with it.
                     self._stopping.wait(_INLINE_WINDOW_S / 4)
                 else:
-                    self._producer.poll(_POLL_INTERVAL_S)
+                    self._poll(self._producer, _POLL_INTERVAL_S)
                 if self._done:
                     self._dispatch()
                 self._housekeeping()
@@ -758,14 +778,11 @@ class KafkaBus:
         if error.fatal() and self._transactional and (self._fenced is not None or is_fenced(error)):
             self._fence(text)
         elif error.fatal():
+            if self._fatal is not None:
+                return  # known already; the producer is being replaced
             log.error("fatal producer error %s: %s; the producer will be replaced", error.name(), text)
             self._fatal = error
-            self._set_failure(
-                FatalProducerError(
-                    "", f"fatal producer error {error.name()}: {text}", retriable=True, code=error.name()
-                ),
-                purge=False,
-            )
+            self._set_failure(self._fatal_failure(error, text), purge=False)
         elif code in _AUTHENTICATION_CODES:
             self._set_failure(AuthenticationError("", f"authentication failed: {text}", code=error.name()))
         elif code in _AUTHORIZATION_CODES:
@@ -777,6 +794,14 @@ class KafkaBus:
             self._start_probe()
         elif code in (KafkaError._TRANSPORT, KafkaError._RESOLVE):
             self._last_transport = text
+
+    @staticmethod
+    def _fatal_failure(error: KafkaError, text: str) -> FatalProducerError:
+        """What publishes fail with until the producer is replaced: a refused permission stays an
+        authorization error (not retriable: fix the ACLs), anything else is a retriable fatal error."""
+        if error.code() in _AUTHORIZATION_CODES:
+            return _FatalAuthorizationError("", f"not authorized: {text}", code=error.name())
+        return FatalProducerError("", f"fatal producer error {error.name()}: {text}", retriable=True, code=error.name())
 
     def _fence(self, text: str) -> None:
         """A newer producer with our transactional id took over: stop for good (no new producer)."""
@@ -850,13 +875,10 @@ class KafkaBus:
             return
         self._rebuilds.append(now)
         self._producer = new
-        reason = FatalProducerError(
-            "",
-            f"fatal producer error {fatal.name()}: {redact(fatal.str(), self._secrets)}; the producer was replaced",
-            retriable=True,
-            code=fatal.name(),
+        failure = self._fatal_failure(fatal, redact(fatal.str(), self._secrets))
+        self._purge_reason = type(failure)(
+            "", f"{failure.reason}; the producer was replaced", retriable=failure.retriable, code=failure.code
         )
-        self._purge_reason = reason
         with self._state_lock:
             self._fatal = None
             if isinstance(self._failure, FatalProducerError):
@@ -867,7 +889,7 @@ class KafkaBus:
         deadline = time.monotonic() + _DRAIN_OLD_PRODUCER_S
         while len(old) and time.monotonic() < deadline:
             old.purge(in_queue=True, in_flight=True, blocking=False)
-            old.poll(0.05)
+            self._poll(old, 0.05)
             self._dispatch()
         if len(old):
             log.error("%d records of the replaced producer never reported their delivery", len(old))
@@ -925,6 +947,9 @@ class KafkaBus:
             return PublishError(topic, redact(str(e), self._secrets))
         if (error.fatal() or error.code() == KafkaError._FATAL) and self._fatal is None:
             self._on_error(error)
+        failure = self._failure
+        if error.code() == KafkaError._FATAL and failure is not None:  # the fatal error we know of, by name
+            return failure.for_topic(topic, possibly_persisted=False)
         if self._transactional:
             if self._fenced is not None:
                 return self._fenced.for_topic(topic, possibly_persisted=False)
@@ -969,6 +994,12 @@ class KafkaBus:
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("failing" if self._failure else "open")
         return f"KafkaBus({self.kafka.bootstrap_servers!r}, {self.registry!r}, {state})"
+
+
+class _FatalAuthorizationError(AuthorizationError, FatalProducerError):
+    """A permission librdkafka treats as fatal was refused (e.g. the producer id of an idempotent
+    producer): the caller sees an :class:`AuthorizationError`; the bus replaces its producer as after
+    any :class:`FatalProducerError`, so publishing works again once the ACLs are granted."""
 
 
 def ensure_topics(

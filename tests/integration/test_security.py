@@ -198,18 +198,6 @@ def test_a_topic_without_a_write_acl_is_an_authorization_error_within_seconds(
     assert kafka_sasl.alice.password not in str(error)
 
 
-# Found with bob: confluent-kafka (2.16) raises librdkafka's fatal errors from Producer.poll() as a
-# KafkaException instead of calling error_cb, so KafkaBus._run logs it as an "unexpected error" and
-# never learns of it; produce() then raises _FATAL (not flagged fatal), which KafkaBus reports as a
-# retriable FatalProducerError(code="_FATAL") on every publish, forever, and never replaces the producer.
-KAFKA_BUS_GAP = (
-    "KafkaBus misses the fatal CLUSTER_AUTHORIZATION_FAILED that Producer.poll() raises (not error_cb) "
-    "when the idempotent producer is refused a producer id: later publishes fail with a retriable "
-    "FatalProducerError(_FATAL) instead of AuthorizationError"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=KAFKA_BUS_GAP)
 def test_a_user_without_any_acl_keeps_getting_authorization_errors(
     kafka_bootstrap: str, kafka_sasl: SaslListener, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -286,16 +274,6 @@ def test_a_consumer_with_read_acls_receives_records(kafka_bootstrap: str, kafka_
     assert [(e.topic, e.offset, e.value) for e in seen] == [(topic.name, 0, agent_created(7))]
 
 
-# librdkafka reports a wrong password to a consumer through error_cb only (code _AUTHENTICATION, not
-# fatal, again on every reconnect), and missing ACLs as error events from consume() (not fatal):
-# ConsumerRunner logs both as warnings and goes on polling, so run() never returns.
-CONSUMER_GAP = (
-    "ConsumerRunner only logs non-fatal authentication (error_cb) and authorization (consume error "
-    "event) errors and keeps polling: run() hangs instead of raising a typed error"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=CONSUMER_GAP)
 def test_a_consumer_with_a_wrong_password_fails_run_with_an_authentication_error(
     kafka_bootstrap: str, kafka_sasl: SaslListener
 ) -> None:
@@ -311,7 +289,6 @@ def test_a_consumer_with_a_wrong_password_fails_run_with_an_authentication_error
     assert WRONG_PASSWORD not in str(error)
 
 
-@pytest.mark.xfail(strict=True, reason=CONSUMER_GAP)
 @pytest.mark.parametrize(
     ("granted", "code"),
     [
