@@ -62,6 +62,8 @@ from confluent_kafka.admin import AdminClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated"))
 
+from produce_bench import EVENT
+
 import platform_events as pe
 from platform_events import avro_models as m
 from schemabus.runtime import DeliveryResult, Event, Topic
@@ -69,16 +71,6 @@ from schemabus.runtime.consumer import ConsumerRunner, consumer_lag
 from schemabus.runtime.handler import consumer_group
 from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
 from schemabus.runtime.registry_client import ConfluentRegistry
-
-EVENT = m.AgentCreated(
-    agent_id=uuid.UUID("6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a11"),
-    agent_type=m.AgentType.RESEARCHER,
-    display_name="Literature researcher (EU)",
-    created_at=dt.datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=dt.UTC),
-    capabilities=["search", "summarize", "cite", "translate"],
-    creator_id="user-4711",
-    labels={"team": "research", "env": "prod", "cost-center": "cc-1234", "region": "eu-west-1"},
-)
 
 
 def variant(i: int) -> tuple[m.AgentCreated, str]:

@@ -11,10 +11,7 @@ import asyncio
 import datetime as dt
 import io
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -27,6 +24,7 @@ from click.testing import CliRunner
 from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
 from consumer_worker import ConfluentRegistry, agent_topic, execution_topic
+from worker_process import WorkerProcess
 
 import platform_events as pe
 from schemabus.runtime import DeserializationError, Event, FunctionHandler, RecordCodec, SchemaIds, Topic
@@ -49,7 +47,6 @@ from schemabus.runtime.serde import frame_header
 pytestmark = pytest.mark.integration
 
 TIMEOUT = 45.0  # the longest any single wait may take; nothing here should come close
-WORKER = Path(__file__).with_name("consumer_worker.py")
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -719,7 +716,7 @@ def test_records_written_with_an_older_schema_are_read_by_the_current_model(
 # --- separate processes: a crash, and two members of one group ------------------------------------------
 
 
-class Worker:
+class Worker(WorkerProcess):
     """A tests/integration/consumer_worker.py process."""
 
     def __init__(
@@ -733,41 +730,21 @@ class Worker:
         group: str,
         delay: float,
     ) -> None:
-        self.out = tmp / f"{label}.handled"
-        self.out.touch()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "generated"), os.environ.get("PYTHONPATH", "")])}
-        self.log = (tmp / f"{label}.log").open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(WORKER),
-                *("--bootstrap", bootstrap, "--registry", registry_url, "--topic", topic),
-                *("--partitions", str(partitions), "--group", group, "--out", str(self.out), "--delay", str(delay)),
-            ],
-            env=env,
-            cwd=ROOT,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+        super().__init__(
+            tmp,
+            label,
+            "consumer_worker.py",
+            *("--bootstrap", bootstrap, "--registry", registry_url, "--topic", topic),
+            *("--partitions", str(partitions), "--group", group, "--delay", str(delay)),
         )
 
     def handled(self) -> list[tuple[int, int]]:
-        lines = self.out.read_text().splitlines()
-        return [(int(p), int(o)) for p, o in (line.split() for line in lines if line.count(" ") == 1)]
+        return self.handled_pairs()
 
     def assignment(self) -> set[int]:
         path = Path(str(self.out) + ".assignment")
         text = path.read_text().strip() if path.exists() else ""
         return {int(p) for p in text.split(",") if p}
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.alive():
-            self.process.send_signal(sig)
-        code = self.process.wait(TIMEOUT)
-        self.log.close()
-        return code
 
 
 @pytest.fixture

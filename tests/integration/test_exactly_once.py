@@ -11,10 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -26,6 +23,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
 from consumer_worker import ConfluentRegistry, agent_topic
 from eos_worker import output_topic
+from worker_process import WorkerProcess
 
 import platform_events as pe
 from schemabus.runtime import DeliveryResult, Event, FunctionHandler, RecordCodec, SchemaIds, Topic
@@ -43,7 +41,6 @@ pytestmark = pytest.mark.integration
 
 T = TypeVar("T")
 TIMEOUT = 45.0  # the longest any single wait may take; nothing here should come close
-WORKER = Path(__file__).with_name("eos_worker.py")
 ROOT = Path(__file__).resolve().parents[2]
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)
 
@@ -391,47 +388,14 @@ def test_a_handler_error_aborts_the_transaction_stops_the_runner_and_a_restart_r
     assert keys(read_to_end(kafka_bootstrap, target.name, "read_committed")) == sorted(inputs)  # exactly once
 
 
-class EosWorker:
+class EosWorker(WorkerProcess):
     """A tests/integration/eos_worker.py process."""
 
     def __init__(self, tmp: Path, label: str, bootstrap: str, registry_url: str, *args: str) -> None:
-        self.out = tmp / f"{label}.handled"
-        self.out.touch()
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "generated"), os.environ.get("PYTHONPATH", "")])}
-        self.log_path = tmp / f"{label}.log"
-        self.log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                str(WORKER),
-                "--bootstrap",
-                bootstrap,
-                "--registry",
-                registry_url,
-                "--out",
-                str(self.out),
-                *args,
-            ],
-            env=env,
-            cwd=Path(__file__).parent,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
+        super().__init__(tmp, label, "eos_worker.py", "--bootstrap", bootstrap, "--registry", registry_url, *args)
 
     def handled(self) -> list[str]:
-        return [
-            f"{p}-{o}" for p, o in (line.split() for line in self.out.read_text().splitlines() if line.count(" ") == 1)
-        ]
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        if self.alive():
-            self.process.send_signal(sig)
-        code = self.process.wait(TIMEOUT)
-        self.log.close()
-        return code
+        return [f"{p}-{o}" for p, o in self.handled_pairs()]
 
 
 @pytest.fixture
