@@ -1,7 +1,8 @@
 """The Kafka bus on a real broker and a real registry (Apicurio's Confluent API).
 
 Typed events go through the generated publishers, come back through a plain confluent ``Consumer``
-and decode to equal models with the runtime's codec, and with confluent's stock ``AvroDeserializer``.
+and decode to equal models with the runtime's codec, and with confluent's stock ``AvroDeserializer`` and
+``JSONDeserializer``; records written by its stock serializers decode with the runtime's codec.
 Failures (unreachable brokers, wrong credentials, delivery timeouts, unregistered schemas, a dead
 registry, a full queue, a fatal producer error) are typed errors within a bounded time.
 
@@ -26,10 +27,11 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Message
+from confluent_kafka import Consumer, KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
+from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 import platform_events as pe
@@ -236,6 +238,47 @@ def test_avro_records_decode_with_confluents_avro_deserializer(
     received = consume(kafka_bootstrap, [topic.name], len(events))
     decoded = [deserializer(msg.value(), SerializationContext(topic.name, MessageField.VALUE)) for msg in received]
     assert sorted(decoded, key=lambda d: str(d["agent_id"])) == [avro_dict(e.model_dump()) for e in events]
+
+
+def test_json_records_decode_with_confluents_json_deserializer(
+    bus: KafkaBus, kafka_bootstrap: str, registry_url: str
+) -> None:
+    topic = fresh(pe.AGENT_EXECUTION_STARTED)
+    bus.ensure_topics([topic])
+    event = execution_started()
+    run(bus.publish(topic, event, key="k"))
+    client = SchemaRegistryClient({"url": registry_url, "timeout": 10})
+    deserializer = JSONDeserializer(None, schema_registry_client=client)  # the writer schema, by its id
+    (received,) = consume(kafka_bootstrap, [topic.name], 1)
+    decoded = deserializer(received.value(), SerializationContext(topic.name, MessageField.VALUE))
+    assert decoded == json.loads(event.model_dump_json(by_alias=True, exclude_none=True))
+
+
+def test_records_of_confluents_stock_serializers_decode_with_schemabus(kafka_bootstrap: str, registry_url: str) -> None:
+    """AvroSerializer and JSONSerializer (auto-registering, as by default) write what schemabus reads:
+    the same subjects (TopicNameStrategy), the same framing, payloads that decode to equal models."""
+    avro_topic, json_topic = fresh(pe.AGENT_LIFECYCLE_CREATED), fresh(pe.AGENT_EXECUTION_STARTED)
+    ensure_topics(kafka_bootstrap, [avro_topic, json_topic])
+    client = SchemaRegistryClient({"url": registry_url, "timeout": 10})
+    avro = AvroSerializer(client, avro_topic.value.schema, to_dict=lambda v, _: avro_dict(v.model_dump()))
+    as_json = JSONSerializer(
+        json_topic.value.schema,
+        client,
+        to_dict=lambda v, _: json.loads(v.model_dump_json(by_alias=True, exclude_none=True)),
+    )
+    created, started = agent_created(7), execution_started()
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    for topic, serializer, event in ((avro_topic, avro, created), (json_topic, as_json, started)):
+        producer.produce(topic.name, serializer(event, SerializationContext(topic.name, MessageField.VALUE)))
+    assert producer.flush(TIMEOUT) == 0
+
+    codec = RecordCodec(SchemaIds(ConfluentRegistry(registry_url), "lookup"))  # as a ConsumerRunner decodes
+    received = {msg.topic(): msg for msg in consume(kafka_bootstrap, [avro_topic.name, json_topic.name], 2)}
+    assert codec.decode_value(avro_topic, received[avro_topic.name].value()) == created
+    assert codec.decode_value(json_topic, received[json_topic.name].value()) == started
+    # Avro: the id confluent registered is the generated schema's own, so the generated decoder ran.
+    own = codec.ids.known_id(avro_topic.value_subject, avro_topic.value.schema or "")
+    assert own == int.from_bytes(received[avro_topic.name].value()[1:5], "big")
 
 
 def test_ensure_topics_uses_the_catalog_settings(kafka_bootstrap: str) -> None:
