@@ -4,7 +4,6 @@ through its typed publisher and handler; poison bytes and schema evolution behav
 from __future__ import annotations
 
 import asyncio
-import importlib
 import io
 import json
 from typing import Any
@@ -13,59 +12,21 @@ import fastavro
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from hypothesis_jsonschema import from_schema
 
 import platform_events as pe
-from schemabus.codegen.config import load_config
-from schemabus.codegen.ir import NamedRef
-from schemabus.codegen.pipeline import load_project
-from schemabus.runtime import DeserializationError, Event, NotConnectedError, Publisher, Topic, consumer_group
+from schemabus.runtime import DeserializationError, Event, NotConnectedError, consumer_group
 from schemabus.runtime.serde import frame_header
 from schemabus.runtime.testing import InMemoryBus
 
-from ..codegen.avro_strategies import Models
-from ..codegen.test_json_roundtrip import FORMATS, inline
-from ..conftest import ROOT
-
-CONFIG = load_config(ROOT / "pyproject.toml")
-PROJECT = load_project(CONFIG)
-MODELS = Models(PROJECT.named, importlib.import_module(f"{CONFIG.package}.avro_models"))
-TOPICS = {t.name: t for t in PROJECT.topics}
-
-
-def _strategy(file: str | None, kind: str) -> st.SearchStrategy[Any]:
-    if kind == "string":
-        return st.text(max_size=20)
-    assert file is not None
-    if file.endswith(".avsc"):
-        root = PROJECT.avro[file].root
-        assert isinstance(root, NamedRef)
-        return MODELS.strategy(root)
-    docs = {f: s.document for f, s in PROJECT.json.items()}
-    return from_schema(inline(file, docs[file], docs), custom_formats=FORMATS)
-
-
-def _generated_topic(name: str) -> Topic[Any, Any]:
-    return getattr(pe, name.replace(".", "_").upper())  # type: ignore[no-any-return]
-
-
-def _publisher(name: str) -> type[Publisher[Any, Any]]:
-    pascal = "".join(p.capitalize() for p in name.split("."))
-    return getattr(pe, f"{pascal}Publisher")  # type: ignore[no-any-return]
+from ..catalog_examples import TOPICS, generated_topic, publisher, records
 
 
 @pytest.mark.parametrize("name", sorted(TOPICS))
 @settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_every_catalog_topic_round_trips_through_publisher_and_handler(name: str, data: st.DataObject) -> None:
-    spec = TOPICS[name]
-    topic = _generated_topic(name)
-    value = data.draw(_strategy(spec.value.file, spec.value.kind))
-    key = data.draw(_strategy(spec.key.file, spec.key.kind)) if spec.key else None
-    if not isinstance(value, topic.value.type):
-        value = topic.value.type.model_validate(value)
-    if spec.key and topic.key is not None and not isinstance(key, topic.key.type):
-        key = topic.key.type.model_validate(key)
+    topic = generated_topic(name)
+    key, value = data.draw(records(name))
     received: list[Event[Any, Any]] = []
 
     @topic.handler()
@@ -74,7 +35,7 @@ def test_every_catalog_topic_round_trips_through_publisher_and_handler(name: str
 
     bus = InMemoryBus()
     bus.subscribe(on_event)
-    result = asyncio.run(_publisher(name)(bus).publish(value, key=key, headers={"trace": "t-1"}))
+    result = asyncio.run(publisher(name)(bus).publish(value, key=key, headers={"trace": "t-1"}))
 
     assert [(e.value, e.key) for e in received] == [(value, key)]
     assert received[0].header("trace") == b"t-1"
