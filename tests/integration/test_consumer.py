@@ -565,6 +565,7 @@ def test_poison_messages_go_to_the_dlq_directly_with_their_bytes(
         frame_header(json_id) + b'{"execution_id": ': "invalid-payload",
         frame_header(json_id)
         + json.dumps({"execution_id": "not-a-uuid", "agent_type": "CODER"}).encode(): "validation",
+        frame_header(2_000_000_001) + good_json[5:]: "unknown-schema-id",  # a valid document, unknown id
     }
     _produce(kafka_bootstrap, avro_name, [(0, b"k", v, [("h", b"1")]) for v in [*avro_poison, good_avro]])
     _produce(kafka_bootstrap, json_name, [(0, b"k", v, []) for v in [*json_poison, good_json]])
@@ -581,11 +582,11 @@ def test_poison_messages_go_to_the_dlq_directly_with_their_bytes(
     runner = _runner(kafka_bootstrap, registry, [on_agent, on_execution], retry=RetryPolicy(max_retries=5))
 
     async def scenario() -> None:
-        await async_wait_for(lambda: len(seen) == 2 and runner.metrics.dead_lettered == 6, "good handled, poison out")
+        await async_wait_for(lambda: len(seen) == 2 and runner.metrics.dead_lettered == 7, "good handled, poison out")
 
     asyncio.run(run_until(runner, scenario))
     assert sorted(seen) == sorted(["user-1", str(uuid.UUID(int=1001))])  # the good records after the poison
-    assert runner.metrics.poison == 6 and runner.metrics.retried == 0
+    assert runner.metrics.poison == 7 and runner.metrics.retried == 0
 
     def reasons(letters: list[DeadLetter]) -> dict[bytes | None, str | None]:
         return {d.value: d.reason for d in letters}
