@@ -84,14 +84,27 @@ def write_long(n: int) -> bytes:
     if not _LONG_MIN <= n <= _LONG_MAX:
         raise ValueError(f"{n} is out of range for an Avro long")
     n = (n << 1) ^ (n >> 63)
-    # Unrolled for up to 4 groups of 7 bits (lengths, counts, ids, dates); longer ones (timestamps)
-    # continue in a loop after the first four: one tuple per call instead of an append per byte.
+    # Unrolled for up to 4 groups of 7 bits (lengths, counts, ids, dates) and for 8 (timestamps in
+    # microseconds): one tuple per call instead of an append per byte; other sizes finish in a loop.
     if n < 0x4000:
         return bytes((n,)) if n < 0x80 else bytes((n & 0x7F | 0x80, n >> 7))
     if n < 0x10000000:
         if n < 0x200000:
             return bytes((n & 0x7F | 0x80, n >> 7 & 0x7F | 0x80, n >> 14))
         return bytes((n & 0x7F | 0x80, n >> 7 & 0x7F | 0x80, n >> 14 & 0x7F | 0x80, n >> 21))
+    if 0x2000000000000 <= n < 0x100000000000000:  # eight bytes: today's timestamps in microseconds
+        return bytes(
+            (
+                n & 0x7F | 0x80,
+                n >> 7 & 0x7F | 0x80,
+                n >> 14 & 0x7F | 0x80,
+                n >> 21 & 0x7F | 0x80,
+                n >> 28 & 0x7F | 0x80,
+                n >> 35 & 0x7F | 0x80,
+                n >> 42 & 0x7F | 0x80,
+                n >> 49,
+            )
+        )
     out = bytearray((n & 0x7F | 0x80, n >> 7 & 0x7F | 0x80, n >> 14 & 0x7F | 0x80, n >> 21 & 0x7F | 0x80))
     n >>= 28
     while n > 0x7F:
