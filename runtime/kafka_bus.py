@@ -105,11 +105,13 @@ _AUTHORIZATION_CODES = frozenset(
 _PURGED = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
 
 # A topic's value serializer and schema id, and its key serializer and schema id.
-_Encoder = tuple[Callable[[Any, int | None], bytes], int | None, Callable[[Any, int | None], bytes], int | None]
+_Encoder = tuple[Callable[[Any], bytes], Callable[[Any], bytes]]
 # (topic, value, key, headers) as produce() takes them.
 _Record = tuple[str, bytes, bytes | None, Any]
 
 _get_running_loop = asyncio.get_running_loop
+# DeliveryResult((topic, partition, offset, timestamp)) without the named tuple's Python-level __new__.
+_new_result: Callable[[tuple[str, int, int, int]], DeliveryResult] = partial(tuple.__new__, DeliveryResult)
 _POLL_INTERVAL_S = 0.1  # the poll thread wakes at once for a delivery report; this bounds idle checks
 # Under load the publishing thread polls every _INLINE_POLL_EVERY records and resolves its own
 # futures; the poll thread then stays out of its way for _INLINE_WINDOW_S.
@@ -234,8 +236,8 @@ class KafkaBus:
             encoder = await asyncio.to_thread(self._warm_up, topic)
         if self._failure is not None or self._closed:
             raise self._refusal(topic.name)
-        value_bytes = encoder[0](value, encoder[1])
-        key_bytes = None if key is None else encoder[2](key, encoder[3])
+        value_bytes = encoder[0](value)
+        key_bytes = None if key is None else encoder[1](key)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[DeliveryResult] = loop.create_future()
         callback = partial(self._delivered, future)
@@ -256,8 +258,8 @@ class KafkaBus:
         encoder = self._encoders.get(topic) or self._warm_up(topic)
         if self._failure is not None or self._closed:
             raise self._refusal(topic.name)
-        value_bytes = encoder[0](value, encoder[1])
-        key_bytes = None if key is None else encoder[2](key, encoder[3])
+        value_bytes = encoder[0](value)
+        key_bytes = None if key is None else encoder[1](key)
         loop = _get_running_loop()
         future: asyncio.Future[DeliveryResult] = loop.create_future()
         callback = partial(self._delivered, future)
@@ -304,8 +306,8 @@ class KafkaBus:
         encoder = self._encoders.get(topic) or self._warm_up(topic)
         if self._failure is not None or self._closed:
             raise self._refusal(topic.name)
-        value_bytes = encoder[0](value, encoder[1])
-        key_bytes = None if key is None else encoder[2](key, encoder[3])
+        value_bytes = encoder[0](value)
+        key_bytes = None if key is None else encoder[1](key)
         record = (topic.name, value_bytes, key_bytes, None if headers is None else normalize_headers(headers))
         return self._send_bytes_sync(record, timeout)
 
@@ -336,19 +338,18 @@ class KafkaBus:
 
     def _warm_up(self, topic: Topic[Any, Any]) -> _Encoder:
         """The topic's schema ids, from the codec's :class:`SchemaIds` (registry on first use), bound to
-        its serdes: the hot path then calls ``serde.serialize(value, id)`` exactly as
-        :class:`RecordCodec` does, without looking the subject up again for every record."""
+        its serdes (``serde.serializer(id)``): the hot path writes the bytes :class:`RecordCodec`
+        writes, without looking the subject or the frame up again for every record."""
         ids = self.codec.ids
         value = topic.value
         value_id = None if value.schema is None else ids.id_for(topic.value_subject, value.schema, value.format)
         key = topic.key
         if key is None:
-            key_serialize: Callable[[Any, int | None], bytes] = partial(_no_key_schema, topic.name)
-            key_id = None
+            key_serialize: Callable[[Any], bytes] = partial(_no_key_schema, topic.name)
         else:
-            key_serialize = key.serialize
             key_id = None if key.schema is None else ids.id_for(topic.key_subject, key.schema, key.format)
-        encoder = (value.serialize, value_id, key_serialize, key_id)
+            key_serialize = key.serializer(key_id)
+        encoder = (value.serializer(value_id), key_serialize)
         self._encoders[topic] = encoder
         return encoder
 
@@ -763,7 +764,7 @@ class KafkaBus:
             return
         if error is None:
             future.set_result(
-                DeliveryResult(message.topic(), message.partition(), message.offset(), message.timestamp()[1])
+                _new_result((message.topic(), message.partition(), message.offset(), message.timestamp()[1]))
             )
         else:
             future.set_exception(self._delivery_error(error, message.topic() or ""))
@@ -1048,7 +1049,7 @@ def ensure_topics(
     return created
 
 
-def _no_key_schema(topic: str, key: Any, schema_id: int | None) -> bytes:
+def _no_key_schema(topic: str, key: Any) -> bytes:
     raise TypeError(f"topic {topic} has no key schema; publish without a key")  # as RecordCodec says
 
 

@@ -78,6 +78,10 @@ class Serde(Protocol[T]):
 
     def serialize(self, value: T, schema_id: int | None) -> bytes: ...
 
+    def serializer(self, schema_id: int | None) -> Callable[[T], bytes]:
+        """``serialize`` with the schema id bound: what a publisher calls per record once it knows the id."""
+        ...
+
     def deserialize(self, data: bytes, schema_id: int | None, writers: WriterSchemas | None) -> T:
         """Decode framed ``data``; ``schema_id`` is the id this serde's own schema has (if known)."""
         ...
@@ -121,6 +125,18 @@ class AvroSerde(Generic[T]):
         out = bytearray(header)
         self.write(value, out)
         return bytes(out)
+
+    def serializer(self, schema_id: int | None) -> Callable[[T], bytes]:
+        if schema_id is None:
+            raise ValueError("an Avro value needs a schema id: register or look up the schema first")
+        header, write = frame_header(schema_id), self.write
+
+        def serialize(value: T) -> bytes:
+            out = bytearray(header)
+            write(value, out)
+            return bytes(out)
+
+        return serialize
 
     def deserialize(self, data: bytes, schema_id: int | None, writers: WriterSchemas | None) -> T:
         writer_id, start = split_frame(data)
@@ -192,6 +208,16 @@ class JsonSerde(Generic[M]):
             raise ValueError("a JSON Schema value needs a schema id: register or look up the schema first")
         return frame_header(schema_id) + self.encode(value)
 
+    def serializer(self, schema_id: int | None) -> Callable[[M], bytes]:
+        if schema_id is None:
+            raise ValueError("a JSON Schema value needs a schema id: register or look up the schema first")
+        header = frame_header(schema_id)
+
+        def serialize(value: M) -> bytes:
+            return header + value.model_dump_json(by_alias=True, exclude_none=True).encode()
+
+        return serialize
+
     def deserialize(self, data: bytes, schema_id: int | None, writers: WriterSchemas | None) -> M:
         writer_id, start = split_frame(data)
         if writer_id != schema_id:
@@ -215,6 +241,9 @@ class StringSerde:
 
     def serialize(self, value: str, schema_id: int | None) -> bytes:
         return value.encode()
+
+    def serializer(self, schema_id: int | None) -> Callable[[str], bytes]:
+        return str.encode
 
     def deserialize(self, data: bytes, schema_id: int | None, writers: WriterSchemas | None) -> str:
         try:

@@ -44,6 +44,7 @@ def test_every_catalog_topic_round_trips_through_publisher_and_handler(name: str
     assert stored.value[0] == 0  # Confluent framing: magic byte, then the 4-byte schema id
     schema_id = int.from_bytes(stored.value[1:5], "big")
     assert bus.registry.schema_by_id(schema_id) == (topic.value.format, topic.value.schema)
+    assert topic.value.serializer(schema_id)(value) == stored.value  # the Kafka bus's bound serializer
     assert bus.registry.subjects() == sorted(
         [f"{name}-value"] + ([f"{name}-key"] if topic.key is not None and topic.key.schema else [])
     )
