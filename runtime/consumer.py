@@ -658,7 +658,7 @@ class _HandlerLoop:
         for message in messages:
             error = message.error()
             if error is not None:
-                if error.fatal():
+                if error.fatal() or error.code() == KafkaError._FATAL:  # a group consumer's fatal error comes here
                     raise KafkaException(error)
                 if error.code() in _AUTHORIZATION_CODES:  # no READ on the topic or the group: stop, loudly
                     text = redact(error.str(), self._secrets)

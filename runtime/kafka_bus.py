@@ -200,6 +200,7 @@ class KafkaBus:
         self._txn_init = threading.Lock()
         self._txn_open = False
         self._txn_ready = False  # init_transactions done on the current producer
+        self._txn_producer: Producer | None = None  # the producer the open (or last) transaction began on
         self._fenced: ProducerFencedError | None = None
 
         self._producer = self._new_producer()
@@ -234,8 +235,9 @@ class KafkaBus:
         encoder = self._encoders.get(topic)
         if encoder is None:
             encoder = await asyncio.to_thread(self._warm_up, topic)
-        if self._failure is not None or self._closed:
-            raise self._refusal(topic.name)
+        failure = self._failure
+        if failure is not None or self._closed:
+            raise self._refusal(topic.name, failure)
         value_bytes = encoder[0](value)
         key_bytes = None if key is None else encoder[1](key)
         loop = asyncio.get_running_loop()
@@ -256,8 +258,9 @@ class KafkaBus:
         and while the local queue is full (back-pressure, up to the delivery timeout).
         """
         encoder = self._encoders.get(topic) or self._warm_up(topic)
-        if self._failure is not None or self._closed:
-            raise self._refusal(topic.name)
+        failure = self._failure
+        if failure is not None or self._closed:
+            raise self._refusal(topic.name, failure)
         value_bytes = encoder[0](value)
         key_bytes = None if key is None else encoder[1](key)
         loop = _get_running_loop()
@@ -304,8 +307,9 @@ class KafkaBus:
     ) -> DeliveryResult:
         """:meth:`publish` for scripts without an event loop: blocks until the broker acknowledged."""
         encoder = self._encoders.get(topic) or self._warm_up(topic)
-        if self._failure is not None or self._closed:
-            raise self._refusal(topic.name)
+        failure = self._failure
+        if failure is not None or self._closed:
+            raise self._refusal(topic.name, failure)
         value_bytes = encoder[0](value)
         key_bytes = None if key is None else encoder[1](key)
         record = (topic.name, value_bytes, key_bytes, None if headers is None else normalize_headers(headers))
@@ -355,8 +359,9 @@ class KafkaBus:
 
     def _produce(self, record: _Record, callback: Any) -> bool:
         """Enqueue one record; False when the local queue is full."""
-        if self._failure is not None or self._closed:
-            raise self._refusal(record[0])
+        failure = self._failure
+        if failure is not None or self._closed:
+            raise self._refusal(record[0], failure)
         try:
             self._producer.produce(record[0], record[1], record[2], on_delivery=callback, headers=record[3])
         except BufferError:
@@ -429,7 +434,11 @@ class KafkaBus:
         self._closed = True
         producer = self._producer
         try:
-            remaining = producer.flush(self._delivery_timeout_s + 5 if timeout is None else timeout)
+            try:
+                remaining = producer.flush(self._delivery_timeout_s + 5 if timeout is None else timeout)
+            except KafkaException as e:  # a fatal error, raised from the poll inside flush
+                self._kafka_exception(e)
+                remaining = len(producer)
             if remaining:
                 self._purge_reason = PublishError("", "the bus was closed before delivery", retriable=True)
                 producer.purge(in_queue=True, in_flight=True, blocking=True)
@@ -498,7 +507,8 @@ class KafkaBus:
             producer = self._producer
             self._init_transactions(producer)
             with self._txn_state:
-                self._txn_ready = producer is self._producer
+                if producer is self._producer:  # else a rebuild replaced it meanwhile: the next start() inits that one
+                    self._txn_ready = True
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -536,13 +546,15 @@ class KafkaBus:
             raise TransactionStateError("", "this bus is not transactional: set ProducerSettings.transactional_id")
 
     def _check_usable(self) -> None:
-        if self._closed or self._failure is not None:
-            raise self._refusal("")
+        failure = self._failure
+        if failure is not None or self._closed:
+            raise self._refusal("", failure)
 
     def _begin(self) -> None:
         """Open a transaction (a local call: no request to the broker)."""
         self._check_usable()
         with self._txn_state:
+            self._check_usable()  # again: a rebuild swaps the producer under this lock
             if not self._txn_ready:
                 raise TransactionStateError("", "transactions are not initialized: start() the bus", retriable=True)
             if self._txn_open:
@@ -552,12 +564,17 @@ class KafkaBus:
             except KafkaException as e:
                 raise self._txn_error("begin the transaction", e) from None
             self._txn_open = True
+            self._txn_producer = self._producer
 
     def _commit(self, offsets: Sequence[TopicPartition] = (), group_metadata: Any = None) -> None:
         """Send ``offsets`` (if any) and commit the open transaction; blocks. Retriable errors are retried
         within the transaction timeout; any other failure aborts the transaction and raises
         :class:`TransactionAbortedError`, or a :class:`FatalProducerError` when the producer is lost."""
         if not self._txn_open:
+            if self._txn_producer is not None and self._txn_producer is not self._producer:
+                self._txn_producer = None
+                lost = "the producer was replaced after a fatal error: the open transaction was aborted"
+                raise TransactionAbortedError("", lost, retriable=True)
             raise TransactionStateError("", "no transaction is open to commit")
         producer = self._producer
         deadline = time.monotonic() + self._txn_timeout_s
@@ -648,9 +665,8 @@ class KafkaBus:
                 self._on_error(error)
             if self._fenced is not None:
                 return self._fenced
-            return FatalProducerError(
-                "", f"cannot {what}: fatal producer error {error.name()}: {text}", retriable=True, code=error.name()
-            )
+            failure = self._fatal_failure(error, text)
+            return type(failure)("", f"cannot {what}: {failure.reason}", retriable=failure.retriable, code=failure.code)
         if error.code() in _AUTHORIZATION_CODES:
             return AuthorizationError("", f"cannot {what}: not authorized: {text}", code=error.name())
         if error.code() == KafkaError._STATE:
@@ -868,25 +884,27 @@ class KafkaBus:
         old = self._producer
         try:
             new = self._new_producer()
-            if self._transactional:
-                self._init_transactions(new)
         except SchemabusError:
             log.exception("cannot replace the producer after a fatal error")
             self._rebuilds.append(now)
             return
         self._rebuilds.append(now)
-        self._producer = new
         failure = self._fatal_failure(fatal, redact(fatal.str(), self._secrets))
         self._purge_reason = type(failure)(
             "", f"{failure.reason}; the producer was replaced", retriable=failure.retriable, code=failure.code
         )
+        with self._txn_state:  # one step for transactions: a new producer, none open, not initialized yet
+            self._producer = new
+            if self._transactional:
+                # The old producer's transaction dies with it (the coordinator aborts it when the new one
+                # initializes). init_transactions runs on the next start() or transaction(), not on this
+                # poll thread: it may take up to the transaction timeout.
+                self._txn_open = False
+                self._txn_ready = False
         with self._state_lock:
             self._fatal = None
             if isinstance(self._failure, FatalProducerError):
                 self._failure = None
-        if self._transactional:
-            with self._txn_state:
-                self._txn_open = False  # the old producer's transaction dies with it (aborted by the new one's init)
         deadline = time.monotonic() + _DRAIN_OLD_PRODUCER_S
         while len(old) and time.monotonic() < deadline:
             old.purge(in_queue=True, in_flight=True, blocking=False)
@@ -934,10 +952,10 @@ class KafkaBus:
         if failure is not None:
             log.warning("publishing to %s resumed: %s", self.kafka.bootstrap_servers, why)
 
-    def _refusal(self, topic: str) -> PublishError:
+    def _refusal(self, topic: str, failure: PublishError | None) -> PublishError:
+        """Why a publish is refused: the bus is closed, or ``failure`` (as read by the caller)."""
         if self._closed:
             return PublishError(topic, "the bus is closed")
-        failure = self._failure
         if failure is None:  # cleared meanwhile
             return PublishError(topic, "the producer is recovering; publish again", retriable=True)
         return failure.for_topic(topic, possibly_persisted=False)
@@ -976,15 +994,20 @@ class KafkaBus:
             )
         if code in _PURGED:
             reason = self._purge_reason or PublishError(topic, "purged before delivery", retriable=True)
+            if self._transactional and not isinstance(reason, TransactionAbortedError):
+                # On a transactional bus a purged record's transaction is aborted, whoever purged it
+                # (an abort, a close, a fatal error, or librdkafka itself on an abortable error).
+                reason = TransactionAbortedError(topic, f"the transaction was aborted: {reason.reason}", retriable=True)
             in_flight = code == KafkaError._PURGE_INFLIGHT and not isinstance(reason, TransactionAbortedError)
             return reason.for_topic(topic, possibly_persisted=in_flight)
         if error.fatal() or code == KafkaError._FATAL:
-            return FatalProducerError(
+            failure = self._fatal_failure(error, text)
+            return type(failure)(
                 topic,
-                f"fatal producer error {error.name()}: {text}",
-                retriable=True,
+                failure.reason,
+                retriable=failure.retriable,
                 possibly_persisted=True if possibly_persisted is None else possibly_persisted,
-                code=error.name(),
+                code=failure.code,
             )
         if code in _AUTHORIZATION_CODES:
             return AuthorizationError(topic, f"not authorized: {text}", code=error.name())

@@ -16,10 +16,12 @@ Guarantees:
   together when the block exits normally (``commit_transaction`` flushes first; retried while the
   error is retriable), or never: an exception in the block aborts the transaction and propagates.
 - **Typed outcomes**: a commit the broker refuses is aborted and raises :class:`TransactionAbortedError`;
-  a fatal error raises :class:`FatalProducerError` and the bus replaces its producer (and initializes
-  transactions again), except when it was fenced by a newer instance with the same transactional id:
-  then it raises :class:`ProducerFencedError` and stays unusable. A publish with no transaction
-  open raises :class:`TransactionStateError`.
+  a fatal error raises :class:`FatalProducerError` and the bus replaces its producer (the next
+  transaction initializes the new one; a transaction open on the old one is lost: its commit raises
+  :class:`TransactionAbortedError`), except when it was fenced by a newer instance with the same
+  transactional id: then it raises :class:`ProducerFencedError` and stays unusable. A refused
+  permission (e.g. no ACL for the transactional id) raises ``AuthorizationError``. A publish with no
+  transaction open raises :class:`TransactionStateError`.
 - **Delivery futures**: a record's future resolves when the broker has the record (written, not yet
   visible to ``read_committed`` readers); the records still pending when a transaction aborts fail
   with :class:`TransactionAbortedError`. A future already resolved stays resolved: whether its record
@@ -67,8 +69,13 @@ class Transaction:
 
     def __init__(self, bus: KafkaBus) -> None:
         self.bus = bus
-        self.offsets: list[TopicPartition] = []
+        self._offsets: dict[tuple[str, int], TopicPartition] = {}
         self.group_metadata: Any = None
+
+    @property
+    def offsets(self) -> list[TopicPartition]:
+        """The offsets to send with the commit: the highest given per partition."""
+        return list(self._offsets.values())
 
     async def publish(
         self, topic: Topic[K, V], value: V, *, key: K | None = None, headers: Headers | None = None
@@ -90,10 +97,13 @@ class Transaction:
 
     def send_offsets(self, offsets: Sequence[TopicPartition], group_metadata: Any) -> None:
         """Commit ``offsets`` (next offsets to read) for the consumer group of ``group_metadata``
-        (``consumer.consumer_group_metadata()``) with this transaction; sent when it commits."""
-        if self.group_metadata is not None and self.offsets and group_metadata is not self.group_metadata:
-            raise ValueError("one transaction commits the offsets of one consumer group")
-        self.offsets.extend(offsets)
+        (``consumer.consumer_group_metadata()``) with this transaction; sent when it commits. Called
+        again, the highest offset per partition and the latest group metadata (the consumer's current
+        generation, as KIP-447 wants) are sent. One transaction commits one group's offsets."""
+        for tp in offsets:
+            known = self._offsets.get((tp.topic, tp.partition))
+            if known is None or tp.offset > known.offset:
+                self._offsets[(tp.topic, tp.partition)] = tp
         self.group_metadata = group_metadata
 
 

@@ -6,11 +6,12 @@ import pickle
 import socket
 
 import pytest
-from confluent_kafka import KafkaError
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from schemabus.runtime.config import ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
 from schemabus.runtime.errors import (
+    AuthorizationError,
     ConfigError,
     FatalProducerError,
     ProducerFencedError,
@@ -21,7 +22,7 @@ from schemabus.runtime.errors import (
 )
 from schemabus.runtime.kafka_bus import KafkaBus
 from schemabus.runtime.testing import InMemoryRegistry
-from schemabus.runtime.transactions import is_fenced
+from schemabus.runtime.transactions import Transaction, is_fenced
 
 
 def _closed_port() -> str:
@@ -74,5 +75,26 @@ def test_a_plain_bus_has_no_transactions_and_exactly_once_needs_a_transactional_
             pass
         with pytest.raises(ValueError, match="transactional KafkaBus"):
             ConsumerRunner(_closed_port(), InMemoryRegistry(), exactly_once=bus)
+    finally:
+        bus.close_sync(1)
+
+
+def test_send_offsets_keeps_the_highest_offset_per_partition_and_the_latest_group_metadata() -> None:
+    """consumer_group_metadata() returns a new object per call: sending offsets twice in one
+    transaction is the normal consume-transform-produce loop, not a second consumer group."""
+    tx = Transaction(None)  # type: ignore[arg-type]  # send_offsets needs no bus
+    tx.send_offsets([TopicPartition("orders", 0, 5)], b"generation-1")
+    tx.send_offsets([TopicPartition("orders", 0, 3), TopicPartition("orders", 1, 2)], b"generation-2")
+    assert sorted((tp.topic, tp.partition, tp.offset) for tp in tx.offsets) == [("orders", 0, 5), ("orders", 1, 2)]
+    assert tx.group_metadata == b"generation-2"
+
+
+def test_a_fatal_authorization_error_stays_an_authorization_error_in_transactions() -> None:
+    bus = KafkaBus(_closed_port(), InMemoryRegistry(), producer=ProducerSettings(transactional_id="t-auth"))
+    try:
+        refused = KafkaError(KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "no ACL for the id", fatal=True)
+        error = bus._txn_error("initialize transactions", KafkaException(refused))
+        assert isinstance(error, AuthorizationError) and not error.retriable
+        assert error.code == "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"
     finally:
         bus.close_sync(1)
