@@ -257,6 +257,12 @@ class ConsumerRunner:
             raise ValueError("max_in_flight must be >= 1")
         if exactly_once is not None and not exactly_once.transactional:
             raise ValueError("exactly_once needs a transactional KafkaBus (ProducerSettings.transactional_id)")
+        if exactly_once is not None and isinstance(dead_letters, DeadLetterWriter):
+            from .transactions import TransactionalDeadLetterWriter
+
+            if not isinstance(dead_letters, TransactionalDeadLetterWriter):
+                # Its writes would land outside the transactions: an abort and restart would repeat them.
+                raise ValueError("with exactly_once, dead letters go through the bus: pass dead_letters=True")
         self.exactly_once = exactly_once
         self.config = _client_config(config)
         self.extra_config = dict(extra_config or {})

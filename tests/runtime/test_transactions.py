@@ -10,6 +10,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from schemabus.runtime.config import ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
+from schemabus.runtime.dlq import DeadLetterWriter
 from schemabus.runtime.errors import (
     AuthorizationError,
     ConfigError,
@@ -75,6 +76,17 @@ def test_a_plain_bus_has_no_transactions_and_exactly_once_needs_a_transactional_
             pass
         with pytest.raises(ValueError, match="transactional KafkaBus"):
             ConsumerRunner(_closed_port(), InMemoryRegistry(), exactly_once=bus)
+        tx_bus = KafkaBus(_closed_port(), InMemoryRegistry(), producer=ProducerSettings(transactional_id="t-dlq"))
+        try:
+            with pytest.raises(ValueError, match="dead letters go through the bus"):
+                ConsumerRunner(
+                    _closed_port(),
+                    InMemoryRegistry(),
+                    exactly_once=tx_bus,
+                    dead_letters=DeadLetterWriter(_closed_port()),
+                )
+        finally:
+            tx_bus.close_sync(1)
     finally:
         bus.close_sync(1)
 
