@@ -972,6 +972,11 @@ class KafkaBus:
         if self._transactional:
             if self._fenced is not None:
                 return self._fenced.for_topic(topic, possibly_persisted=False)
+            if error.code() == KafkaError._STATE and self._txn_open:
+                text = redact(error.str(), self._secrets)
+                return TransactionStateError(
+                    topic, f"the open transaction takes no more records (it is committing or must abort): {text}"
+                )
             if error.code() == KafkaError._STATE:
                 return TransactionStateError(
                     topic,
