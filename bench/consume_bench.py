@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import os
 import sys
 import time
 import uuid
@@ -30,6 +29,8 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated"))
+
+from servers import servers
 
 import platform_events as pe
 from schemabus.runtime import Event, RecordCodec, SchemaIds, Topic
@@ -140,15 +141,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=50000)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    stack = None
-    bootstrap = os.environ.get("SCHEMABUS_BOOTSTRAP_SERVERS")
-    registry_url = os.environ.get("SCHEMABUS_REGISTRY_URL")
-    if not (bootstrap and registry_url):
-        from schemabus.runtime.devstack import start_stack
-
-        stack = start_stack()
-        bootstrap, registry_url = stack.bootstrap_servers, stack.registry_url
-    try:
+    with servers() as (bootstrap, registry_url):
         name = f"bench.consume.{uuid.uuid4().hex[:8]}"
         admin = AdminClient({"bootstrap.servers": bootstrap})  # kept alive until the topic exists
         admin.create_topics([NewTopic(name, 1, 1)])[name].result(30)
@@ -168,9 +161,6 @@ def main() -> None:
                 rate = variant()
                 rates[label] = max(rates[label], rate)
                 print(f"  round {round_}: {label:44s} {rate / 1000:8.1f} k/s", flush=True)
-    finally:
-        if stack is not None:
-            stack.stop()
     print(f"\n{args.records} AgentCreated records, one partition, best of {args.rounds} rounds")
     ours = rates["schemabus ConsumerRunner (models, commits)"]
     for label, rate in rates.items():

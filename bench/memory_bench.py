@@ -47,7 +47,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import gc
 import os
 import resource
 import sys
@@ -63,6 +62,7 @@ from confluent_kafka.admin import AdminClient
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated"))
 
 from produce_bench import EVENT
+from servers import servers
 
 import platform_events as pe
 from platform_events import avro_models as m
@@ -316,26 +316,12 @@ def main() -> None:
         parser.error("--consumer-config takes KEY=VALUE")
     consumer_config = dict(item.split("=", 1) for item in args.consumer_config)
 
-    bootstrap = os.environ.get("SCHEMABUS_BOOTSTRAP_SERVERS", "").strip()
-    registry_url = os.environ.get("SCHEMABUS_REGISTRY_URL", "").strip()
-    stack = None
-    if not (bootstrap and registry_url):
-        from schemabus.runtime.devstack import start_stack
-
-        print("starting the dev stack (SCHEMABUS_BOOTSTRAP_SERVERS / SCHEMABUS_REGISTRY_URL not set)...")
-        stack = start_stack(kafka=not bootstrap, registry=not registry_url)
-        bootstrap = bootstrap or stack.bootstrap_servers
-        registry_url = registry_url or stack.registry_url
     if args.tracemalloc:
         tracemalloc.start(args.tracemalloc)
     phases = [Phase("publish", args.records, args.tracemalloc), Phase("handle", args.records, args.tracemalloc)]
     began = time.perf_counter()
-    try:
+    with servers() as (bootstrap, registry_url):
         run_phases(bootstrap, registry_url, phases, args.window, consumer_config)
-    finally:
-        if stack is not None:
-            gc.collect()  # the clients (in reference cycles) go before their broker does: no disconnect logs
-            stack.stop()
 
     for phase in phases:
         if phase.top:

@@ -30,7 +30,6 @@ import asyncio
 import dataclasses
 import datetime as dt
 import enum
-import os
 import sys
 import time
 import uuid
@@ -44,6 +43,8 @@ from confluent_kafka.schema_registry.avro import AvroSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext, StringSerializer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated"))
+
+from servers import servers
 
 import platform_events as pe
 from platform_events import avro_models as m
@@ -228,17 +229,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    bootstrap = os.environ.get("SCHEMABUS_BOOTSTRAP_SERVERS", "").strip()
-    registry_url = os.environ.get("SCHEMABUS_REGISTRY_URL", "").strip()
-    stack = None
-    if not (bootstrap and registry_url):
-        from schemabus.runtime.devstack import start_stack
-
-        print("starting the dev stack (SCHEMABUS_BOOTSTRAP_SERVERS / SCHEMABUS_REGISTRY_URL not set)...")
-        stack = start_stack(kafka=not bootstrap, registry=not registry_url)
-        bootstrap = bootstrap or stack.bootstrap_servers
-        registry_url = registry_url or stack.registry_url
-    try:
+    with servers() as (bootstrap, registry_url):
         bench = Bench(bootstrap, registry_url, args.records)
         size = bench.check_same_bytes()
         variants: dict[str, Callable[[], float]] = {
@@ -261,9 +252,6 @@ def main() -> None:
                 best[name] = max(best[name], rate)
                 print(f"  round {round_}: {name:24s} {rate / 1000:8.1f} k msg/s", flush=True)
         bench.bus.close_sync()
-    finally:
-        if stack is not None:
-            stack.stop()
 
     print(f"\n{args.records} records of {size} bytes (framed Avro value), best of {args.rounds} rounds")
     for name, rate in best.items():

@@ -14,7 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from schemabus.runtime import RecordCodec, SchemaIds
 from schemabus.runtime.devstack import ENV_BOOTSTRAP, ENV_REGISTRY, DevStack, SaslListener, start_stack
+from schemabus.runtime.registry_client import ConfluentRegistry
 
 # The stack `_servers` started, for fixtures that need more of it than two addresses.
 _DEV_STACK = pytest.StashKey[DevStack]()
@@ -70,3 +72,15 @@ def kafka_sasl(request: pytest.FixtureRequest, kafka_bootstrap: str) -> SaslList
     if stack is None or stack.kafka is None:
         pytest.skip("no dev-stack broker in this session")
     return stack.sasl
+
+
+@pytest.fixture(scope="module")
+def registry(registry_url: str) -> ConfluentRegistry:
+    """A schemabus registry client of ``registry_url``."""
+    return ConfluentRegistry(registry_url)
+
+
+@pytest.fixture(scope="module")
+def codec(registry: ConfluentRegistry) -> RecordCodec:
+    """Frames records as a publisher does (registering the schemas on first use)."""
+    return RecordCodec(SchemaIds(registry, "register"))

@@ -27,7 +27,7 @@ from consumer_worker import ConfluentRegistry, agent_topic, execution_topic
 from worker_process import WorkerProcess
 
 import platform_events as pe
-from schemabus.runtime import DeserializationError, Event, FunctionHandler, RecordCodec, SchemaIds, Topic
+from schemabus.runtime import DeserializationError, Event, FunctionHandler, RecordCodec, Topic
 from schemabus.runtime.consumer import ConsumerRunner, OffsetTracker, PartitionLag, consumer_lag
 from schemabus.runtime.dlq import (
     HEADER_ATTEMPTS,
@@ -142,17 +142,6 @@ def _lag(bootstrap: str, group: str, topic: str) -> dict[int, PartitionLag]:
 
 def _all_committed(bootstrap: str, group: str, topic: str) -> bool:
     return all(p.committed == p.high_watermark for p in _lag(bootstrap, group, topic).values())
-
-
-@pytest.fixture(scope="module")
-def registry(registry_url: str) -> ConfluentRegistry:
-    return ConfluentRegistry(registry_url)
-
-
-@pytest.fixture(scope="module")
-def codec(registry: ConfluentRegistry) -> RecordCodec:
-    """Frames records as a publisher does (registering the schemas on first use)."""
-    return RecordCodec(SchemaIds(registry, "register"))
 
 
 def _runner(bootstrap: str, registry: ConfluentRegistry, handlers: list[Any], **kwargs: Any) -> ConsumerRunner:

@@ -26,7 +26,7 @@ from eos_worker import output_topic
 from worker_process import WorkerProcess
 
 import platform_events as pe
-from schemabus.runtime import DeliveryResult, Event, FunctionHandler, RecordCodec, SchemaIds, Topic
+from schemabus.runtime import DeliveryResult, Event, FunctionHandler, RecordCodec, Topic
 from schemabus.runtime.config import ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
 from schemabus.runtime.errors import (
@@ -261,17 +261,6 @@ def test_a_newer_bus_with_the_same_transactional_id_fences_the_older_one(
 
 
 # --- consume-transform-produce ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def registry(registry_url: str) -> ConfluentRegistry:
-    return ConfluentRegistry(registry_url)
-
-
-@pytest.fixture(scope="module")
-def codec(registry: ConfluentRegistry) -> RecordCodec:
-    """Frames input records as a publisher does (registering the schemas on first use)."""
-    return RecordCodec(SchemaIds(registry, "register"))
 
 
 def _produce_inputs(bootstrap: str, codec: RecordCodec, topic: Topic[str, pe.AgentCreated], count: int) -> set[str]:

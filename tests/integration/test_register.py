@@ -53,7 +53,8 @@ def test_register_then_check_against_the_registry(registry_url: str, project: tu
 
     done = _run(registry_url, root, "register")
     assert done.exit_code == 0, done.output
-    assert "shop.common.Tier: registered" in done.output  # the referenced type, under its full name
+    # The referenced type, under its full name (a registry shared with earlier runs has it already).
+    assert "shop.common.Tier: registered" in done.output or "shop.common.Tier: already registered" in done.output
     assert f"{domain}.order.placed-value: compatibility unset -> BACKWARD" in done.output
     assert f"{domain}.customer.seen-value: registered" in done.output
     again = _run(registry_url, root, "register")
