@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import dataclasses
 import datetime as dt
-import enum
 import sys
 import time
 import uuid
@@ -44,6 +43,7 @@ from confluent_kafka.serialization import MessageField, SerializationContext, St
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated"))
 
+from serde_bench import to_dict  # model_dump with enums as symbols, as confluent's AvroSerializer takes it
 from servers import servers
 
 import platform_events as pe
@@ -62,18 +62,6 @@ EVENT = m.AgentCreated(
     labels={"team": "research", "env": "prod", "cost-center": "cc-1234", "region": "eu-west-1"},
 )
 KEY = str(EVENT.agent_id)
-
-
-def avro_dict(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: avro_dict(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [avro_dict(v) for v in value]
-    return value.value if isinstance(value, enum.Enum) else value
-
-
-def to_dict(model: Any, _ctx: Any = None) -> Any:
-    return avro_dict(model.model_dump())
 
 
 class Bench:

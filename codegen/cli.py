@@ -17,6 +17,7 @@ import click
 
 from .config import Config, find_pyproject, load_config
 from .diagnostics import SchemaError, SchemaErrors
+from .options import project_option, registry_url_option, report_format_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,11 +74,7 @@ def main() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="With FILES: the package directory to write (its name is the import name).",
 )
-@click.option(
-    "--project",
-    type=click.Path(path_type=Path),
-    help="pyproject.toml (or its directory) holding [tool.schemabus]; default: the nearest one.",
-)
+@project_option
 @click.option("--force", is_flag=True, help="Regenerate even when the manifest says nothing changed.")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors and diffs.")
 def generate(
@@ -157,26 +154,15 @@ def generate(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="An earlier version of NEW (repeat, oldest first).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "github"]),
-    default="text",
-    show_default=True,
-    help="Report format; github prints GitHub Actions annotations.",
-)
+@report_format_option
 @click.option("--against", metavar="REF", help="Compare with this git ref instead of the merge-base with main.")
 @click.option(
     "--against-registry",
     is_flag=True,
     help="Compare with the versions the registry holds (--registry-url or $SCHEMABUS_REGISTRY_URL).",
 )
-@click.option("--registry-url", metavar="URL", help="Schema registry base URL (default: $SCHEMABUS_REGISTRY_URL).")
-@click.option(
-    "--project",
-    type=click.Path(path_type=Path),
-    help="pyproject.toml (or its directory) holding [tool.schemabus]; default: the nearest one.",
-)
+@registry_url_option
+@project_option
 def check(
     new: Path | None,
     level: str | None,
@@ -247,12 +233,8 @@ def check(
 
 @main.command()
 @click.option("--dry-run", is_flag=True, help="Say what would be registered; change nothing.")
-@click.option("--registry-url", metavar="URL", help="Schema registry base URL (default: $SCHEMABUS_REGISTRY_URL).")
-@click.option(
-    "--project",
-    type=click.Path(path_type=Path),
-    help="pyproject.toml (or its directory) holding [tool.schemabus]; default: the nearest one.",
-)
+@registry_url_option
+@project_option
 def register(dry_run: bool, registry_url: str | None, project: Path | None) -> None:
     """Register every schema of the catalog and set each subject's compatibility level.
 

@@ -58,3 +58,12 @@ class SchemaErrors(Exception):
     def __init__(self, errors: list[SchemaError]) -> None:
         super().__init__("\n".join(str(e) for e in errors))
         self.errors = errors
+
+
+def github_escape(text: str, property_value: bool = False) -> str:
+    """``text`` for a GitHub Actions workflow command (``::error file=...,title=...::message``): % and
+    line breaks are escaped everywhere, ":" and "," in properties (``property_value``) too."""
+    out = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        out = out.replace(":", "%3A").replace(",", "%2C")
+    return out

@@ -250,21 +250,28 @@ class DeadLetterWriter:
     ) -> None:
         conf = _client_config(config)
         self.timeout = timeout
-        self._producer = Producer(
-            {
-                **conf,
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 0,
-                "message.timeout.ms": int(timeout * 1000),
-                **(producer_config or {}),
-            }
-        )
+        self._producer_conf = {
+            **conf,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": 0,
+            "message.timeout.ms": int(timeout * 1000),
+            **(producer_config or {}),
+        }
+        self._producer_made: Producer | None = None  # on the first write: a writer that never writes has none
         self._admin = AdminClient(conf) if create_topics else None
         self._partitions = partitions or -1
         self._replication = replication_factor or -1
         self._ready: set[str] = set()
         self._lock = threading.Lock()
+
+    @property
+    def _producer(self) -> Producer:
+        if self._producer_made is None:
+            with self._lock:
+                if self._producer_made is None:
+                    self._producer_made = Producer(self._producer_conf)
+        return self._producer_made
 
     def ensure_topic(self, topic: str) -> None:
         """Create ``topic`` unless it exists (a no-op without ``create_topics``)."""
@@ -330,7 +337,8 @@ class DeadLetterWriter:
         return await asyncio.get_running_loop().run_in_executor(None, self.write, record)
 
     def close(self) -> None:
-        self._producer.flush(self.timeout)
+        if self._producer_made is not None:
+            self._producer_made.flush(self.timeout)
 
 
 # --- reading -----------------------------------------------------------------------------------

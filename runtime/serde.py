@@ -31,6 +31,7 @@ T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 MAGIC_BYTE = 0
 SchemaFormat = Literal["AVRO", "JSON", "STRING"]
+_NO_AVRO_ID = "an Avro value needs a schema id: register or look up the schema first"
 
 
 class DeserializationError(ValueError):
@@ -97,7 +98,7 @@ class AvroSerde(Generic[T]):
     read: Callable[[bytes, int], tuple[T, int]]
     format: SchemaFormat = "AVRO"
     _parsed: dict[str, Any] = field(default_factory=dict, repr=False)
-    _headers: dict[int, bytes] = field(default_factory=dict, repr=False)
+    _bound: dict[int, Callable[[T], bytes]] = field(default_factory=dict, repr=False)
 
     def encode(self, value: T) -> bytes:
         """The Avro payload alone (no frame), as ``fastavro.schemaless_writer`` writes it."""
@@ -118,17 +119,15 @@ class AvroSerde(Generic[T]):
 
     def serialize(self, value: T, schema_id: int | None) -> bytes:
         if schema_id is None:
-            raise ValueError("an Avro value needs a schema id: register or look up the schema first")
-        header = self._headers.get(schema_id)
-        if header is None:
-            header = self._headers[schema_id] = frame_header(schema_id)
-        out = bytearray(header)
-        self.write(value, out)
-        return bytes(out)
+            raise ValueError(_NO_AVRO_ID)
+        bound = self._bound.get(schema_id)
+        if bound is None:
+            bound = self._bound[schema_id] = self.serializer(schema_id)
+        return bound(value)
 
     def serializer(self, schema_id: int | None) -> Callable[[T], bytes]:
         if schema_id is None:
-            raise ValueError("an Avro value needs a schema id: register or look up the schema first")
+            raise ValueError(_NO_AVRO_ID)
         header, write = frame_header(schema_id), self.write
 
         def serialize(value: T) -> bytes:

@@ -110,8 +110,8 @@ class Transaction:
 class TransactionalDeadLetterWriter(DeadLetterWriter):
     """A :class:`DeadLetterWriter` that writes through a transactional bus, into its open transaction:
     a dead letter becomes visible exactly when the offset of its record is committed, and is never
-    visible if the transaction aborts. ``ConsumerRunner(exactly_once=bus)`` uses one. (The parent's own
-    producer stays unused; its admin client creates missing ``dlq.*`` topics.)"""
+    visible if the transaction aborts. ``ConsumerRunner(exactly_once=bus)`` uses one. (The parent's
+    admin client creates missing ``dlq.*`` topics; its producer is never created.)"""
 
     def __init__(self, config: ClientConfig, bus: KafkaBus, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)

@@ -7,23 +7,14 @@ from pathlib import Path
 
 import click
 
+from ..options import project_option, report_format_option
+
 EXIT_FINDINGS = 1
 
 
 @click.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "github"]),
-    default="text",
-    show_default=True,
-    help="Report format; github prints GitHub Actions annotations.",
-)
-@click.option(
-    "--project",
-    type=click.Path(path_type=Path),
-    help="pyproject.toml (or its directory) holding [tool.schemabus]; default: the nearest one.",
-)
+@report_format_option
+@project_option
 @click.option("--list-rules", is_flag=True, help="List every rule (ID, default, severity, purpose) and exit.")
 def lint(fmt: str, project: Path | None, list_rules: bool) -> None:
     """Lint the schemas and the topic catalog: names, docs, defaults, namespaces, aliases.

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+from ..diagnostics import github_escape
 from .base import LintFinding
 
 
@@ -22,14 +23,6 @@ def _as_dict(f: LintFinding) -> dict[str, str]:
     }
 
 
-def _escape_github(text: str, property_value: bool = False) -> str:
-    # Workflow commands: % and line breaks are escaped everywhere, ":" and "," in properties too.
-    out = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    if property_value:
-        out = out.replace(":", "%3A").replace(",", "%2C")
-    return out
-
-
 def render(findings: Sequence[LintFinding], fmt: str) -> str:
     """The report in ``fmt`` ("text", "json" or "github"); '' for no findings in text/github."""
     if fmt == "json":
@@ -39,8 +32,8 @@ def render(findings: Sequence[LintFinding], fmt: str) -> str:
         if fmt == "github":
             where = f" [#{f.source.pointer}]" if f.source.pointer else ""
             lines.append(
-                f"::{f.rule.severity} file={_escape_github(f.source.file, property_value=True)},"
-                f"title={_escape_github(f.rule.id, property_value=True)}::{_escape_github(f.message + where)}"
+                f"::{f.rule.severity} file={github_escape(f.source.file, property_value=True)},"
+                f"title={github_escape(f.rule.id, property_value=True)}::{github_escape(f.message + where)}"
             )
         else:
             lines.append(str(f))

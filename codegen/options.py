@@ -1,0 +1,24 @@
+"""Command-line options several ``schemabus`` commands share, declared once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+project_option = click.option(
+    "--project",
+    type=click.Path(path_type=Path),
+    help="pyproject.toml (or its directory) holding [tool.schemabus]; default: the nearest one.",
+)
+report_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="Report format; github prints GitHub Actions annotations.",
+)
+registry_url_option = click.option(
+    "--registry-url", metavar="URL", help="Schema registry base URL (default: $SCHEMABUS_REGISTRY_URL)."
+)
