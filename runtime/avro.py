@@ -2,13 +2,34 @@
 
 Generated encoders inline the common cases (small ints, string lengths) and call these functions
 for the rest. Every conversion matches fastavro's output byte for byte (tests/codegen/test_roundtrip.py).
+
+Generated codecs also describe each record as an *encoder program* for the compiled encoder
+(``schemabus.runtime._speedups``, built from runtime/_speedups.c when a C compiler is present). A
+program is a tree of tuples, each starting with one of the ``OP_*`` codes below:
+
+    (OP_NULL,) (OP_BOOLEAN,) (OP_INT,) (OP_LONG,) (OP_FLOAT,) (OP_DOUBLE,) (OP_BYTES,) (OP_STRING,)
+    (OP_UUID,)                          a UUID as its 36-character text
+    (OP_FIXED, size)
+    (OP_ENUM, {member: encoded index})  the generated ``_E_*`` table
+    (OP_ARRAY, items) (OP_MAP, values)  one block, then the end marker
+    (OP_OPTIONAL, null index, value index, node)   a union of null and one other branch
+    (OP_RECORD, ((attribute, node), ...))
+    (OP_TIMESTAMP, 1 or 1000, conversion)          micros or millis; the conversion is used for any
+                                                   value the compiled path does not handle itself
+    (OP_CONVERT, conversion, node)      node encodes conversion(value)
+    (OP_PYTHON, writer)                 writer(value, bytearray): a generated Python writer
+
+Both paths write the same bytes (tests/runtime/test_speedups.py); ``compiled_encoder`` returns None
+when the module is missing or ``SCHEMABUS_NO_SPEEDUPS`` is set to a non-empty value other than 0.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import struct
 import uuid as _uuid
+from collections.abc import Callable
 from decimal import Decimal, localcontext
 from typing import Annotated, Any, ClassVar, TypeVar
 
@@ -19,6 +40,7 @@ __all__ = [
     "AvroRecord",
     "Int32",
     "Int64",
+    "compiled_encoder",
     "construct",
     "read_long",
     "write_long",
@@ -37,6 +59,58 @@ pack_float = struct.Struct("<f").pack
 pack_double = struct.Struct("<d").pack
 unpack_float = struct.Struct("<f").unpack_from
 unpack_double = struct.Struct("<d").unpack_from
+
+
+(
+    OP_NULL,
+    OP_BOOLEAN,
+    OP_INT,
+    OP_LONG,
+    OP_FLOAT,
+    OP_DOUBLE,
+    OP_BYTES,
+    OP_STRING,
+    OP_FIXED,
+    OP_ENUM,
+    OP_ARRAY,
+    OP_MAP,
+    OP_OPTIONAL,
+    OP_RECORD,
+    OP_UUID,
+    OP_TIMESTAMP,
+    OP_CONVERT,
+    OP_PYTHON,
+) = range(18)
+
+EncoderProgram = tuple[Any, ...]
+
+
+def _load_speedups() -> Any:
+    if os.environ.get("SCHEMABUS_NO_SPEEDUPS", "") not in ("", "0"):
+        return None
+    try:
+        from . import _speedups
+    except ImportError:
+        return None
+    return _speedups
+
+
+_speedups = _load_speedups()
+
+
+def compiled_encoder(program: EncoderProgram | None, header: bytes = b"") -> Callable[[Any], bytes] | None:
+    """The compiled ``model -> header + payload`` function of ``program``; None without the extension."""
+    if _speedups is None or program is None:
+        return None
+    encode: Callable[[Any], bytes] = _speedups.Encoder(program, header).encode
+    return encode
+
+
+def decimal_converter(scale: int, precision: int, size: int | None = None) -> Callable[[Decimal], bytes]:
+    """``decimal_to_bytes`` (or ``decimal_to_fixed`` with ``size``) with the schema's scale and precision bound."""
+    if size is None:
+        return lambda d: decimal_to_bytes(d, scale, precision)
+    return lambda d: decimal_to_fixed(d, scale, precision, size)
 
 
 class AvroDecodeError(ValueError):

@@ -15,6 +15,8 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 import fastavro
 import pydantic
 
+from .avro import EncoderProgram, compiled_encoder
+
 __all__ = [
     "MAGIC_BYTE",
     "AvroSerde",
@@ -90,21 +92,27 @@ class Serde(Protocol[T]):
 
 @dataclass(frozen=True, eq=False)
 class AvroSerde(Generic[T]):
-    """Avro with generated straight-line codecs; fastavro resolves data written with another schema."""
+    """Avro with generated codecs; fastavro resolves data written with another schema.
+
+    ``write`` is the generated Python writer; ``program`` describes the same encoding to the
+    compiled encoder (runtime/avro.py), which is used instead when it is built.
+    """
 
     type: type[T]
     schema: str
     write: Callable[[T, bytearray], None]
     read: Callable[[bytes, int], tuple[T, int]]
+    program: EncoderProgram | None = None
     format: SchemaFormat = "AVRO"
     _parsed: dict[str, Any] = field(default_factory=dict, repr=False)
-    _bound: dict[int, Callable[[T], bytes]] = field(default_factory=dict, repr=False)
+    _bound: dict[int | None, Callable[[T], bytes]] = field(default_factory=dict, repr=False)
 
     def encode(self, value: T) -> bytes:
         """The Avro payload alone (no frame), as ``fastavro.schemaless_writer`` writes it."""
-        out = bytearray()
-        self.write(value, out)
-        return bytes(out)
+        bound = self._bound.get(None)
+        if bound is None:
+            bound = self._bound[None] = self._encoder(b"")
+        return bound(value)
 
     def decode(self, payload: bytes, pos: int = 0) -> T:
         """Read a payload written with exactly this schema."""
@@ -128,7 +136,14 @@ class AvroSerde(Generic[T]):
     def serializer(self, schema_id: int | None) -> Callable[[T], bytes]:
         if schema_id is None:
             raise ValueError(_NO_AVRO_ID)
-        header, write = frame_header(schema_id), self.write
+        return self._encoder(frame_header(schema_id))
+
+    def _encoder(self, header: bytes) -> Callable[[T], bytes]:
+        """``value -> header + payload``: compiled when the extension is built, else the Python writer."""
+        compiled = compiled_encoder(self.program, header)
+        if compiled is not None:
+            return compiled
+        write = self.write
 
         def serialize(value: T) -> bytes:
             out = bytearray(header)

@@ -401,6 +401,82 @@ class AvroPython:
             return f"isinstance({x}, bytes) and len({x}) == {n.size}"
         return f"isinstance({x}, {self.class_names[n.fullname]})"
 
+    # --- encoder programs (for the compiled encoder; see runtime/avro.py) ----------------------
+
+    def programs(self) -> list[tuple[str, str]]:
+        """(class name, program expression) for every record, each after the records it uses.
+
+        A record whose fields the compiled encoder cannot describe (a union other than null and one
+        branch) is handed to its generated Python writer, as is a use of a record inside its own
+        definition (recursion).
+        """
+        done: set[str] = set()
+        out = []
+        for full in self._record_order():
+            n = self.named[full]
+            assert isinstance(n, Record)
+            cls = self.class_names[full]
+            fields: list[str] | None = []
+            for spec, f in zip(self.field_specs(n), n.fields):
+                node = self.program_node(f.type, done)
+                if node is None or fields is None:
+                    fields = None
+                    break
+                fields.append(f"({spec.name!r}, {node})")
+            if fields is None:
+                out.append((cls, f"(_avro.OP_PYTHON, _w_{cls})"))
+            else:
+                out.append((cls, f"(_avro.OP_RECORD, ({''.join(x + ', ' for x in fields)}))"))
+            done.add(full)
+        return out
+
+    def program_node(self, t: AvroType, done: set[str]) -> str | None:
+        """The program node of ``t``, the same encoding as :meth:`emit_write`; None when it has none."""
+        if isinstance(t, Primitive):
+            return f"(_avro.OP_{t.name.upper()},)"
+        if isinstance(t, Logical):
+            return self._logical_node(t)
+        if isinstance(t, Array | Map):
+            inner = self.program_node(t.items if isinstance(t, Array) else t.values, done)
+            return None if inner is None else f"(_avro.OP_{'ARRAY' if isinstance(t, Array) else 'MAP'}, {inner})"
+        if isinstance(t, Union):
+            non_null = [(i, b) for i, b in enumerate(t.branches) if not _is_null(b)]
+            if t.null_index is None or len(non_null) != 1:
+                return None
+            i, b = non_null[0]
+            inner = self.program_node(b, done)
+            return None if inner is None else f"(_avro.OP_OPTIONAL, {t.null_index}, {i}, {inner})"
+        n = self.named[t.fullname]
+        if isinstance(n, Record):
+            cls = self.class_names[n.fullname]
+            return f"_P_{cls}" if n.fullname in done else f"(_avro.OP_PYTHON, _w_{cls})"
+        if isinstance(n, Enum):
+            return f"(_avro.OP_ENUM, _E_{self.class_names[n.fullname]})"
+        return f"(_avro.OP_FIXED, {n.size})"
+
+    def _logical_node(self, t: Logical) -> str:
+        lg = t.logical
+        if lg == "decimal":
+            if isinstance(t.base, NamedRef):
+                fixed = self.named[t.base.fullname]
+                assert isinstance(fixed, Fixed)
+                conv = f"_avro.decimal_converter({t.scale}, {t.precision}, {fixed.size})"
+                return f"(_avro.OP_CONVERT, {conv}, (_avro.OP_FIXED, {fixed.size}))"
+            return f"(_avro.OP_CONVERT, _avro.decimal_converter({t.scale}, {t.precision}), (_avro.OP_BYTES,))"
+        if lg == "uuid":
+            return "(_avro.OP_UUID,)"
+        if lg in ("timestamp-micros", "timestamp-millis"):
+            unit = "micros" if lg == "timestamp-micros" else "millis"
+            return f"(_avro.OP_TIMESTAMP, {1 if unit == 'micros' else 1000}, _avro.timestamp_to_{unit})"
+        conv, base = {
+            "date": ("_avro.date_to_days", "INT"),
+            "time-millis": ("_avro.time_to_millis", "INT"),
+            "time-micros": ("_avro.time_to_micros", "LONG"),
+            "local-timestamp-millis": ("_avro.local_timestamp_to_millis", "LONG"),
+            "local-timestamp-micros": ("_avro.local_timestamp_to_micros", "LONG"),
+        }[lg]
+        return f"(_avro.OP_CONVERT, {conv}, (_avro.OP_{base},))"
+
     # --- decoders ----------------------------------------------------------------------------
 
     def reader_body(self, record: Record) -> tuple[list[str], list[tuple[str, str]]]:

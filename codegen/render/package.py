@@ -165,6 +165,7 @@ def _render_avro_codecs(
         model_names=used_models,
         enum_tables=py.enum_tables(),
         records=records,
+        programs=py.programs(),
         serdes=serde_rows,
     )
     return text, serdes

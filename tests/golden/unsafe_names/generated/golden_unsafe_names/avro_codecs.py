@@ -305,10 +305,33 @@ def _r_class_(buf: bytes, p: int) -> tuple[class_, int]:
     ), p
 
 
+# Encoder programs: the same encodings for the compiled encoder (see schemabus.runtime.avro).
+_P_class_ = (
+    _avro.OP_RECORD,
+    (
+        ("class__", (_avro.OP_STRING,)),
+        ("from_", (_avro.OP_INT,)),
+        ("type_", (_avro.OP_STRING,)),
+        ("id", (_avro.OP_LONG,)),
+        ("schema_", (_avro.OP_STRING,)),
+        ("model_config_", (_avro.OP_STRING,)),
+        ("json_", (_avro.OP_STRING,)),
+        ("str_", (_avro.OP_STRING,)),
+        ("int_", (_avro.OP_INT,)),
+        ("None_", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_STRING,))),
+        ("field_private", (_avro.OP_STRING,)),
+        ("ok", (_avro.OP_BOOLEAN,)),
+        ("Status_", (_avro.OP_ENUM, _E_Status)),
+        ("status", (_avro.OP_ENUM, _E_Status)),
+    ),
+)
+
+
 class__serde: AvroSerde[class_] = AvroSerde(
     class_,
     '{"type":"record","name":"edge.cases.class","doc":"Docs hold \\"\\"\\" triple quotes, a \\\\ backslash,\\nnewlines\\tand tabs, and end with a quote\\"","fields":[{"name":"class","type":"string","doc":"\\"\\"\\" in a field doc \\\\"},{"name":"from","type":"int"},{"name":"type","type":"string"},{"name":"id","type":"long"},{"name":"schema","type":"string"},{"name":"model_config","type":"string"},{"name":"json","type":"string"},{"name":"str","type":"string","default":"s"},{"name":"int","type":"int","default":3},{"name":"None","type":["null","string"],"default":null},{"name":"_private","type":"string"},{"name":"ok","type":"boolean"},{"name":"Status","type":{"type":"enum","name":"edge.cases.Status","symbols":["None","True","class","name","value","_hidden"]}},{"name":"status","type":"edge.cases.Status"}]}',
     _w_class_,
     _r_class_,
+    _P_class_,
 )
 """weird.avsc"""

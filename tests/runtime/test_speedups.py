@@ -1,0 +1,337 @@
+"""The compiled Avro encoder (runtime/_speedups.c) against the generated Python writers.
+
+tests/codegen/test_roundtrip.py checks both paths against fastavro on every schema with generated
+examples; these tests cover what examples rarely reach: edge values, time zones, other container
+types, buffer growth, every error, invalid programs, leaks, and switching the extension off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import os
+import subprocess
+import sys
+import tracemalloc
+import types
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+
+import pydantic
+import pytest
+
+from platform_events import avro_codecs as codecs
+from platform_events import avro_models as m
+from schemabus.runtime import avro as rt
+from schemabus.runtime.serde import frame_header
+
+speedups = pytest.importorskip("schemabus.runtime._speedups", reason="the compiled encoder is not built")
+
+SERDE = codecs.agent_created_serde
+
+
+def event(**changes: Any) -> m.AgentCreated:
+    base = m.AgentCreated(
+        agent_id=uuid.UUID("6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a11"),
+        agent_type=m.AgentType.RESEARCHER,
+        display_name="Literature researcher (EU)",
+        created_at=dt.datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=dt.UTC),
+        capabilities=["search", "summarize"],
+        creator_id="user-4711",
+        labels={"team": "research"},
+        availability=m.AvailabilityWindow(start_time=dt.time(8), end_time=dt.time(18, 30)),
+    )
+    for name, value in changes.items():
+        object.__setattr__(base, name, value)  # past validation, as model_construct or mutation can
+    return base
+
+
+def compiled(serde: Any = SERDE) -> Callable[[Any], bytes]:
+    encode = rt.compiled_encoder(serde.program)
+    assert encode is not None
+    return encode
+
+
+def python(value: Any, serde: Any = SERDE) -> bytes:
+    out = bytearray()
+    serde.write(value, out)
+    return bytes(out)
+
+
+def test_the_extension_is_built_and_used() -> None:
+    if os.environ.get("SCHEMABUS_NO_SPEEDUPS", "") not in ("", "0"):
+        pytest.skip("switched off in this environment")
+    assert rt._speedups is speedups
+    assert type(SERDE.serializer(7)).__name__ == "builtin_function_or_method"
+    assert SERDE.serializer(7)(event()) == frame_header(7) + python(event())
+    assert SERDE.encode(event()) == python(event())
+
+
+def test_the_header_comes_first() -> None:
+    header = b"\x00\x00\x00\x01\x02"
+    assert rt.compiled_encoder(SERDE.program, header)(event()) == header + python(event())  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"display_name": None, "availability": None, "capabilities": [], "labels": {}},
+        {"display_name": "é" * 40 + "\U0001f600", "creator_id": "x" * 63},  # non-ASCII; 63 and 64+ byte lengths
+        {"creator_id": "x" * 64, "capabilities": ["c"] * 64, "labels": {f"k{i}": "v" * i for i in range(70)}},
+        {"creator_id": "y" * 1_000_000},  # grows the buffer far past its first 512 bytes
+        {"schema_version": -(2**31)},
+        {"schema_version": 2**31 - 1},
+        {"schema_version": 63},
+        {"schema_version": -65},
+        {"capabilities": ("a", "b")},  # any sequence, as the Python writer takes it
+        {"labels": types.MappingProxyType({"a": "b"})},  # any mapping
+    ],
+    ids=lambda c: ",".join(c) or "as-built",
+)
+def test_same_bytes_as_the_python_writer(changes: dict[str, Any]) -> None:
+    value = event(**changes)
+    assert compiled()(value) == python(value)
+
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(1969, 12, 31, 23, 59, 59, 999_500, tzinfo=dt.UTC),  # negative: millis round down
+        dt.datetime(1, 1, 1, tzinfo=dt.UTC),
+        dt.datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=dt.UTC),
+        dt.datetime(2000, 2, 29, 1, 2, 3, 4, tzinfo=dt.UTC),
+        dt.datetime(2100, 3, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 3, 29, 12, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30))),
+        dt.datetime(2026, 3, 29, 12, tzinfo=dt.timezone(-dt.timedelta(hours=9, seconds=1, microseconds=7))),
+        dt.datetime(2026, 10, 25, 2, 30, fold=0, tzinfo=PARIS),  # the hour that happens twice
+        dt.datetime(2026, 10, 25, 2, 30, fold=1, tzinfo=PARIS),
+        pydantic.TypeAdapter(pydantic.AwareDatetime).validate_python("2026-11-28T12:00:00.5Z"),  # pydantic's TzInfo
+        pydantic.TypeAdapter(pydantic.AwareDatetime).validate_python("2026-11-28T12:00:00-03:00"),
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("unit", [1, 1000])
+def test_timestamps_match_the_python_conversion(when: dt.datetime, unit: int) -> None:
+    conversion = rt.timestamp_to_micros if unit == 1 else rt.timestamp_to_millis
+    encode = rt.compiled_encoder((rt.OP_TIMESTAMP, unit, conversion))
+    assert encode is not None
+    assert encode(when) == rt.write_long(conversion(when))
+
+
+def test_a_datetime_subclass_goes_through_the_conversion() -> None:
+    seen = []
+
+    class Stamp(dt.datetime):
+        pass
+
+    def conversion(t: dt.datetime) -> int:
+        seen.append(t)
+        return rt.timestamp_to_micros(t)
+
+    value = Stamp(2026, 1, 2, tzinfo=dt.UTC)
+    assert rt.compiled_encoder((rt.OP_TIMESTAMP, 1, conversion))(value) == rt.write_long(  # type: ignore[misc]
+        rt.timestamp_to_micros(value)
+    )
+    assert seen == [value]
+
+
+def test_uuids() -> None:
+    class Tagged(uuid.UUID):
+        def __str__(self) -> str:
+            return "tagged"
+
+    encode = rt.compiled_encoder((rt.OP_UUID,))
+    assert encode is not None
+    for u in (
+        uuid.UUID(int=0),
+        uuid.UUID(int=2**128 - 1),
+        uuid.uuid4(),
+        uuid.UUID("00000000-0000-0000-0000-00000000000a"),
+    ):
+        assert encode(u) == b"\x48" + str(u).encode()
+    assert encode(Tagged(int=5)) == b"\x0ctagged"  # a subclass's own str(), as the Python writer uses
+    assert encode("6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a11") == b"\x48" + b"6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a11"
+    broken = uuid.UUID(int=1)
+    object.__setattr__(broken, "int", "nope")
+    with pytest.raises(TypeError, match="expected a UUID with an int, got UUID"):
+        encode(broken)
+
+
+def test_bytes_fixed_and_floats() -> None:
+    b = rt.compiled_encoder((rt.OP_BYTES,))
+    f = rt.compiled_encoder((rt.OP_FIXED, 3))
+    single = rt.compiled_encoder((rt.OP_FLOAT,))
+    double = rt.compiled_encoder((rt.OP_DOUBLE,))
+    assert b is not None and f is not None and single is not None and double is not None
+    for data in (b"", b"abc", bytearray(b"xyz"), memoryview(b"0123456789" * 10)):
+        assert b(data) == rt.write_long(len(data)) + bytes(data)
+    assert f(b"abc") == b"abc"
+    with pytest.raises(ValueError, match="fixed needs 3 bytes, not 2"):
+        f(b"ab")
+    with pytest.raises(TypeError, match="expected bytes, got str"):
+        b("abc")
+    for x in (0.0, -1.5, 1e300, float("inf"), 3):
+        assert double(x) == rt.pack_double(x)
+    assert single(1.5) == rt.pack_float(1.5)
+    with pytest.raises(OverflowError):
+        single(1e300)  # as struct.pack("<f") refuses it
+    with pytest.raises(TypeError, match="expected a float, got str"):
+        double("1.0")
+
+
+class Color(enum.StrEnum):
+    RED = "RED"
+    GREEN = "GREEN"
+
+
+def test_enums_by_identity_then_by_equality() -> None:
+    table = {Color.RED: b"\x00", Color.GREEN: b"\x02"}
+    encode = rt.compiled_encoder((rt.OP_ENUM, table))
+    assert encode is not None
+    assert encode(Color.GREEN) == b"\x02"
+    assert encode("GREEN") == b"\x02"  # equal to a member of a str enum, as the dict lookup finds it
+    with pytest.raises(ValueError, match="'BLUE' is not a symbol"):
+        encode("BLUE")
+
+
+def test_optional_branch_order() -> None:
+    null_last = rt.compiled_encoder((rt.OP_OPTIONAL, 1, 0, (rt.OP_LONG,)))
+    assert null_last is not None
+    assert null_last(None) == b"\x02"
+    assert null_last(-1) == b"\x00\x01"
+
+
+def test_the_python_writer_is_called_for_what_the_program_hands_back() -> None:
+    calls = []
+
+    def writer(value: Any, out: bytearray) -> None:
+        calls.append(value)
+        out += b"<" + str(value).encode() + b">"
+
+    encode = rt.compiled_encoder((rt.OP_ARRAY, (rt.OP_PYTHON, writer)))
+    assert encode is not None
+    assert encode([1, 2]) == b"\x04<1><2>\x00"
+    assert calls == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"schema_version": 2**31}, ValueError, r"2147483648 is out of range for an Avro int"),
+        ({"schema_version": "3"}, TypeError, "expected an int, got str"),
+        ({"creator_id": 5}, TypeError, "expected a str, got int"),
+        ({"creator_id": "\ud800"}, UnicodeEncodeError, "surrogates not allowed"),
+        ({"capabilities": ["ok", None]}, TypeError, "expected a str, got NoneType"),
+        ({"capabilities": 5}, TypeError, "an Avro array needs a list"),
+        ({"labels": {"a": 1}}, TypeError, "expected a str, got int"),
+        ({"labels": {1: "a"}}, TypeError, "expected a str, got int"),
+        ({"labels": ["a"]}, TypeError, "expected a dict, got list"),
+        ({"agent_type": "RESEARCHER"}, ValueError, "not a symbol"),
+        ({"created_at": dt.datetime(2026, 1, 1)}, ValueError, "a timestamp needs a timezone"),
+        ({"availability": "08:00-18:00"}, AttributeError, "start_time"),
+    ],
+    ids=lambda x: str(x)[:40],
+)
+def test_errors_name_the_field(changes: dict[str, Any], error: type[Exception], message: str) -> None:
+    """The Python writer fails too (sometimes with AttributeError or KeyError); the compiled encoder
+    raises TypeError or ValueError with a note naming the field, innermost first."""
+    value = event(**changes)
+    with pytest.raises(Exception):  # noqa: B017 - only that the Python writer refuses it as well
+        python(value)
+    with pytest.raises(error, match=message) as info:
+        compiled()(value)
+    if error in (TypeError, ValueError):
+        assert info.value.__notes__ == [f"in field {next(iter(changes))}"]
+
+
+def test_a_nested_error_names_every_field() -> None:
+    window = m.AvailabilityWindow(start_time=dt.time(8), end_time=dt.time(9))
+    object.__setattr__(window, "timezone", b"UTC")
+    with pytest.raises(TypeError) as info:
+        compiled()(event(availability=window))
+    assert info.value.__notes__ == ["in field timezone", "in field availability"]
+
+
+@pytest.mark.parametrize(
+    "program",
+    [
+        "STRING",
+        (),
+        (99,),
+        (rt.OP_STRING, 1),
+        (rt.OP_FIXED, -1),
+        (rt.OP_ENUM, [1]),
+        (rt.OP_ENUM, {"A": "not bytes"}),
+        (rt.OP_ARRAY,),
+        (rt.OP_OPTIONAL, 0, 64, (rt.OP_NULL,)),
+        (rt.OP_RECORD, (("a",),)),
+        (rt.OP_RECORD, ((1, (rt.OP_LONG,)),)),
+        (rt.OP_RECORD, (("a", (rt.OP_LONG, 5)),)),
+        (rt.OP_TIMESTAMP, 10, rt.timestamp_to_micros),
+        (rt.OP_CONVERT, "not callable", (rt.OP_LONG,)),
+        (rt.OP_PYTHON, None),
+    ],
+    ids=repr,
+)
+def test_invalid_programs_are_refused(program: Any) -> None:
+    with pytest.raises(ValueError, match="invalid encoder program"):
+        speedups.Encoder(program)
+
+
+def test_a_program_nested_past_the_limit_is_refused() -> None:
+    program: Any = (rt.OP_LONG,)
+    for _ in range(300):
+        program = (rt.OP_ARRAY, program)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        speedups.Encoder(program)
+
+
+def test_no_leaks_on_success_or_failure() -> None:
+    encode = compiled()
+    good = event(labels={"a": "b", "c": "d"}, created_at=dt.datetime(2026, 1, 1, tzinfo=PARIS))
+    bad = event(capabilities=["x", 5])
+    odd_uuid = event(agent_id=type("U", (uuid.UUID,), {})(int=7))
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            encode(good)
+            encode(odd_uuid)
+            with pytest.raises(TypeError):
+                encode(bad)
+
+    run(2000)  # warm caches
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        run(20000)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024, f"{grown} bytes more after 60,000 encodes: a leak"
+
+
+def test_switched_off_by_the_environment() -> None:
+    script = (
+        "import sys; sys.path.insert(0, 'generated')\n"
+        "from schemabus.runtime import avro\n"
+        "from platform_events import avro_codecs as c\n"
+        "print(avro._speedups is None, avro.compiled_encoder(c.agent_created_serde.program) is None,"
+        " type(c.agent_created_serde.serializer(1)).__name__)\n"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "SCHEMABUS_NO_SPEEDUPS": "1"},
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == ["True", "True", "function"]
