@@ -1,7 +1,7 @@
 """Produce benchmark on a real broker: raw librdkafka vs schemabus typed publishing vs confluent's
 AvroSerializer, on the same ~200-byte event (``platform_events.AgentCreated``), in one run.
 
-    .venv/bin/python bench/produce_bench.py [--records 100000] [--rounds 3]
+    .venv/bin/python bench/produce_bench.py [--records 100000] [--rounds 3] [--batch 10000] [--in-flight 4]
 
 Uses ``SCHEMABUS_BOOTSTRAP_SERVERS`` / ``SCHEMABUS_REGISTRY_URL`` when set, else starts the dev stack
 (``schemabus.runtime.devstack``) and stops it at the end. Every variant uses the same producer
@@ -10,11 +10,16 @@ topic per round, and is timed from the first produce until every record is ackno
 unmeasured warm-up pass, rounds interleave the variants; the best round of each is reported (this
 machine is small and shared).
 
-  encode only            the generated encoder alone, no Kafka (a floor on any typed path's cost)
+  encode only            the encoder alone, no Kafka (a floor on any typed path's cost): the compiled
+                         encoder (runtime/_speedups.c) when it is built
+  encode only, Python    the generated Python writer alone (what runs without the compiled encoder)
   raw produce            pre-encoded bytes, no delivery callback: the ceiling of the client
   raw produce + callback pre-encoded bytes and a trivial delivery callback per record
   schemabus nowait       bus.publish_nowait(topic, model, key=...): encode + produce + a future per
                          record; then every future awaited in order (each carries partition, offset)
+  schemabus publish_many await Publisher(bus).publish_many(models, keys=...) per --batch records,
+                         --in-flight batches at a time: the generated publisher's type checks,
+                         encode + produce per record, one future per batch
   schemabus publish      await Publisher(bus).publish(model, key=...) from 1024 concurrent tasks (the
                          generated publisher's type checks, one coroutine per record); each await
                          lasts linger + acknowledgement, so this variant is bound by concurrency
@@ -51,6 +56,7 @@ from platform_events import avro_models as m
 from schemabus.runtime import Topic
 from schemabus.runtime.config import KafkaConfig, ProducerSettings
 from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
+from schemabus.runtime.serde import frame_header
 
 EVENT = m.AgentCreated(
     agent_id=uuid.UUID("6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a11"),
@@ -65,10 +71,12 @@ KEY = str(EVENT.agent_id)
 
 
 class Bench:
-    def __init__(self, bootstrap: str, registry_url: str, records: int) -> None:
+    def __init__(self, bootstrap: str, registry_url: str, records: int, batch: int, in_flight: int) -> None:
         self.bootstrap = bootstrap
         self.registry_url = registry_url
         self.records = records
+        self.batch = batch
+        self.in_flight = in_flight
         self.settings = ProducerSettings()
         self.conf: dict[str, Any] = {
             **KafkaConfig(bootstrap_servers=bootstrap).librdkafka_config(),
@@ -91,17 +99,27 @@ class Bench:
         assert confluent == ours, "schemabus and confluent's AvroSerializer disagree"
         return len(ours)
 
-    def encode_only(self) -> float:
-        """The generated encoder alone, no Kafka: what any typed path pays per record at least."""
+    def encode_only(self, python: bool = False) -> float:
+        """The encoder alone, no Kafka: what any typed path pays per record at least."""
         topic = self.topic()
-        serialize = topic.value.serializer(
-            self.bus.codec.ids.id_for(topic.value_subject, topic.value.schema, topic.value.format)
-        )
+        schema_id = self.bus.codec.ids.id_for(topic.value_subject, topic.value.schema, topic.value.format)
+        serialize = topic.value.serializer(schema_id)
+        if python:
+            header, write = frame_header(schema_id), topic.value.write
+
+            def serialize(value: Any) -> bytes:
+                out = bytearray(header)
+                write(value, out)
+                return bytes(out)
+
         started = time.perf_counter()
         for _ in range(self.records):
             serialize(EVENT)
             KEY.encode()
         return self.records / (time.perf_counter() - started)
+
+    def encode_python(self) -> float:
+        return self.encode_only(python=True)
 
     def _raw(self, callback: bool) -> float:
         topic = self.topic()
@@ -153,6 +171,33 @@ class Bench:
             elapsed = time.perf_counter() - started
             assert len(results) == self.records and results[-1].offset >= 0
             return self.records / elapsed
+
+        return asyncio.run(run())
+
+    def schemabus_many(self) -> float:
+        topic = self.topic()
+
+        class Publisher(pe.AgentLifecycleCreatedPublisher):
+            pass
+
+        Publisher.topic = topic
+        publisher = Publisher(self.bus)
+        batch = min(self.batch, self.records)
+        values, keys = [EVENT] * batch, [KEY] * batch
+
+        async def run() -> float:
+            await publisher.publish(EVENT, key=KEY)
+            room = asyncio.Semaphore(self.in_flight)
+
+            async def one() -> int:
+                async with room:
+                    return await publisher.publish_many(values, keys=keys)
+
+            started = time.perf_counter()
+            sent = sum(await asyncio.gather(*(one() for _ in range(self.records // batch))))
+            elapsed = time.perf_counter() - started
+            assert sent == self.records // batch * batch
+            return sent / elapsed
 
         return asyncio.run(run())
 
@@ -215,16 +260,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=10_000, help="records per publish_many call")
+    parser.add_argument("--in-flight", type=int, default=4, help="publish_many calls awaited at a time")
     args = parser.parse_args()
 
     with servers() as (bootstrap, registry_url):
-        bench = Bench(bootstrap, registry_url, args.records)
+        bench = Bench(bootstrap, registry_url, args.records, args.batch, args.in_flight)
         size = bench.check_same_bytes()
         variants: dict[str, Callable[[], float]] = {
             "encode only (no Kafka)": bench.encode_only,
+            "encode only, Python": bench.encode_python,
             "raw produce": bench.raw,
             "raw produce + callback": bench.raw_callback,
             "schemabus nowait": bench.schemabus_nowait,
+            "schemabus publish_many": bench.schemabus_many,
             "schemabus publish": bench.schemabus_publish,
             "confluent serializer": bench.confluent,
         }
@@ -246,13 +295,14 @@ def main() -> None:
         print(f"  {name:24s} {rate / 1000:8.1f} k msg/s")
     raw, confluent = best["raw produce"], best["confluent serializer"]
     print()
-    for name in ("schemabus nowait", "schemabus publish"):
+    for name in ("schemabus nowait", "schemabus publish_many", "schemabus publish"):
         rate = best[name]
         print(
-            f"  {name:18s} {rate / raw:5.2f}x raw, {rate / best['raw produce + callback']:5.2f}x raw+callback, "
+            f"  {name:22s} {rate / raw:5.2f}x raw, {rate / best['raw produce + callback']:5.2f}x raw+callback, "
             f"{rate / confluent:5.2f}x confluent"
         )
-    print(f"  (the generated encoder alone: {best['encode only (no Kafka)'] / raw:5.2f}x raw)")
+    encoder, python = best["encode only (no Kafka)"], best["encode only, Python"]
+    print(f"  (the encoder alone: {encoder / raw:5.2f}x raw; {encoder / python:4.1f}x the generated Python writer)")
     print("\ngoals: typed >= 0.3x raw and >= 2.5x confluent")
 
 

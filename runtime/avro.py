@@ -19,14 +19,13 @@ program is a tree of tuples, each starting with one of the ``OP_*`` codes below:
     (OP_CONVERT, conversion, node)      node encodes conversion(value)
     (OP_PYTHON, writer)                 writer(value, bytearray): a generated Python writer
 
-Both paths write the same bytes (tests/runtime/test_speedups.py); ``compiled_encoder`` returns None
-when the module is missing or ``SCHEMABUS_NO_SPEEDUPS`` is set to a non-empty value other than 0.
+Both paths write the same bytes (tests/runtime/test_speedups.py); :mod:`schemabus.runtime.speedups`
+loads the extension and turns programs into encoders.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import struct
 import uuid as _uuid
 from collections.abc import Callable
@@ -40,7 +39,6 @@ __all__ = [
     "AvroRecord",
     "Int32",
     "Int64",
-    "compiled_encoder",
     "construct",
     "read_long",
     "write_long",
@@ -83,27 +81,6 @@ unpack_double = struct.Struct("<d").unpack_from
 ) = range(18)
 
 EncoderProgram = tuple[Any, ...]
-
-
-def _load_speedups() -> Any:
-    if os.environ.get("SCHEMABUS_NO_SPEEDUPS", "") not in ("", "0"):
-        return None
-    try:
-        from . import _speedups
-    except ImportError:
-        return None
-    return _speedups
-
-
-_speedups = _load_speedups()
-
-
-def compiled_encoder(program: EncoderProgram | None, header: bytes = b"") -> Callable[[Any], bytes] | None:
-    """The compiled ``model -> header + payload`` function of ``program``; None without the extension."""
-    if _speedups is None or program is None:
-        return None
-    encode: Callable[[Any], bytes] = _speedups.Encoder(program, header).encode
-    return encode
 
 
 def decimal_converter(scale: int, precision: int, size: int | None = None) -> Callable[[Decimal], bytes]:

@@ -6,6 +6,7 @@ with :class:`RecordCodec`, so code tested on one runs unchanged on the other.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
 from .registry import SchemaIds
@@ -22,6 +23,18 @@ class Bus(Protocol):
     async def publish(
         self, topic: Topic[K, V], value: V, *, key: K | None = None, headers: Headers | None = None
     ) -> DeliveryResult: ...
+
+    async def publish_many(
+        self,
+        topic: Topic[K, V],
+        values: Iterable[V],
+        *,
+        keys: Iterable[K | None] | None = None,
+        headers: Headers | None = None,
+    ) -> int:
+        """Publish every value (with the key at the same position of ``keys``), each encoded before
+        any is sent; return how many once all are published."""
+        ...
 
 
 class RecordCodec:

@@ -16,12 +16,15 @@ subclasses (:class:`TransactionStateError`, :class:`TransactionAbortedError`), a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",
     "ConfigError",
     "FatalProducerError",
     "ProducerFencedError",
+    "PublishBatchError",
     "PublishError",
     "RegistryError",
     "RegistryUnavailableError",
@@ -96,6 +99,39 @@ def _rebuild(
     cls: type[PublishError], topic: str, reason: str, retriable: bool, possibly_persisted: bool, code: str | None
 ) -> PublishError:
     return cls(topic, reason, retriable=retriable, possibly_persisted=possibly_persisted, code=code)
+
+
+class PublishBatchError(PublishError):
+    """Some records of a ``publish_many`` batch were not acknowledged (raised once every record of the
+    batch was acknowledged or had failed).
+
+    ``failed`` maps each failed record's position in the batch to its error; the others were
+    published. ``retriable`` when every failure is; ``possibly_persisted`` when any may have been.
+    """
+
+    def __init__(self, topic: str, failed: Mapping[int, PublishError], total: int) -> None:
+        self.failed = dict(sorted(failed.items()))
+        self.total = total
+        first_position, first = next(iter(self.failed.items()))
+        super().__init__(
+            topic,
+            f"{len(self.failed)} of {total} records were not published; the first (at position "
+            f"{first_position}): {first.reason}",
+            retriable=all(e.retriable for e in self.failed.values()),
+            possibly_persisted=any(e.possibly_persisted for e in self.failed.values()),
+            code=first.code,
+        )
+
+    @property
+    def delivered(self) -> int:
+        """How many records of the batch the broker acknowledged."""
+        return self.total - len(self.failed)
+
+    def for_topic(self, topic: str, *, possibly_persisted: bool | None = None) -> PublishError:
+        return PublishBatchError(topic, self.failed, self.total)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (PublishBatchError, (self.topic, self.failed, self.total))
 
 
 class _AccessError(PublishError):

@@ -15,7 +15,8 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 import fastavro
 import pydantic
 
-from .avro import EncoderProgram, compiled_encoder
+from .avro import EncoderProgram
+from .speedups import compiled_encoder
 
 __all__ = [
     "MAGIC_BYTE",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 import zlib
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -97,10 +98,35 @@ class InMemoryBus:
     ) -> DeliveryResult:
         key_bytes = self.codec.encode_key(topic, key)
         value_bytes = self.codec.encode_value(topic, value)
-        record = self.append(topic, key_bytes, value_bytes, headers)
+        record = await self._deliver(topic, key_bytes, value_bytes, headers)
+        return DeliveryResult(record.topic, record.partition, record.offset, record.timestamp_ms)
+
+    async def publish_many(
+        self,
+        topic: Topic[K, V],
+        values: Iterable[V],
+        *,
+        keys: Iterable[K | None] | None = None,
+        headers: Headers | None = None,
+    ) -> int:
+        """As :meth:`KafkaBus.publish_many`: every record is encoded before the first is stored."""
+        values = list(values)
+        key_list: Iterable[K | None] = [None] * len(values) if keys is None else keys
+        encoded = [
+            (self.codec.encode_key(topic, k), self.codec.encode_value(topic, v))
+            for v, k in zip(values, key_list, strict=True)
+        ]
+        for key_bytes, value_bytes in encoded:
+            await self._deliver(topic, key_bytes, value_bytes, headers)
+        return len(encoded)
+
+    async def _deliver(
+        self, topic: Topic[Any, Any], key: bytes | None, value: bytes, headers: Headers | None
+    ) -> StoredRecord:
+        record = self.append(topic, key, value, headers)
         for subscribed_topic, handler in self._handlers.get(topic.name, []):
             await handler(self._event(subscribed_topic, record))
-        return DeliveryResult(record.topic, record.partition, record.offset, record.timestamp_ms)
+        return record
 
     def append(
         self, topic: Topic[Any, Any], key: bytes | None, value: bytes, headers: Headers | None = None

@@ -33,7 +33,7 @@ Guarantees:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from confluent_kafka import KafkaError, TopicPartition
@@ -88,6 +88,17 @@ class Transaction:
     ) -> asyncio.Future[DeliveryResult]:
         """:meth:`KafkaBus.publish_nowait` in this transaction; the commit flushes it."""
         return self.bus.publish_nowait(topic, value, key=key, headers=headers)
+
+    async def publish_many(
+        self,
+        topic: Topic[K, V],
+        values: Iterable[V],
+        *,
+        keys: Iterable[K | None] | None = None,
+        headers: Headers | None = None,
+    ) -> int:
+        """:meth:`KafkaBus.publish_many` in this transaction."""
+        return await self.bus.publish_many(topic, values, keys=keys, headers=headers)
 
     def publish_sync(
         self, topic: Topic[K, V], value: V, *, key: K | None = None, headers: Headers | None = None

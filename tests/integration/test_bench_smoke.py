@@ -1,4 +1,5 @@
-"""The memory benchmark still runs: a few thousand events through publish and handle, on the real servers."""
+"""The Kafka benchmarks still run, on the real servers: the memory benchmark with a few thousand events
+through publish and handle, the produce benchmark with every variant on a small count."""
 
 from __future__ import annotations
 
@@ -14,20 +15,36 @@ from schemabus.runtime.devstack import ENV_BOOTSTRAP, ENV_REGISTRY
 
 pytestmark = pytest.mark.integration
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "memory_bench.py"
+BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def test_memory_bench_runs(kafka_bootstrap: str, registry_url: str) -> None:
+def bench(name: str, *args: str, kafka_bootstrap: str, registry_url: str) -> str:
     env = {**os.environ, ENV_BOOTSTRAP: kafka_bootstrap, ENV_REGISTRY: registry_url}
     result = subprocess.run(
-        [sys.executable, str(BENCH), "--records", "2000"],
+        [sys.executable, str(BENCH / name), *args],
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
+    return output
+
+
+def test_memory_bench_runs(kafka_bootstrap: str, registry_url: str) -> None:
+    output = bench("memory_bench.py", "--records", "2000", kafka_bootstrap=kafka_bootstrap, registry_url=registry_url)
     assert "peak RSS" in output
     for phase in ("publish", "handle"):
         assert re.search(rf"^\s+{phase}\s+100%\s+2000\s", output, re.MULTILINE), output
+
+
+def test_produce_bench_runs(kafka_bootstrap: str, registry_url: str) -> None:
+    output = bench(
+        "produce_bench.py",
+        *("--records", "4000", "--rounds", "1", "--batch", "1000"),
+        kafka_bootstrap=kafka_bootstrap,
+        registry_url=registry_url,
+    )
+    for variant in ("schemabus nowait", "schemabus publish_many", "schemabus publish"):
+        assert re.search(rf"^\s+{variant}\s+[\d.]+x raw,", output, re.MULTILINE), output

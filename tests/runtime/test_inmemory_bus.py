@@ -194,3 +194,34 @@ def test_data_written_with_an_older_schema_is_resolved() -> None:
     assert event.value.creator_id == "u-9"  # resolved through the field alias
     assert event.value.labels == {} and event.value.schema_version == 1  # defaults of fields v1 lacks
     assert event.value.agent_type is pe.avro_models.AgentType.CODER
+
+
+def test_publish_many_publishes_in_order_and_encodes_everything_first() -> None:
+    bus = InMemoryBus()
+    received: list[Event[Any, Any]] = []
+
+    @pe.AGENT_LIFECYCLE_CREATED.handler()
+    async def on_event(event: Event[Any, Any]) -> None:
+        received.append(event)
+
+    bus.subscribe(on_event)
+    publisher = pe.AgentLifecycleCreatedPublisher(bus)
+    events = [MODELS_EXAMPLE().model_copy(update={"creator_id": f"user-{n}"}) for n in range(5)]
+    keys = [f"k{n % 2}" for n in range(5)]
+    assert asyncio.run(publisher.publish_many(events, keys=keys, headers={"trace": "t-1"})) == 5
+    assert [(e.value, e.key) for e in received] == list(zip(events, keys))
+    assert all(e.header("trace") == b"t-1" for e in received)
+    assert asyncio.run(publisher.publish_many([])) == 0
+
+    broken = events[0].model_copy(update={"schema_version": 2**40})  # past validation: not an Avro int
+    with pytest.raises(ValueError, match="out of range for an Avro int"):
+        asyncio.run(publisher.publish_many([events[1], broken, events[2]]))
+    assert len(bus.records("agent.lifecycle.created")) == 5  # nothing of the failed batch was stored
+
+    with pytest.raises(ValueError, match="3 values but 2 keys"):
+        asyncio.run(publisher.publish_many(events[:3], keys=keys[:2]))
+    with pytest.raises(TypeError, match="keyed by str, not int"):
+        asyncio.run(publisher.publish_many(events[:2], keys=["a", 7]))  # type: ignore[list-item]
+    with pytest.raises(TypeError, match="carries AgentDeleted, not AgentCreated"):
+        asyncio.run(pe.AgentLifecycleDeletedPublisher(bus).publish_many(events))  # type: ignore[arg-type]
+    assert len(bus.records("agent.lifecycle.created")) == 5

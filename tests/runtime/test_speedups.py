@@ -1,4 +1,5 @@
-"""The compiled Avro encoder (runtime/_speedups.c) against the generated Python writers.
+"""The compiled Avro encoder (runtime/_speedups.c) against the generated Python writers, and the
+delivery counter of publish_many in C and in Python.
 
 tests/codegen/test_roundtrip.py checks both paths against fastavro on every schema with generated
 examples; these tests cover what examples rarely reach: edge values, time zones, other container
@@ -12,6 +13,7 @@ import enum
 import os
 import subprocess
 import sys
+import threading
 import tracemalloc
 import types
 import uuid
@@ -26,6 +28,7 @@ from platform_events import avro_codecs as codecs
 from platform_events import avro_models as m
 from schemabus.runtime import avro as rt
 from schemabus.runtime.serde import frame_header
+from schemabus.runtime.speedups import PyDeliveryCounter, compiled_encoder, extension
 
 speedups = pytest.importorskip("schemabus.runtime._speedups", reason="the compiled encoder is not built")
 
@@ -49,7 +52,7 @@ def event(**changes: Any) -> m.AgentCreated:
 
 
 def compiled(serde: Any = SERDE) -> Callable[[Any], bytes]:
-    encode = rt.compiled_encoder(serde.program)
+    encode = compiled_encoder(serde.program)
     assert encode is not None
     return encode
 
@@ -63,7 +66,7 @@ def python(value: Any, serde: Any = SERDE) -> bytes:
 def test_the_extension_is_built_and_used() -> None:
     if os.environ.get("SCHEMABUS_NO_SPEEDUPS", "") not in ("", "0"):
         pytest.skip("switched off in this environment")
-    assert rt._speedups is speedups
+    assert extension is speedups
     assert type(SERDE.serializer(7)).__name__ == "builtin_function_or_method"
     assert SERDE.serializer(7)(event()) == frame_header(7) + python(event())
     assert SERDE.encode(event()) == python(event())
@@ -71,7 +74,7 @@ def test_the_extension_is_built_and_used() -> None:
 
 def test_the_header_comes_first() -> None:
     header = b"\x00\x00\x00\x01\x02"
-    assert rt.compiled_encoder(SERDE.program, header)(event()) == header + python(event())  # type: ignore[misc]
+    assert compiled_encoder(SERDE.program, header)(event()) == header + python(event())  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
@@ -120,7 +123,7 @@ PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 @pytest.mark.parametrize("unit", [1, 1000])
 def test_timestamps_match_the_python_conversion(when: dt.datetime, unit: int) -> None:
     conversion = rt.timestamp_to_micros if unit == 1 else rt.timestamp_to_millis
-    encode = rt.compiled_encoder((rt.OP_TIMESTAMP, unit, conversion))
+    encode = compiled_encoder((rt.OP_TIMESTAMP, unit, conversion))
     assert encode is not None
     assert encode(when) == rt.write_long(conversion(when))
 
@@ -136,7 +139,7 @@ def test_a_datetime_subclass_goes_through_the_conversion() -> None:
         return rt.timestamp_to_micros(t)
 
     value = Stamp(2026, 1, 2, tzinfo=dt.UTC)
-    assert rt.compiled_encoder((rt.OP_TIMESTAMP, 1, conversion))(value) == rt.write_long(  # type: ignore[misc]
+    assert compiled_encoder((rt.OP_TIMESTAMP, 1, conversion))(value) == rt.write_long(  # type: ignore[misc]
         rt.timestamp_to_micros(value)
     )
     assert seen == [value]
@@ -147,7 +150,7 @@ def test_uuids() -> None:
         def __str__(self) -> str:
             return "tagged"
 
-    encode = rt.compiled_encoder((rt.OP_UUID,))
+    encode = compiled_encoder((rt.OP_UUID,))
     assert encode is not None
     for u in (
         uuid.UUID(int=0),
@@ -165,10 +168,10 @@ def test_uuids() -> None:
 
 
 def test_bytes_fixed_and_floats() -> None:
-    b = rt.compiled_encoder((rt.OP_BYTES,))
-    f = rt.compiled_encoder((rt.OP_FIXED, 3))
-    single = rt.compiled_encoder((rt.OP_FLOAT,))
-    double = rt.compiled_encoder((rt.OP_DOUBLE,))
+    b = compiled_encoder((rt.OP_BYTES,))
+    f = compiled_encoder((rt.OP_FIXED, 3))
+    single = compiled_encoder((rt.OP_FLOAT,))
+    double = compiled_encoder((rt.OP_DOUBLE,))
     assert b is not None and f is not None and single is not None and double is not None
     for data in (b"", b"abc", bytearray(b"xyz"), memoryview(b"0123456789" * 10)):
         assert b(data) == rt.write_long(len(data)) + bytes(data)
@@ -193,7 +196,7 @@ class Color(enum.StrEnum):
 
 def test_enums_by_identity_then_by_equality() -> None:
     table = {Color.RED: b"\x00", Color.GREEN: b"\x02"}
-    encode = rt.compiled_encoder((rt.OP_ENUM, table))
+    encode = compiled_encoder((rt.OP_ENUM, table))
     assert encode is not None
     assert encode(Color.GREEN) == b"\x02"
     assert encode("GREEN") == b"\x02"  # equal to a member of a str enum, as the dict lookup finds it
@@ -202,7 +205,7 @@ def test_enums_by_identity_then_by_equality() -> None:
 
 
 def test_optional_branch_order() -> None:
-    null_last = rt.compiled_encoder((rt.OP_OPTIONAL, 1, 0, (rt.OP_LONG,)))
+    null_last = compiled_encoder((rt.OP_OPTIONAL, 1, 0, (rt.OP_LONG,)))
     assert null_last is not None
     assert null_last(None) == b"\x02"
     assert null_last(-1) == b"\x00\x01"
@@ -215,7 +218,7 @@ def test_the_python_writer_is_called_for_what_the_program_hands_back() -> None:
         calls.append(value)
         out += b"<" + str(value).encode() + b">"
 
-    encode = rt.compiled_encoder((rt.OP_ARRAY, (rt.OP_PYTHON, writer)))
+    encode = compiled_encoder((rt.OP_ARRAY, (rt.OP_PYTHON, writer)))
     assert encode is not None
     assert encode([1, 2]) == b"\x04<1><2>\x00"
     assert calls == [1, 2]
@@ -320,10 +323,10 @@ def test_no_leaks_on_success_or_failure() -> None:
 def test_switched_off_by_the_environment() -> None:
     script = (
         "import sys; sys.path.insert(0, 'generated')\n"
-        "from schemabus.runtime import avro\n"
+        "from schemabus.runtime import speedups\n"
         "from platform_events import avro_codecs as c\n"
-        "print(avro._speedups is None, avro.compiled_encoder(c.agent_created_serde.program) is None,"
-        " type(c.agent_created_serde.serializer(1)).__name__)\n"
+        "print(speedups.extension is None, speedups.compiled_encoder(c.agent_created_serde.program) is None,"
+        " type(c.agent_created_serde.serializer(1)).__name__, speedups.DeliveryCounter.__name__)\n"
     )
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     out = subprocess.run(
@@ -334,4 +337,53 @@ def test_switched_off_by_the_environment() -> None:
         text=True,
         check=True,
     ).stdout.split()
-    assert out == ["True", "True", "function"]
+    assert out == ["True", "True", "function", "PyDeliveryCounter"]
+
+
+COUNTERS = [PyDeliveryCounter, speedups.DeliveryCounter]
+
+
+@pytest.mark.parametrize("counter_type", COUNTERS, ids=lambda t: t.__module__)
+@pytest.mark.parametrize("seal_at", [0, 2, 5])
+def test_delivery_counter_is_done_after_every_report_and_the_seal(counter_type: Any, seal_at: int) -> None:
+    errors: list[tuple[Any, Any]] = []
+    done: list[int] = []
+    counter = counter_type(lambda e, m: errors.append((e, m)), lambda: done.append(1))
+    for i in range(5):
+        if i == seal_at:
+            counter.seal(5)
+        assert not done
+        counter("boom" if i == 3 else None, f"message {i}")
+    if seal_at == 5:
+        assert not done
+        counter.seal(5)
+    assert done == [1]
+    assert errors == [("boom", "message 3")]
+    with pytest.raises(ValueError, match="once"):
+        counter.seal(5)
+
+
+@pytest.mark.parametrize("counter_type", COUNTERS, ids=lambda t: t.__module__)
+def test_delivery_counter_of_an_empty_batch_and_errors_of_its_callbacks(counter_type: Any) -> None:
+    done: list[int] = []
+    counter_type(print, lambda: done.append(1)).seal(0)
+    assert done == [1]
+
+    def refuse(error: Any, message: Any) -> None:
+        raise KeyError("from on_error")
+
+    with pytest.raises(KeyError, match="from on_error"):
+        counter_type(refuse, print)("error", "message")
+
+
+@pytest.mark.parametrize("counter_type", COUNTERS, ids=lambda t: t.__module__)
+def test_delivery_counter_counts_reports_from_many_threads(counter_type: Any) -> None:
+    done: list[int] = []
+    counter = counter_type(print, lambda: done.append(1))
+    threads = [threading.Thread(target=lambda: [counter(None, None) for _ in range(20_000)]) for _ in range(4)]
+    for t in threads:
+        t.start()
+    counter.seal(80_000)
+    for t in threads:
+        t.join()
+    assert done == [1]
