@@ -1,13 +1,14 @@
-/* Compiled Avro encoder for generated models, and the delivery counter of publish_many:
+/* Compiled Avro codecs for generated models, and the delivery counter of publish_many:
  * schemabus.runtime._speedups.
  *
- * Generated codecs describe each record as an encoder program (nested tuples, see the opcodes in
- * runtime/avro.py). Encoder(program, header) checks the program once and turns it into a tree of
- * C nodes; Encoder.encode(model) walks that tree over the model's attributes and returns the header
- * followed by the Avro binary encoding, byte for byte what the generated Python writer (and
- * fastavro.schemaless_writer) writes. Anything the program hands back to Python (CONVERT, PYTHON,
- * non-UTC time zones) is called as Python code, so the two paths share one definition of every
- * conversion.
+ * Generated codecs describe each record as a codec program (nested tuples, see the opcodes in
+ * runtime/avro.py). Encoder(program, header) and Decoder(program) check the program once and turn
+ * it into a tree of C nodes. Encoder.encode(model) walks that tree over the model's attributes and
+ * returns the header followed by the Avro binary encoding, byte for byte what the generated Python
+ * writer (and fastavro.schemaless_writer) writes; Decoder.read(buffer, position) returns the model
+ * and the end position, as the generated Python reader does. Anything the program hands back to
+ * Python (CONVERT, PYTHON, non-UTC time zones, out-of-range timestamps, non-canonical UUIDs) is
+ * called as Python code, so the two paths share one definition of every conversion.
  *
  * The module is optional: without it (no compiler at install time, or SCHEMABUS_NO_SPEEDUPS=1) the
  * generated Python writers do the same work, slower.
@@ -42,7 +43,11 @@ enum {
 };
 
 static PyObject *uuid_type;  /* uuid.UUID */
+static PyObject *safe_uuid_unknown; /* uuid.SafeUUID.unknown */
+static PyObject *avro_decode_error; /* schemabus.runtime.avro.AvroDecodeError */
+static PyObject *empty_tuple;
 static PyObject *str_int;    /* "int" */
+static PyObject *str_is_safe, *str_dict, *str_fields_set, *str_extra, *str_private;
 static PyObject *str_utcoffset;
 static PyObject *sixty_four; /* 64 */
 
@@ -130,10 +135,14 @@ static inline int buf_sized(Buf *b, const char *src, Py_ssize_t n) {
 typedef struct Node Node;
 struct Node {
     int op;
-    Py_ssize_t size;         /* FIXED: byte count; TIMESTAMP: divisor (1 or 1000); RECORD/ENUM: entries */
+    Py_ssize_t size;         /* FIXED: byte count; TIMESTAMP: 1 (micros) or 1000 (millis); RECORD/ENUM: entries */
     unsigned char null_byte; /* OPTIONAL: the encoded branch indexes */
     unsigned char value_byte;
-    PyObject *obj;           /* borrowed from the program: ENUM table, TIMESTAMP/CONVERT/PYTHON callable */
+    /* Borrowed from the program (which the Encoder/Decoder keeps alive): */
+    PyObject *to_wire;       /* ENUM: member -> bytes table; TIMESTAMP/CONVERT: conversion; PYTHON: writer */
+    PyObject *from_wire;     /* ENUM: members by index; TIMESTAMP/CONVERT: inverse; PYTHON: reader */
+    PyObject *cls;           /* RECORD: the model class; ENUM: the enum's name (for errors) */
+    PyObject *fields_set;    /* RECORD: the names of every field */
     PyObject **keys;         /* RECORD: attribute names; ENUM: members */
     PyObject **values;       /* ENUM: encoded symbols (bytes) */
     Node *children;          /* RECORD: one per field; ARRAY/MAP/OPTIONAL/CONVERT: one */
@@ -151,7 +160,7 @@ static void node_clear(Node *n) {
 }
 
 static int bad_program(const char *what) {
-    PyErr_Format(PyExc_ValueError, "invalid encoder program: %s", what);
+    PyErr_Format(PyExc_ValueError, "invalid codec program: %s", what);
     return -1;
 }
 
@@ -196,8 +205,11 @@ static int node_compile(Node *n, PyObject *spec, int depth) {
         n->size = PyLong_AsSsize_t(a1);
         return n->size < 0 ? bad_program("FIXED takes a size") : 0;
     case OP_ENUM: {
-        if (argc != 1 || !PyDict_CheckExact(a1)) return bad_program("ENUM takes a dict of member -> bytes");
-        n->obj = a1;
+        if (argc != 3 || !PyDict_CheckExact(a1) || !PyTuple_Check(a2) || !PyUnicode_Check(PyTuple_GET_ITEM(spec, 3)))
+            return bad_program("ENUM takes the member -> bytes table, the members by index and the enum's name");
+        n->to_wire = a1;
+        n->from_wire = a2;
+        n->cls = PyTuple_GET_ITEM(spec, 3);
         n->size = PyDict_GET_SIZE(a1);
         n->keys = PyMem_Calloc((size_t)n->size + 1, sizeof(PyObject *));
         n->values = PyMem_Calloc((size_t)n->size + 1, sizeof(PyObject *));
@@ -222,7 +234,10 @@ static int node_compile(Node *n, PyObject *spec, int depth) {
         if (small_index(a1, &n->null_byte) < 0 || small_index(a2, &n->value_byte) < 0) return -1;
         return compile_child(n, PyTuple_GET_ITEM(spec, 3), depth);
     case OP_RECORD: {
-        if (argc != 1 || !PyTuple_Check(a1)) return bad_program("RECORD takes a tuple of (attribute, node)");
+        if (argc != 3 || !PyTuple_Check(a1) || !PyType_Check(a2) || !PyAnySet_Check(PyTuple_GET_ITEM(spec, 3)))
+            return bad_program("RECORD takes a tuple of (attribute, node), the model class and its field names");
+        n->cls = a2;
+        n->fields_set = PyTuple_GET_ITEM(spec, 3);
         n->size = PyTuple_GET_SIZE(a1);
         n->keys = PyMem_Calloc((size_t)n->size + 1, sizeof(PyObject *));
         n->children = PyMem_Calloc((size_t)n->size + 1, sizeof(Node));
@@ -240,18 +255,23 @@ static int node_compile(Node *n, PyObject *spec, int depth) {
         return 0;
     }
     case OP_TIMESTAMP:
-        if (argc != 2 || !PyLong_Check(a1) || !PyCallable_Check(a2))
-            return bad_program("TIMESTAMP takes a divisor (1 or 1000) and the Python conversion");
+        if (argc != 3 || !PyLong_Check(a1) || !PyCallable_Check(a2) || !PyCallable_Check(PyTuple_GET_ITEM(spec, 3)))
+            return bad_program("TIMESTAMP takes 1 or 1000 (micros or millis) and the conversions to and from the number");
         n->size = PyLong_AsSsize_t(a1);
-        n->obj = a2;
-        return (n->size == 1 || n->size == 1000) ? 0 : bad_program("the TIMESTAMP divisor is 1 or 1000");
+        n->to_wire = a2;
+        n->from_wire = PyTuple_GET_ITEM(spec, 3);
+        return (n->size == 1 || n->size == 1000) ? 0 : bad_program("the TIMESTAMP unit is 1 or 1000");
     case OP_CONVERT:
-        if (argc != 2 || !PyCallable_Check(a1)) return bad_program("CONVERT takes a callable and a node");
-        n->obj = a1;
+        if (argc != 3 || !PyCallable_Check(a1) || !PyCallable_Check(PyTuple_GET_ITEM(spec, 3)))
+            return bad_program("CONVERT takes a conversion, a node and the inverse conversion");
+        n->to_wire = a1;
+        n->from_wire = PyTuple_GET_ITEM(spec, 3);
         return compile_child(n, a2, depth);
     case OP_PYTHON:
-        if (argc != 1 || !PyCallable_Check(a1)) return bad_program("PYTHON takes a writer(value, bytearray)");
-        n->obj = a1;
+        if (argc != 2 || !PyCallable_Check(a1) || !PyCallable_Check(a2))
+            return bad_program("PYTHON takes a writer(value, bytearray) and a reader(buffer, position)");
+        n->to_wire = a1;
+        n->from_wire = a2;
         return 0;
     }
     return bad_program("unknown opcode");
@@ -343,7 +363,7 @@ static int64_t floor_div(int64_t a, int64_t d) {
 }
 
 static int encode_converted(const Node *n, PyObject *v, Buf *b) {
-    PyObject *x = PyObject_CallOneArg(n->obj, v);
+    PyObject *x = PyObject_CallOneArg(n->to_wire, v);
     if (x == NULL) return -1;
     int rc = n->op == OP_TIMESTAMP ? encode_integer(x, b, 0) : encode_node(n->children, x, b);
     Py_DECREF(x);
@@ -514,12 +534,12 @@ static int encode_enum(const Node *n, PyObject *v, Buf *b) {
     for (Py_ssize_t i = 0; i < n->size; i++) {
         if (n->keys[i] == v) return buf_put(b, PyBytes_AS_STRING(n->values[i]), PyBytes_GET_SIZE(n->values[i]));
     }
-    PyObject *enc = PyDict_GetItemWithError(n->obj, v); /* equal but not identical (a str for a str enum) */
+    PyObject *enc = PyDict_GetItemWithError(n->to_wire, v); /* equal but not identical (a str for a str enum) */
     if (enc == NULL) {
         if (!PyErr_Occurred()) {
             PyObject *r = PyObject_Repr(v);
             if (r != NULL) {
-                PyErr_Format(PyExc_ValueError, "%U is not a symbol of this enum", r);
+                PyErr_Format(PyExc_ValueError, "%U is not a symbol of %U", r, n->cls);
                 Py_DECREF(r);
             }
         }
@@ -531,7 +551,7 @@ static int encode_enum(const Node *n, PyObject *v, Buf *b) {
 static int encode_python(const Node *n, PyObject *v, Buf *b) {
     PyObject *out = PyByteArray_FromStringAndSize(NULL, 0);
     if (out == NULL) return -1;
-    PyObject *r = PyObject_CallFunctionObjArgs(n->obj, v, out, NULL);
+    PyObject *r = PyObject_CallFunctionObjArgs(n->to_wire, v, out, NULL);
     int rc = -1;
     if (r != NULL) {
         Py_DECREF(r);
@@ -598,6 +618,391 @@ static int encode_node(const Node *n, PyObject *v, Buf *b) {
     PyErr_SetString(PyExc_SystemError, "corrupt encoder program");
     return -1;
 }
+
+/* ---- decoding ------------------------------------------------------------------------------ */
+
+typedef struct {
+    const unsigned char *data;
+    Py_ssize_t len;
+    Py_ssize_t pos;
+    PyObject *obj; /* the buffer's object, for PYTHON readers */
+} Reader;
+
+static int truncated(void) {
+    PyErr_SetString(PyExc_IndexError, "truncated payload: the data ends inside a value");
+    return -1;
+}
+
+static int read_long(Reader *r, int64_t *out) {
+    uint64_t z = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (r->pos >= r->len) return truncated();
+        unsigned char c = r->data[r->pos++];
+        if (shift == 63 && c > 1) break; /* more than 64 bits */
+        z |= (uint64_t)(c & 0x7F) << shift;
+        if (c < 0x80) {
+            *out = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+            return 0;
+        }
+    }
+    PyErr_SetString(avro_decode_error, "a varint is longer than 64 bits");
+    return -1;
+}
+
+
+/* A length-prefixed run of bytes: its start and length. */
+static int read_sized(Reader *r, const char **start, Py_ssize_t *len, const char *what) {
+    int64_t n;
+    if (read_long(r, &n) < 0) return -1;
+    if (n < 0) {
+        PyErr_Format(avro_decode_error, "a %s has a negative length", what);
+        return -1;
+    }
+    if (n > r->len - r->pos) {
+        PyErr_Format(PyExc_IndexError, "truncated payload: a %s runs past the end", what);
+        return -1;
+    }
+    *start = (const char *)r->data + r->pos;
+    *len = (Py_ssize_t)n;
+    r->pos += (Py_ssize_t)n;
+    return 0;
+}
+
+static PyObject *decode_node(const Node *n, Reader *r);
+
+static PyObject *decode_string(Reader *r) {
+    const char *s;
+    Py_ssize_t len;
+    if (read_sized(r, &s, &len, "string") < 0) return NULL;
+    return PyUnicode_DecodeUTF8(s, len, NULL);
+}
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static PyObject *decode_uuid(Reader *r) {
+    const char *s;
+    Py_ssize_t len;
+    if (read_sized(r, &s, &len, "string") < 0) return NULL;
+    char digits[33];
+    int k = 0, canonical = len == 36;
+    for (Py_ssize_t i = 0; canonical && i < 36; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            canonical = s[i] == '-';
+        } else if (hex_value(s[i]) < 0) {
+            canonical = 0;
+        } else {
+            digits[k++] = s[i];
+        }
+    }
+    if (!canonical) { /* any other form: uuid.UUID decides (and raises ValueError if malformed) */
+        PyObject *text = PyUnicode_DecodeUTF8(s, len, NULL);
+        if (text == NULL) return NULL;
+        PyObject *u = PyObject_CallOneArg(uuid_type, text);
+        Py_DECREF(text);
+        return u;
+    }
+    digits[32] = '\0';
+    PyObject *value = PyLong_FromString(digits, NULL, 16);
+    if (value == NULL) return NULL;
+    PyTypeObject *t = (PyTypeObject *)uuid_type;
+    PyObject *u = t->tp_new(t, empty_tuple, NULL);
+    if (u == NULL || PyObject_GenericSetAttr(u, str_int, value) < 0 ||
+        PyObject_GenericSetAttr(u, str_is_safe, safe_uuid_unknown) < 0) {
+        Py_XDECREF(u);
+        Py_DECREF(value);
+        return NULL;
+    }
+    Py_DECREF(value);
+    return u;
+}
+
+/* The proleptic Gregorian date of a day count from 1970-01-01. */
+static void civil_from_days(int64_t days, int *year, int *month, int *day) {
+    static const int before[2][13] = {{0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334, 365},
+                                      {0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335, 366}};
+    int64_t n = days + 719162; /* days since 0001-01-01 */
+    int64_t n400 = n / 146097, r = n % 146097;
+    int64_t n100 = r / 36524;
+    r %= 36524;
+    int64_t n4 = r / 1461;
+    r %= 1461;
+    int64_t n1 = r / 365;
+    r %= 365;
+    int64_t y = n400 * 400 + n100 * 100 + n4 * 4 + n1 + 1;
+    if (n1 == 4 || n100 == 4) { /* the last day of a leap year */
+        *year = (int)(y - 1);
+        *month = 12;
+        *day = 31;
+        return;
+    }
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    int m = 1;
+    while (before[leap][m] <= r) m++;
+    *year = (int)y;
+    *month = m;
+    *day = (int)(r - before[leap][m - 1] + 1);
+}
+
+static PyObject *decode_timestamp(const Node *n, Reader *r) {
+    int64_t x;
+    if (read_long(r, &x) < 0) return NULL;
+    /* Years 1 to 9999 only (datetime's range); anything else gets the Python conversion's error. */
+    const int64_t lo = -62135596800LL * 1000000, hi = 253402300800LL * 1000000;
+    int64_t micros = n->size == 1 ? x : (x > lo / 1000 && x < hi / 1000 ? x * 1000 : lo - 1);
+    if (micros < lo || micros >= hi) {
+        PyObject *number = PyLong_FromLongLong(x);
+        if (number == NULL) return NULL;
+        PyObject *v = PyObject_CallOneArg(n->from_wire, number);
+        Py_DECREF(number);
+        return v;
+    }
+    int64_t secs = floor_div(micros, 1000000), us = micros - secs * 1000000;
+    int64_t days = floor_div(secs, 86400), sod = secs - days * 86400;
+    int year, month, day;
+    civil_from_days(days, &year, &month, &day);
+    return PyDateTimeAPI->DateTime_FromDateAndTime(year, month, day, (int)(sod / 3600), (int)(sod / 60 % 60),
+                                                   (int)(sod % 60), (int)us, PyDateTime_TimeZone_UTC,
+                                                   PyDateTimeAPI->DateTimeType);
+}
+
+static PyObject *decode_record(const Node *n, Reader *r) {
+    if (Py_EnterRecursiveCall(" while decoding an Avro record")) return NULL;
+    PyObject *values = PyDict_New(), *model = NULL, *fields_set = NULL;
+    if (values == NULL) goto done;
+    for (Py_ssize_t i = 0; i < n->size; i++) {
+        PyObject *v = decode_node(&n->children[i], r);
+        if (v == NULL || PyDict_SetItem(values, n->keys[i], v) < 0) {
+            Py_XDECREF(v);
+            goto done;
+        }
+        Py_DECREF(v);
+    }
+    /* As runtime.avro.construct: the model of values known valid, without validating them again. */
+    PyTypeObject *t = (PyTypeObject *)n->cls;
+    model = t->tp_new(t, empty_tuple, NULL);
+    fields_set = PySet_New(n->fields_set);
+    if (model == NULL || fields_set == NULL || PyObject_GenericSetAttr(model, str_dict, values) < 0 ||
+        PyObject_GenericSetAttr(model, str_fields_set, fields_set) < 0 ||
+        PyObject_GenericSetAttr(model, str_extra, Py_None) < 0 ||
+        PyObject_GenericSetAttr(model, str_private, Py_None) < 0) {
+        Py_CLEAR(model);
+    }
+done:
+    Py_XDECREF(values);
+    Py_XDECREF(fields_set);
+    Py_LeaveRecursiveCall();
+    return model;
+}
+
+static PyObject *decode_blocks(const Node *n, Reader *r, int is_map) {
+    PyObject *out = is_map ? PyDict_New() : PyList_New(0);
+    if (out == NULL) return NULL;
+    for (;;) {
+        int64_t count, size;
+        if (read_long(r, &count) < 0) goto fail;
+        if (count == 0) return out;
+        if (count < 0) { /* a negative count is followed by the block's size in bytes */
+            count = -count;
+            if (read_long(r, &size) < 0) goto fail;
+        }
+        for (int64_t i = 0; i < count; i++) {
+            PyObject *key = NULL;
+            if (is_map && (key = decode_string(r)) == NULL) goto fail;
+            PyObject *item = decode_node(n->children, r);
+            int rc = item == NULL ? -1 : is_map ? PyDict_SetItem(out, key, item) : PyList_Append(out, item);
+            Py_XDECREF(key);
+            Py_XDECREF(item);
+            if (rc < 0) goto fail;
+        }
+    }
+fail:
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyObject *decode_python(const Node *n, Reader *r) {
+    PyObject *pos = PyLong_FromSsize_t(r->pos);
+    if (pos == NULL) return NULL;
+    PyObject *result = PyObject_CallFunctionObjArgs(n->from_wire, r->obj, pos, NULL);
+    Py_DECREF(pos);
+    if (result == NULL) return NULL;
+    if (!PyTuple_Check(result) || PyTuple_GET_SIZE(result) != 2 || !PyLong_Check(PyTuple_GET_ITEM(result, 1))) {
+        Py_DECREF(result);
+        PyErr_SetString(PyExc_TypeError, "a PYTHON reader returns (value, position)");
+        return NULL;
+    }
+    Py_ssize_t end = PyLong_AsSsize_t(PyTuple_GET_ITEM(result, 1));
+    PyObject *value = Py_NewRef(PyTuple_GET_ITEM(result, 0));
+    Py_DECREF(result);
+    if (end < r->pos || end > r->len) { /* a Python reader's slice may run past the end */
+        Py_DECREF(value);
+        if (!PyErr_Occurred()) truncated();
+        return NULL;
+    }
+    r->pos = end;
+    return value;
+}
+
+static PyObject *decode_node(const Node *n, Reader *r) {
+    switch (n->op) {
+    case OP_NULL:
+        Py_RETURN_NONE;
+    case OP_BOOLEAN:
+        if (r->pos >= r->len) return truncated(), NULL;
+        return PyBool_FromLong(r->data[r->pos++] != 0);
+    case OP_INT: case OP_LONG: {
+        int64_t x;
+        return read_long(r, &x) < 0 ? NULL : PyLong_FromLongLong(x);
+    }
+    case OP_FLOAT: case OP_DOUBLE: {
+        Py_ssize_t size = n->op == OP_FLOAT ? 4 : 8;
+        if (r->len - r->pos < size) return truncated(), NULL;
+        const char *p = (const char *)r->data + r->pos;
+        double d = size == 4 ? PyFloat_Unpack4(p, 1) : PyFloat_Unpack8(p, 1);
+        if (d == -1.0 && PyErr_Occurred()) return NULL;
+        r->pos += size;
+        return PyFloat_FromDouble(d);
+    }
+    case OP_BYTES: {
+        const char *s;
+        Py_ssize_t len;
+        return read_sized(r, &s, &len, "bytes") < 0 ? NULL : PyBytes_FromStringAndSize(s, len);
+    }
+    case OP_FIXED: {
+        if (r->len - r->pos < n->size) return truncated(), NULL;
+        PyObject *v = PyBytes_FromStringAndSize((const char *)r->data + r->pos, n->size);
+        r->pos += n->size;
+        return v;
+    }
+    case OP_STRING:
+        return decode_string(r);
+    case OP_ENUM: {
+        int64_t i;
+        if (read_long(r, &i) < 0) return NULL;
+        if (i < 0 || i >= PyTuple_GET_SIZE(n->from_wire))
+            return PyErr_Format(avro_decode_error, "enum index %lld out of range for %U", (long long)i, n->cls);
+        return Py_NewRef(PyTuple_GET_ITEM(n->from_wire, (Py_ssize_t)i));
+    }
+    case OP_ARRAY:
+        return decode_blocks(n, r, 0);
+    case OP_MAP:
+        return decode_blocks(n, r, 1);
+    case OP_OPTIONAL: {
+        int64_t i;
+        if (read_long(r, &i) < 0) return NULL;
+        if (i == n->null_byte >> 1) Py_RETURN_NONE;
+        if (i == n->value_byte >> 1) return decode_node(n->children, r);
+        return PyErr_Format(avro_decode_error, "union index %lld out of range", (long long)i);
+    }
+    case OP_RECORD:
+        return decode_record(n, r);
+    case OP_UUID:
+        return decode_uuid(r);
+    case OP_TIMESTAMP:
+        return decode_timestamp(n, r);
+    case OP_CONVERT: {
+        PyObject *raw = decode_node(n->children, r);
+        if (raw == NULL) return NULL;
+        PyObject *v = PyObject_CallOneArg(n->from_wire, raw);
+        Py_DECREF(raw);
+        return v;
+    }
+    case OP_PYTHON:
+        return decode_python(n, r);
+    }
+    PyErr_SetString(PyExc_SystemError, "corrupt decoder program");
+    return NULL;
+}
+
+/* ---- the Decoder type ---------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *program;
+    Node root;
+} Decoder;
+
+static int Decoder_init(Decoder *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"program", NULL};
+    PyObject *program;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Decoder", kwlist, &program)) return -1;
+    node_clear(&self->root);
+    Py_XSETREF(self->program, Py_NewRef(program));
+    if (node_compile(&self->root, program, 0) < 0) {
+        node_clear(&self->root);
+        Py_CLEAR(self->program);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Decoder_read(Decoder *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (self->program == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Decoder was not initialized");
+        return NULL;
+    }
+    if (nargs < 1 || nargs > 2) {
+        PyErr_SetString(PyExc_TypeError, "read(buffer, position=0)");
+        return NULL;
+    }
+    Py_ssize_t start = 0;
+    if (nargs == 2 && (start = PyLong_AsSsize_t(args[1])) == -1 && PyErr_Occurred()) return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0) return NULL;
+    if (start < 0 || start > view.len) {
+        PyBuffer_Release(&view);
+        return truncated(), NULL;
+    }
+    Reader r = {(const unsigned char *)view.buf, view.len, start, args[0]};
+    PyObject *value = decode_node(&self->root, &r), *result = NULL;
+    PyBuffer_Release(&view);
+    if (value != NULL) {
+        result = Py_BuildValue("(Nn)", value, r.pos);
+    }
+    return result;
+}
+
+static int Decoder_traverse(Decoder *self, visitproc visit, void *arg) {
+    Py_VISIT(self->program);
+    return 0;
+}
+
+static int Decoder_clear(Decoder *self) {
+    node_clear(&self->root);
+    Py_CLEAR(self->program);
+    return 0;
+}
+
+static void Decoder_dealloc(Decoder *self) {
+    PyObject_GC_UnTrack(self);
+    Decoder_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Decoder_methods[] = {
+    {"read", (PyCFunction)(void (*)(void))Decoder_read, METH_FASTCALL,
+     "read(buffer, position=0) -> (value, end): decode one value, as a generated reader does."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject DecoderType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "schemabus.runtime._speedups.Decoder",
+    .tp_basicsize = sizeof(Decoder),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Decoder(program) decodes Avro data into models with a compiled program.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Decoder_init,
+    .tp_dealloc = (destructor)Decoder_dealloc,
+    .tp_traverse = (traverseproc)Decoder_traverse,
+    .tp_clear = (inquiry)Decoder_clear,
+    .tp_methods = Decoder_methods,
+};
 
 /* ---- the Encoder type ---------------------------------------------------------------------- */
 
@@ -797,22 +1202,44 @@ static struct PyModuleDef speedups_module = {
     .m_size = -1,
 };
 
+static PyObject *intern(const char *s) {
+    return PyUnicode_InternFromString(s);
+}
+
 PyMODINIT_FUNC PyInit__speedups(void) {
     PyDateTime_IMPORT;
     if (PyDateTimeAPI == NULL) return NULL;
     PyObject *uuid = PyImport_ImportModule("uuid");
     if (uuid == NULL) return NULL;
     uuid_type = PyObject_GetAttrString(uuid, "UUID");
+    PyObject *safe = PyObject_GetAttrString(uuid, "SafeUUID");
     Py_DECREF(uuid);
-    if (uuid_type == NULL) return NULL;
-    str_int = PyUnicode_InternFromString("int");
-    str_utcoffset = PyUnicode_InternFromString("utcoffset");
+    if (uuid_type == NULL || safe == NULL) return NULL;
+    safe_uuid_unknown = PyObject_GetAttrString(safe, "unknown");
+    Py_DECREF(safe);
+    PyObject *avro = PyImport_ImportModule("schemabus.runtime.avro");
+    if (avro == NULL || safe_uuid_unknown == NULL) return NULL;
+    avro_decode_error = PyObject_GetAttrString(avro, "AvroDecodeError");
+    Py_DECREF(avro);
+    empty_tuple = PyTuple_New(0);
+    str_int = intern("int");
+    str_is_safe = intern("is_safe");
+    str_dict = intern("__dict__");
+    str_fields_set = intern("__pydantic_fields_set__");
+    str_extra = intern("__pydantic_extra__");
+    str_private = intern("__pydantic_private__");
+    str_utcoffset = intern("utcoffset");
     sixty_four = PyLong_FromLong(64);
-    if (str_int == NULL || str_utcoffset == NULL || sixty_four == NULL) return NULL;
-    if (PyType_Ready(&EncoderType) < 0 || PyType_Ready(&DeliveryCounterType) < 0) return NULL;
+    if (avro_decode_error == NULL || empty_tuple == NULL || str_int == NULL || str_is_safe == NULL ||
+        str_dict == NULL || str_fields_set == NULL || str_extra == NULL || str_private == NULL ||
+        str_utcoffset == NULL || sixty_four == NULL)
+        return NULL;
+    if (PyType_Ready(&EncoderType) < 0 || PyType_Ready(&DecoderType) < 0 || PyType_Ready(&DeliveryCounterType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&speedups_module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Encoder", (PyObject *)&EncoderType) < 0 ||
+        PyModule_AddObjectRef(m, "Decoder", (PyObject *)&DecoderType) < 0 ||
         PyModule_AddObjectRef(m, "DeliveryCounter", (PyObject *)&DeliveryCounterType) < 0 ||
         PyModule_AddIntConstant(m, "OPCODES", OP_COUNT) < 0) {
         Py_DECREF(m);

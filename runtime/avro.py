@@ -3,21 +3,22 @@
 Generated encoders inline the common cases (small ints, string lengths) and call these functions
 for the rest. Every conversion matches fastavro's output byte for byte (tests/codegen/test_roundtrip.py).
 
-Generated codecs also describe each record as an *encoder program* for the compiled encoder
+Generated codecs also describe each record as a *codec program* for the compiled codec
 (``schemabus.runtime._speedups``, built from runtime/_speedups.c when a C compiler is present). A
-program is a tree of tuples, each starting with one of the ``OP_*`` codes below:
+program is a tree of tuples, each starting with one of the ``OP_*`` codes below; one program serves
+encoding and decoding:
 
     (OP_NULL,) (OP_BOOLEAN,) (OP_INT,) (OP_LONG,) (OP_FLOAT,) (OP_DOUBLE,) (OP_BYTES,) (OP_STRING,)
     (OP_UUID,)                          a UUID as its 36-character text
     (OP_FIXED, size)
-    (OP_ENUM, {member: encoded index})  the generated ``_E_*`` table
-    (OP_ARRAY, items) (OP_MAP, values)  one block, then the end marker
+    (OP_ENUM, {member: encoded index}, members by index, enum name)   the generated _E_ and _S_ tables
+    (OP_ARRAY, items) (OP_MAP, values)  one block, then the end marker (any blocks when decoding)
     (OP_OPTIONAL, null index, value index, node)   a union of null and one other branch
-    (OP_RECORD, ((attribute, node), ...))
-    (OP_TIMESTAMP, 1 or 1000, conversion)          micros or millis; the conversion is used for any
+    (OP_RECORD, ((attribute, node), ...), model class, field names)
+    (OP_TIMESTAMP, 1 or 1000, to number, from number)   micros or millis; the conversions handle any
                                                    value the compiled path does not handle itself
-    (OP_CONVERT, conversion, node)      node encodes conversion(value)
-    (OP_PYTHON, writer)                 writer(value, bytearray): a generated Python writer
+    (OP_CONVERT, to wire, node, from wire)   node encodes to_wire(value) / decodes the raw value
+    (OP_PYTHON, writer, reader)         the generated Python writer and reader of a record
 
 Both paths write the same bytes (tests/runtime/test_speedups.py); :mod:`schemabus.runtime.speedups`
 loads the extension and turns programs into encoders.
@@ -83,11 +84,16 @@ unpack_double = struct.Struct("<d").unpack_from
 EncoderProgram = tuple[Any, ...]
 
 
-def decimal_converter(scale: int, precision: int, size: int | None = None) -> Callable[[Decimal], bytes]:
+def decimal_to_wire(scale: int, precision: int, size: int | None = None) -> Callable[[Decimal], bytes]:
     """``decimal_to_bytes`` (or ``decimal_to_fixed`` with ``size``) with the schema's scale and precision bound."""
     if size is None:
         return lambda d: decimal_to_bytes(d, scale, precision)
     return lambda d: decimal_to_fixed(d, scale, precision, size)
+
+
+def decimal_from_wire(scale: int, precision: int) -> Callable[[bytes], Decimal]:
+    """``decimal_from_bytes`` with the schema's scale and precision bound."""
+    return lambda b: decimal_from_bytes(b, scale, precision)
 
 
 class AvroDecodeError(ValueError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, TypeVar
@@ -16,7 +17,7 @@ import fastavro
 import pydantic
 
 from .avro import EncoderProgram
-from .speedups import compiled_encoder
+from .speedups import compiled_encoder, compiled_reader
 
 __all__ = [
     "MAGIC_BYTE",
@@ -95,8 +96,8 @@ class Serde(Protocol[T]):
 class AvroSerde(Generic[T]):
     """Avro with generated codecs; fastavro resolves data written with another schema.
 
-    ``write`` is the generated Python writer; ``program`` describes the same encoding to the
-    compiled encoder (runtime/avro.py), which is used instead when it is built.
+    ``write`` and ``read`` are the generated Python writer and reader; ``program`` describes the
+    same encoding to the compiled codec (runtime/avro.py), which is used instead when it is built.
     """
 
     type: type[T]
@@ -106,7 +107,8 @@ class AvroSerde(Generic[T]):
     program: EncoderProgram | None = None
     format: SchemaFormat = "AVRO"
     _parsed: dict[str, Any] = field(default_factory=dict, repr=False)
-    _bound: dict[int | None, Callable[[T], bytes]] = field(default_factory=dict, repr=False)
+    # Bound codecs: the serializer per schema id (None: no frame), and "read".
+    _bound: dict[int | str | None, Any] = field(default_factory=dict, repr=False)
 
     def encode(self, value: T) -> bytes:
         """The Avro payload alone (no frame), as ``fastavro.schemaless_writer`` writes it."""
@@ -117,9 +119,12 @@ class AvroSerde(Generic[T]):
 
     def decode(self, payload: bytes, pos: int = 0) -> T:
         """Read a payload written with exactly this schema."""
+        read = self._bound.get("read")
+        if read is None:
+            read = self._bound["read"] = compiled_reader(self.program) or self.read
         try:
-            value, end = self.read(payload, pos)
-        except (IndexError, ValueError, UnicodeDecodeError) as e:  # struct.error is a ValueError too
+            value, end = read(payload, pos)
+        except (IndexError, ValueError, UnicodeDecodeError, OverflowError, struct.error) as e:
             raise DeserializationError("truncated" if isinstance(e, IndexError) else "invalid-payload", str(e)) from e
         if end != len(payload):
             reason = "truncated" if end > len(payload) else "invalid-payload"

@@ -1,9 +1,10 @@
 """The optional compiled parts of the runtime (``schemabus.runtime._speedups``, built from
 runtime/_speedups.c when a C compiler is present at install), and what runs without them.
 
-- :func:`compiled_encoder`: an encoder program (see :mod:`schemabus.runtime.avro`) as a
-  ``model -> header + payload`` function, about ten times faster than the generated Python writer;
-  None without the extension (callers then use the Python writer).
+- :func:`compiled_encoder` and :func:`compiled_reader`: a codec program (see
+  :mod:`schemabus.runtime.avro`) as a ``model -> header + payload`` function and as a
+  ``(buffer, position) -> (model, end)`` function, several times faster than the generated Python
+  writer and reader; None without the extension (callers then use the generated Python code).
 - :data:`DeliveryCounter`: the delivery callback of every record of one ``publish_many`` batch.
 
 ``SCHEMABUS_NO_SPEEDUPS`` set to anything but empty or ``0`` switches the extension off.
@@ -16,7 +17,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["DeliveryCounter", "PyDeliveryCounter", "compiled_encoder", "extension"]
+__all__ = ["DeliveryCounter", "PyDeliveryCounter", "compiled_encoder", "compiled_reader", "extension"]
 
 
 def _load() -> Any:
@@ -38,6 +39,14 @@ def compiled_encoder(program: tuple[Any, ...] | None, header: bytes = b"") -> Ca
         return None
     encode: Callable[[Any], bytes] = extension.Encoder(program, header).encode
     return encode
+
+
+def compiled_reader(program: tuple[Any, ...] | None) -> Callable[[bytes, int], tuple[Any, int]] | None:
+    """The compiled ``(buffer, position) -> (model, end)`` function of ``program``; None without the extension."""
+    if extension is None or program is None:
+        return None
+    read: Callable[[bytes, int], tuple[Any, int]] = extension.Decoder(program).read
+    return read
 
 
 class PyDeliveryCounter:

@@ -401,14 +401,14 @@ class AvroPython:
             return f"isinstance({x}, bytes) and len({x}) == {n.size}"
         return f"isinstance({x}, {self.class_names[n.fullname]})"
 
-    # --- encoder programs (for the compiled encoder; see runtime/avro.py) ----------------------
+    # --- codec programs (for the compiled codec; see runtime/avro.py) --------------------------
 
     def programs(self) -> list[tuple[str, str]]:
         """(class name, program expression) for every record, each after the records it uses.
 
-        A record whose fields the compiled encoder cannot describe (a union other than null and one
-        branch) is handed to its generated Python writer, as is a use of a record inside its own
-        definition (recursion).
+        A record whose fields the compiled codec cannot encode (a union other than null and one
+        branch) is handed to its generated Python writer and reader, as is a use of a record inside
+        its own definition (recursion).
         """
         done: set[str] = set()
         out = []
@@ -424,14 +424,15 @@ class AvroPython:
                     break
                 fields.append(f"({spec.name!r}, {node})")
             if fields is None:
-                out.append((cls, f"(_avro.OP_PYTHON, _w_{cls})"))
+                out.append((cls, f"(_avro.OP_PYTHON, _w_{cls}, _r_{cls})"))
             else:
-                out.append((cls, f"(_avro.OP_RECORD, ({''.join(x + ', ' for x in fields)}))"))
+                out.append((cls, f"(_avro.OP_RECORD, ({''.join(x + ', ' for x in fields)}), {cls}, _F_{cls})"))
             done.add(full)
         return out
 
     def program_node(self, t: AvroType, done: set[str]) -> str | None:
-        """The program node of ``t``, the same encoding as :meth:`emit_write`; None when it has none."""
+        """The program node of ``t``: the encoding of :meth:`emit_write` and :meth:`emit_read`; None
+        when the compiled codec cannot encode it."""
         if isinstance(t, Primitive):
             return f"(_avro.OP_{t.name.upper()},)"
         if isinstance(t, Logical):
@@ -449,33 +450,39 @@ class AvroPython:
         n = self.named[t.fullname]
         if isinstance(n, Record):
             cls = self.class_names[n.fullname]
-            return f"_P_{cls}" if n.fullname in done else f"(_avro.OP_PYTHON, _w_{cls})"
+            return f"_P_{cls}" if n.fullname in done else f"(_avro.OP_PYTHON, _w_{cls}, _r_{cls})"
         if isinstance(n, Enum):
-            return f"(_avro.OP_ENUM, _E_{self.class_names[n.fullname]})"
+            cls = self.class_names[n.fullname]
+            return f"(_avro.OP_ENUM, _E_{cls}, tuple(_S_{cls}.values()), {cls!r})"
         return f"(_avro.OP_FIXED, {n.size})"
 
     def _logical_node(self, t: Logical) -> str:
         lg = t.logical
         if lg == "decimal":
+            args = f"{t.scale}, {t.precision}"
             if isinstance(t.base, NamedRef):
                 fixed = self.named[t.base.fullname]
                 assert isinstance(fixed, Fixed)
-                conv = f"_avro.decimal_converter({t.scale}, {t.precision}, {fixed.size})"
-                return f"(_avro.OP_CONVERT, {conv}, (_avro.OP_FIXED, {fixed.size}))"
-            return f"(_avro.OP_CONVERT, _avro.decimal_converter({t.scale}, {t.precision}), (_avro.OP_BYTES,))"
+                to, base = f"_avro.decimal_to_wire({args}, {fixed.size})", f"(_avro.OP_FIXED, {fixed.size})"
+            else:
+                to, base = f"_avro.decimal_to_wire({args})", "(_avro.OP_BYTES,)"
+            return f"(_avro.OP_CONVERT, {to}, {base}, _avro.decimal_from_wire({args}))"
         if lg == "uuid":
             return "(_avro.OP_UUID,)"
         if lg in ("timestamp-micros", "timestamp-millis"):
             unit = "micros" if lg == "timestamp-micros" else "millis"
-            return f"(_avro.OP_TIMESTAMP, {1 if unit == 'micros' else 1000}, _avro.timestamp_to_{unit})"
-        conv, base = {
-            "date": ("_avro.date_to_days", "INT"),
-            "time-millis": ("_avro.time_to_millis", "INT"),
-            "time-micros": ("_avro.time_to_micros", "LONG"),
-            "local-timestamp-millis": ("_avro.local_timestamp_to_millis", "LONG"),
-            "local-timestamp-micros": ("_avro.local_timestamp_to_micros", "LONG"),
+            return (
+                f"(_avro.OP_TIMESTAMP, {1 if unit == 'micros' else 1000}, "
+                f"_avro.timestamp_to_{unit}, _avro.{unit}_to_timestamp)"
+            )
+        to, base, back = {
+            "date": ("date_to_days", "INT", "days_to_date"),
+            "time-millis": ("time_to_millis", "INT", "millis_to_time"),
+            "time-micros": ("time_to_micros", "LONG", "micros_to_time"),
+            "local-timestamp-millis": ("local_timestamp_to_millis", "LONG", "millis_to_local_timestamp"),
+            "local-timestamp-micros": ("local_timestamp_to_micros", "LONG", "micros_to_local_timestamp"),
         }[lg]
-        return f"(_avro.OP_CONVERT, {conv}, (_avro.OP_{base},))"
+        return f"(_avro.OP_CONVERT, _avro.{to}, (_avro.OP_{base},), _avro.{back})"
 
     # --- decoders ----------------------------------------------------------------------------
 

@@ -2862,57 +2862,67 @@ def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
 _P_AvailabilityWindow = (
     _avro.OP_RECORD,
     (
-        ("start_time", (_avro.OP_CONVERT, _avro.time_to_millis, (_avro.OP_INT,))),
-        ("end_time", (_avro.OP_CONVERT, _avro.time_to_millis, (_avro.OP_INT,))),
+        ("start_time", (_avro.OP_CONVERT, _avro.time_to_millis, (_avro.OP_INT,), _avro.millis_to_time)),
+        ("end_time", (_avro.OP_CONVERT, _avro.time_to_millis, (_avro.OP_INT,), _avro.millis_to_time)),
         ("timezone", (_avro.OP_STRING,)),
     ),
+    AvailabilityWindow,
+    _F_AvailabilityWindow,
 )
 _P_AgentCreated = (
     _avro.OP_RECORD,
     (
         ("agent_id", (_avro.OP_UUID,)),
-        ("agent_type", (_avro.OP_ENUM, _E_AgentType)),
+        ("agent_type", (_avro.OP_ENUM, _E_AgentType, tuple(_S_AgentType.values()), "AgentType")),
         ("display_name", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_STRING,))),
-        ("created_at", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros)),
+        ("created_at", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros, _avro.micros_to_timestamp)),
         ("capabilities", (_avro.OP_ARRAY, (_avro.OP_STRING,))),
         ("creator_id", (_avro.OP_STRING,)),
         ("labels", (_avro.OP_MAP, (_avro.OP_STRING,))),
         ("availability", (_avro.OP_OPTIONAL, 0, 1, _P_AvailabilityWindow)),
         ("schema_version", (_avro.OP_INT,)),
     ),
+    AgentCreated,
+    _F_AgentCreated,
 )
 _P_AgentDeleted = (
     _avro.OP_RECORD,
     (
         ("agent_id", (_avro.OP_UUID,)),
-        ("agent_type", (_avro.OP_ENUM, _E_AgentType)),
-        ("deleted_at", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros)),
+        ("agent_type", (_avro.OP_ENUM, _E_AgentType, tuple(_S_AgentType.values()), "AgentType")),
+        ("deleted_at", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros, _avro.micros_to_timestamp)),
         ("deleted_by", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_STRING,))),
         ("reason", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_STRING,))),
         ("hard_delete", (_avro.OP_BOOLEAN,)),
     ),
+    AgentDeleted,
+    _F_AgentDeleted,
 )
 _P_AgentUpdated = (
     _avro.OP_RECORD,
     (
         ("agent_id", (_avro.OP_UUID,)),
-        ("agent_type", (_avro.OP_ENUM, _E_AgentType)),
-        ("status", (_avro.OP_ENUM, _E_AgentStatus)),
+        ("agent_type", (_avro.OP_ENUM, _E_AgentType, tuple(_S_AgentType.values()), "AgentType")),
+        ("status", (_avro.OP_ENUM, _E_AgentStatus, tuple(_S_AgentStatus.values()), "AgentStatus")),
         ("revision", (_avro.OP_LONG,)),
-        ("updated_at", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros)),
+        ("updated_at", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros, _avro.micros_to_timestamp)),
         ("updated_by", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_STRING,))),
         ("capabilities", (_avro.OP_ARRAY, (_avro.OP_STRING,))),
         ("changed_fields", (_avro.OP_ARRAY, (_avro.OP_STRING,))),
         ("labels", (_avro.OP_MAP, (_avro.OP_STRING,))),
     ),
+    AgentUpdated,
+    _F_AgentUpdated,
 )
 _P_AgentMatch = (
     _avro.OP_RECORD,
     (
         ("agent_id", (_avro.OP_UUID,)),
-        ("agent_type", (_avro.OP_ENUM, _E_AgentType)),
+        ("agent_type", (_avro.OP_ENUM, _E_AgentType, tuple(_S_AgentType.values()), "AgentType")),
         ("matched_capabilities", (_avro.OP_ARRAY, (_avro.OP_STRING,))),
     ),
+    AgentMatch,
+    _F_AgentMatch,
 )
 _P_DocumentMatch = (
     _avro.OP_RECORD,
@@ -2922,8 +2932,10 @@ _P_DocumentMatch = (
         ("title", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_STRING,))),
         ("snippet", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_STRING,))),
     ),
+    DocumentMatch,
+    _F_DocumentMatch,
 )
-_P_SearchHit = (_avro.OP_PYTHON, _w_SearchHit)
+_P_SearchHit = (_avro.OP_PYTHON, _w_SearchHit, _r_SearchHit)
 _P_SearchResult = (
     _avro.OP_RECORD,
     (
@@ -2931,6 +2943,8 @@ _P_SearchResult = (
         ("truncated", (_avro.OP_BOOLEAN,)),
         ("hits", (_avro.OP_ARRAY, _P_SearchHit)),
     ),
+    SearchResult,
+    _F_SearchResult,
 )
 _P_SearchCompleted = (
     _avro.OP_RECORD,
@@ -2940,8 +2954,10 @@ _P_SearchCompleted = (
         ("capability_type", (_avro.OP_STRING,)),
         ("result", _P_SearchResult),
         ("duration_ms", (_avro.OP_LONG,)),
-        ("timestamp", (_avro.OP_TIMESTAMP, 1000, _avro.timestamp_to_millis)),
+        ("timestamp", (_avro.OP_TIMESTAMP, 1000, _avro.timestamp_to_millis, _avro.millis_to_timestamp)),
     ),
+    SearchCompleted,
+    _F_SearchCompleted,
 )
 _P_ErrorInfo = (
     _avro.OP_RECORD,
@@ -2951,6 +2967,8 @@ _P_ErrorInfo = (
         ("stack_trace", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_STRING,))),
         ("retryable", (_avro.OP_BOOLEAN,)),
     ),
+    ErrorInfo,
+    _F_ErrorInfo,
 )
 _P_SearchFailed = (
     _avro.OP_RECORD,
@@ -2960,18 +2978,22 @@ _P_SearchFailed = (
         ("capability_type", (_avro.OP_STRING,)),
         ("error", _P_ErrorInfo),
         ("params", (_avro.OP_MAP, (_avro.OP_STRING,))),
-        ("timestamp", (_avro.OP_TIMESTAMP, 1000, _avro.timestamp_to_millis)),
+        ("timestamp", (_avro.OP_TIMESTAMP, 1000, _avro.timestamp_to_millis, _avro.millis_to_timestamp)),
     ),
+    SearchFailed,
+    _F_SearchFailed,
 )
-_P_SearchFilter = (_avro.OP_PYTHON, _w_SearchFilter)
+_P_SearchFilter = (_avro.OP_PYTHON, _w_SearchFilter, _r_SearchFilter)
 _P_SearchQuery = (
     _avro.OP_RECORD,
     (
         ("text", (_avro.OP_STRING,)),
-        ("mode", (_avro.OP_ENUM, _E_SearchMode)),
+        ("mode", (_avro.OP_ENUM, _E_SearchMode, tuple(_S_SearchMode.values()), "SearchMode")),
         ("filters", (_avro.OP_ARRAY, _P_SearchFilter)),
         ("max_results", (_avro.OP_INT,)),
     ),
+    SearchQuery,
+    _F_SearchQuery,
 )
 _P_SearchStarted = (
     _avro.OP_RECORD,
@@ -2981,8 +3003,10 @@ _P_SearchStarted = (
         ("capability_type", (_avro.OP_STRING,)),
         ("query", _P_SearchQuery),
         ("params", (_avro.OP_MAP, (_avro.OP_STRING,))),
-        ("timestamp", (_avro.OP_TIMESTAMP, 1000, _avro.timestamp_to_millis)),
+        ("timestamp", (_avro.OP_TIMESTAMP, 1000, _avro.timestamp_to_millis, _avro.millis_to_timestamp)),
     ),
+    SearchStarted,
+    _F_SearchStarted,
 )
 _P_CostRecorded = (
     _avro.OP_RECORD,
@@ -2994,16 +3018,36 @@ _P_CostRecorded = (
         ("model", (_avro.OP_STRING,)),
         ("prompt_tokens", (_avro.OP_LONG,)),
         ("completion_tokens", (_avro.OP_LONG,)),
-        ("prompt_unit_price", (_avro.OP_CONVERT, _avro.decimal_converter(8, 18, 8), (_avro.OP_FIXED, 8))),
-        ("completion_unit_price", (_avro.OP_CONVERT, _avro.decimal_converter(8, 18, 8), (_avro.OP_FIXED, 8))),
-        ("prompt_cost", (_avro.OP_CONVERT, _avro.decimal_converter(8, 18), (_avro.OP_BYTES,))),
-        ("completion_cost", (_avro.OP_CONVERT, _avro.decimal_converter(8, 18), (_avro.OP_BYTES,))),
-        ("total_cost", (_avro.OP_CONVERT, _avro.decimal_converter(8, 18), (_avro.OP_BYTES,))),
+        (
+            "prompt_unit_price",
+            (_avro.OP_CONVERT, _avro.decimal_to_wire(8, 18, 8), (_avro.OP_FIXED, 8), _avro.decimal_from_wire(8, 18)),
+        ),
+        (
+            "completion_unit_price",
+            (_avro.OP_CONVERT, _avro.decimal_to_wire(8, 18, 8), (_avro.OP_FIXED, 8), _avro.decimal_from_wire(8, 18)),
+        ),
+        (
+            "prompt_cost",
+            (_avro.OP_CONVERT, _avro.decimal_to_wire(8, 18), (_avro.OP_BYTES,), _avro.decimal_from_wire(8, 18)),
+        ),
+        (
+            "completion_cost",
+            (_avro.OP_CONVERT, _avro.decimal_to_wire(8, 18), (_avro.OP_BYTES,), _avro.decimal_from_wire(8, 18)),
+        ),
+        (
+            "total_cost",
+            (_avro.OP_CONVERT, _avro.decimal_to_wire(8, 18), (_avro.OP_BYTES,), _avro.decimal_from_wire(8, 18)),
+        ),
         ("currency", (_avro.OP_STRING,)),
-        ("billing_date", (_avro.OP_CONVERT, _avro.date_to_days, (_avro.OP_INT,))),
-        ("usage_local_time", (_avro.OP_CONVERT, _avro.local_timestamp_to_millis, (_avro.OP_LONG,))),
-        ("timestamp", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros)),
+        ("billing_date", (_avro.OP_CONVERT, _avro.date_to_days, (_avro.OP_INT,), _avro.days_to_date)),
+        (
+            "usage_local_time",
+            (_avro.OP_CONVERT, _avro.local_timestamp_to_millis, (_avro.OP_LONG,), _avro.millis_to_local_timestamp),
+        ),
+        ("timestamp", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros, _avro.micros_to_timestamp)),
     ),
+    CostRecorded,
+    _F_CostRecorded,
 )
 _P_CostRecordedKey = (
     _avro.OP_RECORD,
@@ -3011,28 +3055,34 @@ _P_CostRecordedKey = (
         ("tenant_id", (_avro.OP_STRING,)),
         ("token_usage_id", (_avro.OP_STRING,)),
     ),
+    CostRecordedKey,
+    _F_CostRecordedKey,
 )
 _P_SubtaskOutcome = (
     _avro.OP_RECORD,
     (
         ("task_id", (_avro.OP_UUID,)),
         ("task_type", (_avro.OP_STRING,)),
-        ("status", (_avro.OP_ENUM, _E_SubtaskStatus)),
+        ("status", (_avro.OP_ENUM, _E_SubtaskStatus, tuple(_S_SubtaskStatus.values()), "SubtaskStatus")),
         ("duration_ms", (_avro.OP_LONG,)),
-        ("subtasks", (_avro.OP_ARRAY, (_avro.OP_PYTHON, _w_SubtaskOutcome))),
+        ("subtasks", (_avro.OP_ARRAY, (_avro.OP_PYTHON, _w_SubtaskOutcome, _r_SubtaskOutcome))),
     ),
+    SubtaskOutcome,
+    _F_SubtaskOutcome,
 )
-_P_TaskCompleted = (_avro.OP_PYTHON, _w_TaskCompleted)
+_P_TaskCompleted = (_avro.OP_PYTHON, _w_TaskCompleted, _r_TaskCompleted)
 _P_TaskFailed = (
     _avro.OP_RECORD,
     (
         ("task_id", (_avro.OP_UUID,)),
         ("agent_id", (_avro.OP_UUID,)),
-        ("failed_at", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros)),
+        ("failed_at", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros, _avro.micros_to_timestamp)),
         ("attempt", (_avro.OP_INT,)),
         ("will_retry", (_avro.OP_BOOLEAN,)),
         ("error", _P_ErrorInfo),
     ),
+    TaskFailed,
+    _F_TaskFailed,
 )
 _P_TaskStarted = (
     _avro.OP_RECORD,
@@ -3044,9 +3094,14 @@ _P_TaskStarted = (
         ("priority", (_avro.OP_INT,)),
         ("attempt", (_avro.OP_INT,)),
         ("input", (_avro.OP_MAP, (_avro.OP_STRING,))),
-        ("started_at", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros)),
-        ("deadline", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_TIMESTAMP, 1000, _avro.timestamp_to_millis))),
+        ("started_at", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros, _avro.micros_to_timestamp)),
+        (
+            "deadline",
+            (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_TIMESTAMP, 1000, _avro.timestamp_to_millis, _avro.millis_to_timestamp)),
+        ),
     ),
+    TaskStarted,
+    _F_TaskStarted,
 )
 
 

@@ -8,6 +8,7 @@ types, buffer growth, every error, invalid programs, leaks, and switching the ex
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import enum
 import os
@@ -19,16 +20,19 @@ import types
 import uuid
 import zoneinfo
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pydantic
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from platform_events import avro_codecs as codecs
 from platform_events import avro_models as m
 from schemabus.runtime import avro as rt
-from schemabus.runtime.serde import frame_header
-from schemabus.runtime.speedups import PyDeliveryCounter, compiled_encoder, extension
+from schemabus.runtime.serde import DeserializationError, frame_header
+from schemabus.runtime.speedups import PyDeliveryCounter, compiled_encoder, compiled_reader, extension
 
 speedups = pytest.importorskip("schemabus.runtime._speedups", reason="the compiled encoder is not built")
 
@@ -123,9 +127,14 @@ PARIS = zoneinfo.ZoneInfo("Europe/Paris")
 @pytest.mark.parametrize("unit", [1, 1000])
 def test_timestamps_match_the_python_conversion(when: dt.datetime, unit: int) -> None:
     conversion = rt.timestamp_to_micros if unit == 1 else rt.timestamp_to_millis
-    encode = compiled_encoder((rt.OP_TIMESTAMP, unit, conversion))
-    assert encode is not None
+    back = rt.micros_to_timestamp if unit == 1 else rt.millis_to_timestamp
+    program = (rt.OP_TIMESTAMP, unit, conversion, back)
+    encode, read = compiled_encoder(program), compiled_reader(program)
+    assert encode is not None and read is not None
     assert encode(when) == rt.write_long(conversion(when))
+    decoded, end = read(encode(when), 0)
+    assert (decoded, end) == (back(conversion(when)), len(encode(when)))
+    assert decoded.tzinfo is dt.UTC
 
 
 def test_a_datetime_subclass_goes_through_the_conversion() -> None:
@@ -139,7 +148,7 @@ def test_a_datetime_subclass_goes_through_the_conversion() -> None:
         return rt.timestamp_to_micros(t)
 
     value = Stamp(2026, 1, 2, tzinfo=dt.UTC)
-    assert compiled_encoder((rt.OP_TIMESTAMP, 1, conversion))(value) == rt.write_long(  # type: ignore[misc]
+    assert compiled_encoder((rt.OP_TIMESTAMP, 1, conversion, rt.micros_to_timestamp))(value) == rt.write_long(  # type: ignore[misc]
         rt.timestamp_to_micros(value)
     )
     assert seen == [value]
@@ -196,12 +205,16 @@ class Color(enum.StrEnum):
 
 def test_enums_by_identity_then_by_equality() -> None:
     table = {Color.RED: b"\x00", Color.GREEN: b"\x02"}
-    encode = compiled_encoder((rt.OP_ENUM, table))
-    assert encode is not None
+    program = (rt.OP_ENUM, table, (Color.RED, Color.GREEN), "Color")
+    encode, read = compiled_encoder(program), compiled_reader(program)
+    assert encode is not None and read is not None
     assert encode(Color.GREEN) == b"\x02"
     assert encode("GREEN") == b"\x02"  # equal to a member of a str enum, as the dict lookup finds it
-    with pytest.raises(ValueError, match="'BLUE' is not a symbol"):
+    with pytest.raises(ValueError, match="'BLUE' is not a symbol of Color"):
         encode("BLUE")
+    assert read(b"\x02", 0) == (Color.GREEN, 1)
+    with pytest.raises(rt.AvroDecodeError, match="enum index 2 out of range for Color"):
+        read(b"\x04", 0)
 
 
 def test_optional_branch_order() -> None:
@@ -218,10 +231,16 @@ def test_the_python_writer_is_called_for_what_the_program_hands_back() -> None:
         calls.append(value)
         out += b"<" + str(value).encode() + b">"
 
-    encode = compiled_encoder((rt.OP_ARRAY, (rt.OP_PYTHON, writer)))
-    assert encode is not None
+    def reader(buf: bytes, pos: int) -> tuple[int, int]:
+        end = buf.index(b">", pos)
+        return int(buf[pos + 1 : end]), end + 1
+
+    program = (rt.OP_ARRAY, (rt.OP_PYTHON, writer, reader))
+    encode, read = compiled_encoder(program), compiled_reader(program)
+    assert encode is not None and read is not None
     assert encode([1, 2]) == b"\x04<1><2>\x00"
     assert calls == [1, 2]
+    assert read(b"\x04<1><2>\x00", 0) == ([1, 2], 8)
 
 
 @pytest.mark.parametrize(
@@ -271,21 +290,29 @@ def test_a_nested_error_names_every_field() -> None:
         (rt.OP_STRING, 1),
         (rt.OP_FIXED, -1),
         (rt.OP_ENUM, [1]),
-        (rt.OP_ENUM, {"A": "not bytes"}),
+        (rt.OP_ENUM, {"A": b"\x00"}),
+        (rt.OP_ENUM, {"A": "not bytes"}, ("A",), "E"),
         (rt.OP_ARRAY,),
         (rt.OP_OPTIONAL, 0, 64, (rt.OP_NULL,)),
-        (rt.OP_RECORD, (("a",),)),
-        (rt.OP_RECORD, ((1, (rt.OP_LONG,)),)),
-        (rt.OP_RECORD, (("a", (rt.OP_LONG, 5)),)),
-        (rt.OP_TIMESTAMP, 10, rt.timestamp_to_micros),
-        (rt.OP_CONVERT, "not callable", (rt.OP_LONG,)),
-        (rt.OP_PYTHON, None),
+        (rt.OP_RECORD, (("a", (rt.OP_LONG,)),)),
+        (rt.OP_RECORD, (("a",),), m.AgentCreated, frozenset()),
+        (rt.OP_RECORD, ((1, (rt.OP_LONG,)),), m.AgentCreated, frozenset()),
+        (rt.OP_RECORD, (("a", (rt.OP_LONG, 5)),), m.AgentCreated, frozenset()),
+        (rt.OP_RECORD, (), "not a class", frozenset()),
+        (rt.OP_TIMESTAMP, 10, rt.timestamp_to_micros, rt.micros_to_timestamp),
+        (rt.OP_TIMESTAMP, 1, rt.timestamp_to_micros),
+        (rt.OP_CONVERT, "not callable", (rt.OP_LONG,), int),
+        (rt.OP_CONVERT, int, (rt.OP_LONG,)),
+        (rt.OP_PYTHON, None, None),
+        (rt.OP_PYTHON, print),
     ],
     ids=repr,
 )
 def test_invalid_programs_are_refused(program: Any) -> None:
-    with pytest.raises(ValueError, match="invalid encoder program"):
+    with pytest.raises(ValueError, match="invalid codec program"):
         speedups.Encoder(program)
+    with pytest.raises(ValueError, match="invalid codec program"):
+        speedups.Decoder(program)
 
 
 def test_a_program_nested_past_the_limit_is_refused() -> None:
@@ -387,3 +414,139 @@ def test_delivery_counter_counts_reports_from_many_threads(counter_type: Any) ->
     for t in threads:
         t.join()
     assert done == [1]
+
+
+# --- decoding ------------------------------------------------------------------------------
+
+
+def python_serde(serde: Any) -> Any:
+    """The same serde without a program: the generated Python writer and reader."""
+    return dataclasses.replace(serde, program=None)
+
+
+def outcome(serde: Any, payload: bytes) -> Any:
+    try:
+        return serde.decode(payload)
+    except DeserializationError:
+        return DeserializationError
+
+
+def cost() -> m.CostRecorded:
+    return m.CostRecorded.model_validate(
+        {
+            "token_usage_id": uuid.UUID(int=3),
+            "tenant_id": "tenant-7",
+            "model": "gpt-x",
+            "prompt_tokens": 1200,
+            "completion_tokens": 350,
+            "prompt_unit_price": Decimal("0.00000300"),
+            "completion_unit_price": Decimal("0.00001500"),
+            "prompt_cost": Decimal("0.00360000"),
+            "completion_cost": Decimal("0.00525000"),
+            "total_cost": Decimal("0.00885000"),
+            "billing_date": dt.date(2026, 11, 28),
+            "usage_local_time": dt.datetime(2026, 11, 28, 13, 0, 0),
+            "timestamp": NOW,
+        }
+    )
+
+
+NOW = dt.datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=dt.UTC)
+SAMPLES = [(SERDE, event()), (SERDE, event(display_name=None, availability=None)), (codecs.cost_recorded_serde, cost())]
+
+
+@pytest.mark.parametrize(("serde", "value"), SAMPLES, ids=["created", "created-nulls", "cost"])
+def test_every_truncation_is_poison_on_both_paths(serde: Any, value: Any) -> None:
+    payload = serde.encode(value)
+    assert serde.decode(payload) == value == python_serde(serde).decode(payload)
+    for end in range(len(payload)):
+        for s in (serde, python_serde(serde)):
+            assert outcome(s, payload[:end]) is DeserializationError, (end, s.program is None)
+    assert outcome(serde, payload + b"\x00") is DeserializationError  # bytes left over
+
+
+@pytest.mark.parametrize(("serde", "value"), SAMPLES, ids=["created", "created-nulls", "cost"])
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_damaged_payloads_decode_alike_on_both_paths(serde: Any, value: Any, data: st.DataObject) -> None:
+    """Bytes changed anywhere: both paths refuse them as poison, or both read the same model."""
+    payload = bytearray(serde.encode(value))
+    for _ in range(data.draw(st.integers(1, 3))):
+        payload[data.draw(st.integers(0, len(payload) - 1))] = data.draw(st.integers(0, 255))
+    compiled, python = outcome(serde, bytes(payload)), outcome(python_serde(serde), bytes(payload))
+    assert compiled == python
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "6F1C0A3E-3F0E-4C57-9D2B-3D6F2F0D1A11",  # upper case: the fast path too
+        "6f1c0a3e3f0e4c579d2b3d6f2f0d1a11",  # other forms: uuid.UUID
+        "{6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a11}",
+        "urn:uuid:6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a11",
+        "6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a1g",
+        "6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a1",
+        "",
+    ],
+)
+def test_uuid_text_decodes_as_uuid_from_str_reads_it(text: str) -> None:
+    read = compiled_reader((rt.OP_UUID,))
+    assert read is not None
+    payload = rt.write_long(len(text.encode())) + text.encode()
+    try:
+        expected: Any = rt.uuid_from_str(text)
+    except ValueError as e:
+        expected = type(e)
+    try:
+        got: Any = read(payload, 0)[0]
+    except ValueError as e:
+        got = type(e)
+    assert got == expected
+    if isinstance(got, uuid.UUID):
+        assert type(got) is uuid.UUID and got.is_safe is uuid.SafeUUID.unknown
+
+
+@pytest.mark.parametrize("micros", [-(2**63), -62135596800_000_001, 253402300800_000_000, 2**63 - 1])
+def test_timestamps_out_of_range_are_poison_on_both_paths(micros: int) -> None:
+    value = SERDE.encode(event())
+    stamp = rt.write_long(rt.timestamp_to_micros(NOW))
+    assert stamp in value
+    damaged = value.replace(stamp, rt.write_long(micros), 1)
+    for s in (SERDE, python_serde(SERDE)):
+        assert outcome(s, damaged) is DeserializationError
+
+
+def test_varints_past_64_bits_are_refused() -> None:
+    read = compiled_reader((rt.OP_LONG,))
+    assert read is not None
+    assert read(rt.write_long(-(2**63)), 0)[0] == -(2**63)
+    assert read(rt.write_long(2**63 - 1), 0)[0] == 2**63 - 1
+    with pytest.raises(rt.AvroDecodeError, match="longer than 64 bits"):
+        read(b"\xff" * 9 + b"\x02", 0)
+    with pytest.raises(IndexError, match="truncated"):
+        read(b"\xff" * 5, 0)
+
+
+def test_decoding_does_not_leak() -> None:
+    good = SERDE.encode(event(labels={"a": "b"}, agent_id=uuid.UUID(int=9)))
+    odd = SERDE.encode(event(agent_id=uuid.UUID(int=9))).replace(
+        str(uuid.UUID(int=9)).encode(), b"0" * 28 + b"-0-0-0-0"
+    )  # 36 characters, not canonical
+    bad = good[:-3]
+
+    def run(n: int) -> None:
+        for _ in range(n):
+            SERDE.decode(good)
+            SERDE.decode(odd)
+            with pytest.raises(DeserializationError):
+                SERDE.decode(bad)
+
+    run(2000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        run(20000)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024, f"{grown} bytes more after 60,000 decodes: a leak"

@@ -898,17 +898,21 @@ def _r_Money(buf: bytes, p: int) -> tuple[Money, int]:
 _P_Money = (
     _avro.OP_RECORD,
     (
-        ("amount", (_avro.OP_CONVERT, _avro.decimal_converter(2, 12), (_avro.OP_BYTES,))),
-        ("currency", (_avro.OP_ENUM, _E_Currency)),
+        ("amount", (_avro.OP_CONVERT, _avro.decimal_to_wire(2, 12), (_avro.OP_BYTES,), _avro.decimal_from_wire(2, 12))),
+        ("currency", (_avro.OP_ENUM, _E_Currency, tuple(_S_Currency.values()), "Currency")),
     ),
+    Money,
+    _F_Money,
 )
 _P_Line = (
     _avro.OP_RECORD,
     (
         ("sku", (_avro.OP_STRING,)),
         ("price", _P_Money),
-        ("children", (_avro.OP_ARRAY, (_avro.OP_PYTHON, _w_Line))),
+        ("children", (_avro.OP_ARRAY, (_avro.OP_PYTHON, _w_Line, _r_Line))),
     ),
+    Line,
+    _F_Line,
 )
 _P_Shipping = (
     _avro.OP_RECORD,
@@ -916,8 +920,10 @@ _P_Shipping = (
         ("method", (_avro.OP_STRING,)),
         ("cost", _P_Money),
     ),
+    Shipping,
+    _F_Shipping,
 )
-_P_OrderPlaced = (_avro.OP_PYTHON, _w_OrderPlaced)
+_P_OrderPlaced = (_avro.OP_PYTHON, _w_OrderPlaced, _r_OrderPlaced)
 
 
 order_placed_serde: AvroSerde[OrderPlaced] = AvroSerde(

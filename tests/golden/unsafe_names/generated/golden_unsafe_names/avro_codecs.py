@@ -321,9 +321,11 @@ _P_class_ = (
         ("None_", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_STRING,))),
         ("field_private", (_avro.OP_STRING,)),
         ("ok", (_avro.OP_BOOLEAN,)),
-        ("Status_", (_avro.OP_ENUM, _E_Status)),
-        ("status", (_avro.OP_ENUM, _E_Status)),
+        ("Status_", (_avro.OP_ENUM, _E_Status, tuple(_S_Status.values()), "Status")),
+        ("status", (_avro.OP_ENUM, _E_Status, tuple(_S_Status.values()), "Status")),
     ),
+    class_,
+    _F_class_,
 )
 
 
