@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # type checkers see the real names; at run time they load on 
         SchemabusError,
         TransactionAbortedError,
         TransactionError,
+        TransactionOutcomeUnknownError,
         TransactionStateError,
     )
     from .kafka_bus import KafkaBus, ensure_topics
@@ -67,6 +68,7 @@ _LAZY = {
     "Transaction": "transactions",
     "TransactionAbortedError": "errors",
     "TransactionError": "errors",
+    "TransactionOutcomeUnknownError": "errors",
     "TransactionStateError": "errors",
     "ensure_topics": "kafka_bus",
 }
@@ -124,6 +126,7 @@ __all__ = [
     "Transaction",
     "TransactionAbortedError",
     "TransactionError",
+    "TransactionOutcomeUnknownError",
     "TransactionStateError",
     "consumer_group",
     "ensure_topics",

@@ -31,6 +31,7 @@ __all__ = [
     "SchemabusError",
     "TransactionAbortedError",
     "TransactionError",
+    "TransactionOutcomeUnknownError",
     "TransactionStateError",
 ]
 
@@ -183,6 +184,15 @@ class TransactionAbortedError(TransactionError):
     ``read_committed`` consumers. Raised by a commit that failed (the bus aborted the transaction) and
     set on the delivery futures of its records still pending at the abort. ``retriable``: running the
     whole transaction again may succeed."""
+
+
+class TransactionOutcomeUnknownError(TransactionError):
+    """A commit kept failing with retriable errors until the transaction timeout: the transaction may
+    have committed or may be aborted, and librdkafka allows no abort once a commit has begun. The bus
+    replaces its producer; the new one's initialization settles the transaction at the coordinator.
+    Not ``retriable`` (running the transaction again may duplicate it) and ``possibly_persisted``.
+    An ``exactly_once`` runner stops on it: after a restart it reads from the offsets that did commit,
+    so every record's outputs stay committed once."""
 
 
 class RegistryError(SchemabusError):

@@ -79,6 +79,7 @@ from .errors import (
     SchemabusError,
     TransactionAbortedError,
     TransactionError,
+    TransactionOutcomeUnknownError,
     TransactionStateError,
 )
 from .registry import IdMode, SchemaIds, SchemaRegistry
@@ -692,7 +693,9 @@ class KafkaBus:
     def _commit(self, offsets: Sequence[TopicPartition] = (), group_metadata: Any = None) -> None:
         """Send ``offsets`` (if any) and commit the open transaction; blocks. Retriable errors are retried
         within the transaction timeout; any other failure aborts the transaction and raises
-        :class:`TransactionAbortedError`, or a :class:`FatalProducerError` when the producer is lost."""
+        :class:`TransactionAbortedError`, or a :class:`FatalProducerError` when the producer is lost. A
+        commit still failing with retriable errors at the timeout raises
+        :class:`TransactionOutcomeUnknownError` (and the producer is replaced)."""
         if not self._txn_open:
             if self._txn_producer is not None and self._txn_producer is not self._producer:
                 self._txn_producer = None
@@ -708,7 +711,12 @@ class KafkaBus:
                     lambda: producer.send_offsets_to_transaction(list(offsets), group_metadata),
                     deadline,
                 )
-            self._txn_call("commit", producer.commit_transaction, deadline)
+            try:
+                self._txn_call("commit", producer.commit_transaction, deadline)
+            except _NeedsAbort as e:
+                if e.timed_out:
+                    raise self._commit_outcome_unknown(e.error) from None
+                raise
         except _NeedsAbort as e:
             cause = e.error
             self._abort()
@@ -721,6 +729,20 @@ class KafkaBus:
             ) from None
         finally:
             self._txn_closed()  # committed, aborted, or gone with a producer lost to a fatal error
+
+    def _commit_outcome_unknown(self, error: KafkaError) -> TransactionOutcomeUnknownError:
+        """A commit still failing (retriable) at the transaction timeout: librdkafka refuses an abort once
+        a commit has begun, so the producer is replaced; the new one's init_transactions settles it."""
+        text = redact(error.str(), self._secrets)
+        self._on_error(KafkaError(KafkaError._FATAL, f"the outcome of a commit is unknown: {text}", fatal=True))
+        return TransactionOutcomeUnknownError(
+            "",
+            f"the commit did not finish within the transaction timeout ({error.name()}: {text}): the "
+            "transaction may have committed or not; the producer is replaced, and initializing the new "
+            "one settles the transaction",
+            possibly_persisted=True,
+            code=error.name(),
+        )
 
     def _abort(self) -> None:
         """Abort the open transaction (its pending records fail with :class:`TransactionAbortedError`); blocks."""
@@ -762,11 +784,12 @@ class KafkaBus:
                     raise TransactionError("", f"cannot {what}: {redact(str(e), self._secrets)}") from None
                 if error.fatal():
                     raise self._txn_error(what, e) from None
-                if error.retriable() and not error.txn_requires_abort() and time.monotonic() < deadline:
+                retriable = error.retriable() and not error.txn_requires_abort()
+                if retriable and time.monotonic() < deadline:
                     log.info("cannot %s yet (retrying): %s", what, redact(error.str(), self._secrets))
                     time.sleep(_TXN_RETRY_S)
                     continue
-                raise _NeedsAbort(error) from None
+                raise _NeedsAbort(error, timed_out=retriable) from None
 
     def _init_transactions(self, producer: Producer) -> None:
         deadline = time.monotonic() + self._txn_timeout_s
@@ -1212,11 +1235,13 @@ def _error_text(e: BaseException) -> str:
 
 
 class _NeedsAbort(Exception):
-    """A transactional call failed in a way that leaves the transaction to be aborted."""
+    """A transactional call failed in a way that leaves the transaction to be aborted (``timed_out``:
+    it kept failing with retriable errors until the transaction timeout)."""
 
-    def __init__(self, error: KafkaError) -> None:
+    def __init__(self, error: KafkaError, *, timed_out: bool = False) -> None:
         super().__init__(error.str())
         self.error = error
+        self.timed_out = timed_out
 
 
 T = TypeVar("T")
