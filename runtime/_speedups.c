@@ -45,6 +45,7 @@ enum {
 static PyObject *uuid_type;  /* uuid.UUID */
 static PyObject *safe_uuid_unknown; /* uuid.SafeUUID.unknown */
 static PyObject *avro_decode_error; /* schemabus.runtime.avro.AvroDecodeError */
+static PyObject *avro_truncated_error; /* schemabus.runtime.avro.AvroTruncatedError (an IndexError too) */
 static PyObject *empty_tuple;
 static PyObject *str_int;    /* "int" */
 static PyObject *str_is_safe, *str_dict, *str_fields_set, *str_extra, *str_private;
@@ -154,6 +155,12 @@ static void node_clear(Node *n) {
         for (Py_ssize_t i = 0; i < count; i++) node_clear(&n->children[i]);
         PyMem_Free(n->children);
     }
+    if (n->op == OP_ENUM && n->keys != NULL) { /* the only owned references: the table may change */
+        for (Py_ssize_t i = 0; i < n->size; i++) {
+            Py_XDECREF(n->keys[i]);
+            Py_XDECREF(n->values[i]);
+        }
+    }
     PyMem_Free(n->keys);
     PyMem_Free(n->values);
     memset(n, 0, sizeof(*n));
@@ -219,10 +226,10 @@ static int node_compile(Node *n, PyObject *spec, int depth) {
         }
         Py_ssize_t pos = 0, i = 0;
         PyObject *k, *v;
-        while (PyDict_Next(a1, &pos, &k, &v)) {
+        while (PyDict_Next(a1, &pos, &k, &v) && i < n->size) {
             if (!PyBytes_CheckExact(v)) return bad_program("ENUM symbols are encoded as bytes");
-            n->keys[i] = k;
-            n->values[i++] = v;
+            n->keys[i] = Py_NewRef(k);
+            n->values[i++] = Py_NewRef(v);
         }
         return 0;
     }
@@ -234,7 +241,8 @@ static int node_compile(Node *n, PyObject *spec, int depth) {
         if (small_index(a1, &n->null_byte) < 0 || small_index(a2, &n->value_byte) < 0) return -1;
         return compile_child(n, PyTuple_GET_ITEM(spec, 3), depth);
     case OP_RECORD: {
-        if (argc != 3 || !PyTuple_Check(a1) || !PyType_Check(a2) || !PyAnySet_Check(PyTuple_GET_ITEM(spec, 3)))
+        if (argc != 3 || !PyTuple_Check(a1) || !PyType_Check(a2) || ((PyTypeObject *)a2)->tp_new == NULL ||
+            !PyAnySet_Check(PyTuple_GET_ITEM(spec, 3)))
             return bad_program("RECORD takes a tuple of (attribute, node), the model class and its field names");
         n->cls = a2;
         n->fields_set = PyTuple_GET_ITEM(spec, 3);
@@ -376,7 +384,7 @@ static int encode_timestamp(const Node *n, PyObject *v, Buf *b) {
     int64_t offset_us = 0;
     if (tz == Py_None) return encode_converted(n, v, b); /* the conversion raises its own error */
     if (tz != PyDateTime_TimeZone_UTC) {
-        PyObject *off = PyObject_CallMethodOneArg(tz, str_utcoffset, v);
+        PyObject *off = PyObject_CallMethodNoArgs(v, str_utcoffset); /* datetime checks the offset's range */
         if (off == NULL) return -1;
         if (!PyDelta_CheckExact(off)) {
             Py_DECREF(off);
@@ -400,6 +408,7 @@ static int encode_bytes(PyObject *v, Buf *b, Py_ssize_t fixed) {
         view.len = PyBytes_GET_SIZE(v);
         view.obj = NULL;
     } else if (PyObject_GetBuffer(v, &view, PyBUF_SIMPLE) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_TypeError)) return -1;
         PyErr_Clear();
         return wrong_type(v, "bytes");
     }
@@ -450,14 +459,10 @@ static int encode_items(const Node *n, PyObject *v, Buf *b) {
 }
 
 static int encode_entries(const Node *n, PyObject *v, Buf *b) {
-    PyObject *items = PyDict_Check(v) ? PyDict_Items(v) : PyMapping_Items(v); /* any mapping, like x.items() */
-    if (items == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
-            PyErr_Clear();
-            return wrong_type(v, "a dict");
-        }
-        return -1;
-    }
+    int has_items = PyObject_HasAttrString(v, "items");
+    if (!has_items) return wrong_type(v, "a dict");
+    PyObject *items = PyMapping_Items(v); /* any mapping, as x.items() gives its entries */
+    if (items == NULL) return -1;
     Py_ssize_t count = PyList_GET_SIZE(items);
     int rc = 0;
     if (count > 0) {
@@ -485,6 +490,10 @@ static int encode_dict_entries(const Node *n, PyObject *v, Buf *b) {
         Py_ssize_t pos = 0;
         PyObject *k, *x;
         while (PyDict_Next(v, &pos, &k, &x)) {
+            if (PyDict_GET_SIZE(v) != count) {
+                PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+                return -1;
+            }
             Py_INCREF(k);
             Py_INCREF(x);
             int rc = encode_string(k, b);
@@ -492,6 +501,10 @@ static int encode_dict_entries(const Node *n, PyObject *v, Buf *b) {
             Py_DECREF(k);
             Py_DECREF(x);
             if (rc < 0) return -1;
+        }
+        if (PyDict_GET_SIZE(v) != count) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+            return -1;
         }
     }
     return buf_byte(b, 0);
@@ -535,6 +548,7 @@ static int encode_enum(const Node *n, PyObject *v, Buf *b) {
         if (n->keys[i] == v) return buf_put(b, PyBytes_AS_STRING(n->values[i]), PyBytes_GET_SIZE(n->values[i]));
     }
     PyObject *enc = PyDict_GetItemWithError(n->to_wire, v); /* equal but not identical (a str for a str enum) */
+    if (enc != NULL && !PyBytes_Check(enc)) return wrong_type(enc, "bytes in the enum table");
     if (enc == NULL) {
         if (!PyErr_Occurred()) {
             PyObject *r = PyObject_Repr(v);
@@ -629,7 +643,7 @@ typedef struct {
 } Reader;
 
 static int truncated(void) {
-    PyErr_SetString(PyExc_IndexError, "truncated payload: the data ends inside a value");
+    PyErr_SetString(avro_truncated_error, "truncated payload: the data ends inside a value");
     return -1;
 }
 
@@ -659,7 +673,7 @@ static int read_sized(Reader *r, const char **start, Py_ssize_t *len, const char
         return -1;
     }
     if (n > r->len - r->pos) {
-        PyErr_Format(PyExc_IndexError, "truncated payload: a %s runs past the end", what);
+        PyErr_Format(avro_truncated_error, "truncated payload: a %s runs past the end", what);
         return -1;
     }
     *start = (const char *)r->data + r->pos;
@@ -807,6 +821,10 @@ static PyObject *decode_blocks(const Node *n, Reader *r, int is_map) {
         if (read_long(r, &count) < 0) goto fail;
         if (count == 0) return out;
         if (count < 0) { /* a negative count is followed by the block's size in bytes */
+            if (count == INT64_MIN) {
+                PyErr_SetString(avro_decode_error, "a block count is out of range");
+                goto fail;
+            }
             count = -count;
             if (read_long(r, &size) < 0) goto fail;
         }
@@ -931,13 +949,15 @@ static int Decoder_init(Decoder *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"program", NULL};
     PyObject *program;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Decoder", kwlist, &program)) return -1;
-    node_clear(&self->root);
-    Py_XSETREF(self->program, Py_NewRef(program));
-    if (node_compile(&self->root, program, 0) < 0) {
-        node_clear(&self->root);
-        Py_CLEAR(self->program);
+    if (self->program != NULL) { /* a decode may be walking the nodes: never replace them */
+        PyErr_SetString(PyExc_RuntimeError, "a Decoder is initialized once");
         return -1;
     }
+    if (node_compile(&self->root, program, 0) < 0) {
+        node_clear(&self->root);
+        return -1;
+    }
+    self->program = Py_NewRef(program); /* last: read() needs it */
     return 0;
 }
 
@@ -986,7 +1006,7 @@ static void Decoder_dealloc(Decoder *self) {
 
 static PyMethodDef Decoder_methods[] = {
     {"read", (PyCFunction)(void (*)(void))Decoder_read, METH_FASTCALL,
-     "read(buffer, position=0) -> (value, end): decode one value, as a generated reader does."},
+     "read(buffer, position=0, /) -> (value, end): decode one value, as a generated reader does."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1017,21 +1037,25 @@ static int Encoder_init(Encoder *self, PyObject *args, PyObject *kwds) {
     static char *kwlist[] = {"program", "header", NULL};
     PyObject *program, *header = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|S:Encoder", kwlist, &program, &header)) return -1;
-    node_clear(&self->root);
-    Py_CLEAR(self->program);
-    Py_CLEAR(self->header);
-    self->program = Py_NewRef(program);
-    self->header = header != NULL ? Py_NewRef(header) : PyBytes_FromStringAndSize(NULL, 0);
-    if (self->header == NULL) return -1;
+    if (self->program != NULL) { /* an encode may be walking the nodes: never replace them */
+        PyErr_SetString(PyExc_RuntimeError, "an Encoder is initialized once");
+        return -1;
+    }
     if (node_compile(&self->root, program, 0) < 0) {
         node_clear(&self->root);
         return -1;
     }
+    self->header = header != NULL ? Py_NewRef(header) : PyBytes_FromStringAndSize(NULL, 0);
+    if (self->header == NULL) {
+        node_clear(&self->root);
+        return -1;
+    }
+    self->program = Py_NewRef(program); /* last: encode() needs both */
     return 0;
 }
 
 static PyObject *Encoder_encode(Encoder *self, PyObject *value) {
-    if (self->header == NULL) {
+    if (self->program == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "Encoder was not initialized");
         return NULL;
     }
@@ -1137,12 +1161,18 @@ static PyObject *DeliveryCounter_call(DeliveryCounter *self, PyObject *args, PyO
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "DeliveryCounter takes (error, message)");
         return NULL;
     }
+    PyObject *type = NULL, *value = NULL, *tb = NULL;
     if (error != Py_None) {
         PyObject *r = PyObject_CallFunctionObjArgs(self->on_error, error, message, NULL);
-        if (r == NULL) return NULL;
-        Py_DECREF(r);
+        if (r == NULL) PyErr_Fetch(&type, &value, &tb); /* raised below, once the report is counted */
+        Py_XDECREF(r);
     }
-    return counter_arrive(self);
+    PyObject *done = counter_arrive(self);
+    if (type == NULL) return done;
+    if (done == NULL) PyErr_WriteUnraisable(self->on_done);
+    Py_XDECREF(done);
+    PyErr_Restore(type, value, tb);
+    return NULL;
 }
 
 static PyObject *DeliveryCounter_seal(DeliveryCounter *self, PyObject *sent) {
@@ -1220,6 +1250,7 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     PyObject *avro = PyImport_ImportModule("schemabus.runtime.avro");
     if (avro == NULL || safe_uuid_unknown == NULL) return NULL;
     avro_decode_error = PyObject_GetAttrString(avro, "AvroDecodeError");
+    avro_truncated_error = PyObject_GetAttrString(avro, "AvroTruncatedError");
     Py_DECREF(avro);
     empty_tuple = PyTuple_New(0);
     str_int = intern("int");
@@ -1230,7 +1261,7 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     str_private = intern("__pydantic_private__");
     str_utcoffset = intern("utcoffset");
     sixty_four = PyLong_FromLong(64);
-    if (avro_decode_error == NULL || empty_tuple == NULL || str_int == NULL || str_is_safe == NULL ||
+    if (avro_decode_error == NULL || avro_truncated_error == NULL || empty_tuple == NULL || str_int == NULL || str_is_safe == NULL ||
         str_dict == NULL || str_fields_set == NULL || str_extra == NULL || str_private == NULL ||
         str_utcoffset == NULL || sixty_four == NULL)
         return NULL;

@@ -38,6 +38,7 @@ import pydantic
 __all__ = [
     "AvroDecodeError",
     "AvroRecord",
+    "AvroTruncatedError",
     "Int32",
     "Int64",
     "construct",
@@ -97,7 +98,18 @@ def decimal_from_wire(scale: int, precision: int) -> Callable[[bytes], Decimal]:
 
 
 class AvroDecodeError(ValueError):
-    """The bytes are not a valid encoding of the schema (truncated, bad union index, bad enum index...)."""
+    """The bytes are not a valid encoding of the schema (bad union index, bad enum index...)."""
+
+
+class AvroTruncatedError(AvroDecodeError, IndexError):
+    """The bytes end inside a value (a poison message of reason ``truncated``)."""
+
+
+def bad_length(n: int, what: str) -> AvroDecodeError:
+    """The error for a string or bytes length ``n`` that is negative or runs past the end."""
+    if n < 0:
+        return AvroDecodeError(f"a {what} has a negative length")
+    return AvroTruncatedError(f"truncated payload: a {what} runs past the end")
 
 
 class AvroRecord(pydantic.BaseModel):
@@ -185,14 +197,14 @@ def read_long(buf: bytes, pos: int) -> tuple[int, int]:
         try:
             c = buf[pos]
         except IndexError:
-            raise AvroDecodeError("truncated payload: a number runs past the end") from None
+            raise AvroTruncatedError("truncated payload: a number runs past the end") from None
         pos += 1
+        if shift == 63 and c > 1:
+            raise AvroDecodeError("a varint is longer than 64 bits")
         n |= (c & 0x7F) << shift
         if c < 0x80:
             return (n >> 1) ^ -(n & 1), pos
         shift += 7
-        if shift > 63:
-            raise AvroDecodeError("a varint is longer than 10 bytes")
 
 
 def decimal_to_bytes(d: Decimal, scale: int, precision: int) -> bytes:

@@ -144,7 +144,11 @@ class _Batch:
         self.counter.seal(sent)
 
     def _failed(self, error: KafkaError, message: Any) -> None:
-        self.failed.append((message.key(), message.value(), self._bus._delivery_error(error, self._topic)))
+        try:
+            reason = self._bus._delivery_error(error, self._topic)
+        except Exception as e:  # never lose a failure: it would be counted as a success
+            reason = PublishError(self._topic, f"{error.name()}: {e}", code=error.name())
+        self.failed.append((message.key(), message.value(), reason))
 
     def _finish(self) -> None:
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more

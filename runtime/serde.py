@@ -125,7 +125,8 @@ class AvroSerde(Generic[T]):
         try:
             value, end = read(payload, pos)
         except (IndexError, ValueError, UnicodeDecodeError, OverflowError, struct.error) as e:
-            raise DeserializationError("truncated" if isinstance(e, IndexError) else "invalid-payload", str(e)) from e
+            truncated = isinstance(e, IndexError | struct.error)  # struct.error: too few bytes for a float
+            raise DeserializationError("truncated" if truncated else "invalid-payload", str(e)) from e
         if end != len(payload):
             reason = "truncated" if end > len(payload) else "invalid-payload"
             raise DeserializationError(reason, f"payload has {len(payload)} bytes but the schema read {end}")

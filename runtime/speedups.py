@@ -65,10 +65,12 @@ class PyDeliveryCounter:
         self._expected = -1
 
     def __call__(self, error: Any, message: Any) -> None:
-        if error is not None:
-            self._on_error(error, message)
-        if self._next() == self._expected:
-            self._on_done()
+        try:
+            if error is not None:
+                self._on_error(error, message)
+        finally:  # counted even when on_error raises: the batch must still finish
+            if self._next() == self._expected:
+                self._on_done()
 
     def seal(self, sent: int) -> None:
         if sent < 0 or self._expected != -1:

@@ -580,7 +580,7 @@ class AvroPython:
             out += [
                 f"{ind}{end} = p + {n}",
                 f"{ind}if {n} < 0 or {end} > len(buf):",
-                f'{ind}    raise _avro.AvroDecodeError("truncated payload: a {name} runs past the end")',
+                f"{ind}    raise _avro.bad_length({n}, {name!r})",
             ]
             if name == "string":
                 out.append(f"{ind}{var} = str(buf[p:{end}], 'utf-8')")

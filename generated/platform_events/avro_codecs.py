@@ -256,7 +256,7 @@ def _r_AgentCreated(buf: bytes, p: int) -> tuple[AgentCreated, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -288,7 +288,7 @@ def _r_AgentCreated(buf: bytes, p: int) -> tuple[AgentCreated, int]:
             x12, p = _avro.read_long(buf, p)
         x14 = p + x12
         if x12 < 0 or x14 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x12, "string")
         x9 = str(buf[p:x14], "utf-8")
         p = x14
     else:
@@ -322,7 +322,7 @@ def _r_AgentCreated(buf: bytes, p: int) -> tuple[AgentCreated, int]:
                 x24, p = _avro.read_long(buf, p)
             x26 = p + x24
             if x24 < 0 or x26 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x24, "string")
             x21 = str(buf[p:x26], "utf-8")
             p = x26
             x19.append(x21)
@@ -335,7 +335,7 @@ def _r_AgentCreated(buf: bytes, p: int) -> tuple[AgentCreated, int]:
         x28, p = _avro.read_long(buf, p)
     x30 = p + x28
     if x28 < 0 or x30 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x28, "string")
     x27 = str(buf[p:x30], "utf-8")
     p = x30
     x32: dict[str, str] = {}
@@ -360,7 +360,7 @@ def _r_AgentCreated(buf: bytes, p: int) -> tuple[AgentCreated, int]:
                 x37, p = _avro.read_long(buf, p)
             x39 = p + x37
             if x37 < 0 or x39 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x37, "string")
             x35 = str(buf[p:x39], "utf-8")
             p = x39
             x41 = buf[p]
@@ -371,7 +371,7 @@ def _r_AgentCreated(buf: bytes, p: int) -> tuple[AgentCreated, int]:
                 x40, p = _avro.read_long(buf, p)
             x42 = p + x40
             if x40 < 0 or x42 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x40, "string")
             x34 = str(buf[p:x42], "utf-8")
             p = x42
             x32[x35] = x34
@@ -460,7 +460,7 @@ def _r_AgentDeleted(buf: bytes, p: int) -> tuple[AgentDeleted, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -499,7 +499,7 @@ def _r_AgentDeleted(buf: bytes, p: int) -> tuple[AgentDeleted, int]:
             x15, p = _avro.read_long(buf, p)
         x17 = p + x15
         if x15 < 0 or x17 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x15, "string")
         x12 = str(buf[p:x17], "utf-8")
         p = x17
     else:
@@ -522,7 +522,7 @@ def _r_AgentDeleted(buf: bytes, p: int) -> tuple[AgentDeleted, int]:
             x21, p = _avro.read_long(buf, p)
         x23 = p + x21
         if x21 < 0 or x23 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x21, "string")
         x18 = str(buf[p:x23], "utf-8")
         p = x23
     else:
@@ -651,7 +651,7 @@ def _r_AgentUpdated(buf: bytes, p: int) -> tuple[AgentUpdated, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -706,7 +706,7 @@ def _r_AgentUpdated(buf: bytes, p: int) -> tuple[AgentUpdated, int]:
             x20, p = _avro.read_long(buf, p)
         x22 = p + x20
         if x20 < 0 or x22 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x20, "string")
         x17 = str(buf[p:x22], "utf-8")
         p = x22
     else:
@@ -733,7 +733,7 @@ def _r_AgentUpdated(buf: bytes, p: int) -> tuple[AgentUpdated, int]:
                 x29, p = _avro.read_long(buf, p)
             x31 = p + x29
             if x29 < 0 or x31 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x29, "string")
             x26 = str(buf[p:x31], "utf-8")
             p = x31
             x24.append(x26)
@@ -760,7 +760,7 @@ def _r_AgentUpdated(buf: bytes, p: int) -> tuple[AgentUpdated, int]:
                 x38, p = _avro.read_long(buf, p)
             x40 = p + x38
             if x38 < 0 or x40 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x38, "string")
             x35 = str(buf[p:x40], "utf-8")
             p = x40
             x33.append(x35)
@@ -787,7 +787,7 @@ def _r_AgentUpdated(buf: bytes, p: int) -> tuple[AgentUpdated, int]:
                 x47, p = _avro.read_long(buf, p)
             x49 = p + x47
             if x47 < 0 or x49 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x47, "string")
             x45 = str(buf[p:x49], "utf-8")
             p = x49
             x51 = buf[p]
@@ -798,7 +798,7 @@ def _r_AgentUpdated(buf: bytes, p: int) -> tuple[AgentUpdated, int]:
                 x50, p = _avro.read_long(buf, p)
             x52 = p + x50
             if x50 < 0 or x52 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x50, "string")
             x44 = str(buf[p:x52], "utf-8")
             p = x52
             x42[x45] = x44
@@ -866,7 +866,7 @@ def _r_AvailabilityWindow(buf: bytes, p: int) -> tuple[AvailabilityWindow, int]:
         x8, p = _avro.read_long(buf, p)
     x10 = p + x8
     if x8 < 0 or x10 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x8, "string")
     x7 = str(buf[p:x10], "utf-8")
     p = x10
     return _avro.construct(
@@ -914,7 +914,7 @@ def _r_AgentMatch(buf: bytes, p: int) -> tuple[AgentMatch, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -950,7 +950,7 @@ def _r_AgentMatch(buf: bytes, p: int) -> tuple[AgentMatch, int]:
                 x15, p = _avro.read_long(buf, p)
             x17 = p + x15
             if x15 < 0 or x17 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x15, "string")
             x12 = str(buf[p:x17], "utf-8")
             p = x17
             x10.append(x12)
@@ -1019,7 +1019,7 @@ def _r_DocumentMatch(buf: bytes, p: int) -> tuple[DocumentMatch, int]:
         x2, p = _avro.read_long(buf, p)
     x4 = p + x2
     if x2 < 0 or x4 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x2, "string")
     x1 = str(buf[p:x4], "utf-8")
     p = x4
     x7 = buf[p]
@@ -1030,7 +1030,7 @@ def _r_DocumentMatch(buf: bytes, p: int) -> tuple[DocumentMatch, int]:
         x6, p = _avro.read_long(buf, p)
     x8 = p + x6
     if x6 < 0 or x8 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x6, "string")
     x5 = str(buf[p:x8], "utf-8")
     p = x8
     x9: str | None
@@ -1051,7 +1051,7 @@ def _r_DocumentMatch(buf: bytes, p: int) -> tuple[DocumentMatch, int]:
             x12, p = _avro.read_long(buf, p)
         x14 = p + x12
         if x12 < 0 or x14 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x12, "string")
         x9 = str(buf[p:x14], "utf-8")
         p = x14
     else:
@@ -1074,7 +1074,7 @@ def _r_DocumentMatch(buf: bytes, p: int) -> tuple[DocumentMatch, int]:
             x18, p = _avro.read_long(buf, p)
         x20 = p + x18
         if x18 < 0 or x20 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x18, "string")
         x15 = str(buf[p:x20], "utf-8")
         p = x20
     else:
@@ -1128,7 +1128,7 @@ def _r_SearchCompleted(buf: bytes, p: int) -> tuple[SearchCompleted, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -1140,7 +1140,7 @@ def _r_SearchCompleted(buf: bytes, p: int) -> tuple[SearchCompleted, int]:
         x8, p = _avro.read_long(buf, p)
     x10 = p + x8
     if x8 < 0 or x10 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x8, "string")
     x7 = str(buf[p:x10], "utf-8")
     p = x10
     x6 = _avro.uuid_from_str(x7)
@@ -1152,7 +1152,7 @@ def _r_SearchCompleted(buf: bytes, p: int) -> tuple[SearchCompleted, int]:
         x12, p = _avro.read_long(buf, p)
     x14 = p + x12
     if x12 < 0 or x14 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x12, "string")
     x11 = str(buf[p:x14], "utf-8")
     p = x14
     x15, p = _r_SearchResult(buf, p)
@@ -1238,7 +1238,7 @@ def _r_SearchFailed(buf: bytes, p: int) -> tuple[SearchFailed, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -1250,7 +1250,7 @@ def _r_SearchFailed(buf: bytes, p: int) -> tuple[SearchFailed, int]:
         x8, p = _avro.read_long(buf, p)
     x10 = p + x8
     if x8 < 0 or x10 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x8, "string")
     x7 = str(buf[p:x10], "utf-8")
     p = x10
     x6 = _avro.uuid_from_str(x7)
@@ -1262,7 +1262,7 @@ def _r_SearchFailed(buf: bytes, p: int) -> tuple[SearchFailed, int]:
         x12, p = _avro.read_long(buf, p)
     x14 = p + x12
     if x12 < 0 or x14 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x12, "string")
     x11 = str(buf[p:x14], "utf-8")
     p = x14
     x15, p = _r_ErrorInfo(buf, p)
@@ -1288,7 +1288,7 @@ def _r_SearchFailed(buf: bytes, p: int) -> tuple[SearchFailed, int]:
                 x22, p = _avro.read_long(buf, p)
             x24 = p + x22
             if x22 < 0 or x24 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x22, "string")
             x20 = str(buf[p:x24], "utf-8")
             p = x24
             x26 = buf[p]
@@ -1299,7 +1299,7 @@ def _r_SearchFailed(buf: bytes, p: int) -> tuple[SearchFailed, int]:
                 x25, p = _avro.read_long(buf, p)
             x27 = p + x25
             if x25 < 0 or x27 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x25, "string")
             x19 = str(buf[p:x27], "utf-8")
             p = x27
             x17[x20] = x19
@@ -1375,7 +1375,7 @@ def _r_SearchFilter(buf: bytes, p: int) -> tuple[SearchFilter, int]:
         x2, p = _avro.read_long(buf, p)
     x4 = p + x2
     if x2 < 0 or x4 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x2, "string")
     x1 = str(buf[p:x4], "utf-8")
     p = x4
     x7 = buf[p]
@@ -1419,7 +1419,7 @@ def _r_SearchFilter(buf: bytes, p: int) -> tuple[SearchFilter, int]:
             x12, p = _avro.read_long(buf, p)
         x14 = p + x12
         if x12 < 0 or x14 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x12, "string")
         x8 = str(buf[p:x14], "utf-8")
         p = x14
     else:
@@ -1555,7 +1555,7 @@ def _r_SearchQuery(buf: bytes, p: int) -> tuple[SearchQuery, int]:
         x2, p = _avro.read_long(buf, p)
     x4 = p + x2
     if x2 < 0 or x4 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x2, "string")
     x1 = str(buf[p:x4], "utf-8")
     p = x4
     x7 = buf[p]
@@ -1717,7 +1717,7 @@ def _r_SearchStarted(buf: bytes, p: int) -> tuple[SearchStarted, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -1729,7 +1729,7 @@ def _r_SearchStarted(buf: bytes, p: int) -> tuple[SearchStarted, int]:
         x8, p = _avro.read_long(buf, p)
     x10 = p + x8
     if x8 < 0 or x10 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x8, "string")
     x7 = str(buf[p:x10], "utf-8")
     p = x10
     x6 = _avro.uuid_from_str(x7)
@@ -1741,7 +1741,7 @@ def _r_SearchStarted(buf: bytes, p: int) -> tuple[SearchStarted, int]:
         x12, p = _avro.read_long(buf, p)
     x14 = p + x12
     if x12 < 0 or x14 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x12, "string")
     x11 = str(buf[p:x14], "utf-8")
     p = x14
     x15, p = _r_SearchQuery(buf, p)
@@ -1767,7 +1767,7 @@ def _r_SearchStarted(buf: bytes, p: int) -> tuple[SearchStarted, int]:
                 x22, p = _avro.read_long(buf, p)
             x24 = p + x22
             if x22 < 0 or x24 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x22, "string")
             x20 = str(buf[p:x24], "utf-8")
             p = x24
             x26 = buf[p]
@@ -1778,7 +1778,7 @@ def _r_SearchStarted(buf: bytes, p: int) -> tuple[SearchStarted, int]:
                 x25, p = _avro.read_long(buf, p)
             x27 = p + x25
             if x25 < 0 or x27 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x25, "string")
             x19 = str(buf[p:x27], "utf-8")
             p = x27
             x17[x20] = x19
@@ -1846,7 +1846,7 @@ def _r_ErrorInfo(buf: bytes, p: int) -> tuple[ErrorInfo, int]:
         x2, p = _avro.read_long(buf, p)
     x4 = p + x2
     if x2 < 0 or x4 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x2, "string")
     x1 = str(buf[p:x4], "utf-8")
     p = x4
     x7 = buf[p]
@@ -1857,7 +1857,7 @@ def _r_ErrorInfo(buf: bytes, p: int) -> tuple[ErrorInfo, int]:
         x6, p = _avro.read_long(buf, p)
     x8 = p + x6
     if x6 < 0 or x8 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x6, "string")
     x5 = str(buf[p:x8], "utf-8")
     p = x8
     x9: str | None
@@ -1878,7 +1878,7 @@ def _r_ErrorInfo(buf: bytes, p: int) -> tuple[ErrorInfo, int]:
             x12, p = _avro.read_long(buf, p)
         x14 = p + x12
         if x12 < 0 or x14 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x12, "string")
         x9 = str(buf[p:x14], "utf-8")
         p = x14
     else:
@@ -2016,7 +2016,7 @@ def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -2028,7 +2028,7 @@ def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
         x7, p = _avro.read_long(buf, p)
     x9 = p + x7
     if x7 < 0 or x9 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x7, "string")
     x6 = str(buf[p:x9], "utf-8")
     p = x9
     x10: _uuid.UUID | None
@@ -2049,7 +2049,7 @@ def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
             x14, p = _avro.read_long(buf, p)
         x16 = p + x14
         if x14 < 0 or x16 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x14, "string")
         x13 = str(buf[p:x16], "utf-8")
         p = x16
         x10 = _avro.uuid_from_str(x13)
@@ -2073,7 +2073,7 @@ def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
             x21, p = _avro.read_long(buf, p)
         x23 = p + x21
         if x21 < 0 or x23 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x21, "string")
         x20 = str(buf[p:x23], "utf-8")
         p = x23
         x17 = _avro.uuid_from_str(x20)
@@ -2087,7 +2087,7 @@ def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
         x25, p = _avro.read_long(buf, p)
     x27 = p + x25
     if x25 < 0 or x27 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x25, "string")
     x24 = str(buf[p:x27], "utf-8")
     p = x27
     x29 = buf[p]
@@ -2116,7 +2116,7 @@ def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
         x38, p = _avro.read_long(buf, p)
     x40 = p + x38
     if x38 < 0 or x40 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a bytes runs past the end")
+        raise _avro.bad_length(x38, "bytes")
     x37 = bytes(buf[p:x40])
     p = x40
     x36 = _avro.decimal_from_bytes(x37, 8, 18)
@@ -2128,7 +2128,7 @@ def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
         x43, p = _avro.read_long(buf, p)
     x45 = p + x43
     if x43 < 0 or x45 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a bytes runs past the end")
+        raise _avro.bad_length(x43, "bytes")
     x42 = bytes(buf[p:x45])
     p = x45
     x41 = _avro.decimal_from_bytes(x42, 8, 18)
@@ -2140,7 +2140,7 @@ def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
         x48, p = _avro.read_long(buf, p)
     x50 = p + x48
     if x48 < 0 or x50 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a bytes runs past the end")
+        raise _avro.bad_length(x48, "bytes")
     x47 = bytes(buf[p:x50])
     p = x50
     x46 = _avro.decimal_from_bytes(x47, 8, 18)
@@ -2152,7 +2152,7 @@ def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
         x52, p = _avro.read_long(buf, p)
     x54 = p + x52
     if x52 < 0 or x54 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x52, "string")
     x51 = str(buf[p:x54], "utf-8")
     p = x54
     x57 = buf[p]
@@ -2229,7 +2229,7 @@ def _r_CostRecordedKey(buf: bytes, p: int) -> tuple[CostRecordedKey, int]:
         x2, p = _avro.read_long(buf, p)
     x4 = p + x2
     if x2 < 0 or x4 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x2, "string")
     x1 = str(buf[p:x4], "utf-8")
     p = x4
     x7 = buf[p]
@@ -2240,7 +2240,7 @@ def _r_CostRecordedKey(buf: bytes, p: int) -> tuple[CostRecordedKey, int]:
         x6, p = _avro.read_long(buf, p)
     x8 = p + x6
     if x6 < 0 or x8 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x6, "string")
     x5 = str(buf[p:x8], "utf-8")
     p = x8
     return _avro.construct(
@@ -2293,7 +2293,7 @@ def _r_SubtaskOutcome(buf: bytes, p: int) -> tuple[SubtaskOutcome, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -2305,7 +2305,7 @@ def _r_SubtaskOutcome(buf: bytes, p: int) -> tuple[SubtaskOutcome, int]:
         x7, p = _avro.read_long(buf, p)
     x9 = p + x7
     if x7 < 0 or x9 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x7, "string")
     x6 = str(buf[p:x9], "utf-8")
     p = x9
     x12 = buf[p]
@@ -2434,7 +2434,7 @@ def _r_TaskCompleted(buf: bytes, p: int) -> tuple[TaskCompleted, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -2446,7 +2446,7 @@ def _r_TaskCompleted(buf: bytes, p: int) -> tuple[TaskCompleted, int]:
         x8, p = _avro.read_long(buf, p)
     x10 = p + x8
     if x8 < 0 or x10 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x8, "string")
     x7 = str(buf[p:x10], "utf-8")
     p = x10
     x6 = _avro.uuid_from_str(x7)
@@ -2494,7 +2494,7 @@ def _r_TaskCompleted(buf: bytes, p: int) -> tuple[TaskCompleted, int]:
             x20, p = _avro.read_long(buf, p)
         x22 = p + x20
         if x20 < 0 or x22 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x20, "string")
         x16 = str(buf[p:x22], "utf-8")
         p = x22
     else:
@@ -2517,7 +2517,7 @@ def _r_TaskCompleted(buf: bytes, p: int) -> tuple[TaskCompleted, int]:
             x26, p = _avro.read_long(buf, p)
         x28 = p + x26
         if x26 < 0 or x28 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x26, "string")
         x23 = str(buf[p:x28], "utf-8")
         p = x28
     else:
@@ -2585,7 +2585,7 @@ def _r_TaskFailed(buf: bytes, p: int) -> tuple[TaskFailed, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -2597,7 +2597,7 @@ def _r_TaskFailed(buf: bytes, p: int) -> tuple[TaskFailed, int]:
         x8, p = _avro.read_long(buf, p)
     x10 = p + x8
     if x8 < 0 or x10 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x8, "string")
     x7 = str(buf[p:x10], "utf-8")
     p = x10
     x6 = _avro.uuid_from_str(x7)
@@ -2714,7 +2714,7 @@ def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -2736,7 +2736,7 @@ def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
             x10, p = _avro.read_long(buf, p)
         x12 = p + x10
         if x10 < 0 or x12 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x10, "string")
         x9 = str(buf[p:x12], "utf-8")
         p = x12
         x6 = _avro.uuid_from_str(x9)
@@ -2750,7 +2750,7 @@ def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
         x15, p = _avro.read_long(buf, p)
     x17 = p + x15
     if x15 < 0 or x17 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x15, "string")
     x14 = str(buf[p:x17], "utf-8")
     p = x17
     x13 = _avro.uuid_from_str(x14)
@@ -2762,7 +2762,7 @@ def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
         x19, p = _avro.read_long(buf, p)
     x21 = p + x19
     if x19 < 0 or x21 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x19, "string")
     x18 = str(buf[p:x21], "utf-8")
     p = x21
     x23 = buf[p]
@@ -2799,7 +2799,7 @@ def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
                 x32, p = _avro.read_long(buf, p)
             x34 = p + x32
             if x32 < 0 or x34 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x32, "string")
             x30 = str(buf[p:x34], "utf-8")
             p = x34
             x36 = buf[p]
@@ -2810,7 +2810,7 @@ def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
                 x35, p = _avro.read_long(buf, p)
             x37 = p + x35
             if x35 < 0 or x37 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x35, "string")
             x29 = str(buf[p:x37], "utf-8")
             p = x37
             x27[x30] = x29

@@ -421,15 +421,16 @@ def test_delivery_counter_counts_reports_from_many_threads(counter_type: Any) ->
 
 
 def python_serde(serde: Any) -> Any:
-    """The same serde without a program: the generated Python writer and reader."""
-    return dataclasses.replace(serde, program=None)
+    """The same serde without a program (and without its bound codecs): the generated Python code."""
+    return dataclasses.replace(serde, program=None, _bound={})
 
 
 def outcome(serde: Any, payload: bytes) -> Any:
+    """The model, or the poison reason."""
     try:
         return serde.decode(payload)
-    except DeserializationError:
-        return DeserializationError
+    except DeserializationError as e:
+        return e.reason
 
 
 def cost() -> m.CostRecorded:
@@ -462,15 +463,17 @@ def test_every_truncation_is_poison_on_both_paths(serde: Any, value: Any) -> Non
     assert serde.decode(payload) == value == python_serde(serde).decode(payload)
     for end in range(len(payload)):
         for s in (serde, python_serde(serde)):
-            assert outcome(s, payload[:end]) is DeserializationError, (end, s.program is None)
-    assert outcome(serde, payload + b"\x00") is DeserializationError  # bytes left over
+            assert outcome(s, payload[:end]) == "truncated", (end, s.program is None)
+    for s in (serde, python_serde(serde)):
+        assert outcome(s, payload + b"\x00") == "invalid-payload"  # bytes left over
 
 
 @pytest.mark.parametrize(("serde", "value"), SAMPLES, ids=["created", "created-nulls", "cost"])
 @settings(max_examples=300, deadline=None)
 @given(data=st.data())
 def test_damaged_payloads_decode_alike_on_both_paths(serde: Any, value: Any, data: st.DataObject) -> None:
-    """Bytes changed anywhere: both paths refuse them as poison, or both read the same model."""
+    """Bytes changed anywhere: both paths refuse them as poison of the same reason, or both read
+    the same model."""
     payload = bytearray(serde.encode(value))
     for _ in range(data.draw(st.integers(1, 3))):
         payload[data.draw(st.integers(0, len(payload) - 1))] = data.draw(st.integers(0, 255))
@@ -514,7 +517,7 @@ def test_timestamps_out_of_range_are_poison_on_both_paths(micros: int) -> None:
     assert stamp in value
     damaged = value.replace(stamp, rt.write_long(micros), 1)
     for s in (SERDE, python_serde(SERDE)):
-        assert outcome(s, damaged) is DeserializationError
+        assert outcome(s, damaged) == "invalid-payload"
 
 
 def test_varints_past_64_bits_are_refused() -> None:
@@ -524,8 +527,11 @@ def test_varints_past_64_bits_are_refused() -> None:
     assert read(rt.write_long(2**63 - 1), 0)[0] == 2**63 - 1
     with pytest.raises(rt.AvroDecodeError, match="longer than 64 bits"):
         read(b"\xff" * 9 + b"\x02", 0)
-    with pytest.raises(IndexError, match="truncated"):
+    with pytest.raises(rt.AvroTruncatedError, match="truncated"):
         read(b"\xff" * 5, 0)
+    for reader in (read, rt.read_long):
+        with pytest.raises(rt.AvroDecodeError, match="longer than 64 bits"):
+            reader(b"\xff" * 9 + b"\x02", 0)
 
 
 def test_decoding_does_not_leak() -> None:
@@ -551,3 +557,84 @@ def test_decoding_does_not_leak() -> None:
     finally:
         tracemalloc.stop()
     assert grown < 64 * 1024, f"{grown} bytes more after 60,000 decodes: a leak"
+
+
+# --- found in review: misuse and hostile input ------------------------------------------------
+
+
+def test_codecs_are_initialized_once() -> None:
+    encoder, decoder = speedups.Encoder((rt.OP_LONG,)), speedups.Decoder((rt.OP_LONG,))
+    with pytest.raises(RuntimeError, match="initialized once"):
+        encoder.__init__((rt.OP_NULL,))
+    with pytest.raises(RuntimeError, match="initialized once"):
+        decoder.__init__((rt.OP_NULL,))
+    assert encoder.encode(5) == b"\x0a" and decoder.read(b"\x0a", 0) == (5, 1)
+    failed = speedups.Encoder.__new__(speedups.Encoder)
+    with pytest.raises(ValueError, match="invalid codec program"):
+        failed.__init__((99,))
+    with pytest.raises(RuntimeError, match="not initialized"):
+        failed.encode(None)
+
+
+def test_a_record_class_must_be_constructible() -> None:
+    with pytest.raises(ValueError, match="invalid codec program"):
+        speedups.Decoder((rt.OP_RECORD, (), types.FrameType, frozenset()))
+
+
+def test_a_block_count_of_the_lowest_long_is_refused() -> None:
+    read = compiled_reader((rt.OP_ARRAY, (rt.OP_LONG,)))
+    assert read is not None
+    with pytest.raises(rt.AvroDecodeError, match="block count"):
+        read(rt.write_long(-(2**63)) + b"\x00\x00", 0)
+
+
+def test_a_map_changed_while_it_is_encoded_is_an_error() -> None:
+    def grow(value: int) -> int:
+        if value == 1:
+            labels["c"] = 3
+        return value
+
+    labels = {"a": 1, "b": 2}
+    encode = compiled_encoder((rt.OP_MAP, (rt.OP_CONVERT, grow, (rt.OP_LONG,), int)))
+    assert encode is not None
+    with pytest.raises(RuntimeError, match="changed size"):
+        encode(labels)
+
+
+def test_the_enum_table_is_held_as_it_was_compiled() -> None:
+    table: dict[Any, Any] = {Color.RED: b"\x00", Color.GREEN: b"\x02"}
+    encode = compiled_encoder((rt.OP_ENUM, table, (Color.RED, Color.GREEN), "Color"))
+    assert encode is not None
+    table.clear()
+    assert encode(Color.GREEN) == b"\x02"
+    table["GREEN-ish"] = 12345
+    with pytest.raises(TypeError, match="expected bytes in the enum table"):
+        encode("GREEN-ish")
+
+
+def test_an_offset_past_a_day_is_refused_as_datetime_refuses_it() -> None:
+    class Far(dt.tzinfo):
+        def utcoffset(self, d: dt.datetime | None) -> dt.timedelta:
+            return dt.timedelta(days=2)
+
+    encode = compiled_encoder((rt.OP_TIMESTAMP, 1, rt.timestamp_to_micros, rt.micros_to_timestamp))
+    assert encode is not None
+    value = dt.datetime(2026, 1, 1, tzinfo=Far())
+    with pytest.raises(ValueError, match="strictly between"):
+        rt.timestamp_to_micros(value)
+    with pytest.raises(ValueError, match="strictly between"):
+        encode(value)
+
+
+@pytest.mark.parametrize("counter_type", COUNTERS, ids=lambda t: t.__module__)
+def test_a_report_counts_even_when_on_error_raises(counter_type: Any) -> None:
+    done: list[int] = []
+
+    def refuse(error: Any, message: Any) -> None:
+        raise KeyError("from on_error")
+
+    counter = counter_type(refuse, lambda: done.append(1))
+    counter.seal(1)
+    with pytest.raises(KeyError, match="from on_error"):
+        counter("error", "message")
+    assert done == [1]

@@ -87,7 +87,7 @@ def _r_Line(buf: bytes, p: int) -> tuple[Line, int]:
         x2, p = _avro.read_long(buf, p)
     x4 = p + x2
     if x2 < 0 or x4 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x2, "string")
     x1 = str(buf[p:x4], "utf-8")
     p = x4
     x5, p = _r_Money(buf, p)
@@ -394,7 +394,7 @@ def _r_OrderPlaced(buf: bytes, p: int) -> tuple[OrderPlaced, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x3, "string")
     x2 = str(buf[p:x5], "utf-8")
     p = x5
     x1 = _avro.uuid_from_str(x2)
@@ -489,7 +489,7 @@ def _r_OrderPlaced(buf: bytes, p: int) -> tuple[OrderPlaced, int]:
         x42, p = _avro.read_long(buf, p)
     x44 = p + x42
     if x42 < 0 or x44 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a bytes runs past the end")
+        raise _avro.bad_length(x42, "bytes")
     x41 = bytes(buf[p:x44])
     p = x44
     x46: list[str] = []
@@ -514,7 +514,7 @@ def _r_OrderPlaced(buf: bytes, p: int) -> tuple[OrderPlaced, int]:
                 x51, p = _avro.read_long(buf, p)
             x53 = p + x51
             if x51 < 0 or x53 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x51, "string")
             x48 = str(buf[p:x53], "utf-8")
             p = x53
             x46.append(x48)
@@ -541,7 +541,7 @@ def _r_OrderPlaced(buf: bytes, p: int) -> tuple[OrderPlaced, int]:
                 x60, p = _avro.read_long(buf, p)
             x62 = p + x60
             if x60 < 0 or x62 > len(buf):
-                raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                raise _avro.bad_length(x60, "string")
             x58 = str(buf[p:x62], "utf-8")
             p = x62
             x57: _avro.Int64 | None
@@ -599,7 +599,7 @@ def _r_OrderPlaced(buf: bytes, p: int) -> tuple[OrderPlaced, int]:
             x75, p = _avro.read_long(buf, p)
         x77 = p + x75
         if x75 < 0 or x77 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x75, "string")
         x72 = str(buf[p:x77], "utf-8")
         p = x77
     else:
@@ -654,7 +654,7 @@ def _r_OrderPlaced(buf: bytes, p: int) -> tuple[OrderPlaced, int]:
             x83, p = _avro.read_long(buf, p)
         x85 = p + x83
         if x83 < 0 or x85 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x83, "string")
         x78 = str(buf[p:x85], "utf-8")
         p = x85
     elif x79 == 6:
@@ -666,7 +666,7 @@ def _r_OrderPlaced(buf: bytes, p: int) -> tuple[OrderPlaced, int]:
             x86, p = _avro.read_long(buf, p)
         x88 = p + x86
         if x86 < 0 or x88 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a bytes runs past the end")
+            raise _avro.bad_length(x86, "bytes")
         x78 = bytes(buf[p:x88])
         p = x88
     elif x79 == 7:
@@ -728,7 +728,7 @@ def _r_OrderPlaced(buf: bytes, p: int) -> tuple[OrderPlaced, int]:
                     x102, p = _avro.read_long(buf, p)
                 x104 = p + x102
                 if x102 < 0 or x104 > len(buf):
-                    raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                    raise _avro.bad_length(x102, "string")
                 x100 = str(buf[p:x104], "utf-8")
                 p = x104
                 x106 = buf[p]
@@ -739,7 +739,7 @@ def _r_OrderPlaced(buf: bytes, p: int) -> tuple[OrderPlaced, int]:
                     x105, p = _avro.read_long(buf, p)
                 x107 = p + x105
                 if x105 < 0 or x107 > len(buf):
-                    raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+                    raise _avro.bad_length(x105, "string")
                 x99 = str(buf[p:x107], "utf-8")
                 p = x107
                 x97[x100] = x99
@@ -833,7 +833,7 @@ def _r_Shipping(buf: bytes, p: int) -> tuple[Shipping, int]:
         x2, p = _avro.read_long(buf, p)
     x4 = p + x2
     if x2 < 0 or x4 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x2, "string")
     x1 = str(buf[p:x4], "utf-8")
     p = x4
     x5, p = _r_Money(buf, p)
@@ -870,7 +870,7 @@ def _r_Money(buf: bytes, p: int) -> tuple[Money, int]:
         x3, p = _avro.read_long(buf, p)
     x5 = p + x3
     if x3 < 0 or x5 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a bytes runs past the end")
+        raise _avro.bad_length(x3, "bytes")
     x2 = bytes(buf[p:x5])
     p = x5
     x1 = _avro.decimal_from_bytes(x2, 2, 12)

@@ -151,7 +151,7 @@ def _r_class_(buf: bytes, p: int) -> tuple[class_, int]:
         x2, p = _avro.read_long(buf, p)
     x4 = p + x2
     if x2 < 0 or x4 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x2, "string")
     x1 = str(buf[p:x4], "utf-8")
     p = x4
     x6 = buf[p]
@@ -168,7 +168,7 @@ def _r_class_(buf: bytes, p: int) -> tuple[class_, int]:
         x8, p = _avro.read_long(buf, p)
     x10 = p + x8
     if x8 < 0 or x10 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x8, "string")
     x7 = str(buf[p:x10], "utf-8")
     p = x10
     x12 = buf[p]
@@ -185,7 +185,7 @@ def _r_class_(buf: bytes, p: int) -> tuple[class_, int]:
         x14, p = _avro.read_long(buf, p)
     x16 = p + x14
     if x14 < 0 or x16 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x14, "string")
     x13 = str(buf[p:x16], "utf-8")
     p = x16
     x19 = buf[p]
@@ -196,7 +196,7 @@ def _r_class_(buf: bytes, p: int) -> tuple[class_, int]:
         x18, p = _avro.read_long(buf, p)
     x20 = p + x18
     if x18 < 0 or x20 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x18, "string")
     x17 = str(buf[p:x20], "utf-8")
     p = x20
     x23 = buf[p]
@@ -207,7 +207,7 @@ def _r_class_(buf: bytes, p: int) -> tuple[class_, int]:
         x22, p = _avro.read_long(buf, p)
     x24 = p + x22
     if x22 < 0 or x24 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x22, "string")
     x21 = str(buf[p:x24], "utf-8")
     p = x24
     x27 = buf[p]
@@ -218,7 +218,7 @@ def _r_class_(buf: bytes, p: int) -> tuple[class_, int]:
         x26, p = _avro.read_long(buf, p)
     x28 = p + x26
     if x26 < 0 or x28 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x26, "string")
     x25 = str(buf[p:x28], "utf-8")
     p = x28
     x30 = buf[p]
@@ -245,7 +245,7 @@ def _r_class_(buf: bytes, p: int) -> tuple[class_, int]:
             x34, p = _avro.read_long(buf, p)
         x36 = p + x34
         if x34 < 0 or x36 > len(buf):
-            raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+            raise _avro.bad_length(x34, "string")
         x31 = str(buf[p:x36], "utf-8")
         p = x36
     else:
@@ -258,7 +258,7 @@ def _r_class_(buf: bytes, p: int) -> tuple[class_, int]:
         x38, p = _avro.read_long(buf, p)
     x40 = p + x38
     if x38 < 0 or x40 > len(buf):
-        raise _avro.AvroDecodeError("truncated payload: a string runs past the end")
+        raise _avro.bad_length(x38, "string")
     x37 = str(buf[p:x40], "utf-8")
     p = x40
     x41 = buf[p] != 0
