@@ -356,7 +356,8 @@ class KafkaBus:
         before the first record is sent: one that cannot be encoded fails the call with nothing
         published. ``headers`` go with every record; order is kept per partition. When records
         fail, :class:`PublishBatchError` names them by position, once every other record of the
-        batch was acknowledged or failed too. Back-pressure as for :meth:`publish`.
+        batch was acknowledged or failed too; a batch refused before its first record was sent
+        raises what :meth:`publish` would. Back-pressure as for :meth:`publish`.
         """
         encoder = self._encoders.get(topic)
         if encoder is None:
@@ -407,6 +408,8 @@ class KafkaBus:
         await batch.future
         if unsent is None and not batch.failed:
             return sent
+        if sent == 0 and unsent is not None:
+            raise unsent  # refused before anything was sent: as publish() would be
         raise PublishBatchError(name, batch.positions(encoded, sent, unsent), len(encoded))
 
     def _serve_inline(self, loop: asyncio.AbstractEventLoop | None, timeout: float = 0) -> None:

@@ -183,8 +183,11 @@ def test_publishing_outside_a_transaction_is_a_typed_error(kafka_bootstrap: str,
             assert error.value.topic == topic.name and not error.value.retriable
             with pytest.raises(TransactionStateError, match="no transaction is open"):
                 bus.publish_nowait(topic, agent_created(1), key="outside")
-            async with bus.transaction():
+            with pytest.raises(TransactionStateError, match="no transaction is open"):
+                await bus.publish_many(topic, [agent_created(5)], keys=["outside"])
+            async with bus.transaction() as tx:
                 await bus.publish(topic, agent_created(2), key="inside")
+                assert await tx.publish_many(topic, [agent_created(6), agent_created(7)], keys=["many", "many"]) == 2
             with pytest.raises(TransactionStateError, match="no transaction is open"):  # after a commit too
                 await asyncio.to_thread(bus.publish_sync, topic, agent_created(3), key="outside")
 
@@ -193,7 +196,12 @@ def test_publishing_outside_a_transaction_is_a_typed_error(kafka_bootstrap: str,
         with pytest.raises(TransactionStateError, match="already open"), script.transaction_sync():
             pass  # not re-entrant (and no deadlock either)
         tx.publish_sync(topic, agent_created(4), key="inside-sync")
-    assert keys(read_to_end(kafka_bootstrap, topic.name, "read_uncommitted")) == ["inside", "inside-sync"]
+    assert keys(read_to_end(kafka_bootstrap, topic.name, "read_uncommitted")) == [
+        "inside",
+        "inside-sync",
+        "many",
+        "many",
+    ]
 
     with (
         KafkaBus(kafka_bootstrap, registry_url) as plain,
