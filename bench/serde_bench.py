@@ -4,12 +4,14 @@ AvroDeserializer (with its ``mock://`` registry), on the same models, in one run
     .venv/bin/python bench/serde_bench.py [--loops 20000]
 
 model -> wire bytes (Confluent framing included everywhere):
-  schemabus     generated straight-line encoder on the model
+  schemabus     the compiled codec (runtime/_speedups.c) when it is built, else the generated code
+  schemabus, Python code   the generated straight-line encoder on the model (without the extension)
   fastavro      schemaless_writer on a dict made from the same model beforehand (not timed)
   fastavro+dump the same, with model_dump (enums as symbols) inside the loop: what a fastavro user pays
   confluent     AvroSerializer with to_dict=model_dump (enums as symbols)
 wire -> model:
-  schemabus     generated straight-line decoder
+  schemabus     the compiled codec when it is built, else the generated code
+  schemabus, Python code   the generated straight-line decoder
   fastavro      schemaless_reader + model_validate
   confluent     AvroDeserializer with from_dict=model_validate
 """
@@ -17,6 +19,7 @@ wire -> model:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import enum
 import io
@@ -128,9 +131,11 @@ def bench_one(name: str, topic: Any, model: Any, registry: Any, loops: int) -> N
         fastavro.schemaless_writer(out, parsed, d)
         return out.getvalue()
 
+    python = dataclasses.replace(serde, program=None, _bound={})  # the generated Python code only
     ours = serde.serialize(model, schema_id)
-    assert ours == fastavro_encode() == wire_confluent, f"{name}: encoders disagree"
-    assert serde.deserialize(ours, schema_id, None) == model
+    same = ours == python.serialize(model, schema_id) == fastavro_encode() == wire_confluent
+    assert same, f"{name}: encoders disagree"
+    assert serde.deserialize(ours, schema_id, None) == python.deserialize(ours, schema_id, None) == model
 
     def fastavro_decode() -> Any:
         return cls.model_validate(fastavro.schemaless_reader(io.BytesIO(ours[5:]), parsed, parsed))
@@ -139,6 +144,7 @@ def bench_one(name: str, topic: Any, model: Any, registry: Any, loops: int) -> N
     enc = rates(
         {
             "schemabus": lambda: serde.serialize(model, schema_id),
+            "schemabus, Python code": lambda: python.serialize(model, schema_id),
             "fastavro (dict ready)": fastavro_encode,
             "fastavro + model_dump": lambda: fastavro_encode(to_dict(model)),
             "confluent AvroSerializer": lambda: confluent_ser(model, ctx),
@@ -148,6 +154,7 @@ def bench_one(name: str, topic: Any, model: Any, registry: Any, loops: int) -> N
     dec = rates(
         {
             "schemabus": lambda: serde.deserialize(ours, schema_id, None),
+            "schemabus, Python code": lambda: python.deserialize(ours, schema_id, None),
             "fastavro + model_validate": fastavro_decode,
             "confluent AvroDeserializer": lambda: confluent_de(ours, ctx),
         },
