@@ -1,5 +1,6 @@
 """The distribution: codegen/ and runtime/ ship as schemabus.codegen and schemabus.runtime, with
-their templates and py.typed, from a normal wheel as well as from the editable install."""
+their templates, py.typed and the compiled codec (and its stub), from a normal wheel as well as
+from the editable install."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def test_wheel_installs_and_runs(tmp_path: Path) -> None:
     ):
         assert required in names
     assert not any(n.startswith(("codegen/", "runtime/", "tests/")) for n in names)
+    assert "schemabus/runtime/_speedups.pyi" in names
+    assert any(n.startswith("schemabus/runtime/_speedups.") and n.endswith(".so") for n in names), names
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
