@@ -131,7 +131,7 @@ def bench_one(name: str, topic: Any, model: Any, registry: Any, loops: int) -> N
         fastavro.schemaless_writer(out, parsed, d)
         return out.getvalue()
 
-    python = dataclasses.replace(serde, program=None, _bound={})  # the generated Python code only
+    python = dataclasses.replace(serde, program=None)  # the generated Python code only
     ours = serde.serialize(model, schema_id)
     same = ours == python.serialize(model, schema_id) == fastavro_encode() == wire_confluent
     assert same, f"{name}: encoders disagree"

@@ -16,6 +16,8 @@ import pydantic
 _BUILTINS_IN_ANNOTATIONS = frozenset(
     {"int", "str", "float", "bool", "bytes", "list", "dict", "set", "tuple", "object", "type", "None", "Any"}
 )
+# Names a class may not take either: the generated codecs module calls these.
+_CODEC_NAMES = frozenset({"len", "range", "isinstance", "frozenset", "AvroSerde"})
 _PYDANTIC_ATTRIBUTES = frozenset(n for n in dir(pydantic.BaseModel) if not n.startswith("__"))
 _ENUM_RESERVED = frozenset({"name", "value", "mro"})
 
@@ -48,7 +50,7 @@ def field_name(wire: str, module_names: frozenset[str], used: set[str]) -> str:
 
 def class_name(name: str, taken: set[str]) -> str:
     """A class name for a named type; ``taken`` collects the names already used in the module."""
-    out = _avoid(identifier(name), _BUILTINS_IN_ANNOTATIONS | taken)
+    out = _avoid(identifier(name), _BUILTINS_IN_ANNOTATIONS | _CODEC_NAMES | taken)
     taken.add(out)
     return out
 

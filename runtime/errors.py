@@ -111,6 +111,8 @@ class PublishBatchError(PublishError):
     """
 
     def __init__(self, topic: str, failed: Mapping[int, PublishError], total: int) -> None:
+        if not failed:
+            raise ValueError("a PublishBatchError names at least one failed record")
         self.failed = dict(sorted(failed.items()))
         self.total = total
         first_position, first = next(iter(self.failed.items()))

@@ -357,7 +357,8 @@ class KafkaBus:
         published. ``headers`` go with every record; order is kept per partition. When records
         fail, :class:`PublishBatchError` names them by position, once every other record of the
         batch was acknowledged or failed too; a batch refused before its first record was sent
-        raises what :meth:`publish` would. Back-pressure as for :meth:`publish`.
+        raises what :meth:`publish` would. Back-pressure as for :meth:`publish` (it waits for room
+        without blocking the event loop); a large batch yields to other tasks every 256 records.
         """
         encoder = self._encoders.get(topic)
         if encoder is None:
@@ -382,23 +383,25 @@ class KafkaBus:
         wire_headers: Any = None if headers is None else normalize_headers(headers)
         sent = 0
         unsent: PublishError | None = None
-        produce = self._producer.produce
+        producer = self._producer
         try:
             for value_bytes, key_bytes in encoded:
+                if self._failure is not None or self._closed or self._producer is not producer:
+                    failure = self._failure
+                    if failure is not None or self._closed:
+                        raise self._refusal(name, failure)
+                    producer = self._producer  # replaced after a fatal error, and healthy again
                 try:
                     if wire_headers is None:
-                        produce(name, value_bytes, key_bytes, on_delivery=callback)
+                        producer.produce(name, value_bytes, key_bytes, on_delivery=callback)
                     else:
-                        produce(name, value_bytes, key_bytes, on_delivery=callback, headers=wire_headers)
+                        producer.produce(name, value_bytes, key_bytes, on_delivery=callback, headers=wire_headers)
                 except BufferError:
                     await self._wait_for_room((name, value_bytes, key_bytes, wire_headers), callback)
                 sent += 1
                 if not sent % _INLINE_POLL_EVERY:
                     self._serve_inline(loop)
-                    failure = self._failure
-                    if failure is not None or self._closed:
-                        raise self._refusal(name, failure)
-                    produce = self._producer.produce  # replaced after a fatal error
+                    await asyncio.sleep(0)  # let other tasks run between slices of a large batch
         except KafkaException as e:
             unsent = self._produce_error(e, name)
         except PublishError as e:
@@ -410,7 +413,11 @@ class KafkaBus:
             return sent
         if sent == 0 and unsent is not None:
             raise unsent  # refused before anything was sent: as publish() would be
-        raise PublishBatchError(name, batch.positions(encoded, sent, unsent), len(encoded))
+        failed = batch.positions(encoded, sent, unsent)
+        if not failed:  # every failure report matched no record sent: cannot happen, but never raise empty
+            log.error("publish_many to %s: %d failure reports matched no record", name, len(batch.failed))
+            return sent
+        raise PublishBatchError(name, failed, len(encoded))
 
     def _serve_inline(self, loop: asyncio.AbstractEventLoop | None, timeout: float = 0) -> None:
         """Serve delivery reports in the publishing thread (as librdkafka advises: poll after produce)."""
@@ -578,6 +585,11 @@ class KafkaBus:
             self._stopping.set()
             if threading.current_thread() is not self._thread:
                 self._thread.join()
+            if len(producer):  # produced by a publish that passed its check just before the bus closed
+                self._purge_reason = PublishError("", "the bus was closed before delivery", retriable=True)
+                producer.purge(in_queue=True, in_flight=True, blocking=True)
+                with contextlib.suppress(KafkaException):
+                    producer.flush(_DRAIN_OLD_PRODUCER_S)
             self._dispatch()
             if self._owns_registry and isinstance(self.registry, ConfluentRegistry):
                 self.registry.close()

@@ -106,9 +106,10 @@ class AvroSerde(Generic[T]):
     read: Callable[[bytes, int], tuple[T, int]]
     program: EncoderProgram | None = None
     format: SchemaFormat = "AVRO"
-    _parsed: dict[str, Any] = field(default_factory=dict, repr=False)
-    # Bound codecs: the serializer per schema id (None: no frame), and "read".
-    _bound: dict[int | str | None, Any] = field(default_factory=dict, repr=False)
+    # Caches, fresh in every copy (dataclasses.replace): parsed schemas; the serializer per schema
+    # id (None: no frame) and the reader ("read").
+    _parsed: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+    _bound: dict[int | str | None, Any] = field(default_factory=dict, init=False, repr=False)
 
     def encode(self, value: T) -> bytes:
         """The Avro payload alone (no frame), as ``fastavro.schemaless_writer`` writes it."""
@@ -124,7 +125,7 @@ class AvroSerde(Generic[T]):
             read = self._bound["read"] = compiled_reader(self.program) or self.read
         try:
             value, end = read(payload, pos)
-        except (IndexError, ValueError, UnicodeDecodeError, OverflowError, struct.error) as e:
+        except (IndexError, ValueError, UnicodeDecodeError, OverflowError, struct.error, RecursionError) as e:
             truncated = isinstance(e, IndexError | struct.error)  # struct.error: too few bytes for a float
             raise DeserializationError("truncated" if truncated else "invalid-payload", str(e)) from e
         if end != len(payload):

@@ -1,10 +1,12 @@
 """publish_many on a real broker: every record delivered in order per key, through back-pressure;
 records the broker or the client refuses named by position, with everything else published; a
-value that cannot be encoded sends nothing."""
+value that cannot be encoded sends nothing; a bus that fails or closes mid-batch ends the batch."""
 
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from typing import Any
 
@@ -15,7 +17,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 import platform_events as pe
 from platform_events import avro_models as m
 from schemabus.runtime.config import KafkaConfig, ProducerSettings
-from schemabus.runtime.errors import PublishBatchError
+from schemabus.runtime.errors import PublishBatchError, PublishError
 from schemabus.runtime.kafka_bus import KafkaBus
 from tests.integration.test_kafka_bus import TIMEOUT, agent_created, consume, fresh, run
 
@@ -114,3 +116,58 @@ def test_a_value_that_cannot_be_encoded_sends_nothing(kafka_bootstrap: str, regi
         (only,) = consume(kafka_bootstrap, [topic.name], 1)
         assert numbers([only], topic, bus) == [99]
         assert high_watermarks(kafka_bootstrap, topic.name, topic.partitions) == 1
+
+
+def test_a_failure_after_the_last_record_was_sent_does_not_fail_the_batch(
+    kafka_bootstrap: str, registry_url: str
+) -> None:
+    """The bus fails (here: simulated during the batch's last inline poll) once every record is sent:
+    they are all acknowledged, so the batch succeeds; a next batch is refused as publish() would be."""
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    with KafkaBus(kafka_bootstrap, registry_url) as bus:
+        bus.ensure_topics([topic])
+        serve = bus._serve_inline
+
+        def serve_then_fail(loop: Any, timeout: float = 0) -> None:
+            serve(loop, timeout)
+            bus._failure = PublishError("", "brokers down (simulated)", retriable=True)
+
+        bus._serve_inline = serve_then_fail  # type: ignore[method-assign]
+        assert run(bus.publish_many(topic, [agent_created(n) for n in range(256)])) == 256
+        with pytest.raises(PublishError, match="brokers down"):
+            run(bus.publish_many(topic, [agent_created(256)]))
+        bus._failure = None
+    assert len(consume(kafka_bootstrap, [topic.name], 256)) == 256
+
+
+class _SlowProducer:
+    """The bus's producer, slow between records (a busy publishing thread)."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+
+    def produce(self, *args: Any, **kwargs: Any) -> None:
+        time.sleep(0.002)
+        self.real.produce(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def __len__(self) -> int:
+        return len(self.real)
+
+
+def test_closing_the_bus_during_a_batch_ends_the_batch(kafka_bootstrap: str, registry_url: str) -> None:
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    bus = KafkaBus(kafka_bootstrap, registry_url, producer=ProducerSettings(linger_ms=0))
+    bus.ensure_topics([topic])
+    run(bus.prepare(topic))
+    bus._producer = _SlowProducer(bus._producer)  # type: ignore[assignment]
+    closer = threading.Timer(0.1, bus.close_sync)
+    closer.start()
+    with pytest.raises(PublishBatchError) as info:
+        run(bus.publish_many(topic, [agent_created(n) for n in range(1000)]))
+    closer.join()
+    error = info.value
+    assert "closed" in str(error) and 0 < error.delivered < 1000  # the rest named, nothing left hanging
+    assert all(not e.possibly_persisted for e in error.failed.values())

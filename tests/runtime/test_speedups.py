@@ -422,7 +422,7 @@ def test_delivery_counter_counts_reports_from_many_threads(counter_type: Any) ->
 
 def python_serde(serde: Any) -> Any:
     """The same serde without a program (and without its bound codecs): the generated Python code."""
-    return dataclasses.replace(serde, program=None, _bound={})
+    return dataclasses.replace(serde, program=None)
 
 
 def outcome(serde: Any, payload: bytes) -> Any:

@@ -16,6 +16,7 @@ from schemabus.runtime import avro as _avro
 from .avro_models import (
     Status,
     class_,
+    len_,
 )
 
 __all__ = [
@@ -120,6 +121,7 @@ def _w_class_(v: class_, b: bytearray) -> None:
     b.append(1 if v.ok else 0)
     b += _E_Status[v.Status_]
     b += _E_Status[v.status]
+    _w_len_(v.range, b)
 
 
 _F_class_ = frozenset(
@@ -134,6 +136,7 @@ _F_class_ = frozenset(
         "json_",
         "model_config_",
         "ok",
+        "range",
         "schema_",
         "status",
         "str_",
@@ -283,6 +286,7 @@ def _r_class_(buf: bytes, p: int) -> tuple[class_, int]:
         x45 = _S_Status[x46]
     except KeyError:
         raise _avro.AvroDecodeError(f"enum index {x46} out of range for Status") from None
+    x48, p = _r_len_(buf, p)
     return _avro.construct(
         class_,
         {
@@ -300,12 +304,58 @@ def _r_class_(buf: bytes, p: int) -> tuple[class_, int]:
             "ok": x41,
             "Status_": x42,
             "status": x45,
+            "range": x48,
         },
         _F_class_,
     ), p
 
 
+def _w_len_(v: len_, b: bytearray) -> None:
+    x1 = v.isinstance
+    if x1 is None:
+        b.append(0)
+    else:
+        b.append(2)
+        x2 = x1
+        if -64 <= x2 < 64:
+            b.append((x2 << 1) ^ (x2 >> 63))
+        else:
+            b += _avro.write_int(x2)
+
+
+_F_len_ = frozenset(("isinstance",))
+
+
+def _r_len_(buf: bytes, p: int) -> tuple[len_, int]:
+    x1: _avro.Int32 | None
+    x3 = buf[p]
+    if x3 < 128:
+        x2 = (x3 >> 1) ^ -(x3 & 1)
+        p += 1
+    else:
+        x2, p = _avro.read_long(buf, p)
+    if x2 == 0:
+        x1 = None
+    elif x2 == 1:
+        x4 = buf[p]
+        if x4 < 128:
+            x1 = (x4 >> 1) ^ -(x4 & 1)
+            p += 1
+        else:
+            x1, p = _avro.read_long(buf, p)
+    else:
+        raise _avro.AvroDecodeError(f"union index {x2} out of range")
+    return _avro.construct(
+        len_,
+        {
+            "isinstance": x1,
+        },
+        _F_len_,
+    ), p
+
+
 # Encoder programs: the same encodings for the compiled encoder (see schemabus.runtime.avro).
+_P_len_ = (_avro.OP_RECORD, (("isinstance", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_INT,))),), len_, _F_len_)
 _P_class_ = (
     _avro.OP_RECORD,
     (
@@ -323,6 +373,7 @@ _P_class_ = (
         ("ok", (_avro.OP_BOOLEAN,)),
         ("Status_", (_avro.OP_ENUM, _E_Status, tuple(_S_Status.values()), "Status")),
         ("status", (_avro.OP_ENUM, _E_Status, tuple(_S_Status.values()), "Status")),
+        ("range", _P_len_),
     ),
     class_,
     _F_class_,
@@ -331,7 +382,7 @@ _P_class_ = (
 
 class__serde: AvroSerde[class_] = AvroSerde(
     class_,
-    '{"type":"record","name":"edge.cases.class","doc":"Docs hold \\"\\"\\" triple quotes, a \\\\ backslash,\\nnewlines\\tand tabs, and end with a quote\\"","fields":[{"name":"class","type":"string","doc":"\\"\\"\\" in a field doc \\\\"},{"name":"from","type":"int"},{"name":"type","type":"string"},{"name":"id","type":"long"},{"name":"schema","type":"string"},{"name":"model_config","type":"string"},{"name":"json","type":"string"},{"name":"str","type":"string","default":"s"},{"name":"int","type":"int","default":3},{"name":"None","type":["null","string"],"default":null},{"name":"_private","type":"string"},{"name":"ok","type":"boolean"},{"name":"Status","type":{"type":"enum","name":"edge.cases.Status","symbols":["None","True","class","name","value","_hidden"]}},{"name":"status","type":"edge.cases.Status"}]}',
+    '{"type":"record","name":"edge.cases.class","doc":"Docs hold \\"\\"\\" triple quotes, a \\\\ backslash,\\nnewlines\\tand tabs, and end with a quote\\"","fields":[{"name":"class","type":"string","doc":"\\"\\"\\" in a field doc \\\\"},{"name":"from","type":"int"},{"name":"type","type":"string"},{"name":"id","type":"long"},{"name":"schema","type":"string"},{"name":"model_config","type":"string"},{"name":"json","type":"string"},{"name":"str","type":"string","default":"s"},{"name":"int","type":"int","default":3},{"name":"None","type":["null","string"],"default":null},{"name":"_private","type":"string"},{"name":"ok","type":"boolean"},{"name":"Status","type":{"type":"enum","name":"edge.cases.Status","symbols":["None","True","class","name","value","_hidden"]}},{"name":"status","type":"edge.cases.Status"},{"name":"range","type":{"type":"record","name":"edge.cases.len","doc":"Named like builtins the generated codecs call.","fields":[{"name":"isinstance","type":["null","int"],"default":null}]}}]}',
     _w_class_,
     _r_class_,
     _P_class_,

@@ -17,6 +17,7 @@ from schemabus.runtime import avro as _avro
 
 __all__ = [
     "Status",
+    "len_",
     "class_",
 ]
 
@@ -30,6 +31,13 @@ class Status(_enum.Enum):
     name_ = "name"
     value_ = "value"
     M_hidden = "_hidden"
+
+
+class len_(_avro.AvroRecord):
+    """Named like builtins the generated codecs call."""
+
+    __avro_name__: _t.ClassVar[str] = "edge.cases.len"
+    isinstance: _avro.Int32 | None = None
 
 
 class class_(_avro.AvroRecord):
@@ -52,3 +60,4 @@ class class_(_avro.AvroRecord):
     ok: bool
     Status_: Status = _pd.Field(validation_alias="Status", serialization_alias="Status")
     status: Status
+    range: len_
