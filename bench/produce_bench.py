@@ -14,7 +14,8 @@ machine is small and shared).
                          encoder (runtime/_speedups.c) when it is built
   encode only, Python    the generated Python writer alone (what runs without the compiled encoder)
   raw produce            pre-encoded bytes, no delivery callback: the ceiling of the client
-  raw produce + callback pre-encoded bytes and a trivial delivery callback per record
+  raw produce + callback pre-encoded bytes and a trivial delivery callback per record (passed
+                         positionally, the faster way schemabus uses too)
   schemabus nowait       bus.publish_nowait(topic, model, key=...): encode + produce + a future per
                          record; then every future awaited in order (each carries partition, offset)
   schemabus publish_many await Publisher(bus).publish_many(models, keys=...) per --batch records,
@@ -138,7 +139,7 @@ class Bench:
             while True:
                 try:
                     if callback:
-                        produce(topic.name, value, key, on_delivery=on_delivery)
+                        produce(topic.name, value, key, -1, on_delivery)  # positionally, as the bus does
                     else:
                         produce(topic.name, value, key)
                     break

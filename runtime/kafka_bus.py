@@ -119,6 +119,9 @@ _POLL_INTERVAL_S = 0.1  # the poll thread wakes at once for a delivery report; t
 # Under load the publishing thread polls every _INLINE_POLL_EVERY records and resolves its own
 # futures; the poll thread then stays out of its way for _INLINE_WINDOW_S.
 _INLINE_POLL_EVERY = 256
+# produce(topic, value, key, partition, on_delivery) positionally: a third faster per call than with
+# keywords (confluent-kafka parses keywords into a dict). -1 is RD_KAFKA_PARTITION_UA: the partitioner picks.
+_ANY_PARTITION = -1
 _INLINE_WINDOW_S = 0.01
 _PROBE_TIMEOUT_S = 1.0  # one metadata request while the cluster is unreachable
 _DRAIN_OLD_PRODUCER_S = 5.0  # after a fatal error, how long the replaced producer may report its records
@@ -328,7 +331,7 @@ class KafkaBus:
         wire_headers: Any = None if headers is None else normalize_headers(headers)
         try:
             if wire_headers is None:
-                self._producer.produce(topic.name, value_bytes, key_bytes, on_delivery=callback)
+                self._producer.produce(topic.name, value_bytes, key_bytes, _ANY_PARTITION, callback)
             else:
                 self._producer.produce(topic.name, value_bytes, key_bytes, on_delivery=callback, headers=wire_headers)
         except BufferError:
@@ -393,7 +396,7 @@ class KafkaBus:
                     producer = self._producer  # replaced after a fatal error, and healthy again
                 try:
                     if wire_headers is None:
-                        producer.produce(name, value_bytes, key_bytes, on_delivery=callback)
+                        producer.produce(name, value_bytes, key_bytes, _ANY_PARTITION, callback)
                     else:
                         producer.produce(name, value_bytes, key_bytes, on_delivery=callback, headers=wire_headers)
                 except BufferError:
@@ -501,7 +504,10 @@ class KafkaBus:
         if failure is not None or self._closed:
             raise self._refusal(record[0], failure)
         try:
-            self._producer.produce(record[0], record[1], record[2], on_delivery=callback, headers=record[3])
+            if record[3] is None:
+                self._producer.produce(record[0], record[1], record[2], _ANY_PARTITION, callback)
+            else:
+                self._producer.produce(record[0], record[1], record[2], on_delivery=callback, headers=record[3])
         except BufferError:
             return False
         except KafkaException as e:
