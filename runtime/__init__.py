@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .bus import Bus, RecordCodec
 from .handler import FunctionHandler, Handler, consumer_group
 from .publisher import NotConnectedError, Publisher
-from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry
+from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry, SchemaVersion
 from .serde import AvroSerde, DeserializationError, JsonSerde, Serde, StringSerde
 from .topic import DeliveryResult, Event, Headers, Topic
 
@@ -119,6 +119,7 @@ __all__ = [
     "SchemaIds",
     "SchemaNotRegisteredError",
     "SchemaRegistry",
+    "SchemaVersion",
     "SchemabusError",
     "Serde",
     "StringSerde",

@@ -16,6 +16,8 @@ Build the models in code, or read them from the environment with ``from_env()``:
 - ``SCHEMABUS_REGISTRY_BEARER_TOKEN`` (secret), ``SCHEMABUS_REGISTRY_BEARER_LOGICAL_CLUSTER``
 - ``SCHEMABUS_REGISTRY_SCHEMA_IDS``: ``register`` (default: register on first use) or ``lookup`` (only
   look schemas up: production, where CI registered them)
+- ``SCHEMABUS_REGISTRY_SCHEMA_VERSIONS``: in lookup mode, the version to look subjects up as,
+  ``subject=version,...`` with a number or ``latest``; ``*`` stands for every subject not listed
 - ``SCHEMABUS_REGISTRY_SSL_CA_LOCATION``, ``SCHEMABUS_REGISTRY_TIMEOUT_S``,
   ``SCHEMABUS_REGISTRY_MAX_RETRIES``, ``SCHEMABUS_REGISTRY_RETRY_BACKOFF_MS``,
   ``SCHEMABUS_REGISTRY_RETRY_BACKOFF_MAX_MS``
@@ -34,7 +36,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -239,6 +241,8 @@ class RegistryConfig(BaseModel):
     retry_backoff_ms: int = Field(default=200, ge=0)
     retry_backoff_max_ms: int = Field(default=5_000, ge=0)
     schema_ids: IdMode = "register"
+    # Lookup mode only: subject -> the version its schema must be (a number or "latest"; "*": any other).
+    schema_versions: dict[str, Annotated[int, Field(ge=1)] | Literal["latest"]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -272,6 +276,11 @@ class RegistryConfig(BaseModel):
             raise ConfigError("RegistryConfig: use basic auth or a bearer token, not both", setting="bearer_token")
         if (self.basic_auth_password is not None) != (self.basic_auth_user is not None):
             raise ConfigError("RegistryConfig: basic auth needs both a user and a password", setting="basic_auth_user")
+        if self.schema_versions and self.schema_ids != "lookup":
+            raise ConfigError(
+                "RegistryConfig.schema_versions pins versions in lookup mode only (schema_ids='lookup')",
+                setting="schema_versions",
+            )
         return self
 
     def client_config(self) -> dict[str, Any]:
@@ -306,7 +315,8 @@ class RegistryConfig(BaseModel):
             var = _REGISTRY_PREFIX + field.upper()
             names[field] = var
             if env.get(var, "").strip():
-                values[field] = env[var].strip()
+                raw = env[var].strip()
+                values[field] = _parse_extra(raw, var) if field == "schema_versions" else raw
         combined = env.get(_REGISTRY_PREFIX + "BASIC_AUTH", "")
         if combined and "basic_auth_user" not in values:
             user, sep, password = combined.partition(":")

@@ -80,7 +80,7 @@ from .dlq import ClientConfig, DeadLetterError, DeadLetterWriter, dead_letter_of
 from .errors import AuthenticationError, AuthorizationError, PublishError, TransactionAbortedError
 from .handler import AnyHandler, consumer_group
 from .kafka_bus import _AUTHENTICATION_CODES, _AUTHORIZATION_CODES
-from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry
+from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry, SchemaVersion
 from .retry import RetryPolicy
 from .serde import DeserializationError
 from .topic import Event, Topic
@@ -196,8 +196,14 @@ class _ReaderIds(SchemaIds):
     record until it is known); with it such records are decoded by schema resolution.
     """
 
-    def __init__(self, registry: SchemaRegistry, mode: IdMode, retry_after: float = 60.0) -> None:
-        super().__init__(registry, mode)
+    def __init__(
+        self,
+        registry: SchemaRegistry,
+        mode: IdMode,
+        versions: Mapping[str, SchemaVersion] | None = None,
+        retry_after: float = 60.0,
+    ) -> None:
+        super().__init__(registry, mode, versions)
         self._missing: dict[tuple[str, str], float] = {}
         self._retry_after = retry_after
 
@@ -268,7 +274,9 @@ class ConsumerRunner:
         self.extra_config = dict(extra_config or {})
         if isinstance(registry, SchemaIds):
             ids: SchemaIds = (
-                registry if isinstance(registry, _ReaderIds) else _ReaderIds(registry.registry, registry.mode)
+                registry
+                if isinstance(registry, _ReaderIds)
+                else _ReaderIds(registry.registry, registry.mode, registry.versions)
             )
         else:
             ids = _ReaderIds(registry, id_mode)

@@ -82,7 +82,7 @@ from .errors import (
     TransactionOutcomeUnknownError,
     TransactionStateError,
 )
-from .registry import IdMode, SchemaIds, SchemaRegistry
+from .registry import IdMode, SchemaIds, SchemaRegistry, SchemaVersion
 from .registry_client import ConfluentRegistry
 from .speedups import DeliveryCounter
 from .topic import DeliveryResult, Headers, Topic, normalize_headers
@@ -187,7 +187,8 @@ class _Batch:
 class KafkaBus:
     """Publishes typed records to Kafka. ``kafka`` and ``registry`` are configs (or a bootstrap string
     and a registry URL); ``registry`` may also be any :class:`SchemaRegistry` (e.g. a shared client).
-    ``id_mode`` overrides ``RegistryConfig.schema_ids`` ("register" on first use, or "lookup" only).
+    ``id_mode`` overrides ``RegistryConfig.schema_ids`` ("register" on first use, or "lookup" only;
+    then ``RegistryConfig.schema_versions`` pins subjects to a version).
     """
 
     def __init__(
@@ -203,13 +204,15 @@ class KafkaBus:
         if isinstance(registry, str):
             registry = RegistryConfig(url=registry)
         self._owns_registry = isinstance(registry, RegistryConfig)
+        versions: Mapping[str, SchemaVersion] = {}
         if isinstance(registry, RegistryConfig):
             mode: IdMode = id_mode or registry.schema_ids
+            versions = registry.schema_versions if mode == "lookup" else {}
             self.registry: SchemaRegistry = ConfluentRegistry(registry)
         else:
             mode = id_mode or "register"
             self.registry = registry
-        self.codec = RecordCodec(SchemaIds(self.registry, mode))
+        self.codec = RecordCodec(SchemaIds(self.registry, mode, versions))
         self._secrets = self.kafka.secrets()
         self._delivery_timeout_s = self.settings.delivery_timeout_ms / 1000
         self._encoders: dict[Topic[Any, Any], _Encoder] = {}

@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from typing import Literal, Protocol
 
-__all__ = ["IdMode", "SchemaIds", "SchemaNotRegisteredError", "SchemaRegistry", "canonical_schema"]
+__all__ = [
+    "IdMode",
+    "SchemaIds",
+    "SchemaNotRegisteredError",
+    "SchemaRegistry",
+    "SchemaVersion",
+    "canonical_schema",
+    "version_for",
+]
 
 IdMode = Literal["register", "lookup"]
+# A version of a subject to look a schema up as: a version number, or the newest ("latest").
+SchemaVersion = int | Literal["latest"]
 
 
 class SchemaNotRegisteredError(LookupError):
@@ -33,22 +44,40 @@ class SchemaRegistry(Protocol):
         """``(schema_type, schema_text)`` of a global id; raise KeyError when unknown."""
         ...
 
+    def lookup_version(self, subject: str, version: SchemaVersion, schema: str, schema_type: str) -> int:
+        """The id of version ``version`` of ``subject``, which must hold ``schema`` (an equivalent
+        text); raise SchemaNotRegisteredError when there is no such version or it holds another schema."""
+        ...
+
 
 def canonical_schema(text: str) -> str:
     """Whitespace-insensitive form used to compare schema texts."""
     return json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"))
 
 
+def version_for(versions: Mapping[str, SchemaVersion], subject: str) -> SchemaVersion | None:
+    """The version ``subject`` is pinned to: its own entry, else the ``"*"`` entry, else none."""
+    return versions.get(subject, versions.get("*"))
+
+
 class SchemaIds:
     """Schema ids by (subject, schema), and writer schemas by id, each fetched once.
 
     ``mode="register"`` registers on first use (development); ``mode="lookup"`` only looks the
-    schema up, for production where CI registered every schema beforehand.
+    schema up, for production where CI registered every schema beforehand. In lookup mode,
+    ``versions`` may pin subjects to a version (a number, or ``"latest"``; the key ``"*"`` stands for
+    every subject not listed): the schema is then looked up as that version, and a version holding
+    another schema than the one the code was generated from is refused (stale or unexpected code).
     """
 
-    def __init__(self, registry: SchemaRegistry, mode: IdMode = "register") -> None:
+    def __init__(
+        self, registry: SchemaRegistry, mode: IdMode = "register", versions: Mapping[str, SchemaVersion] | None = None
+    ) -> None:
+        if versions and mode != "lookup":
+            raise ValueError("schema versions are pinned in lookup mode only (schema_ids='lookup')")
         self.registry = registry
         self.mode = mode
+        self.versions: dict[str, SchemaVersion] = dict(versions or {})
         self._ids: dict[tuple[str, str], int] = {}
         self._by_id: dict[int, tuple[str, str]] = {}
         self._lock = threading.Lock()
@@ -63,7 +92,11 @@ class SchemaIds:
                 if self.mode == "register":
                     self._ids[key] = self.registry.register_schema(subject, schema, schema_type)
                 else:
-                    self._ids[key] = self.registry.lookup_schema(subject, schema, schema_type)
+                    version = version_for(self.versions, subject)
+                    if version is None:
+                        self._ids[key] = self.registry.lookup_schema(subject, schema, schema_type)
+                    else:
+                        self._ids[key] = self.registry.lookup_version(subject, version, schema, schema_type)
                 self._by_id.setdefault(self._ids[key], (schema_type, schema))
             return self._ids[key]
 

@@ -22,7 +22,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from .config import RegistryConfig, redact
 from .errors import RegistryError, RegistryUnavailableError
-from .registry import SchemaNotRegisteredError
+from .registry import SchemaNotRegisteredError, SchemaVersion, canonical_schema
 
 __all__ = ["ConfluentRegistry"]
 
@@ -124,14 +124,52 @@ class ConfluentRegistry:
             return None
         for version in sorted(versions, reverse=True)[:_MAX_VERSIONS_COMPARED]:
             registered = self._version(subject, version)
-            if registered is None or (registered.schema.schema_type or "AVRO") != "AVRO":
-                continue
-            named: dict[str, Any] = {}
-            if not self._load_references(registered.schema.references or [], named, depth=0):
-                continue
-            if _expanded_avro(registered.schema.schema_str, named) == wanted:
+            if registered is not None and self._same_avro(registered, wanted):
                 return int(registered.schema_id)
         return None
+
+    def _same_avro(self, registered: Any, wanted: str | None) -> bool:
+        """Whether a registered version, its references expanded, is the Avro schema ``wanted`` (expanded)."""
+        if wanted is None or (registered.schema.schema_type or "AVRO") != "AVRO":
+            return False
+        named: dict[str, Any] = {}
+        if not self._load_references(registered.schema.references or [], named, depth=0):
+            return False
+        return bool(_expanded_avro(registered.schema.schema_str, named) == wanted)
+
+    def lookup_version(self, subject: str, version: SchemaVersion, schema: str, schema_type: str) -> int:
+        """The id of version ``version`` of ``subject`` (``"latest"``: the newest), which must hold
+        ``schema``: the same text up to formatting, or for Avro the same schema with references
+        expanded. SchemaNotRegisteredError when there is no such version or it holds another schema."""
+        label = "the latest version" if version == "latest" else f"version {version}"
+        if version == "latest":
+            try:
+                registered = self._call(
+                    f"read {label} of subject {subject!r}", lambda: self.client.get_latest_version(subject)
+                )
+            except SchemaRegistryError as e:
+                if not _not_found(e):
+                    raise self._refused(f"cannot read {label} of subject {subject!r}", e) from None
+                registered = None
+        else:
+            registered = self._version(subject, version)
+        if registered is None:
+            raise SchemaNotRegisteredError(
+                f"subject {subject!r} has no {label} in {self.url} "
+                f"(lookup mode never registers: register it first, e.g. with `schemabus register`)"
+            )
+        held_type = registered.schema.schema_type or "AVRO"
+        same = held_type == schema_type and (
+            canonical_schema(registered.schema.schema_str) == canonical_schema(schema)
+            or (schema_type == "AVRO" and self._same_avro(registered, _expanded_avro(schema, {})))
+        )
+        if not same:
+            raise SchemaNotRegisteredError(
+                f"{label} of subject {subject!r} (version {registered.version}, id {registered.schema_id}) is "
+                f"not the schema this code was generated from: regenerate the code from the registered "
+                f"schema, or pin the version that holds it"
+            )
+        return int(registered.schema_id)
 
     def _version(self, subject: str, version: int) -> Any:
         try:

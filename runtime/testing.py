@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from .bus import RecordCodec
 from .handler import AnyHandler
-from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, canonical_schema
+from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaVersion, canonical_schema
 from .topic import DeliveryResult, Event, Headers, Topic, normalize_headers
 
 __all__ = ["InMemoryBus", "InMemoryRegistry", "StoredRecord"]
@@ -56,6 +56,20 @@ class InMemoryRegistry:
 
     def schema_by_id(self, schema_id: int) -> tuple[str, str]:
         return self._schemas[schema_id]
+
+    def lookup_version(self, subject: str, version: SchemaVersion, schema: str, schema_type: str) -> int:
+        versions = self._subjects.get(subject, [])
+        index = len(versions) if version == "latest" else version
+        if not 1 <= index <= len(versions):
+            raise SchemaNotRegisteredError(f"subject {subject!r} has no version {version}")
+        schema_id = versions[index - 1]
+        held_type, held = self._schemas[schema_id]
+        if (held_type, canonical_schema(held)) != (schema_type, canonical_schema(schema)):
+            raise SchemaNotRegisteredError(
+                f"version {index} of subject {subject!r} (id {schema_id}) "
+                "is not the schema this code was generated from"
+            )
+        return schema_id
 
     def subjects(self) -> list[str]:
         return sorted(s for s, v in self._subjects.items() if v)

@@ -359,6 +359,36 @@ def test_lookup_mode_finds_a_schema_registered_with_references(kafka_bootstrap: 
     assert raw is not None and int.from_bytes(raw[1:5], "big") == registered_id
 
 
+def test_lookup_mode_pins_a_version_or_the_latest(kafka_bootstrap: str, registry_url: str, codec: RecordCodec) -> None:
+    """``schema_versions``: publish with the id of a pinned version (or the latest), and refuse code
+    generated from another schema than that version holds."""
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    v1_id = codec.ids.id_for(topic.value_subject, topic.value.schema, "AVRO")  # what CI registered first
+    newer = json.loads(topic.value.schema)
+    newer["fields"].append({"name": "region", "type": ["null", "string"], "default": None})
+    client = SchemaRegistryClient({"url": registry_url, "timeout": 10})
+    v2_id = client.register_schema(topic.value_subject, Schema(json.dumps(newer), "AVRO"))
+    assert v2_id != v1_id
+
+    def bus(versions: dict[str, Any]) -> KafkaBus:
+        return KafkaBus(
+            kafka_bootstrap, RegistryConfig(url=registry_url, schema_ids="lookup", schema_versions=versions)
+        )
+
+    stale_code = r"the latest version of subject .* is not the schema"  # generated from version 1
+    with bus({"*": "latest"}) as stale, pytest.raises(SchemaNotRegisteredError, match=stale_code):
+        run(stale.prepare(topic))
+    with bus({topic.value_subject: 1, "*": "latest"}) as pinned:
+        pinned.ensure_topics([topic])
+        run(pinned.publish(topic, agent_created(), key="a"))
+        assert pinned.codec.ids.known_id(topic.value_subject, topic.value.schema) == v1_id
+    with bus({topic.value_subject: 3}) as missing, pytest.raises(SchemaNotRegisteredError, match="has no version 3"):
+        run(missing.prepare(topic))
+    (msg,) = consume(kafka_bootstrap, [topic.name], 1)
+    raw = msg.value()
+    assert raw is not None and int.from_bytes(raw[1:5], "big") == v1_id
+
+
 def test_an_unreachable_registry_is_a_typed_error_after_retries() -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     registry = ConfluentRegistry(RegistryConfig(url=url, max_retries=2, retry_backoff_ms=20))

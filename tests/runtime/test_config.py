@@ -29,6 +29,7 @@ FULL_ENV = {
     "SCHEMABUS_REGISTRY_BASIC_AUTH_USER": "svc-orders",
     "SCHEMABUS_REGISTRY_BASIC_AUTH_PASSWORD": SECRET,
     "SCHEMABUS_REGISTRY_SCHEMA_IDS": "lookup",
+    "SCHEMABUS_REGISTRY_SCHEMA_VERSIONS": "orders.order.placed-value=3, *=latest",
     "SCHEMABUS_REGISTRY_MAX_RETRIES": "5",
     "SCHEMABUS_PRODUCER_LINGER_MS": "20",
     "SCHEMABUS_PRODUCER_COMPRESSION": "zstd",
@@ -52,6 +53,7 @@ def test_from_env_reads_every_documented_variable() -> None:
     assert config.kafka.sasl_password is not None and config.kafka.sasl_password.get_secret_value() == SECRET
     assert config.kafka.extra == {"socket.keepalive.enable": "true", "metadata.max.age.ms": "60000"}
     assert config.registry.schema_ids == "lookup" and config.registry.max_retries == 5
+    assert config.registry.schema_versions == {"orders.order.placed-value": 3, "*": "latest"}
     assert config.producer.linger_ms == 20 and config.producer.compression == "zstd"
     assert config.producer.broker_down_timeout_ms is None
     conf = config.kafka.librdkafka_config()
@@ -210,3 +212,26 @@ def test_producer_settings() -> None:
     assert ProducerSettings(acks="1", enable_idempotence=False).librdkafka_config()["acks"] == "1"
     with pytest.raises(ConfigError, match="needs sasl_mechanism"):
         KafkaConfig(bootstrap_servers="localhost:9092", security_protocol="SASL_SSL")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            {"SCHEMABUS_REGISTRY_SCHEMA_IDS": "lookup", "SCHEMABUS_REGISTRY_SCHEMA_VERSIONS": "s-value=0"},
+            "SCHEMA_VERSIONS",
+        ),
+        (
+            {"SCHEMABUS_REGISTRY_SCHEMA_IDS": "lookup", "SCHEMABUS_REGISTRY_SCHEMA_VERSIONS": "*=newest"},
+            "SCHEMA_VERSIONS",
+        ),
+        (
+            {"SCHEMABUS_REGISTRY_SCHEMA_IDS": "lookup", "SCHEMABUS_REGISTRY_SCHEMA_VERSIONS": "latest"},
+            "is not name=value",
+        ),
+        ({"SCHEMABUS_REGISTRY_SCHEMA_VERSIONS": "*=latest"}, "in lookup mode only"),
+    ],
+)
+def test_schema_versions_are_checked(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        RegistryConfig.from_env({"SCHEMABUS_REGISTRY_URL": "http://localhost:8081", **env})

@@ -225,3 +225,28 @@ def test_publish_many_publishes_in_order_and_encodes_everything_first() -> None:
     with pytest.raises(TypeError, match="carries AgentDeleted, not AgentCreated"):
         asyncio.run(pe.AgentLifecycleDeletedPublisher(bus).publish_many(events))  # type: ignore[arg-type]
     assert len(bus.records("agent.lifecycle.created")) == 5
+
+
+def test_lookup_mode_can_pin_subjects_to_a_version() -> None:
+    from schemabus.runtime import SchemaIds, SchemaNotRegisteredError
+    from schemabus.runtime.testing import InMemoryRegistry
+
+    v1 = '{"type":"record","name":"R","fields":[{"name":"a","type":"string"}]}'
+    v2 = '{"type":"record","name":"R","fields":[{"name":"a","type":"string"},{"name":"b","type":"int","default":0}]}'
+    registry = InMemoryRegistry()
+    id1, id2 = registry.register_schema("s-value", v1, "AVRO"), registry.register_schema("s-value", v2, "AVRO")
+    registry.register_schema("t-value", v1, "AVRO")
+
+    latest = SchemaIds(registry, "lookup", {"*": "latest"})
+    assert latest.id_for("s-value", v2, "AVRO") == id2
+    with pytest.raises(SchemaNotRegisteredError, match=r"version 2 of subject 's-value' \(id 2\) is not the schema"):
+        latest.id_for("s-value", v1, "AVRO")  # stale code: the newest version is another schema
+
+    pinned = SchemaIds(registry, "lookup", {"s-value": 1, "*": "latest"})
+    assert pinned.id_for("s-value", v1, "AVRO") == id1  # the subject's own pin wins over "*"
+    assert pinned.id_for("t-value", " " + v1, "AVRO") == id1  # "*": latest of t-value, formatting aside
+    with pytest.raises(SchemaNotRegisteredError, match="has no version 3"):
+        SchemaIds(registry, "lookup", {"s-value": 3}).id_for("s-value", v1, "AVRO")
+    assert SchemaIds(registry, "lookup").id_for("s-value", v1, "AVRO") == id1  # unpinned: any version holding it
+    with pytest.raises(ValueError, match="lookup mode only"):
+        SchemaIds(registry, "register", {"*": "latest"})
