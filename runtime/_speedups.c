@@ -1271,8 +1271,7 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Encoder", (PyObject *)&EncoderType) < 0 ||
         PyModule_AddObjectRef(m, "Decoder", (PyObject *)&DecoderType) < 0 ||
-        PyModule_AddObjectRef(m, "DeliveryCounter", (PyObject *)&DeliveryCounterType) < 0 ||
-        PyModule_AddIntConstant(m, "OPCODES", OP_COUNT) < 0) {
+        PyModule_AddObjectRef(m, "DeliveryCounter", (PyObject *)&DeliveryCounterType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -1,8 +1,6 @@
-# Types of runtime/_speedups.c; see runtime/speedups.py (and runtime/avro.py for encoder programs).
+# Types of runtime/_speedups.c; see runtime/speedups.py (and runtime/avro.py for codec programs).
 from collections.abc import Callable
 from typing import Any
-
-OPCODES: int
 
 class Encoder:
     def __init__(self, program: tuple[Any, ...], header: bytes = ...) -> None: ...

@@ -82,7 +82,7 @@ unpack_double = struct.Struct("<d").unpack_from
     OP_PYTHON,
 ) = range(18)
 
-EncoderProgram = tuple[Any, ...]
+CodecProgram = tuple[Any, ...]
 
 
 def decimal_to_wire(scale: int, precision: int, size: int | None = None) -> Callable[[Decimal], bytes]:

@@ -380,9 +380,6 @@ class KafkaBus:
         if not encoded:
             return 0
         name = topic.name
-        failure = self._failure
-        if failure is not None or self._closed:
-            raise self._refusal(name, failure)
         loop = _get_running_loop()
         batch = _Batch(self, loop, name)
         callback = batch.counter

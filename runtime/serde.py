@@ -16,7 +16,7 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 import fastavro
 import pydantic
 
-from .avro import EncoderProgram
+from .avro import CodecProgram
 from .speedups import compiled_encoder, compiled_reader
 
 __all__ = [
@@ -104,7 +104,7 @@ class AvroSerde(Generic[T]):
     schema: str
     write: Callable[[T, bytearray], None]
     read: Callable[[bytes, int], tuple[T, int]]
-    program: EncoderProgram | None = None
+    program: CodecProgram | None = None
     format: SchemaFormat = "AVRO"
     # Caches, fresh in every copy (dataclasses.replace): parsed schemas; the serializer per schema
     # id (None: no frame) and the reader ("read").

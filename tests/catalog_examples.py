@@ -1,10 +1,14 @@
 """Examples of every topic of this repository's catalog, drawn from its schemas, for the tests that
 round-trip them (in memory and on Kafka): the topic specs, the generated descriptors, publishers
-and handler stubs by topic name, and hypothesis strategies for each topic's key and value models."""
+and handler stubs by topic name, and hypothesis strategies for each topic's key and value models;
+and one fixed cost event (decimals, a date, a local timestamp) for the tests that need one."""
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib
+import uuid
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -12,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 import platform_events as pe
+from platform_events import avro_models as m
 from schemabus.codegen.config import load_config
 from schemabus.codegen.ir import NamedRef
 from schemabus.codegen.pipeline import load_project
@@ -85,3 +90,25 @@ def examples(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
 
     collect()
     return drawn[:count]
+
+
+def cost_recorded() -> tuple[m.CostRecordedKey, m.CostRecorded]:
+    usage = uuid.UUID("5a9e1f0c-2b7d-4c1e-8f3a-6d2c9b8e7f10")
+    value = m.CostRecorded.model_validate(
+        {
+            "token_usage_id": usage,
+            "tenant_id": "tenant-7",
+            "model": "gpt-x",
+            "prompt_tokens": 1200,
+            "completion_tokens": 350,
+            "prompt_unit_price": Decimal("0.00000300"),
+            "completion_unit_price": Decimal("0.00001500"),
+            "prompt_cost": Decimal("0.00360000"),
+            "completion_cost": Decimal("0.00525000"),
+            "total_cost": Decimal("0.00885000"),
+            "billing_date": dt.date(2026, 11, 28),
+            "usage_local_time": dt.datetime(2026, 11, 28, 13, 0, 0),
+            "timestamp": dt.datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=dt.UTC),
+        }
+    )
+    return m.CostRecordedKey(tenant_id="tenant-7", token_usage_id=str(usage)), value

@@ -38,6 +38,19 @@ class ClassSpec:
     default_member: str | None = None
 
 
+# Logical types carried by an int or a long: the base type, and the runtime.avro conversions to the
+# number and back (used by the writers, the readers and the codec programs alike).
+_NUMBER_LOGICALS = {
+    "date": ("int", "date_to_days", "days_to_date"),
+    "time-millis": ("int", "time_to_millis", "millis_to_time"),
+    "time-micros": ("long", "time_to_micros", "micros_to_time"),
+    "timestamp-millis": ("long", "timestamp_to_millis", "millis_to_timestamp"),
+    "timestamp-micros": ("long", "timestamp_to_micros", "micros_to_timestamp"),
+    "local-timestamp-millis": ("long", "local_timestamp_to_millis", "millis_to_local_timestamp"),
+    "local-timestamp-micros": ("long", "local_timestamp_to_micros", "micros_to_local_timestamp"),
+}
+
+
 def _zz_byte(i: int) -> int:
     """The zig-zag byte of a small non-negative index (union branch or enum symbol < 64)."""
     return i << 1
@@ -324,16 +337,8 @@ class AvroPython:
             # The canonical text of a UUID is always 36 ASCII characters: its length is one byte (72).
             out += [f"{ind}b.append(72)", f"{ind}b += str({expr}).encode()"]
             return
-        conv, base = {
-            "date": ("_avro.date_to_days", "int"),
-            "time-millis": ("_avro.time_to_millis", "int"),
-            "time-micros": ("_avro.time_to_micros", "long"),
-            "timestamp-millis": ("_avro.timestamp_to_millis", "long"),
-            "timestamp-micros": ("_avro.timestamp_to_micros", "long"),
-            "local-timestamp-millis": ("_avro.local_timestamp_to_millis", "long"),
-            "local-timestamp-micros": ("_avro.local_timestamp_to_micros", "long"),
-        }[lg]
-        self._write_primitive(base, f"{conv}({expr})", out, ind)
+        base, to, _ = _NUMBER_LOGICALS[lg]
+        self._write_primitive(base, f"_avro.{to}({expr})", out, ind)
 
     def _write_union(self, t: Union, expr: str, out: list[str], ind: str) -> None:
         x = self.tmp()
@@ -469,20 +474,10 @@ class AvroPython:
             return f"(_avro.OP_CONVERT, {to}, {base}, _avro.decimal_from_wire({args}))"
         if lg == "uuid":
             return "(_avro.OP_UUID,)"
-        if lg in ("timestamp-micros", "timestamp-millis"):
-            unit = "micros" if lg == "timestamp-micros" else "millis"
-            return (
-                f"(_avro.OP_TIMESTAMP, {1 if unit == 'micros' else 1000}, "
-                f"_avro.timestamp_to_{unit}, _avro.{unit}_to_timestamp)"
-            )
-        to, base, back = {
-            "date": ("date_to_days", "INT", "days_to_date"),
-            "time-millis": ("time_to_millis", "INT", "millis_to_time"),
-            "time-micros": ("time_to_micros", "LONG", "micros_to_time"),
-            "local-timestamp-millis": ("local_timestamp_to_millis", "LONG", "millis_to_local_timestamp"),
-            "local-timestamp-micros": ("local_timestamp_to_micros", "LONG", "micros_to_local_timestamp"),
-        }[lg]
-        return f"(_avro.OP_CONVERT, _avro.{to}, (_avro.OP_{base},), _avro.{back})"
+        base, to, back = _NUMBER_LOGICALS[lg]
+        if lg in ("timestamp-micros", "timestamp-millis"):  # the compiled codec converts UTC ones itself
+            return f"(_avro.OP_TIMESTAMP, {1 if lg == 'timestamp-micros' else 1000}, _avro.{to}, _avro.{back})"
+        return f"(_avro.OP_CONVERT, _avro.{to}, (_avro.OP_{base.upper()},), _avro.{back})"
 
     # --- decoders ----------------------------------------------------------------------------
 
@@ -602,17 +597,8 @@ class AvroPython:
             self._read_primitive("string", raw, out, ind)
             out.append(f"{ind}{var} = _avro.uuid_from_str({raw})")
             return
-        conv = {
-            "date": "_avro.days_to_date",
-            "time-millis": "_avro.millis_to_time",
-            "time-micros": "_avro.micros_to_time",
-            "timestamp-millis": "_avro.millis_to_timestamp",
-            "timestamp-micros": "_avro.micros_to_timestamp",
-            "local-timestamp-millis": "_avro.millis_to_local_timestamp",
-            "local-timestamp-micros": "_avro.micros_to_local_timestamp",
-        }[lg]
         self._read_long(raw, out, ind)
-        out.append(f"{ind}{var} = {conv}({raw})")
+        out.append(f"{ind}{var} = _avro.{_NUMBER_LOGICALS[lg][2]}({raw})")
 
     # --- enum tables -------------------------------------------------------------------------
 

@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 from collections.abc import Coroutine
-from decimal import Decimal
 from typing import Any, TypeVar
 
 import pytest
@@ -46,6 +45,7 @@ from schemabus.runtime.errors import (
 from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
 from schemabus.runtime.registry_client import ConfluentRegistry
 from schemabus.runtime.testing import InMemoryBus, InMemoryRegistry
+from tests.catalog_examples import cost_recorded
 
 pytestmark = pytest.mark.integration
 
@@ -104,28 +104,6 @@ def agent_created(n: int = 0) -> m.AgentCreated:
         creator_id="user-4711",
         labels={"team": "research", "n": str(n)},
     )
-
-
-def cost_recorded() -> tuple[m.CostRecordedKey, m.CostRecorded]:
-    usage = uuid.UUID("5a9e1f0c-2b7d-4c1e-8f3a-6d2c9b8e7f10")
-    value = m.CostRecorded.model_validate(
-        {
-            "token_usage_id": usage,
-            "tenant_id": "tenant-7",
-            "model": "gpt-x",
-            "prompt_tokens": 1200,
-            "completion_tokens": 350,
-            "prompt_unit_price": Decimal("0.00000300"),
-            "completion_unit_price": Decimal("0.00001500"),
-            "prompt_cost": Decimal("0.00360000"),
-            "completion_cost": Decimal("0.00525000"),
-            "total_cost": Decimal("0.00885000"),
-            "billing_date": dt.date(2026, 11, 28),
-            "usage_local_time": dt.datetime(2026, 11, 28, 13, 0, 0),
-            "timestamp": NOW,
-        }
-    )
-    return m.CostRecordedKey(tenant_id="tenant-7", token_usage_id=str(usage)), value
 
 
 def execution_started() -> pe.AgentExecutionStarted:

@@ -20,7 +20,6 @@ import types
 import uuid
 import zoneinfo
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 import pydantic
@@ -33,6 +32,8 @@ from platform_events import avro_models as m
 from schemabus.runtime import avro as rt
 from schemabus.runtime.serde import DeserializationError, frame_header
 from schemabus.runtime.speedups import PyDeliveryCounter, compiled_encoder, compiled_reader, extension
+
+from ..catalog_examples import cost_recorded
 
 if os.environ.get("SCHEMABUS_NO_SPEEDUPS", "") not in ("", "0"):
     pytest.skip("the compiled codec is switched off (SCHEMABUS_NO_SPEEDUPS)", allow_module_level=True)
@@ -324,6 +325,18 @@ def test_a_program_nested_past_the_limit_is_refused() -> None:
         speedups.Encoder(program)
 
 
+def traced_growth(run: Callable[[int], None]) -> int:
+    """Bytes the Python allocators hold more after ``run(20000)`` than before (``run(2000)`` warms caches)."""
+    run(2000)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        run(20000)
+        return int(tracemalloc.get_traced_memory()[0] - before)
+    finally:
+        tracemalloc.stop()
+
+
 def test_no_leaks_on_success_or_failure() -> None:
     encode = compiled()
     good = event(labels={"a": "b", "c": "d"}, created_at=dt.datetime(2026, 1, 1, tzinfo=PARIS))
@@ -337,14 +350,7 @@ def test_no_leaks_on_success_or_failure() -> None:
             with pytest.raises(TypeError):
                 encode(bad)
 
-    run(2000)  # warm caches
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        run(20000)
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = traced_growth(run)
     assert grown < 64 * 1024, f"{grown} bytes more after 60,000 encodes: a leak"
 
 
@@ -433,28 +439,12 @@ def outcome(serde: Any, payload: bytes) -> Any:
         return e.reason
 
 
-def cost() -> m.CostRecorded:
-    return m.CostRecorded.model_validate(
-        {
-            "token_usage_id": uuid.UUID(int=3),
-            "tenant_id": "tenant-7",
-            "model": "gpt-x",
-            "prompt_tokens": 1200,
-            "completion_tokens": 350,
-            "prompt_unit_price": Decimal("0.00000300"),
-            "completion_unit_price": Decimal("0.00001500"),
-            "prompt_cost": Decimal("0.00360000"),
-            "completion_cost": Decimal("0.00525000"),
-            "total_cost": Decimal("0.00885000"),
-            "billing_date": dt.date(2026, 11, 28),
-            "usage_local_time": dt.datetime(2026, 11, 28, 13, 0, 0),
-            "timestamp": NOW,
-        }
-    )
-
-
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=dt.UTC)
-SAMPLES = [(SERDE, event()), (SERDE, event(display_name=None, availability=None)), (codecs.cost_recorded_serde, cost())]
+SAMPLES = [
+    (SERDE, event()),
+    (SERDE, event(display_name=None, availability=None)),
+    (codecs.cost_recorded_serde, cost_recorded()[1]),
+]
 
 
 @pytest.mark.parametrize(("serde", "value"), SAMPLES, ids=["created", "created-nulls", "cost"])
@@ -548,14 +538,7 @@ def test_decoding_does_not_leak() -> None:
             with pytest.raises(DeserializationError):
                 SERDE.decode(bad)
 
-    run(2000)
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        run(20000)
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = traced_growth(run)
     assert grown < 64 * 1024, f"{grown} bytes more after 60,000 decodes: a leak"
 
 
