@@ -92,7 +92,7 @@ JSON_CASES = [
         '{"type": "object", "properties": {"a": {"$ref": "other.json"}}}',
         "#/properties/a/$ref: $ref 'other.json': no schema file 'other.json'",
     ),
-    ('{"type": "object", "required": "a"}', "#/required: 'a' is not of type 'array'"),
+    ('{"type": "object", "required": "a"}', '#/required: "a" is not of type "array"'),
 ]
 
 

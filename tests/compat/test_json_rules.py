@@ -25,7 +25,7 @@ from schemabus.codegen.compat.json_rules import (
 )
 from schemabus.codegen.compat.levels import Version, check_level
 from schemabus.codegen.diagnostics import SchemaError
-from schemabus.codegen.load.jsonschema import bundle
+from schemabus.codegen.load.jsonschema import bundle, index_documents
 
 from ..conftest import ROOT
 
@@ -798,8 +798,8 @@ def test_bundled_schema_resolves_embedded_files() -> None:
     file = "capability/generic/failed.schema.json"
     changed = copy.deepcopy(docs)
     changed["common/error_info.schema.json"]["properties"]["error_type"]["minLength"] = 5
-    writer = JsonVersion(file, json.loads(bundle(file, docs)))
-    reader = JsonVersion(file, json.loads(bundle(file, changed)))
+    writer = JsonVersion(file, json.loads(bundle(file, index_documents(docs))))
+    reader = JsonVersion(file, json.loads(bundle(file, index_documents(changed))))
     found = can_read(reader, writer)
     assert [f"{i.rule.id} {i.source}" for i in found] == [
         f"MIN_LENGTH_INCREASED {file}#/$defs/common~1error_info.schema.json/properties/error_type/minLength"
