@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import subprocess
 import tempfile
@@ -15,7 +14,6 @@ from .ir import AvroSchema, JsonSchemaFile, NamedType, Project, Topic
 from .load.avro import load_avro_files
 from .load.catalog import load_catalog
 from .load.jsonschema import load_json_schema_files
-from .render.json_models import JsonModelsJob
 from .render.package import render_package
 
 Progress = Callable[[str], None]
@@ -105,7 +103,7 @@ def fingerprint(config: Config) -> str:
     from importlib.metadata import version
 
     h = hashlib.sha256()
-    for dist in ("schemabus", "datamodel-code-generator", "ruff", "pydantic"):
+    for dist in ("schemabus", "ruff", "pydantic"):
         try:
             h.update(f"{dist}={version(dist)}\n".encode())
         except Exception:  # not installed as a distribution (a source checkout): hash nothing for it
@@ -129,21 +127,17 @@ def generate(config: Config, progress: Progress | None = None) -> dict[str, str]
     note = progress or (lambda _: None)
     note("loading schemas")
     avro, json_files = read_schemas(config)
-    # datamodel-code-generator starts at once, in a child process, while this one validates every
-    # schema and renders the Avro side: on two cores the JSON path costs about what it costs alone.
-    with JsonModelsJob(dict(json_files)) if json_files else contextlib.nullcontext() as job:
-        project = load_project(config, (avro, json_files))
-        try:
-            files = render_package(
-                project,
-                with_topics=True,
-                description="Event models, codecs, topics, publishers and handlers generated from "
-                f"{config.schemas}/ by schemabus.",
-                json_modules=job.result if job else None,
-                progress=note,
-            )
-        except SchemaError as e:  # locations are relative to the schemas directory until here
-            raise _prefixed(e, config.schemas.rstrip("/") + "/") from None
+    project = load_project(config, (avro, json_files))
+    try:
+        files = render_package(
+            project,
+            with_topics=True,
+            description="Event models, codecs, topics, publishers and handlers generated from "
+            f"{config.schemas}/ by schemabus.",
+            progress=note,
+        )
+    except SchemaError as e:  # locations are relative to the schemas directory until here
+        raise _prefixed(e, config.schemas.rstrip("/") + "/") from None
     note(f"formatting {len(files)} files")
     return format_files(files, config.line_length)
 

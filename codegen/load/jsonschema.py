@@ -9,7 +9,7 @@ import posixpath
 from collections.abc import Iterable
 from typing import Any
 
-from ..diagnostics import SchemaError, SchemaErrors, Source
+from ..diagnostics import SchemaError, SchemaErrors, Source, resolve_pointer
 from ..ir import JsonSchemaFile
 from .avro import read_json
 from .json_drafts import DEFAULT_DRAFT, Draft, declared_draft, known_drafts, normalize, parse_draft
@@ -183,62 +183,48 @@ def ref_target(file: str, ref: str) -> tuple[str, str]:
 
 
 def bundle(file: str, index: RefIndex) -> str:
-    """One self-contained document, as registered: every file it references is embedded (under
-    ``$defs``, or ``definitions`` before 2019-09) as a resource with an ``$id`` (its own, else its
-    path relative to the root's folder), so its ``$ref``s keep resolving unchanged in the registry's
-    validators."""
+    """One self-contained document, as registered: the file, with every file it references embedded
+    under ``$defs`` (``definitions`` before 2019-09) by path, and every ``$ref`` rewritten to a JSON
+    pointer from the document's root. No ``$id`` is left below the root, so the document means the
+    same to every validator, whatever base URI it assumes."""
     doc = index.docs[file]
-    draft = doc.draft
-    id_key = "id" if draft is Draft.DRAFT4 else "$id"
     if not isinstance(doc.raw, dict):
         return json.dumps(doc.raw)
-    needed: dict[str, str] = {}  # file reached from this one -> the $id it has in the bundle
-    rewrites: dict[str, dict[str, str]] = {}  # file -> {pointer of a $ref: the $ref it becomes}
-    queue = [file]
-    while queue:
-        current = queue.pop()
+    container = "$defs" if doc.draft.order >= Draft.DRAFT2019_09.order else "definitions"
+    if isinstance(doc.raw.get(container), dict) and any(k in doc.raw[container] for k in index.docs if k != file):
+        raise SchemaError(Source(file, "/" + container), "a definition is named like a schema file; rename it")
+    included = [file]
+    for current in included:  # grows while it is walked: every file reached from this one
+        for at, ref in refs(index.docs[current].normalized):
+            reached = index.resolve(current, at, ref).file
+            if reached not in included:
+                included.append(reached)
+
+    def place(target: str) -> str:
+        return "" if target == file else "/" + container + "/" + target.replace("~", "~0").replace("/", "~1")
+
+    copies: dict[str, Any] = {}
+    for current in included:
         cdoc = index.docs[current]
+        out = copy.deepcopy(cdoc.raw)
+        for written in cdoc.moves.positions:
+            node = resolve_pointer(out, written)
+            if isinstance(node, dict) and (written or current != file):
+                node.pop("$id", None)
+                if cdoc.draft is Draft.DRAFT4:
+                    node.pop("id", None)
         for at, ref in refs(cdoc.normalized):
-            target = index.resolve(current, at, ref)
-            if target.file == current:
-                continue
-            if target.file != file and target.file not in needed:
-                needed[target.file] = _resource_id(index.docs[target.file], target.file, file, id_key)
-                queue.append(target.file)
-            if target.by_path and "://" in needed.get(target.file, ""):
-                # A path to a file whose $id is an absolute URI: in the bundle only that URI finds it.
-                where = cdoc.moves.original(at + "/$ref")
-                rewrites.setdefault(current, {})[where] = needed[target.file] + "#" + target.written
-    root = _rewritten(doc.raw, rewrites.get(file, {}))
-    root.setdefault(id_key, file)
-    if "$schema" not in root and draft is not DEFAULT_DRAFT:
-        root["$schema"] = draft.metaschema
-    if needed:
-        container = "$defs" if draft.order >= Draft.DRAFT2019_09.order else "definitions"
+            found = index.resolve(current, at, ref)
+            resolve_pointer(out, cdoc.moves.original(at))["$ref"] = "#" + place(found.file) + found.written
+        copies[current] = out
+    root = copies[file]
+    if "$schema" not in root and doc.draft is not DEFAULT_DRAFT:
+        root["$schema"] = doc.draft.metaschema
+    if len(included) > 1:
         defs = root.setdefault(container, {})
-        for path in sorted(needed):
-            embedded = _rewritten(index.docs[path].raw, rewrites.get(path, {}))
+        for current in sorted(included[1:]):
+            embedded = copies[current]
             if isinstance(embedded, dict):
                 embedded.pop("$schema", None)
-                embedded[id_key] = needed[path]
-            defs[path] = embedded
+            defs[current] = embedded
     return json.dumps(root, separators=(",", ":"), ensure_ascii=False)
-
-
-def _resource_id(doc: NormalizedDoc, target: str, root: str, id_key: str) -> str:
-    """The ``$id`` an embedded file has: its own when that is an absolute URI, else its path relative
-    to the root's folder (which resolves against the root's base exactly as a relative ``$ref`` does)."""
-    own = doc.raw.get(id_key) if isinstance(doc.raw, dict) else None
-    if isinstance(own, str) and ("://" in own or own.startswith("urn:")):
-        return own
-    return posixpath.relpath(target, posixpath.dirname(root) or ".")
-
-
-def _rewritten(raw: Any, rewrites: dict[str, str]) -> Any:
-    out = copy.deepcopy(raw)
-    for where, new in rewrites.items():
-        node = out
-        for part in [p.replace("~1", "/").replace("~0", "~") for p in where.split("/")[1:-1]]:
-            node = node[int(part)] if isinstance(node, list) else node[part]
-        node["$ref"] = new
-    return out
