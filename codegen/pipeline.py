@@ -13,6 +13,7 @@ from .diagnostics import SchemaError, SchemaErrors, Source
 from .ir import AvroSchema, JsonSchemaFile, NamedType, Project, Topic
 from .load.avro import load_avro_files
 from .load.catalog import load_catalog
+from .load.json_drafts import DEFAULT_DRAFT, Draft
 from .load.jsonschema import load_json_schema_files
 from .render.package import render_package
 
@@ -27,7 +28,7 @@ def _read(path: Path, display: str) -> str:
 
 
 def load_files(
-    avro: list[tuple[str, str]], json_files: list[tuple[str, str]]
+    avro: list[tuple[str, str]], json_files: list[tuple[str, str]], default_draft: Draft = DEFAULT_DRAFT
 ) -> tuple[dict[str, NamedType], dict[str, AvroSchema], dict[str, JsonSchemaFile]]:
     """Load schema texts; Avro and JSON errors are collected together."""
     errors: list[SchemaError] = []
@@ -39,7 +40,7 @@ def load_files(
     except SchemaErrors as e:
         errors += e.errors
     try:
-        json_schemas = load_json_schema_files(json_files)
+        json_schemas = load_json_schema_files(json_files, default_draft=default_draft)
     except SchemaErrors as e:
         errors += e.errors
     if errors:
@@ -79,7 +80,7 @@ def load_project(config: Config, texts: SchemaTexts | None = None) -> Project:
     prefix = config.schemas.rstrip("/") + "/"
     avro, json_files = texts or read_schemas(config)
     try:
-        named, avro_schemas, json_schemas = load_files(avro, json_files)
+        named, avro_schemas, json_schemas = load_files(avro, json_files, config.default_draft)
     except SchemaErrors as e:
         raise SchemaErrors([_prefixed(err, prefix) for err in e.errors]) from None
     catalog_path = schemas_dir / config.catalog

@@ -16,12 +16,12 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, get_args
+from typing import Annotated, Any, Never, get_args
 
 import pydantic
 from pydantic_core import core_schema
 
-__all__ = ["VARIADIC", "JsonRecord", "NonArray", "NonObject", "document_validator"]
+__all__ = ["VARIADIC", "JsonRecord", "NonArray", "NonObject", "Nothing", "document_validator"]
 
 
 class JsonRecord(pydantic.BaseModel):
@@ -47,6 +47,19 @@ class JsonRecord(pydantic.BaseModel):
 # "type" accepts every other kind of value unchanged.
 NonObject = bool | int | float | str | list[pydantic.JsonValue] | None
 NonArray = bool | int | float | str | dict[str, pydantic.JsonValue] | None
+
+
+class _Refuse:
+    """The schema ``false``: no value is valid."""
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: pydantic.GetCoreSchemaHandler) -> Any:
+        def refuse(value: Any) -> Any:
+            raise ValueError("no value is allowed here (the schema is false)")
+
+        return core_schema.no_info_plain_validator_function(refuse)
+
+
+Nothing = Annotated[Never, _Refuse()]
 
 
 class _Variadic:

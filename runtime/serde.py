@@ -223,8 +223,9 @@ class JsonSerde(Generic[M]):
     Every document written or read is validated against ``schema`` (read as JSON Schema ``draft``),
     so what the model cannot express itself (see :mod:`schemabus.runtime.json_schema`) is still
     enforced: a value the schema refuses is never published (``ValueError``), and a record it
-    refuses is poison (``DeserializationError``, reason ``validation``). Absent optional fields
-    (``MISSING``) are left out; ``None`` is written as ``null``.
+    refuses is poison (``DeserializationError``, reason ``validation``). Only what is set is
+    written: an absent optional field (``MISSING``, or a schema default nobody set) is left out,
+    ``None`` is written as ``null``, so a document read and written again is the same document.
     """
 
     type: type[M]
@@ -233,7 +234,7 @@ class JsonSerde(Generic[M]):
     format: SchemaFormat = "JSON"
 
     def encode(self, value: M) -> bytes:
-        data = value.model_dump_json(by_alias=True).encode()
+        data = value.model_dump_json(by_alias=True, exclude_unset=True).encode()
         try:
             self.validator()(pydantic_core.from_json(data))
         except ValueError as e:
@@ -266,8 +267,11 @@ class JsonSerde(Generic[M]):
             raise DeserializationError("invalid-payload", f"invalid JSON: {e}") from e
         try:
             self.validator()(document)
+        except ValueError as e:
+            raise DeserializationError("validation", f"{self.type.__name__} does not satisfy its schema: {e}") from e
+        try:
             return self.type.model_validate(document)
-        except (ValueError, pydantic.ValidationError) as e:
+        except pydantic.ValidationError as e:
             raise DeserializationError("validation", f"{self.type.__name__}: {e}") from e
 
     def validator(self) -> Callable[[Any], None]:

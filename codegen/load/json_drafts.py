@@ -198,6 +198,9 @@ class _Normalizer:
     def _subschemas(self, node: dict[str, Any], out: dict[str, Any], at: str, written: str) -> None:
         d = self.draft
         tuple_form = isinstance(node.get("items"), list) and d.order <= Draft.DRAFT2019_09.order
+        if tuple_form:  # the keywords move even where a finding points at one the file lacks
+            self.moves.moves[at + "/prefixItems"] = written + "/items"
+            self.moves.moves[at + "/items"] = written + "/additionalItems"
         for key in ONE:
             if key not in node or (key == "items" and isinstance(node[key], list)):
                 continue
@@ -250,6 +253,8 @@ class _Normalizer:
     def _dependencies(self, value: dict[str, Any], out: dict[str, Any], at: str, written: str) -> None:
         """draft-04..07 ``dependencies``: arrays of names are 2019-09's ``dependentRequired``, schemas its
         ``dependentSchemas``."""
+        for keyword in ("dependentRequired", "dependentSchemas"):
+            self.moves.moves[at + "/" + keyword] = written + "/dependencies"
         for name, dep in value.items():
             if isinstance(dep, list):
                 out.setdefault("dependentRequired", {})[name] = dep

@@ -21,8 +21,8 @@ _FILE_ROOT = "file:///"
 
 
 def file_uri(file: str) -> str:
-    """The retrieval URI of a schema file (its path relative to the schemas directory)."""
-    return _FILE_ROOT + urllib.parse.quote(file)
+    """The retrieval URI of a schema file (its path relative to the schemas directory, or absolute)."""
+    return _FILE_ROOT + urllib.parse.quote(file.lstrip("/"))
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,8 @@ class RefIndex:
         if found is None:
             if ("://" in uri and not uri.startswith(_FILE_ROOT)) or uri.startswith("urn:"):
                 raise RefError(f"remote $ref {ref!r}: no schema file has the $id {uri!r}")
-            raise RefError(f"$ref {ref!r}: no schema file {urllib.parse.unquote(uri.removeprefix(_FILE_ROOT))!r}")
+            missing = urllib.parse.unquote(uri.removeprefix(_FILE_ROOT))
+            raise RefError(f"$ref {ref!r}: no schema file {('/' if file.startswith('/') else '') + missing!r}")
         target_file, root = found
         fragment = urllib.parse.unquote(fragment)
         if fragment and not fragment.startswith("/"):

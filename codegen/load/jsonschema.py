@@ -39,6 +39,8 @@ _JSON_TYPE_NAMES = {"object", "array", "string", "number", "integer", "boolean",
 def _metaschema_message(err: Any, draft: Draft) -> str:
     """One sentence for a metaschema violation, with values as JSON (never Python reprs)."""
     kind, expected, instance = err.validator, err.validator_value, err.instance
+    if isinstance(instance, bool) and draft is Draft.DRAFT4 and expected == "object":
+        return 'draft-04 has no boolean schemas: write {} for true and {"not": {}} for false'
     if kind == "type":
         types = expected if isinstance(expected, list) else [expected]
         return f"{_show(instance)} is not of type {' or '.join(_show(t) for t in types)}"

@@ -105,6 +105,7 @@ class JsonModels:
     roots: dict[str, str]  # schema file -> the model class of its root
     imports: list[str]  # module imports the body needs
     names: list[str]  # every class and alias the body defines
+    own_roots: dict[str, str]  # schema file -> the name given to its root, when the root has a definition
 
 
 class JsonPython:
@@ -190,7 +191,8 @@ class JsonPython:
             )
             if alias in text
         ]
-        return JsonModels(body, roots, imports, [d.name for d in ordered])
+        own = {f: self.names[(f, "")] for f in self.files if self.names[(f, "")] in self.definitions}
+        return JsonModels(body, roots, imports, [d.name for d in ordered], own)
 
     def _root(self, file: str) -> str:
         """The model class of a file's root: its own class, the class a root ``$ref`` names, or a
@@ -295,7 +297,7 @@ class JsonPython:
         if schema is True or (isinstance(schema, dict) and not _assertions(schema)):
             return _JSON_VALUE
         if schema is False:
-            return "_t.Never"
+            return "_js.Nothing"
         if not isinstance(schema, dict):
             return _JSON_VALUE
         ref = schema.get("$ref")
@@ -380,7 +382,7 @@ class JsonPython:
             if branch is False:
                 continue
             parts.append(self.type_of(branch, (key[0], f"{key[1]}/{keyword}/{i}"), _branch_hint(hint, branch, i)))
-        return _join(parts) if parts else "_t.Never"
+        return _join(parts) if parts else "_js.Nothing"
 
     def _all_of(self, schema: dict[str, Any], key: Key, hint: str) -> str:
         if self._is_class(schema, key):
@@ -418,7 +420,7 @@ class JsonPython:
             shapes.append(f"_t.Annotated[tuple[{full}], _js.VARIADIC]")
         if high is not None:
             shapes = [s for n, s in enumerate(shapes, start=low) if n <= high or s.startswith("_t.Annotated")]
-        return _join(shapes) if shapes else "_t.Never"
+        return _join(shapes) if shapes else "_js.Nothing"
 
     def _object(self, schema: dict[str, Any], key: Key, hint: str) -> str:
         if "properties" in schema or "required" in schema or self._is_class(schema, key):
@@ -445,7 +447,7 @@ class JsonPython:
         names = "str"
         if additional is False and len(patterns) == 1 and _python_regex(next(iter(patterns))):
             names = _annotated("str", [f"pattern={next(iter(patterns))!r}"])
-        value = _join(values) if values else "_t.Never"
+        value = _join(values) if values else "_js.Nothing"
         args = [f"min_length={schema['minProperties']}"] if _count(schema.get("minProperties")) else []
         if _count(schema.get("maxProperties")) is not None:
             args.append(f"max_length={schema['maxProperties']}")
@@ -523,6 +525,8 @@ class JsonPython:
                 args.append(f"description={doc!r}")
             if wire in required:
                 default = ""
+            elif (value := self._default(sub, at_property)) is not None:
+                default = value  # written only when set: a document read without it stays without it
             else:
                 annotation, default = f"{annotation} | MISSING", "MISSING"
             if args:
@@ -532,6 +536,25 @@ class JsonPython:
                 body.append(f"    {attr}: {annotation}" + (f" = {default}" if default else ""))
         definition.lines = lines + ([""] + body if body else [])
         self._current = None
+
+    def _default(self, schema: Any, key: Key) -> str | None:
+        """The Python literal of a property's ``default`` when it is a JSON scalar its schema accepts
+        (checked here, so a model never starts from a value its schema refuses), else None."""
+        if not isinstance(schema, dict) or "default" not in schema:
+            return None
+        value = schema["default"]
+        if not (value is None or isinstance(value, bool | int | float | str)):
+            return None
+        target = schema
+        if isinstance(schema.get("$ref"), str):
+            target = self._resolve(key, schema["$ref"])[1]
+        if not isinstance(target, dict) or "$ref" in json.dumps(target) or "format" in target:
+            return None
+        import jsonschema
+
+        if not jsonschema.Draft202012Validator({k: v for k, v in target.items() if k != "default"}).is_valid(value):
+            return None
+        return repr(value)
 
     # --- output order -------------------------------------------------------------------------
 
@@ -661,7 +684,7 @@ def _join(parts: list[str]) -> str:
     unique = list(dict.fromkeys(parts))
     if _JSON_VALUE in unique:
         return _JSON_VALUE
-    return " | ".join(unique) if unique else "_t.Never"
+    return " | ".join(unique) if unique else "_js.Nothing"
 
 
 def _literal(values: list[Any]) -> str:
@@ -678,7 +701,7 @@ def _literal(values: list[Any]) -> str:
     parts = [f"_t.Literal[{', '.join(dict.fromkeys(items))}]"] if items else []
     if has_none:
         parts.append("None")
-    return " | ".join(parts) if parts else "_t.Never"
+    return " | ".join(parts) if parts else "_js.Nothing"
 
 
 def _python_regex(pattern: str) -> bool:

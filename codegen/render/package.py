@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -67,12 +68,14 @@ def render_package(
         json_models = JsonPython(project.json, taken=set(py.class_names.values())).render()
         taken: set[str] = set(json_models.names)
         rows = []
-        for file in json_files:
+        # A serde is named after its file's root class, or after the file when that class is another
+        # file's (a root that is only a $ref); files with their own classes choose first.
+        own = sorted(json_files, key=lambda f: json_models.roots[f] != json_models.own_roots.get(f))
+        for file in own:
             cls = json_models.roots[file]
-            name = naming.snake(cls) + "_serde"
-            if name in taken:
-                name = naming.snake(naming.pascal(file.rsplit(".json", 1)[0])) + "_serde"
-            name = naming.field_name(name, frozenset(), taken)
+            stem = naming.pascal(posixpath.basename(file).split(".")[0])
+            base = cls if json_models.own_roots.get(file) == cls else stem
+            name = naming.field_name(naming.snake(base) + "_serde", frozenset(), taken)
             json_serdes[file] = (name, cls)
             schema = project.json[file]
             rows.append(
@@ -82,9 +85,11 @@ def render_package(
                     "schema": schema.bundled,
                     "draft": schema.draft.value,
                     "doc": naming.docstring(file, indent=""),
+                    "file": file,
                 }
             )
             models[file] = _Model(cls, ".json_models", f"_json_models.{name}")
+        rows.sort(key=lambda row: row["file"])
         files["json_models.py"] = _env.get_template("json_models.py.jinja").render(
             header=header(json_files),
             imports=json_models.imports,

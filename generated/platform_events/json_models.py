@@ -157,8 +157,8 @@ class CapabilityGenericFailed(_js.JsonRecord):
         default=MISSING,
         description="Parameters the capability was called with, for troubleshooting; secrets are removed. Any JSON object is accepted.",
     )
-    attempt: _t.Annotated[int, _pd.Field(ge=1)] | MISSING = _pd.Field(
-        default=MISSING, description="Execution attempt that failed, starting at 1."
+    attempt: _t.Annotated[int, _pd.Field(ge=1)] = _pd.Field(
+        default=1, description="Execution attempt that failed, starting at 1."
     )
     timestamp: _pd.AwareDatetime = _pd.Field(
         description="Instant the failure occurred, as an RFC 3339 date-time with offset."
@@ -196,8 +196,8 @@ class CommonErrorInfo(_js.JsonRecord):
         default=MISSING,
         description="Formatted stack trace of the failure, if it was captured. Omitted when not available.",
     )
-    retryable: bool | MISSING = _pd.Field(
-        default=MISSING, description="True when the failure is transient and the operation may succeed if retried."
+    retryable: bool = _pd.Field(
+        default=False, description="True when the failure is transient and the operation may succeed if retried."
     )
 
 
@@ -298,8 +298,8 @@ class Money(_js.JsonRecord):
     amount: _t.Annotated[str, _pd.Field(pattern="^(0|[1-9][0-9]{0,9})(\\.[0-9]{1,8})?$")] = _pd.Field(
         description='Non-negative decimal amount with up to 8 fractional digits, e.g. "0.01250000".'
     )
-    currency: _t.Annotated[str, _pd.Field(pattern="^[A-Z]{3}$")] | MISSING = _pd.Field(
-        default=MISSING, description="ISO 4217 currency code."
+    currency: _t.Annotated[str, _pd.Field(pattern="^[A-Z]{3}$")] = _pd.Field(
+        default="USD", description="ISO 4217 currency code."
     )
 
 
