@@ -517,6 +517,7 @@ def _read_to_end(
             f"read the offsets committed by group {group} on {topic}",
             lambda: consumer.committed([TopicPartition(topic, p) for p in metadata.partitions], timeout=timeout),
             client=consumer,
+            retry_for=timeout,
         )
         committed = {tp.partition: tp.offset for tp in found if tp.offset >= 0}
     for p in sorted(metadata.partitions):
@@ -524,6 +525,7 @@ def _read_to_end(
             f"read the offsets of {topic}[{p}]",
             partial(consumer.get_watermark_offsets, TopicPartition(topic, p), timeout=timeout, cached=False),
             client=consumer,
+            retry_for=timeout,
         )
         start = max(committed.get(p, low), low)
         if start < high:

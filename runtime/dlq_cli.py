@@ -14,6 +14,7 @@ import os
 from typing import Any
 
 import click
+from confluent_kafka import KafkaError, KafkaException
 
 from schemabus.codegen.options import timeout_option
 
@@ -61,6 +62,14 @@ def _client_config(bootstrap_servers: str) -> dict[str, Any]:
     return dict(kafka.librdkafka_config())
 
 
+def _refused(bootstrap_servers: str, e: KafkaException) -> _Failed:
+    """A refusal of the cluster (an ACL, a fatal error) as one line; unreachable brokers are raised as
+    ServerUnavailableError by the dlq functions."""
+    error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
+    reason = f"{error.name()}: {error.str()}" if error is not None else str(e)
+    return _Failed(f"Kafka {bootstrap_servers} refused: {reason}")
+
+
 def _dead_letter_topic(topic: str) -> str:
     """``topic`` if it is a dead-letter topic, else the dead-letter topic of ``topic``."""
     return topic if is_dlq_topic(topic) else dlq_topic_name(topic)
@@ -89,6 +98,8 @@ def inspect(topic: str, bootstrap_servers: str, limit: int, fmt: str, stacktrace
         letters = read_dead_letters(_client_config(bootstrap_servers), dlq_topic, limit, timeout=timeout)
     except LookupError as e:
         raise _Failed(str(e)) from None
+    except KafkaException as e:
+        raise _refused(bootstrap_servers, e) from None
     if fmt == "json":
         click.echo(json.dumps([d.to_json() for d in letters], indent=2))
     elif letters:
@@ -123,6 +134,8 @@ def replay_command(
         result = replay(_client_config(bootstrap_servers), dlq_topic, group=group, limit=limit, timeout=timeout)
     except (LookupError, DeadLetterError) as e:
         raise _Failed(str(e)) from None
+    except KafkaException as e:
+        raise _refused(bootstrap_servers, e) from None
     if fmt == "json":
         out = {
             "dlq_topic": dlq_topic,

@@ -63,9 +63,14 @@ _UNREACHABLE = frozenset(
         KafkaError.COORDINATOR_NOT_AVAILABLE,
         KafkaError.NOT_COORDINATOR,
         KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-        KafkaError.LEADER_NOT_AVAILABLE,
     }
 )
+# Errors of a cluster in flux (a partition's leader unknown for now, as when its broker just went away):
+# retried for a while, then reported as unavailable.
+_TRANSIENT = frozenset(
+    {KafkaError._UNKNOWN_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.NOT_LEADER_FOR_PARTITION}
+)
+_TRANSIENT_PAUSE_S = 0.25
 # error_cb codes that say why: preferred over the generic "1/1 brokers are down".
 _SPECIFIC = frozenset({KafkaError._TRANSPORT, KafkaError._RESOLVE, KafkaError._AUTHENTICATION, KafkaError._SSL})
 
@@ -183,18 +188,24 @@ class BrokerErrors:
         cause = self.last_specific or self.last_any or (redact(plain(fallback), self._secrets) if fallback else None)
         return ServerUnavailableError(self.server, self.servers, operation, cause or "no answer", elapsed=elapsed)
 
-    def call(self, operation: str, fn: Callable[[], T], *, client: Any = None) -> T:
-        """``fn()``; a KafkaException that says no broker answered becomes :meth:`unavailable`."""
+    def call(self, operation: str, fn: Callable[[], T], *, client: Any = None, retry_for: float = 0.0) -> T:
+        """``fn()``; a KafkaException that says no broker answered becomes :meth:`unavailable`.
+
+        Errors of a cluster in flux (a partition without a leader for now, as when its broker just went
+        away) are retried for ``retry_for`` seconds, then reported as :meth:`unavailable` too."""
         started = time.monotonic()
-        try:
-            return fn()
-        except KafkaException as e:
-            error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
-            if error is None or not self.unreachable_error(error):
-                raise
-            raise self.unavailable(
-                operation, elapsed=time.monotonic() - started, client=client, fallback=error.str()
-            ) from None
+        while True:
+            try:
+                return fn()
+            except KafkaException as e:
+                error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
+                if error is None or not (self.unreachable_error(error) or error.code() in _TRANSIENT):
+                    raise
+                elapsed = time.monotonic() - started
+                if error.code() not in _TRANSIENT or elapsed >= retry_for:
+                    raise self.unavailable(operation, elapsed=elapsed, client=client, fallback=error.str()) from None
+            self.drain(client)
+            time.sleep(min(_TRANSIENT_PAUSE_S, max(0.0, retry_for - elapsed)))
 
 
 def log_to_stderr(verbosity: int) -> Callable[[], None]:
