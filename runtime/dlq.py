@@ -686,8 +686,8 @@ def replay(
                 assert p is not None and o is not None
                 ends[p] = max(ends.get(p, -1), o + 1)
             errors.call(
-                f"commit the replayed offsets of group {group} (the records were republished: "
-                f"replaying again republishes them again)",
+                f"commit the replayed offsets of group {group} (the records were republished; "
+                f"a new replay would send them again)",
                 lambda: consumer.commit(
                     offsets=[TopicPartition(dlq_topic, p, o) for p, o in sorted(ends.items())], asynchronous=False
                 ),
