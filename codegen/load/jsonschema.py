@@ -28,6 +28,24 @@ def _meta_validator(draft: Draft) -> Any:
     return _META_VALIDATORS[draft]
 
 
+def _metaschema_errors(doc: Any, draft: Draft) -> list[Any]:
+    """The violations of ``draft``'s metaschema in ``doc`` (``jsonschema`` errors), most general first.
+
+    jsonschema-rs checks first (about 100 times faster on 2020-12's metaschema); the ``jsonschema``
+    package, whose error messages schemabus words, reads only a document it refuses.
+    """
+    if not isinstance(doc, dict):
+        return []  # a boolean schema, valid from draft-06 on (draft-04 is refused before)
+    try:
+        import jsonschema_rs
+
+        if jsonschema_rs.meta.is_valid(doc if "$schema" in doc else {**doc, "$schema": draft.metaschema}):
+            return []
+    except (ValueError, jsonschema_rs.ReferencingError):
+        pass  # a document it cannot read: the jsonschema package decides
+    return sorted(_meta_validator(draft).iter_errors(doc), key=lambda e: list(e.absolute_path))
+
+
 def _show(value: Any, limit: int = 80) -> str:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -98,10 +116,10 @@ def load_json_schema_files(
             draft = _draft_of(doc, src, default_draft)
             if isinstance(doc, bool) and draft is Draft.DRAFT4:
                 raise SchemaError(src, 'draft-04 has no boolean schemas; write {} for true, {"not": {}} for false')
-            import jsonschema.exceptions
-
-            found = sorted(_meta_validator(draft).iter_errors(doc), key=lambda e: list(e.absolute_path))
+            found = _metaschema_errors(doc, draft)
             if found:
+                import jsonschema.exceptions
+
                 for err in found[:1] + [e for e in found[1:] if e.absolute_path != found[0].absolute_path][:4]:
                     best = jsonschema.exceptions.best_match([err])
                     errors.append(SchemaError(src.at(*best.absolute_path), _metaschema_message(best, draft)))
