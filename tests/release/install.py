@@ -15,6 +15,7 @@ writes is removed at the end of the session.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -175,12 +176,20 @@ def build_and_install(root: Path) -> Release:
     (sdist,) = dist.glob("schemabus-*.tar.gz")
     (wheel,) = dist.glob("schemabus-*.whl")
 
-    # The sdist without a compiler, in the background while the wheel is installed.
+    # The sdist without a compiler, in the background while the wheel is installed. In two steps, as
+    # `pip install <sdist>` does them (build a wheel, install it), so that the wheel built without
+    # the extension stays out of pip's wheel cache, where every run would leave one behind.
     sdist_venv = _new_venv(root / "venv-sdist", home)
     sdist_log = root / "pip-sdist.log"
+    pip = shlex.quote(str(sdist_venv.python)) + " -m pip"
+    built = shlex.quote(str(root / "built-without-compiler"))
+    script = (
+        f"{pip} wheel --no-deps --no-cache-dir -v -w {built} {shlex.quote(str(sdist))}\n"
+        f"{pip} install {' '.join(PIP_INSTALL)} {built}/schemabus-*.whl\n"
+    )
     with sdist_log.open("w") as log:
         sdist_install = subprocess.Popen(
-            [str(sdist_venv.python), "-m", "pip", "install", *PIP_INSTALL, "-v", str(sdist)],
+            ["bash", "-euo", "pipefail", "-c", script],
             cwd=root,
             env=sdist_venv.env(CC="/bin/false", CXX="/bin/false"),
             stdout=log,
