@@ -262,6 +262,7 @@ def test_sdist_installs_without_a_compiler_and_warns_once_at_run_time(release: R
     venv, pip_log = release.sdist_without_compiler()
     # setuptools tried to build the optional extension and went on without it.
     assert "building 'schemabus.runtime._speedups' extension" in pip_log
+    assert 'warning: build_ext: building extension "schemabus.runtime._speedups" failed' in pip_log
     assert not list(venv.site_packages().glob("schemabus/runtime/_speedups*.so"))
     ok(venv.run(venv.python, "-m", "pip", "check", cwd=release.root))
     out = run_quickstart(release, venv, "quickstart-sdist", release.sdist)
