@@ -246,10 +246,8 @@ def check(
         else:
             report = check_project(project_config(project), against, level)
             findings = report.findings
-            summary = (
-                f"({report.subjects} subjects against {report.base[:10]}, the {report.how}; "
-                f"{report.versions_read} committed versions compared)"
-            )
+            base = f" against {report.base[:10]}, the {report.how}" if report.base else f", {report.how}"
+            summary = f"({report.subjects} subjects{base}; {report.versions_read} committed versions compared)"
             for note in report.notes:
                 click.echo(f"note: {note}", err=True)
     click.echo(render(findings, fmt), nl=False)
