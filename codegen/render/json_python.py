@@ -157,13 +157,13 @@ class JsonPython:
         parts = [naming.pascal(p) for p in posixpath.dirname(file).split("/") if p]
         if parts:
             candidates.append("".join(parts) + candidates[-1])
-        avoid = self.taken | self.attributes
         for name in candidates:
-            if name not in avoid and naming.class_name(name, set(avoid)) == name:
+            free = name not in self.taken and name not in self.attributes
+            if free and naming.class_name(name, set()) == name:  # not a keyword or a reserved name
                 self.taken.add(name)
                 self.names[key] = name
                 return name
-        name = naming.class_name(candidates[-1], avoid)
+        name = naming.class_name(candidates[-1], self.taken | self.attributes)
         self.taken.add(name)
         self.names[key] = name
         return name
