@@ -184,15 +184,18 @@ def string_literal(text: str) -> str:
 
 def _escape_char(c: str) -> str:
     """``\\n``, ``\\x85``, ``\\u2028``, ``\\ud800``: the escape Python would write for ``c``."""
-    if c == "\\":
-        return "\\\\"
     return c.encode("unicode_escape", "backslashreplace").decode("ascii")
 
 
-def _printable(text: str, keep: str = "") -> str:
+def _printable(text: str, keep: str = "", shown: bool = False) -> str:
     """``text`` with a backslash and every character that is not printable (line breaks of any
-    kind, controls, format characters such as bidi overrides, lone surrogates) escaped, but ``keep``."""
-    return "".join(c if (c.isprintable() and c != "\\") or c in keep else _escape_char(c) for c in text)
+    kind, controls, format characters such as bidi overrides, lone surrogates) escaped, but ``keep``.
+    With ``shown``, the escapes are text themselves (``\\x00`` in a string literal)."""
+    lead = "\\" if shown else ""
+    return "".join(
+        c if (c.isprintable() and c != "\\") or c in keep else "\\\\" if c == "\\" else lead + _escape_char(c)
+        for c in text
+    )
 
 
 def comment(text: str) -> str:
@@ -205,11 +208,13 @@ def comment(text: str) -> str:
 def docstring(text: str, indent: str = "    ") -> str:
     """A triple-quoted literal for ``text`` laid out as a docstring, whatever ``text`` holds.
 
-    Backslashes and invisible characters are escaped (line breaks stay line breaks, tabs stay tabs),
-    and so is every quote that could end the literal: each of a run of two or more, and a last one.
-    Continuation lines are indented as Python docstrings are; ``inspect.cleandoc`` gives ``text`` back.
+    Line breaks stay line breaks and tabs stay tabs; every other invisible character shows as its
+    escape (the docstring holds the text ``\\u2028``: a class's docstring must be valid UTF-8, which
+    a lone surrogate is not); backslashes are escaped, and so is every quote that could end the
+    literal: each of a run of two or more, and a last one. Continuation lines are indented as
+    Python docstrings are.
     """
-    s = _printable(text, keep="\n\t")
+    s = _printable(text, keep="\n\t", shown=True)
 
     def quotes(m: re.Match[str]) -> str:
         run = m.group()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -128,7 +129,7 @@ def fingerprint(config: Config) -> str:
     schemas_dir = config.schemas_dir
     if schemas_dir.is_dir():
         for path in sorted(p for p in schemas_dir.rglob("*") if p.is_file()):
-            h.update(path.relative_to(schemas_dir).as_posix().encode() + b"\0")
+            h.update(os.fsencode(path.relative_to(schemas_dir).as_posix()) + b"\0")
             h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
 

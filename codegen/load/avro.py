@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -419,6 +420,11 @@ def default_problem(t: AvroType, value: Any, named: dict[str, NamedType]) -> str
                 return p
         return None
     name = t.name
+    if name in ("float", "double") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:  # fastavro refuses such a schema (and could not write its default): so does schemabus
+            struct.pack("<f" if name == "float" else "<d", float(value))
+        except OverflowError:
+            return f"the number is beyond the range of a {name}"
     ok = {
         "null": value is None,
         "boolean": isinstance(value, bool),

@@ -308,7 +308,7 @@ class AvroPython:
             if t.name == "bytes":
                 return literal(value.encode("latin-1")), False
             if t.name in ("float", "double"):
-                return literal(_as_float(value)), False
+                return literal(float(value)), False
             return literal(value), False
         if isinstance(t, Logical):
             return self._logical_default(t, value), False
@@ -774,15 +774,6 @@ def _avro_long_literal(i: int) -> str:
 
 def _decimal_annotation(precision: int, scale: int) -> str:
     return f"_t.Annotated[_decimal.Decimal, _pd.Field(max_digits={precision}, decimal_places={scale})]"
-
-
-def _as_float(value: Any) -> float:
-    """A float or double default as Python reads it; an integer beyond a double's range is an
-    infinity, as Java's ``JsonNode.doubleValue()`` makes it."""
-    try:
-        return float(value)
-    except OverflowError:
-        return float("inf") if value > 0 else float("-inf")
 
 
 def _records_in(t: AvroType, named: dict[str, NamedType]) -> set[str]:

@@ -199,7 +199,10 @@ def _render_avro_codecs(
                     "write": write,
                     "read": read,
                     "pairs": "".join(f"{naming.literal(name)}: {var}, " for name, var in pairs),
-                    "field_names": naming.literal(tuple(sorted(name for name, _ in pairs))),
+                    # frozenset[str]() for a record without fields: mypy needs the item type.
+                    "field_set": f"frozenset({naming.literal(tuple(sorted(name for name, _ in pairs)))})"
+                    if pairs
+                    else "frozenset[str]()",
                 }
             )
     enum_tables = py.enum_tables()
