@@ -94,6 +94,14 @@ def _file_names() -> Hostile:
     return Hostile(schemas, catalog)
 
 
+def _issue_file_name() -> Hostile:
+    # The case of the issue, alone: a schema file name with line breaks, named by the catalog too.
+    name = f"e\n{PAYLOAD}\n#.avsc"
+    return Hostile(
+        {name: json.dumps(_record("Issue", {"name": "a", "type": "int"}))}, {"hostile.issue.t": {"value": name}}
+    )
+
+
 def _undecodable_file_name() -> Hostile:
     # Non-UTF-8 bytes in a file name (as the file system gives them: surrogate escapes).
     schemas = {
@@ -219,6 +227,7 @@ def _catalog() -> Hostile:
 
 
 CONTEXTS = {
+    "issue_file_name": _issue_file_name,
     "file_names": _file_names,
     "undecodable_file_name": _undecodable_file_name,
     "docs": _docs,
