@@ -15,6 +15,7 @@ schema element, marked as a bug of schemabus.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
@@ -376,8 +377,10 @@ def _loaded(generated: Generated, case: str) -> Loaded:
         if gen not in sys.path:
             sys.path.insert(0, gen)
         project = load_project(load_config(generated.projects[case] / "pyproject.toml"))
-        models = importlib.import_module(f"hostile_{case}.avro_models")
-        codecs = importlib.import_module(f"hostile_{case}.avro_codecs")
+        with contextlib.chdir(generated.root / "cwd"):  # where a payload that ran would leave its canary
+            models = importlib.import_module(f"hostile_{case}.avro_models")
+            codecs = importlib.import_module(f"hostile_{case}.avro_codecs")
+        assert not (generated.root / "cwd" / CANARY).exists(), "importing the package ran input as code"
         _LOADED[case] = Loaded(project, Models(project.named, models), codecs)
     return _LOADED[case]
 
