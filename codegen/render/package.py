@@ -250,10 +250,6 @@ def _render_avro_codecs(
     return text, serdes
 
 
-# Names topics.py imports from the runtime, in the order it imports them.
-_RUNTIME_NAMES = ("Event", "Handler", "JsonSerde", "Publisher", "StringSerde", "Topic")
-
-
 def _render_topics(project: Project, models: dict[str, _Model]) -> tuple[str, list[tuple[str, list[str]]]]:
     """topics.py, and what the package's ``__init__`` imports: ``[(module, names)]``."""
     live = [t for t in project.topics if not t.deleted]
