@@ -312,6 +312,26 @@ def test_nesting_beyond_the_limit_is_an_error(tmp_path: Path) -> None:
     assert "deep.avsc#/fields/0/type" in output and "types nest more than 256 levels deep here" in output
 
 
+def test_defaults_nest_up_to_64_levels(tmp_path: Path) -> None:
+    def arrays(levels: int) -> Any:
+        return "int" if levels == 0 else {"type": "array", "items": arrays(levels - 1)}
+
+    def default(levels: int) -> Any:
+        return 1 if levels == 0 else [default(levels - 1)]
+
+    deep = _record("Deep", {"name": "a", "type": arrays(64), "default": default(64)})
+    code, output, _ = _generate(tmp_path, {"deep.avsc": deep})
+    assert code == 0, output
+    assert (
+        _run(tmp_path, "import out; m = out.Deep(); print(out.deep_serde.decode(out.deep_serde.encode(m)) == m)")
+        == "True\n"
+    )
+    deeper = _record("Deep", {"name": "a", "type": arrays(65), "default": default(65)})
+    code, output, _ = _generate(tmp_path, {"deeper.avsc": deeper}, package="out2")
+    assert code == 2
+    assert 'deeper.avsc#/fields/0/default: invalid default for field "a": it nests more than 64 levels deep' in output
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
