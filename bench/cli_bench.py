@@ -3,14 +3,15 @@ repository, next to ``python -c pass`` (the floor no command can go below).
 
     .venv/bin/python bench/cli_bench.py [--runs 10]
 
-Each command runs once to warm up (the first ``generate`` records the no-op manifest, in a cache
-directory of its own), then ``--runs`` times, the commands taking turns so that a busy machine
-slows them all alike. Prints the median wall time of each, its ratio to the floor, and the median
-CPU time (user + system), which a loaded machine disturbs less than the wall time.
+Each command runs once to warm up, then ``--runs`` times, the commands taking turns so that a busy
+machine slows them all alike. The warm-up writes the bytecode caches, as a user's Python does (so
+``PYTHONDONTWRITEBYTECODE`` is cleared for the commands), and the first ``generate`` records the
+no-op manifest (in a cache directory of its own). Prints the median wall time of each command, its
+ratio to the floor, and the median CPU time (user + system), which a loaded machine disturbs less.
 The no-op commands find nothing to do: ``generate`` stops after hashing its inputs (the manifest
 says nothing changed) and ``check`` compares the working tree with its base (no incompatibility when
-the schemas are unchanged). The repository's generated package must be up to date (the bench writes
-nothing in the checkout: ``generate --check`` runs first and stops it otherwise).
+the schemas are unchanged). The repository's generated package must be up to date: ``generate
+--check`` runs first and stops the bench otherwise, which changes no file of the checkout.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def main() -> None:
     base = schemabus()
     cache = tempfile.mkdtemp(prefix="schemabus-cli-bench-")
     try:
-        env = {**os.environ, "SCHEMABUS_CACHE_DIR": cache}
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["SCHEMABUS_CACHE_DIR"] = cache
         stale = subprocess.run([*base, "generate", "--check", "-q"], cwd=ROOT, env=env, capture_output=True)
         if stale.returncode != 0:
             sys.exit("the generated package is out of date: run `schemabus generate` first")
