@@ -11,11 +11,10 @@ from pathlib import Path
 from .config import Config
 from .diagnostics import SchemaError, SchemaErrors, Source
 from .ir import AvroSchema, JsonSchemaFile, NamedType, Project, Topic
-from .load.avro import load_avro_files
-from .load.catalog import load_catalog
 from .load.json_drafts import DEFAULT_DRAFT, Draft
-from .load.jsonschema import load_json_schema_files
-from .render.package import render_package
+
+# The loaders and the renderer are imported by the functions that use them: a no-op `generate` only
+# needs fingerprint(), and the renderer's imports (jinja2, pydantic) cost more than the whole no-op.
 
 Progress = Callable[[str], None]
 
@@ -31,6 +30,9 @@ def load_files(
     avro: list[tuple[str, str]], json_files: list[tuple[str, str]], default_draft: Draft = DEFAULT_DRAFT
 ) -> tuple[dict[str, NamedType], dict[str, AvroSchema], dict[str, JsonSchemaFile]]:
     """Load schema texts; Avro and JSON errors are collected together."""
+    from .load.avro import load_avro_files
+    from .load.jsonschema import load_json_schema_files
+
     errors: list[SchemaError] = []
     named: dict[str, NamedType] = {}
     avro_schemas: dict[str, AvroSchema] = {}
@@ -76,6 +78,8 @@ def read_schemas(config: Config) -> SchemaTexts:
 def load_project(config: Config, texts: SchemaTexts | None = None) -> Project:
     """Every schema under the schemas directory and the catalog, validated; file names are relative
     to the project root in messages (``schemas/agent/created.avsc#/fields/3``)."""
+    from .load.catalog import load_catalog
+
     schemas_dir = config.schemas_dir
     prefix = config.schemas.rstrip("/") + "/"
     avro, json_files = texts or read_schemas(config)
@@ -125,6 +129,8 @@ def fingerprint(config: Config) -> str:
 
 def generate(config: Config, progress: Progress | None = None) -> dict[str, str]:
     """The generated package for a project: ``{path relative to the package dir: content}``."""
+    from .render.package import render_package
+
     note = progress or (lambda _: None)
     note("loading schemas")
     avro, json_files = read_schemas(config)
@@ -145,6 +151,8 @@ def generate(config: Config, progress: Progress | None = None) -> dict[str, str]
 
 def generate_from_files(paths: list[Path], package: str, line_length: int = 120) -> dict[str, str]:
     """Models and codecs for schema files named on the command line (no catalog)."""
+    from .render.package import render_package
+
     if not paths:
         raise SchemaError(Source("."), "no schema files given")
     base = Path(_common_dir(paths))
