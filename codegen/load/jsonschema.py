@@ -14,6 +14,7 @@ from ..ir import JsonSchemaFile
 from .avro import read_json
 from .json_drafts import DEFAULT_DRAFT, Draft, declared_draft, known_drafts, normalize, parse_draft
 from .json_refs import NormalizedDoc, RefError, RefIndex
+from .metaschema import accepts
 
 _META_VALIDATORS: dict[Draft, Any] = {}
 
@@ -98,10 +99,12 @@ def load_json_schema_files(
             draft = _draft_of(doc, src, default_draft)
             if isinstance(doc, bool) and draft is Draft.DRAFT4:
                 raise SchemaError(src, 'draft-04 has no boolean schemas; write {} for true, {"not": {}} for false')
-            import jsonschema.exceptions
-
-            found = sorted(_meta_validator(draft).iter_errors(doc), key=lambda e: list(e.absolute_path))
+            found: list[Any] = []
+            if not accepts(doc, draft):  # jsonschema (slow to import and to run) only for what jsonschema-rs refuses
+                found = sorted(_meta_validator(draft).iter_errors(doc), key=lambda e: list(e.absolute_path))
             if found:
+                import jsonschema.exceptions
+
                 for err in found[:1] + [e for e in found[1:] if e.absolute_path != found[0].absolute_path][:4]:
                     best = jsonschema.exceptions.best_match([err])
                     errors.append(SchemaError(src.at(*best.absolute_path), _metaschema_message(best, draft)))
