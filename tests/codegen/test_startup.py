@@ -61,6 +61,8 @@ def loaded_modules(*args: str, cwd: Path | None = None, env: dict[str, str] | No
         ["generate", "--help"],
         ["register", "--help"],
         ["lint", "--help"],
+        ["dlq", "--help"],
+        ["dlq", "replay", "--help"],
         ["--version"],
     ],
     ids=" ".join,
@@ -112,3 +114,14 @@ def test_runtime_names_load_on_first_use() -> None:
     assert done.stdout.split() == ["[]", str(len(rt.__all__)), "[]"], done.stdout
     for name in rt.__all__:
         assert getattr(rt, name) is getattr(importlib.import_module(f"schemabus.runtime.{rt._LAZY[name]}"), name)
+
+
+def test_dev_help_imports_no_heavy_library() -> None:
+    """The dev stack's commands run java and talk HTTP: none of HEAVY, with or without --help."""
+    assert [m for m in loaded_modules("dev", "--help") if not m.startswith("schemabus.")] == []
+
+
+def test_dlq_reads_the_runtime_bootstrap_variable() -> None:
+    from schemabus.runtime import config, dlq_cli
+
+    assert dlq_cli.ENV_BOOTSTRAP == config.ENV_BOOTSTRAP
