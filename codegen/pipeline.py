@@ -7,14 +7,16 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Config
 from .diagnostics import SchemaError, SchemaErrors, Source
-from .ir import AvroSchema, JsonSchemaFile, NamedType, Project, Topic
 from .load.json_drafts import DEFAULT_DRAFT, Draft
 
-# The loaders and the renderer are imported by the functions that use them: a no-op `generate` only
-# needs fingerprint(), and the renderer's imports (jinja2, pydantic) cost more than the whole no-op.
+# The IR, the loaders and the renderer are imported by the functions that use them: a no-op `generate`
+# only needs fingerprint(), and the renderer's imports (jinja2, pydantic) cost more than the whole no-op.
+if TYPE_CHECKING:
+    from .ir import AvroSchema, JsonSchemaFile, NamedType, Project, Topic
 
 Progress = Callable[[str], None]
 
@@ -78,6 +80,7 @@ def read_schemas(config: Config) -> SchemaTexts:
 def load_project(config: Config, texts: SchemaTexts | None = None) -> Project:
     """Every schema under the schemas directory and the catalog, validated; file names are relative
     to the project root in messages (``schemas/agent/created.avsc#/fields/3``)."""
+    from .ir import Project
     from .load.catalog import load_catalog
 
     schemas_dir = config.schemas_dir
@@ -151,6 +154,7 @@ def generate(config: Config, progress: Progress | None = None) -> dict[str, str]
 
 def generate_from_files(paths: list[Path], package: str, line_length: int = 120) -> dict[str, str]:
     """Models and codecs for schema files named on the command line (no catalog)."""
+    from .ir import Project
     from .render.package import render_package
 
     if not paths:
