@@ -260,7 +260,8 @@ def check(
     With --against-registry, the versions of each subject come from the schema registry.
 
     With NEW and --previous files, compares the files directly (the format follows the
-    extension), like Confluent's test-local-compatibility.
+    extension), like Confluent's test-local-compatibility. NEW without --previous is a first
+    version: compatible once it loads.
 
     Exit 0 when compatible, 1 when incompatible, 2 on usage or schema errors or an unreachable
     registry (retried for --timeout seconds).
@@ -271,8 +272,8 @@ def check(
 
     level = level.upper() if level else None
     if new is not None or previous:
-        if new is None or not previous:
-            raise click.UsageError("compare files with NEW and at least one --previous file")
+        if new is None:
+            raise click.UsageError("compare files with NEW and its --previous versions")
         if against or project or against_registry:
             raise click.UsageError("--against, --against-registry and --project do not apply to files")
     if against and against_registry:
@@ -280,7 +281,7 @@ def check(
     with user_errors():
         if new is not None:
             findings = check_files(level or "BACKWARD", list(previous), new)
-            summary = f"({level or 'BACKWARD'})"
+            summary = f"({level or 'BACKWARD'}{'' if previous else '; a first version, nothing to compare'})"
         elif against_registry:
             from .pipeline import load_project, read_schemas
             from .registry_sync import check_against_registry, client
@@ -295,10 +296,8 @@ def check(
         else:
             report = check_project(project_config(project), against, level)
             findings = report.findings
-            summary = (
-                f"({report.subjects} subjects against {report.base[:10]}, the {report.how}; "
-                f"{report.versions_read} committed versions compared)"
-            )
+            base = f" against {report.base[:10]}, the {report.how}" if report.base else f", {report.how}"
+            summary = f"({report.subjects} subjects{base}; {report.versions_read} committed versions compared)"
             for note in report.notes:
                 click.echo(f"note: {note}", err=True)
     click.echo(render(findings, fmt), nl=False)

@@ -144,10 +144,12 @@ def canonical(value: Any) -> Any:
     if isinstance(value, list):
         return [canonical(v) for v in value]
     if isinstance(value, str):
-        if _DATE_TIME.fullmatch(value):
-            text = value.replace("z", "Z").replace("t", "T").replace(" ", "T")
+        match = _DATE_TIME.fullmatch(value)
+        if match:  # the instant to the second, and the fraction's digits exactly (none are lost)
+            whole = value[: match.start(1)] + value[match.end(1) :] if match.group(1) else value
+            text = whole.replace("z", "Z").replace("t", "T").replace(" ", "T").replace("Z", "+00:00")
             try:
-                return ("date-time", dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
+                return ("date-time", dt.datetime.fromisoformat(text), (match.group(1) or ".").rstrip("0"))
             except ValueError:
                 return value
         if _UUID.fullmatch(value):

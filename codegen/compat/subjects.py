@@ -42,7 +42,7 @@ SUBJECT_DELETED = rule(
 @dataclass
 class Report:
     findings: list[Finding]
-    base: str
+    base: str | None  # None before the first commit
     how: str
     subjects: int
     versions_read: int
@@ -162,6 +162,7 @@ def check_project(config: Config, against: str | None, level_override: str | Non
     repo = repo_root(config.root)
     directory = posixpath.relpath(config.schemas_dir.resolve().as_posix(), repo.resolve().as_posix())
     prefix = config.schemas.rstrip("/") + "/"
+    base: str | None
     if against:
         base, how = resolve_ref(repo, against), f"--against {against}"
     else:
@@ -175,7 +176,7 @@ def check_project(config: Config, against: str | None, level_override: str | Non
     marked_deleted = {s for t in project.topics if t.deleted for s in (t.value_subject, t.key_subject)}
 
     started = time.perf_counter()
-    states = snapshots(repo, base, directory)
+    states = snapshots(repo, base, directory) if base is not None else []
     git_seconds = time.perf_counter() - started
     transitive = (level_override or "").endswith("_TRANSITIVE") or any(
         t.compatibility.endswith("_TRANSITIVE") for t, _ in current.values()
@@ -253,6 +254,7 @@ def check_project(config: Config, against: str | None, level_override: str | Non
     if errors:
         raise SchemaErrors(errors)
     for subject in sorted(last_subjects - set(current) - marked_deleted):
+        assert base is not None  # subjects at the base commit: there is one
         message = (
             f'subject "{subject}" exists at the base commit but not in the catalog; consumers may still '
             "read it: restore it or mark its topic `deleted = true`"

@@ -29,6 +29,21 @@ def _meta_validator(draft: Draft) -> Any:
     return _META_VALIDATORS[draft]
 
 
+def _metaschema_errors(doc: Any, draft: Draft) -> list[Any]:
+    """The violations of ``draft``'s metaschema in ``doc`` (``jsonschema`` errors), most general first.
+
+    jsonschema-rs checks first (about 100 times faster on 2020-12's metaschema), against the metaschema
+    documents of the ``jsonschema`` package (:mod:`.metaschema`; jsonschema-rs's own draft-04 accepts an
+    empty or repeated ``enum``); the ``jsonschema`` package, whose error messages schemabus words, reads
+    only a document it refuses.
+    """
+    if not isinstance(doc, dict):
+        return []  # a boolean schema, valid from draft-06 on (draft-04 is refused before)
+    if accepts(doc, draft):
+        return []
+    return sorted(_meta_validator(draft).iter_errors(doc), key=lambda e: list(e.absolute_path))
+
+
 def _show(value: Any, limit: int = 80) -> str:
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -99,9 +114,7 @@ def load_json_schema_files(
             draft = _draft_of(doc, src, default_draft)
             if isinstance(doc, bool) and draft is Draft.DRAFT4:
                 raise SchemaError(src, 'draft-04 has no boolean schemas; write {} for true, {"not": {}} for false')
-            found: list[Any] = []
-            if not accepts(doc, draft):  # jsonschema (slow to import and to run) only for what jsonschema-rs refuses
-                found = sorted(_meta_validator(draft).iter_errors(doc), key=lambda e: list(e.absolute_path))
+            found = _metaschema_errors(doc, draft)
             if found:
                 import jsonschema.exceptions
 

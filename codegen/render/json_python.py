@@ -157,13 +157,13 @@ class JsonPython:
         parts = [naming.pascal(p) for p in posixpath.dirname(file).split("/") if p]
         if parts:
             candidates.append("".join(parts) + candidates[-1])
-        avoid = self.taken | self.attributes
         for name in candidates:
-            if name not in avoid and naming.class_name(name, set(avoid)) == name:
+            free = name not in self.taken and name not in self.attributes
+            if free and naming.class_name(name, set()) == name:  # not a keyword or a reserved name
                 self.taken.add(name)
                 self.names[key] = name
                 return name
-        name = naming.class_name(candidates[-1], avoid)
+        name = naming.class_name(candidates[-1], self.taken | self.attributes)
         self.taken.add(name)
         self.names[key] = name
         return name
@@ -354,7 +354,7 @@ class JsonPython:
                 args.append(f"max_length={schema['maxLength']}")
             pattern = schema.get("pattern")
             if isinstance(pattern, str) and _python_regex(pattern):
-                args.append(f"pattern={pattern!r}")
+                args.append(f"pattern={naming.literal(pattern)}")
             return _annotated("str", args)
         if kind in ("integer", "number"):
             args = []
@@ -446,7 +446,7 @@ class JsonPython:
             values.append(self.type_of(additional, (file, at + "/additionalProperties"), hint + "Value"))
         names = "str"
         if additional is False and len(patterns) == 1 and _python_regex(next(iter(patterns))):
-            names = _annotated("str", [f"pattern={next(iter(patterns))!r}"])
+            names = _annotated("str", [f"pattern={naming.literal(next(iter(patterns)))}"])
         value = _join(values) if values else "_js.Nothing"
         args = [f"min_length={schema['minProperties']}"] if _count(schema.get("minProperties")) else []
         if _count(schema.get("maxProperties")) is not None:
@@ -512,17 +512,17 @@ class JsonPython:
             sub = properties.get(wire, True)
             if sub is False:
                 continue  # the property may not be present: the serde refuses it
-            attr = naming.field_name(wire, frozenset(self.taken), used)
+            attr = naming.field_name(wire, frozenset(self.taken), used, ascii_only=False)
             self.attributes.add(attr)
             at_property = (file, _property_pointer(at, wire))
             annotation = self.type_of(sub, at_property, naming.pascal(wire))
             self._current = definition
             args = []
             if attr != wire:
-                args += [f"validation_alias={wire!r}", f"serialization_alias={wire!r}"]
+                args += [f"validation_alias={naming.literal(wire)}", f"serialization_alias={naming.literal(wire)}"]
             doc = _doc(sub)
             if doc:
-                args.append(f"description={doc!r}")
+                args.append(f"description={naming.literal(doc)}")
             if wire in required:
                 default = ""
             elif (value := self._default(sub, at_property)) is not None:
@@ -554,7 +554,7 @@ class JsonPython:
 
         if not jsonschema.Draft202012Validator({k: v for k, v in target.items() if k != "default"}).is_valid(value):
             return None
-        return repr(value)
+        return naming.literal(value)
 
     # --- output order -------------------------------------------------------------------------
 
@@ -585,7 +585,7 @@ class JsonPython:
         for i, d in enumerate(out):
             if d.kind == "alias" and any(position.get(u, -1) >= i for u in d.uses):
                 expr = d.lines[0].split(" = ", 1)[1]
-                d.lines[0] = f'{d.name} = _te.TypeAliasType("{d.name}", {expr!r})'
+                d.lines[0] = f"{d.name} = _te.TypeAliasType({naming.literal(d.name)}, {naming.literal(expr)})"
         return out
 
 
@@ -673,7 +673,7 @@ def _number(value: Any) -> bool:
 def _number_literal(value: Any, kind: str) -> str:
     if kind == "integer" and isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return repr(value)
+    return naming.literal(value)
 
 
 def _annotated(base: str, args: list[str]) -> str:
@@ -695,7 +695,7 @@ def _literal(values: list[Any]) -> str:
         if v is None:
             has_none = True
         elif isinstance(v, bool | str) or (isinstance(v, int) and not isinstance(v, bool)):
-            items.append(repr(v))
+            items.append(naming.literal(v))
         else:
             return _JSON_VALUE  # a float, object or array value
     parts = [f"_t.Literal[{', '.join(dict.fromkeys(items))}]"] if items else []

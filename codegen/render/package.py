@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -11,7 +12,7 @@ import jinja2
 
 from .. import __version__, naming
 from ..diagnostics import SchemaError, Source
-from ..ir import NamedRef, Project, Record, SchemaUse
+from ..ir import Array, AvroType, Enum, Logical, Map, NamedRef, Project, Record, SchemaUse, Union
 from .avro_python import AvroPython
 from .json_python import JsonPython
 
@@ -25,20 +26,31 @@ _env = jinja2.Environment(
     undefined=jinja2.StrictUndefined,
     autoescape=False,
 )
-_env.filters["pyrepr"] = repr
+# Templates print only names and code computed here and escaped by schemabus.codegen.naming.
 
 
 def header(sources: list[str]) -> str:
-    return _env.get_template("header.jinja").render(version=__version__, sources=sources).rstrip("\n")
+    return (
+        _env.get_template("header.jinja")
+        .render(version=naming.comment(__version__), sources=[naming.comment(s) for s in sources])
+        .rstrip("\n")
+    )
 
 
 @dataclass
 class _Model:
-    """Where the Python type of a key or value schema lives."""
+    """Where the Python type of a key or value schema lives, and how its serde is built."""
 
     type_name: str
     module: str  # relative import path, e.g. ".avro_models"
-    serde: str  # expression building the serde
+    avro_serde: str | None = None  # the name of its serde in avro_codecs
+    json_serde: str | None = None  # the name of its serde in json_models
+
+    def serde(self) -> str:
+        """The serde's expression in topics.py."""
+        if self.avro_serde is not None:
+            return f"_avro_codecs.{self.avro_serde}"
+        return f"_json_models.{self.json_serde}"
 
 
 def render_package(
@@ -53,6 +65,7 @@ def render_package(
     avro_files = sorted(project.avro)
     json_files = sorted(project.json)
     models: dict[str, _Model] = {}
+    exports: list[tuple[str, list[str]]] = []
 
     py = AvroPython(project.named)
     if project.named:
@@ -60,57 +73,25 @@ def render_package(
         files["avro_models.py"] = _render_avro_models(py, avro_files)
         files["avro_codecs.py"], serdes = _render_avro_codecs(py, project, avro_files)
         for file, (serde_name, cls) in serdes.items():
-            models[file] = _Model(cls, ".avro_models", f"_avro_codecs.{serde_name}")
+            models[file] = _Model(cls, ".avro_models", avro_serde=serde_name)
+        # Without topics, the package exports the types each file is about (a record, an enum, a
+        # fixed, every named type of a schema list) and the serde of each record file.
+        tops = sorted({py.class_names[n] for file in avro_files for n in top_level_types(project.avro[file].root)})
+        exports.append((".avro_models", tops))
+        exports.append((".avro_codecs", sorted(s for s, _ in serdes.values())))
 
-    json_serdes: dict[str, tuple[str, str]] = {}
     if json_files:
         note(f"rendering models of {len(json_files)} JSON Schema files")
-        json_models = JsonPython(project.json, taken=set(py.class_names.values())).render()
-        taken: set[str] = set(json_models.names)
-        rows = []
-        # A serde is named after its file's root class, or after the file when that class is another
-        # file's (a root that is only a $ref); files with their own classes choose first.
-        own = sorted(json_files, key=lambda f: json_models.roots[f] != json_models.own_roots.get(f))
-        for file in own:
-            cls = json_models.roots[file]
-            stem = naming.pascal(posixpath.basename(file).split(".")[0])
-            base = cls if json_models.own_roots.get(file) == cls else stem
-            name = naming.field_name(naming.snake(base) + "_serde", frozenset(), taken)
-            json_serdes[file] = (name, cls)
-            schema = project.json[file]
-            rows.append(
-                {
-                    "name": name,
-                    "cls": cls,
-                    "schema": schema.bundled,
-                    "draft": schema.draft.value,
-                    "doc": naming.docstring(file, indent=""),
-                    "file": file,
-                }
-            )
-            models[file] = _Model(cls, ".json_models", f"_json_models.{name}")
-        rows.sort(key=lambda row: row["file"])
-        files["json_models.py"] = _env.get_template("json_models.py.jinja").render(
-            header=header(json_files),
-            imports=json_models.imports,
-            exports=sorted([*json_models.names, *(r["name"] for r in rows)]),
-            body=json_models.body,
-            serdes=rows,
-        )
+        files["json_models.py"], json_serdes = _render_json_models(project, set(py.class_names.values()))
+        for file, (serde_name, cls) in json_serdes.items():
+            models[file] = _Model(cls, ".json_models", json_serde=serde_name)
+        roots_and_serdes = {cls for _, cls in json_serdes.values()} | {s for s, _ in json_serdes.values()}
+        exports.append((".json_models", sorted(roots_and_serdes)))
 
-    exports: list[tuple[str, list[str]]] = []
     if with_topics and project.topics:
         note(f"rendering {len(project.topics)} topics")
-        files["topics.py"], topic_exports = _render_topics(project, models)
-        exports.append((".topics", topic_exports))
-    else:
-        for module in sorted({m.module for m in models.values()}):
-            names = sorted({m.type_name for m in models.values() if m.module == module})
-            exports.append((module, names))
-        if "avro_codecs.py" in files:
-            exports.append((".avro_codecs", sorted(s for s, _ in serdes.values())))
-        if json_serdes:
-            exports.append((".json_models", sorted(s for s, _ in json_serdes.values())))
+        files["topics.py"], exports = _render_topics(project, models)
+    exports = [(module, names) for module, names in exports if names]
     all_names = sorted(n for _, names in exports for n in names)
     dupes = sorted({n for n in all_names if all_names.count(n) > 1})
     if dupes:
@@ -120,12 +101,28 @@ def render_package(
         )
     files["__init__.py"] = _env.get_template("package_init.py.jinja").render(
         header=header(avro_files + json_files + (["catalog"] if with_topics and project.topics else [])),
-        description=description,
-        imports=exports,
-        exports=all_names,
+        docstring=naming.docstring(description),
+        imports=[(module, ", ".join(names)) for module, names in exports],
+        exports=[naming.literal(n) for n in all_names],
     )
     files["py.typed"] = ""
     return dict(sorted(files.items()))
+
+
+def top_level_types(root: AvroType) -> list[str]:
+    """Full names of the named types a file's top-level type is made of: itself when it is named,
+    each branch of a union (a "schema list"), the items or values of an array or map."""
+    if isinstance(root, NamedRef):
+        return [root.fullname]
+    if isinstance(root, Logical):
+        return top_level_types(root.base)
+    if isinstance(root, Array):
+        return top_level_types(root.items)
+    if isinstance(root, Map):
+        return top_level_types(root.values)
+    if isinstance(root, Union):
+        return [n for b in root.branches for n in top_level_types(b)]
+    return []
 
 
 def _first_source(project: Project) -> Source:
@@ -133,18 +130,45 @@ def _first_source(project: Project) -> Source:
 
 
 def _render_avro_models(py: AvroPython, avro_files: list[str]) -> str:
-    specs = py.class_specs()
     classes = []
-    for c in specs:
-        doc = c.doc or (f"Avro enum ``{c.fullname}``." if c.kind == "enum" else f"Avro record ``{c.fullname}``.")
-        classes.append({**c.__dict__, "docstring": naming.docstring(doc)})
-    return _env.get_template("avro_models.py.jinja").render(header=header(avro_files), classes=classes)
+    for c in py.class_specs():
+        default_doc = {"enum": "Avro enum", "fixed": "Avro fixed", "record": "Avro record"}[c.kind]
+        doc = c.doc or f"{default_doc} ``{c.fullname}``."
+        classes.append(
+            {
+                "kind": c.kind,
+                "name": c.name,
+                "docstring": naming.docstring(doc, indent="" if c.kind == "fixed" else "    "),
+                "avro_name": naming.literal(c.fullname),
+                "members": c.members,
+                "default_member": c.default_member,
+                "aliases": c.aliases,
+                "fields": [
+                    {
+                        "name": f.name,
+                        "annotation": f.annotation,
+                        "value": f" = _pd.Field({', '.join(f.field_args)})"
+                        if f.field_args
+                        else f" = {f.default}"
+                        if f.default is not None
+                        else "",
+                    }
+                    for f in c.fields
+                ],
+            }
+        )
+    return _env.get_template("avro_models.py.jinja").render(
+        header=header(avro_files),
+        exports=[naming.literal(c["name"]) for c in classes],
+        classes=classes,
+    )
 
 
 def _render_avro_codecs(
     py: AvroPython, project: Project, avro_files: list[str]
 ) -> tuple[str, dict[str, tuple[str, str]]]:
     records: list[dict[str, Any]] = []
+    py.referenced.clear()
     for full in sorted(project.named):
         n = project.named[full]
         if isinstance(n, Record):
@@ -156,10 +180,17 @@ def _render_avro_codecs(
                     "cls": cls,
                     "write": write,
                     "read": read,
-                    "pairs": pairs,
-                    "field_names": tuple(sorted(name for name, _ in pairs)),
+                    "pairs": "".join(f"{naming.literal(name)}: {var}, " for name, var in pairs),
+                    # frozenset[str]() for a record without fields: mypy needs the item type.
+                    "field_set": f"frozenset({naming.literal(tuple(sorted(name for name, _ in pairs)))})"
+                    if pairs
+                    else "frozenset[str]()",
                 }
             )
+    enum_tables = py.enum_tables()
+    programs = py.programs()
+    # Serde names are unique, and differ from every name the module imports from the models.
+    used = {*py.class_names.values(), *py.module_names}
     serdes: dict[str, tuple[str, str]] = {}
     serde_rows: list[dict[str, str]] = []
     for file in avro_files:
@@ -167,32 +198,79 @@ def _render_avro_codecs(
         root = schema.root
         if isinstance(root, NamedRef) and isinstance(project.named[root.fullname], Record):
             cls = py.class_names[root.fullname]
-            name = naming.snake(cls) + "_serde"
+            name = naming.unique(naming.snake(cls) + "_serde", used)
             serdes[file] = (name, cls)
-            serde_rows.append({"name": name, "cls": cls, "schema": schema.canonical, "file": file})
-    body = "\n".join(line for r in records for line in (*r["write"], *r["read"]))
+            serde_rows.append(
+                {
+                    "name": name,
+                    "cls": cls,
+                    "schema": naming.literal(schema.canonical),
+                    "docstring": naming.docstring(file, indent=""),
+                }
+            )
+    body = "\n".join(
+        [
+            *(line for r in records for line in (*r["write"], *r["read"])),
+            *(line for signature, lines in py.helpers for line in (signature, *lines)),
+        ]
+    )
     modules = (("datetime", "_dt"), ("decimal", "_decimal"), ("typing", "_t"), ("uuid", "_uuid"), ("pydantic", "_pd"))
     stdlib = [(m, a) for m, a in modules if a + "." in body]
-    used_models = sorted({r["cls"] for r in records} | {cls for cls, _ in py.enum_tables()})
+    # Every name of the models module the codecs use: classes, enums, fixed and deep-type aliases.
+    used_models = sorted({r["cls"] for r in records} | {cls for cls, _ in enum_tables} | py.referenced)
     text = _env.get_template("avro_codecs.py.jinja").render(
         header=header(avro_files),
         stdlib_imports=stdlib,
         model_names=used_models,
-        enum_tables=py.enum_tables(),
+        exports=[naming.literal(s["name"]) for s in serde_rows],
+        enum_tables=enum_tables,
         records=records,
-        programs=py.programs(),
+        helpers=py.helpers,
+        programs=programs,
         serdes=serde_rows,
     )
     return text, serdes
 
 
-def _render_topics(project: Project, models: dict[str, _Model]) -> tuple[str, list[str]]:
-    rows: list[dict[str, Any]] = []
-    imports: dict[str, set[str]] = {}
-    exports: list[str] = []
-    defined_by: dict[str, tuple[str, str]] = {}  # class name -> (module, schema file)
+def _render_json_models(project: Project, taken: set[str]) -> tuple[str, dict[str, tuple[str, str]]]:
+    """json_models.py, and per schema file ``(serde name, root class)``."""
+    json_files = sorted(project.json)
+    rendered = JsonPython(project.json, taken=taken).render()
+    used: set[str] = set(rendered.names)
+    serdes: dict[str, tuple[str, str]] = {}
+    # A serde is named after its file's root class, or after the file when that class is another
+    # file's (a root that is only a $ref); files with a class of their own choose first.
+    for file in sorted(json_files, key=lambda f: rendered.roots[f] != rendered.own_roots.get(f)):
+        cls = rendered.roots[file]
+        base = cls if rendered.own_roots.get(file) == cls else naming.pascal(posixpath.basename(file).split(".")[0])
+        serdes[file] = (naming.unique(naming.snake(base) + "_serde", used), cls)
+    rows = [
+        {
+            "name": serdes[file][0],
+            "cls": serdes[file][1],
+            "schema": naming.literal(project.json[file].bundled),
+            "draft": naming.literal(project.json[file].draft.value),
+            "docstring": naming.docstring(file, indent=""),
+        }
+        for file in json_files
+    ]
+    text = _env.get_template("json_models.py.jinja").render(
+        header=header(json_files),
+        imports=rendered.imports,
+        exports=[naming.literal(n) for n in sorted([*rendered.names, *(r["name"] for r in rows)])],
+        body=rendered.body,
+        serdes=rows,
+    )
+    return text, serdes
 
-    def import_model(use: SchemaUse, source: Source) -> _Model:
+
+def _render_topics(project: Project, models: dict[str, _Model]) -> tuple[str, list[tuple[str, list[str]]]]:
+    """topics.py, and what the package's ``__init__`` imports: ``[(module, names)]``."""
+    live = [t for t in project.topics if not t.deleted]
+    used_models: dict[str, _Model] = {}  # type name -> model
+    defined_by: dict[str, tuple[str, str]] = {}  # type name -> (module, schema file)
+
+    def model_of(use: SchemaUse, source: Source) -> _Model:
         model = _use(use, models, source)
         assert use.file is not None
         module, first = defined_by.setdefault(model.type_name, (model.module, use.file))
@@ -202,60 +280,79 @@ def _render_topics(project: Project, models: dict[str, _Model]) -> tuple[str, li
                 f"{use.file} and {first} both define a model named {model.type_name!r}, and topics.py "
                 "imports both; rename one (its Avro name or its JSON Schema title)",
             )
-        imports.setdefault(model.module, set()).add(model.type_name)
+        used_models[model.type_name] = model
         return model
 
-    for t in project.topics:
-        if t.deleted:
-            continue
-        value = import_model(t.value, t.source.at("value"))
-        key_type, key_serde = "None", "None"
-        if t.key is not None:
-            if t.key.kind == "string":
-                key_type, key_serde = "str", "StringSerde()"
-            else:
-                key = import_model(t.key, t.source.at("key"))
-                key_type, key_serde = key.type_name, key.serde
+    keys: list[_Model | str | None] = []
+    values: list[_Model] = []
+    for t in live:
+        values.append(model_of(t.value, t.source.at("value")))
+        keys.append(None if t.key is None else "str" if t.key.kind == "string" else model_of(t.key, t.source.at("key")))
+    runtime = {"Event", "Handler", "Publisher", "Topic"}
+    if any(k == "str" for k in keys):
+        runtime.add("StringSerde")
+    # A model whose name topics.py gives to something else (an imported runtime class, a generated
+    # publisher or handler) is imported under a private name there; the package exports it itself.
+    generated = {f"{naming.pascal(t.name)}{s}" for t in live for s in ("Publisher", "Handler", "HandlerFn")}
+    generated |= {naming.constant(t.name) for t in live}
+    taken = runtime | generated
+    local = {name: (f"_m_{name}" if name in taken else name) for name in used_models}
+
+    rows: list[dict[str, Any]] = []
+    exports: list[str] = []
+    for t, value, key in zip(live, values, keys):
+        value_type = local[value.type_name]
+        if key is None:
+            key_type, key_serde = "None", "None"
+        elif key == "str":
+            key_type, key_serde = "str", "StringSerde()"
+        else:
+            assert isinstance(key, _Model)
+            key_type, key_serde = local[key.type_name], key.serde()
         pascal = naming.pascal(t.name)
         const = naming.constant(t.name)
+        keyed = f", keyed by ``{key_type}``" if key_type != "None" else ""
         rows.append(
             {
-                "name": t.name,
+                "comment": naming.comment(f"--- {t.name} {'-' * (80 - len(t.name))}"),
+                "name": naming.literal(t.name),
                 "const": const,
                 "pascal": pascal,
                 "key_type": key_type,
                 "key_serde": key_serde,
-                "value_type": value.type_name,
-                "value_serde": value.serde,
-                "partitions": t.partitions,
-                "retention_ms": t.retention_ms,
-                "cleanup_policy": t.cleanup_policy,
-                "compatibility": t.compatibility,
-                "doc": t.doc or "",
+                "value_type": value_type,
+                "value_serde": value.serde(),
+                "partitions": naming.literal(t.partitions),
+                "retention_ms": naming.literal(t.retention_ms),
+                "cleanup_policy": naming.literal(t.cleanup_policy),
+                "compatibility": naming.literal(t.compatibility),
+                "doc": naming.literal(t.doc or ""),
+                "publisher_doc": naming.docstring(f"Publishes ``{value_type}`` to ``{t.name}``{keyed}."),
+                "handler_doc": naming.docstring(f"Handles ``{t.name}``: subclass it and implement :meth:`handle`."),
+                "handler_fn_doc": naming.docstring(f"The signature of a function handling ``{t.name}``."),
             }
         )
         exports += [const, f"{pascal}Publisher", f"{pascal}Handler", f"{pascal}HandlerFn"]
-        for type_name in {value.type_name, key_type} - {"None", "str"}:
-            if type_name not in exports:
-                exports.append(type_name)
-    model_imports = [(m, sorted(names)) for m, names in sorted(imports.items())]
-    uses_string = any(r["key_serde"] == "StringSerde()" for r in rows)
+    # Models imported under their own name are exported from topics.py too (as before); the others
+    # come into the package straight from their module.
+    exports += [name for name in used_models if local[name] == name]
+    imports: dict[str, list[str]] = {}
+    for name, model in sorted(used_models.items()):
+        imports.setdefault(model.module, []).append(name if local[name] == name else f"{name} as {local[name]}")
     text = _env.get_template("topics.py.jinja").render(
         header=header(["catalog"] + sorted({f for t in project.topics for f in _files(t.key, t.value)})),
+        runtime_imports=", ".join(sorted(runtime)),
+        import_codecs=any(m.avro_serde is not None for m in used_models.values()),
+        import_json_models=any(m.json_serde is not None for m in used_models.values()),
+        model_imports=[(module, ", ".join(names)) for module, names in sorted(imports.items())],
+        exports=[naming.literal(n) for n in sorted(exports)],
         topics=rows,
-        model_imports=model_imports,
-        exports=sorted(exports),
     )
-    runtime_names = ["Event", "Handler", "Publisher", "Topic"]
-    runtime_names += ["StringSerde"] if uses_string else []
-    text = text.replace(
-        "from schemabus.runtime import Event, Handler, Publisher, StringSerde, Topic",
-        "from schemabus.runtime import " + ", ".join(sorted(runtime_names)),
-    )
-    for module in ("avro_codecs", "json_models"):
-        if f"_{module}." not in text.split(f"from . import {module} as _{module}", 1)[1]:
-            text = text.replace(f"from . import {module} as _{module}\n", "")
-    return text, sorted(exports)
+    init: list[tuple[str, list[str]]] = [(".topics", sorted(exports))]
+    for name, model in sorted(used_models.items()):
+        if local[name] != name:
+            init.append((model.module, [name]))
+    return text, init
 
 
 def _files(*uses: SchemaUse | None) -> list[str]:
@@ -270,3 +367,35 @@ def _use(use: SchemaUse, models: dict[str, _Model], source: Any) -> _Model:
             source, f"{use.file}: a topic's key or value schema must be a record (or a JSON object schema)"
         )
     return model
+
+
+_DEFINITION = re.compile(r"(?:class|def) +([A-Za-z_][A-Za-z0-9_]*)|([A-Za-z_][A-Za-z0-9_]*) *[:=]")
+
+
+def locate(project: Project, rel: str, text: str, lineno: int) -> tuple[Source, str]:
+    """The input behind line ``lineno`` of the generated ``rel`` (``text``): the schema file and
+    element, and a description of the construct (``record "com.acme.Order"``), for messages about
+    generated code. Found from the nearest definition at or above the line."""
+    lines = text.splitlines()[: max(lineno, 1)]
+    names = [m.group(1) or m.group(2) for ln in reversed(lines) if (m := _DEFINITION.match(ln))]
+    if rel == "json_models.py":
+        return Source(sorted(project.json)[0] if project.json else _first_source(project).file), "the JSON models"
+    if rel == "topics.py":
+        for name in names:
+            for t in project.topics:
+                pascal, const = naming.pascal(t.name), naming.constant(t.name)
+                if name in (const, f"{pascal}Publisher", f"{pascal}Handler", f"{pascal}HandlerFn"):
+                    return t.source, f'topic "{t.name}"'
+        return Source("catalog.toml"), "the topics"
+    if rel in ("avro_models.py", "avro_codecs.py"):
+        by_class = {cls: full for full, cls in AvroPython(project.named).class_names.items()}
+        for name in names:
+            for candidate in (name, re.sub(r"^_[wrPFES]_", "", name)):
+                if candidate in by_class:
+                    n = project.named[by_class[candidate]]
+                    kind = "record" if isinstance(n, Record) else "enum" if isinstance(n, Enum) else "fixed"
+                    return n.source, f'{kind} "{n.fullname}"'
+            if re.fullmatch(r"_Nested\d+|_[wr]\d+", name):
+                return _first_source(project), "the code of a deeply nested array or map"
+        return _first_source(project), f"the module {rel}"
+    return _first_source(project), f"the module {rel}"

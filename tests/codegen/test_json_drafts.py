@@ -311,3 +311,10 @@ def test_the_golden_project_of_every_draft_generates_and_type_checks() -> None:
         [sys.executable, "-W", "error", "-c", "import golden_json_drafts"], cwd=root, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_lint_reads_every_draft_and_boolean_schemas() -> None:
+    result = CliRunner().invoke(main, ["lint", "--project", str(GOLDEN / "json_drafts")])
+    assert result.exit_code == 1, result.output  # findings (docs, titles), not a crash
+    assert "anything.schema.json: schema has no" not in result.output  # `true` has nothing to describe
+    assert "schemas/modern/person.schema.json: schema has no description (RECORD_DOC)" in result.output

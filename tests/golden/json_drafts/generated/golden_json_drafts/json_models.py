@@ -120,11 +120,11 @@ class Names(_js.JsonRecord):
 
     model_config = _pd.ConfigDict(extra="forbid")
     a: str | MISSING = MISSING
-    field_: str | MISSING = _pd.Field(default=MISSING, validation_alias="ａ", serialization_alias="ａ")
+    a_: str | MISSING = _pd.Field(default=MISSING, validation_alias="ａ", serialization_alias="ａ")
     A: _t.Literal["A", "Ａ", "ｂ", "b"] | MISSING = MISSING
-    field__: int | MISSING = _pd.Field(default=MISSING, validation_alias="Ａ", serialization_alias="Ａ")
-    field___: bool | MISSING = _pd.Field(default=MISSING, validation_alias="ä", serialization_alias="ä")
-    field____: bool | MISSING = _pd.Field(default=MISSING, validation_alias="ö", serialization_alias="ö")
+    A_: int | MISSING = _pd.Field(default=MISSING, validation_alias="Ａ", serialization_alias="Ａ")
+    ä: bool | MISSING = MISSING
+    ö: bool | MISSING = MISSING
     field: str | MISSING = _pd.Field(default=MISSING, validation_alias="", serialization_alias="")
     with_space: str | MISSING = _pd.Field(
         default=MISSING, validation_alias="with space", serialization_alias="with space"
