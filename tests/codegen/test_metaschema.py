@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from schemabus.codegen.diagnostics import SchemaErrors
 from schemabus.codegen.load.json_drafts import Draft
 from schemabus.codegen.load.jsonschema import load_json_schema_files
 from schemabus.codegen.load.metaschema import accepts
@@ -101,6 +102,15 @@ def test_the_metaschemas_are_jsonschemas_own() -> None:
     assert not accepts({"enum": []}, Draft.DRAFT4)
     assert not accepts({"properties": {"a": {"enum": []}}}, Draft.DRAFT4)
     assert accepts({"enum": []}, Draft.DRAFT2020_12) and reference_valid({"enum": []}, Draft.DRAFT2020_12)
+    for enum in ([], ["x", "x"]):
+        text = json.dumps({"$schema": Draft.DRAFT4.metaschema, "properties": {"a": {"enum": enum}}})
+        with pytest.raises(SchemaErrors) as caught:
+            load_json_schema_files([("a.json", text)])
+        assert [str(e) for e in caught.value.errors] == [
+            "a.json#/properties/a/enum: [] is below the minItems of 1"
+            if not enum
+            else 'a.json#/properties/a/enum: ["x", "x"] has repeated items'
+        ]
 
 
 @pytest.mark.parametrize("draft", [Draft.DRAFT2019_09, Draft.DRAFT2020_12], ids=lambda d: d.value)
