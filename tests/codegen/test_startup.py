@@ -127,3 +127,12 @@ def test_dlq_reads_the_runtime_bootstrap_variable() -> None:
     from schemabus.runtime import config, dlq_cli
 
     assert dlq_cli.ENV_BOOTSTRAP == config.ENV_BOOTSTRAP
+
+
+def test_cli_bench_runs() -> None:
+    """bench/cli_bench.py still runs (one timed run of each command; the times are not checked)."""
+    bench = Path(__file__).resolve().parents[2] / "bench" / "cli_bench.py"
+    done = subprocess.run([sys.executable, str(bench), "--runs", "1"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for label in ("python -c pass (floor)", "schemabus --help", "schemabus check (no-op)", "schemabus lint"):
+        assert label in done.stdout, done.stdout
