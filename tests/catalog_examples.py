@@ -40,7 +40,7 @@ def _strategy(file: str | None, kind: str) -> st.SearchStrategy[Any]:
         root = PROJECT.avro[file].root
         assert isinstance(root, NamedRef)
         return MODELS.strategy(root)
-    return from_schema(generation_schema(PROJECT.json[file]), custom_formats=FORMATS)
+    return from_schema(generation_schema(PROJECT.json[file]), custom_formats=FORMATS, codec="utf-8")
 
 
 def generated_topic(name: str) -> Topic[Any, Any]:

@@ -72,8 +72,10 @@ class JsonCase:
     valid: int = 0
     refused: int = 0
 
+    known: list[str] = field(default_factory=list)  # disagreements the README lists
+
     def __post_init__(self) -> None:
-        document = json.loads(self.schema.bundled)
+        document = _ascii_patterns(json.loads(self.schema.bundled))
         cls = jsonschema.validators.validator_for({"$schema": self.schema.draft.metaschema})
         self._reference = cls(document, format_checker=cls.FORMAT_CHECKER)
 
@@ -87,6 +89,9 @@ class JsonCase:
         try:
             self.model.model_validate_json(text)
         except pydantic.ValidationError as e:
+            if self._typeless_root() and not isinstance(instance, dict):
+                self.known.append(f"{self.label}: {json.dumps(instance)[:80]}: a root without type is an object")
+                return
             self._disagree(instance, f"the model refuses a valid document: {_first_error(e)}")
             return
         try:
@@ -123,8 +128,65 @@ class JsonCase:
         if not self.reference_accepts(written):
             self._disagree(mutant, f"published as {json.dumps(written)[:300]}, which the reference refuses")
 
+    def _typeless_root(self) -> bool:
+        """The README's listed disagreement: a root without ``"type"`` is modelled as an object."""
+        root = self.schema.normalized
+        return isinstance(root, dict) and "type" not in root and not issubclass(self.model, pydantic.RootModel)
+
     def _disagree(self, instance: Any, what: str) -> None:
         self.disagreements.append(f"{self.label}: {json.dumps(instance)[:300]}: {what}")
+
+
+def _ascii_patterns(node: Any) -> Any:
+    """The schema with its patterns in ECMA-262's sense for Python's ``re``: JSON Schema's regex
+    dialect reads ``\\d`` and ``\\w`` as ASCII classes (Python: Unicode), its ``.`` stops at every
+    line terminator (Python: only at ``\\n``), its ``$`` only at the end (Python: also before a final
+    ``\\n``)."""
+    if isinstance(node, list):
+        return [_ascii_patterns(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "pattern" and isinstance(value, str):
+            out[key] = _ascii(value)
+        elif key == "patternProperties" and isinstance(value, dict):
+            out[key] = {_ascii(p): _ascii_patterns(v) for p, v in value.items()}
+        elif key in ("enum", "const", "default", "examples"):
+            out[key] = value
+        else:
+            out[key] = _ascii_patterns(value)
+    return out
+
+
+_CLASSES = {"d": "0-9", "w": "A-Za-z0-9_"}
+
+
+def _ascii(pattern: str) -> str:
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            if nxt in _CLASSES:
+                out.append(_CLASSES[nxt] if in_class else f"[{_CLASSES[nxt]}]")
+            elif nxt.lower() in _CLASSES and not in_class:
+                out.append(f"[^{_CLASSES[nxt.lower()]}]")
+            else:
+                out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[" and not in_class:
+            in_class = True
+        elif c == "]" and in_class:
+            in_class = False
+        elif c == "." and not in_class:
+            c = "[^\n\r\u2028\u2029]"
+        elif c == "$" and not in_class:
+            c = "\\Z"
+        out.append(c)
+        i += 1
+    return "".join(out)
 
 
 def _first_error(e: pydantic.ValidationError) -> str:

@@ -181,6 +181,12 @@ class _Normalizer:
                 continue
             if key in ("$recursiveRef", "$recursiveAnchor") and d is not Draft.DRAFT2019_09:
                 continue
+            if key == "$dynamicRef" and isinstance(value, str) and "$ref" not in keep:
+                fragment = value.partition("#")[2]
+                if not fragment or fragment.startswith("/"):  # not an anchor: it is a plain $ref
+                    out["$ref"] = value
+                    self.moves.moves[at + "/$ref"] = written + "/$dynamicRef"
+                    continue
             out[key] = value
         self._subschemas(keep, out, at, written)
         return out

@@ -4,6 +4,7 @@ into one dialect (:mod:`.json_drafts`), resolve every ``$ref`` (:mod:`.json_refs
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import posixpath
 from collections.abc import Iterable
@@ -123,6 +124,10 @@ def load_json_schema_files(
                     errors.append(SchemaError(src.at(*best.absolute_path), _metaschema_message(best, draft)))
                 continue
             normalized, moves = normalize(doc, draft)
+            errors += [
+                SchemaError(Source(src.file, moves.original(at)), why)
+                for at, why in _foreign_patterns(normalized, draft)
+            ]
             docs[file] = NormalizedDoc(file, doc, normalized, draft, moves)
         except SchemaError as e:
             errors.append(e)
@@ -160,6 +165,39 @@ def load_json_schema_files(
         )
         for file, doc in docs.items()
     }
+
+
+def _foreign_patterns(node: Any, draft: Draft, at: str = "") -> Iterable[tuple[str, str]]:
+    """``(pointer, why)`` of each ``pattern`` and ``patternProperties`` key of a normalized document
+    that is not an ECMA-262 regular expression, JSON Schema's dialect: the serdes' validator
+    (jsonschema-rs) could not read it, so the document could never be checked."""
+    if isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _foreign_patterns(v, draft, f"{at}/{i}")
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        where = at + "/" + key.replace("~", "~0").replace("/", "~1")
+        if key == "pattern" and isinstance(value, str) and not _ecma_regex(value, draft):
+            yield where, f"pattern {_show(value)} is not a regular expression of JSON Schema's dialect (ECMA-262)"
+        elif key == "patternProperties" and isinstance(value, dict):
+            for pattern in value:
+                if not _ecma_regex(pattern, draft):
+                    yield where, f"patternProperties key {_show(pattern)} is not an ECMA-262 regular expression"
+        if key not in ("enum", "const", "default", "examples"):
+            yield from _foreign_patterns(value, draft, where)
+
+
+@functools.cache
+def _ecma_regex(pattern: str, draft: Draft) -> bool:
+    from schemabus.runtime.json_schema import validator_class
+
+    try:
+        validator_class(draft.value)({"pattern": pattern})
+    except ValueError:  # jsonschema_rs.ValidationError: the regex format of its metaschema
+        return False
+    return True
 
 
 def index_documents(documents: dict[str, Any], default_draft: Draft = DEFAULT_DRAFT) -> RefIndex:
@@ -233,7 +271,8 @@ def bundle(file: str, index: RefIndex) -> str:
                     node.pop("id", None)
         for at, ref in refs(cdoc.normalized):
             found = index.resolve(current, at, ref)
-            resolve_pointer(out, cdoc.moves.original(at))["$ref"] = "#" + place(found.file) + found.written
+            node = resolve_pointer(out, cdoc.moves.original(at))
+            node["$ref" if "$ref" in node else "$dynamicRef"] = "#" + place(found.file) + found.written
         copies[current] = out
     root = copies[file]
     if "$schema" not in root and doc.draft is not DEFAULT_DRAFT:

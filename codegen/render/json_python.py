@@ -311,9 +311,11 @@ class JsonPython:
             return _JSON_VALUE
         ref = schema.get("$ref")
         if isinstance(ref, str):
-            target_key, _ = self._resolve(key, ref)
+            target_key, target = self._resolve(key, ref)
             self._want(target_key)
             name = self.names.get(target_key) or self._name(target_key, _pointer_name(target_key[1]), target_key[0])
+            if isinstance(target, dict) and _types(target) is None and self._is_class(target, target_key):
+                return f"{self._use(name)} | _js.NonObject"  # typeless: used here, values not objects pass too
             return self._use(name)
         if "enum" in schema:
             return _literal(schema["enum"]) if isinstance(schema["enum"], list) else _JSON_VALUE
@@ -326,12 +328,15 @@ class JsonPython:
         if types is None and not _kinds(schema) and isinstance(schema.get("allOf"), list):
             return self._all_of(schema, key, hint)
         if self._is_class(schema, key) and types is None:
-            return self._object(schema, key, hint)
+            obj = self._object(schema, key, hint)
+            return obj if root else f"{obj} | _js.NonObject"  # typeless: values not objects pass too
         if types is None:
             kinds = _kinds(schema)
             if kinds == {"object"}:
                 obj = self._object(schema, key, hint)
-                return obj if root else f"{obj} | _js.NonObject"
+                # A root without "type" is its object class (README); any other typeless object
+                # schema also lets the values through that are not objects.
+                return obj if root and self._is_class(schema, key) else f"{obj} | _js.NonObject"
             if kinds == {"array"}:
                 return f"{self._array(schema, key, hint)} | _js.NonArray"
             return _JSON_VALUE

@@ -318,3 +318,72 @@ def test_lint_reads_every_draft_and_boolean_schemas() -> None:
     assert result.exit_code == 1, result.output  # findings (docs, titles), not a crash
     assert "anything.schema.json: schema has no" not in result.output  # `true` has nothing to describe
     assert "schemas/modern/person.schema.json: schema has no description (RECORD_DOC)" in result.output
+
+
+# --- shapes the real-world corpus showed (tests/corpus) ------------------------------------------
+
+SHAPES = {
+    # a root array of objects: the RootModel names a class defined after it
+    "batch.json": {
+        "title": "Batch",
+        "type": "array",
+        "items": {"type": "object", "properties": {"id": {"type": "string"}}},
+    },
+    # a root that is an object or an array of itself: the object gets a class of its own
+    "pet.json": {
+        "title": "Pet",
+        "type": ["object", "array"],
+        "items": {"$ref": "#"},
+        "properties": {"name": {"type": "string"}},
+    },
+    # a typeless root of object keywords and no properties: any value that is not an object passes
+    "loose.json": {
+        "additionalProperties": {"type": "integer"},
+        "if": {"required": ["a"]},
+        "then": {"minProperties": 2},
+    },
+    # a subclass that types a property its base types already (allOf's intersection)
+    "steps.json": {
+        "definitions": {
+            "base": {"type": "object", "properties": {"name": {"type": "string"}, "fast": {"type": "boolean"}}},
+            "final": {"allOf": [{"$ref": "#/definitions/base"}, {"properties": {"fast": {"description": "never"}}}]},
+        },
+        "$ref": "#/definitions/final",
+    },
+    # "X is X or null": no structure
+    "self.json": {
+        "definitions": {"n": {"anyOf": [{"$ref": "#/definitions/n"}, {"type": "null"}]}},
+        "$ref": "#/definitions/n",
+    },
+    # an annotation the serde's validator would otherwise check
+    "blob.json": {"type": "object", "properties": {"data": {"type": "string", "contentEncoding": "base64"}}},
+}
+
+
+def test_corpus_shapes_generate_import_type_check_and_read(tmp_path: Path) -> None:
+    code, output = _generate(tmp_path, SHAPES, "shapes_pkg")
+    assert code == 0, output
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "-p", "shapes_pkg"],
+        cwd=tmp_path,
+        env={"MYPYPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout
+    pkg = _import(tmp_path, "shapes_pkg")
+    frame = b"\0\0\0\0\1"
+    assert pkg.batch_serde.deserialize(frame + b'[{"id": "a"}]', 1, None).root[0].id == "a"
+    assert pkg.pet_serde.deserialize(frame + b'[{"name": "x"}, []]', 1, None).root[0].root.name == "x"
+    assert pkg.loose_serde.deserialize(frame + b"null", 1, None).root is None
+    assert pkg.loose_serde.deserialize(frame + b'{"a": 1, "b": 2}', 1, None).root == {"a": 1, "b": 2}
+    assert pkg.steps_serde.deserialize(frame + b'{"name": "n", "fast": true}', 1, None).fast is True
+    assert pkg.self_serde.deserialize(frame + b"null", 1, None).root is None
+    assert pkg.blob_serde.deserialize(frame + b'{"data": "not base64!"}', 1, None).data == "not base64!"
+
+
+def test_a_pattern_jsonschema_rs_cannot_read_is_an_error_at_generate(tmp_path: Path) -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string", "pattern": "\\A[a-z]+\\Z"}}}
+    code, output = _generate(tmp_path, {"p.json": schema}, "p_pkg")
+    assert code == 2
+    assert 'p.json#/properties/a/pattern: pattern "\\\\A[a-z]+\\\\Z" is not a regular expression of JSON' in output
