@@ -4,8 +4,10 @@ librdkafka reports a wrong SASL password only through its error callback (and re
 and a missing ACL through a delivery report or a consumer error event; the runtime has to turn them
 into typed errors for the caller, never only a log line. The dev broker has a SASL_PLAINTEXT
 listener (``kafka_sasl``) with SASL/PLAIN users and ACLs enforced: ``alice`` gets ACLs from the
-tests that need them (on that test's own topics and groups), ``bob`` never gets any. ACLs are
-granted over the PLAINTEXT listener, whose anonymous principal is a super user.
+tests that need them (on that test's own topics and groups), ``bob`` never gets any. Topics are
+created and ACLs granted over the same broker's PLAINTEXT listener (``sasl_bootstrap``), whose
+anonymous principal is a super user. The broker is always one this session started (with external
+servers, a second one), so these tests never skip.
 
 Every test uses its own topics and groups (uuid names). How long the caller waited for each typed
 error is logged (``-o log_cli=true --log-cli-level=INFO`` shows it, logger ``schemabus.tests.security``).
@@ -156,10 +158,10 @@ def quiet_handler(topic: Topic[Any, Any], seen: list[Event[Any, Any]] | None = N
 
 
 def test_a_wrong_password_is_an_authentication_error_within_seconds(
-    kafka_bootstrap: str, kafka_sasl: SaslListener
+    sasl_bootstrap: str, kafka_sasl: SaslListener
 ) -> None:
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
+    ensure_topics(sasl_bootstrap, [topic])
     with KafkaBus(as_user(kafka_sasl, kafka_sasl.alice, WRONG_PASSWORD), InMemoryRegistry()) as bus:
         error, elapsed = run(publish_timed(bus, topic))
         log_time_to_error(elapsed, error)
@@ -176,13 +178,13 @@ def test_a_wrong_password_is_an_authentication_error_within_seconds(
 
 
 def test_a_topic_without_a_write_acl_is_an_authorization_error_within_seconds(
-    kafka_bootstrap: str, kafka_sasl: SaslListener
+    sasl_bootstrap: str, kafka_sasl: SaslListener
 ) -> None:
     """alice may write another topic, so her idempotent producer gets its producer id (WRITE on any
     topic implies IdempotentWrite); this topic itself is refused."""
     topic, elsewhere = fresh(), fresh()
-    ensure_topics(kafka_bootstrap, [topic, elsewhere])
-    grant(kafka_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TOPIC, elsewhere.name)
+    ensure_topics(sasl_bootstrap, [topic, elsewhere])
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TOPIC, elsewhere.name)
     with KafkaBus(as_user(kafka_sasl, kafka_sasl.alice), InMemoryRegistry()) as bus:
         error, elapsed = run(publish_timed(bus, topic))
         log_time_to_error(elapsed, error)
@@ -199,13 +201,13 @@ def test_a_topic_without_a_write_acl_is_an_authorization_error_within_seconds(
 
 
 def test_a_user_without_any_acl_keeps_getting_authorization_errors(
-    kafka_bootstrap: str, kafka_sasl: SaslListener, caplog: pytest.LogCaptureFixture
+    sasl_bootstrap: str, kafka_sasl: SaslListener, caplog: pytest.LogCaptureFixture
 ) -> None:
     """bob may write nowhere: the metadata refuses him the topic, and the broker refuses his idempotent
     producer a producer id (a fatal error for librdkafka, about half a second later). Both are
     authorization failures: every publish meanwhile and after must say so, and not retriable."""
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
+    ensure_topics(sasl_bootstrap, [topic])
     outcomes: list[DeliveryResult | PublishError] = []
     with KafkaBus(as_user(kafka_sasl, kafka_sasl.bob), InMemoryRegistry()) as bus:
         first, elapsed = run(publish_timed(bus, topic))
@@ -223,20 +225,20 @@ def test_a_user_without_any_acl_keeps_getting_authorization_errors(
     assert "unexpected error" not in caplog.text
 
 
-def test_a_write_acl_lets_the_user_publish(kafka_bootstrap: str, kafka_sasl: SaslListener) -> None:
+def test_a_write_acl_lets_the_user_publish(sasl_bootstrap: str, kafka_sasl: SaslListener) -> None:
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
-    grant(kafka_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TOPIC, topic.name)
+    ensure_topics(sasl_bootstrap, [topic])
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TOPIC, topic.name)
     with KafkaBus(as_user(kafka_sasl, kafka_sasl.alice), InMemoryRegistry()) as bus:
         result, _ = run(publish_timed(bus, topic))
     assert isinstance(result, DeliveryResult), result
     assert result.topic == topic.name and result.offset == 0 and 0 <= result.partition < topic.partitions
 
 
-def test_the_admin_user_is_a_super_user(kafka_bootstrap: str, kafka_sasl: SaslListener) -> None:
+def test_the_admin_user_is_a_super_user(sasl_bootstrap: str, kafka_sasl: SaslListener) -> None:
     """No ACL anywhere, yet admin writes (super.users): the SASL listener's own control case."""
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
+    ensure_topics(sasl_bootstrap, [topic])
     with KafkaBus(as_user(kafka_sasl, kafka_sasl.admin), InMemoryRegistry()) as bus:
         result, _ = run(publish_timed(bus, topic))
     assert isinstance(result, DeliveryResult) and result.offset == 0, result
@@ -245,17 +247,17 @@ def test_the_admin_user_is_a_super_user(kafka_bootstrap: str, kafka_sasl: SaslLi
 # --- consuming -----------------------------------------------------------------------------------
 
 
-def test_a_consumer_with_read_acls_receives_records(kafka_bootstrap: str, kafka_sasl: SaslListener) -> None:
+def test_a_consumer_with_read_acls_receives_records(sasl_bootstrap: str, kafka_sasl: SaslListener) -> None:
     """The control for the failing cases below: the SASL path itself works."""
     topic = fresh()
     registry = InMemoryRegistry()
-    with KafkaBus(kafka_bootstrap, registry) as bus:
+    with KafkaBus(sasl_bootstrap, registry) as bus:
         bus.ensure_topics([topic])
         run(bus.publish(topic, agent_created(7), key="a"))
     seen: list[Event[Any, Any]] = []
     handler = quiet_handler(topic, seen)
-    grant(kafka_bootstrap, kafka_sasl.alice, AclOperation.READ, ResourceType.TOPIC, topic.name)
-    grant(kafka_bootstrap, kafka_sasl.alice, AclOperation.READ, ResourceType.GROUP, handler.group)
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.READ, ResourceType.TOPIC, topic.name)
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.READ, ResourceType.GROUP, handler.group)
     runner = ConsumerRunner(
         as_user(kafka_sasl, kafka_sasl.alice).librdkafka_config(), registry, [handler], dead_letters=False
     )
@@ -275,10 +277,10 @@ def test_a_consumer_with_read_acls_receives_records(kafka_bootstrap: str, kafka_
 
 
 def test_a_consumer_with_a_wrong_password_fails_run_with_an_authentication_error(
-    kafka_bootstrap: str, kafka_sasl: SaslListener
+    sasl_bootstrap: str, kafka_sasl: SaslListener
 ) -> None:
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
+    ensure_topics(sasl_bootstrap, [topic])
     config = as_user(kafka_sasl, kafka_sasl.alice, WRONG_PASSWORD).librdkafka_config()
     runner = ConsumerRunner(config, InMemoryRegistry(), [quiet_handler(topic)], dead_letters=False)
     error, elapsed = run(run_until_it_fails(runner))
@@ -298,19 +300,19 @@ def test_a_consumer_with_a_wrong_password_fails_run_with_an_authentication_error
     ],
 )
 def test_a_consumer_without_read_acls_fails_run_with_an_authorization_error(
-    kafka_bootstrap: str,
+    sasl_bootstrap: str,
     kafka_sasl: SaslListener,
     granted: tuple[ResourceType, ...],
     code: str,
 ) -> None:
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
+    ensure_topics(sasl_bootstrap, [topic])
     handler = quiet_handler(topic)
     # bob is never granted anything; alice gets READ on this test's own topic or group only.
     user = kafka_sasl.alice if granted else kafka_sasl.bob
     for resource in granted:
         name = topic.name if resource == ResourceType.TOPIC else handler.group
-        grant(kafka_bootstrap, user, AclOperation.READ, resource, name)
+        grant(sasl_bootstrap, user, AclOperation.READ, resource, name)
     config = as_user(kafka_sasl, user).librdkafka_config()
     runner = ConsumerRunner(config, InMemoryRegistry(), [handler], dead_letters=False)
     error, elapsed = run(run_until_it_fails(runner))
@@ -324,7 +326,7 @@ def test_a_consumer_without_read_acls_fails_run_with_an_authorization_error(
 
 
 def test_a_wrong_password_never_appears_in_logs(
-    kafka_bootstrap: str,
+    sasl_bootstrap: str,
     kafka_sasl: SaslListener,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
@@ -333,7 +335,7 @@ def test_a_wrong_password_never_appears_in_logs(
     contexts on) while a producer and a consumer fail to authenticate, and what reached stderr."""
     caplog.set_level(logging.DEBUG)
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
+    ensure_topics(sasl_bootstrap, [topic])
     config = as_user(kafka_sasl, kafka_sasl.alice, WRONG_PASSWORD).model_copy(
         update={"extra": {"debug": "security,broker"}}
     )
