@@ -485,6 +485,8 @@ class KafkaBus:
         """The topic's schema ids, from the codec's :class:`SchemaIds` (registry on first use), bound to
         its serdes (``serde.serializer(id)``): the hot path writes the bytes :class:`RecordCodec`
         writes, without looking the subject or the frame up again for every record."""
+        if self._closed:  # its registry client is closed too: refuse as publish does, not with the client's error
+            raise self._refusal(topic.name, self._failure)
         ids = self.codec.ids
         value = topic.value
         value_id = None if value.schema is None else ids.id_for(topic.value_subject, value.schema, value.format)
@@ -733,7 +735,7 @@ class KafkaBus:
             if offsets:
                 self._txn_call(
                     "send the consumed offsets",
-                    lambda: producer.send_offsets_to_transaction(list(offsets), group_metadata),
+                    lambda timeout: producer.send_offsets_to_transaction(list(offsets), group_metadata, timeout),
                     deadline,
                 )
             try:
@@ -796,12 +798,14 @@ class KafkaBus:
         with self._txn_state:
             self._txn_open = False
 
-    def _txn_call(self, what: str, call: Callable[[], object], deadline: float) -> None:
-        """Call a transactional API, again while it fails with a retriable error and time is left.
-        Fatal errors raise typed (and replace the producer, unless fenced); others raise _NeedsAbort."""
+    def _txn_call(self, what: str, call: Callable[[float], object], deadline: float) -> None:
+        """Call a transactional API with the time left (librdkafka then returns a retriable timeout
+        rather than block: without one, a commit to a broker that stops answering waits forever), again
+        while it fails with a retriable error and time is left. Fatal errors raise typed (and replace
+        the producer, unless fenced); others raise _NeedsAbort."""
         while True:
             try:
-                call()
+                call(max(deadline - time.monotonic(), _TXN_RETRY_S))
                 return
             except KafkaException as e:
                 error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
@@ -819,9 +823,7 @@ class KafkaBus:
     def _init_transactions(self, producer: Producer) -> None:
         deadline = time.monotonic() + self._txn_timeout_s
         try:
-            self._txn_call(
-                "initialize transactions", partial(producer.init_transactions, self._txn_timeout_s), deadline
-            )
+            self._txn_call("initialize transactions", producer.init_transactions, deadline)
         except _NeedsAbort as e:
             raise self._txn_error("initialize transactions", KafkaException(e.error)) from None
 

@@ -17,18 +17,16 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
+from faults import OwnServers
 
 from schemabus.runtime import RecordCodec, SchemaIds
 from schemabus.runtime.devstack import (
     ENV_BOOTSTRAP,
     ENV_REGISTRY,
     DevStack,
-    KafkaProcess,
     SaslListener,
-    ServerProcess,
     start_stack,
 )
 from schemabus.runtime.registry_client import ConfluentRegistry
@@ -70,29 +68,6 @@ def kafka_bootstrap(_servers: tuple[str, str]) -> str:
 def registry_url(_servers: tuple[str, str]) -> str:
     """Base URL of a Confluent-API schema registry, for ``SchemaRegistryClient({"url": ...})``."""
     return _servers[1]
-
-
-@dataclass(frozen=True)
-class OwnServers:
-    """A Kafka broker and a registry that this session started: its tests may freeze them
-    (``faults.frozen``), and the broker has the SASL listener with the dev users and ACLs."""
-
-    kafka: KafkaProcess
-    registry: ServerProcess
-
-    @property
-    def bootstrap(self) -> str:
-        """The broker's PLAINTEXT listener (its anonymous principal is a super user)."""
-        return self.kafka.address
-
-    @property
-    def registry_url(self) -> str:
-        return self.registry.address
-
-    @property
-    def sasl(self) -> SaslListener:
-        assert self.kafka.sasl is not None, "a dev-stack broker always has its SASL listener"
-        return self.kafka.sasl
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs lack the re-exports
     AclBinding,
     AclBindingFilter,
@@ -39,8 +40,8 @@ from pydantic import SecretStr
 
 import platform_events as pe
 from platform_events import avro_models as m
-from schemabus.runtime import DeliveryResult, Event, Topic
-from schemabus.runtime.config import KafkaConfig
+from schemabus.runtime import DeliveryResult, Event, Topic, kafka_bus
+from schemabus.runtime.config import KafkaConfig, ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
 from schemabus.runtime.devstack import SaslListener, SaslUser
 from schemabus.runtime.errors import AuthenticationError, AuthorizationError, PublishError
@@ -356,3 +357,88 @@ def test_a_wrong_password_never_appears_in_logs(
     assert WRONG_PASSWORD not in caplog.text and WRONG_PASSWORD not in str(consumer_error)
     out, err = capfd.readouterr()
     assert WRONG_PASSWORD not in out and WRONG_PASSWORD not in err
+
+
+# --- fatal errors and failed starts, caused by missing ACLs ----------------------------------------------
+
+
+def revoke(bootstrap: str, user: SaslUser, operation: AclOperation, resource: ResourceType, name: str) -> None:
+    """Take back what ``grant`` gave, and wait until the broker no longer lists it."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    query = AclBindingFilter(
+        resource, name, ResourcePatternType.LITERAL, user.principal, "*", operation, AclPermissionType.ALLOW
+    )
+    for future in admin.delete_acls([query]).values():
+        future.result(timeout=TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    while admin.describe_acls(query).result(timeout=TIMEOUT):
+        assert time.monotonic() < deadline, f"ACLs for {user.username} on {name} still listed after {TIMEOUT}s"
+        time.sleep(0.05)
+
+
+def test_a_refused_producer_id_replaces_the_producer_until_an_acl_lets_it_publish(
+    sasl_bootstrap: str, kafka_sasl: SaslListener, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bob's idempotent producer is refused a producer id: a fatal error for librdkafka, so the bus
+    replaces its producer (again after each refusal, backing off) and publishes fail with a typed,
+    not retriable AuthorizationError meanwhile. Once bob may write the topic, a new producer gets
+    its id and publishing works again, on the same bus.
+
+    Replacing the producer can fail too. Nothing outside the process can make librdkafka refuse to
+    create a client (it takes a broken configuration file, or no file descriptors left), so that
+    one fault is simulated where schemabus meets confluent-kafka: the first replacement is refused
+    as librdkafka refuses a client; the bus logs it, keeps failing publishes with the fatal error,
+    and tries again after a second."""
+    caplog.set_level(logging.WARNING, logger="schemabus.kafka")
+    topic = fresh()
+    ensure_topics(sasl_bootstrap, [topic])
+    real_producer = kafka_bus.Producer
+    refused: list[dict[str, Any]] = []
+
+    def producer(conf: dict[str, Any]) -> Any:
+        if not refused:
+            refused.append(conf)
+            raise KafkaException(KafkaError(KafkaError._INVALID_ARG, "Failed to create producer: no file descriptors"))
+        return real_producer(conf)
+
+    with KafkaBus(as_user(kafka_sasl, kafka_sasl.bob), InMemoryRegistry()) as bus:
+        first = bus.producer
+        monkeypatch.setattr(kafka_bus, "Producer", producer)
+        error, elapsed = run(publish_timed(bus, topic))
+        log_time_to_error(elapsed, error)
+        assert isinstance(error, AuthorizationError) and not error.retriable, error
+        deadline = time.monotonic() + TIMEOUT
+        while not refused or bus.producer is first:  # refused once, then replaced for real
+            assert time.monotonic() < deadline, f"refused {len(refused)}, replaced {bus.producer is not first}"
+            time.sleep(0.05)
+        assert "cannot replace the producer after a fatal error" in caplog.text
+        grant(sasl_bootstrap, kafka_sasl.bob, AclOperation.WRITE, ResourceType.TOPIC, topic.name)
+        try:
+            outcomes: list[DeliveryResult | PublishError] = []
+            deadline = time.monotonic() + 2 * TIMEOUT  # replacements back off: 1, 2, 4... s
+            while not isinstance(outcome := run(publish_timed(bus, topic))[0], DeliveryResult):
+                outcomes.append(outcome)
+                assert time.monotonic() < deadline, f"still refused after the grant: {outcomes[-1]!r}"
+                time.sleep(0.25)
+        finally:
+            revoke(sasl_bootstrap, kafka_sasl.bob, AclOperation.WRITE, ResourceType.TOPIC, topic.name)
+    assert all(isinstance(o, AuthorizationError) for o in outcomes), outcomes  # until then: typed refusals
+    assert outcome.topic == topic.name
+    assert "unexpected error" not in caplog.text
+
+
+def test_a_transactional_bus_refused_its_transactional_id_fails_its_with_block_and_is_closed(
+    kafka_sasl: SaslListener,
+) -> None:
+    """``with bus`` initializes transactions; bob may not use any transactional id, so it fails with
+    a typed AuthorizationError, and the bus is closed again (no producer left running)."""
+    settings = ProducerSettings(transactional_id=f"txn-{uuid.uuid4().hex[:12]}", transaction_timeout_ms=10_000)
+    bus = KafkaBus(as_user(kafka_sasl, kafka_sasl.bob), InMemoryRegistry(), producer=settings)
+    started = time.monotonic()
+    with pytest.raises(AuthorizationError, match="cannot initialize transactions") as info, bus:
+        raise AssertionError("the block must not run")
+    assert time.monotonic() - started < ERROR_BOUND
+    assert not info.value.retriable
+    assert info.value.code in {"TRANSACTIONAL_ID_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED"}
+    with pytest.raises(PublishError, match="the bus is closed"):
+        bus.publish_sync(fresh(), agent_created(), key="a")
