@@ -250,6 +250,7 @@ class KafkaBus:
         self._purge_requested = False
         self._fatal: KafkaError | None = None
         self._rebuilds: list[float] = []
+        self._replaced: Producer | None = None  # while the poll thread drains a producer it replaced
         self._closed = False
         self._since_poll = 0
         self._inline_until = 0.0
@@ -964,6 +965,11 @@ class KafkaBus:
         """librdkafka's error_cb: client-level errors, in the thread that polls."""
         code = error.code()
         text = redact(error.str(), self._secrets)
+        if self._replaced is not None and threading.current_thread() is self._thread:
+            # The poll thread polls only the replaced producer now: its errors are no longer the bus's
+            # (a transactional one is fenced by its replacement, which has the same transactional id).
+            log.info("the replaced producer: librdkafka error %s: %s", error.name(), text)
+            return
         log.debug("librdkafka error %s: %s", error.name(), text)
         if error.fatal() and self._transactional and (self._fenced is not None or is_fenced(error)):
             self._fence(text)
@@ -1079,10 +1085,14 @@ class KafkaBus:
             if isinstance(self._failure, FatalProducerError):
                 self._failure = None
         deadline = time.monotonic() + _DRAIN_OLD_PRODUCER_S
-        while len(old) and time.monotonic() < deadline:
-            old.purge(in_queue=True, in_flight=True, blocking=False)
-            self._poll(old, 0.05)
-            self._dispatch()
+        self._replaced = old
+        try:
+            while len(old) and time.monotonic() < deadline:
+                old.purge(in_queue=True, in_flight=True, blocking=False)
+                self._poll(old, 0.05)
+                self._dispatch()
+        finally:
+            self._replaced = None
         if len(old):
             log.error("%d records of the replaced producer never reported their delivery", len(old))
         log.warning("the producer was replaced after fatal error %s", fatal.name())

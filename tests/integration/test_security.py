@@ -44,9 +44,10 @@ from schemabus.runtime import DeliveryResult, Event, Topic, kafka_bus
 from schemabus.runtime.config import KafkaConfig, ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
 from schemabus.runtime.devstack import SaslListener, SaslUser
-from schemabus.runtime.errors import AuthenticationError, AuthorizationError, PublishError
+from schemabus.runtime.errors import AuthenticationError, AuthorizationError, PublishError, TransactionAbortedError
 from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
 from schemabus.runtime.testing import InMemoryRegistry
+from tests.integration.test_exactly_once import keys, read_to_end
 
 pytestmark = pytest.mark.integration
 
@@ -442,3 +443,42 @@ def test_a_transactional_bus_refused_its_transactional_id_fails_its_with_block_a
     assert info.value.code in {"TRANSACTIONAL_ID_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED"}
     with pytest.raises(PublishError, match="the bus is closed"):
         bus.publish_sync(fresh(), agent_created(), key="a")
+
+
+def test_a_transaction_with_a_refused_record_cannot_commit_so_it_is_aborted(
+    sasl_bootstrap: str, kafka_sasl: SaslListener
+) -> None:
+    """alice may use her transactional id and write one topic, not the other: the record for the other
+    is refused, which leaves the transaction abortable only. The commit fails, the bus aborts it (the
+    allowed record is never visible) and says so with a TransactionAbortedError; the next transaction
+    on the same bus commits."""
+    allowed, refused = fresh(), fresh()
+    ensure_topics(sasl_bootstrap, [allowed, refused])
+    txn_id = f"txn-{uuid.uuid4().hex[:12]}"
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, txn_id)
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TOPIC, allowed.name)
+    settings = ProducerSettings(transactional_id=txn_id, transaction_timeout_ms=10_000)
+    bus = KafkaBus(as_user(kafka_sasl, kafka_sasl.alice), InMemoryRegistry(), producer=settings)
+
+    async def scenario() -> tuple[TransactionAbortedError, AuthorizationError]:
+        async with bus:
+            with pytest.raises(TransactionAbortedError, match="the commit failed") as aborted:
+                async with bus.transaction():
+                    await bus.publish(allowed, agent_created(1), key="aborted")
+                    with pytest.raises(AuthorizationError) as denied:
+                        await bus.publish(refused, agent_created(2), key="refused")
+            deadline = time.monotonic() + TIMEOUT
+            while True:  # the refusal may hold the bus for a moment, until a metadata probe answers
+                try:
+                    async with bus.transaction():
+                        await bus.publish(allowed, agent_created(3), key="committed")
+                    break
+                except AuthorizationError:
+                    assert time.monotonic() < deadline, "the bus kept refusing the allowed topic"
+                    await asyncio.sleep(0.2)
+        return aborted.value, denied.value
+
+    aborted, denied = run(scenario())
+    assert denied.code == "TOPIC_AUTHORIZATION_FAILED" and denied.topic == refused.name
+    assert aborted.retriable and "failed delivery" in str(aborted)  # librdkafka: see the records' own errors
+    assert keys(read_to_end(sasl_bootstrap, allowed.name, "read_committed")) == ["committed"]
