@@ -43,7 +43,13 @@ from schemabus.runtime import (
     consumer_group,
 )
 from schemabus.runtime.config import RegistryConfig
-from schemabus.runtime.consumer import ConsumerRunner, OffsetTracker, PartitionLag, consumer_lag
+from schemabus.runtime.consumer import (
+    ConsumerRunner,
+    HandlerFailedError,
+    OffsetTracker,
+    PartitionLag,
+    consumer_lag,
+)
 from schemabus.runtime.dlq import (
     HEADER_ATTEMPTS,
     HEADER_PREFIX,
@@ -452,6 +458,32 @@ def test_a_retryable_failure_is_retried_then_succeeds(
     assert _all_committed(kafka_bootstrap, f"{runner.service}.{name}.flaky", name)
 
 
+def test_without_a_dead_letter_topic_a_record_the_handler_gives_up_on_stops_the_runner(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    """dead_letters=False: a retryable failure, then a failure that is not retryable on the retry
+    (which ends the retries at once), has nowhere to go: run() raises HandlerFailedError naming the
+    record and its attempts, and commits only the records before it."""
+    name = _name("nodlq")
+    _create_topics(kafka_bootstrap, 1, name)
+    topic = agent_topic(name, 1)
+    _produce(kafka_bootstrap, name, [(0, None, codec.encode_value(topic, _agent(i)), []) for i in range(3)])
+    attempts: list[int] = []
+
+    @topic.handler()
+    async def strict(event: Event[str, pe.AgentCreated]) -> None:
+        if event.offset == 1:
+            attempts.append(1)
+            raise ServiceUnavailable("busy") if len(attempts) == 1 else ValueError("broken record")
+
+    retry = RetryPolicy(max_retries=5, initial_backoff=0.01, jitter=0)
+    runner = _runner(kafka_bootstrap, registry, [strict], dead_letters=False, retry=retry)
+    with pytest.raises(HandlerFailedError, match=rf"gave up on {name}\[0\]@1 after 2 attempts; no dead-letter topic"):
+        asyncio.run(asyncio.wait_for(runner.run(), TIMEOUT))
+    assert attempts == [1, 1]  # the non-retryable error ended the retries
+    assert _lag(kafka_bootstrap, f"{runner.service}.{name}.strict", name)[0].committed == 1
+
+
 def test_failed_records_go_to_the_dlq_with_original_bytes_and_replay_redelivers_them(
     kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
 ) -> None:
@@ -674,6 +706,42 @@ def test_dlq_replay_reports_in_text_what_it_replayed_skipped_or_found_nothing_to
     assert (replayed.key(), replayed.value(), replayed.headers()) == (b"k", b"v", [("trace", b"t-1")])
     empty = CliRunner().invoke(dlq, ["inspect", f"{name}.none", "--bootstrap-servers", kafka_bootstrap])
     assert empty.exit_code != 0 and f"dlq.{name}.none" in empty.output  # no such topic: an error, not a list
+
+
+def test_a_replay_the_original_topic_refuses_commits_nothing_and_fails_the_command(kafka_bootstrap: str) -> None:
+    """The original topic now takes smaller records than the dead letter's (max.message.bytes): the
+    broker refuses the republished record, so replay commits nothing (a later replay tries again) and
+    the command fails with the broker's reason. An empty dead-letter topic is inspected as such."""
+    name = _name("replaytoobig")
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    small = NewTopic(name, num_partitions=1, replication_factor=1, config={"max.message.bytes": "2000"})
+    for future in admin.create_topics([small]).values():
+        future.result(timeout=TIMEOUT)
+    dlq_topic = dlq_topic_name(name)
+    _create_topics(kafka_bootstrap, 1, dlq_topic)
+    empty = CliRunner().invoke(dlq, ["inspect", name, "--bootstrap-servers", kafka_bootstrap])
+    assert empty.exit_code == 0 and empty.output == f"{dlq_topic}: no dead letters\n", empty.output
+
+    letter = build_dead_letter(
+        topic=name,
+        partition=0,
+        offset=0,
+        timestamp_ms=0,
+        key=None,
+        value=b"x" * 5000,
+        headers=[],
+        group="g",
+        error=ValueError("no"),
+        attempts=1,
+    )
+    writer = DeadLetterWriter(kafka_bootstrap)
+    writer.write(letter)
+    writer.close()
+    for _ in range(2):  # nothing committed the first time: the second replay meets the same record
+        failed = CliRunner().invoke(dlq, ["replay", dlq_topic, "--bootstrap-servers", kafka_bootstrap])
+        assert failed.exit_code == 1, failed.output
+        assert f"replay of {dlq_topic}" in failed.output and "nothing committed" in failed.output
+        assert "too large" in failed.output.lower()
 
 
 def _read_all(bootstrap: str, topic: str) -> list[Message]:
@@ -1018,6 +1086,42 @@ def test_a_registry_down_for_longer_than_the_retries_stops_the_runner_without_de
 
     asyncio.run(run_until(again, resumed))
     assert handled == ["old-writer", "user-8"]
+    assert _all_committed(kafka_bootstrap, group, name)
+
+
+def test_a_record_found_poison_once_the_registry_answers_again_is_dead_lettered_and_the_runner_goes_on(
+    kafka_bootstrap: str, own_servers: OwnServers
+) -> None:
+    """Its schema id cannot be looked up while the registry is frozen (retried: not the record's fault);
+    once the registry answers, it does not know the id: the record is poison after all, so it goes to
+    the dead-letter topic like any other, and the record behind it is handled."""
+    name = _name("latepoison")
+    _create_topics(kafka_bootstrap, 1, name)
+    topic = agent_topic(name, 1)
+    old, current = _old_and_new_records(own_servers, topic)
+    unknown_id = frame_header(2_000_000_000) + old[5:]
+    handled: list[str] = []
+
+    @topic.handler()
+    async def read(event: Event[str, pe.AgentCreated]) -> None:
+        handled.append(event.value.creator_id)
+
+    retry = RetryPolicy(max_retries=1000, initial_backoff=0.2, multiplier=1, jitter=0)
+    runner = _runner(kafka_bootstrap, _impatient_reader(own_servers.registry_url), [read], retry=retry)
+    group = f"{runner.service}.{name}.read"
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: bool(runner.assignment().get(group)), "the partition assigned")
+        with frozen(own_servers.registry):
+            await asyncio.to_thread(_produce, kafka_bootstrap, name, [(0, None, v, []) for v in (unknown_id, current)])
+            await asyncio.sleep(2)  # decode retries meanwhile
+            assert handled == []
+        await async_wait_for(lambda: handled == ["user-8"], "the record behind the poison handled")
+
+    asyncio.run(run_until(runner, scenario))
+    (letter,) = read_dead_letters(kafka_bootstrap, dlq_topic_name(name))
+    assert (letter.value, letter.reason, letter.attempts) == (unknown_id, "unknown-schema-id", 0)
+    assert runner.metrics.poison == 1 and runner.metrics.dead_lettered == 1
     assert _all_committed(kafka_bootstrap, group, name)
 
 

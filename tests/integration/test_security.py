@@ -40,7 +40,7 @@ from pydantic import SecretStr
 
 import platform_events as pe
 from platform_events import avro_models as m
-from schemabus.runtime import DeliveryResult, Event, Topic, kafka_bus
+from schemabus.runtime import DeliveryResult, Event, FunctionHandler, Topic, kafka_bus
 from schemabus.runtime.config import KafkaConfig, ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
 from schemabus.runtime.devstack import SaslListener, SaslUser
@@ -482,3 +482,39 @@ def test_a_transaction_with_a_refused_record_cannot_commit_so_it_is_aborted(
     assert denied.code == "TOPIC_AUTHORIZATION_FAILED" and denied.topic == refused.name
     assert aborted.retriable and "failed delivery" in str(aborted)  # librdkafka: see the records' own errors
     assert keys(read_to_end(sasl_bootstrap, allowed.name, "read_committed")) == ["committed"]
+
+
+def test_an_exactly_once_runner_whose_producer_may_not_commit_the_group_offsets_aborts_and_stops(
+    sasl_bootstrap: str, kafka_sasl: SaslListener
+) -> None:
+    """The runner consumes as admin, its transactional bus produces as alice, who may write the output
+    but not commit offsets for the consumer group (no READ on it). The first commit point cannot send
+    the offsets: the transaction is aborted (its outputs never visible) and run() raises why."""
+    source, target = fresh(), fresh()
+    registry = InMemoryRegistry()
+    with KafkaBus(sasl_bootstrap, registry) as inputs:
+        inputs.ensure_topics([source, target])
+        for n in range(3):
+            inputs.publish_sync(source, agent_created(n), key=str(n))
+    txn_id, group = f"txn-{uuid.uuid4().hex[:12]}", f"g{uuid.uuid4().hex[:12]}"
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, txn_id)
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TOPIC, target.name)
+    settings = ProducerSettings(transactional_id=txn_id, transaction_timeout_ms=10_000)
+    bus = KafkaBus(as_user(kafka_sasl, kafka_sasl.alice), registry, producer=settings)
+
+    async def transform(event: Event[Any, Any]) -> None:
+        await bus.publish(target, event.value, key=event.key)
+
+    handler = FunctionHandler(source, transform, group=group)
+    admin = as_user(kafka_sasl, kafka_sasl.admin).librdkafka_config()
+    runner = ConsumerRunner(admin, registry, [handler], exactly_once=bus, commit_interval=0.2)
+
+    async def scenario() -> BaseException | None:
+        async with bus:
+            outcome = await asyncio.wait_for(asyncio.gather(runner.run(), return_exceptions=True), TIMEOUT)
+        return outcome[0]
+
+    error = run(scenario())
+    assert isinstance(error, TransactionAbortedError), repr(error)
+    assert "GROUP_AUTHORIZATION_FAILED" in str(error) or "not authorized" in str(error).lower(), error
+    assert read_to_end(sasl_bootstrap, target.name, "read_committed") == []

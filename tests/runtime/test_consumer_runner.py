@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 import platform_events as pe
-from schemabus.runtime import Event
+from schemabus.runtime import Event, SchemaIds
 from schemabus.runtime.config import ProducerSettings
 from schemabus.runtime.consumer import ConsumerMetrics, ConsumerRunner, PartitionLag
 from schemabus.runtime.kafka_bus import KafkaBus
@@ -60,6 +60,13 @@ def test_settings_and_handlers_are_checked_when_the_runner_is_made() -> None:
             eos.subscribe(_handler("two"))
     finally:
         bus.close_sync(1)
+
+
+def test_schema_ids_given_to_the_runner_keep_their_mode_and_pinned_versions() -> None:
+    ids = SchemaIds(InMemoryRegistry(), "lookup", {"*": "latest"})
+    runner = ConsumerRunner(_closed_port(), ids, [_handler()])
+    assert runner.codec.ids.mode == "lookup" and runner.codec.ids.versions == {"*": "latest"}
+    assert ConsumerRunner(_closed_port(), runner.codec.ids, [_handler()]).codec.ids is runner.codec.ids
 
 
 def test_a_runner_without_handlers_does_not_run() -> None:
