@@ -281,6 +281,49 @@ def test_a_newer_bus_with_the_same_transactional_id_fences_the_older_one(
     assert keys(read_to_end(kafka_bootstrap, topic.name, "read_committed")) == ["new"]
 
 
+def test_a_sync_transaction_whose_block_raises_is_aborted(kafka_bootstrap: str, registry_url: str) -> None:
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    with tx_bus(kafka_bootstrap, registry_url) as bus:
+        bus.ensure_topics([topic])
+        with pytest.raises(ValueError, match="changed my mind"), bus.transaction_sync() as tx:
+            tx.publish_sync(topic, agent_created(0), key="aborted")
+            raise ValueError("changed my mind")
+        with bus.transaction_sync() as tx:
+            tx.publish_sync(topic, agent_created(1), key="committed")
+    assert keys(read_to_end(kafka_bootstrap, topic.name, "read_committed")) == ["committed"]
+
+
+def test_closing_a_bus_with_a_transaction_open_aborts_it(kafka_bootstrap: str, registry_url: str) -> None:
+    """A service shuts its bus down while another task is inside a transaction: close() aborts it rather
+    than leave read_committed readers waiting for the transaction timeout; the task's block then cannot
+    commit and says so."""
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    bus = tx_bus(kafka_bootstrap, registry_url)
+    bus.ensure_topics([topic])
+
+    async def scenario() -> None:
+        await bus.start()
+        inside, release = asyncio.Event(), asyncio.Event()
+
+        async def worker() -> None:
+            async with bus.transaction():
+                await bus.publish(topic, agent_created(0), key="in-flight-at-close")
+                inside.set()
+                await release.wait()
+
+        task = asyncio.create_task(worker())
+        await inside.wait()
+        await bus.close()
+        release.set()
+        with pytest.raises(TransactionStateError, match="no transaction is open to commit"):
+            await task
+
+    run(scenario())
+    started = time.monotonic()
+    assert read_to_end(kafka_bootstrap, topic.name, "read_committed") == []
+    assert time.monotonic() - started < 10  # decided at once, not at the transaction timeout
+
+
 # --- consume-transform-produce ---------------------------------------------------------------------
 
 

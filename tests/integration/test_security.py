@@ -518,3 +518,10 @@ def test_an_exactly_once_runner_whose_producer_may_not_commit_the_group_offsets_
     assert isinstance(error, TransactionAbortedError), repr(error)
     assert "GROUP_AUTHORIZATION_FAILED" in str(error) or "not authorized" in str(error).lower(), error
     assert read_to_end(sasl_bootstrap, target.name, "read_committed") == []
+
+
+def test_a_user_may_not_create_topics_without_an_acl(kafka_sasl: SaslListener) -> None:
+    topic = fresh()
+    with pytest.raises(AuthorizationError, match="not authorized to create the topic") as info:
+        ensure_topics(as_user(kafka_sasl, kafka_sasl.bob), [topic], timeout=TIMEOUT)
+    assert info.value.topic == topic.name and kafka_sasl.bob.password not in str(info.value)
