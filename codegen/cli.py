@@ -1,7 +1,9 @@
 """The ``schemabus`` command line.
 
 User mistakes (a broken schema, an unknown config key) print ``file#/pointer: message`` lines and
-exit 2 without a traceback; ``generate --check`` exits 1 with a diff when generated code is stale.
+exit 2 without a traceback; so does a Kafka broker or schema registry that cannot be reached within
+``--timeout`` (one line: the server, its address, what failed), for every command.
+``generate --check`` exits 1 with a diff when generated code is stale.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from typing import Any, TypeVar
 
 import click
 
+from schemabus.runtime.errors import ConfigError, ServerUnavailableError
+
 from .config import Config, find_pyproject, load_config
 from .diagnostics import SchemaError, SchemaErrors
-from .options import project_option, registry_url_option, report_format_option
+from .options import project_option, registry_url_option, report_format_option, timeout_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,9 +31,13 @@ EXIT_USER_ERROR = 2
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn schema/config errors into ``path#/pointer: message`` lines and exit code 2."""
+    """Turn schema/config errors into ``path#/pointer: message`` lines and exit code 2, and so an
+    unreachable server or a wrong client setting (``error: <one line>``)."""
     try:
         yield
+    except (ServerUnavailableError, ConfigError) as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_USER_ERROR)
     except SchemaErrors as e:
         for err in e.errors:
             click.echo(f"error: {err}", err=True)
@@ -55,14 +63,32 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """Every command's unreachable servers and client misconfigurations end as one ``error:`` line."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with user_errors():
+            return super().invoke(ctx)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="schemabus")
-def main() -> None:
+@click.option(
+    "--verbose",
+    "-v",
+    count=True,
+    help="Log more to stderr: -v adds librdkafka's log lines (each condition once), -vv debug records.",
+)
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
     """schemabus: schema-first toolchain for Kafka event buses.
 
     Avro and JSON Schema files plus a topic catalog in, typed Pydantic models, codecs,
     publishers and handlers out.
     """
+    from schemabus.runtime.kafka_logging import log_to_stderr
+
+    ctx.call_on_close(log_to_stderr(verbose))
 
 
 @main.command()
@@ -163,6 +189,7 @@ def generate(
 )
 @registry_url_option
 @project_option
+@timeout_option
 def check(
     new: Path | None,
     level: str | None,
@@ -172,6 +199,7 @@ def check(
     against_registry: bool,
     registry_url: str | None,
     project: Path | None,
+    timeout: float,
 ) -> None:
     """Check schema compatibility: does a schema change break consumers or producers?
 
@@ -183,9 +211,11 @@ def check(
     With --against-registry, the versions of each subject come from the schema registry.
 
     With NEW and --previous files, compares the files directly (the format follows the
-    extension), like Confluent's test-local-compatibility.
+    extension), like Confluent's test-local-compatibility. NEW without --previous is a first
+    version: compatible once it loads.
 
-    Exit 0 when compatible, 1 when incompatible, 2 on usage or schema errors.
+    Exit 0 when compatible, 1 when incompatible, 2 on usage or schema errors or an unreachable
+    registry (retried for --timeout seconds).
     """
     from .compat.local import check_files
     from .compat.report import render
@@ -193,8 +223,8 @@ def check(
 
     level = level.upper() if level else None
     if new is not None or previous:
-        if new is None or not previous:
-            raise click.UsageError("compare files with NEW and at least one --previous file")
+        if new is None:
+            raise click.UsageError("compare files with NEW and its --previous versions")
         if against or project or against_registry:
             raise click.UsageError("--against, --against-registry and --project do not apply to files")
     if against and against_registry:
@@ -202,7 +232,7 @@ def check(
     with user_errors():
         if new is not None:
             findings = check_files(level or "BACKWARD", list(previous), new)
-            summary = f"({level or 'BACKWARD'})"
+            summary = f"({level or 'BACKWARD'}{'' if previous else '; a first version, nothing to compare'})"
         elif against_registry:
             from .pipeline import load_project, read_schemas
             from .registry_sync import check_against_registry, client
@@ -211,16 +241,14 @@ def check(
             texts = read_schemas(config)
             prefix = config.schemas.rstrip("/") + "/"
             findings = check_against_registry(
-                load_project(config, texts), texts[0], client(registry_url), prefix, level
+                load_project(config, texts), texts[0], client(registry_url, timeout=timeout), prefix, level
             )
             summary = "(against the registry)"
         else:
             report = check_project(project_config(project), against, level)
             findings = report.findings
-            summary = (
-                f"({report.subjects} subjects against {report.base[:10]}, the {report.how}; "
-                f"{report.versions_read} committed versions compared)"
-            )
+            base = f" against {report.base[:10]}, the {report.how}" if report.base else f", {report.how}"
+            summary = f"({report.subjects} subjects{base}; {report.versions_read} committed versions compared)"
             for note in report.notes:
                 click.echo(f"note: {note}", err=True)
     click.echo(render(findings, fmt), nl=False)
@@ -235,19 +263,22 @@ def check(
 @click.option("--dry-run", is_flag=True, help="Say what would be registered; change nothing.")
 @registry_url_option
 @project_option
-def register(dry_run: bool, registry_url: str | None, project: Path | None) -> None:
+@timeout_option
+def register(dry_run: bool, registry_url: str | None, project: Path | None, timeout: float) -> None:
     """Register every schema of the catalog and set each subject's compatibility level.
 
     Subjects are {topic}-key and {topic}-value; Avro named types from other files are registered
     first, under their full name, and referenced. Exit 1 when the registry refuses a schema as
-    incompatible (with --dry-run: would refuse), 2 on errors.
+    incompatible (with --dry-run: would refuse), 2 on errors (an unreachable registry: after
+    retrying for --timeout seconds).
     """
     from .pipeline import load_project
     from .registry_sync import client
     from .registry_sync import register as register_all
 
     with user_errors():
-        result = register_all(load_project(project_config(project)), client(registry_url), dry_run=dry_run)
+        registry = client(registry_url, timeout=timeout)
+        result = register_all(load_project(project_config(project)), registry, dry_run=dry_run)
     for line in result.lines:
         click.echo(line)
     if result.refused:

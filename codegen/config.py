@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .diagnostics import SchemaError, Source
+from .load.json_drafts import Draft, known_drafts, parse_draft
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ class Config:
     output: str = "generated"  # the source root the package is written into
     package: str = "events"
     line_length: int = 120
+    # The JSON Schema draft of a file without "$schema": draft-07, as Confluent's serializers assume.
+    json_schema_draft: str = "draft-07"
     lint: LintConfig = field(default_factory=LintConfig)
 
     @property
@@ -43,6 +46,12 @@ class Config:
     @property
     def package_dir(self) -> Path:
         return self.root / self.output / self.package
+
+    @property
+    def default_draft(self) -> Draft:
+        draft = parse_draft(self.json_schema_draft)
+        assert draft is not None  # load_config checked it
+        return draft
 
 
 _KEYS = {f.name for f in fields(Config)} - {"root"}
@@ -81,6 +90,12 @@ def load_config(pyproject: Path | None, overrides: dict[str, Any] | None = None)
                 raise SchemaError(src.at("tool", "schemabus", key), f"{key} must be a {expected.__name__}")
             values[key] = value
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    draft = values.get("json_schema_draft", Config.json_schema_draft)
+    if parse_draft(draft) is None:
+        raise SchemaError(
+            Source("pyproject.toml", "/tool/schemabus/json_schema_draft"),
+            f"unknown JSON Schema draft {draft!r} (known: {known_drafts()})",
+        )
     package = values.get("package", Config.package)
     if not str(package).isidentifier():
         raise SchemaError(

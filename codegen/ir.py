@@ -9,9 +9,13 @@ kept as validated documents whose models datamodel-code-generator renders.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .diagnostics import Source
+from .load.json_drafts import DEFAULT_DRAFT, Draft, PointerMap
+
+if TYPE_CHECKING:
+    from .load.json_refs import RefIndex
 
 PRIMITIVES = ("null", "boolean", "int", "long", "float", "double", "bytes", "string")
 
@@ -147,13 +151,22 @@ class AvroSchema:
 
 @dataclass(frozen=True)
 class JsonSchemaFile:
-    """One JSON Schema file, validated, with external ``$ref`` targets bundled into ``$defs``."""
+    """One JSON Schema file, validated against its draft's metaschema, with every ``$ref`` resolved.
+
+    ``document`` is the file as written (an object, or a boolean schema); ``normalized`` is the same
+    schema in the 2020-12 dialect that codegen and compatibility read (see ``load.json_drafts``),
+    ``moves`` maps its pointers back to the file's, and ``index`` resolves ``$ref`` across files.
+    """
 
     file: str
-    document: dict[str, Any]
+    document: Any
     bundled: str  # self-contained JSON text, as registered
     title: str
     text: str = field(default="", repr=False, compare=False)  # the file as written
+    draft: Draft = field(default=DEFAULT_DRAFT, compare=False)
+    normalized: Any = field(default=None, repr=False, compare=False)
+    moves: PointerMap = field(default_factory=PointerMap, repr=False, compare=False)
+    index: RefIndex | None = field(default=None, repr=False, compare=False)
 
 
 # --- Topics -------------------------------------------------------------------------------

@@ -22,3 +22,12 @@ report_format_option = click.option(
 registry_url_option = click.option(
     "--registry-url", metavar="URL", help="Schema registry base URL (default: $SCHEMABUS_REGISTRY_URL)."
 )
+DEFAULT_TIMEOUT = 15.0
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to keep trying an unreachable Kafka broker or schema registry; then one error line, exit 2.",
+)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
+import os
 import subprocess
 import tempfile
 from collections.abc import Callable
@@ -13,10 +13,10 @@ from .config import Config
 from .diagnostics import SchemaError, SchemaErrors, Source
 from .ir import AvroSchema, JsonSchemaFile, NamedType, Project, Topic
 from .load.avro import load_avro_files
-from .load.catalog import load_catalog
+from .load.catalog import check_topic_types, read_catalog
+from .load.json_drafts import DEFAULT_DRAFT, Draft
 from .load.jsonschema import load_json_schema_files
-from .render.json_models import JsonModelsJob
-from .render.package import render_package
+from .render.package import locate, render_package
 
 Progress = Callable[[str], None]
 
@@ -29,19 +29,24 @@ def _read(path: Path, display: str) -> str:
 
 
 def load_files(
-    avro: list[tuple[str, str]], json_files: list[tuple[str, str]]
+    avro: list[tuple[str, str]],
+    json_files: list[tuple[str, str]],
+    default_draft: Draft = DEFAULT_DRAFT,
+    *,
+    codegen: bool = False,
 ) -> tuple[dict[str, NamedType], dict[str, AvroSchema], dict[str, JsonSchemaFile]]:
-    """Load schema texts; Avro and JSON errors are collected together."""
+    """Load schema texts; Avro and JSON errors are collected together. With ``codegen``, what code
+    generation cannot take is an error too (see :func:`load_avro_files`)."""
     errors: list[SchemaError] = []
     named: dict[str, NamedType] = {}
     avro_schemas: dict[str, AvroSchema] = {}
     json_schemas: dict[str, JsonSchemaFile] = {}
     try:
-        named, avro_schemas = load_avro_files(avro)
+        named, avro_schemas = load_avro_files(avro, codegen=codegen)
     except SchemaErrors as e:
         errors += e.errors
     try:
-        json_schemas = load_json_schema_files(json_files)
+        json_schemas = load_json_schema_files(json_files, default_draft=default_draft)
     except SchemaErrors as e:
         errors += e.errors
     if errors:
@@ -74,25 +79,33 @@ def read_schemas(config: Config) -> SchemaTexts:
     return avro, json_files
 
 
-def load_project(config: Config, texts: SchemaTexts | None = None) -> Project:
+def load_project(config: Config, texts: SchemaTexts | None = None, *, codegen: bool = False) -> Project:
     """Every schema under the schemas directory and the catalog, validated; file names are relative
-    to the project root in messages (``schemas/agent/created.avsc#/fields/3``)."""
+    to the project root in messages (``schemas/agent/created.avsc#/fields/3``). The errors of the
+    schemas and of the catalog are reported together."""
     schemas_dir = config.schemas_dir
     prefix = config.schemas.rstrip("/") + "/"
     avro, json_files = texts or read_schemas(config)
+    errors: list[SchemaError] = []
+    named: dict[str, NamedType] = {}
+    avro_schemas: dict[str, AvroSchema] = {}
+    json_schemas: dict[str, JsonSchemaFile] = {}
     try:
-        named, avro_schemas, json_schemas = load_files(avro, json_files)
+        named, avro_schemas, json_schemas = load_files(avro, json_files, config.default_draft, codegen=codegen)
     except SchemaErrors as e:
-        raise SchemaErrors([_prefixed(err, prefix) for err in e.errors]) from None
+        errors += e.errors
     catalog_path = schemas_dir / config.catalog
     topics: tuple[Topic, ...] = ()
     if catalog_path.is_file():
         try:
-            topics = load_catalog(
-                config.catalog, _read(catalog_path, prefix + config.catalog), set(avro_schemas) | set(json_schemas)
-            )
+            text = _read(catalog_path, prefix + config.catalog)
         except SchemaError as e:
-            raise _prefixed(e, prefix) from None
+            raise SchemaErrors([*(_prefixed(err, prefix) for err in errors), e]) from None
+        # Every schema file that exists may be named, whether it loaded or not (its errors are reported).
+        topics, catalog_errors = read_catalog(config.catalog, text, {f for f, _ in [*avro, *json_files]})
+        errors += catalog_errors + check_topic_types(topics, avro_schemas, named)
+    if errors:
+        raise SchemaErrors([_prefixed(err, prefix) for err in errors])
     return Project(named, avro_schemas, json_schemas, topics)
 
 
@@ -105,7 +118,7 @@ def fingerprint(config: Config) -> str:
     from importlib.metadata import version
 
     h = hashlib.sha256()
-    for dist in ("schemabus", "datamodel-code-generator", "ruff", "pydantic"):
+    for dist in ("schemabus", "ruff", "pydantic"):
         try:
             h.update(f"{dist}={version(dist)}\n".encode())
         except Exception:  # not installed as a distribution (a source checkout): hash nothing for it
@@ -119,7 +132,7 @@ def fingerprint(config: Config) -> str:
     schemas_dir = config.schemas_dir
     if schemas_dir.is_dir():
         for path in sorted(p for p in schemas_dir.rglob("*") if p.is_file()):
-            h.update(path.relative_to(schemas_dir).as_posix().encode() + b"\0")
+            h.update(os.fsencode(path.relative_to(schemas_dir).as_posix()) + b"\0")
             h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
 
@@ -129,23 +142,35 @@ def generate(config: Config, progress: Progress | None = None) -> dict[str, str]
     note = progress or (lambda _: None)
     note("loading schemas")
     avro, json_files = read_schemas(config)
-    # datamodel-code-generator starts at once, in a child process, while this one validates every
-    # schema and renders the Avro side: on two cores the JSON path costs about what it costs alone.
-    with JsonModelsJob(dict(json_files)) if json_files else contextlib.nullcontext() as job:
-        project = load_project(config, (avro, json_files))
-        try:
-            files = render_package(
-                project,
-                with_topics=True,
-                description="Event models, codecs, topics, publishers and handlers generated from "
-                f"{config.schemas}/ by schemabus.",
-                json_modules=job.result if job else None,
-                progress=note,
-            )
-        except SchemaError as e:  # locations are relative to the schemas directory until here
-            raise _prefixed(e, config.schemas.rstrip("/") + "/") from None
+    project = load_project(config, (avro, json_files), codegen=True)
+    try:
+        files = render_package(
+            project,
+            with_topics=True,
+            description="Event models, codecs, topics, publishers and handlers generated from "
+            f"{config.schemas}/ by schemabus.",
+            progress=note,
+        )
+    except SchemaError as e:  # locations are relative to the schemas directory until here
+        raise _prefixed(e, config.schemas.rstrip("/") + "/") from None
+    except RecursionError:
+        raise _too_deep(Source(config.schemas)) from None
     note(f"formatting {len(files)} files")
-    return format_files(files, config.line_length)
+    prefix = config.schemas.rstrip("/") + "/"
+
+    def where(rel: str, text: str, lineno: int) -> tuple[Source, str]:
+        source, construct = locate(project, rel, text, lineno)
+        return _prefixed(SchemaError(source, ""), prefix).source, construct
+
+    return format_files(files, config.line_length, where)
+
+
+def _too_deep(source: Source) -> SchemaError:
+    return SchemaError(
+        source,
+        "types nest too deep for the generator (RecursionError). "
+        "This is a bug in schemabus: please report it with this schema",
+    )
 
 
 def generate_from_files(paths: list[Path], package: str, line_length: int = 120) -> dict[str, str]:
@@ -166,7 +191,7 @@ def generate_from_files(paths: list[Path], package: str, line_length: int = 120)
             raise SchemaError(Source(str(path)), "unknown schema file type (expected .avsc or .json)")
     display = {p.resolve().relative_to(base).as_posix(): str(p) for p in paths}
     try:
-        named, avro_schemas, json_schemas = load_files(avro, json_files)
+        named, avro_schemas, json_schemas = load_files(avro, json_files, codegen=True)
     except SchemaErrors as e:
         raise SchemaErrors(
             [
@@ -174,12 +199,21 @@ def generate_from_files(paths: list[Path], package: str, line_length: int = 120)
                 for x in e.errors
             ]
         ) from None
-    files = render_package(
-        Project(named, avro_schemas, json_schemas),
-        with_topics=False,
-        description=f"Models and codecs generated by schemabus ({package}).",
-    )
-    return format_files(files, line_length)
+    project = Project(named, avro_schemas, json_schemas)
+    try:
+        files = render_package(
+            project, with_topics=False, description=f"Models and codecs generated by schemabus ({package})."
+        )
+    except SchemaError as e:
+        raise SchemaError(Source(display.get(e.source.file, e.source.file), e.source.pointer), e.message) from None
+    except RecursionError:
+        raise _too_deep(Source(str(paths[0]))) from None
+
+    def where(rel: str, text: str, lineno: int) -> tuple[Source, str]:
+        source, construct = locate(project, rel, text, lineno)
+        return Source(display.get(source.file, source.file), source.pointer), construct
+
+    return format_files(files, line_length, where)
 
 
 def _common_dir(paths: list[Path]) -> str:
@@ -188,8 +222,42 @@ def _common_dir(paths: list[Path]) -> str:
     return os.path.commonpath([str(p.resolve().parent) for p in paths])
 
 
-def format_files(files: dict[str, str], line_length: int) -> dict[str, str]:
-    """ruff-format every Python file in one ruff run."""
+Locate = Callable[[str, str, int], tuple[Source, str]]
+"""``(module path, its text, line) -> (schema element, construct)`` for messages about generated code."""
+
+
+def _where(rel: str, text: str, lineno: int) -> tuple[Source, str]:
+    return Source(rel), f"the module {rel}"
+
+
+def _bug(locate: Locate, rel: str, text: str, lineno: int, what: str) -> SchemaError:
+    source, construct = locate(rel, text, lineno)
+    what = " ".join(what.split())  # one line
+    return SchemaError(
+        source,
+        f"the code generated for {construct} ({rel}, line {lineno}) does not compile: {what}. "
+        "This is a bug in schemabus: please report it with this schema",
+    )
+
+
+def compile_check(files: dict[str, str], locate: Locate = _where) -> None:
+    """Compile every generated module: code that Python refuses is a bug of schemabus, reported as
+    a SchemaError naming the schema element it was generated for, never written."""
+    for rel, text in files.items():
+        if not rel.endswith(".py"):
+            continue
+        try:
+            compile(text, rel, "exec", dont_inherit=True)
+        except SyntaxError as e:
+            raise _bug(locate, rel, text, e.lineno or 1, f"{e.msg}") from None
+        except (ValueError, RecursionError, MemoryError) as e:
+            raise _bug(locate, rel, text, 1, f"{type(e).__name__}: {e}") from None
+
+
+def format_files(files: dict[str, str], line_length: int, locate: Locate = _where) -> dict[str, str]:
+    """ruff-format every Python file in one ruff run; meanwhile, on the other core, compile each as
+    generated (see :func:`compile_check`; formatting keeps the syntax tree, so the check holds for
+    the formatted files too)."""
     from ruff.__main__ import find_ruff_bin
 
     py = {rel: text for rel, text in files.items() if rel.endswith(".py")}
@@ -200,8 +268,12 @@ def format_files(files: dict[str, str], line_length: int) -> dict[str, str]:
             (root / rel).write_text(text, encoding="utf-8")
         ruff = str(find_ruff_bin())
         cmd = [ruff, "format", "--no-cache", "--isolated", f"--line-length={line_length}", "--quiet", "."]
-        result = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-        if result.returncode != 0:
-            # Formatting failed: generated code is not valid Python. That is a bug of schemabus.
-            raise RuntimeError(f"ruff could not format the generated code:\n{result.stderr}")
+        proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            compile_check(py, locate)
+        finally:
+            _, stderr = proc.communicate()
+        if proc.returncode != 0:
+            first = next(iter(sorted(py)), "__init__.py")
+            raise _bug(locate, first, py.get(first, ""), 1, f"ruff could not format it: {stderr.strip()}")
         return {rel: (root / rel).read_text(encoding="utf-8") if rel in py else text for rel, text in files.items()}

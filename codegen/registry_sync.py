@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .compat.avro_rules import AvroVersion
 from .compat.avro_rules import can_read as avro_can_read
@@ -25,44 +25,71 @@ from .compat.levels import Version, check_level
 from .diagnostics import SchemaError, Source
 from .ir import NamedRef, Project, SchemaUse
 from .load.avro import canonical_json, load_avro_files
+from .options import DEFAULT_TIMEOUT
+
+if TYPE_CHECKING:
+    from schemabus.runtime.registry_client import ConfluentRegistry
+
+T = TypeVar("T")
 
 ENV_REGISTRY = "SCHEMABUS_REGISTRY_URL"
 ENV_BASIC_AUTH = "SCHEMABUS_REGISTRY_BASIC_AUTH"  # "user:password"
 
 
 class RegistryError(SchemaError):
-    """The registry could not be reached or refused a request; printed as an error (exit 2)."""
+    """The registry refused a request (or its configuration is wrong); printed as an error (exit 2).
+
+    An unreachable registry raises the runtime's RegistryUnavailableError instead (one line naming the
+    registry, the request, how long it was tried and the last error; exit 2 as well)."""
 
     def __init__(self, message: str) -> None:
         super().__init__(Source("registry"), message)
 
 
-def client(url: str | None) -> Any:
-    """confluent-kafka's SchemaRegistryClient for ``url`` (default: ``$SCHEMABUS_REGISTRY_URL``)."""
-    from confluent_kafka.schema_registry import SchemaRegistryClient
+_REQUEST_TIMEOUT = 10.0  # one HTTP request at most (and at most the whole --timeout)
+
+
+def client(url: str | None, *, timeout: float = DEFAULT_TIMEOUT) -> ConfluentRegistry:
+    """The registry at ``url`` (default: ``$SCHEMABUS_REGISTRY_URL``), with basic auth from
+    ``$SCHEMABUS_REGISTRY_BASIC_AUTH`` ("user:password"); an unreachable registry is retried for
+    ``timeout`` seconds."""
+    from schemabus.runtime.config import RegistryConfig
+    from schemabus.runtime.errors import ConfigError
+    from schemabus.runtime.registry_client import ConfluentRegistry
 
     url = url or os.environ.get(ENV_REGISTRY)
     if not url:
         raise RegistryError(f"no registry: pass --registry-url or set {ENV_REGISTRY}")
-    # A request timeout: without one, a response the server sent but the connection lost hangs forever;
-    # with one, the client retries the request.
-    conf: dict[str, Any] = {"url": url, "timeout": 10}
-    if os.environ.get(ENV_BASIC_AUTH):
-        conf["basic.auth.user.info"] = os.environ[ENV_BASIC_AUTH]
-    return SchemaRegistryClient(conf)
+    values: dict[str, Any] = {"url": url, "timeout_s": min(_REQUEST_TIMEOUT, timeout), "retry_timeout_s": timeout}
+    user, sep, password = os.environ.get(ENV_BASIC_AUTH, "").partition(":")
+    if sep:
+        values.update(basic_auth_user=user, basic_auth_password=password)
+    try:
+        config = RegistryConfig(**values)
+    except ConfigError as e:
+        raise RegistryError(str(e)) from None
+    return ConfluentRegistry(config)
 
 
-@contextmanager
-def _requests(what: str) -> Iterator[None]:
-    """Registry failures become one precise message (the secret-free URL is in the client's error)."""
+def _request(registry: ConfluentRegistry, what: str, fn: Callable[[], T], *, missing_ok: bool = False) -> T | None:
+    """``fn()`` (a request of ``registry.client``) with the registry's retries. A refusal becomes one
+    RegistryError line; with ``missing_ok`` a 404 answer is None. An unreachable registry raises
+    RegistryUnavailableError."""
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
     try:
-        yield
+        return registry.call(what, fn)
     except SchemaRegistryError as e:
-        raise RegistryError(f"{what}: HTTP {e.http_status_code} (error {e.error_code}): {e.error_message}") from None
-    except Exception as e:  # network errors surface as httpx exceptions
-        raise RegistryError(f"{what}: {type(e).__name__}: {e}") from None
+        if missing_ok and e.http_status_code == 404:
+            return None
+        raise RegistryError(
+            f"{what}: HTTP {e.http_status_code} (error {e.error_code}) from {registry.url}: {e.error_message}"
+        ) from None
+
+
+def _found(value: T | None) -> T:
+    assert value is not None  # requests without missing_ok never answer None
+    return value
 
 
 @dataclass(frozen=True)
@@ -119,79 +146,83 @@ class RegisterResult:
     refused: list[str] = field(default_factory=list)
 
 
-def register(project: Project, registry: Any, *, dry_run: bool) -> RegisterResult:
+def register(project: Project, registry: ConfluentRegistry, *, dry_run: bool) -> RegisterResult:
     """Register every subject (and set the catalog's compatibility level on topic subjects)."""
     from confluent_kafka.schema_registry import Schema, SchemaReference
     from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+    api = registry.client
     result = RegisterResult()
     versions: dict[str, int] = {}
     for s in plan(project):
         refs = [SchemaReference(name, subj, versions.get(subj)) for name, subj in s.references]
         schema = Schema(s.text, s.schema_type, refs)
         if s.level:
-            with _requests(f"{s.subject}: read its compatibility level"):
-                try:
-                    current = registry.get_compatibility(s.subject)
-                except SchemaRegistryError as e:
-                    if e.http_status_code != 404:
-                        raise
-                    current = None
+            what = f"read the compatibility level of subject {s.subject!r}"
+            current = _request(registry, what, partial(api.get_compatibility, s.subject), missing_ok=True)
             if current != s.level:
                 if not dry_run:
-                    with _requests(f"{s.subject}: set compatibility {s.level}"):
-                        registry.set_compatibility(subject_name=s.subject, level=s.level)
+                    _request(
+                        registry,
+                        f"set the compatibility level of subject {s.subject!r} to {s.level}",
+                        partial(api.set_compatibility, subject_name=s.subject, level=s.level),
+                    )
                 result.lines.append(f"{s.subject}: compatibility {current or 'unset'} -> {s.level}")
-        with _requests(f"{s.subject}: look the schema up"):
-            try:
-                found = registry.lookup_schema(s.subject, schema)
-            except SchemaRegistryError as e:
-                if e.http_status_code != 404:
-                    raise
-                found = None
+        what = f"look up the schema of subject {s.subject!r}"
+        found = _request(registry, what, partial(api.lookup_schema, s.subject, schema), missing_ok=True)
         if found is not None:
             versions[s.subject] = found.version
             result.lines.append(f"{s.subject}: already registered (id {found.schema_id}, version {found.version})")
             continue
         if dry_run:
-            with _requests(f"{s.subject}: test compatibility"):
-                has_versions = _has_versions(registry, s.subject)
-                ok = registry.test_compatibility(s.subject, schema) if has_versions else True
+            ok = True
+            if _has_versions(registry, s.subject):
+                what = f"test the compatibility of a new version of subject {s.subject!r}"
+                ok = bool(_request(registry, what, partial(api.test_compatibility, s.subject, schema)))
             verdict = "would register a new version" if ok else "would be refused as incompatible"
             result.lines.append(f"{s.subject}: {verdict} ({s.file})")
             if not ok:
                 result.refused.append(s.subject)
             continue
         try:
-            with _requests(f"{s.subject}: register"):
-                schema_id = registry.register_schema(s.subject, schema)
-        except RegistryError as e:
-            if "HTTP 409" in e.message:
-                result.refused.append(s.subject)
-                result.lines.append(f"{s.subject}: refused as incompatible by the registry ({s.file})")
-                continue
-            raise
-        with _requests(f"{s.subject}: read the registered version"):
-            versions[s.subject] = registry.lookup_schema(s.subject, schema).version
+            schema_id = registry.call(
+                f"register a schema under subject {s.subject!r}",
+                partial(api.register_schema, s.subject, schema),
+            )
+        except SchemaRegistryError as e:
+            if e.http_status_code != 409:
+                raise RegistryError(
+                    f"register a schema under subject {s.subject!r}: HTTP {e.http_status_code} "
+                    f"(error {e.error_code}) from {registry.url}: {e.error_message}"
+                ) from None
+            result.refused.append(s.subject)
+            result.lines.append(f"{s.subject}: refused as incompatible by the registry ({s.file})")
+            continue
+        what = f"read the registered version of subject {s.subject!r}"
+        versions[s.subject] = _found(_request(registry, what, partial(api.lookup_schema, s.subject, schema))).version
         result.lines.append(f"{s.subject}: registered (id {schema_id}, version {versions[s.subject]})")
     return result
 
 
-def _has_versions(registry: Any, subject: str) -> bool:
-    from confluent_kafka.schema_registry.error import SchemaRegistryError
+def _versions(registry: ConfluentRegistry, subject: str) -> list[int]:
+    """The version numbers of ``subject`` (none when the registry does not know it)."""
+    found = _request(
+        registry,
+        f"list the versions of subject {subject!r}",
+        lambda: registry.client.get_versions(subject),
+        missing_ok=True,
+    )
+    return sorted(found or [])
 
-    try:
-        return bool(registry.get_versions(subject))
-    except SchemaRegistryError as e:
-        if e.http_status_code == 404:
-            return False
-        raise
+
+def _has_versions(registry: ConfluentRegistry, subject: str) -> bool:
+    return bool(_versions(registry, subject))
 
 
 def check_against_registry(
     project: Project,
     avro_files: list[tuple[str, str]],
-    registry: Any,
+    registry: ConfluentRegistry,
     prefix: str,
     level_override: str | None,
 ) -> list[Finding]:
@@ -204,8 +235,11 @@ def check_against_registry(
 
     def fetch(subject: str, version: int) -> Any:
         if (subject, version) not in texts_cache:
-            with _requests(f"{subject}: read version {version}"):
-                texts_cache[(subject, version)] = registry.get_version(subject, version)
+            texts_cache[(subject, version)] = _request(
+                registry,
+                f"read version {version} of subject {subject!r}",
+                lambda: registry.client.get_version(subject, version),
+            )
         return texts_cache[(subject, version)]
 
     def avro_texts(subject: str, version: int, seen: set[tuple[str, int]]) -> list[tuple[str, str]]:
@@ -222,10 +256,9 @@ def check_against_registry(
         if s.level is None:
             continue
         level = level_override or s.level
-        if not _has_versions(registry, s.subject):
+        numbers = _versions(registry, s.subject)
+        if not numbers:
             continue
-        with _requests(f"{s.subject}: list versions"):
-            numbers = sorted(registry.get_versions(s.subject))
         display = prefix + s.file
         if s.schema_type == "AVRO":
             past_avro = []

@@ -31,17 +31,21 @@ import struct
 import uuid as _uuid
 from collections.abc import Callable
 from decimal import Decimal, localcontext
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Never, TypeVar
 
 import pydantic
+from pydantic_core import CoreSchema, core_schema
 
 __all__ = [
     "AvroDecodeError",
     "AvroRecord",
     "AvroTruncatedError",
+    "DeepType",
+    "EmptyUnion",
     "Int32",
     "Int64",
     "construct",
+    "prebuild",
     "read_long",
     "write_long",
 ]
@@ -126,6 +130,54 @@ class AvroRecord(pydantic.BaseModel):
         protected_namespaces=(),
     )
     __avro_name__: ClassVar[str] = ""
+
+
+def _no_value(value: object) -> Never:
+    raise ValueError("an empty Avro union holds no value")
+
+
+class _NoValue:
+    """Validation of the empty union: every value is refused."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: pydantic.GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_plain_validator_function(_no_value)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: CoreSchema, handler: pydantic.GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"not": {}}
+
+
+EmptyUnion = Annotated[Never, _NoValue]
+"""The type of the empty Avro union ``[]``: no value has it (Apache Avro accepts the schema; a
+field of this type can be neither written nor read)."""
+
+
+class DeepType:
+    """Marks a piece of a deeply nested type (arrays and maps hundreds of levels deep) in
+    ``Annotated[piece, DeepType()]``: pydantic uses the validator :func:`prebuild` made for it
+    instead of building the piece again inside the type that holds it. Without prebuild, the piece
+    is built on first use, as any type is."""
+
+    def __init__(self) -> None:
+        self.schema: CoreSchema | None = None
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: pydantic.GetCoreSchemaHandler) -> CoreSchema:
+        if self.schema is None:
+            self.schema = handler(source)
+        return self.schema
+
+
+def prebuild(alias: object) -> None:
+    """Build the validator of ``alias`` (``Annotated[piece, DeepType()]``) now.
+
+    Generated models alias a deep type every few levels, innermost piece first, and prebuild each:
+    pydantic then never recurses through more than one piece at a time, where it would exceed
+    Python's recursion limit on the whole type."""
+    origin: Any = getattr(alias, "__origin__", None)
+    for marker in getattr(alias, "__metadata__", ()):
+        if isinstance(marker, DeepType) and marker.schema is None:
+            marker.schema = pydantic.TypeAdapter(origin).core_schema
 
 
 M = TypeVar("M", bound=pydantic.BaseModel)

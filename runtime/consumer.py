@@ -80,6 +80,7 @@ from .dlq import ClientConfig, DeadLetterError, DeadLetterWriter, dead_letter_of
 from .errors import AuthenticationError, AuthorizationError, PublishError, TransactionAbortedError
 from .handler import AnyHandler, consumer_group
 from .kafka_bus import _AUTHENTICATION_CODES, _AUTHORIZATION_CODES
+from .kafka_logging import librdkafka_logger
 from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry, SchemaVersion
 from .retry import RetryPolicy
 from .serde import DeserializationError
@@ -493,6 +494,7 @@ class _HandlerLoop:
     def _create(self) -> Consumer:
         conf = self.runner.consumer_config(self.handler)
         conf.setdefault("error_cb", self._on_error)
+        conf.setdefault("logger", librdkafka_logger())  # librdkafka's lines, each condition once
         consumer = Consumer(conf)
         consumer.subscribe(
             [self.topic.name], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
@@ -1045,7 +1047,9 @@ def consumer_lag(config: ClientConfig, group: str, topic: str, *, timeout: float
 
     Works whether or not the group's consumers run (it does not join the group).
     """
-    consumer = Consumer({**_client_config(config), "group.id": group, "enable.auto.commit": False})
+    consumer = Consumer(
+        {**_client_config(config), "group.id": group, "enable.auto.commit": False, "logger": librdkafka_logger()}
+    )
     try:
         metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
         if metadata is None or metadata.error is not None:

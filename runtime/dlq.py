@@ -38,11 +38,14 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
 
+from .config import secret_values
+from .kafka_logging import BrokerErrors, librdkafka_logger
 from .serde import DeserializationError
 
 __all__ = [
@@ -68,6 +71,7 @@ __all__ = [
     "ReplayResult",
     "build_dead_letter",
     "dlq_topic_name",
+    "is_dlq_topic",
     "parse_dead_letter",
     "read_dead_letters",
     "replay",
@@ -111,8 +115,17 @@ def dlq_topic_name(topic: str) -> str:
 
 def _client_config(config: ClientConfig) -> dict[str, Any]:
     if isinstance(config, str):
-        return {"bootstrap.servers": config}
-    return dict(config)
+        return {"bootstrap.servers": config, "logger": librdkafka_logger()}
+    return {"logger": librdkafka_logger(), **config}
+
+
+def _broker_errors(conf: Mapping[str, Any]) -> BrokerErrors:
+    return BrokerErrors(str(conf.get("bootstrap.servers", "?")), secret_values(conf))
+
+
+def is_dlq_topic(topic: str) -> bool:
+    """Whether ``topic`` is a dead-letter topic (``dlq.{topic}``)."""
+    return topic.startswith(DLQ_PREFIX) and len(topic) > len(DLQ_PREFIX)
 
 
 class DeadLetterError(RuntimeError):
@@ -464,10 +477,11 @@ def _parse_message(message: Message) -> DeadLetter:
     )
 
 
-def _reader(config: ClientConfig, group: str | None) -> Consumer:
+def _reader(config: ClientConfig, group: str | None, errors: BrokerErrors) -> Consumer:
     return Consumer(
         {
             **_client_config(config),
+            **errors.config(),
             "group.id": group or f"schemabus.dlq-inspect.{uuid.uuid4().hex}",
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
@@ -478,21 +492,41 @@ def _reader(config: ClientConfig, group: str | None) -> Consumer:
 
 
 def _read_to_end(
-    consumer: Consumer, topic: str, *, from_committed: bool, limit: int | None, timeout: float
+    consumer: Consumer,
+    topic: str,
+    *,
+    errors: BrokerErrors,
+    group: str | None = None,
+    limit: int | None,
+    timeout: float,
 ) -> list[Message]:
-    """The records of every partition of ``topic`` from the start (or the committed offset) to the end
-    as of now, up to ``limit`` in all (the oldest of each partition first)."""
-    metadata = consumer.list_topics(topic, timeout=timeout).topics.get(topic)
+    """The records of every partition of ``topic`` from the start (or ``group``'s committed offset) to
+    the end as of now, up to ``limit`` in all (the oldest of each partition first). A broker that does
+    not answer within ``timeout`` (or a read that makes no progress for that long) raises
+    ServerUnavailableError; a topic that does not exist, LookupError."""
+    metadata = errors.call(
+        f"read the metadata of topic {topic}", lambda: consumer.list_topics(topic, timeout=timeout), client=consumer
+    ).topics.get(topic)
     if metadata is None or metadata.error is not None:
-        raise LookupError(f"topic {topic} does not exist")
+        raise LookupError(f"topic {topic} does not exist on {errors.servers}")
     remaining: dict[int, int] = {}  # partition -> end offset
     starts: list[TopicPartition] = []
     committed: dict[int, int] = {}
-    if from_committed:
-        found = consumer.committed([TopicPartition(topic, p) for p in metadata.partitions], timeout=timeout)
+    if group is not None:
+        found = errors.call(
+            f"read the offsets committed by group {group} on {topic}",
+            lambda: consumer.committed([TopicPartition(topic, p) for p in metadata.partitions], timeout=timeout),
+            client=consumer,
+            retry_for=timeout,
+        )
         committed = {tp.partition: tp.offset for tp in found if tp.offset >= 0}
     for p in sorted(metadata.partitions):
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
+        low, high = errors.call(
+            f"read the offsets of {topic}[{p}]",
+            partial(consumer.get_watermark_offsets, TopicPartition(topic, p), timeout=timeout, cached=False),
+            client=consumer,
+            retry_for=timeout,
+        )
         start = max(committed.get(p, low), low)
         if start < high:
             remaining[p] = high
@@ -501,16 +535,19 @@ def _read_to_end(
         return []
     consumer.assign(starts)
     out: list[Message] = []
-    deadline = time.monotonic() + timeout
+    progress = time.monotonic()
     while remaining and (limit is None or len(out) < limit):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"reading {topic}: partitions {sorted(remaining)} not read to the end in {timeout}s")
+        idle = time.monotonic() - progress
+        if idle > timeout:
+            what = f"read {topic} to the end (partitions {sorted(remaining)} gave no record)"
+            raise errors.unavailable(what, elapsed=idle, client=consumer)
         batch = consumer.consume(num_messages=500 if limit is None else min(500, limit - len(out)), timeout=0.2)
         for message in batch:
             error = message.error()
             if error is not None:
                 if error.fatal():
                     raise KafkaException(error)
+                errors(error)
                 continue
             p, o = message.partition(), message.offset()
             assert p is not None and o is not None
@@ -518,6 +555,7 @@ def _read_to_end(
             if end is None or o >= end:
                 continue
             out.append(message)
+            progress = time.monotonic()
             if o >= end - 1:
                 del remaining[p]
         if not batch:  # offsets may end in a gap (a transaction marker): ask where the consumer is
@@ -530,10 +568,15 @@ def _read_to_end(
 def read_dead_letters(
     bootstrap: ClientConfig, dlq_topic: str, limit: int | None = 100, *, timeout: float = TIMEOUT
 ) -> list[DeadLetter]:
-    """The records of ``dlq_topic`` (oldest first, at most ``limit``), without committing anything."""
-    consumer = _reader(bootstrap, None)
+    """The records of ``dlq_topic`` (oldest first, at most ``limit``), without committing anything.
+
+    Raises ServerUnavailableError when no broker answers within ``timeout`` seconds, LookupError when
+    the topic does not exist."""
+    conf = _client_config(bootstrap)
+    errors = _broker_errors(conf)
+    consumer = _reader(conf, None, errors)
     try:
-        messages = _read_to_end(consumer, dlq_topic, from_committed=False, limit=limit, timeout=timeout)
+        messages = _read_to_end(consumer, dlq_topic, errors=errors, limit=limit, timeout=timeout)
     finally:
         consumer.close()
     letters = sorted((_parse_message(m) for m in messages), key=lambda d: (d.timestamp_ms, d.partition, d.offset))
@@ -566,14 +609,33 @@ def replay(
     Progress is committed under consumer group ``group`` (default ``schemabus.dlq-replay.{dlq_topic}``)
     once the broker acknowledged the republished records, so running replay again only republishes
     records that were dead-lettered since.
+
+    ``dlq_topic`` must be a dead-letter topic (``dlq.*``): ValueError otherwise, before anything is read.
+    Raises ServerUnavailableError when no broker answers within ``timeout`` seconds (nothing is
+    committed then), LookupError when the topic does not exist.
     """
+    if not is_dlq_topic(dlq_topic):
+        raise ValueError(
+            f"{dlq_topic} is not a dead-letter topic (their names start with {DLQ_PREFIX!r}): "
+            f"its dead letters are in {dlq_topic_name(dlq_topic)}"
+        )
     group = group or f"schemabus.dlq-replay.{dlq_topic}"
     conf = _client_config(bootstrap)
-    consumer = _reader(conf, group)
-    producer = Producer({**conf, "enable.idempotence": True, "acks": "all"})
+    errors = _broker_errors(conf)
+    consumer = _reader(conf, group, errors)
+    producer = Producer(
+        {
+            **conf,
+            **errors.config(),
+            "enable.idempotence": True,
+            "acks": "all",
+            # Records not acknowledged by then fail (and are reported) rather than wait for 5 minutes.
+            "message.timeout.ms": max(1, int(timeout * 1000)),
+        }
+    )
     result = ReplayResult()
     try:
-        messages = _read_to_end(consumer, dlq_topic, from_committed=True, limit=limit, timeout=timeout)
+        messages = _read_to_end(consumer, dlq_topic, errors=errors, group=group, limit=limit, timeout=timeout)
         letters = [_parse_message(m) for m in messages]
         failures: list[KafkaError] = []
 
@@ -588,7 +650,11 @@ def replay(
                 result.skipped.append(letter)
                 continue
             if target not in partitions:
-                found = producer.list_topics(target, timeout=timeout).topics.get(target)
+                found = errors.call(
+                    f"read the metadata of topic {target}",
+                    partial(producer.list_topics, target, timeout=timeout),
+                    client=producer,
+                ).topics.get(target)
                 partitions[target] = 0 if found is None or found.error is not None else len(found.partitions)
             kwargs: dict[str, Any] = {}
             if letter.original_partition is not None and 0 <= letter.original_partition < partitions[target]:
@@ -603,8 +669,14 @@ def replay(
             )
             producer.poll(0)
             result.replayed[target] += 1
-        if producer.flush(timeout) != 0:
-            raise DeadLetterError(f"replay of {dlq_topic}: records not acknowledged in {timeout}s; nothing committed")
+        started = time.monotonic()
+        left = producer.flush(timeout + 5.0)  # message.timeout.ms fails what is left before that
+        if left or (failures and all(errors.unreachable_error(f) for f in failures)):
+            raise errors.unavailable(
+                f"republish the records of {dlq_topic} (nothing committed)",
+                elapsed=time.monotonic() - started,
+                fallback=failures[0].str() if failures else None,
+            )
         if failures:
             raise DeadLetterError(f"replay of {dlq_topic}: {failures[0].str()}; nothing committed")
         if messages:
@@ -613,8 +685,13 @@ def replay(
                 p, o = m.partition(), m.offset()
                 assert p is not None and o is not None
                 ends[p] = max(ends.get(p, -1), o + 1)
-            consumer.commit(
-                offsets=[TopicPartition(dlq_topic, p, o) for p, o in sorted(ends.items())], asynchronous=False
+            errors.call(
+                f"commit the replayed offsets of group {group} (the records were republished; "
+                f"a new replay would send them again)",
+                lambda: consumer.commit(
+                    offsets=[TopicPartition(dlq_topic, p, o) for p, o in sorted(ends.items())], asynchronous=False
+                ),
+                client=consumer,
             )
     finally:
         consumer.close()

@@ -1,13 +1,33 @@
-"""``schemabus dlq inspect|replay``: look at dead-lettered records and send them back to their topics."""
+"""``schemabus dlq inspect|replay``: look at dead-lettered records and send them back to their topics.
+
+Both take a dead-letter topic (``dlq.orders.order.placed``) or the topic whose dead letters to use
+(``orders.order.placed``). The cluster is ``--bootstrap-servers`` (or ``$SCHEMABUS_BOOTSTRAP_SERVERS``)
+with the ``SCHEMABUS_KAFKA_*`` settings (TLS, SASL) of :class:`~schemabus.runtime.config.KafkaConfig`.
+A broker that does not answer within ``--timeout`` seconds ends the command with one line naming
+it (exit 2; the ``schemabus`` command prints it), as does a topic that does not exist.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+from typing import Any
 
 import click
+from confluent_kafka import KafkaError, KafkaException
 
-from .devstack.stack import ENV_BOOTSTRAP
-from .dlq import DLQ_PREFIX, HEADER_ORIGINAL_TOPIC, DeadLetterError, describe, dlq_topic_name, read_dead_letters, replay
+from schemabus.codegen.options import timeout_option
+
+from .config import ENV_BOOTSTRAP, KafkaConfig
+from .dlq import (
+    HEADER_ORIGINAL_TOPIC,
+    DeadLetterError,
+    describe,
+    dlq_topic_name,
+    is_dlq_topic,
+    read_dead_letters,
+    replay,
+)
 
 __all__ = ["dlq"]
 
@@ -25,9 +45,34 @@ _format = click.option(
     show_default=True,
     help="Output format.",
 )
-_timeout = click.option(
-    "--timeout", type=float, default=30.0, show_default=True, help="Seconds to wait for the broker."
-)
+
+
+class _Failed(click.ClickException):
+    """A command that cannot do what was asked: ``error: <message>``, exit 2 (1 means findings)."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def _client_config(bootstrap_servers: str) -> dict[str, Any]:
+    """The librdkafka configuration: these servers, and the SCHEMABUS_KAFKA_* settings (TLS, SASL)."""
+    kafka = KafkaConfig.from_env({**os.environ, ENV_BOOTSTRAP: bootstrap_servers})
+    return dict(kafka.librdkafka_config())
+
+
+def _refused(bootstrap_servers: str, e: KafkaException) -> _Failed:
+    """A refusal of the cluster (an ACL, a fatal error) as one line; unreachable brokers are raised as
+    ServerUnavailableError by the dlq functions."""
+    error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
+    reason = f"{error.name()}: {error.str()}" if error is not None else str(e)
+    return _Failed(f"Kafka {bootstrap_servers} refused: {reason}")
+
+
+def _dead_letter_topic(topic: str) -> str:
+    """``topic`` if it is a dead-letter topic, else the dead-letter topic of ``topic``."""
+    return topic if is_dlq_topic(topic) else dlq_topic_name(topic)
 
 
 @click.group()
@@ -41,18 +86,20 @@ def dlq() -> None:
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Show at most this many.")
 @_format
 @click.option("--stacktrace", is_flag=True, help="Show each record's stack trace (text format).")
-@_timeout
+@timeout_option
 def inspect(topic: str, bootstrap_servers: str, limit: int, fmt: str, stacktrace: bool, timeout: float) -> None:
     """Show the records of a dead-letter topic, oldest first.
 
     TOPIC is the dead-letter topic (dlq.orders.order.placed) or the topic whose dead letters to show
     (orders.order.placed).
     """
-    dlq_topic = topic if topic.startswith(DLQ_PREFIX) else dlq_topic_name(topic)
+    dlq_topic = _dead_letter_topic(topic)
     try:
-        letters = read_dead_letters(bootstrap_servers, dlq_topic, limit, timeout=timeout)
-    except (LookupError, TimeoutError) as e:
-        raise click.ClickException(str(e)) from None
+        letters = read_dead_letters(_client_config(bootstrap_servers), dlq_topic, limit, timeout=timeout)
+    except LookupError as e:
+        raise _Failed(str(e)) from None
+    except KafkaException as e:
+        raise _refused(bootstrap_servers, e) from None
     if fmt == "json":
         click.echo(json.dumps([d.to_json() for d in letters], indent=2))
     elif letters:
@@ -62,7 +109,7 @@ def inspect(topic: str, bootstrap_servers: str, limit: int, fmt: str, stacktrace
 
 
 @dlq.command(name="replay")
-@click.argument("dlq_topic")
+@click.argument("topic")
 @_bootstrap
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Replay at most this many records.")
 @click.option(
@@ -71,18 +118,24 @@ def inspect(topic: str, bootstrap_servers: str, limit: int, fmt: str, stacktrace
     help="Consumer group that remembers what was replayed (default: schemabus.dlq-replay.DLQ_TOPIC).",
 )
 @_format
-@_timeout
+@timeout_option
 def replay_command(
-    dlq_topic: str, bootstrap_servers: str, limit: int | None, group: str | None, fmt: str, timeout: float
+    topic: str, bootstrap_servers: str, limit: int | None, group: str | None, fmt: str, timeout: float
 ) -> None:
-    """Republish the records of DLQ_TOPIC to their original topics (key, value and headers as they were).
+    """Republish the records of a dead-letter topic to their original topics (key, value and headers
+    as they were).
 
-    Records already replayed (by an earlier run with the same --group) are not republished.
+    TOPIC is the dead-letter topic (dlq.orders.order.placed) or the topic whose dead letters to replay
+    (orders.order.placed): only a dead-letter topic is ever read. Records already replayed (by an
+    earlier run with the same --group) are not republished.
     """
+    dlq_topic = _dead_letter_topic(topic)
     try:
-        result = replay(bootstrap_servers, dlq_topic, group=group, limit=limit, timeout=timeout)
-    except (LookupError, TimeoutError, DeadLetterError) as e:
-        raise click.ClickException(str(e)) from None
+        result = replay(_client_config(bootstrap_servers), dlq_topic, group=group, limit=limit, timeout=timeout)
+    except (LookupError, DeadLetterError) as e:
+        raise _Failed(str(e)) from None
+    except KafkaException as e:
+        raise _refused(bootstrap_servers, e) from None
     if fmt == "json":
         out = {
             "dlq_topic": dlq_topic,
@@ -91,8 +144,8 @@ def replay_command(
         }
         click.echo(json.dumps(out, indent=2))
         return
-    for topic, count in sorted(result.replayed.items()):
-        click.echo(f"replayed {count} record{'s' if count != 1 else ''} to {topic}")
+    for target, count in sorted(result.replayed.items()):
+        click.echo(f"replayed {count} record{'s' if count != 1 else ''} to {target}")
     for d in result.skipped:
         click.echo(f"skipped {d.topic}[{d.partition}]@{d.offset}: it has no {HEADER_ORIGINAL_TOPIC} header")
     if not result.replayed and not result.skipped:

@@ -9,6 +9,10 @@ Errors a ``publish`` call can raise are :class:`PublishError` or one of its subc
 ``possibly_persisted`` whether the broker may have stored the record anyway (a retry may then
 write it twice).
 
+A server that cannot be reached (a Kafka broker, the schema registry) is reported as
+:class:`ServerUnavailableError` (the registry's :class:`RegistryUnavailableError` is one): one line
+naming the server, its address, what could not be done, how long it was tried, and the last error.
+
 A transactional bus (``ProducerSettings.transactional_id``) adds :class:`TransactionError` and its
 subclasses (:class:`TransactionStateError`, :class:`TransactionAbortedError`), and
 :class:`ProducerFencedError`, a :class:`FatalProducerError` after which the bus stays unusable.
@@ -29,6 +33,7 @@ __all__ = [
     "RegistryError",
     "RegistryUnavailableError",
     "SchemabusError",
+    "ServerUnavailableError",
     "TransactionAbortedError",
     "TransactionError",
     "TransactionOutcomeUnknownError",
@@ -197,6 +202,59 @@ class TransactionOutcomeUnknownError(TransactionError):
     so every record's outputs stay committed once."""
 
 
+class ServerUnavailableError(SchemabusError):
+    """A server could not be reached, or kept failing, until the retries or the time allowed ran out.
+
+    ``server`` is its kind (``"Kafka broker"``, ``"schema registry"``), ``address`` where it was looked
+    for, ``operation`` what could not be done (``"list the versions of subject 'x-value'"``), ``cause``
+    the last error seen (secret-free), ``attempts`` and ``elapsed`` (seconds) how hard it was tried.
+    The message is one line: ``{server} {address} is unavailable: could not {operation} (…); last error: {cause}``.
+    """
+
+    def __init__(
+        self,
+        server: str,
+        address: str,
+        operation: str,
+        cause: str,
+        *,
+        attempts: int | None = None,
+        elapsed: float | None = None,
+    ) -> None:
+        self.server = server
+        self.address = address
+        self.operation = operation
+        self.cause = cause
+        self.attempts = attempts
+        self.elapsed = elapsed
+        tried = []
+        if attempts is not None:
+            tried.append(f"{attempts} attempt{'s' if attempts != 1 else ''}")
+        if elapsed is not None:
+            tried.append(f"{'in' if attempts is not None else 'tried for'} {elapsed:.1f}s")
+        how = f" ({' '.join(tried)})" if tried else ""
+        one_line = " ".join(cause.split()) or "no answer"
+        super().__init__(f"{server} {address} is unavailable: could not {operation}{how}; last error: {one_line}")
+
+    def __reduce__(self) -> tuple[object, ...]:  # picklable despite the keyword-only arguments
+        return (
+            _rebuild_server_error,
+            (type(self), self.server, self.address, self.operation, self.cause, self.attempts, self.elapsed),
+        )
+
+
+def _rebuild_server_error(
+    cls: type[ServerUnavailableError],
+    server: str,
+    address: str,
+    operation: str,
+    cause: str,
+    attempts: int | None,
+    elapsed: float | None,
+) -> ServerUnavailableError:
+    return cls(server, address, operation, cause, attempts=attempts, elapsed=elapsed)
+
+
 class RegistryError(SchemabusError):
     """The schema registry refused a request (an incompatible schema, bad credentials...)."""
 
@@ -206,5 +264,35 @@ class RegistryError(SchemabusError):
         self.error_code = error_code
 
 
-class RegistryUnavailableError(RegistryError):
+class RegistryUnavailableError(RegistryError, ServerUnavailableError):
     """The schema registry could not be reached (or kept failing) after every retry."""
+
+    def __init__(
+        self,
+        address: str,
+        operation: str,
+        cause: str,
+        *,
+        attempts: int | None = None,
+        elapsed: float | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        ServerUnavailableError.__init__(
+            self, "schema registry", address, operation, cause, attempts=attempts, elapsed=elapsed
+        )
+        self.http_status = http_status
+        self.error_code = None
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_unavailable,
+            (self.address, self.operation, self.cause, self.attempts, self.elapsed, self.http_status),
+        )
+
+
+def _rebuild_unavailable(
+    address: str, operation: str, cause: str, attempts: int | None, elapsed: float | None, http_status: int | None
+) -> RegistryUnavailableError:
+    return RegistryUnavailableError(
+        address, operation, cause, attempts=attempts, elapsed=elapsed, http_status=http_status
+    )

@@ -82,6 +82,7 @@ from .errors import (
     TransactionOutcomeUnknownError,
     TransactionStateError,
 )
+from .kafka_logging import librdkafka_logger
 from .registry import IdMode, SchemaIds, SchemaRegistry, SchemaVersion
 from .registry_client import ConfluentRegistry
 from .speedups import DeliveryCounter
@@ -94,7 +95,7 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 log = logging.getLogger("schemabus.kafka")
-_rdkafka_log = logging.getLogger("schemabus.kafka.librdkafka")
+_rdkafka_log = librdkafka_logger()  # librdkafka's lines, each condition once (see kafka_logging)
 
 _AUTHENTICATION_CODES = frozenset({KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError._SSL})
 _AUTHORIZATION_CODES = frozenset(

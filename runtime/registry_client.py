@@ -2,7 +2,8 @@
 Karapace, Redpanda) as the :class:`~schemabus.runtime.registry.SchemaRegistry` the runtime needs.
 
 It wraps confluent-kafka's ``SchemaRegistryClient``: network errors, timeouts and 408/429/5xx
-answers are retried with exponential backoff, then reported as one
+answers are retried with exponential backoff (``max_retries`` times, or for ``retry_timeout_s``
+seconds), then reported as one
 :class:`~schemabus.runtime.errors.RegistryUnavailableError` that names the registry, the request
 and the last error. :class:`~schemabus.runtime.registry.SchemaIds` caches what this returns, so a
 warm publisher never calls the registry again.
@@ -79,7 +80,7 @@ class ConfluentRegistry:
             pass
         operation = f"register a schema under subject {subject!r}"
         try:
-            return int(self._call(operation, lambda: self.client.register_schema(subject, Schema(schema, schema_type))))
+            return int(self.call(operation, lambda: self.client.register_schema(subject, Schema(schema, schema_type))))
         except SchemaRegistryError as e:
             if e.http_status_code == 409:
                 what = f"the registry refused the schema of subject {subject!r} as incompatible"
@@ -96,7 +97,7 @@ class ConfluentRegistry:
         """
         operation = f"look up the schema of subject {subject!r}"
         try:
-            found = self._call(operation, lambda: self.client.lookup_schema(subject, Schema(schema, schema_type)))
+            found = self.call(operation, lambda: self.client.lookup_schema(subject, Schema(schema, schema_type)))
             return int(found.schema_id)
         except SchemaRegistryError as e:
             if not _not_found(e):
@@ -114,7 +115,7 @@ class ConfluentRegistry:
         """The id of the newest version of ``subject`` whose schema, references expanded, equals ``schema``."""
         try:
             what = f"list the versions of subject {subject!r}"
-            versions = self._call(what, lambda: self.client.get_versions(subject))
+            versions = self.call(what, lambda: self.client.get_versions(subject))
         except SchemaRegistryError as e:
             if _not_found(e):
                 return None
@@ -144,7 +145,7 @@ class ConfluentRegistry:
         label = "the latest version" if version == "latest" else f"version {version}"
         if version == "latest":
             try:
-                registered = self._call(
+                registered = self.call(
                     f"read {label} of subject {subject!r}", lambda: self.client.get_latest_version(subject)
                 )
             except SchemaRegistryError as e:
@@ -173,7 +174,7 @@ class ConfluentRegistry:
 
     def _version(self, subject: str, version: int) -> Any:
         try:
-            return self._call(
+            return self.call(
                 f"read version {version} of subject {subject!r}", lambda: self.client.get_version(subject, version)
             )
         except SchemaRegistryError as e:
@@ -200,7 +201,7 @@ class ConfluentRegistry:
     def schema_by_id(self, schema_id: int) -> tuple[str, str]:
         """``(schema_type, schema_text)`` of a global id; KeyError when the registry does not know it."""
         try:
-            schema = self._call(f"fetch schema id {schema_id}", lambda: self.client.get_schema(schema_id))
+            schema = self.call(f"fetch schema id {schema_id}", lambda: self.client.get_schema(schema_id))
         except SchemaRegistryError as e:
             if _not_found(e):
                 raise KeyError(schema_id) from None
@@ -213,30 +214,42 @@ class ConfluentRegistry:
         if session is not None and hasattr(session, "close"):
             session.close()
 
-    def _call(self, operation: str, fn: Callable[[], T]) -> T:
-        """``fn()``, retried on network errors and 408/429/5xx answers with exponential backoff."""
-        attempts = self.config.max_retries + 1
+    def call(self, operation: str, fn: Callable[[], T]) -> T:
+        """``fn()`` (a request of :attr:`client`), retried on network errors and 408/429/5xx answers with
+        exponential backoff: ``max_retries`` times, or until ``retry_timeout_s`` seconds have passed when
+        that is set. Then :class:`RegistryUnavailableError` names the registry, ``operation`` ("list the
+        versions of subject 'x'"), the attempts and the last error. Other refusals raise the client's
+        ``SchemaRegistryError``."""
+        budget = self.config.retry_timeout_s
+        attempts = 0
         delay = self.config.retry_backoff_ms / 1000
         started = time.monotonic()
-        last: BaseException | None = None
-        for attempt in range(1, attempts + 1):
+        while True:
+            attempts += 1
             try:
                 return fn()
             except SchemaRegistryError as e:
                 if e.http_status_code not in _RETRIABLE_STATUS:
                     raise
-                last = e
+                last: BaseException = e
             except _NETWORK_ERRORS as e:
                 last = e
-            if attempt < attempts:
+            if budget is None:
+                if attempts > self.config.max_retries:
+                    break
                 self.sleep(delay)
-                delay = min(delay * 2, self.config.retry_backoff_max_ms / 1000)
-        assert last is not None
-        elapsed = time.monotonic() - started
-        cause = redact(_describe(last), self._secrets)
+            else:
+                remaining = budget - (time.monotonic() - started)
+                if remaining <= 0:
+                    break
+                self.sleep(min(delay, remaining))  # the last attempt comes when the time is up
+            delay = min(delay * 2, self.config.retry_backoff_max_ms / 1000)
         raise RegistryUnavailableError(
-            f"schema registry {self.url} is unavailable: could not {operation} "
-            f"({attempts} attempt{'s' if attempts > 1 else ''} in {elapsed:.1f}s); last error: {cause}",
+            self.url,
+            operation,
+            redact(_describe(last), self._secrets),
+            attempts=attempts,
+            elapsed=time.monotonic() - started,
             http_status=getattr(last, "http_status_code", None),
         ) from None
 

@@ -15,8 +15,10 @@ from typing import Any, Generic, Literal, Protocol, TypeVar
 
 import fastavro
 import pydantic
+import pydantic_core
 
 from .avro import CodecProgram
+from .json_schema import document_validator
 from .speedups import compiled_encoder, compiled_reader
 
 __all__ = [
@@ -216,27 +218,40 @@ M = TypeVar("M", bound=pydantic.BaseModel)
 
 @dataclass(frozen=True, eq=False)
 class JsonSerde(Generic[M]):
-    """JSON Schema values: pydantic's JSON serializer, framed; absent optional fields are left out."""
+    """JSON Schema values: pydantic's JSON, framed, and checked against the schema both ways.
+
+    Every document written or read is validated against ``schema`` (read as JSON Schema ``draft``),
+    so what the model cannot express itself (see :mod:`schemabus.runtime.json_schema`) is still
+    enforced: a value the schema refuses is never published (``ValueError``), and a record it
+    refuses is poison (``DeserializationError``, reason ``validation``). Only what is set is
+    written: an absent optional field (``MISSING``, or a schema default nobody set) is left out,
+    ``None`` is written as ``null``, so a document read and written again is the same document.
+    """
 
     type: type[M]
     schema: str
+    draft: str = "draft-07"
     format: SchemaFormat = "JSON"
 
     def encode(self, value: M) -> bytes:
-        return value.model_dump_json(by_alias=True, exclude_none=True).encode()
+        data = value.model_dump_json(by_alias=True, exclude_unset=True).encode()
+        try:
+            self.validator()(pydantic_core.from_json(data))
+        except ValueError as e:
+            raise ValueError(f"{self.type.__name__} does not satisfy its schema: {e}") from None
+        return data
 
     def serialize(self, value: M, schema_id: int | None) -> bytes:
-        if schema_id is None:
-            raise ValueError("a JSON Schema value needs a schema id: register or look up the schema first")
-        return frame_header(schema_id) + self.encode(value)
+        return self.serializer(schema_id)(value)
 
     def serializer(self, schema_id: int | None) -> Callable[[M], bytes]:
         if schema_id is None:
             raise ValueError("a JSON Schema value needs a schema id: register or look up the schema first")
         header = frame_header(schema_id)
+        encode = self.encode
 
         def serialize(value: M) -> bytes:
-            return header + value.model_dump_json(by_alias=True, exclude_none=True).encode()
+            return header + encode(value)
 
         return serialize
 
@@ -247,10 +262,21 @@ class JsonSerde(Generic[M]):
             # validates the document either way, but the id must be a JSON schema the registry knows.
             _writer_kind(writer_id, writers, "JSON")
         try:
-            return self.type.model_validate_json(data[start:])
+            document = pydantic_core.from_json(data[start:])
+        except ValueError as e:
+            raise DeserializationError("invalid-payload", f"invalid JSON: {e}") from e
+        try:
+            self.validator()(document)
+        except ValueError as e:
+            raise DeserializationError("validation", f"{self.type.__name__} does not satisfy its schema: {e}") from e
+        try:
+            return self.type.model_validate(document)
         except pydantic.ValidationError as e:
-            invalid_json = any(err["type"] == "json_invalid" for err in e.errors())
-            raise DeserializationError("invalid-payload" if invalid_json else "validation", str(e)) from e
+            raise DeserializationError("validation", f"{self.type.__name__}: {e}") from e
+
+    def validator(self) -> Callable[[Any], None]:
+        """Validates a parsed JSON document against the schema (``ValueError`` when it does not hold)."""
+        return document_validator(self.schema, self.draft)
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,34 +8,77 @@ runtime/_speedups.c when a C compiler is present at install), and what runs with
 - :data:`DeliveryCounter`: the delivery callback of every record of one ``publish_many`` batch.
 
 ``SCHEMABUS_NO_SPEEDUPS`` set to anything but empty or ``0`` switches the extension off.
+
+When the extension is missing (installed from the sdist without a C compiler: setup.py builds it
+as optional), the first codec that would have used it warns once per process with
+:class:`SpeedupsWarning` and the Python codecs run: the same bytes and models, more slowly.
+Switched off on purpose, nothing is said.
 """
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import os
+import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["DeliveryCounter", "PyDeliveryCounter", "compiled_encoder", "compiled_reader", "extension"]
+__all__ = [
+    "DeliveryCounter",
+    "PyDeliveryCounter",
+    "SpeedupsWarning",
+    "compiled_encoder",
+    "compiled_reader",
+    "extension",
+]
+
+
+class SpeedupsWarning(RuntimeWarning):
+    """The compiled codec is not built: the (slower) Python codecs encode and decode instead."""
+
+
+# Why the extension failed to import, until the one warning about it is given (None: loaded or switched off).
+_missing: str | None = None
+_missing_lock = threading.Lock()
 
 
 def _load() -> Any:
+    global _missing
     if os.environ.get("SCHEMABUS_NO_SPEEDUPS", "") not in ("", "0"):
         return None
     try:
-        from . import _speedups
-    except ImportError:
+        return importlib.import_module(f"{__package__}._speedups")
+    except ImportError as e:  # not built (no module), or built for another Python (the loader's reason)
+        _missing = str(e)
         return None
-    return _speedups
 
 
 extension: Any = _load()
 
 
+def _warn_missing() -> None:
+    """Say once per process that the Python codecs run because the extension is not built."""
+    global _missing
+    with _missing_lock:
+        reason, _missing = _missing, None
+    if reason is not None:
+        warnings.warn(
+            f"schemabus: the compiled Avro codec (schemabus.runtime._speedups) is not built ({reason}); "
+            "using the Python codecs, which write and read the same bytes more slowly. Reinstall schemabus "
+            "where a C compiler is available to build it, or set SCHEMABUS_NO_SPEEDUPS=1 to use the Python "
+            "codecs without this warning.",
+            SpeedupsWarning,
+            stacklevel=3,
+        )
+
+
 def compiled_encoder(program: tuple[Any, ...] | None, header: bytes = b"") -> Callable[[Any], bytes] | None:
     """The compiled ``model -> header + payload`` function of ``program``; None without the extension."""
     if extension is None or program is None:
+        if program is not None:
+            _warn_missing()
         return None
     encode: Callable[[Any], bytes] = extension.Encoder(program, header).encode
     return encode
@@ -44,6 +87,8 @@ def compiled_encoder(program: tuple[Any, ...] | None, header: bytes = b"") -> Ca
 def compiled_reader(program: tuple[Any, ...] | None) -> Callable[[bytes, int], tuple[Any, int]] | None:
     """The compiled ``(buffer, position) -> (model, end)`` function of ``program``; None without the extension."""
     if extension is None or program is None:
+        if program is not None:
+            _warn_missing()
         return None
     read: Callable[[bytes, int], tuple[Any, int]] = extension.Decoder(program).read
     return read

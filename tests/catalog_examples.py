@@ -23,8 +23,8 @@ from schemabus.codegen.pipeline import load_project
 from schemabus.runtime import Handler, Publisher, Topic
 
 from .codegen.avro_strategies import Models
-from .codegen.test_json_roundtrip import FORMATS, inline
 from .conftest import ROOT
+from .json_differential import FORMATS, generation_schema
 
 CONFIG = load_config(ROOT / "pyproject.toml")
 PROJECT = load_project(CONFIG)
@@ -40,8 +40,7 @@ def _strategy(file: str | None, kind: str) -> st.SearchStrategy[Any]:
         root = PROJECT.avro[file].root
         assert isinstance(root, NamedRef)
         return MODELS.strategy(root)
-    docs = {f: s.document for f, s in PROJECT.json.items()}
-    return from_schema(inline(file, docs[file], docs), custom_formats=FORMATS)
+    return from_schema(generation_schema(PROJECT.json[file]), custom_formats=FORMATS)
 
 
 def generated_topic(name: str) -> Topic[Any, Any]:

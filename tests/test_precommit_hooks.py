@@ -1,4 +1,5 @@
-"""The pre-commit hooks this repository ships name real commands (checked through click)."""
+"""The pre-commit hooks this repository ships name real commands (checked through click), and the
+README's stanza offers every one of them. tests/release/test_precommit.py runs them through pre-commit."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 from schemabus.codegen.cli import main
 
 from .conftest import ROOT
+from .release.readme import precommit_stanza
 
 
 def test_hooks_run_real_commands() -> None:
@@ -22,3 +24,11 @@ def test_hooks_run_real_commands() -> None:
         result = CliRunner().invoke(main, [*args, "--help"])
         assert result.exit_code == 0, (hook["id"], result.output)
         assert hook["pass_filenames"] is False
+
+
+def test_readme_stanza_lists_every_hook() -> None:
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+    stanza = yaml.safe_load(precommit_stanza())
+    (repo,) = stanza["repos"]
+    assert [h["id"] for h in repo["hooks"]] == [h["id"] for h in hooks]
+    assert repo["rev"] == "<full commit SHA>"

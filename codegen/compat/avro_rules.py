@@ -12,6 +12,9 @@ mirrored by the Python ``avro.compatibility`` module), over this project's IR:
 * Record fields are matched by the reader field's name, then by its aliases; a reader field the
   writer lacks needs a default.
 * Logical types are ignored (a ``date`` reads an ``int``, a ``decimal`` over bytes reads a string).
+* The empty union ``[]`` (a valid schema; no value has it) follows from the union rules, as in the
+  reference: as the writer it writes nothing, so every reader reads it; as the reader it has no
+  branch, so it reads no writer but another union with no branches (``MISSING_UNION_BRANCH``).
 * Recursive types: each (reader node, writer node) pair is computed once; a pair met again while it
   is still being computed counts as compatible, exactly like the reference's memo map. Traversal
   order is the reference's too, so memoized results (and so verdicts) agree on recursive schemas.

@@ -38,16 +38,32 @@ def repo_root(path: Path) -> Path:
 
 
 def resolve_ref(repo: Path, ref: str) -> str:
-    return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    try:
+        return git(repo, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    except GitError:  # --quiet: git says nothing
+        raise GitError(f'"{ref}" does not name a commit in {repo}') from None
 
 
-def default_base(repo: Path) -> tuple[str, str]:
+def unborn(repo: Path) -> bool:
+    """True before the first commit: HEAD names a branch that has no commit yet."""
+    try:
+        resolve_ref(repo, "HEAD")
+    except GitError:
+        git(repo, "symbolic-ref", "--quiet", "HEAD")  # raises unless HEAD is a branch (else: broken repo)
+        return True
+    return False
+
+
+def default_base(repo: Path) -> tuple[str | None, str]:
     """The commit to compare with when no ``--against`` is given, and how it was chosen.
 
     The merge-base of HEAD with the main branch; in CI checkouts of a pull request the branch
     named by ``GITHUB_BASE_REF``; without any main branch (a detached, single-branch clone),
-    HEAD itself, so the working tree is compared with the last commit.
+    HEAD itself, so the working tree is compared with the last commit. None before the first
+    commit (a pre-commit hook on the first commit): there is no history to compare with.
     """
+    if unborn(repo):
+        return None, "first commit: nothing committed to compare with"
     candidates = []
     if os.environ.get("GITHUB_BASE_REF"):
         candidates.append(f"origin/{os.environ['GITHUB_BASE_REF']}")

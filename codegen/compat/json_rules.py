@@ -31,10 +31,15 @@ names, and :data:`COMPATIBLE_CHANGES` lists the ones that never break a reader):
   ``allOf``/``anyOf``/``oneOf``: criterion, subschema count, and a maximum matching of old to new
   subschemas by compatibility (``COMBINED_TYPE_SUBSCHEMAS_CHANGED`` when none covers them all).
   ``not`` (compared the other way round).
-* ``$ref`` is followed (a ``$ref`` object's other keywords are ignored, as the registry's draft-7
-  loader does): ``#/...`` within the file, other files through ``JsonVersion.resolve`` or a bundle's
-  ``$defs`` entries that carry an ``$id`` (:func:`~schemabus.codegen.load.jsonschema.bundle`). A pair
-  already being compared further up is taken as compatible, so recursive schemas terminate.
+* Each document is read in its draft (``$schema``, else the project's default, draft-07) and
+  compared in one dialect, 2020-12's (:mod:`~schemabus.codegen.load.json_drafts`): draft-04's
+  boolean ``exclusiveMaximum``, tuple ``items`` with ``additionalItems``, ``dependencies`` are what
+  their draft means by them, and findings point at the keyword as written.
+* ``$ref`` is followed by path, ``$id`` or anchor (:class:`~schemabus.codegen.load.json_refs.RefIndex`,
+  also into a bundle's embedded files). Up to draft-07 a ``$ref`` object's other keywords are
+  ignored, as those drafts and the registry's draft-7 loader say; from 2019-09 they apply beside
+  it, as an ``allOf``. A pair already being compared further up is taken as compatible, so recursive
+  schemas terminate.
 
 Where each finding points (``Incompatibility.source``): into the *reader's* schema for whatever the
 reader has (an added keyword or property, a changed value, a narrower enum), into the *writer's*
@@ -54,33 +59,32 @@ Confluent's ``COMBINED_TYPE_SUBSCHEMAS_CHANGED`` (same verdict). Not compared, a
 from __future__ import annotations
 
 import json
-import posixpath
 import re
-import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..diagnostics import SchemaError, Source, resolve_pointer
-from ..load.jsonschema import ref_target
+from ..diagnostics import SchemaError, Source
+from ..load.json_drafts import DEFAULT_DRAFT, Draft
+from ..load.json_refs import RefError, RefIndex
+from ..load.jsonschema import index_documents
 from .findings import Incompatibility, Rule, rule
-
-Resolve = Callable[[str, str], tuple[str, Any]]
 
 
 @dataclass(frozen=True)
 class JsonVersion:
-    """One version of a JSON schema.
+    """One version of a JSON schema: ``document`` (as written) is the file ``file``.
 
-    ``resolve(file, ref)`` returns ``(target file, subschema)`` for a ``$ref`` written in ``file``
-    (``other.json#/x`` as well as ``#/x`` when ``file`` is not this version's own file); ``None``
-    allows only refs within the document (and into a bundle's ``$defs`` with ``$id``).
+    ``index`` holds the files its ``$ref``s may reach, ``file`` among them (see
+    :func:`~schemabus.codegen.load.jsonschema.index_documents`); without one, only the document
+    itself (a bundle, say). ``default_draft`` reads a document without ``$schema``.
     """
 
     file: str
-    document: dict[str, Any]
-    resolve: Resolve | None = None
+    document: Any
+    index: RefIndex | None = None
+    default_draft: Draft = DEFAULT_DRAFT
 
 
 # --- rule IDs -------------------------------------------------------------------------------
@@ -279,7 +283,9 @@ def differences(reader: JsonVersion, writer: JsonVersion) -> list[Difference]:
     w = _Loader(writer, "writer")
     r = _Loader(reader, "reader")
     differ.compare(out, w.root(), r.root())
-    return _unique(out)
+    # Pointers into the files as written (a draft-07 tuple's "items" rather than "prefixItems").
+    side = {id(d): r if d.source.file in r.index.docs else w for d in out}
+    return _unique([Difference(d.type, side[id(d)].written(d.source), d.message) for d in out])
 
 
 def can_read(reader: JsonVersion, writer: JsonVersion) -> list[Incompatibility]:
@@ -288,18 +294,6 @@ def can_read(reader: JsonVersion, writer: JsonVersion) -> list[Incompatibility]:
     return [
         Incompatibility(RULES[d.type], d.source, d.message) for d in differences(reader, writer) if not d.compatible
     ]
-
-
-def resolver(documents: dict[str, Any]) -> Resolve:
-    """A ``resolve`` for ``JsonVersion`` over ``{file: document}`` (paths as ``$ref`` sees them)."""
-
-    def resolve(file: str, ref: str) -> tuple[str, Any]:
-        target, fragment = ref_target(file, ref)
-        if target not in documents:
-            raise KeyError(target)
-        return target, resolve_pointer(documents[target], urllib.parse.unquote(fragment))
-
-    return resolve
 
 
 # --- loading: a schema value as the kinds the registry's loader sees --------------------------
@@ -362,28 +356,24 @@ class _Node:
 
 
 class _Loader:
-    """Reads one version's schemas, following ``$ref`` within it, into a bundle or via ``resolve``."""
+    """Reads one version's schemas (normalized to 2020-12), following ``$ref`` through its index."""
 
     def __init__(self, version: JsonVersion, side: str) -> None:
         self.version = version
         self.side = side
         self._cache: dict[tuple[str, str], _Schema] = {}
-        root = Source(version.file)
-        self._documents: dict[str, tuple[Any, Source]] = {version.file: (version.document, root)}
-        # A bundle (codegen.load.jsonschema.bundle) embeds each referenced file under $defs with its
-        # path, relative to the root's folder, as $id.
-        for container in ("$defs", "definitions"):
-            defs = version.document.get(container)
-            if not isinstance(defs, dict):
-                continue
-            for name, embedded in defs.items():
-                ident = embedded.get("$id") if isinstance(embedded, dict) else None
-                if isinstance(ident, str) and ident and "://" not in ident and not ident.startswith("#"):
-                    path = posixpath.normpath(posixpath.join(posixpath.dirname(version.file), ident))
-                    self._documents.setdefault(path, (embedded, root.at(container, name)))
+        self.index = version.index or index_documents({version.file: version.document}, version.default_draft)
+        if version.file not in self.index.docs:
+            raise ValueError(f"{version.file} is not in the version's index")
 
     def root(self) -> _Schema:
-        return self.load(_Node(self.version.document, Source(self.version.file), self.version.file))
+        doc = self.index.docs[self.version.file]
+        return self.load(_Node(doc.normalized, Source(self.version.file), self.version.file))
+
+    def written(self, source: Source) -> Source:
+        """Where ``source`` (a pointer into a normalized document) is in the file as written."""
+        doc = self.index.docs.get(source.file)
+        return Source(source.file, doc.moves.original(source.pointer)) if doc else source
 
     def child(self, parent: _Schema, keyword: str) -> _Node | None:
         if keyword not in parent.node:
@@ -392,7 +382,7 @@ class _Loader:
 
     def deref(self, node: _Node) -> _Node:
         seen: set[tuple[str, str]] = set()
-        while isinstance(node.value, dict) and isinstance(node.value.get("$ref"), str):
+        while isinstance(node.value, dict) and isinstance(node.value.get("$ref"), str) and not _beside_ref(node.value):
             where = (node.source.file, node.source.pointer)
             if where in seen:
                 raise SchemaError(node.source.at("$ref"), "$ref loops without reaching a schema")
@@ -401,26 +391,12 @@ class _Loader:
         return node
 
     def _target(self, node: _Node, ref: str) -> _Node:
-        at = node.source.at("$ref")
-        if "://" in ref or ref.startswith("urn:"):
-            raise SchemaError(at, f"remote $ref {ref!r} is not supported; use a relative path")
-        path, _, raw_fragment = ref.partition("#")
-        fragment = urllib.parse.unquote(raw_fragment)
-        target = ref_target(node.base, ref)[0] if path else node.base
-        if target in self._documents:
-            document, doc_source = self._documents[target]
-            try:
-                value = resolve_pointer(document, fragment)
-            except LookupError:
-                raise SchemaError(at, f"$ref {ref!r}: nothing at #{fragment} in {target}") from None
-            return _Node(value, Source(doc_source.file, doc_source.pointer + fragment), target)
-        if self.version.resolve is None:
-            raise SchemaError(at, f"$ref {ref!r}: no schema for {target} (pass JsonVersion.resolve)")
         try:
-            resolved_file, value = self.version.resolve(node.base, ref)
-        except (LookupError, OSError, ValueError) as e:
-            raise SchemaError(at, f"$ref {ref!r} cannot be resolved: {e}") from None
-        return _Node(value, Source(resolved_file, fragment), resolved_file)
+            target = self.index.resolve(node.source.file, node.source.pointer, ref)
+        except RefError as e:
+            raise SchemaError(self.written(node.source.at("$ref")), str(e)) from None
+        pointer = target.pointer if target.pointer or not target.written else target.written
+        return _Node(target.schema, Source(target.file, pointer), target.file)
 
     def load(self, node: _Node) -> _Schema:
         node = self.deref(node)
@@ -450,6 +426,8 @@ class _Loader:
     def _parts(self, whole: _Schema) -> Iterator[_Schema]:
         """The schemas the loader makes of one object, one per kind of keyword it holds."""
         node = whole.node
+        if isinstance(node.get("$ref"), str):  # 2019-09 and later: the target applies beside the rest
+            yield self.load(self._target(_Node(node, whole.source, whole.base), node["$ref"]))
 
         def part(kind: str, tag: str, **fields: Any) -> _Schema:
             return _Schema(kind, node, whole.source, whole.base, self, tag=tag, **fields)
@@ -487,6 +465,18 @@ class _Loader:
 
 
 # --- comparing ------------------------------------------------------------------------------
+
+
+def _beside_ref(node: dict[str, Any]) -> bool:
+    """Whether keywords beside a ``$ref`` constrain too (the normalized document of a draft up to 07
+    has already dropped them)."""
+    return any(k not in _NOT_BESIDE_REF for k in node)
+
+
+_NOT_BESIDE_REF = frozenset(
+    {"$ref", "title", "description", "$comment", "default", "examples", "deprecated", "readOnly", "writeOnly"}
+    | {"$defs", "definitions", "$id", "$anchor", "$schema"}
+)
 
 
 def _json(value: Any) -> str:

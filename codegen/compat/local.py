@@ -18,7 +18,7 @@ from ..load.jsonschema import load_json_schema_files, ref_target
 from .avro_rules import AvroVersion
 from .avro_rules import can_read as avro_can_read
 from .findings import Finding
-from .json_rules import JsonVersion, resolver
+from .json_rules import JsonVersion
 from .json_rules import can_read as json_can_read
 from .levels import Version, check_level
 
@@ -44,38 +44,24 @@ def load_avro_version(path: Path) -> AvroVersion:
 
 
 def load_json_version(path: Path) -> JsonVersion:
-    """The file and every file its ``$ref``s reach (relative paths, read from disk), validated."""
+    """The file and every file its ``$ref``s reach by relative path (read from disk), validated;
+    messages name each file by its path as given."""
     root = path.parent
-    name = path.name
     texts: dict[str, str] = {}
-    queue = [name]
+    queue = [path.name]
     while queue:
         rel = queue.pop()
-        if rel in texts:
+        if str(root / rel) in texts:
             continue
         file = root / rel
         if not file.is_file():
             continue  # reported by the loader as an unresolvable $ref
-        texts[rel] = _read(file)
-        document = read_json(texts[rel], Source(str(file)))
+        texts[str(file)] = _read(file)
+        document = read_json(texts[str(file)], Source(str(file)))
         queue += [t for t, _ in (ref_target(rel, r) for r in _refs(document)) if t != rel]
-    try:
-        loaded = load_json_schema_files(sorted(texts.items()))
-    except SchemaErrors as e:
-        raise SchemaErrors(
-            [SchemaError(Source(str(root / err.source.file), err.source.pointer), err.message) for err in e.errors]
-        ) from None
-    documents = {rel: schema.document for rel, schema in loaded.items()}
-    # Messages name the file as given; $refs resolve among the files beside it.
-    return JsonVersion(str(path), documents[name], _displayed(resolver(documents), name, str(path)))
-
-
-def _displayed(resolve: Any, name: str, shown: str) -> Any:
-    def wrapped(file: str, ref: str) -> tuple[str, Any]:
-        target, schema = resolve(name if file == shown else file, ref)
-        return (shown if target == name else target), schema
-
-    return wrapped
+    loaded = load_json_schema_files(sorted(texts.items()))
+    schema = loaded[str(path)]
+    return JsonVersion(str(path), schema.document, schema.index, schema.draft)
 
 
 def _refs(node: Any) -> list[str]:

@@ -16,17 +16,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Config
-from ..diagnostics import SchemaError, SchemaErrors, Source, resolve_pointer
+from ..diagnostics import SchemaError, SchemaErrors, Source
 from ..ir import PRIMITIVES, SchemaUse, Topic
 from ..load.avro import load_avro_files
 from ..load.catalog import load_catalog
-from ..load.jsonschema import ref_target
+from ..load.json_drafts import Draft
+from ..load.json_refs import RefIndex
+from ..load.jsonschema import index_documents
 from ..pipeline import load_project, read_schemas
 from .avro_rules import AvroVersion
 from .avro_rules import can_read as avro_can_read
 from .findings import Finding, Incompatibility, rule
 from .history import Snapshot, default_base, read_blobs, repo_root, resolve_ref, snapshots
-from .json_rules import JsonVersion, resolver
+from .json_rules import JsonVersion
 from .json_rules import can_read as json_can_read
 from .levels import Version, check_level
 
@@ -40,7 +42,7 @@ SUBJECT_DELETED = rule(
 @dataclass
 class Report:
     findings: list[Finding]
-    base: str
+    base: str | None  # None before the first commit
     how: str
     subjects: int
     versions_read: int
@@ -60,13 +62,15 @@ def _subjects(topics: tuple[Topic, ...]) -> dict[str, tuple[Topic, SchemaUse]]:
 class _History:
     """Parsed blobs and versions of the committed states, each parsed once."""
 
-    def __init__(self, prefix: str, blobs: dict[str, bytes]) -> None:
+    def __init__(self, prefix: str, blobs: dict[str, bytes], default_draft: Draft) -> None:
         self.prefix = prefix
+        self.default_draft = default_draft
         self.blobs = blobs
         self._json: dict[str, Any] = {}
         self._avro_names: dict[str, tuple[set[str], set[str]]] = {}
         self._avro: dict[tuple[str, frozenset[tuple[str, str]]], AvroVersion] = {}
         self._index: dict[str, dict[str, str]] = {}  # commit -> (named type -> the file defining it)
+        self._json_index: dict[str, RefIndex] = {}  # commit -> its JSON files, for $ref
 
     def document(self, blob: str) -> Any:
         if blob not in self._json:
@@ -108,13 +112,19 @@ class _History:
         return self._avro[key]
 
     def json_version(self, snap: Snapshot, file: str) -> JsonVersion:
-        label = f"{snap.label}:{self.prefix}"
-
-        def resolve(in_file: str, ref: str) -> tuple[str, Any]:
-            target, fragment = ref_target(in_file.removeprefix(label), ref)
-            return label + target, resolve_pointer(self.document(snap.files[target]), fragment)
-
-        return JsonVersion(label + file, self.document(snap.files[file]), resolve)
+        """The subject's file in that commit, its ``$ref``s resolving among the commit's JSON files."""
+        index = self._json_index.get(snap.commit)
+        if index is None:
+            label = f"{snap.label}:{self.prefix}"
+            documents = {}
+            for path, blob in snap.files.items():
+                if path.endswith(".json"):
+                    try:
+                        documents[label + path] = self.document(blob)
+                    except ValueError:
+                        continue  # not JSON in that commit: a $ref to it fails, and says so
+            index = self._json_index[snap.commit] = index_documents(documents, self.default_draft)
+        return JsonVersion(f"{snap.label}:{self.prefix}{file}", self.document(snap.files[file]), index)
 
 
 def _walk_avro(node: Any, namespace: str, defined: set[str], used: set[str]) -> None:
@@ -152,6 +162,7 @@ def check_project(config: Config, against: str | None, level_override: str | Non
     repo = repo_root(config.root)
     directory = posixpath.relpath(config.schemas_dir.resolve().as_posix(), repo.resolve().as_posix())
     prefix = config.schemas.rstrip("/") + "/"
+    base: str | None
     if against:
         base, how = resolve_ref(repo, against), f"--against {against}"
     else:
@@ -160,12 +171,12 @@ def check_project(config: Config, against: str | None, level_override: str | Non
     project = load_project(config, texts)
     # The working tree's Avro types again, named as the project root sees them (schemas/...).
     named, avro = load_avro_files([(prefix + f, text) for f, text in texts[0]])
-    current_refs = resolver({prefix + f: s.document for f, s in project.json.items()})
+    current_refs = index_documents({prefix + f: s.document for f, s in project.json.items()}, config.default_draft)
     current = _subjects(tuple(t for t in project.topics if not t.deleted))
     marked_deleted = {s for t in project.topics if t.deleted for s in (t.value_subject, t.key_subject)}
 
     started = time.perf_counter()
-    states = snapshots(repo, base, directory)
+    states = snapshots(repo, base, directory) if base is not None else []
     git_seconds = time.perf_counter() - started
     transitive = (level_override or "").endswith("_TRANSITIVE") or any(
         t.compatibility.endswith("_TRANSITIVE") for t, _ in current.values()
@@ -196,7 +207,7 @@ def check_project(config: Config, against: str | None, level_override: str | Non
                 histories.setdefault(subject, []).append((snap, use.kind, use.file))
     needed_blobs = {snap.files[p] for hist in histories.values() for snap, _, _ in hist for p in snap.files}
     started = time.perf_counter()
-    history = _History(prefix, read_blobs(repo, needed_blobs))
+    history = _History(prefix, read_blobs(repo, needed_blobs), config.default_draft)
     git_seconds += time.perf_counter() - started
 
     findings: list[Finding] = []
@@ -235,13 +246,15 @@ def check_project(config: Config, against: str | None, level_override: str | Non
                 new: Version[Any] = Version(display, AvroVersion(avro[display].root, named))
                 findings += check_level(level, new, past, avro_can_read)
             else:
-                new = Version(display, JsonVersion(display, project.json[use.file].document, current_refs))
+                document = project.json[use.file].document
+                new = Version(display, JsonVersion(display, document, current_refs, config.default_draft))
                 findings += check_level(level, new, past, json_can_read)
         except SchemaError as e:
             errors.append(e)
     if errors:
         raise SchemaErrors(errors)
     for subject in sorted(last_subjects - set(current) - marked_deleted):
+        assert base is not None  # subjects at the base commit: there is one
         message = (
             f'subject "{subject}" exists at the base commit but not in the catalog; consumers may still '
             "read it: restore it or mark its topic `deleted = true`"

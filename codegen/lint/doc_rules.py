@@ -21,6 +21,8 @@ def record_doc(ctx: LintContext) -> Iterator[Hit]:
             yield Hit(n.source, f'{kind} "{n.name}" has no doc')
     for file, schema in ctx.project.json.items():
         doc = schema.document
+        if not isinstance(doc, dict):
+            continue  # a boolean schema (true or false) has nothing to describe
         if not described(doc):
             yield Hit(Source(file), "schema has no description")
         for key in ("$defs", "definitions"):

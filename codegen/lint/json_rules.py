@@ -46,8 +46,8 @@ def subschemas(node: Any, src: Source) -> Iterator[tuple[dict[str, Any], Source]
                 yield from subschemas(sub, src.at(key, name))
 
 
-def described(node: dict[str, Any], key: str = "description") -> bool:
-    value = node.get(key)
+def described(node: Any, key: str = "description") -> bool:
+    value = node.get(key) if isinstance(node, dict) else None
     return isinstance(value, str) and bool(value.strip())
 
 
@@ -55,7 +55,8 @@ def described(node: dict[str, Any], key: str = "description") -> bool:
 def json_title(ctx: LintContext) -> Iterator[Hit]:
     files = sorted({use.file for _, _, use in ctx.topic_uses() if use.kind == "json" and use.file})
     for file in files:
-        if not described(ctx.project.json[file].document, "title"):
+        document = ctx.project.json[file].document
+        if isinstance(document, dict) and not described(document, "title"):  # a boolean schema has none
             yield Hit(Source(file), "schema has no title")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -39,6 +40,11 @@ _LOGICAL_BASES: dict[str, tuple[str, ...]] = {
     "local-timestamp-micros": ("long",),
 }
 _ORDERS = ("ascending", "descending", "ignore")
+# How deep types may nest (arrays, maps, unions and named types inside one another), and how deep a
+# default value may nest, for code generation: far beyond any real schema, within what Python
+# (and so the generated code, pydantic and mypy) handles.
+MAX_DEPTH = 256
+MAX_DEFAULT_DEPTH = 64
 
 
 def read_json(path_text: str, source: Source) -> Any:
@@ -46,6 +52,10 @@ def read_json(path_text: str, source: Source) -> Any:
         return json.loads(path_text)
     except json.JSONDecodeError as e:
         raise SchemaError(source, f"invalid JSON at line {e.lineno} column {e.colno}: {e.msg}") from None
+    except RecursionError:
+        raise SchemaError(source, "invalid JSON: arrays and objects nest too deep to read") from None
+    except ValueError as e:  # a number with more digits than Python converts (sys.get_int_max_str_digits)
+        raise SchemaError(source, f"invalid JSON: {e}") from None
 
 
 class _Parser:
@@ -57,15 +67,26 @@ class _Parser:
         self.pending = pending  # references to names not (yet) defined: resolved after all files
         self.defined_here: list[str] = []
         self.referenced: set[str] = set()
+        self.errors: list[SchemaError] = []  # errors of single fields: the rest of the file is still read
+        self._depth = 0
 
     def parse(self, node: Any, src: Source, namespace: str) -> AvroType:
+        if self._depth >= MAX_DEPTH:
+            raise SchemaError(src, f"types nest more than {MAX_DEPTH} levels deep here")
+        self._depth += 1
+        try:
+            return self._parse(node, src, namespace)
+        finally:
+            self._depth -= 1
+
+    def _parse(self, node: Any, src: Source, namespace: str) -> AvroType:
         if isinstance(node, str):
             if node in PRIMITIVES:
                 return Primitive(node, src)
             return self._ref(node, src, namespace)
         if isinstance(node, list):
-            if not node:
-                raise SchemaError(src, "a union needs at least one branch")
+            # The empty union is a valid schema (Apache Avro's Java and Python parsers accept it):
+            # no value can be written with it, and reading one fails.
             branches = tuple(self.parse(b, src.at(i), namespace) for i, b in enumerate(node))
             self._check_union(branches, src)
             return Union(branches, src)
@@ -192,35 +213,40 @@ class _Parser:
         fields: list[Field] = []
         seen: set[str] = set()
         for i, f in enumerate(fields_node):
-            fsrc = src.at("fields", i)
-            if not isinstance(f, dict):
-                raise SchemaError(fsrc, "a field must be an object")
-            fname = f.get("name")
-            if not isinstance(fname, str) or not fname:
-                raise SchemaError(fsrc.at("name"), 'a field needs a "name"')
-            if fname in seen:
-                raise SchemaError(fsrc.at("name"), f'field "{fname}" appears twice')
-            seen.add(fname)
-            if "type" not in f:
-                raise SchemaError(fsrc, f'field "{fname}" needs a "type"')
-            ftype = self.parse(f["type"], fsrc.at("type"), ns)
-            order = f.get("order", "ascending")
-            if order not in _ORDERS:
-                raise SchemaError(fsrc.at("order"), f"order must be one of {', '.join(_ORDERS)}")
-            fields.append(
-                Field(
-                    name=fname,
-                    type=ftype,
-                    source=fsrc,
-                    doc=self._doc(f, fsrc),
-                    has_default="default" in f,
-                    default=f.get("default"),
-                    aliases=self._aliases(f, fsrc),
-                    order=order,
-                )
-            )
+            try:
+                field = self._field(f, src.at("fields", i), ns, seen)
+            except SchemaError as e:  # reported with the errors of the other fields
+                self.errors.append(e)
+                continue
+            fields.append(field)
         self.named[full] = Record(full, tuple(fields), src, placeholder.doc, placeholder.aliases)
         return ref
+
+    def _field(self, f: Any, fsrc: Source, ns: str, seen: set[str]) -> Field:
+        if not isinstance(f, dict):
+            raise SchemaError(fsrc, "a field must be an object")
+        fname = f.get("name")
+        if not isinstance(fname, str) or not fname:
+            raise SchemaError(fsrc.at("name"), 'a field needs a "name"')
+        if fname in seen:
+            raise SchemaError(fsrc.at("name"), f'field "{fname}" appears twice')
+        seen.add(fname)
+        if "type" not in f:
+            raise SchemaError(fsrc, f'field "{fname}" needs a "type"')
+        ftype = self.parse(f["type"], fsrc.at("type"), ns)
+        order = f.get("order", "ascending")
+        if order not in _ORDERS:
+            raise SchemaError(fsrc.at("order"), f"order must be one of {', '.join(_ORDERS)}")
+        return Field(
+            name=fname,
+            type=ftype,
+            source=fsrc,
+            doc=self._doc(f, fsrc),
+            has_default="default" in f,
+            default=f.get("default"),
+            aliases=self._aliases(f, fsrc),
+            order=order,
+        )
 
     def _enum(self, node: dict[str, Any], src: Source, namespace: str) -> Enum:
         full, _ = self._fullname(node, src, namespace)
@@ -265,11 +291,16 @@ def _union_key(t: AvroType) -> str:
     return "array" if isinstance(t, Array) else "map"
 
 
-def load_avro_files(files: Iterable[tuple[str, str]]) -> tuple[dict[str, NamedType], dict[str, AvroSchema]]:
+def load_avro_files(
+    files: Iterable[tuple[str, str]], *, codegen: bool = False
+) -> tuple[dict[str, NamedType], dict[str, AvroSchema]]:
     """Parse ``(file name, text)`` pairs; named types may be used across files in any order.
 
     Returns the named-type table (definition order) and one :class:`AvroSchema` per file.
-    All errors are collected and raised together as :class:`SchemaErrors`.
+    All errors are collected and raised together as :class:`SchemaErrors`: every broken field of
+    every file, unknown types and invalid defaults alike. With ``codegen``, also what code
+    generation cannot take: a file that defines no named type (nothing to generate), a default
+    nested too deep.
     """
     named: dict[str, NamedType] = {}
     pending: dict[str, tuple[Source, str]] = {}
@@ -281,18 +312,16 @@ def load_avro_files(files: Iterable[tuple[str, str]]) -> tuple[dict[str, NamedTy
         try:
             root = parser.parse(read_json(text, src), src, "")
         except SchemaError as e:
-            errors.append(e)
+            errors += [*parser.errors, e]
             continue
+        errors += parser.errors
         parsed.append((file, root, parser.referenced, parser.defined_here))
     for src, written in pending.values():
         errors.append(SchemaError(src, f'unknown type "{written}"'))
-    for _, root, _, _ in parsed:
-        try:
-            _check_defaults(root, named, set())
-        except SchemaError as e:
-            errors.append(e)
-        except KeyError:
-            pass  # uses a type that is not defined: already reported above
+    for file, root, _, defined in parsed:
+        _check_defaults(root, named, set(), errors, codegen)
+        if codegen and not defined:
+            errors.append(SchemaError(Source(file), f"nothing to generate: {_nothing_here(root, named)}"))
     if errors:
         raise SchemaErrors(errors)
     out: dict[str, AvroSchema] = {}
@@ -302,26 +331,53 @@ def load_avro_files(files: Iterable[tuple[str, str]]) -> tuple[dict[str, NamedTy
     return named, out
 
 
-def _check_defaults(t: AvroType, named: dict[str, NamedType], seen: set[str]) -> None:
-    if isinstance(t, NamedRef):
-        if t.fullname in seen:
-            return
-        seen.add(t.fullname)
-        n = named[t.fullname]
-        if isinstance(n, Record):
+def _nothing_here(root: AvroType, named: dict[str, NamedType]) -> str:
+    written = json.dumps(_to_json(root, named, set(named), ""), ensure_ascii=False)
+    if len(written) > 60:
+        written = written[:57] + "..."
+    return f"the file's type is {written}, and it defines no record, enum or fixed type"
+
+
+def _check_defaults(
+    t: AvroType, named: dict[str, NamedType], seen: set[str], errors: list[SchemaError], codegen: bool
+) -> None:
+    """Every invalid default of the records ``t`` reaches, into ``errors``; names not defined are
+    skipped (reported as unknown types)."""
+    stack = [t]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Logical):
+            stack.append(node.base)
+        elif isinstance(node, Array):
+            stack.append(node.items)
+        elif isinstance(node, Map):
+            stack.append(node.values)
+        elif isinstance(node, Union):
+            stack += node.branches
+        elif isinstance(node, NamedRef) and node.fullname not in seen and node.fullname in named:
+            seen.add(node.fullname)
+            n = named[node.fullname]
+            if not isinstance(n, Record):
+                continue
             for f in n.fields:
                 if f.has_default:
                     problem = default_problem(f.type, f.default, named)
+                    if problem is None and codegen and _nesting(f.default) > MAX_DEFAULT_DEPTH:
+                        problem = f"it nests more than {MAX_DEFAULT_DEPTH} levels deep, more than schemabus generates"
                     if problem:
-                        raise SchemaError(f.source.at("default"), f'invalid default for field "{f.name}": {problem}')
-                _check_defaults(f.type, named, seen)
-    elif isinstance(t, Array):
-        _check_defaults(t.items, named, seen)
-    elif isinstance(t, Map):
-        _check_defaults(t.values, named, seen)
-    elif isinstance(t, Union):
-        for b in t.branches:
-            _check_defaults(b, named, seen)
+                        errors.append(
+                            SchemaError(f.source.at("default"), f'invalid default for field "{f.name}": {problem}')
+                        )
+            stack += reversed([f.type for f in n.fields])
+
+
+def _nesting(value: Any) -> int:
+    """How deep JSON arrays and objects nest in ``value`` (0 for a scalar)."""
+    depth, level = 0, [value]
+    while level:
+        depth += 1
+        level = [v for x in level if isinstance(x, (list, dict)) for v in (x.values() if isinstance(x, dict) else x)]
+    return depth - 1
 
 
 def default_problem(t: AvroType, value: Any, named: dict[str, NamedType]) -> str | None:
@@ -329,6 +385,8 @@ def default_problem(t: AvroType, value: Any, named: dict[str, NamedType]) -> str
     if isinstance(t, Logical):
         return default_problem(t.base, value, named)
     if isinstance(t, Union):
+        if not t.branches:
+            return "the empty union holds no value"
         # The specification ties a union's default to its first branch.
         return default_problem(t.branches[0], value, named)
     if isinstance(t, Array):
@@ -340,6 +398,8 @@ def default_problem(t: AvroType, value: Any, named: dict[str, NamedType]) -> str
             return "expected an object"
         return next((p for v in value.values() if (p := default_problem(t.values, v, named))), None)
     if isinstance(t, NamedRef):
+        if t.fullname not in named:
+            return None  # an unknown type, reported as such
         n = named[t.fullname]
         if isinstance(n, Enum):
             return None if value in n.symbols else f"{json.dumps(value)} is not a symbol of {n.fullname}"
@@ -360,6 +420,11 @@ def default_problem(t: AvroType, value: Any, named: dict[str, NamedType]) -> str
                 return p
         return None
     name = t.name
+    if name in ("float", "double") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:  # fastavro refuses such a schema (and could not write its default): so does schemabus
+            struct.pack("<f" if name == "float" else "<d", float(value))
+        except OverflowError:
+            return f"the number is beyond the range of a {name}"
     ok = {
         "null": value is None,
         "boolean": isinstance(value, bool),

@@ -11,6 +11,17 @@ from typing import Any
 from .. import naming
 from ..ir import Array, AvroType, Enum, Fixed, Logical, Map, NamedRef, NamedType, Primitive, Record, Union
 from ..load.avro import default_problem
+from ..naming import literal
+
+# Deeply nested arrays, maps and unions (``list[list[...]]`` 200 levels down) are cut into pieces:
+# every ALIAS_EVERY levels of a type (counted from its innermost level) become a type alias of the
+# models module, so no annotation nests deeper than that, and pydantic builds each piece's validator
+# once, innermost first (see ``schemabus.runtime.avro.prebuild``); a codec that reaches
+# HELPER_DEPTH nested blocks (Python allows 20) continues in a helper function; the compiled codec
+# takes programs up to PROGRAM_DEPTH nodes deep, deeper records use their Python writer and reader.
+ALIAS_EVERY = 8
+HELPER_DEPTH = 8
+PROGRAM_DEPTH = 64
 
 # Module-level names of the generated models module (imported under underscore aliases so schema
 # names cannot shadow them); class names are added per project.
@@ -28,14 +39,24 @@ class FieldSpec:
 
 
 @dataclass
+class AliasSpec:
+    """A module-level type alias of the models module: a fixed type, or a piece of a deep type."""
+
+    name: str
+    expression: str
+    prebuild: bool = False  # deep pieces whose validator is built at once (see runtime.avro.prebuild)
+
+
+@dataclass
 class ClassSpec:
     kind: str  # "record" | "enum"
     name: str
     fullname: str
     doc: str | None
     fields: list[FieldSpec] = field(default_factory=list)
-    members: list[tuple[str, str]] = field(default_factory=list)  # enum (member, symbol)
+    members: list[tuple[str, str]] = field(default_factory=list)  # enum (member, symbol literal)
     default_member: str | None = None
+    aliases: list[AliasSpec] = field(default_factory=list)  # defined just before the class
 
 
 # Logical types carried by an int or a long: the base type, and the runtime.avro conversions to the
@@ -65,19 +86,87 @@ class AvroPython:
         for n in named.values():
             short_counts[n.name] = short_counts.get(n.name, 0) + 1
         taken: set[str] = set(MODEL_IMPORTS) | {"Union"}
+        # The name of each named type in the models module: a class, or a type alias for a fixed.
         self.class_names: dict[str, str] = {}
         for full in sorted(named):
             n = named[full]
-            if isinstance(n, Fixed):
-                continue
             base = n.name if short_counts[n.name] == 1 else naming.pascal(full)
             self.class_names[full] = naming.class_name(base, taken)
         self.module_names = frozenset(taken)
         self._tmp = 0
+        # Deep types: the alias of each piece (by structure), in order of definition; the classes
+        # and aliases the models module has defined so far (a later record is a forward reference).
+        self._aliases: dict[AvroType, AliasSpec] = {}
+        self._new_aliases: list[AliasSpec] = []
+        self._defined: set[str] = set()
+        self._in_alias = 0
+        # Names of the models module that the code generated since the last clear() refers to.
+        self.referenced: set[str] = set()
+        self._heights: dict[int, tuple[AvroType, int]] = {}
+        # Codec helper functions of deep types: (writer or reader, type) -> name, and their code.
+        self._helper_names: dict[tuple[str, AvroType], str] = {}
+        self.helpers: list[tuple[str, list[str]]] = []  # (signature, body lines)
 
     # --- annotations -------------------------------------------------------------------------
 
+    def height(self, t: AvroType) -> int:
+        """How many arrays, maps and unions nest in ``t``, ``t`` included (0 for any other type)."""
+        stack: list[tuple[AvroType, bool]] = [(t, False)]
+        while stack:  # no recursion: types may nest hundreds of levels deep
+            node, ready = stack.pop()
+            if id(node) in self._heights:
+                continue
+            kids: tuple[AvroType, ...] = (
+                (node.items,)
+                if isinstance(node, Array)
+                else (node.values,)
+                if isinstance(node, Map)
+                else node.branches
+                if isinstance(node, Union)
+                else ()
+            )
+            if not kids:
+                self._heights[id(node)] = (node, 0)
+            elif ready:
+                self._heights[id(node)] = (node, 1 + max(self._heights[id(k)][1] for k in kids))
+            else:
+                stack.append((node, True))
+                stack += [(k, False) for k in kids]
+        return self._heights[id(t)][1]
+
     def annotation(self, t: AvroType) -> str:
+        """The Python type of ``t``; a piece of a deep type is the name of its alias."""
+        if isinstance(t, (Array, Map, Union)):
+            h = self.height(t)
+            if h >= ALIAS_EVERY and h % ALIAS_EVERY == 0:
+                name = self._alias(t).name
+                self.referenced.add(name)
+                return name
+        return self._annotation(t)
+
+    def aliases(self) -> list[AliasSpec]:
+        """The aliases of the pieces of deep types, in order of definition."""
+        return list(self._aliases.values())
+
+    def _alias(self, t: AvroType) -> AliasSpec:
+        alias = self._aliases.get(t)
+        if alias is None:
+            self._in_alias += 1
+            try:
+                expression = self._annotation(t)
+            finally:
+                self._in_alias -= 1
+            # A record the models module defines later (a recursive type) is a forward reference
+            # that pydantic resolves with the class: such a piece cannot be built before.
+            ready = all(self.class_names[r] in self._defined for r in _records_in(t, self.named))
+            alias = AliasSpec(
+                f"_Nested{len(self._aliases) + 1}", f"_t.Annotated[{expression}, _avro.DeepType()]", ready
+            )
+            self._aliases[t] = alias
+            self._new_aliases.append(alias)
+        return alias
+
+    def _annotation(self, t: AvroType) -> str:
         if isinstance(t, Primitive):
             return {
                 "null": "None",
@@ -91,7 +180,9 @@ class AvroPython:
             }[t.name]
         if isinstance(t, Logical):
             if t.logical == "decimal":
-                return f"_t.Annotated[_decimal.Decimal, _pd.Field(max_digits={t.precision}, decimal_places={t.scale})]"
+                if isinstance(t.base, NamedRef):  # the logical type of a fixed is on its definition
+                    return self.class_names[t.base.fullname]
+                return _decimal_annotation(t.precision, t.scale)
             return {
                 "uuid": "_uuid.UUID",
                 "date": "_dt.date",
@@ -107,33 +198,55 @@ class AvroPython:
         if isinstance(t, Map):
             return f"dict[str, {self.annotation(t.values)}]"
         if isinstance(t, Union):
+            if not t.branches:  # the empty union: no value has this type
+                return "_avro.EmptyUnion"
             parts = [self.annotation(b) for b in t.branches if not _is_null(b)]
             if t.null_index is not None:
                 parts.append("None")
             return " | ".join(parts)
-        n = self.named[t.fullname]
-        if isinstance(n, Fixed):
-            return f"_t.Annotated[bytes, _pd.Field(min_length={n.size}, max_length={n.size})]"
-        return self.class_names[n.fullname]
+        name = self.class_names[t.fullname]
+        self.referenced.add(name)
+        if self._in_alias and name not in self._defined:
+            return f'"{name}"'  # a forward reference in an alias, which Python evaluates at once
+        return name
+
+    def fixed_alias(self, n: Fixed) -> str:
+        """The type a fixed stands for: ``bytes`` of its size, or a decimal with its logical type."""
+        if n.logical == "decimal":
+            return _decimal_annotation(n.precision, n.scale)
+        return f"_t.Annotated[bytes, _pd.Field(min_length={n.size}, max_length={n.size})]"
 
     # --- model classes -----------------------------------------------------------------------
 
     def class_specs(self) -> list[ClassSpec]:
-        """Enums first (defaults refer to their members), then records in dependency order."""
+        """Enums first (defaults refer to their members), then fixed types (aliases), then records in
+        dependency order, each with the aliases of deep types it needs first."""
         specs: list[ClassSpec] = []
         for full in sorted(self.named):
             n = self.named[full]
             if isinstance(n, Enum):
                 used: set[str] = set()
-                members = [(naming.enum_member(s, used), s) for s in n.symbols]
-                default = dict((s, m) for m, s in members).get(n.default) if n.default else None
+                members = [(naming.enum_member(s, used), literal(s)) for s in n.symbols]
+                default = dict(zip(n.symbols, (m for m, _ in members))).get(n.default) if n.default else None
                 specs.append(
                     ClassSpec("enum", self.class_names[full], full, n.doc, members=members, default_member=default)
                 )
+                self._defined.add(self.class_names[full])
+        for full in sorted(self.named):
+            n = self.named[full]
+            if isinstance(n, Fixed):
+                name = self.class_names[full]
+                specs.append(ClassSpec("fixed", name, full, n.doc, aliases=[AliasSpec(name, self.fixed_alias(n))]))
+                self._defined.add(name)
         for full in self._record_order():
             n = self.named[full]
             assert isinstance(n, Record)
-            specs.append(ClassSpec("record", self.class_names[full], full, n.doc, fields=self.field_specs(n)))
+            fields = self.field_specs(n)
+            specs.append(
+                ClassSpec("record", self.class_names[full], full, n.doc, fields=fields, aliases=self._new_aliases)
+            )
+            self._new_aliases = []
+            self._defined.add(self.class_names[full])
         return specs
 
     def _record_order(self) -> list[str]:
@@ -155,16 +268,19 @@ class AvroPython:
             visit(full)
         return order
 
-    def field_specs(self, record: Record) -> list[FieldSpec]:
+    def attribute_names(self, record: Record) -> list[str]:
+        """The Python attribute of each field of ``record``."""
         used: set[str] = set()
+        return [naming.field_name(f.name, self.module_names, used) for f in record.fields]
+
+    def field_specs(self, record: Record) -> list[FieldSpec]:
         out = []
-        for f in record.fields:
-            name = naming.field_name(f.name, self.module_names, used)
+        for name, f in zip(self.attribute_names(record), record.fields):
             args: list[str] = []
             if name != f.name:
-                args += [f"validation_alias={f.name!r}", f"serialization_alias={f.name!r}"]
+                args += [f"validation_alias={literal(f.name)}", f"serialization_alias={literal(f.name)}"]
             if f.doc:
-                args.append(f"description={f.doc!r}")
+                args.append(f"description={literal(f.doc)}")
             default = None
             if f.has_default:
                 expr, mutable = self.default_expr(f.type, f.default)
@@ -185,22 +301,22 @@ class AvroPython:
             for b in t.branches:
                 if default_problem(b, value, self.named) is None:
                     return self.default_expr(b, value)
-            return self.default_expr(t.branches[0], value)
+            return self.default_expr(t.branches[0], value)  # IndexError for []: the loader refuses it
         if isinstance(t, Primitive):
             if t.name == "null":
                 return "None", False
             if t.name == "bytes":
-                return repr(value.encode("latin-1")), False
+                return literal(value.encode("latin-1")), False
             if t.name in ("float", "double"):
-                return repr(float(value)), False
-            return repr(value), False
+                return literal(float(value)), False
+            return literal(value), False
         if isinstance(t, Logical):
             return self._logical_default(t, value), False
         if isinstance(t, Array):
             items = [self.default_expr(t.items, v)[0] for v in value]
             return "[" + ", ".join(items) + "]", True
         if isinstance(t, Map):
-            items = [f"{k!r}: {self.default_expr(t.values, v)[0]}" for k, v in value.items()]
+            items = [f"{literal(k)}: {self.default_expr(t.values, v)[0]}" for k, v in value.items()]
             return "{" + ", ".join(items) + "}", True
         n = self.named[t.fullname]
         if isinstance(n, Enum):
@@ -208,11 +324,11 @@ class AvroPython:
             members = {s: naming.enum_member(s, used) for s in n.symbols}
             return f"{self.class_names[n.fullname]}.{members[value]}", False
         if isinstance(n, Fixed):
-            return repr(value.encode("latin-1")), False
+            return literal(value.encode("latin-1")), False
         parts = []
         for f in n.fields:
             if f.name in value:
-                parts.append(f"{f.name!r}: {self.default_expr(f.type, value[f.name])[0]}")
+                parts.append(f"{literal(f.name)}: {self.default_expr(f.type, value[f.name])[0]}")
         return f"{self.class_names[n.fullname]}.model_validate({{{', '.join(parts)}}})", True
 
     def _logical_default(self, t: Logical, value: Any) -> str:
@@ -221,21 +337,21 @@ class AvroPython:
         lg = t.logical
         if lg == "decimal":
             raw = value.encode("latin-1")
-            return f"_decimal.Decimal({str(rt.decimal_from_bytes(raw, t.scale, t.precision))!r})"
+            return f"_decimal.Decimal({literal(str(rt.decimal_from_bytes(raw, t.scale, t.precision)))})"
         if lg == "uuid":
-            return f"_uuid.UUID({value!r})"
+            return f"_uuid.UUID({literal(value)})"
         if lg == "date":
-            return f"_dt.date.fromisoformat({rt.days_to_date(value).isoformat()!r})"
+            return f"_dt.date.fromisoformat({literal(rt.days_to_date(value).isoformat())})"
         if lg in ("time-millis", "time-micros"):
             tm = rt.millis_to_time(value) if lg == "time-millis" else rt.micros_to_time(value)
-            return f"_dt.time.fromisoformat({tm.isoformat()!r})"
+            return f"_dt.time.fromisoformat({literal(tm.isoformat())})"
         conv = {
             "timestamp-millis": rt.millis_to_timestamp,
             "timestamp-micros": rt.micros_to_timestamp,
             "local-timestamp-millis": rt.millis_to_local_timestamp,
             "local-timestamp-micros": rt.micros_to_local_timestamp,
         }[lg]
-        return f"_dt.datetime.fromisoformat({conv(value).isoformat()!r})"
+        return f"_dt.datetime.fromisoformat({literal(conv(value).isoformat())})"
 
     # --- encoders ----------------------------------------------------------------------------
 
@@ -246,15 +362,35 @@ class AvroPython:
     def writer_body(self, record: Record) -> list[str]:
         self._tmp = 0
         lines: list[str] = []
-        for spec, f in zip(self.field_specs(record), record.fields):
-            self.emit_write(f.type, f"v.{spec.name}", lines, "")
+        for name, f in zip(self.attribute_names(record), record.fields):
+            self.emit_write(f.type, f"v.{name}", lines, "")
         return lines or ["pass"]
+
+    def _helper(self, kind: str, t: AvroType) -> str:
+        """The helper function writing (``kind`` "w") or reading ("r") an array or map that sits too
+        many blocks deep in a codec; made once per type."""
+        name = self._helper_names.get((kind, t))
+        if name is None:
+            name = self._helper_names[(kind, t)] = f"_{kind}{len(self._helper_names) + 1}"
+            body: list[str] = []
+            annotation = self.annotation(t)
+            if kind == "w":
+                self.emit_write(t, "v", body, "")
+                self.helpers.append((f"def {name}(v: {annotation}, b: bytearray) -> None:", body))
+            else:
+                self.emit_read(t, "v", body, "")
+                self.helpers.append(
+                    (f"def {name}(buf: bytes, p: int) -> tuple[{annotation}, int]:", [*body, "return v, p"])
+                )
+        return name
 
     def emit_write(self, t: AvroType, expr: str, out: list[str], ind: str) -> None:
         if isinstance(t, Primitive):
             self._write_primitive(t.name, expr, out, ind)
         elif isinstance(t, Logical):
             self._write_logical(t, expr, out, ind)
+        elif isinstance(t, (Array, Map)) and len(ind) >= 4 * HELPER_DEPTH:
+            out.append(f"{ind}{self._helper('w', t)}({expr}, b)")
         elif isinstance(t, Array):
             x, y = self.tmp(), self.tmp()
             out += [f"{ind}{x} = {expr}", f"{ind}if {x}:"]
@@ -280,10 +416,11 @@ class AvroPython:
                 out.append(f"{ind}b += _E_{self.class_names[n.fullname]}[{expr}]")
             else:
                 x = self.tmp()
+                message = literal(f"fixed {n.fullname} needs {n.size} bytes, not ")
                 out += [
                     f"{ind}{x} = {expr}",
                     f"{ind}if len({x}) != {n.size}:",
-                    f'{ind}    raise ValueError(f"fixed {n.fullname} needs {n.size} bytes, not {{len({x})}}")',
+                    f"{ind}    raise ValueError({message} + str(len({x})))",
                     f"{ind}b += {x}",
                 ]
 
@@ -341,6 +478,9 @@ class AvroPython:
         self._write_primitive(base, f"_avro.{to}({expr})", out, ind)
 
     def _write_union(self, t: Union, expr: str, out: list[str], ind: str) -> None:
+        if not t.branches:
+            out.append(f"{ind}raise TypeError({literal('an empty union holds no value')})")
+            return
         x = self.tmp()
         out.append(f"{ind}{x} = {expr}")
         non_null = [(i, b) for i, b in enumerate(t.branches) if not _is_null(b)]
@@ -404,6 +544,7 @@ class AvroPython:
         n = self.named[t.fullname]
         if isinstance(n, Fixed):
             return f"isinstance({x}, bytes) and len({x}) == {n.size}"
+        self.referenced.add(self.class_names[n.fullname])
         return f"isinstance({x}, {self.class_names[n.fullname]})"
 
     # --- codec programs (for the compiled codec; see runtime/avro.py) --------------------------
@@ -422,12 +563,12 @@ class AvroPython:
             assert isinstance(n, Record)
             cls = self.class_names[full]
             fields: list[str] | None = []
-            for spec, f in zip(self.field_specs(n), n.fields):
+            for name, f in zip(self.attribute_names(n), n.fields):
                 node = self.program_node(f.type, done)
                 if node is None or fields is None:
                     fields = None
                     break
-                fields.append(f"({spec.name!r}, {node})")
+                fields.append(f"({literal(name)}, {node})")
             if fields is None:
                 out.append((cls, f"(_avro.OP_PYTHON, _w_{cls}, _r_{cls})"))
             else:
@@ -435,22 +576,24 @@ class AvroPython:
             done.add(full)
         return out
 
-    def program_node(self, t: AvroType, done: set[str]) -> str | None:
+    def program_node(self, t: AvroType, done: set[str], depth: int = 1) -> str | None:
         """The program node of ``t``: the encoding of :meth:`emit_write` and :meth:`emit_read`; None
-        when the compiled codec cannot encode it."""
+        when the compiled codec cannot encode it (or ``t`` nests too deep for it)."""
+        if depth > PROGRAM_DEPTH:
+            return None
         if isinstance(t, Primitive):
             return f"(_avro.OP_{t.name.upper()},)"
         if isinstance(t, Logical):
             return self._logical_node(t)
         if isinstance(t, Array | Map):
-            inner = self.program_node(t.items if isinstance(t, Array) else t.values, done)
+            inner = self.program_node(t.items if isinstance(t, Array) else t.values, done, depth + 1)
             return None if inner is None else f"(_avro.OP_{'ARRAY' if isinstance(t, Array) else 'MAP'}, {inner})"
         if isinstance(t, Union):
             non_null = [(i, b) for i, b in enumerate(t.branches) if not _is_null(b)]
             if t.null_index is None or len(non_null) != 1:
                 return None
             i, b = non_null[0]
-            inner = self.program_node(b, done)
+            inner = self.program_node(b, done, depth + 1)
             return None if inner is None else f"(_avro.OP_OPTIONAL, {t.null_index}, {i}, {inner})"
         n = self.named[t.fullname]
         if isinstance(n, Record):
@@ -458,7 +601,7 @@ class AvroPython:
             return f"_P_{cls}" if n.fullname in done else f"(_avro.OP_PYTHON, _w_{cls}, _r_{cls})"
         if isinstance(n, Enum):
             cls = self.class_names[n.fullname]
-            return f"(_avro.OP_ENUM, _E_{cls}, tuple(_S_{cls}.values()), {cls!r})"
+            return f"(_avro.OP_ENUM, _E_{cls}, tuple(_S_{cls}.values()), {literal(cls)})"
         return f"(_avro.OP_FIXED, {n.size})"
 
     def _logical_node(self, t: Logical) -> str:
@@ -486,10 +629,10 @@ class AvroPython:
         self._tmp = 0
         lines: list[str] = []
         pairs = []
-        for spec, f in zip(self.field_specs(record), record.fields):
+        for name, f in zip(self.attribute_names(record), record.fields):
             var = self.tmp()
             self.emit_read(f.type, var, lines, "")
-            pairs.append((spec.name, var))
+            pairs.append((name, var))
         return lines, pairs
 
     def _read_long(self, var: str, out: list[str], ind: str) -> None:
@@ -508,6 +651,8 @@ class AvroPython:
             self._read_primitive(t.name, var, out, ind)
         elif isinstance(t, Logical):
             self._read_logical(t, var, out, ind)
+        elif isinstance(t, (Array, Map)) and len(ind) >= 4 * HELPER_DEPTH:
+            out.append(f"{ind}{var}, p = {self._helper('r', t)}(buf, p)")
         elif isinstance(t, (Array, Map)):
             # Collect into a fresh, precisely typed local: ``var`` may be declared as a union.
             coll, count, item, key = self.tmp(), self.tmp(), self.tmp(), self.tmp()
@@ -535,6 +680,9 @@ class AvroPython:
             i = self.tmp()
             out.append(f"{ind}{var}: {self.annotation(t)}")
             self._read_long(i, out, ind)
+            if not t.branches:
+                out.append(f'{ind}raise _avro.AvroDecodeError(f"union index {{{i}}} out of range: the union is empty")')
+                return
             for k, b in enumerate(t.branches):
                 out.append(f"{ind}{'if' if k == 0 else 'elif'} {i} == {k}:")
                 body: list[str] = []
@@ -575,7 +723,7 @@ class AvroPython:
             out += [
                 f"{ind}{end} = p + {n}",
                 f"{ind}if {n} < 0 or {end} > len(buf):",
-                f"{ind}    raise _avro.bad_length({n}, {name!r})",
+                f"{ind}    raise _avro.bad_length({n}, {literal(name)})",
             ]
             if name == "string":
                 out.append(f"{ind}{var} = str(buf[p:{end}], 'utf-8')")
@@ -621,7 +769,28 @@ class AvroPython:
 def _avro_long_literal(i: int) -> str:
     from schemabus.runtime.avro import write_long
 
-    return repr(write_long(i))
+    return literal(write_long(i))
+
+
+def _decimal_annotation(precision: int, scale: int) -> str:
+    return f"_t.Annotated[_decimal.Decimal, _pd.Field(max_digits={precision}, decimal_places={scale})]"
+
+
+def _records_in(t: AvroType, named: dict[str, NamedType]) -> set[str]:
+    """Full names of the records ``t`` uses directly (through arrays, maps and unions)."""
+    out: set[str] = set()
+    stack = [t]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Array):
+            stack.append(node.items)
+        elif isinstance(node, Map):
+            stack.append(node.values)
+        elif isinstance(node, Union):
+            stack += node.branches
+        elif isinstance(node, NamedRef) and isinstance(named[node.fullname], Record):
+            out.add(node.fullname)
+    return out
 
 
 def _is_null(t: AvroType) -> bool:

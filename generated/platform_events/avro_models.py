@@ -33,6 +33,7 @@ __all__ = [
     "SearchMode",
     "AgentType",
     "SubtaskStatus",
+    "TokenPrice",
     "AvailabilityWindow",
     "AgentCreated",
     "AgentDeleted",
@@ -132,6 +133,10 @@ class SubtaskStatus(_enum.Enum):
     def _missing_(cls, value: object) -> SubtaskStatus:
         # Avro's enum default: an unknown symbol from a newer writer reads as the default.
         return cls.UNKNOWN
+
+
+TokenPrice: _t.TypeAlias = _t.Annotated[_decimal.Decimal, _pd.Field(max_digits=18, decimal_places=8)]
+"""Price of one million tokens in the event's currency, as an exact decimal stored in an 8-byte two's-complement fixed."""
 
 
 class AvailabilityWindow(_avro.AvroRecord):
@@ -389,10 +394,8 @@ class CostRecorded(_avro.AvroRecord):
     model: str = _pd.Field(description='Model that was billed, e.g. "gpt-4o-2024-08-06".')
     prompt_tokens: _avro.Int64 = _pd.Field(default=0, description="Number of input (prompt) tokens billed.")
     completion_tokens: _avro.Int64 = _pd.Field(default=0, description="Number of output (completion) tokens billed.")
-    prompt_unit_price: _t.Annotated[_decimal.Decimal, _pd.Field(max_digits=18, decimal_places=8)] = _pd.Field(
-        description="Price of one million prompt tokens applied to this usage."
-    )
-    completion_unit_price: _t.Annotated[_decimal.Decimal, _pd.Field(max_digits=18, decimal_places=8)] = _pd.Field(
+    prompt_unit_price: TokenPrice = _pd.Field(description="Price of one million prompt tokens applied to this usage.")
+    completion_unit_price: TokenPrice = _pd.Field(
         description="Price of one million completion tokens applied to this usage."
     )
     prompt_cost: _t.Annotated[_decimal.Decimal, _pd.Field(max_digits=18, decimal_places=8)] = _pd.Field(

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import shlex
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
 
+from schemabus.codegen.options import timeout_option
+
 from .errors import DevStackError
 from .kafka import KafkaProcess
+from .process import ServerProcess
 from .stack import STARTUP_TIMEOUT, DevStack, dev_run_dir, start_stack
 
 
@@ -86,24 +90,68 @@ def down() -> None:
     (run_dir / "state.json").unlink(missing_ok=True)
 
 
+def _probe(server: ServerProcess, timeout: float) -> str | None:
+    """None when ``server`` answers a request within ``timeout`` seconds, else the error line."""
+    from ..errors import ServerUnavailableError
+
+    kind = "Kafka broker" if server.name == "kafka" else "schema registry"
+    if not server.is_running():
+        return (
+            f"{kind} {server.address} is unavailable: its process (pid {server.pid}) is not running; "
+            f"log: {server.log_path}"
+        )
+    try:
+        if isinstance(server, KafkaProcess):
+            from confluent_kafka.admin import AdminClient
+
+            from ..kafka_logging import BrokerErrors
+
+            errors = BrokerErrors(server.address)
+            admin = AdminClient({"bootstrap.servers": server.address, **errors.config()})
+            errors.call("read the cluster metadata", lambda: admin.list_topics(timeout=timeout), client=admin)
+        else:
+            from ..config import RegistryConfig
+            from ..registry_client import ConfluentRegistry
+
+            registry = ConfluentRegistry(
+                RegistryConfig(url=server.address, timeout_s=min(10.0, timeout), retry_timeout_s=timeout)
+            )
+            try:
+                registry.call("list the subjects", registry.client.get_subjects)
+            finally:
+                registry.close()
+    except ServerUnavailableError as e:
+        return str(e)
+    return None
+
+
 @dev.command()
-def status() -> None:
-    """Show whether the `schemabus dev up` servers run; exit code 1 unless both do."""
+@timeout_option
+def status(timeout: float) -> None:
+    """Show whether the `schemabus dev up` servers run and answer.
+
+    Exit 0 when both answer, 1 when no stack was started; 2 when a server is stopped or gives no
+    answer within --timeout seconds (one error line each, naming the server and its address).
+    """
     stack = DevStack.load(dev_run_dir())
     if stack is None or not stack.servers:
         click.echo("not running (no `schemabus dev up` stack)")
         raise SystemExit(1)
-    running = stack.running()
-    for server in stack.servers:
-        state = "running" if running[server.name] else "stopped"
+    with ThreadPoolExecutor(max_workers=len(stack.servers)) as pool:  # both within one --timeout
+        problems = list(pool.map(lambda server: _probe(server, timeout), stack.servers))
+    for server, problem in zip(stack.servers, problems):
+        state = "running" if problem is None else "stopped" if not server.is_running() else "no answer"
         # Kafka's second listener (SASL/PLAIN dev users, ACLs enforced), for security tests.
         sasl = f" + SASL {server.sasl.address}" if isinstance(server, KafkaProcess) and server.sasl else ""
         click.echo(
-            f"{server.name:<8} {state:<7} pid {server.pid:<7} {server.address}{sasl}  "
+            f"{server.name:<8} {state:<9} pid {server.pid:<7} {server.address}{sasl}  "
             f"({server.version}; log {server.log_path})"
         )
-    if not all(running.values()):
-        raise SystemExit(1)
+    for problem in problems:
+        if problem is not None:
+            click.echo(f"error: {problem}", err=True)
+    if any(problems):
+        raise SystemExit(2)
 
 
 if __name__ == "__main__":

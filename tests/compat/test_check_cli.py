@@ -90,7 +90,7 @@ def test_json_schema_with_a_ref_to_another_file(tmp_path: Path) -> None:
 
 def test_usage_and_schema_errors_exit_2(tmp_path: Path) -> None:
     v1 = _avro(tmp_path / "v1.avsc", ID)
-    assert _check(v1).exit_code == 2  # no --previous
+    assert _check("--previous", v1).exit_code == 2  # no NEW
     bad = tmp_path / "bad.avsc"
     bad.write_text('{"type": "record", "name": "X", "fields": [{"name": "a", "type": "strng"}]}')
     result = _check("--previous", v1, bad)

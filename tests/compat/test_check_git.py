@@ -184,6 +184,22 @@ def test_json_schema_subject(repo: Repo) -> None:
     )
 
 
+def test_first_commit_has_nothing_to_compare_with(repo: Repo) -> None:
+    # A pre-commit hook runs before the first commit exists: every subject is new, so it passes.
+    repo.write(_record(ID))
+    result = repo.check()
+    assert result.exit_code == 0, result.output
+    assert "no incompatibilities (1 subjects, first commit: nothing committed to compare with;" in result.output
+
+
+def test_against_a_ref_that_names_no_commit(repo: Repo) -> None:
+    repo.write(_record(ID))
+    repo.commit("v1")
+    result = repo.check("--against", "v9")
+    assert result.exit_code == 2
+    assert 'error: git: "v9" does not name a commit in ' in result.output
+
+
 # --- histories that change shape: keys, shared types, catalogs and formats that come and go -----------
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import pytest
@@ -21,11 +22,10 @@ from schemabus.codegen.compat.json_rules import (
     JsonVersion,
     can_read,
     differences,
-    resolver,
 )
 from schemabus.codegen.compat.levels import Version, check_level
 from schemabus.codegen.diagnostics import SchemaError
-from schemabus.codegen.load.jsonschema import bundle
+from schemabus.codegen.load.jsonschema import bundle, index_documents
 
 from ..conftest import ROOT
 
@@ -640,12 +640,20 @@ CASES = [
 ]
 
 
+def version(file: str, doc: Any) -> JsonVersion:
+    """A fixture as a version: 2020-12 when it uses that draft's keywords, else draft-07 (no $schema)."""
+    newer = re.search(r'"(prefixItems|dependentRequired|dependentSchemas)"', json.dumps(doc))
+    if newer and isinstance(doc, dict) and "$schema" not in doc:
+        doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", **doc}
+    return JsonVersion(file, doc)
+
+
 def _all(writer: Any, reader: Any) -> list[str]:
-    return [f"{d.type} {d.source}" for d in differences(JsonVersion("v2.json", reader), JsonVersion("v1.json", writer))]
+    return [f"{d.type} {d.source}" for d in differences(version("v2.json", reader), version("v1.json", writer))]
 
 
 def _incompatible(writer: Any, reader: Any) -> list[str]:
-    return [f"{i.rule.id} {i.source}" for i in can_read(JsonVersion("v2.json", reader), JsonVersion("v1.json", writer))]
+    return [f"{i.rule.id} {i.source}" for i in can_read(version("v2.json", reader), version("v1.json", writer))]
 
 
 @pytest.mark.parametrize(("writer", "reader", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -722,12 +730,12 @@ def _failed(stamp: dict[str, Any]) -> dict[str, Any]:
 
 def _version(error_max_length: int, stamp: dict[str, Any]) -> JsonVersion:
     file = "events/failed.schema.json"
-    # The resolver sees the files on disk; this version's own file is taken from the version itself.
-    on_disk = {"common/error.schema.json": _error(error_max_length), file: _failed({"type": "null"})}
-    return JsonVersion(file, _failed(stamp), resolver(on_disk))
+    # The version's files: its own file as this version has it, the other as on disk.
+    files = {"common/error.schema.json": _error(error_max_length), file: _failed(stamp)}
+    return JsonVersion(file, _failed(stamp), index_documents(files))
 
 
-def test_cross_file_ref_via_resolve() -> None:
+def test_cross_file_ref_through_the_index() -> None:
     found = can_read(_version(5, S), _version(9, S))
     assert [f"{i.rule.id} {i.source}" for i in found] == [
         "MAX_LENGTH_DECREASED common/error.schema.json#/$defs/Code/maxLength"
@@ -737,12 +745,12 @@ def test_cross_file_ref_via_resolve() -> None:
     assert [f"{i.rule.id} {i.source}" for i in found] == ["TYPE_CHANGED events/failed.schema.json#/$defs/Stamp"]
 
 
-def test_cross_file_ref_without_resolve_is_an_error() -> None:
+def test_cross_file_ref_to_a_file_outside_the_version_is_an_error() -> None:
     version = JsonVersion("events/failed.schema.json", _failed(S))
     with pytest.raises(SchemaError) as error:
         can_read(version, version)
     assert str(error.value.source) == "events/failed.schema.json#/properties/error/$ref"
-    assert "JsonVersion.resolve" in error.value.message
+    assert "no schema file 'common/error.schema.json'" in error.value.message
 
 
 @pytest.mark.parametrize(
@@ -779,7 +787,7 @@ def test_repository_schemas_are_compatible_with_themselves() -> None:
     docs = _repo_documents()
     assert len(docs) >= 8
     for file, doc in docs.items():
-        version = JsonVersion(file, doc, resolver(docs))
+        version = JsonVersion(file, doc, index_documents(docs))
         assert differences(version, version) == [], file
 
 
@@ -788,7 +796,8 @@ def test_repository_schema_enum_narrowed_points_into_defs() -> None:
     file = "agent/execution/started.schema.json"
     narrowed = copy.deepcopy(docs[file])
     narrowed["$defs"]["AgentType"]["enum"].remove("CUSTOM")
-    found = can_read(JsonVersion(file, narrowed, resolver(docs)), JsonVersion(file, docs[file], resolver(docs)))
+    reader = JsonVersion(file, narrowed, index_documents({**docs, file: narrowed}))
+    found = can_read(reader, JsonVersion(file, docs[file], index_documents(docs)))
     assert [f"{i.rule.id} {i.source}" for i in found] == [f"ENUM_ARRAY_NARROWED {file}#/$defs/AgentType/enum"]
     assert found[0].message == "the reader's enum lacks the writer's values \"CUSTOM\""
 
@@ -798,8 +807,8 @@ def test_bundled_schema_resolves_embedded_files() -> None:
     file = "capability/generic/failed.schema.json"
     changed = copy.deepcopy(docs)
     changed["common/error_info.schema.json"]["properties"]["error_type"]["minLength"] = 5
-    writer = JsonVersion(file, json.loads(bundle(file, docs)))
-    reader = JsonVersion(file, json.loads(bundle(file, changed)))
+    writer = JsonVersion(file, json.loads(bundle(file, index_documents(docs))))
+    reader = JsonVersion(file, json.loads(bundle(file, index_documents(changed))))
     found = can_read(reader, writer)
     assert [f"{i.rule.id} {i.source}" for i in found] == [
         f"MIN_LENGTH_INCREASED {file}#/$defs/common~1error_info.schema.json/properties/error_type/minLength"

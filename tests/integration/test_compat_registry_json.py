@@ -19,8 +19,9 @@ import pytest
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
-from schemabus.codegen.compat.json_rules import JsonVersion, can_read, resolver
+from schemabus.codegen.compat.json_rules import JsonVersion, can_read
 from schemabus.codegen.compat.levels import Version, check_level
+from schemabus.codegen.load.jsonschema import index_documents
 
 pytestmark = pytest.mark.integration
 
@@ -384,8 +385,11 @@ def test_cross_file_ref_against_registry_references(
     assert failed.value.http_status_code == 500
     client.register_schema(main_subject, schema(2))  # accepted: no 409 even when incompatible
 
-    old = JsonVersion("main.schema.json", main, resolver({"common.schema.json": _common(10)}))
-    new = JsonVersion("main.schema.json", main, resolver({"common.schema.json": _common(new_max_length)}))
+    old = JsonVersion(
+        "main.schema.json", main, index_documents({"main.schema.json": main, "common.schema.json": _common(10)})
+    )
+    new_files = {"main.schema.json": main, "common.schema.json": _common(new_max_length)}
+    new = JsonVersion("main.schema.json", main, index_documents(new_files))
     findings = check_level("BACKWARD", Version("new", new), [Version("old", old)], can_read)
     assert [str(f) for f in findings] == (
         []

@@ -168,7 +168,7 @@ def _w_OrderPlaced(v: OrderPlaced, b: bytearray) -> None:
     b += _avro.decimal_to_fixed(v.list_price, 4, 15, 8)
     x9 = v.checksum
     if len(x9) != 16:
-        raise ValueError(f"fixed com.example.orders.Md5 needs 16 bytes, not {len(x9)}")
+        raise ValueError("fixed com.example.orders.Md5 needs 16 bytes, not " + str(len(x9)))
     b += x9
     x10 = v.quantity
     if -64 <= x10 < 64:

@@ -19,6 +19,8 @@ from schemabus.runtime import avro as _avro
 __all__ = [
     "Status",
     "Currency",
+    "Md5",
+    "Price",
     "Money",
     "Line",
     "Shipping",
@@ -51,6 +53,13 @@ class Currency(_enum.Enum):
     def _missing_(cls, value: object) -> Currency:
         # Avro's enum default: an unknown symbol from a newer writer reads as the default.
         return cls.OTHER
+
+
+Md5: _t.TypeAlias = _t.Annotated[bytes, _pd.Field(min_length=16, max_length=16)]
+"""Avro fixed ``com.example.orders.Md5``."""
+
+Price: _t.TypeAlias = _t.Annotated[_decimal.Decimal, _pd.Field(max_digits=15, decimal_places=4)]
+"""Avro fixed ``com.example.orders.Price``."""
 
 
 class Money(_avro.AvroRecord):
@@ -94,11 +103,9 @@ class OrderPlaced(_avro.AvroRecord):
     cutoff_us: _dt.time
     total: Money
     discount: Money | None = None
-    unit_price: _t.Annotated[_decimal.Decimal, _pd.Field(max_digits=15, decimal_places=4)]
-    list_price: _t.Annotated[_decimal.Decimal, _pd.Field(max_digits=15, decimal_places=4)] = _pd.Field(
-        description="A second use of the decimal fixed, by name."
-    )
-    checksum: _t.Annotated[bytes, _pd.Field(min_length=16, max_length=16)]
+    unit_price: Price
+    list_price: Price = _pd.Field(description="A second use of the decimal fixed, by name.")
+    checksum: Md5
     quantity: _avro.Int32 = 1
     weight_kg: float = 0.5
     volume: float

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import typing as _t
 
-from schemabus.runtime import Event, Handler, JsonSerde, Publisher, Topic
+from schemabus.runtime import Event, Handler, Publisher, Topic
 
-from .json_models.shop.customer_key_schema import CustomerKey
-from .json_models.shop.customer_registered_schema import CustomerRegistered
+from . import json_models as _json_models
+from .json_models import CustomerKey, CustomerRegistered
 
 __all__ = [
     "CustomerKey",
@@ -37,14 +37,8 @@ __all__ = [
 
 SHOP_CUSTOMER_REGISTERED: _t.Final[Topic[CustomerKey, CustomerRegistered]] = Topic(
     name="shop.customer.registered",
-    key=JsonSerde(
-        CustomerKey,
-        '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"shop/customer_key.schema.json","title":"CustomerKey","type":"object","properties":{"customer_id":{"type":"string","format":"uuid"}},"required":["customer_id"],"additionalProperties":false}',
-    ),
-    value=JsonSerde(
-        CustomerRegistered,
-        '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"shop/customer_registered.schema.json","title":"CustomerRegistered","description":"A customer registered. Docs with \\"\\"\\" quotes and a \\\\ backslash.","type":"object","properties":{"customer_id":{"type":"string","format":"uuid"},"email":{"type":"string","format":"email"},"homepage":{"type":"string","format":"uri"},"registered_at":{"type":"string","format":"date-time"},"birthday":{"type":"string","format":"date"},"address":{"$ref":"../common/address.schema.json"},"billing":{"allOf":[{"$ref":"../common/address.schema.json"}],"description":"allOf over a shared schema"},"tier":{"enum":["free","pro","enterprise"]},"schema_version":{"const":2},"nickname":{"type":["string","null"]},"class":{"type":"string"},"2fa-method":{"type":"string"},"model_config":{"type":"integer"},"contact":{"oneOf":[{"$ref":"#/$defs/Phone"},{"$ref":"#/$defs/Pager"}]},"score":{"anyOf":[{"type":"integer"},{"type":"string","pattern":"^[0-9]+%$"}]},"labels":{"type":"object","patternProperties":{"^[a-z][a-z0-9_]*$":{"type":"string"}},"additionalProperties":false},"preferences":{"type":"object","additionalProperties":{"type":"boolean"}},"extra":{"type":"object"},"tags":{"type":"array","items":{"type":"string"},"maxItems":5}},"required":["customer_id","email","registered_at","tier"],"additionalProperties":false,"$defs":{"Phone":{"type":"object","properties":{"kind":{"const":"phone"},"number":{"type":"string"}},"required":["kind","number"],"additionalProperties":false},"Pager":{"type":"object","properties":{"kind":{"const":"pager"},"code":{"type":"integer","minimum":0}},"required":["kind","code"],"additionalProperties":false},"common/address.schema.json":{"$id":"../common/address.schema.json","title":"Address","description":"A postal address, shared by several schemas.","type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"},"country":{"type":"string","pattern":"^[A-Z]{2}$"}},"required":["city","country"],"additionalProperties":false}}}',
-    ),
+    key=_json_models.customer_key_serde,
+    value=_json_models.customer_registered_serde,
     partitions=2,
     retention_ms=604800000,
     cleanup_policy="delete",

@@ -1,0 +1,1 @@
+"""The real-world schema corpus (see corpus.py and sources.toml)."""
