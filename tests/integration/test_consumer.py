@@ -739,7 +739,7 @@ def test_a_replay_the_original_topic_refuses_commits_nothing_and_fails_the_comma
     writer.close()
     for _ in range(2):  # nothing committed the first time: the second replay meets the same record
         failed = CliRunner().invoke(dlq, ["replay", dlq_topic, "--bootstrap-servers", kafka_bootstrap])
-        assert failed.exit_code == 1, failed.output
+        assert failed.exit_code != 0, failed.output
         assert f"replay of {dlq_topic}" in failed.output and "nothing committed" in failed.output
         assert "too large" in failed.output.lower()
 
