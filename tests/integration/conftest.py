@@ -7,7 +7,7 @@ that cannot start makes every test using it error with the reason and its log.
 
 Some tests need servers this session controls, whatever the environment says: the SASL
 listener with its dev users and ACLs (``kafka_sasl``), and processes a test may freeze
-(``own_servers``). They get the session's own dev stack; when the environment named
+(``fault_servers``). They get the session's own dev stack; when the environment named
 external servers, a second stack is started for them, once, the first time one is needed.
 No test is skipped for want of a server.
 """
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from faults import OwnServers
+from faults import FaultServers
 
 from schemabus.runtime import RecordCodec, SchemaIds
 from schemabus.runtime.devstack import (
@@ -71,7 +71,7 @@ def registry_url(_servers: tuple[str, str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def own_servers(request: pytest.FixtureRequest, _servers: tuple[str, str]) -> Iterator[OwnServers]:
+def fault_servers(request: pytest.FixtureRequest, _servers: tuple[str, str]) -> Iterator[FaultServers]:
     """The session's own dev stack, or, for what the environment provided, a second one started here."""
     session = request.config.stash.get(_DEV_STACK, None)
     kafka = session.kafka if session is not None else None
@@ -84,14 +84,14 @@ def own_servers(request: pytest.FixtureRequest, _servers: tuple[str, str]) -> It
         registry = registry or extra.registry
     assert kafka is not None and registry is not None
     try:
-        yield OwnServers(kafka, registry)
+        yield FaultServers(kafka, registry)
     finally:
         if extra is not None:
             extra.stop()
 
 
 @pytest.fixture(scope="session")
-def kafka_sasl(own_servers: OwnServers) -> SaslListener:
+def kafka_sasl(fault_servers: FaultServers) -> SaslListener:
     """The SASL_PLAINTEXT listener (``address``) of a broker this session started, and its SASL/PLAIN dev users.
 
     ACLs apply there: ``admin`` is a super user, ``alice`` and ``bob`` start with no ACLs
@@ -99,13 +99,13 @@ def kafka_sasl(own_servers: OwnServers) -> SaslListener:
     anonymous principal is a super user). Never skipped: with external servers, the
     session starts a broker of its own for these tests.
     """
-    return own_servers.sasl
+    return fault_servers.sasl
 
 
 @pytest.fixture(scope="session")
-def sasl_bootstrap(own_servers: OwnServers) -> str:
+def sasl_bootstrap(fault_servers: FaultServers) -> str:
     """The PLAINTEXT listener of the broker ``kafka_sasl`` belongs to: create topics and grant ACLs here."""
-    return own_servers.bootstrap
+    return fault_servers.bootstrap
 
 
 @pytest.fixture(scope="module")

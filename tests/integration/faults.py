@@ -1,4 +1,4 @@
-"""Real faults for the integration tests, on servers this session started (``own_servers``).
+"""Real faults for the integration tests, on servers this session started (``fault_servers``).
 
 ``frozen(server)`` stops the server's process with SIGSTOP for the ``with`` block and resumes it with
 SIGCONT at the end, whatever happens inside. A frozen server keeps its sockets: connections stay
@@ -22,7 +22,7 @@ from schemabus.runtime.devstack.process import is_ours
 
 
 @dataclass(frozen=True)
-class OwnServers:
+class FaultServers:
     """A Kafka broker and a registry that this session started: its tests may freeze them
     (``faults.frozen``), and the broker has the SASL listener with the dev users and ACLs."""
 

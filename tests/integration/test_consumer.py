@@ -29,7 +29,7 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs lack 
     NewTopic,
 )
 from consumer_worker import ConfluentRegistry, agent_topic, execution_topic
-from faults import OwnServers, frozen
+from faults import FaultServers, frozen
 from worker_process import WorkerProcess
 
 import platform_events as pe
@@ -266,6 +266,11 @@ def test_typed_handlers_receive_events_and_offsets_are_committed(
     assert _all_committed(kafka_bootstrap, group, avro_name)
     json_group = next(g for g in groups if g.endswith(".on_started"))
     assert _all_committed(kafka_bootstrap, json_group, json_name)
+
+
+def test_lag_of_a_topic_that_does_not_exist_is_a_lookup_error(kafka_bootstrap: str) -> None:
+    with pytest.raises(LookupError, match="does not exist"):
+        consumer_lag(kafka_bootstrap, f"g{uuid.uuid4().hex}", _name("missing"), timeout=10)
 
 
 def test_lag_reports_committed_against_high_watermark(
@@ -996,7 +1001,7 @@ def _impatient_reader(url: str) -> RuntimeRegistry:
     return RuntimeRegistry(RegistryConfig(url=url, timeout_s=0.5, max_retries=0))
 
 
-def _old_and_new_records(own: OwnServers, topic: Topic[str, pe.AgentCreated]) -> list[bytes]:
+def _old_and_new_records(own: FaultServers, topic: Topic[str, pe.AgentCreated]) -> list[bytes]:
     """A V1 record (its writer schema must be fetched to read it) and a current one, on the own registry."""
     writer = RuntimeRegistry(own.registry_url)
     old = _v1_record(writer, topic, "old-writer")  # first: the current schema is a compatible next version
@@ -1004,7 +1009,7 @@ def _old_and_new_records(own: OwnServers, topic: Topic[str, pe.AgentCreated]) ->
 
 
 def test_a_registry_that_stops_answering_delays_decoding_until_it_answers_again(
-    kafka_bootstrap: str, own_servers: OwnServers, caplog: pytest.LogCaptureFixture
+    kafka_bootstrap: str, fault_servers: FaultServers, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The writer schema of a record cannot be fetched while the registry is frozen: the runner
     retries the decode (the record is not poison), the partition waits, and once the registry
@@ -1013,7 +1018,7 @@ def test_a_registry_that_stops_answering_delays_decoding_until_it_answers_again(
     name = _name("registrydown")
     _create_topics(kafka_bootstrap, 1, name)
     topic = agent_topic(name, 1)
-    records = _old_and_new_records(own_servers, topic)
+    records = _old_and_new_records(fault_servers, topic)
     handled: list[str] = []
 
     @topic.handler()
@@ -1021,7 +1026,7 @@ def test_a_registry_that_stops_answering_delays_decoding_until_it_answers_again(
         handled.append(event.value.creator_id)
 
     retry = RetryPolicy(max_retries=1000, initial_backoff=0.2, multiplier=1, jitter=0)
-    runner = _runner(kafka_bootstrap, _impatient_reader(own_servers.registry_url), [read], retry=retry)
+    runner = _runner(kafka_bootstrap, _impatient_reader(fault_servers.registry_url), [read], retry=retry)
     group = f"{runner.service}.{name}.read"
 
     def retries() -> int:
@@ -1029,7 +1034,7 @@ def test_a_registry_that_stops_answering_delays_decoding_until_it_answers_again(
 
     async def scenario() -> None:
         await async_wait_for(lambda: bool(runner.assignment().get(group)), "the partition assigned")
-        with frozen(own_servers.registry):
+        with frozen(fault_servers.registry):
             await asyncio.to_thread(_produce, kafka_bootstrap, name, [(0, None, v, []) for v in records])
             await async_wait_for(lambda: retries() >= 3, "three decode retries while the registry is frozen")
             assert handled == []  # the partition waits: the record behind it is not handled first
@@ -1044,14 +1049,14 @@ def test_a_registry_that_stops_answering_delays_decoding_until_it_answers_again(
 
 
 def test_a_registry_down_for_longer_than_the_retries_stops_the_runner_without_dead_lettering(
-    kafka_bootstrap: str, own_servers: OwnServers
+    kafka_bootstrap: str, fault_servers: FaultServers
 ) -> None:
     """Retries run out while the registry is still frozen: run() raises the registry's error, the
     record is neither dead-lettered nor committed, and a restart handles it once the registry is back."""
     name = _name("registrygone")
     _create_topics(kafka_bootstrap, 1, name)
     topic = agent_topic(name, 1)
-    records = _old_and_new_records(own_servers, topic)
+    records = _old_and_new_records(fault_servers, topic)
     handled: list[str] = []
 
     @topic.handler()
@@ -1059,13 +1064,13 @@ def test_a_registry_down_for_longer_than_the_retries_stops_the_runner_without_de
         handled.append(event.value.creator_id)
 
     retry = RetryPolicy(max_retries=2, initial_backoff=0.1, jitter=0)
-    runner = _runner(kafka_bootstrap, _impatient_reader(own_servers.registry_url), [read], retry=retry)
+    runner = _runner(kafka_bootstrap, _impatient_reader(fault_servers.registry_url), [read], retry=retry)
     group = f"{runner.service}.{name}.read"
 
     async def until_it_fails() -> None:
         task = asyncio.create_task(runner.run())
         await async_wait_for(lambda: bool(runner.assignment().get(group)) or task.done(), "the partition assigned")
-        with frozen(own_servers.registry):
+        with frozen(fault_servers.registry):
             await asyncio.to_thread(_produce, kafka_bootstrap, name, [(0, None, v, []) for v in records])
             await asyncio.wait_for(task, TIMEOUT)
 
@@ -1079,7 +1084,7 @@ def test_a_registry_down_for_longer_than_the_retries_stops_the_runner_without_de
         not in AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=TIMEOUT).topics
     )
 
-    again = _runner(kafka_bootstrap, _impatient_reader(own_servers.registry_url), [read], service=runner.service)
+    again = _runner(kafka_bootstrap, _impatient_reader(fault_servers.registry_url), [read], service=runner.service)
 
     async def resumed() -> None:
         await async_wait_for(lambda: len(handled) == 2, "both records handled after the restart")
@@ -1090,7 +1095,7 @@ def test_a_registry_down_for_longer_than_the_retries_stops_the_runner_without_de
 
 
 def test_a_record_found_poison_once_the_registry_answers_again_is_dead_lettered_and_the_runner_goes_on(
-    kafka_bootstrap: str, own_servers: OwnServers
+    kafka_bootstrap: str, fault_servers: FaultServers
 ) -> None:
     """Its schema id cannot be looked up while the registry is frozen (retried: not the record's fault);
     once the registry answers, it does not know the id: the record is poison after all, so it goes to
@@ -1098,7 +1103,7 @@ def test_a_record_found_poison_once_the_registry_answers_again_is_dead_lettered_
     name = _name("latepoison")
     _create_topics(kafka_bootstrap, 1, name)
     topic = agent_topic(name, 1)
-    old, current = _old_and_new_records(own_servers, topic)
+    old, current = _old_and_new_records(fault_servers, topic)
     unknown_id = frame_header(2_000_000_000) + old[5:]
     handled: list[str] = []
 
@@ -1107,12 +1112,12 @@ def test_a_record_found_poison_once_the_registry_answers_again_is_dead_lettered_
         handled.append(event.value.creator_id)
 
     retry = RetryPolicy(max_retries=1000, initial_backoff=0.2, multiplier=1, jitter=0)
-    runner = _runner(kafka_bootstrap, _impatient_reader(own_servers.registry_url), [read], retry=retry)
+    runner = _runner(kafka_bootstrap, _impatient_reader(fault_servers.registry_url), [read], retry=retry)
     group = f"{runner.service}.{name}.read"
 
     async def scenario() -> None:
         await async_wait_for(lambda: bool(runner.assignment().get(group)), "the partition assigned")
-        with frozen(own_servers.registry):
+        with frozen(fault_servers.registry):
             await asyncio.to_thread(_produce, kafka_bootstrap, name, [(0, None, v, []) for v in (unknown_id, current)])
             await asyncio.sleep(2)  # decode retries meanwhile
             assert handled == []

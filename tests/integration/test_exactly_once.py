@@ -25,7 +25,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
 from consumer_worker import ConfluentRegistry, agent_topic
 from eos_worker import output_topic
-from faults import OwnServers, frozen
+from faults import FaultServers, frozen
 from worker_process import WorkerProcess
 
 import platform_events as pe
@@ -157,8 +157,9 @@ def test_an_aborted_transaction_is_invisible_to_read_committed_and_committed_one
     async def scenario() -> tuple[DeliveryResult, list[Any]]:
         async with bus:
             async with bus.transaction() as tx:
-                for n in range(5):
+                for n in range(4):
                     await tx.publish(topic, agent_created(n), key=f"committed-{n}")
+                tx.publish_nowait(topic, agent_created(4), key="committed-4")  # the commit flushes it
             pending: list[asyncio.Future[DeliveryResult]] = []
             with pytest.raises(RuntimeError, match="boom"):
                 async with bus.transaction():
@@ -568,16 +569,16 @@ def test_partitions_lost_mid_transaction_abort_it_stop_the_runner_and_a_restart_
 
 
 def test_a_commit_the_frozen_broker_never_answers_has_an_unknown_outcome_and_a_new_producer_settles_it(
-    own_servers: OwnServers,
+    fault_servers: FaultServers,
 ) -> None:
     """The broker stops answering while a transaction commits: the commit keeps timing out (retriable)
     until the transaction timeout; librdkafka then refuses an abort, so the outcome is unknown. The bus
     says so (TransactionOutcomeUnknownError, possibly persisted) and replaces its producer; once the
     broker answers again, the next transaction initializes the new producer, which settles the old
     transaction, and commits. The record of the unknown transaction is visible at most once."""
-    bootstrap = own_servers.bootstrap
+    bootstrap = fault_servers.bootstrap
     topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
-    bus = tx_bus(bootstrap, own_servers.registry_url, transaction_timeout_ms=2000)
+    bus = tx_bus(bootstrap, fault_servers.registry_url, transaction_timeout_ms=2000)
     bus.ensure_topics([topic])
 
     async def scenario() -> tuple[TransactionOutcomeUnknownError, Any, DeliveryResult]:
@@ -589,7 +590,7 @@ def test_a_commit_the_frozen_broker_never_answers_has_an_unknown_outcome_and_a_n
             with contextlib.ExitStack() as thaw, pytest.raises(TransactionOutcomeUnknownError) as unknown:
                 async with bus.transaction():
                     await bus.publish(topic, agent_created(1), key="unknown")  # acknowledged: in the log
-                    thaw.enter_context(frozen(own_servers.kafka))  # then the commit gets no answer
+                    thaw.enter_context(frozen(fault_servers.kafka))  # then the commit gets no answer
             deadline = time.monotonic() + TIMEOUT
             while bus.producer is old:
                 assert time.monotonic() < deadline, "the producer was not replaced"
@@ -606,15 +607,15 @@ def test_a_commit_the_frozen_broker_never_answers_has_an_unknown_outcome_and_a_n
 
 
 def test_an_abort_the_frozen_broker_never_answers_is_noted_on_the_error_and_a_new_producer_goes_on(
-    own_servers: OwnServers,
+    fault_servers: FaultServers,
 ) -> None:
     """The transaction's block raises while the broker stops answering: the abort times out, the error
     the block raised gets a note saying so (the caller still sees its own error), and the producer
     is replaced; its initialization aborts the old transaction at the coordinator, so its record is
     never visible, and the next transaction commits."""
-    bootstrap = own_servers.bootstrap
+    bootstrap = fault_servers.bootstrap
     topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
-    bus = tx_bus(bootstrap, own_servers.registry_url, transaction_timeout_ms=2000)
+    bus = tx_bus(bootstrap, fault_servers.registry_url, transaction_timeout_ms=2000)
     bus.ensure_topics([topic])
 
     async def scenario() -> list[str]:
@@ -624,7 +625,7 @@ def test_an_abort_the_frozen_broker_never_answers_is_noted_on_the_error_and_a_ne
             with contextlib.ExitStack() as thaw, pytest.raises(RuntimeError, match="boom") as info:
                 async with bus.transaction():
                     await bus.publish(topic, agent_created(0), key="aborted")  # acknowledged: in the log
-                    thaw.enter_context(frozen(own_servers.kafka))
+                    thaw.enter_context(frozen(fault_servers.kafka))
                     raise RuntimeError("boom")
             deadline = time.monotonic() + TIMEOUT
             while bus.producer is old:

@@ -32,7 +32,7 @@ from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegis
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
-from faults import OwnServers, frozen
+from faults import FaultServers, frozen
 
 import platform_events as pe
 from platform_events import avro_models as m
@@ -569,19 +569,19 @@ def test_closing_fails_what_an_unreachable_cluster_never_took_as_not_persisted()
 
 
 def test_closing_while_the_broker_does_not_answer_fails_records_in_flight_as_possibly_persisted(
-    own_servers: OwnServers,
+    fault_servers: FaultServers,
 ) -> None:
     """The broker took the records' produce request but does not answer (frozen): close() purges them
     in flight. They may be in the log once the broker goes on, so their errors say possibly persisted;
     what the broker does append is some of those records, once each (idempotence)."""
-    bootstrap = own_servers.bootstrap
+    bootstrap = fault_servers.bootstrap
     topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
-    bus = KafkaBus(bootstrap, own_servers.registry_url, producer=ProducerSettings(linger_ms=0))
+    bus = KafkaBus(bootstrap, fault_servers.registry_url, producer=ProducerSettings(linger_ms=0))
     bus.ensure_topics([topic])
 
     async def scenario() -> list[BaseException | None]:
         await bus.publish(topic, agent_created(0), key="0")  # connected, with the topic's metadata
-        with frozen(own_servers.kafka):
+        with frozen(fault_servers.kafka):
             pending = [bus.publish_nowait(topic, agent_created(n), key=str(n)) for n in range(1, 11)]
             await asyncio.sleep(0.5)  # sent, unanswered
             await bus.close(timeout=1)

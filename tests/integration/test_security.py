@@ -44,7 +44,12 @@ from schemabus.runtime import DeliveryResult, Event, FunctionHandler, Topic, kaf
 from schemabus.runtime.config import KafkaConfig, ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
 from schemabus.runtime.devstack import SaslListener, SaslUser
-from schemabus.runtime.errors import AuthenticationError, AuthorizationError, PublishError, TransactionAbortedError
+from schemabus.runtime.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    PublishError,
+    TransactionAbortedError,
+)
 from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
 from schemabus.runtime.testing import InMemoryRegistry
 from tests.integration.test_exactly_once import keys, read_to_end

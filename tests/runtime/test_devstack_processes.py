@@ -18,13 +18,18 @@ from schemabus.runtime.devstack import (
     REGISTRY_VERSION_JAVA17,
     DevStack,
     DevStackError,
+    KafkaProcess,
+    SaslListener,
+    ServerProcess,
     find_jdks,
     new_run_dir,
+    prune_runs,
     resolve_jdk,
     start_kafka,
     start_stack,
 )
 from schemabus.runtime.devstack.process import launch, new_marker, pid_alive, stop_pid
+from schemabus.runtime.devstack.registry import launcher
 
 # A stand-in for `java`: answers -version as FAKE_JAVA_VERSION says (default: Java 17; "none": no
 # version line), otherwise prints a line and exits with code 3, or hangs with FAKE_JAVA_MODE=hang.
@@ -144,3 +149,41 @@ def test_a_storage_format_that_hangs_is_stopped_at_the_timeout(tmp_path: Path, m
         start_kafka(tmp_path / "run", java=java, cache=cache, timeout=1)
     assert info.value.server == "kafka"
     assert os.path.exists(info.value.log_path)
+
+
+def test_a_java_that_cannot_be_run_is_refused(tmp_path: Path) -> None:
+    java = _fake_java(tmp_path, "locked-jdk")
+    java.chmod(0o644)  # there, but not executable
+    with pytest.raises(LookupError, match="-version did not run"):
+        resolve_jdk(java)
+
+
+def test_a_recorded_server_is_running_only_while_its_marked_process_lives(tmp_path: Path) -> None:
+    """A server read back from state.json has no Popen: only a live process carrying its marker counts."""
+    recorded = ServerProcess(
+        "registry", os.getpid(), "http://127.0.0.1:1", tmp_path / "r.log", new_marker(), "3", "java"
+    )
+    assert not recorded.is_running()  # this process is alive, but it is not the server
+    assert ServerProcess.from_json(recorded.to_json()) == recorded
+    kafka = KafkaProcess(
+        "kafka", 1 << 22, "127.0.0.1:1", tmp_path / "k.log", new_marker(), "4", "java", sasl=SaslListener("127.0.0.1:2")
+    )
+    stack = DevStack(run_dir=tmp_path, kafka=kafka, registry=recorded)
+    assert stack.sasl.address == "127.0.0.1:2" and stack.running() == {"kafka": False, "registry": False}
+    stack.save()
+    loaded = DevStack.load(tmp_path)
+    assert loaded is not None and loaded.kafka == kafka and loaded.registry == recorded
+
+
+def test_pruning_without_any_run_folder_does_nothing(tmp_path: Path) -> None:
+    prune_runs(tmp_path / "never-used")
+    assert not (tmp_path / "never-used").exists()
+
+
+def test_the_registry_launcher_is_the_fast_jar_or_the_legacy_runner(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"no quarkus-run\.jar"):
+        launcher(tmp_path)
+    (tmp_path / "apicurio-registry-app-3.0.9-runner.jar").touch()
+    assert launcher(tmp_path).name == "apicurio-registry-app-3.0.9-runner.jar"
+    (tmp_path / "quarkus-run.jar").touch()
+    assert launcher(tmp_path).name == "quarkus-run.jar"
