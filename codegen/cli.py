@@ -63,8 +63,57 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
+# Commands defined beside what they run (lint rules, the runtime's dev stack and dead letters), loaded
+# when they run: their modules import the lint rules, the dev stack and confluent-kafka, which neither
+# `schemabus --help` nor the other commands need. name -> (module, attribute, the first paragraph of
+# the command's help: `schemabus --help` lists it without importing the module; a test keeps it true).
+_LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "lint": (
+        "schemabus.codegen.lint.cli",
+        "lint",
+        "Lint the schemas and the topic catalog: names, docs, defaults, namespaces, aliases.",
+    ),
+    "dev": (
+        "schemabus.runtime.devstack.cli",
+        "dev",
+        "Run a local Kafka broker and schema registry (no Docker needed).",
+    ),
+    "dlq": (
+        "schemabus.runtime.dlq_cli",
+        "dlq",
+        "Dead-letter topics (dlq.{topic}): inspect and replay records that could not be handled.",
+    ),
+}
+
+
 class _Main(click.Group):
-    """Every command's unreachable servers and client misconfigurations end as one ``error:`` line."""
+    """Every command's unreachable servers and client misconfigurations end as one ``error:`` line.
+
+    The commands of ``_LAZY_COMMANDS`` are imported when one of them is looked up by name; the list of
+    commands in the help shows stand-ins with the same help text instead.
+    """
+
+    _listing = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *_LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in _LAZY_COMMANDS:
+            module, attribute, help_text = _LAZY_COMMANDS[cmd_name]
+            if self._listing:
+                return click.Command(cmd_name, help=help_text)
+            from importlib import import_module
+
+            self.add_command(getattr(import_module(module), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
 
     def invoke(self, ctx: click.Context) -> Any:
         with user_errors():
@@ -86,7 +135,7 @@ def main(ctx: click.Context, verbose: int) -> None:
     Avro and JSON Schema files plus a topic catalog in, typed Pydantic models, codecs,
     publishers and handlers out.
     """
-    from schemabus.runtime.kafka_logging import log_to_stderr
+    from schemabus.runtime.log_setup import log_to_stderr
 
     ctx.call_on_close(log_to_stderr(verbose))
 
@@ -284,18 +333,3 @@ def register(dry_run: bool, registry_url: str | None, project: Path | None, time
     if result.refused:
         click.echo(f"{len(result.refused)} subject(s) refused: {', '.join(result.refused)}", err=True)
         sys.exit(EXIT_OUT_OF_DATE)
-
-
-def _add_commands() -> None:
-    """Commands defined beside what they run: lint rules, the runtime's dev stack and dead letters."""
-    from schemabus.runtime.devstack.cli import dev
-    from schemabus.runtime.dlq_cli import dlq
-
-    from .lint.cli import lint
-
-    main.add_command(lint)
-    main.add_command(dev)
-    main.add_command(dlq)
-
-
-_add_commands()

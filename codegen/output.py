@@ -9,8 +9,6 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .render.package import HEADER_MARK
-
 
 @dataclass
 class Changes:
@@ -23,6 +21,8 @@ def _owned(path: Path) -> bool:
     """Files schemabus wrote (they start with its header); py.typed markers of generated packages too."""
     if path.name == "py.typed":
         return True
+    from .render.package import HEADER_MARK  # here: the renderer imports jinja2, which a no-op run never needs
+
     try:
         with path.open(encoding="utf-8") as f:
             return f.read(len(HEADER_MARK)) == HEADER_MARK

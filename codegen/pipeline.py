@@ -8,15 +8,16 @@ import subprocess
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Config
 from .diagnostics import SchemaError, SchemaErrors, Source
-from .ir import AvroSchema, JsonSchemaFile, NamedType, Project, Topic
-from .load.avro import load_avro_files
-from .load.catalog import check_topic_types, read_catalog
 from .load.json_drafts import DEFAULT_DRAFT, Draft
-from .load.jsonschema import load_json_schema_files
-from .render.package import locate, render_package
+
+# The IR, the loaders and the renderer are imported by the functions that use them: a no-op `generate`
+# only needs fingerprint(), and the renderer's imports (jinja2, pydantic) cost more than the whole no-op.
+if TYPE_CHECKING:
+    from .ir import AvroSchema, JsonSchemaFile, NamedType, Project, Topic
 
 Progress = Callable[[str], None]
 
@@ -37,6 +38,9 @@ def load_files(
 ) -> tuple[dict[str, NamedType], dict[str, AvroSchema], dict[str, JsonSchemaFile]]:
     """Load schema texts; Avro and JSON errors are collected together. With ``codegen``, what code
     generation cannot take is an error too (see :func:`load_avro_files`)."""
+    from .load.avro import load_avro_files
+    from .load.jsonschema import load_json_schema_files
+
     errors: list[SchemaError] = []
     named: dict[str, NamedType] = {}
     avro_schemas: dict[str, AvroSchema] = {}
@@ -83,6 +87,9 @@ def load_project(config: Config, texts: SchemaTexts | None = None, *, codegen: b
     """Every schema under the schemas directory and the catalog, validated; file names are relative
     to the project root in messages (``schemas/agent/created.avsc#/fields/3``). The errors of the
     schemas and of the catalog are reported together."""
+    from .ir import Project
+    from .load.catalog import check_topic_types, read_catalog
+
     schemas_dir = config.schemas_dir
     prefix = config.schemas.rstrip("/") + "/"
     avro, json_files = texts or read_schemas(config)
@@ -139,6 +146,8 @@ def fingerprint(config: Config) -> str:
 
 def generate(config: Config, progress: Progress | None = None) -> dict[str, str]:
     """The generated package for a project: ``{path relative to the package dir: content}``."""
+    from .render.package import locate, render_package
+
     note = progress or (lambda _: None)
     note("loading schemas")
     avro, json_files = read_schemas(config)
@@ -175,6 +184,9 @@ def _too_deep(source: Source) -> SchemaError:
 
 def generate_from_files(paths: list[Path], package: str, line_length: int = 120) -> dict[str, str]:
     """Models and codecs for schema files named on the command line (no catalog)."""
+    from .ir import Project
+    from .render.package import locate, render_package
+
     if not paths:
         raise SchemaError(Source("."), "no schema files given")
     base = Path(_common_dir(paths))

@@ -4,22 +4,17 @@ Generated packages import only the names listed in ``__all__`` here and the Avro
 of :mod:`schemabus.runtime.avro`; a bus (in-memory for tests, Kafka in production) is chosen by
 the application, so generated code never changes between the two.
 
-The Kafka side (``KafkaBus``, ``ConsumerRunner``, configuration, errors) is importable from here
-too, but loaded on first use: it pulls in confluent-kafka's clients, which generated code and the
-in-memory bus do not need.
+Every name is loaded on first use, from the module that defines it: generated code and the
+in-memory bus never load the Kafka side (``KafkaBus``, ``ConsumerRunner``, configuration), which pulls
+in confluent-kafka's clients, and a program that needs only :mod:`schemabus.runtime.errors` (the
+``schemabus`` command) loads neither pydantic nor fastavro.
 """
 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from .bus import Bus, RecordCodec
-from .handler import FunctionHandler, Handler, consumer_group
-from .publisher import NotConnectedError, Publisher
-from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry, SchemaVersion
-from .serde import AvroSerde, DeserializationError, JsonSerde, Serde, StringSerde
-from .topic import DeliveryResult, Event, Headers, Topic
-
 if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
+    from .bus import Bus, RecordCodec
     from .config import BusConfig, KafkaConfig, ProducerSettings, RegistryConfig
     from .consumer import ConsumerRunner
     from .dlq import DeadLetterWriter
@@ -40,38 +35,64 @@ if TYPE_CHECKING:  # type checkers see the real names; at run time they load on 
         TransactionOutcomeUnknownError,
         TransactionStateError,
     )
+    from .handler import FunctionHandler, Handler, consumer_group
     from .kafka_bus import KafkaBus, ensure_topics
+    from .publisher import NotConnectedError, Publisher
+    from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry, SchemaVersion
     from .registry_client import ConfluentRegistry
     from .retry import RetryableError, RetryPolicy
+    from .serde import AvroSerde, DeserializationError, JsonSerde, Serde, StringSerde
+    from .topic import DeliveryResult, Event, Headers, Topic
     from .transactions import Transaction
 
 _LAZY = {
     "AuthenticationError": "errors",
     "AuthorizationError": "errors",
+    "AvroSerde": "serde",
+    "Bus": "bus",
     "BusConfig": "config",
     "ConfigError": "errors",
     "ConfluentRegistry": "registry_client",
     "ConsumerRunner": "consumer",
     "DeadLetterWriter": "dlq",
+    "DeliveryResult": "topic",
+    "DeserializationError": "serde",
+    "Event": "topic",
     "FatalProducerError": "errors",
+    "FunctionHandler": "handler",
+    "Handler": "handler",
+    "Headers": "topic",
+    "IdMode": "registry",
+    "JsonSerde": "serde",
     "KafkaBus": "kafka_bus",
     "KafkaConfig": "config",
+    "NotConnectedError": "publisher",
     "ProducerFencedError": "errors",
     "ProducerSettings": "config",
     "PublishBatchError": "errors",
     "PublishError": "errors",
+    "Publisher": "publisher",
+    "RecordCodec": "bus",
     "RegistryConfig": "config",
     "RegistryError": "errors",
     "RegistryUnavailableError": "errors",
     "RetryPolicy": "retry",
     "RetryableError": "retry",
+    "SchemaIds": "registry",
+    "SchemaNotRegisteredError": "registry",
+    "SchemaRegistry": "registry",
+    "SchemaVersion": "registry",
     "SchemabusError": "errors",
+    "Serde": "serde",
     "ServerUnavailableError": "errors",
+    "StringSerde": "serde",
+    "Topic": "topic",
     "Transaction": "transactions",
     "TransactionAbortedError": "errors",
     "TransactionError": "errors",
     "TransactionOutcomeUnknownError": "errors",
     "TransactionStateError": "errors",
+    "consumer_group": "handler",
     "ensure_topics": "kafka_bus",
 }
 

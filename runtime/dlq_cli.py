@@ -11,25 +11,20 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from confluent_kafka import KafkaError, KafkaException
 
 from schemabus.codegen.options import timeout_option
 
-from .config import ENV_BOOTSTRAP, KafkaConfig
-from .dlq import (
-    HEADER_ORIGINAL_TOPIC,
-    DeadLetterError,
-    describe,
-    dlq_topic_name,
-    is_dlq_topic,
-    read_dead_letters,
-    replay,
-)
+# What the commands run (confluent-kafka, pydantic settings, the dead-letter functions) is imported
+# when they run, not by `schemabus dlq --help`.
+if TYPE_CHECKING:
+    from confluent_kafka import KafkaException
 
 __all__ = ["dlq"]
+
+ENV_BOOTSTRAP = "SCHEMABUS_BOOTSTRAP_SERVERS"  # = runtime.config.ENV_BOOTSTRAP (a test keeps them equal)
 
 _bootstrap = click.option(
     "--bootstrap-servers",
@@ -58,6 +53,8 @@ class _Failed(click.ClickException):
 
 def _client_config(bootstrap_servers: str) -> dict[str, Any]:
     """The librdkafka configuration: these servers, and the SCHEMABUS_KAFKA_* settings (TLS, SASL)."""
+    from .config import KafkaConfig
+
     kafka = KafkaConfig.from_env({**os.environ, ENV_BOOTSTRAP: bootstrap_servers})
     return dict(kafka.librdkafka_config())
 
@@ -65,6 +62,8 @@ def _client_config(bootstrap_servers: str) -> dict[str, Any]:
 def _refused(bootstrap_servers: str, e: KafkaException) -> _Failed:
     """A refusal of the cluster (an ACL, a fatal error) as one line; unreachable brokers are raised as
     ServerUnavailableError by the dlq functions."""
+    from confluent_kafka import KafkaError
+
     error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
     reason = f"{error.name()}: {error.str()}" if error is not None else str(e)
     return _Failed(f"Kafka {bootstrap_servers} refused: {reason}")
@@ -72,6 +71,8 @@ def _refused(bootstrap_servers: str, e: KafkaException) -> _Failed:
 
 def _dead_letter_topic(topic: str) -> str:
     """``topic`` if it is a dead-letter topic, else the dead-letter topic of ``topic``."""
+    from .dlq import dlq_topic_name, is_dlq_topic
+
     return topic if is_dlq_topic(topic) else dlq_topic_name(topic)
 
 
@@ -93,6 +94,10 @@ def inspect(topic: str, bootstrap_servers: str, limit: int, fmt: str, stacktrace
     TOPIC is the dead-letter topic (dlq.orders.order.placed) or the topic whose dead letters to show
     (orders.order.placed).
     """
+    from confluent_kafka import KafkaException
+
+    from .dlq import describe, read_dead_letters
+
     dlq_topic = _dead_letter_topic(topic)
     try:
         letters = read_dead_letters(_client_config(bootstrap_servers), dlq_topic, limit, timeout=timeout)
@@ -129,6 +134,10 @@ def replay_command(
     (orders.order.placed): only a dead-letter topic is ever read. Records already replayed (by an
     earlier run with the same --group) are not republished.
     """
+    from confluent_kafka import KafkaException
+
+    from .dlq import HEADER_ORIGINAL_TOPIC, DeadLetterError, replay
+
     dlq_topic = _dead_letter_topic(topic)
     try:
         result = replay(_client_config(bootstrap_servers), dlq_topic, group=group, limit=limit, timeout=timeout)

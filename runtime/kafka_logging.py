@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import sys
 import threading
 import time
 from collections import OrderedDict
@@ -33,6 +32,7 @@ from confluent_kafka import KafkaError, KafkaException
 
 from .config import redact
 from .errors import ServerUnavailableError
+from .log_setup import LIBRDKAFKA_LOGGER, log_to_stderr
 
 __all__ = [
     "LIBRDKAFKA_LOGGER",
@@ -43,7 +43,6 @@ __all__ = [
     "log_to_stderr",
 ]
 
-LIBRDKAFKA_LOGGER = "schemabus.kafka.librdkafka"
 REPEAT_INTERVAL_S = 60.0
 _MAX_CONDITIONS = 1024  # conditions remembered; the oldest is forgotten first
 
@@ -206,28 +205,3 @@ class BrokerErrors:
                     raise self.unavailable(operation, elapsed=elapsed, client=client, fallback=error.str()) from None
             self.drain(client)
             time.sleep(min(_TRANSIENT_PAUSE_S, max(0.0, retry_for - elapsed)))
-
-
-def log_to_stderr(verbosity: int) -> Callable[[], None]:
-    """Show schemabus's log records on stderr (for command-line tools); returns what undoes it.
-
-    0: warnings and errors, but not librdkafka's lines (a failure's last librdkafka error is part of
-    its one-line message); 1: info and librdkafka's lines (once per condition); 2: debug.
-    """
-    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.setLevel(level)
-    if verbosity <= 0:
-        handler.addFilter(lambda record: not record.name.startswith(LIBRDKAFKA_LOGGER))
-    logger = logging.getLogger("schemabus")
-    previous = logger.level
-    logger.addHandler(handler)
-    if level < logging.WARNING:
-        logger.setLevel(level)
-
-    def undo() -> None:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)
-
-    return undo

@@ -299,8 +299,8 @@ def load_avro_files(
     Returns the named-type table (definition order) and one :class:`AvroSchema` per file.
     All errors are collected and raised together as :class:`SchemaErrors`: every broken field of
     every file, unknown types and invalid defaults alike. With ``codegen``, also what code
-    generation cannot take: a file that defines no named type (nothing to generate), a default
-    nested too deep.
+    generation cannot take: a file that defines and uses no named type (nothing to generate), a
+    default nested too deep.
     """
     named: dict[str, NamedType] = {}
     pending: dict[str, tuple[Source, str]] = {}
@@ -318,9 +318,12 @@ def load_avro_files(
         parsed.append((file, root, parser.referenced, parser.defined_here))
     for src, written in pending.values():
         errors.append(SchemaError(src, f'unknown type "{written}"'))
-    for file, root, _, defined in parsed:
+    for file, root, referenced, defined in parsed:
         _check_defaults(root, named, set(), errors, codegen)
-        if codegen and not defined:
+        # A file of named types from other files (a union of references, as a topic holding several
+        # event types registers it) has its types generated from theirs: only a file of nothing but
+        # primitives and containers of them has nothing to generate.
+        if codegen and not defined and not referenced:
             errors.append(SchemaError(Source(file), f"nothing to generate: {_nothing_here(root, named)}"))
     if errors:
         raise SchemaErrors(errors)
@@ -478,6 +481,9 @@ def _to_json(
     emitted.add(n.fullname)
     out = {"type": "record" if isinstance(n, Record) else "enum" if isinstance(n, Enum) else "fixed"}
     out["name"] = n.fullname
+    if not n.namespace and namespace:
+        # A name without a namespace would take the enclosing one: say that it has none.
+        out["namespace"] = ""
     if n.doc is not None:
         out["doc"] = n.doc
     if n.aliases:

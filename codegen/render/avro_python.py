@@ -181,7 +181,9 @@ class AvroPython:
         if isinstance(t, Logical):
             if t.logical == "decimal":
                 if isinstance(t.base, NamedRef):  # the logical type of a fixed is on its definition
-                    return self.class_names[t.base.fullname]
+                    name = self.class_names[t.base.fullname]
+                    self.referenced.add(name)
+                    return name
                 return _decimal_annotation(t.precision, t.scale)
             return {
                 "uuid": "_uuid.UUID",

@@ -95,6 +95,8 @@ class _Definition:
     lines: list[str]
     bases: list[str] = field(default_factory=list)  # classes it derives from (defined before it)
     uses: set[str] = field(default_factory=set)  # named definitions its text mentions
+    root_type: str = ""  # a RootModel's type
+    wires: set[str] = field(default_factory=set)  # a class's properties (JSON names), its bases' too
 
 
 @dataclass
@@ -123,6 +125,7 @@ class JsonPython:
         self.attributes: set[str] = set()  # every field name: class names avoid them, and vice versa
         self.definitions: dict[str, _Definition] = {}
         self._current: _Definition | None = None
+        self._wrapping: Key | None = None  # the root a RootModel is being made for
         self._pending: list[Key] = []
         self._schemas: dict[Key, Any] = {}
         self._name_everything()
@@ -204,8 +207,11 @@ class JsonPython:
             return self._define(target)
         name = self.names[key]
         if name not in self.definitions:
-            self._begin(name, "class")
+            definition = self._begin(name, "root")
+            self._wrapping = key
             expr = self.type_of(schema, key, name, root=True)
+            self._wrapping = None
+            definition.root_type = expr
             self._finish(
                 [
                     f"class {name}(_pd.RootModel[{expr}]):",
@@ -217,11 +223,14 @@ class JsonPython:
     def _class_target(self, key: Key, schema: Any) -> Key | None:
         """The location of the class that models ``schema`` as a whole (following ``$ref``), if any."""
         seen: set[Key] = set()
-        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and not _assertions(schema, "$ref"):
-            if key in seen:
-                return None
+        while isinstance(schema, dict) and key not in seen:
             seen.add(key)
-            key, schema = self._resolve(key, schema["$ref"])
+            if isinstance(schema.get("$ref"), str) and not _assertions(schema, "$ref"):
+                key, schema = self._resolve(key, schema["$ref"])
+            elif _single_all_of(schema):  # allOf of one schema is that schema
+                key, schema = (key[0], key[1] + "/allOf/0"), schema["allOf"][0]
+            else:
+                break
         return key if self._is_class(schema, key) else None
 
     def _is_class(self, schema: Any, key: Key) -> bool:
@@ -454,9 +463,11 @@ class JsonPython:
         return _annotated(f"dict[{names}, {value}]", args)
 
     def _inline_class_name(self, schema: dict[str, Any], key: Key, hint: str) -> str:
-        if key in self.names:
+        if key == self._wrapping:  # the object a RootModel's union holds: a class of its own name
+            key, hint = (key[0], key[1] + "/#object"), hint + "Object"
+        elif key in self.names:
             return self.names[key]
-        return self._name(key, _title(schema) or hint, key[0])
+        return self._name(key, hint if key[1].endswith("#object") else _title(schema) or hint, key[0])
 
     def _class_branches(self, schema: dict[str, Any], key: Key) -> tuple[list[Key], list[dict[str, Any]]]:
         """The ``allOf`` branches a class is made of: classes it derives from (by location), and
@@ -489,6 +500,7 @@ class JsonPython:
         self._current = definition
         bases = _without_ancestors(bases, self.definitions)
         definition.bases = bases
+        inherited = {w for b in bases for w in self.definitions[b].wires}
         properties: dict[str, Any] = {}
         required: list[str] = []
         for part in [*inline, schema]:
@@ -508,10 +520,14 @@ class JsonPython:
             self._current = definition
             body.append(f"    __pydantic_extra__: dict[str, {extra}] = _pd.Field(init=False)")
         used: set[str] = set()
+        definition.wires = set(inherited)
         for wire in [*properties, *[r for r in dict.fromkeys(required) if r not in properties]]:
             sub = properties.get(wire, True)
-            if sub is False:
-                continue  # the property may not be present: the serde refuses it
+            if sub is False or wire in inherited:
+                # absent in the model, or typed by the base already: both only wider than the
+                # schema (allOf's intersection), and the serde checks the rest.
+                continue
+            definition.wires.add(wire)
             attr = naming.field_name(wire, frozenset(self.taken), used, ascii_only=False)
             self.attributes.add(attr)
             at_property = (file, _property_pointer(at, wire))
@@ -571,7 +587,7 @@ class JsonPython:
             if state.get(name) == 1:
                 return  # a cycle: resolved below by quoting
             state[name] = 1
-            deps = d.bases if d.kind == "class" else sorted(d.uses)
+            deps = d.bases if d.kind == "class" else sorted(d.uses)  # aliases and RootModels: eagerly
             for dep in deps:
                 if dep in self.definitions:
                     visit(dep)
@@ -580,10 +596,16 @@ class JsonPython:
 
         for name in sorted(self.definitions, key=lambda n: (self.definitions[n].kind != "alias", n)):
             visit(name)
-        # An alias that uses something defined after it (a cycle through aliases) is quoted.
+        # An alias or a RootModel that uses something defined after it (a cycle) reads it later: the
+        # alias is quoted, the RootModel's type moves into an annotation of its body.
         position = {d.name: i for i, d in enumerate(out)}
         for i, d in enumerate(out):
-            if d.kind == "alias" and any(position.get(u, -1) >= i for u in d.uses):
+            if d.kind == "root" and any(position.get(u, -1) >= i for u in d.uses):
+                d.lines = [f"class {d.name}(_pd.RootModel[_t.Any]):", d.lines[1], "", f"    root: {d.root_type}"]
+            elif d.kind == "alias" and _bare_self_union(d.name, d.lines[0].split(" = ", 1)[1]):
+                # "X is X or null": no structure to type; any JSON value is wide enough.
+                d.lines[0] = f"{d.name} = {_JSON_VALUE}"
+            elif d.kind == "alias" and any(position.get(u, -1) >= i for u in d.uses):
                 expr = d.lines[0].split(" = ", 1)[1]
                 d.lines[0] = f"{d.name} = _te.TypeAliasType({naming.literal(d.name)}, {naming.literal(expr)})"
         return out
@@ -621,6 +643,26 @@ def _kinds(schema: dict[str, Any]) -> set[str]:
 def _assertions(schema: dict[str, Any], *ignore: str) -> bool:
     """Whether ``schema`` constrains anything (other than the keywords in ``ignore``)."""
     return any(k not in _ANNOTATION_ONLY and k not in ignore for k in schema)
+
+
+def _bare_self_union(name: str, expr: str) -> bool:
+    """Whether the type ``expr`` holds ``name`` as a member of its top-level union (not inside a
+    container, which would make it a well-founded recursive type)."""
+    depth, members, current = 0, [], ""
+    for c in expr:
+        depth += c == "["
+        depth -= c == "]"
+        if c == "|" and depth == 0:
+            members.append(current.strip())
+            current = ""
+        else:
+            current += c
+    return name in [*members, current.strip()]
+
+
+def _single_all_of(schema: dict[str, Any]) -> bool:
+    branches = schema.get("allOf")
+    return isinstance(branches, list) and len(branches) == 1 and not _assertions(schema, "allOf")
 
 
 def _title(schema: Any) -> str:

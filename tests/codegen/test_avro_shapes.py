@@ -111,6 +111,16 @@ def test_a_file_with_nothing_to_generate_is_an_error(tmp_path: Path, schema: str
     assert not out.exists()
 
 
+def test_a_union_of_other_files_types_generates_them(tmp_path: Path) -> None:
+    # A topic holding several event types registers a union of references (Confluent's pattern):
+    # the file defines nothing itself; its types come from the files that define them.
+    files = {"a.avsc": _record("A"), "b.avsc": _record("B"), "all.avsc": '["shapes.A", "shapes.B"]'}
+    code, output, out = _generate(tmp_path, files)
+    assert code == 0, output
+    init = (out / "__init__.py").read_text()
+    assert '"A",' in init and '"B",' in init and "a_serde" in init
+
+
 def test_a_topic_whose_value_is_not_a_record_is_a_catalog_error(tmp_path: Path) -> None:
     (tmp_path / "schemas").mkdir()
     (tmp_path / "schemas" / "color.avsc").write_text(json.dumps({"type": "enum", "name": "Color", "symbols": ["A"]}))
