@@ -833,12 +833,15 @@ class _HandlerLoop:
 
     async def _undecodable(self, message: Message, error: Exception) -> tuple[Any, Any] | None:
         """A poison message goes to the dead-letter topic (None); a registry failure is retried."""
-        if isinstance(error, DeserializationError):
-            self.metrics.poison += 1
-            await self._dead_letter(message, error, attempts=0)
-            return None
-        # The registry is unreachable: not the record's fault, so never dead-lettered.
-        return await self._decode_again(message, error)
+        if not isinstance(error, DeserializationError):
+            # The registry is unreachable: not the record's fault, so retried, not dead-lettered...
+            try:
+                return await self._decode_again(message, error)
+            except DeserializationError as e:  # ...unless, once it answers, the record is poison after all
+                error = e
+        self.metrics.poison += 1
+        await self._dead_letter(message, error, attempts=0)
+        return None
 
     async def _decode_again(self, message: Message, error: Exception) -> tuple[Any, Any]:
         codec, topic = self.runner.codec, self.topic

@@ -251,6 +251,7 @@ class KafkaBus:
         self._purge_requested = False
         self._fatal: KafkaError | None = None
         self._rebuilds: list[float] = []
+        self._replaced: Producer | None = None  # while the poll thread drains a producer it replaced
         self._closed = False
         self._since_poll = 0
         self._inline_until = 0.0
@@ -486,6 +487,8 @@ class KafkaBus:
         """The topic's schema ids, from the codec's :class:`SchemaIds` (registry on first use), bound to
         its serdes (``serde.serializer(id)``): the hot path writes the bytes :class:`RecordCodec`
         writes, without looking the subject or the frame up again for every record."""
+        if self._closed:  # its registry client is closed too: refuse as publish does, not with the client's error
+            raise self._refusal(topic.name, self._failure)
         ids = self.codec.ids
         value = topic.value
         value_id = None if value.schema is None else ids.id_for(topic.value_subject, value.schema, value.format)
@@ -734,7 +737,7 @@ class KafkaBus:
             if offsets:
                 self._txn_call(
                     "send the consumed offsets",
-                    lambda: producer.send_offsets_to_transaction(list(offsets), group_metadata),
+                    lambda timeout: producer.send_offsets_to_transaction(list(offsets), group_metadata, timeout),
                     deadline,
                 )
             try:
@@ -797,12 +800,14 @@ class KafkaBus:
         with self._txn_state:
             self._txn_open = False
 
-    def _txn_call(self, what: str, call: Callable[[], object], deadline: float) -> None:
-        """Call a transactional API, again while it fails with a retriable error and time is left.
-        Fatal errors raise typed (and replace the producer, unless fenced); others raise _NeedsAbort."""
+    def _txn_call(self, what: str, call: Callable[[float], object], deadline: float) -> None:
+        """Call a transactional API with the time left (librdkafka then returns a retriable timeout
+        rather than block: without one, a commit to a broker that stops answering waits forever), again
+        while it fails with a retriable error and time is left. Fatal errors raise typed (and replace
+        the producer, unless fenced); others raise _NeedsAbort."""
         while True:
             try:
-                call()
+                call(max(deadline - time.monotonic(), _TXN_RETRY_S))
                 return
             except KafkaException as e:
                 error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
@@ -820,9 +825,7 @@ class KafkaBus:
     def _init_transactions(self, producer: Producer) -> None:
         deadline = time.monotonic() + self._txn_timeout_s
         try:
-            self._txn_call(
-                "initialize transactions", partial(producer.init_transactions, self._txn_timeout_s), deadline
-            )
+            self._txn_call("initialize transactions", producer.init_transactions, deadline)
         except _NeedsAbort as e:
             raise self._txn_error("initialize transactions", KafkaException(e.error)) from None
 
@@ -963,6 +966,11 @@ class KafkaBus:
         """librdkafka's error_cb: client-level errors, in the thread that polls."""
         code = error.code()
         text = redact(error.str(), self._secrets)
+        if self._replaced is not None and threading.current_thread() is self._thread:
+            # The poll thread polls only the replaced producer now: its errors are no longer the bus's
+            # (a transactional one is fenced by its replacement, which has the same transactional id).
+            log.info("the replaced producer: librdkafka error %s: %s", error.name(), text)
+            return
         log.debug("librdkafka error %s: %s", error.name(), text)
         if error.fatal() and self._transactional and (self._fenced is not None or is_fenced(error)):
             self._fence(text)
@@ -1078,10 +1086,14 @@ class KafkaBus:
             if isinstance(self._failure, FatalProducerError):
                 self._failure = None
         deadline = time.monotonic() + _DRAIN_OLD_PRODUCER_S
-        while len(old) and time.monotonic() < deadline:
-            old.purge(in_queue=True, in_flight=True, blocking=False)
-            self._poll(old, 0.05)
-            self._dispatch()
+        self._replaced = old
+        try:
+            while len(old) and time.monotonic() < deadline:
+                old.purge(in_queue=True, in_flight=True, blocking=False)
+                self._poll(old, 0.05)
+                self._dispatch()
+        finally:
+            self._replaced = None
         if len(old):
             log.error("%d records of the replaced producer never reported their delivery", len(old))
         log.warning("the producer was replaced after fatal error %s", fatal.name())

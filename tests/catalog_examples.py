@@ -11,7 +11,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
@@ -81,13 +81,14 @@ def examples(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
         database=None,
         phases=[Phase.generate],
         deadline=None,
-        suppress_health_check=list(HealthCheck),
     )
     @given(strategy)
     def collect(example: Any) -> None:
         drawn.append(example)
 
     collect()
+    # Every example drawn is valid (nothing filters them), so a shortfall means the strategy broke.
+    assert len(drawn) >= count, f"hypothesis drew {len(drawn)} examples, not {count}"
     return drawn[:count]
 
 

@@ -100,3 +100,37 @@ def test_usage_and_schema_errors_exit_2(tmp_path: Path) -> None:
     assert mixed.exit_code == 0
     (tmp_path / "x.json").write_text("{}")
     assert _check("--previous", v1, tmp_path / "x.json").exit_code == 2
+
+
+def test_files_that_cannot_be_compared_are_named_all_at_once(tmp_path: Path) -> None:
+    v1 = _avro(tmp_path / "v1.avsc", ID)
+    latin1 = tmp_path / "v2.avsc"
+    latin1.write_bytes('{"doc": "caf\xe9"}'.encode("latin-1"))
+    broken = tmp_path / "v3.avsc"
+    broken.write_text("{")
+    result = _check("--level", "BACKWARD", "--previous", v1, "--previous", latin1, broken)
+    assert result.exit_code == 2, result.output
+    assert f"{latin1}: cannot read" in result.output and f"{broken}: invalid JSON" in result.output
+    text = tmp_path / "v1.txt"
+    text.write_text("{}")
+    unknown = _check("--previous", text, v1)
+    assert unknown.exit_code == 2 and "unknown schema file type (expected .avsc or .json)" in unknown.output
+
+
+def test_json_schema_files_are_compared_with_the_files_their_refs_reach(tmp_path: Path) -> None:
+    """Each version is read with the files its $refs reach, from its own folder; a $ref to a file
+    that is not there is an error of that version."""
+    for version, kind in (("v1", "string"), ("v2", "integer")):
+        folder = tmp_path / version
+        folder.mkdir()
+        (folder / "common.json").write_text(json.dumps({"$defs": {"Id": {"type": kind}}}))
+        event = {"type": "object", "properties": {"id": {"$ref": "common.json#/$defs/Id"}}}
+        (folder / "event.json").write_text(json.dumps(event))
+    v1, v2 = tmp_path / "v1" / "event.json", tmp_path / "v2" / "event.json"
+    result = _check("--level", "BACKWARD", "--previous", v1, v2)
+    assert result.exit_code == 1, result.output
+    assert f"{tmp_path / 'v2' / 'common.json'}#/$defs/Id: the reader expects an integer" in result.output
+    assert "(TYPE_CHANGED)" in result.output
+    (tmp_path / "v2" / "event.json").write_text(json.dumps({"properties": {"gone": {"$ref": "missing.json"}}}))
+    missing = _check("--level", "BACKWARD", "--previous", v1, v2)
+    assert missing.exit_code == 2 and "$ref 'missing.json': no schema file" in missing.output

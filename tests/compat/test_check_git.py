@@ -198,3 +198,80 @@ def test_against_a_ref_that_names_no_commit(repo: Repo) -> None:
     result = repo.check("--against", "v9")
     assert result.exit_code == 2
     assert 'error: git: "v9" does not name a commit in ' in result.output
+
+
+# --- histories that change shape: keys, shared types, catalogs and formats that come and go -----------
+
+
+def _catalog(repo: Repo, text: str) -> None:
+    (repo.root / "schemas" / "catalog.toml").write_text(text)
+
+
+def _file(repo: Repo, path: str, content: Any) -> None:
+    target = repo.root / "schemas" / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(content if isinstance(content, str) else json.dumps(content, indent=1))
+
+
+def test_avro_keys_and_types_defined_in_other_files_are_followed_through_history(repo: Repo) -> None:
+    """The key subject of an Avro key has a history too; a record whose field types (in a union, an
+    array, a map) are defined in another file is loaded with that file as it was at each commit."""
+    shared = {"type": "enum", "name": "Kind", "namespace": "agent", "symbols": ["A", "B"]}
+    value = {
+        "type": "record",
+        "name": "Created",
+        "namespace": "agent",
+        "fields": [
+            {"name": "kind", "type": ["null", "Kind"], "default": None},
+            {"name": "kinds", "type": {"type": "array", "items": "agent.Kind"}},
+            {"name": "by_name", "type": {"type": "map", "values": {"type": "Kind"}}},
+        ],
+    }
+    key = {"type": "record", "name": "Key", "namespace": "agent", "fields": [{"name": "id", "type": "string"}]}
+    _file(repo, "agent/kind.avsc", shared)
+    _file(repo, "agent/created.avsc", value)
+    _file(repo, "agent/key.avsc", key)
+    catalog = '[topics."agent.lifecycle.created"]\nkey = "agent/key.avsc"\nvalue = "agent/created.avsc"\n'
+    _catalog(repo, catalog.replace("\n", '\ncompatibility = "BACKWARD_TRANSITIVE"\n', 1))
+    repo.commit("v1")
+    _file(repo, "agent/kind.avsc", {**shared, "symbols": ["A"]})  # readers of v1 data meet an unknown B
+    _file(repo, "agent/key.avsc", {**key, "fields": [{"name": "id", "type": "int"}]})
+    result = repo.check()
+    assert result.exit_code == 1, result.output
+    assert "schemas/agent/key.avsc" in result.output and "TYPE_MISMATCH" in result.output
+    assert "MISSING_ENUM_SYMBOLS" in result.output
+    assert "(2 subjects against" in result.output
+
+
+def test_history_notes_what_it_could_not_read_or_had_to_restart(repo: Repo) -> None:
+    """Transitive checks read every commit: a commit whose catalog or schema does not load is skipped
+    with a note, and a subject whose format changed (Avro to JSON Schema) starts its history anew."""
+    level = "BACKWARD_TRANSITIVE"
+    repo.write(_record(ID), level=level)
+    repo.commit("v1: Avro")
+    _catalog(repo, "[topics.broken")
+    repo.commit("v2: a catalog that does not parse")
+    json_catalog = (
+        f'[topics."agent.lifecycle.created"]\nkey = "string"\nvalue = "agent/created.schema.json"\n'
+        f'compatibility = "{level}"\n'
+    )
+    (repo.root / "schemas" / "agent" / "created.avsc").unlink()
+    _file(repo, "agent/created.schema.json", "{ not json")
+    _catalog(repo, json_catalog)
+    repo.commit("v3: JSON Schema that does not load")
+    _file(repo, "agent/created.schema.json", {"type": "object", "properties": {"agent_id": {"type": "string"}}})
+    repo.commit("v4: JSON Schema")
+    result = repo.check()
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note: ")]
+    assert any("catalog skipped" in n for n in notes), notes
+    assert any("skipped, its schema does not load" in n for n in notes), notes
+    assert any("the format change resets its history" in n for n in notes), notes
+
+
+def test_a_subject_at_level_none_is_not_checked(repo: Repo) -> None:
+    repo.write(_record(ID), level="NONE")
+    repo.commit("v1")
+    repo.write(_record(CREATOR), level="NONE")  # would break any reader
+    result = repo.check()
+    assert result.exit_code == 0 and "no incompatibilities" in result.output

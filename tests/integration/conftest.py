@@ -4,6 +4,12 @@ Set ``SCHEMABUS_BOOTSTRAP_SERVERS`` and/or ``SCHEMABUS_REGISTRY_URL`` to use an 
 cluster or registry (e.g. from ``docker compose up``); whatever is not set is started
 once per session with ``schemabus.runtime.devstack`` and stopped at the end. A server
 that cannot start makes every test using it error with the reason and its log.
+
+Some tests need servers this session controls, whatever the environment says: the SASL
+listener with its dev users and ACLs (``kafka_sasl``), and processes a test may freeze
+(``fault_servers``). They get the session's own dev stack; when the environment named
+external servers, a second stack is started for them, once, the first time one is needed.
+No test is skipped for want of a server.
 """
 
 from __future__ import annotations
@@ -13,9 +19,16 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from faults import FaultServers
 
 from schemabus.runtime import RecordCodec, SchemaIds
-from schemabus.runtime.devstack import ENV_BOOTSTRAP, ENV_REGISTRY, DevStack, SaslListener, start_stack
+from schemabus.runtime.devstack import (
+    ENV_BOOTSTRAP,
+    ENV_REGISTRY,
+    DevStack,
+    SaslListener,
+    start_stack,
+)
 from schemabus.runtime.registry_client import ConfluentRegistry
 
 # The stack `_servers` started, for fixtures that need more of it than two addresses.
@@ -58,20 +71,41 @@ def registry_url(_servers: tuple[str, str]) -> str:
 
 
 @pytest.fixture(scope="session")
-def kafka_sasl(request: pytest.FixtureRequest, kafka_bootstrap: str) -> SaslListener:
-    """The dev broker's SASL_PLAINTEXT listener (``address``) and its SASL/PLAIN dev users.
+def fault_servers(request: pytest.FixtureRequest, _servers: tuple[str, str]) -> Iterator[FaultServers]:
+    """The session's own dev stack, or, for what the environment provided, a second one started here."""
+    session = request.config.stash.get(_DEV_STACK, None)
+    kafka = session.kafka if session is not None else None
+    registry = session.registry if session is not None else None
+    extra: DevStack | None = None
+    if kafka is None or registry is None:
+        _progress("starting servers of our own next to the external ones (SASL, fault tests)")
+        extra = start_stack(kafka=kafka is None, registry=registry is None, progress=_progress)
+        kafka = kafka or extra.kafka
+        registry = registry or extra.registry
+    assert kafka is not None and registry is not None
+    try:
+        yield FaultServers(kafka, registry)
+    finally:
+        if extra is not None:
+            extra.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl(fault_servers: FaultServers) -> SaslListener:
+    """The SASL_PLAINTEXT listener (``address``) of a broker this session started, and its SASL/PLAIN dev users.
 
     ACLs apply there: ``admin`` is a super user, ``alice`` and ``bob`` start with no ACLs
-    (grant some through ``kafka_bootstrap``, whose anonymous principal is a super user).
-    Skipped when the broker comes from ``SCHEMABUS_BOOTSTRAP_SERVERS``: a cluster we did not
-    configure has neither this listener nor these users, and its ACLs are not ours to change.
+    (grant some through ``sasl_bootstrap``, the same broker's PLAINTEXT listener, whose
+    anonymous principal is a super user). Never skipped: with external servers, the
+    session starts a broker of its own for these tests.
     """
-    if os.environ.get(ENV_BOOTSTRAP, "").strip():
-        pytest.skip(f"the broker comes from {ENV_BOOTSTRAP}: no dev SASL listener, users or ACLs to test with")
-    stack = request.config.stash.get(_DEV_STACK, None)
-    if stack is None or stack.kafka is None:
-        pytest.skip("no dev-stack broker in this session")
-    return stack.sasl
+    return fault_servers.sasl
+
+
+@pytest.fixture(scope="session")
+def sasl_bootstrap(fault_servers: FaultServers) -> str:
+    """The PLAINTEXT listener of the broker ``kafka_sasl`` belongs to: create topics and grant ACLs here."""
+    return fault_servers.bootstrap
 
 
 @pytest.fixture(scope="module")

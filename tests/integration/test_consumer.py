@@ -11,7 +11,9 @@ import asyncio
 import datetime as dt
 import io
 import json
+import logging
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -21,14 +23,33 @@ from typing import Any
 import fastavro
 import pytest
 from click.testing import CliRunner
-from confluent_kafka import KafkaError, Message, Producer
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
+from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs lack the re-export
+    AdminClient,
+    NewTopic,
+)
 from consumer_worker import ConfluentRegistry, agent_topic, execution_topic
+from faults import FaultServers, frozen
 from worker_process import WorkerProcess
 
 import platform_events as pe
-from schemabus.runtime import DeserializationError, Event, FunctionHandler, RecordCodec, Topic
-from schemabus.runtime.consumer import ConsumerRunner, OffsetTracker, PartitionLag, consumer_lag
+from schemabus.runtime import (
+    DeserializationError,
+    Event,
+    FunctionHandler,
+    RecordCodec,
+    SchemaIds,
+    Topic,
+    consumer_group,
+)
+from schemabus.runtime.config import RegistryConfig
+from schemabus.runtime.consumer import (
+    ConsumerRunner,
+    HandlerFailedError,
+    OffsetTracker,
+    PartitionLag,
+    consumer_lag,
+)
 from schemabus.runtime.dlq import (
     HEADER_ATTEMPTS,
     HEADER_PREFIX,
@@ -36,11 +57,14 @@ from schemabus.runtime.dlq import (
     DeadLetter,
     DeadLetterError,
     DeadLetterWriter,
+    build_dead_letter,
     dlq_topic_name,
     read_dead_letters,
     replay,
 )
 from schemabus.runtime.dlq_cli import dlq
+from schemabus.runtime.errors import RegistryUnavailableError
+from schemabus.runtime.registry_client import ConfluentRegistry as RuntimeRegistry
 from schemabus.runtime.retry import RetryableError, RetryPolicy
 from schemabus.runtime.serde import frame_header
 
@@ -244,6 +268,11 @@ def test_typed_handlers_receive_events_and_offsets_are_committed(
     assert _all_committed(kafka_bootstrap, json_group, json_name)
 
 
+def test_lag_of_a_topic_that_does_not_exist_is_a_lookup_error(kafka_bootstrap: str) -> None:
+    with pytest.raises(LookupError, match="does not exist"):
+        consumer_lag(kafka_bootstrap, f"g{uuid.uuid4().hex}", _name("missing"), timeout=10)
+
+
 def test_lag_reports_committed_against_high_watermark(
     kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
 ) -> None:
@@ -434,6 +463,32 @@ def test_a_retryable_failure_is_retried_then_succeeds(
     assert _all_committed(kafka_bootstrap, f"{runner.service}.{name}.flaky", name)
 
 
+def test_without_a_dead_letter_topic_a_record_the_handler_gives_up_on_stops_the_runner(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    """dead_letters=False: a retryable failure, then a failure that is not retryable on the retry
+    (which ends the retries at once), has nowhere to go: run() raises HandlerFailedError naming the
+    record and its attempts, and commits only the records before it."""
+    name = _name("nodlq")
+    _create_topics(kafka_bootstrap, 1, name)
+    topic = agent_topic(name, 1)
+    _produce(kafka_bootstrap, name, [(0, None, codec.encode_value(topic, _agent(i)), []) for i in range(3)])
+    attempts: list[int] = []
+
+    @topic.handler()
+    async def strict(event: Event[str, pe.AgentCreated]) -> None:
+        if event.offset == 1:
+            attempts.append(1)
+            raise ServiceUnavailable("busy") if len(attempts) == 1 else ValueError("broken record")
+
+    retry = RetryPolicy(max_retries=5, initial_backoff=0.01, jitter=0)
+    runner = _runner(kafka_bootstrap, registry, [strict], dead_letters=False, retry=retry)
+    with pytest.raises(HandlerFailedError, match=rf"gave up on {name}\[0\]@1 after 2 attempts; no dead-letter topic"):
+        asyncio.run(asyncio.wait_for(runner.run(), TIMEOUT))
+    assert attempts == [1, 1]  # the non-retryable error ended the retries
+    assert _lag(kafka_bootstrap, f"{runner.service}.{name}.strict", name)[0].committed == 1
+
+
 def test_failed_records_go_to_the_dlq_with_original_bytes_and_replay_redelivers_them(
     kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
 ) -> None:
@@ -612,6 +667,103 @@ def test_a_failed_dead_letter_write_stops_the_consumer_without_committing_the_re
     assert handled == [0]  # the partition stopped at the poison record
     committed = _lag(kafka_bootstrap, f"{runner.service}.{name}.record", name)[0].committed
     assert committed == 1  # the record before it is committed; the poison record is not
+
+
+def test_dlq_replay_reports_in_text_what_it_replayed_skipped_or_found_nothing_to_do(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    """``schemabus dlq replay`` in its text format: a line per original topic replayed to (singular for
+    one record), one per record it cannot replay (no original topic), and a line when nothing is
+    left; ``--format json`` says the same."""
+    name = _name("replaytext")
+    _create_topics(kafka_bootstrap, 1, name)
+    writer = DeadLetterWriter(kafka_bootstrap)
+    letter = build_dead_letter(
+        topic=name,
+        partition=0,
+        offset=41,
+        timestamp_ms=1_700_000_000_000,
+        key=b"k",
+        value=b"v",
+        headers=[("trace", b"t-1")],
+        group="billing",
+        error=ValueError("cannot bill"),
+        attempts=1,
+    )
+    writer.write(letter)
+    writer.close()
+    dlq_topic = dlq_topic_name(name)
+    _produce(kafka_bootstrap, dlq_topic, [(0, b"stray", b"no dead-letter headers", [])])  # not from schemabus
+    args = [dlq_topic, "--bootstrap-servers", kafka_bootstrap]
+
+    first = CliRunner().invoke(dlq, ["replay", *args])
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines() == [
+        f"replayed 1 record to {name}",
+        f"skipped {dlq_topic}[0]@1: it has no {HEADER_PREFIX}original.topic header",
+    ]
+    again = CliRunner().invoke(dlq, ["replay", *args])
+    assert again.exit_code == 0 and again.output == f"{dlq_topic}: nothing to replay\n", again.output
+    as_json = CliRunner().invoke(dlq, ["replay", *args, "--format", "json"])
+    assert json.loads(as_json.output) == {"dlq_topic": dlq_topic, "replayed": {}, "skipped": []}
+
+    (replayed,) = _read_all(kafka_bootstrap, name)
+    assert (replayed.key(), replayed.value(), replayed.headers()) == (b"k", b"v", [("trace", b"t-1")])
+    empty = CliRunner().invoke(dlq, ["inspect", f"{name}.none", "--bootstrap-servers", kafka_bootstrap])
+    assert empty.exit_code != 0 and f"dlq.{name}.none" in empty.output  # no such topic: an error, not a list
+
+
+def test_a_replay_the_original_topic_refuses_commits_nothing_and_fails_the_command(kafka_bootstrap: str) -> None:
+    """The original topic now takes smaller records than the dead letter's (max.message.bytes): the
+    broker refuses the republished record, so replay commits nothing (a later replay tries again) and
+    the command fails with the broker's reason. An empty dead-letter topic is inspected as such."""
+    name = _name("replaytoobig")
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    small = NewTopic(name, num_partitions=1, replication_factor=1, config={"max.message.bytes": "2000"})
+    for future in admin.create_topics([small]).values():
+        future.result(timeout=TIMEOUT)
+    dlq_topic = dlq_topic_name(name)
+    _create_topics(kafka_bootstrap, 1, dlq_topic)
+    empty = CliRunner().invoke(dlq, ["inspect", name, "--bootstrap-servers", kafka_bootstrap])
+    assert empty.exit_code == 0 and empty.output == f"{dlq_topic}: no dead letters\n", empty.output
+
+    letter = build_dead_letter(
+        topic=name,
+        partition=0,
+        offset=0,
+        timestamp_ms=0,
+        key=None,
+        value=b"x" * 5000,
+        headers=[],
+        group="g",
+        error=ValueError("no"),
+        attempts=1,
+    )
+    writer = DeadLetterWriter(kafka_bootstrap)
+    writer.write(letter)
+    writer.close()
+    for _ in range(2):  # nothing committed the first time: the second replay meets the same record
+        failed = CliRunner().invoke(dlq, ["replay", dlq_topic, "--bootstrap-servers", kafka_bootstrap])
+        assert failed.exit_code != 0, failed.output
+        assert f"replay of {dlq_topic}" in failed.output and "nothing committed" in failed.output
+        assert "too large" in failed.output.lower()
+
+
+def _read_all(bootstrap: str, topic: str) -> list[Message]:
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"r{uuid.uuid4().hex}", "auto.offset.reset": "earliest"}
+    )
+    try:
+        consumer.subscribe([topic])
+        out: list[Message] = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is not None and message.error() is None:
+                out.append(message)
+        return out
+    finally:
+        consumer.close()
 
 
 # --- schema evolution --------------------------------------------------------------------------------
@@ -821,3 +973,278 @@ def test_two_processes_share_a_group_and_one_takes_over_when_the_other_leaves(
     assert b.stop() == 0, (tmp_path / "b.log").read_text()
     assert set(a.handled()) | set(b.handled()) == everything
     assert set(b.handled()) >= everything - first_batch  # the second batch went to the member that stayed
+
+
+# --- real faults: a registry that stops answering, partitions lost, records arriving while paused ------------
+
+
+def _v1_record(registry: Any, topic: Topic[str, pe.AgentCreated], creator: str) -> bytes:
+    """An AgentCreated framed with V1 (registered as an older version of ``topic``'s subject)."""
+    v1_id = registry.register_schema(topic.value_subject, json.dumps(V1), "AVRO")
+    payload = io.BytesIO()
+    fastavro.schemaless_writer(
+        payload,
+        fastavro.parse_schema(V1),
+        {
+            "agent_id": str(uuid.UUID(int=7)),
+            "agent_type": "CODER",
+            "created_at": dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+            "creator_id": creator,
+            "legacy_note": "gone in v2",
+        },
+    )
+    return frame_header(v1_id) + payload.getvalue()
+
+
+def _impatient_reader(url: str) -> RuntimeRegistry:
+    """A runtime registry client that gives up on a silent registry after half a second, at once."""
+    return RuntimeRegistry(RegistryConfig(url=url, timeout_s=0.5, max_retries=0))
+
+
+def _old_and_new_records(own: FaultServers, topic: Topic[str, pe.AgentCreated]) -> list[bytes]:
+    """A V1 record (its writer schema must be fetched to read it) and a current one, on the own registry."""
+    writer = RuntimeRegistry(own.registry_url)
+    old = _v1_record(writer, topic, "old-writer")  # first: the current schema is a compatible next version
+    return [old, RecordCodec(SchemaIds(writer, "register")).encode_value(topic, _agent(8))]
+
+
+def test_a_registry_that_stops_answering_delays_decoding_until_it_answers_again(
+    kafka_bootstrap: str, fault_servers: FaultServers, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer schema of a record cannot be fetched while the registry is frozen: the runner
+    retries the decode (the record is not poison), the partition waits, and once the registry
+    answers the record and the one behind it are handled in order, nothing dead-lettered."""
+    caplog.set_level(logging.WARNING, logger="schemabus.consumer")
+    name = _name("registrydown")
+    _create_topics(kafka_bootstrap, 1, name)
+    topic = agent_topic(name, 1)
+    records = _old_and_new_records(fault_servers, topic)
+    handled: list[str] = []
+
+    @topic.handler()
+    async def read(event: Event[str, pe.AgentCreated]) -> None:
+        handled.append(event.value.creator_id)
+
+    retry = RetryPolicy(max_retries=1000, initial_backoff=0.2, multiplier=1, jitter=0)
+    runner = _runner(kafka_bootstrap, _impatient_reader(fault_servers.registry_url), [read], retry=retry)
+    group = f"{runner.service}.{name}.read"
+
+    def retries() -> int:
+        return sum("cannot decode" in r.getMessage() and "retrying" in r.getMessage() for r in caplog.records)
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: bool(runner.assignment().get(group)), "the partition assigned")
+        with frozen(fault_servers.registry):
+            await asyncio.to_thread(_produce, kafka_bootstrap, name, [(0, None, v, []) for v in records])
+            await async_wait_for(lambda: retries() >= 3, "three decode retries while the registry is frozen")
+            assert handled == []  # the partition waits: the record behind it is not handled first
+        await async_wait_for(lambda: len(handled) == 2, "both records handled once the registry answers")
+
+    asyncio.run(run_until(runner, scenario))
+    assert handled == ["old-writer", "user-8"]
+    metrics = runner.metrics
+    assert (metrics.handled, metrics.poison, metrics.dead_lettered) == (2, 0, 0)
+    assert "is unavailable" in caplog.text  # the retry says why: the registry, not the record
+    assert _all_committed(kafka_bootstrap, group, name)
+
+
+def test_a_registry_down_for_longer_than_the_retries_stops_the_runner_without_dead_lettering(
+    kafka_bootstrap: str, fault_servers: FaultServers
+) -> None:
+    """Retries run out while the registry is still frozen: run() raises the registry's error, the
+    record is neither dead-lettered nor committed, and a restart handles it once the registry is back."""
+    name = _name("registrygone")
+    _create_topics(kafka_bootstrap, 1, name)
+    topic = agent_topic(name, 1)
+    records = _old_and_new_records(fault_servers, topic)
+    handled: list[str] = []
+
+    @topic.handler()
+    async def read(event: Event[str, pe.AgentCreated]) -> None:
+        handled.append(event.value.creator_id)
+
+    retry = RetryPolicy(max_retries=2, initial_backoff=0.1, jitter=0)
+    runner = _runner(kafka_bootstrap, _impatient_reader(fault_servers.registry_url), [read], retry=retry)
+    group = f"{runner.service}.{name}.read"
+
+    async def until_it_fails() -> None:
+        task = asyncio.create_task(runner.run())
+        await async_wait_for(lambda: bool(runner.assignment().get(group)) or task.done(), "the partition assigned")
+        with frozen(fault_servers.registry):
+            await asyncio.to_thread(_produce, kafka_bootstrap, name, [(0, None, v, []) for v in records])
+            await asyncio.wait_for(task, TIMEOUT)
+
+    with pytest.raises(RegistryUnavailableError, match="is unavailable"):
+        asyncio.run(until_it_fails())
+    assert handled == []
+    assert runner.metrics.dead_lettered == 0 and runner.metrics.poison == 0
+    assert _lag(kafka_bootstrap, group, name)[0].committed is None  # nothing committed: the record is not lost
+    assert (
+        dlq_topic_name(name)
+        not in AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=TIMEOUT).topics
+    )
+
+    again = _runner(kafka_bootstrap, _impatient_reader(fault_servers.registry_url), [read], service=runner.service)
+
+    async def resumed() -> None:
+        await async_wait_for(lambda: len(handled) == 2, "both records handled after the restart")
+
+    asyncio.run(run_until(again, resumed))
+    assert handled == ["old-writer", "user-8"]
+    assert _all_committed(kafka_bootstrap, group, name)
+
+
+def test_a_record_found_poison_once_the_registry_answers_again_is_dead_lettered_and_the_runner_goes_on(
+    kafka_bootstrap: str, fault_servers: FaultServers
+) -> None:
+    """Its schema id cannot be looked up while the registry is frozen (retried: not the record's fault);
+    once the registry answers, it does not know the id: the record is poison after all, so it goes to
+    the dead-letter topic like any other, and the record behind it is handled."""
+    name = _name("latepoison")
+    _create_topics(kafka_bootstrap, 1, name)
+    topic = agent_topic(name, 1)
+    old, current = _old_and_new_records(fault_servers, topic)
+    unknown_id = frame_header(2_000_000_000) + old[5:]
+    handled: list[str] = []
+
+    @topic.handler()
+    async def read(event: Event[str, pe.AgentCreated]) -> None:
+        handled.append(event.value.creator_id)
+
+    retry = RetryPolicy(max_retries=1000, initial_backoff=0.2, multiplier=1, jitter=0)
+    runner = _runner(kafka_bootstrap, _impatient_reader(fault_servers.registry_url), [read], retry=retry)
+    group = f"{runner.service}.{name}.read"
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: bool(runner.assignment().get(group)), "the partition assigned")
+        with frozen(fault_servers.registry):
+            await asyncio.to_thread(_produce, kafka_bootstrap, name, [(0, None, v, []) for v in (unknown_id, current)])
+            await asyncio.sleep(2)  # decode retries meanwhile
+            assert handled == []
+        await async_wait_for(lambda: handled == ["user-8"], "the record behind the poison handled")
+
+    asyncio.run(run_until(runner, scenario))
+    (letter,) = read_dead_letters(kafka_bootstrap, dlq_topic_name(name))
+    assert (letter.value, letter.reason, letter.attempts) == (unknown_id, "unknown-schema-id", 0)
+    assert runner.metrics.poison == 1 and runner.metrics.dead_lettered == 1
+    assert _all_committed(kafka_bootstrap, group, name)
+
+
+# max.poll.interval.ms may not be below session.timeout.ms, whose broker minimum is 6 s.
+_SHORT_POLL_INTERVAL = {"session.timeout.ms": 6000, "max.poll.interval.ms": 6000}
+_STALL_S = 8.0
+
+
+def test_partitions_lost_to_a_stalled_event_loop_are_taken_back_and_their_unfinished_records_redone(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A handler that blocks the event loop (a synchronous call) for longer than max.poll.interval.ms:
+    librdkafka leaves the group and reports the partitions lost, not revoked. The runner drops them
+    without committing (the member no longer owns them), rejoins, and handles again from the last
+    commit: the record that was in the handler is handled twice, the one committed before only once."""
+    caplog.set_level(logging.INFO, logger="schemabus.consumer")
+    name = _name("lost")
+    _create_topics(kafka_bootstrap, 1, name)
+    topic = agent_topic(name, 1)
+    calls: list[int] = []
+
+    @topic.handler()
+    async def stall(event: Event[str, pe.AgentCreated]) -> None:
+        calls.append(event.offset)
+        if event.offset == 1 and calls.count(1) == 1:
+            time.sleep(_STALL_S)  # blocks the event loop, so nothing polls the consumer
+
+    runner = _runner(kafka_bootstrap, registry, [stall], extra_config=_SHORT_POLL_INTERVAL)
+    group = f"{runner.service}.{name}.stall"
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: bool(runner.assignment().get(group)), "the partition assigned")
+        await asyncio.to_thread(_produce, kafka_bootstrap, name, [(0, None, codec.encode_value(topic, _agent(0)), [])])
+        await async_wait_for(lambda: _lag(kafka_bootstrap, group, name)[0].committed == 1, "offset 0 committed")
+        records = [(0, None, codec.encode_value(topic, _agent(i)), []) for i in (1, 2)]
+        await asyncio.to_thread(_produce, kafka_bootstrap, name, records)
+        await async_wait_for(lambda: calls.count(1) == 2 and 2 in calls, "offset 1 handled again after the loss")
+        await async_wait_for(lambda: _all_committed(kafka_bootstrap, group, name), "everything committed")
+
+    asyncio.run(run_until(runner, scenario))
+    assert calls.count(0) == 1 and calls.count(1) == 2 and set(calls) == {0, 1, 2}
+    assert f"lost {name}[0]" in caplog.text
+    assert runner.metrics.rebalances >= 3  # assigned, lost, assigned again
+
+
+class _IdleMember:
+    """A plain confluent consumer in a group that holds its partitions without handling or committing
+    anything, until ``leave()``: then its partitions move to the other members."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str) -> None:
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "enable.auto.commit": False,
+                "partition.assignment.strategy": "cooperative-sticky",
+            }
+        )
+        self.consumer.subscribe([topic])
+        self.assignment: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self.consumer.poll(0.1)  # what it fetches, it drops: nothing is committed
+                self.assignment = sorted(tp.partition for tp in self.consumer.assignment())
+        finally:
+            self.consumer.close()
+
+    def leave(self) -> None:
+        self._stop.set()
+        self._thread.join(TIMEOUT)
+
+
+def test_records_of_a_partition_assigned_while_paused_are_read_again_after_the_resume(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    """The runner is paused (its handler holds max_in_flight records) when another member leaves
+    and its partition, records waiting, moves here: librdkafka assigns and fetches it within the
+    poll that serves the rebalance, before the runner's next pause call covers it. What the paused
+    runner polled from it is sought back rather than handled, and read again after the resume: every
+    record of both partitions is handled exactly once, in offset order."""
+    name = _name("pausedmove")
+    _create_topics(kafka_bootstrap, 2, name)
+    topic = agent_topic(name, 2)
+    records = [(i % 2, None, codec.encode_value(topic, _agent(i)), []) for i in range(12)]
+    _produce(kafka_bootstrap, name, records)
+    release = asyncio.Event()
+    handled: list[tuple[int, int]] = []
+
+    @topic.handler()
+    async def slow(event: Event[str, pe.AgentCreated]) -> None:
+        await release.wait()
+        handled.append((event.partition, event.offset))
+
+    runner = _runner(kafka_bootstrap, registry, [slow], max_in_flight=2, backpressure_wait=0.05, poll_timeout=1.0)
+    group = consumer_group(slow, runner.service)
+    idle = _IdleMember(kafka_bootstrap, group, name)
+    wait_for(lambda: idle.assignment == [0, 1], "the idle member holding both partitions")
+
+    async def scenario() -> None:
+        try:
+            await async_wait_for(lambda: len(runner.assignment().get(group, [])) == 1, "one partition moved here")
+            await async_wait_for(lambda: runner.metrics.consumed >= 2, "max_in_flight records fetched")
+            await asyncio.sleep(0.5)  # longer than backpressure_wait: the runner pauses
+            await asyncio.to_thread(idle.leave)
+            await async_wait_for(lambda: runner.assignment().get(group) == [0, 1], "the other partition moved here")
+            await asyncio.sleep(1.5)  # paused polls meanwhile
+            assert handled == [] and runner.metrics.consumed == 2  # nothing of the new partition dispatched
+        finally:
+            idle.leave()
+        release.set()
+        await async_wait_for(lambda: len(handled) == 12, "every record handled")
+        await async_wait_for(lambda: _all_committed(kafka_bootstrap, group, name), "everything committed")
+
+    asyncio.run(run_until(runner, scenario))
+    for partition in (0, 1):
+        assert [o for p, o in handled if p == partition] == list(range(6))  # none lost, none twice, in order

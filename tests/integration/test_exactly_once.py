@@ -9,9 +9,11 @@ decided (committed or aborted). Waits are bounded; no assertion depends on how f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 import signal
+import socket
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
@@ -23,16 +25,21 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
 from consumer_worker import ConfluentRegistry, agent_topic
 from eos_worker import output_topic
+from faults import FaultServers, frozen
 from worker_process import WorkerProcess
 
 import platform_events as pe
 from schemabus.runtime import DeliveryResult, Event, FunctionHandler, RecordCodec, Topic
 from schemabus.runtime.config import ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
+from schemabus.runtime.dlq import read_dead_letters
 from schemabus.runtime.errors import (
     FatalProducerError,
     ProducerFencedError,
+    PublishError,
     TransactionAbortedError,
+    TransactionError,
+    TransactionOutcomeUnknownError,
     TransactionStateError,
 )
 from schemabus.runtime.kafka_bus import KafkaBus
@@ -50,6 +57,12 @@ NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)
 
 def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(asyncio.wait_for(coro, 2 * TIMEOUT))
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _uid() -> str:
@@ -144,8 +157,9 @@ def test_an_aborted_transaction_is_invisible_to_read_committed_and_committed_one
     async def scenario() -> tuple[DeliveryResult, list[Any]]:
         async with bus:
             async with bus.transaction() as tx:
-                for n in range(5):
+                for n in range(4):
                     await tx.publish(topic, agent_created(n), key=f"committed-{n}")
+                tx.publish_nowait(topic, agent_created(4), key="committed-4")  # the commit flushes it
             pending: list[asyncio.Future[DeliveryResult]] = []
             with pytest.raises(RuntimeError, match="boom"):
                 async with bus.transaction():
@@ -268,6 +282,49 @@ def test_a_newer_bus_with_the_same_transactional_id_fences_the_older_one(
     assert keys(read_to_end(kafka_bootstrap, topic.name, "read_committed")) == ["new"]
 
 
+def test_a_sync_transaction_whose_block_raises_is_aborted(kafka_bootstrap: str, registry_url: str) -> None:
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    with tx_bus(kafka_bootstrap, registry_url) as bus:
+        bus.ensure_topics([topic])
+        with pytest.raises(ValueError, match="changed my mind"), bus.transaction_sync() as tx:
+            tx.publish_sync(topic, agent_created(0), key="aborted")
+            raise ValueError("changed my mind")
+        with bus.transaction_sync() as tx:
+            tx.publish_sync(topic, agent_created(1), key="committed")
+    assert keys(read_to_end(kafka_bootstrap, topic.name, "read_committed")) == ["committed"]
+
+
+def test_closing_a_bus_with_a_transaction_open_aborts_it(kafka_bootstrap: str, registry_url: str) -> None:
+    """A service shuts its bus down while another task is inside a transaction: close() aborts it rather
+    than leave read_committed readers waiting for the transaction timeout; the task's block then cannot
+    commit and says so."""
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    bus = tx_bus(kafka_bootstrap, registry_url)
+    bus.ensure_topics([topic])
+
+    async def scenario() -> None:
+        await bus.start()
+        inside, release = asyncio.Event(), asyncio.Event()
+
+        async def worker() -> None:
+            async with bus.transaction():
+                await bus.publish(topic, agent_created(0), key="in-flight-at-close")
+                inside.set()
+                await release.wait()
+
+        task = asyncio.create_task(worker())
+        await inside.wait()
+        await bus.close()
+        release.set()
+        with pytest.raises(TransactionStateError, match="no transaction is open to commit"):
+            await task
+
+    run(scenario())
+    started = time.monotonic()
+    assert read_to_end(kafka_bootstrap, topic.name, "read_committed") == []
+    assert time.monotonic() - started < 10  # decided at once, not at the transaction timeout
+
+
 # --- consume-transform-produce ---------------------------------------------------------------------
 
 
@@ -340,6 +397,9 @@ def test_consume_transform_produce_commits_outputs_with_offsets_and_dead_letters
     assert keys(read_to_end(kafka_bootstrap, target.name, "read_committed")) == sorted(inputs)
     (letter,) = read_to_end(kafka_bootstrap, f"dlq.{source.name}", "read_committed")
     assert letter.value() == b"not a framed record"
+    # The dead-letter topic ends in a transaction marker (an offset no record has): read to its end anyway.
+    (parsed,) = read_dead_letters(kafka_bootstrap, f"dlq.{source.name}", timeout=TIMEOUT)
+    assert (parsed.value, parsed.reason, parsed.original_topic) == (b"not a framed record", "bad-magic", source.name)
     assert runner.metrics.dead_lettered == runner.metrics.poison == 1 and runner.metrics.handled == 60
 
 
@@ -438,3 +498,162 @@ def test_a_killed_exactly_once_consumer_writes_each_output_exactly_once_after_re
     assert committed == sorted(inputs)  # ...yet a read_committed reader sees each output exactly once
     uncommitted = keys(read_to_end(kafka_bootstrap, target.name, "read_uncommitted"))
     assert len(uncommitted) > len(committed)  # at-least-once would have shown these duplicates
+
+
+# --- real faults: partitions lost mid-transaction, a broker that stops answering a commit or an abort -----
+
+
+# max.poll.interval.ms may not be below session.timeout.ms, whose broker minimum is 6 s.
+_SHORT_POLL_INTERVAL = {"session.timeout.ms": 6000, "max.poll.interval.ms": 6000}
+
+
+def test_partitions_lost_mid_transaction_abort_it_stop_the_runner_and_a_restart_does_the_work_once(
+    kafka_bootstrap: str, registry_url: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    """A handler blocks the event loop past max.poll.interval.ms while a transaction is open: librdkafka
+    leaves the group and reports the partition lost. The outputs already in the transaction cannot be
+    committed with offsets the member no longer owns, so the runner aborts it and stops with a
+    TransactionAbortedError; nothing of it is visible, and a restart produces each output once."""
+    source, target = agent_topic(f"t{_uid()}.eos.in", 1), output_topic(f"t{_uid()}.eos.out", 1)
+    _create_topics(kafka_bootstrap, 1, source.name, target.name)
+    inputs = _produce_inputs(kafka_bootstrap, codec, source, 3)
+    group, txn_id = f"g{_uid()}", f"txn-{_uid()}"
+
+    def runner_for(bus: KafkaBus, stall: bool) -> ConsumerRunner:
+        stalled: list[str] = []
+
+        async def transform(event: Event[str, pe.AgentCreated]) -> None:
+            key = f"{event.partition}-{event.offset}"
+            await bus.publish(target, event.value, key=key)
+            if stall and event.offset == 1 and not stalled:
+                stalled.append(key)
+                time.sleep(8)  # a synchronous call: the event loop, and so the consumer's polls, stop
+
+        # No commit point during the stall: the one transaction holds every record handled.
+        interval = 3600 if stall else 0.2
+        handler = FunctionHandler(source, transform, group=group)
+        return _eos_runner(
+            kafka_bootstrap, registry, bus, handler, commit_interval=interval, extra_config=_SHORT_POLL_INTERVAL
+        )
+
+    async def stalled_run() -> BaseException | None:
+        bus = tx_bus(kafka_bootstrap, registry_url, txn_id)
+        runner = runner_for(bus, stall=True)
+        async with bus:
+            outcome = await asyncio.wait_for(asyncio.gather(runner.run(), return_exceptions=True), TIMEOUT)
+        return outcome[0]
+
+    error = run(stalled_run())
+    assert isinstance(error, TransactionAbortedError), repr(error)
+    assert "partitions were lost without a revocation" in str(error) and error.retriable
+    assert read_to_end(kafka_bootstrap, target.name, "read_committed") == []  # aborted: nothing visible
+    assert len(read_to_end(kafka_bootstrap, target.name, "read_uncommitted")) >= 2  # though written
+
+    async def restarted() -> None:
+        bus = tx_bus(kafka_bootstrap, registry_url, txn_id)
+        runner = runner_for(bus, stall=False)
+        async with bus:
+            task = asyncio.create_task(runner.run())
+            try:
+                deadline = time.monotonic() + TIMEOUT
+                while not await asyncio.to_thread(_committed_everything, kafka_bootstrap, group, source.name):
+                    assert not task.done(), task.exception()
+                    assert time.monotonic() < deadline, "the restarted runner did not commit everything in time"
+                    await asyncio.sleep(0.2)
+            finally:
+                runner.stop()
+                await asyncio.wait_for(task, TIMEOUT)
+
+    run(restarted())
+    assert keys(read_to_end(kafka_bootstrap, target.name, "read_committed")) == sorted(inputs)  # each once
+
+
+def test_a_commit_the_frozen_broker_never_answers_has_an_unknown_outcome_and_a_new_producer_settles_it(
+    fault_servers: FaultServers,
+) -> None:
+    """The broker stops answering while a transaction commits: the commit keeps timing out (retriable)
+    until the transaction timeout; librdkafka then refuses an abort, so the outcome is unknown. The bus
+    says so (TransactionOutcomeUnknownError, possibly persisted) and replaces its producer; once the
+    broker answers again, the next transaction initializes the new producer, which settles the old
+    transaction, and commits. The record of the unknown transaction is visible at most once."""
+    bootstrap = fault_servers.bootstrap
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    bus = tx_bus(bootstrap, fault_servers.registry_url, transaction_timeout_ms=2000)
+    bus.ensure_topics([topic])
+
+    async def scenario() -> tuple[TransactionOutcomeUnknownError, Any, DeliveryResult]:
+        async with bus:
+            async with bus.transaction():
+                await bus.publish(topic, agent_created(0), key="committed-before")
+            old = bus.producer
+            # The broker answers again when the ExitStack ends, after the failed commit.
+            with contextlib.ExitStack() as thaw, pytest.raises(TransactionOutcomeUnknownError) as unknown:
+                async with bus.transaction():
+                    await bus.publish(topic, agent_created(1), key="unknown")  # acknowledged: in the log
+                    thaw.enter_context(frozen(fault_servers.kafka))  # then the commit gets no answer
+            deadline = time.monotonic() + TIMEOUT
+            while bus.producer is old:
+                assert time.monotonic() < deadline, "the producer was not replaced"
+                await asyncio.sleep(0.05)
+            async with bus.transaction():
+                after = await bus.publish(topic, agent_created(2), key="committed-after")
+            return unknown.value, old, after
+
+    error, _, after = run(scenario())
+    assert error.possibly_persisted and not error.retriable and "may have committed or not" in str(error)
+    assert after.topic == topic.name
+    seen = keys(read_to_end(bootstrap, topic.name, "read_committed"))
+    assert seen in (["committed-after", "committed-before"], ["committed-after", "committed-before", "unknown"])
+
+
+def test_an_abort_the_frozen_broker_never_answers_is_noted_on_the_error_and_a_new_producer_goes_on(
+    fault_servers: FaultServers,
+) -> None:
+    """The transaction's block raises while the broker stops answering: the abort times out, the error
+    the block raised gets a note saying so (the caller still sees its own error), and the producer
+    is replaced; its initialization aborts the old transaction at the coordinator, so its record is
+    never visible, and the next transaction commits."""
+    bootstrap = fault_servers.bootstrap
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    bus = tx_bus(bootstrap, fault_servers.registry_url, transaction_timeout_ms=2000)
+    bus.ensure_topics([topic])
+
+    async def scenario() -> list[str]:
+        async with bus:
+            old = bus.producer
+            # The broker answers again when the ExitStack ends, after the failed abort.
+            with contextlib.ExitStack() as thaw, pytest.raises(RuntimeError, match="boom") as info:
+                async with bus.transaction():
+                    await bus.publish(topic, agent_created(0), key="aborted")  # acknowledged: in the log
+                    thaw.enter_context(frozen(fault_servers.kafka))
+                    raise RuntimeError("boom")
+            deadline = time.monotonic() + TIMEOUT
+            while bus.producer is old:
+                assert time.monotonic() < deadline, "the producer was not replaced"
+                await asyncio.sleep(0.05)
+            async with bus.transaction():
+                await bus.publish(topic, agent_created(1), key="committed-after")
+            return getattr(info.value, "__notes__", [])
+
+    notes = run(scenario())
+    assert any("aborting the transaction failed too" in note and "cannot abort" in note for note in notes), notes
+    assert keys(read_to_end(bootstrap, topic.name, "read_committed")) == ["committed-after"]
+    assert keys(read_to_end(bootstrap, topic.name, "read_uncommitted")) == ["aborted", "committed-after"]
+
+
+def test_a_transactional_bus_whose_cluster_cannot_be_reached_fails_its_async_with_and_is_closed() -> None:
+    """``async with bus`` initializes transactions; when that fails (no broker within the transaction
+    timeout) the bus is closed again and the error is typed."""
+    bus = tx_bus(f"127.0.0.1:{_closed_port()}", "http://127.0.0.1:1", transaction_timeout_ms=1000)
+
+    async def scenario() -> None:
+        async with bus:
+            raise AssertionError("the block must not run")
+
+    started = time.monotonic()
+    with pytest.raises(TransactionError, match="cannot initialize transactions") as info:
+        run(scenario())
+    assert time.monotonic() - started < 15
+    assert info.value.retriable and info.value.code == "_TIMED_OUT"
+    with pytest.raises(PublishError, match="the bus is closed"):
+        run(bus.publish(fresh(pe.AGENT_LIFECYCLE_CREATED), agent_created(0), key="x"))

@@ -26,21 +26,22 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import Consumer, Message, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource  # type: ignore[attr-defined]
 from confluent_kafka.schema_registry import Schema, SchemaReference, SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
 from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSerializer
 from confluent_kafka.serialization import MessageField, SerializationContext
+from faults import FaultServers, frozen
 
 import platform_events as pe
 from platform_events import avro_models as m
 from schemabus.runtime import DeliveryResult, RecordCodec, SchemaIds, SchemaNotRegisteredError, Topic
 from schemabus.runtime.config import KafkaConfig, ProducerSettings, RegistryConfig
 from schemabus.runtime.errors import (
-    FatalProducerError,
     PublishError,
     RegistryUnavailableError,
+    SchemabusError,
 )
 from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
 from schemabus.runtime.registry_client import ConfluentRegistry
@@ -272,6 +273,14 @@ def test_ensure_topics_uses_the_catalog_settings(kafka_bootstrap: str) -> None:
     assert configs["retention.ms"].value == str(topic.retention_ms) == "-1"
 
 
+def test_ensure_topics_names_a_topic_the_broker_refuses_and_creates_the_others(kafka_bootstrap: str) -> None:
+    good, bad = fresh(pe.AGENT_LIFECYCLE_CREATED), fresh(pe.AGENT_LIFECYCLE_CREATED)
+    bad = dataclasses.replace(bad, retention_ms=-7)  # not a retention the broker accepts
+    with pytest.raises(SchemabusError, match=f"cannot create topic {bad.name}: .*retention"):
+        ensure_topics(kafka_bootstrap, [good, bad])
+    assert good.name in AdminClient({"bootstrap.servers": kafka_bootstrap}).list_topics(timeout=TIMEOUT).topics
+
+
 # --- the registry ----------------------------------------------------------------------------
 
 
@@ -484,34 +493,6 @@ def test_a_delivery_timeout_is_possibly_persisted() -> None:
     assert "delivery timeout (1000 ms)" in str(error.value)
 
 
-def test_a_fatal_producer_error_replaces_the_producer(bus: KafkaBus, kafka_bootstrap: str) -> None:
-    """librdkafka's fatal errors (e.g. an idempotence sequence gap) cannot be provoked from Python:
-    the error callback is called as librdkafka calls it, with a fatal KafkaError."""
-    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
-    bus.ensure_topics([topic])
-
-    async def scenario() -> tuple[list[Any], DeliveryResult]:
-        await bus.publish(topic, agent_created(0), key="a")
-        old = bus.producer
-        pending = [bus.publish_nowait(topic, agent_created(n), key="a") for n in range(1, 50)]
-        bus._on_error(KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, "simulated sequence gap", fatal=True))
-        outcomes = await asyncio.gather(*pending, return_exceptions=True)
-        deadline = time.monotonic() + TIMEOUT
-        while bus.producer is old and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        assert bus.producer is not old
-        return outcomes, await bus.publish(topic, agent_created(99), key="a")
-
-    outcomes, after = run(scenario())
-    for outcome in outcomes:  # each record was acknowledged, or failed with the fatal error
-        assert isinstance(outcome, DeliveryResult | FatalProducerError), outcome
-        if isinstance(outcome, FatalProducerError):
-            assert outcome.code == "OUT_OF_ORDER_SEQUENCE_NUMBER" and outcome.retriable
-    assert after.topic == topic.name
-    delivered = 2 + sum(isinstance(o, DeliveryResult) for o in outcomes)
-    assert len(consume(kafka_bootstrap, [topic.name], delivered)) == delivered
-
-
 # --- back-pressure, flush, close, the sync facade -----------------------------------------
 
 
@@ -561,3 +542,59 @@ def test_publish_sync_for_scripts(kafka_bootstrap: str, registry_url: str) -> No
         result = bus.publish_sync(topic, agent_created(), key="script")
     (msg,) = consume(kafka_bootstrap, [topic.name], 1)
     assert (msg.partition(), msg.offset(), msg.key()) == (result.partition, result.offset, b"script")
+
+
+def test_closing_fails_what_an_unreachable_cluster_never_took_as_not_persisted() -> None:
+    """close() waits up to its timeout, then purges what is still queued: each future fails with the
+    reason (retriable, not persisted: the records never left this process), none is left hanging."""
+    settings = ProducerSettings(broker_down_timeout_ms=None)
+    bus = KafkaBus(f"127.0.0.1:{closed_port()}", InMemoryRegistry(), producer=settings)
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+
+    async def scenario() -> tuple[list[BaseException | None], float]:
+        await bus.prepare(topic)
+        pending = [bus.publish_nowait(topic, agent_created(n), key=str(n)) for n in range(20)]
+        started = time.monotonic()
+        await bus.close(timeout=0.5)
+        elapsed = time.monotonic() - started
+        assert all(f.done() for f in pending)
+        return [f.exception() for f in pending], elapsed
+
+    errors, elapsed = run(scenario())
+    assert elapsed < 10
+    for error in errors:
+        assert isinstance(error, PublishError), error
+        assert "the bus was closed before delivery" in str(error) and error.topic == topic.name
+        assert error.retriable and not error.possibly_persisted
+
+
+def test_closing_while_the_broker_does_not_answer_fails_records_in_flight_as_possibly_persisted(
+    fault_servers: FaultServers,
+) -> None:
+    """The broker took the records' produce request but does not answer (frozen): close() purges them
+    in flight. They may be in the log once the broker goes on, so their errors say possibly persisted;
+    what the broker does append is some of those records, once each (idempotence)."""
+    bootstrap = fault_servers.bootstrap
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    bus = KafkaBus(bootstrap, fault_servers.registry_url, producer=ProducerSettings(linger_ms=0))
+    bus.ensure_topics([topic])
+
+    async def scenario() -> list[BaseException | None]:
+        await bus.publish(topic, agent_created(0), key="0")  # connected, with the topic's metadata
+        with frozen(fault_servers.kafka):
+            pending = [bus.publish_nowait(topic, agent_created(n), key=str(n)) for n in range(1, 11)]
+            await asyncio.sleep(0.5)  # sent, unanswered
+            await bus.close(timeout=1)
+            assert all(f.done() for f in pending)
+        return [f.exception() for f in pending]
+
+    errors = run(scenario())
+    for error in errors:
+        assert isinstance(error, PublishError), error
+        assert "the bus was closed before delivery" in str(error) and error.retriable
+    # Those sent are possibly persisted; any still queued behind them (the idempotent producer keeps at
+    # most 5 requests in flight) are not.
+    assert any(isinstance(e, PublishError) and e.possibly_persisted for e in errors)
+    received = consume(bootstrap, [topic.name], 11)
+    keys = sorted(int(msg.key() or b"-1") for msg in received)
+    assert keys[0] == 0 and keys == sorted(set(keys)) and set(keys) <= set(range(11))

@@ -4,8 +4,10 @@ librdkafka reports a wrong SASL password only through its error callback (and re
 and a missing ACL through a delivery report or a consumer error event; the runtime has to turn them
 into typed errors for the caller, never only a log line. The dev broker has a SASL_PLAINTEXT
 listener (``kafka_sasl``) with SASL/PLAIN users and ACLs enforced: ``alice`` gets ACLs from the
-tests that need them (on that test's own topics and groups), ``bob`` never gets any. ACLs are
-granted over the PLAINTEXT listener, whose anonymous principal is a super user.
+tests that need them (on that test's own topics and groups), ``bob`` never gets any. Topics are
+created and ACLs granted over the same broker's PLAINTEXT listener (``sasl_bootstrap``), whose
+anonymous principal is a super user. The broker is always one this session started (with external
+servers, a second one), so these tests never skip.
 
 Every test uses its own topics and groups (uuid names). How long the caller waited for each typed
 error is logged (``-o log_cli=true --log-cli-level=INFO`` shows it, logger ``schemabus.tests.security``).
@@ -24,6 +26,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 import pytest
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs lack the re-exports
     AclBinding,
     AclBindingFilter,
@@ -37,13 +40,19 @@ from pydantic import SecretStr
 
 import platform_events as pe
 from platform_events import avro_models as m
-from schemabus.runtime import DeliveryResult, Event, Topic
-from schemabus.runtime.config import KafkaConfig
+from schemabus.runtime import DeliveryResult, Event, FunctionHandler, Topic, kafka_bus
+from schemabus.runtime.config import KafkaConfig, ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
 from schemabus.runtime.devstack import SaslListener, SaslUser
-from schemabus.runtime.errors import AuthenticationError, AuthorizationError, PublishError
+from schemabus.runtime.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    PublishError,
+    TransactionAbortedError,
+)
 from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
 from schemabus.runtime.testing import InMemoryRegistry
+from tests.integration.test_exactly_once import keys, read_to_end
 
 pytestmark = pytest.mark.integration
 
@@ -156,10 +165,10 @@ def quiet_handler(topic: Topic[Any, Any], seen: list[Event[Any, Any]] | None = N
 
 
 def test_a_wrong_password_is_an_authentication_error_within_seconds(
-    kafka_bootstrap: str, kafka_sasl: SaslListener
+    sasl_bootstrap: str, kafka_sasl: SaslListener
 ) -> None:
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
+    ensure_topics(sasl_bootstrap, [topic])
     with KafkaBus(as_user(kafka_sasl, kafka_sasl.alice, WRONG_PASSWORD), InMemoryRegistry()) as bus:
         error, elapsed = run(publish_timed(bus, topic))
         log_time_to_error(elapsed, error)
@@ -176,13 +185,13 @@ def test_a_wrong_password_is_an_authentication_error_within_seconds(
 
 
 def test_a_topic_without_a_write_acl_is_an_authorization_error_within_seconds(
-    kafka_bootstrap: str, kafka_sasl: SaslListener
+    sasl_bootstrap: str, kafka_sasl: SaslListener
 ) -> None:
     """alice may write another topic, so her idempotent producer gets its producer id (WRITE on any
     topic implies IdempotentWrite); this topic itself is refused."""
     topic, elsewhere = fresh(), fresh()
-    ensure_topics(kafka_bootstrap, [topic, elsewhere])
-    grant(kafka_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TOPIC, elsewhere.name)
+    ensure_topics(sasl_bootstrap, [topic, elsewhere])
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TOPIC, elsewhere.name)
     with KafkaBus(as_user(kafka_sasl, kafka_sasl.alice), InMemoryRegistry()) as bus:
         error, elapsed = run(publish_timed(bus, topic))
         log_time_to_error(elapsed, error)
@@ -199,13 +208,13 @@ def test_a_topic_without_a_write_acl_is_an_authorization_error_within_seconds(
 
 
 def test_a_user_without_any_acl_keeps_getting_authorization_errors(
-    kafka_bootstrap: str, kafka_sasl: SaslListener, caplog: pytest.LogCaptureFixture
+    sasl_bootstrap: str, kafka_sasl: SaslListener, caplog: pytest.LogCaptureFixture
 ) -> None:
     """bob may write nowhere: the metadata refuses him the topic, and the broker refuses his idempotent
     producer a producer id (a fatal error for librdkafka, about half a second later). Both are
     authorization failures: every publish meanwhile and after must say so, and not retriable."""
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
+    ensure_topics(sasl_bootstrap, [topic])
     outcomes: list[DeliveryResult | PublishError] = []
     with KafkaBus(as_user(kafka_sasl, kafka_sasl.bob), InMemoryRegistry()) as bus:
         first, elapsed = run(publish_timed(bus, topic))
@@ -223,20 +232,20 @@ def test_a_user_without_any_acl_keeps_getting_authorization_errors(
     assert "unexpected error" not in caplog.text
 
 
-def test_a_write_acl_lets_the_user_publish(kafka_bootstrap: str, kafka_sasl: SaslListener) -> None:
+def test_a_write_acl_lets_the_user_publish(sasl_bootstrap: str, kafka_sasl: SaslListener) -> None:
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
-    grant(kafka_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TOPIC, topic.name)
+    ensure_topics(sasl_bootstrap, [topic])
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TOPIC, topic.name)
     with KafkaBus(as_user(kafka_sasl, kafka_sasl.alice), InMemoryRegistry()) as bus:
         result, _ = run(publish_timed(bus, topic))
     assert isinstance(result, DeliveryResult), result
     assert result.topic == topic.name and result.offset == 0 and 0 <= result.partition < topic.partitions
 
 
-def test_the_admin_user_is_a_super_user(kafka_bootstrap: str, kafka_sasl: SaslListener) -> None:
+def test_the_admin_user_is_a_super_user(sasl_bootstrap: str, kafka_sasl: SaslListener) -> None:
     """No ACL anywhere, yet admin writes (super.users): the SASL listener's own control case."""
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
+    ensure_topics(sasl_bootstrap, [topic])
     with KafkaBus(as_user(kafka_sasl, kafka_sasl.admin), InMemoryRegistry()) as bus:
         result, _ = run(publish_timed(bus, topic))
     assert isinstance(result, DeliveryResult) and result.offset == 0, result
@@ -245,17 +254,17 @@ def test_the_admin_user_is_a_super_user(kafka_bootstrap: str, kafka_sasl: SaslLi
 # --- consuming -----------------------------------------------------------------------------------
 
 
-def test_a_consumer_with_read_acls_receives_records(kafka_bootstrap: str, kafka_sasl: SaslListener) -> None:
+def test_a_consumer_with_read_acls_receives_records(sasl_bootstrap: str, kafka_sasl: SaslListener) -> None:
     """The control for the failing cases below: the SASL path itself works."""
     topic = fresh()
     registry = InMemoryRegistry()
-    with KafkaBus(kafka_bootstrap, registry) as bus:
+    with KafkaBus(sasl_bootstrap, registry) as bus:
         bus.ensure_topics([topic])
         run(bus.publish(topic, agent_created(7), key="a"))
     seen: list[Event[Any, Any]] = []
     handler = quiet_handler(topic, seen)
-    grant(kafka_bootstrap, kafka_sasl.alice, AclOperation.READ, ResourceType.TOPIC, topic.name)
-    grant(kafka_bootstrap, kafka_sasl.alice, AclOperation.READ, ResourceType.GROUP, handler.group)
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.READ, ResourceType.TOPIC, topic.name)
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.READ, ResourceType.GROUP, handler.group)
     runner = ConsumerRunner(
         as_user(kafka_sasl, kafka_sasl.alice).librdkafka_config(), registry, [handler], dead_letters=False
     )
@@ -275,10 +284,10 @@ def test_a_consumer_with_read_acls_receives_records(kafka_bootstrap: str, kafka_
 
 
 def test_a_consumer_with_a_wrong_password_fails_run_with_an_authentication_error(
-    kafka_bootstrap: str, kafka_sasl: SaslListener
+    sasl_bootstrap: str, kafka_sasl: SaslListener
 ) -> None:
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
+    ensure_topics(sasl_bootstrap, [topic])
     config = as_user(kafka_sasl, kafka_sasl.alice, WRONG_PASSWORD).librdkafka_config()
     runner = ConsumerRunner(config, InMemoryRegistry(), [quiet_handler(topic)], dead_letters=False)
     error, elapsed = run(run_until_it_fails(runner))
@@ -298,19 +307,19 @@ def test_a_consumer_with_a_wrong_password_fails_run_with_an_authentication_error
     ],
 )
 def test_a_consumer_without_read_acls_fails_run_with_an_authorization_error(
-    kafka_bootstrap: str,
+    sasl_bootstrap: str,
     kafka_sasl: SaslListener,
     granted: tuple[ResourceType, ...],
     code: str,
 ) -> None:
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
+    ensure_topics(sasl_bootstrap, [topic])
     handler = quiet_handler(topic)
     # bob is never granted anything; alice gets READ on this test's own topic or group only.
     user = kafka_sasl.alice if granted else kafka_sasl.bob
     for resource in granted:
         name = topic.name if resource == ResourceType.TOPIC else handler.group
-        grant(kafka_bootstrap, user, AclOperation.READ, resource, name)
+        grant(sasl_bootstrap, user, AclOperation.READ, resource, name)
     config = as_user(kafka_sasl, user).librdkafka_config()
     runner = ConsumerRunner(config, InMemoryRegistry(), [handler], dead_letters=False)
     error, elapsed = run(run_until_it_fails(runner))
@@ -324,7 +333,7 @@ def test_a_consumer_without_read_acls_fails_run_with_an_authorization_error(
 
 
 def test_a_wrong_password_never_appears_in_logs(
-    kafka_bootstrap: str,
+    sasl_bootstrap: str,
     kafka_sasl: SaslListener,
     caplog: pytest.LogCaptureFixture,
     capfd: pytest.CaptureFixture[str],
@@ -333,7 +342,7 @@ def test_a_wrong_password_never_appears_in_logs(
     contexts on) while a producer and a consumer fail to authenticate, and what reached stderr."""
     caplog.set_level(logging.DEBUG)
     topic = fresh()
-    ensure_topics(kafka_bootstrap, [topic])
+    ensure_topics(sasl_bootstrap, [topic])
     config = as_user(kafka_sasl, kafka_sasl.alice, WRONG_PASSWORD).model_copy(
         update={"extra": {"debug": "security,broker"}}
     )
@@ -354,3 +363,170 @@ def test_a_wrong_password_never_appears_in_logs(
     assert WRONG_PASSWORD not in caplog.text and WRONG_PASSWORD not in str(consumer_error)
     out, err = capfd.readouterr()
     assert WRONG_PASSWORD not in out and WRONG_PASSWORD not in err
+
+
+# --- fatal errors and failed starts, caused by missing ACLs ----------------------------------------------
+
+
+def revoke(bootstrap: str, user: SaslUser, operation: AclOperation, resource: ResourceType, name: str) -> None:
+    """Take back what ``grant`` gave, and wait until the broker no longer lists it."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    query = AclBindingFilter(
+        resource, name, ResourcePatternType.LITERAL, user.principal, "*", operation, AclPermissionType.ALLOW
+    )
+    for future in admin.delete_acls([query]).values():
+        future.result(timeout=TIMEOUT)
+    deadline = time.monotonic() + TIMEOUT
+    while admin.describe_acls(query).result(timeout=TIMEOUT):
+        assert time.monotonic() < deadline, f"ACLs for {user.username} on {name} still listed after {TIMEOUT}s"
+        time.sleep(0.05)
+
+
+def test_a_refused_producer_id_replaces_the_producer_until_an_acl_lets_it_publish(
+    sasl_bootstrap: str, kafka_sasl: SaslListener, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """bob's idempotent producer is refused a producer id: a fatal error for librdkafka, so the bus
+    replaces its producer (again after each refusal, backing off) and publishes fail with a typed,
+    not retriable AuthorizationError meanwhile. Once bob may write the topic, a new producer gets
+    its id and publishing works again, on the same bus.
+
+    Replacing the producer can fail too. Nothing outside the process can make librdkafka refuse to
+    create a client (it takes a broken configuration file, or no file descriptors left), so that
+    one fault is simulated where schemabus meets confluent-kafka: the first replacement is refused
+    as librdkafka refuses a client; the bus logs it, keeps failing publishes with the fatal error,
+    and tries again after a second."""
+    caplog.set_level(logging.WARNING, logger="schemabus.kafka")
+    topic = fresh()
+    ensure_topics(sasl_bootstrap, [topic])
+    real_producer = kafka_bus.Producer
+    refused: list[dict[str, Any]] = []
+
+    def producer(conf: dict[str, Any]) -> Any:
+        if not refused:
+            refused.append(conf)
+            raise KafkaException(KafkaError(KafkaError._INVALID_ARG, "Failed to create producer: no file descriptors"))
+        return real_producer(conf)
+
+    with KafkaBus(as_user(kafka_sasl, kafka_sasl.bob), InMemoryRegistry()) as bus:
+        first = bus.producer
+        monkeypatch.setattr(kafka_bus, "Producer", producer)
+        error, elapsed = run(publish_timed(bus, topic))
+        log_time_to_error(elapsed, error)
+        assert isinstance(error, AuthorizationError) and not error.retriable, error
+        deadline = time.monotonic() + TIMEOUT
+        while not refused or bus.producer is first:  # refused once, then replaced for real
+            assert time.monotonic() < deadline, f"refused {len(refused)}, replaced {bus.producer is not first}"
+            time.sleep(0.05)
+        assert "cannot replace the producer after a fatal error" in caplog.text
+        grant(sasl_bootstrap, kafka_sasl.bob, AclOperation.WRITE, ResourceType.TOPIC, topic.name)
+        try:
+            outcomes: list[DeliveryResult | PublishError] = []
+            deadline = time.monotonic() + 2 * TIMEOUT  # replacements back off: 1, 2, 4... s
+            while not isinstance(outcome := run(publish_timed(bus, topic))[0], DeliveryResult):
+                outcomes.append(outcome)
+                assert time.monotonic() < deadline, f"still refused after the grant: {outcomes[-1]!r}"
+                time.sleep(0.25)
+        finally:
+            revoke(sasl_bootstrap, kafka_sasl.bob, AclOperation.WRITE, ResourceType.TOPIC, topic.name)
+    assert all(isinstance(o, AuthorizationError) for o in outcomes), outcomes  # until then: typed refusals
+    assert outcome.topic == topic.name
+    assert "unexpected error" not in caplog.text
+
+
+def test_a_transactional_bus_refused_its_transactional_id_fails_its_with_block_and_is_closed(
+    kafka_sasl: SaslListener,
+) -> None:
+    """``with bus`` initializes transactions; bob may not use any transactional id, so it fails with
+    a typed AuthorizationError, and the bus is closed again (no producer left running)."""
+    settings = ProducerSettings(transactional_id=f"txn-{uuid.uuid4().hex[:12]}", transaction_timeout_ms=10_000)
+    bus = KafkaBus(as_user(kafka_sasl, kafka_sasl.bob), InMemoryRegistry(), producer=settings)
+    started = time.monotonic()
+    with pytest.raises(AuthorizationError, match="cannot initialize transactions") as info, bus:
+        raise AssertionError("the block must not run")
+    assert time.monotonic() - started < ERROR_BOUND
+    assert not info.value.retriable
+    assert info.value.code in {"TRANSACTIONAL_ID_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED"}
+    with pytest.raises(PublishError, match="the bus is closed"):
+        bus.publish_sync(fresh(), agent_created(), key="a")
+
+
+def test_a_transaction_with_a_refused_record_cannot_commit_so_it_is_aborted(
+    sasl_bootstrap: str, kafka_sasl: SaslListener
+) -> None:
+    """alice may use her transactional id and write one topic, not the other: the record for the other
+    is refused, which leaves the transaction abortable only. The commit fails, the bus aborts it (the
+    allowed record is never visible) and says so with a TransactionAbortedError; the next transaction
+    on the same bus commits."""
+    allowed, refused = fresh(), fresh()
+    ensure_topics(sasl_bootstrap, [allowed, refused])
+    txn_id = f"txn-{uuid.uuid4().hex[:12]}"
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, txn_id)
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TOPIC, allowed.name)
+    settings = ProducerSettings(transactional_id=txn_id, transaction_timeout_ms=10_000)
+    bus = KafkaBus(as_user(kafka_sasl, kafka_sasl.alice), InMemoryRegistry(), producer=settings)
+
+    async def scenario() -> tuple[TransactionAbortedError, AuthorizationError]:
+        async with bus:
+            with pytest.raises(TransactionAbortedError, match="the commit failed") as aborted:
+                async with bus.transaction():
+                    await bus.publish(allowed, agent_created(1), key="aborted")
+                    with pytest.raises(AuthorizationError) as denied:
+                        await bus.publish(refused, agent_created(2), key="refused")
+            deadline = time.monotonic() + TIMEOUT
+            while True:  # the refusal may hold the bus for a moment, until a metadata probe answers
+                try:
+                    async with bus.transaction():
+                        await bus.publish(allowed, agent_created(3), key="committed")
+                    break
+                except AuthorizationError:
+                    assert time.monotonic() < deadline, "the bus kept refusing the allowed topic"
+                    await asyncio.sleep(0.2)
+        return aborted.value, denied.value
+
+    aborted, denied = run(scenario())
+    assert denied.code == "TOPIC_AUTHORIZATION_FAILED" and denied.topic == refused.name
+    assert aborted.retriable and "failed delivery" in str(aborted)  # librdkafka: see the records' own errors
+    assert keys(read_to_end(sasl_bootstrap, allowed.name, "read_committed")) == ["committed"]
+
+
+def test_an_exactly_once_runner_whose_producer_may_not_commit_the_group_offsets_aborts_and_stops(
+    sasl_bootstrap: str, kafka_sasl: SaslListener
+) -> None:
+    """The runner consumes as admin, its transactional bus produces as alice, who may write the output
+    but not commit offsets for the consumer group (no READ on it). The first commit point cannot send
+    the offsets: the transaction is aborted (its outputs never visible) and run() raises why."""
+    source, target = fresh(), fresh()
+    registry = InMemoryRegistry()
+    with KafkaBus(sasl_bootstrap, registry) as inputs:
+        inputs.ensure_topics([source, target])
+        for n in range(3):
+            inputs.publish_sync(source, agent_created(n), key=str(n))
+    txn_id, group = f"txn-{uuid.uuid4().hex[:12]}", f"g{uuid.uuid4().hex[:12]}"
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TRANSACTIONAL_ID, txn_id)
+    grant(sasl_bootstrap, kafka_sasl.alice, AclOperation.WRITE, ResourceType.TOPIC, target.name)
+    settings = ProducerSettings(transactional_id=txn_id, transaction_timeout_ms=10_000)
+    bus = KafkaBus(as_user(kafka_sasl, kafka_sasl.alice), registry, producer=settings)
+
+    async def transform(event: Event[Any, Any]) -> None:
+        await bus.publish(target, event.value, key=event.key)
+
+    handler = FunctionHandler(source, transform, group=group)
+    admin = as_user(kafka_sasl, kafka_sasl.admin).librdkafka_config()
+    runner = ConsumerRunner(admin, registry, [handler], exactly_once=bus, commit_interval=0.2)
+
+    async def scenario() -> BaseException | None:
+        async with bus:
+            outcome = await asyncio.wait_for(asyncio.gather(runner.run(), return_exceptions=True), TIMEOUT)
+        return outcome[0]
+
+    error = run(scenario())
+    assert isinstance(error, TransactionAbortedError), repr(error)
+    assert "GROUP_AUTHORIZATION_FAILED" in str(error) or "not authorized" in str(error).lower(), error
+    assert read_to_end(sasl_bootstrap, target.name, "read_committed") == []
+
+
+def test_a_user_may_not_create_topics_without_an_acl(kafka_sasl: SaslListener) -> None:
+    topic = fresh()
+    with pytest.raises(AuthorizationError, match="not authorized to create the topic") as info:
+        ensure_topics(as_user(kafka_sasl, kafka_sasl.bob), [topic], timeout=TIMEOUT)
+    assert info.value.topic == topic.name and kafka_sasl.bob.password not in str(info.value)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -21,7 +24,9 @@ from schemabus.runtime.dlq import (
     HEADER_PREFIX,
     HEADER_REASON,
     MAX_TEXT_BYTES,
+    DeadLetterError,
     DeadLetterRecord,
+    DeadLetterWriter,
     build_dead_letter,
     describe,
     dlq_topic_name,
@@ -237,3 +242,70 @@ def test_cli_needs_bootstrap_servers(monkeypatch: pytest.MonkeyPatch) -> None:
         assert result.exit_code == 2
         assert "--bootstrap-servers" in result.output
     assert CliRunner().invoke(dlq, ["--help"]).output.count("inspect") >= 1
+
+
+def test_unreadable_dead_letter_headers_parse_as_unknown_and_json_keeps_a_null_key() -> None:
+    letter = parse_dead_letter(
+        topic="dlq.x.y.z",
+        partition=0,
+        offset=0,
+        timestamp_ms=0,
+        key=None,
+        value=b"v",
+        headers=[(HEADER_ATTEMPTS, b"three"), (HEADER_ORIGINAL_OFFSET, None)],
+    )
+    assert letter.attempts is None and letter.original_offset is None  # not a number: unknown, not an error
+    assert letter.to_json()["key"] is None
+    assert "key:      null" in describe([letter])
+    record = build_dead_letter(
+        topic="x.y.z",
+        partition=0,
+        offset=0,
+        timestamp_ms=0,
+        key=None,
+        value=b"v",
+        headers=[],
+        group="g",
+        error=ValueError("no"),
+        attempts=2,
+    )
+    assert record.header(HEADER_ATTEMPTS) == b"2" and record.header("missing") is None
+
+
+def _closed_port() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+def _record(size: int = 10) -> DeadLetterRecord:
+    return build_dead_letter(
+        topic="x.y.z",
+        partition=0,
+        offset=0,
+        timestamp_ms=0,
+        key=b"k",
+        value=b"v" * size,
+        headers=[],
+        group="g",
+        error=ValueError("no"),
+        attempts=1,
+    )
+
+
+def test_a_dead_letter_the_producer_refuses_is_a_dead_letter_error() -> None:
+    """librdkafka refuses a record larger than message.max.bytes before sending anything."""
+    writer = DeadLetterWriter(_closed_port(), create_topics=False, producer_config={"message.max.bytes": 1000})
+    writer.ensure_topic("dlq.x.y.z")  # nothing to create without create_topics
+    with pytest.raises(DeadLetterError, match=r"cannot write to dead-letter topic dlq\.x\.y\.z"):
+        writer.write(_record(size=5000))
+    writer.close()
+
+
+def test_a_dead_letter_no_broker_acknowledges_is_a_dead_letter_error() -> None:
+    writer = DeadLetterWriter(_closed_port(), create_topics=False, timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(DeadLetterError, match=r"cannot write to dead-letter topic dlq\.x\.y\.z: .*timed out"):
+        asyncio.run(writer.write_async(_record()))
+    assert time.monotonic() - started < 10
+    writer.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 import fastavro
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import platform_events as pe
@@ -22,7 +22,7 @@ from ..catalog_examples import TOPICS, generated_topic, publisher, records
 
 
 @pytest.mark.parametrize("name", sorted(TOPICS))
-@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None)
 @given(data=st.data())
 def test_every_catalog_topic_round_trips_through_publisher_and_handler(name: str, data: st.DataObject) -> None:
     topic = generated_topic(name)

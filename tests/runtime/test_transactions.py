@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pickle
 import socket
-import time
 
 import pytest
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
@@ -20,7 +19,6 @@ from schemabus.runtime.errors import (
     PublishError,
     TransactionAbortedError,
     TransactionError,
-    TransactionOutcomeUnknownError,
     TransactionStateError,
 )
 from schemabus.runtime.kafka_bus import KafkaBus
@@ -114,48 +112,11 @@ def test_a_fatal_authorization_error_stays_an_authorization_error_in_transaction
         bus.close_sync(1)
 
 
-class _CommitNeverFinishes:
-    """A producer whose commit keeps failing with a retriable timeout (a coordinator that never answers);
-    everything else goes to the real producer."""
-
-    def __init__(self, real: object) -> None:
-        self.real = real
-        self.commits = 0
-        self.aborts = 0
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self.real, name)
-
-    def __len__(self) -> int:
-        return len(self.real)  # type: ignore[arg-type]
-
-    def commit_transaction(self, *args: object) -> None:
-        self.commits += 1
-        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, "coordinator did not answer", retriable=True))
-
-    def abort_transaction(self, *args: object) -> None:  # librdkafka refuses it while a commit is under way
-        self.aborts += 1
-        raise KafkaException(KafkaError(KafkaError._CONFLICT, "commit in progress"))
-
-
-def test_a_commit_that_never_finishes_has_an_unknown_outcome_and_replaces_the_producer() -> None:
-    settings = ProducerSettings(transactional_id="t-unknown", transaction_timeout_ms=1000)
-    bus = KafkaBus(_closed_port(), InMemoryRegistry(), producer=settings)
-    real = bus._producer
-    fake = _CommitNeverFinishes(real)
-    try:
-        bus._producer = fake  # type: ignore[assignment]
-        bus._txn_open = True
-        with pytest.raises(TransactionOutcomeUnknownError, match="may have committed or not") as info:
-            bus._commit()
-        error = info.value
-        assert error.possibly_persisted and not error.retriable and error.code == "_TIMED_OUT"
-        assert fake.commits >= 2 and fake.aborts == 0  # retried until the timeout; never aborted
-        assert not bus._txn_open
-        deadline = time.monotonic() + 10
-        while bus._producer is fake and time.monotonic() < deadline:  # the poll thread replaces it
-            time.sleep(0.05)
-        assert bus._producer is not fake and not bus._txn_ready  # the new one initializes on next use
-    finally:
-        bus._producer = real
-        bus.close_sync(1)
+def test_fatal_errors_map_to_typed_failures() -> None:
+    """What publishes fail with until the producer is replaced (a pure function; the replacement
+    itself is tested with real fatal errors: tests/integration/test_security.py, test_exactly_once.py)."""
+    gap = KafkaBus._fatal_failure(KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, "gap", fatal=True), "gap")
+    assert type(gap) is FatalProducerError and gap.retriable and gap.code == "OUT_OF_ORDER_SEQUENCE_NUMBER"
+    refused = KafkaError(KafkaError.CLUSTER_AUTHORIZATION_FAILED, "no producer id", fatal=True)
+    denied = KafkaBus._fatal_failure(refused, "no producer id")
+    assert isinstance(denied, AuthorizationError) and isinstance(denied, FatalProducerError) and not denied.retriable
