@@ -20,7 +20,7 @@ import click
 from schemabus.runtime.errors import ConfigError, ServerUnavailableError
 
 from .config import Config, find_pyproject, load_config
-from .diagnostics import SchemaError, SchemaErrors
+from .diagnostics import SchemaError, SchemaErrors, one_line
 from .options import project_option, registry_url_option, report_format_option, timeout_option
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,15 +36,15 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (ServerUnavailableError, ConfigError) as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {one_line(str(e))}", err=True)
         sys.exit(EXIT_USER_ERROR)
     except SchemaErrors as e:
         for err in e.errors:
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {one_line(str(err))}", err=True)
         click.echo(f"{len(e.errors)} error{'s' if len(e.errors) != 1 else ''} found", err=True)
         sys.exit(EXIT_USER_ERROR)
     except SchemaError as e:
-        click.echo(f"error: {e}", err=True)
+        click.echo(f"error: {one_line(str(e))}", err=True)
         sys.exit(EXIT_USER_ERROR)
 
 

@@ -60,6 +60,17 @@ class SchemaErrors(Exception):
         self.errors = errors
 
 
+def one_line(text: str) -> str:
+    """``text`` with every character that could end or hide a line shown as its escape (``\\n``,
+    ``\\u2028``, ...), so an error about a hostile file or name stays one line."""
+    return "".join(c if c == "\t" or c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    code = ord(c)
+    return {"\n": "\\n", "\r": "\\r"}.get(c) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
 def github_escape(text: str, property_value: bool = False) -> str:
     """``text`` for a GitHub Actions workflow command (``::error file=...,title=...::message``): % and
     line breaks are escaped everywhere, ":" and "," in properties (``property_value``) too."""

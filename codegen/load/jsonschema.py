@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import urllib.parse
 import json
 import posixpath
 from collections.abc import Iterable
@@ -272,7 +273,9 @@ def bundle(file: str, index: RefIndex) -> str:
         for at, ref in refs(cdoc.normalized):
             found = index.resolve(current, at, ref)
             node = resolve_pointer(out, cdoc.moves.original(at))
-            node["$ref" if "$ref" in node else "$dynamicRef"] = "#" + place(found.file) + found.written
+            # A URI fragment: the pointer percent-encoded (RFC 6901, section 6).
+            fragment = urllib.parse.quote(place(found.file) + found.written, safe="/~!$&'()*+,;=:@")
+            node["$ref" if "$ref" in node else "$dynamicRef"] = "#" + fragment
         copies[current] = out
     root = copies[file]
     if "$schema" not in root and doc.draft is not DEFAULT_DRAFT:

@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import tokenize
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from schemabus.codegen.cli import main
 from schemabus.codegen.config import load_config
 from schemabus.codegen.ir import NamedRef, Project, Record
 from schemabus.codegen.pipeline import load_project
+from schemabus.runtime import JsonSerde
 
 from .avro_strategies import Models
 
@@ -227,7 +229,31 @@ def _catalog() -> Hostile:
     return Hostile(schemas, catalog, schemas_dir=f's"""\n{PAYLOAD}\n"""')
 
 
+def _json_schema() -> Hostile:
+    # The same inputs in JSON Schema files: names of files, titles, descriptions, property names,
+    # definition keys, enum values, defaults and patterns (a pattern is data in a string literal).
+    schemas = {}
+    for i, text in enumerate(WRITABLE):
+        doc = {
+            "title": text,
+            "description": text,
+            "type": "object",
+            "properties": {
+                text: {"type": "string", "description": text, "default": text},
+                f"e{i}": {"enum": [text, "plain"]},
+                f"d{i}": {"$ref": "#/$defs/" + urllib.parse.quote(text.replace("~", "~0").replace("/", "~1"))},
+            },
+            "$defs": {text: {"type": "object", "title": text, "properties": {"x": {"const": text}}}},
+        }
+        schemas[f"j{i}.schema.json"] = json.dumps(doc)
+    for i, name in enumerate(FILE_NAMES):
+        schemas[name.replace(".avsc", ".json")] = json.dumps({"title": f"F{i}", "type": "object"})
+    catalog = {f"hostile.json.t{i}": {"value": name} for i, name in enumerate(sorted(schemas))}
+    return Hostile(schemas, catalog)
+
+
 CONTEXTS = {
+    "json_schema": _json_schema,
     "issue_file_name": _issue_file_name,
     "file_names": _file_names,
     "undecodable_file_name": _undecodable_file_name,
@@ -386,10 +412,28 @@ def _loaded(generated: Generated, case: str) -> Loaded:
 
 
 def _record_files(case: str) -> list[str]:
-    return sorted(n for n in CONTEXTS[case]().schemas if not n.startswith("latin1-"))
+    return sorted(n for n in CONTEXTS[case]().schemas if n.endswith(".avsc") and not n.startswith("latin1-"))
 
 
 ROUND_TRIPS = [(case, file) for case in sorted(CONTEXTS) for file in _record_files(case)]
+
+
+def test_hostile_json_documents_round_trip(generated: Generated) -> None:
+    # Every hostile string as a property name, an enum value and a const, read and written back.
+    generated.require("json_schema")
+    sys.path.insert(0, str(generated.root / "gen"))
+    try:
+        module = importlib.import_module("hostile_json_schema.json_models")
+    finally:
+        sys.path.remove(str(generated.root / "gen"))
+    for i, text in enumerate(WRITABLE):
+        (serde,) = [
+            s for s in vars(module).values() if isinstance(s, JsonSerde) and json.loads(s.schema).get("title") == text
+        ]
+        document = {text: text, f"e{i}": text, f"d{i}": {"x": text}}
+        data = json.dumps(document).encode()
+        value = serde.deserialize(b"\0\0\0\0\1" + data, 1, None)
+        assert json.loads(serde.encode(value)) == document
 
 
 @pytest.mark.parametrize(("case", "file"), ROUND_TRIPS, ids=[f"{c}:{f!r}" for c, f in ROUND_TRIPS])
