@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import copy
 import functools
-import urllib.parse
 import json
 import posixpath
+import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
