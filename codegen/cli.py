@@ -20,7 +20,7 @@ import click
 from schemabus.runtime.errors import ConfigError, ServerUnavailableError
 
 from .config import Config, find_pyproject, load_config
-from .diagnostics import SchemaError, SchemaErrors, one_line
+from .diagnostics import SchemaError, SchemaErrors, one_line, render
 from .options import project_option, registry_url_option, report_format_option, timeout_option
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -267,7 +267,6 @@ def check(
     registry (retried for --timeout seconds).
     """
     from .compat.local import check_files
-    from .compat.report import render
     from .compat.subjects import check_project
 
     level = level.upper() if level else None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..diagnostics import render
 from ..options import project_option, report_format_option
 
 EXIT_FINDINGS = 1
@@ -26,7 +27,6 @@ def lint(fmt: str, project: Path | None, list_rules: bool) -> None:
     from ..cli import project_config, user_errors
     from . import RULES
     from .engine import lint_project
-    from .report import render
 
     if list_rules:
         for r in sorted(RULES.values(), key=lambda r: r.id):
