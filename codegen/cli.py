@@ -20,12 +20,13 @@ import click
 from schemabus.runtime.errors import ConfigError, ServerUnavailableError
 
 from .config import Config, find_pyproject, load_config
-from .diagnostics import SchemaError, SchemaErrors, one_line
+from .diagnostics import SchemaError, SchemaErrors, one_line, render
 from .options import project_option, registry_url_option, report_format_option, timeout_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OUT_OF_DATE = 1
+EXIT_FINDINGS = 1  # lint
 EXIT_USER_ERROR = 2
 
 
@@ -63,16 +64,12 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-# Commands defined beside what they run (lint rules, the runtime's dev stack and dead letters), loaded
-# when they run: their modules import the lint rules, the dev stack and confluent-kafka, which neither
-# `schemabus --help` nor the other commands need. name -> (module, attribute, the first paragraph of
-# the command's help: `schemabus --help` lists it without importing the module; a test keeps it true).
+# Commands defined beside what they run (the runtime's dev stack and dead letters), loaded when they
+# run: their modules import the dev stack and confluent-kafka, which neither `schemabus --help` nor the
+# other commands need. name -> (module, attribute, the first paragraph of the command's help:
+# `schemabus --help` lists it without importing the module; a test keeps it true). The codegen
+# commands are all below, each importing what it runs when it runs.
 _LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "lint": (
-        "schemabus.codegen.lint.cli",
-        "lint",
-        "Lint the schemas and the topic catalog: names, docs, defaults, namespaces, aliases.",
-    ),
     "dev": (
         "schemabus.runtime.devstack.cli",
         "dev",
@@ -267,7 +264,6 @@ def check(
     registry (retried for --timeout seconds).
     """
     from .compat.local import check_files
-    from .compat.report import render
     from .compat.subjects import check_project
 
     level = level.upper() if level else None
@@ -333,3 +329,39 @@ def register(dry_run: bool, registry_url: str | None, project: Path | None, time
     if result.refused:
         click.echo(f"{len(result.refused)} subject(s) refused: {', '.join(result.refused)}", err=True)
         sys.exit(EXIT_OUT_OF_DATE)
+
+
+@main.command()
+@report_format_option
+@project_option
+@click.option("--list-rules", is_flag=True, help="List every rule (ID, default, severity, purpose) and exit.")
+def lint(fmt: str, project: Path | None, list_rules: bool) -> None:
+    """Lint the schemas and the topic catalog: names, docs, defaults, namespaces, aliases.
+
+    Runs the rules enabled by default, adjusted by [tool.schemabus.lint] (select, enable, disable,
+    per-file-ignores). Exit 0 when clean, 1 with findings, 2 on usage, schema or configuration errors.
+    """
+    from .lint import RULES
+    from .lint.engine import lint_project
+
+    if list_rules:
+        for r in sorted(RULES.values(), key=lambda r: r.id):
+            state = "on " if r.default else "off"
+            click.echo(f"{r.id:<27} {state} {r.severity:<7} {r.purpose}")
+        return
+    with user_errors():
+        report = lint_project(project_config(project))
+    findings = report.findings
+    click.echo(render(findings, fmt), nl=False)
+    if fmt == "text":
+        click.echo(
+            f"{_count(len(findings), 'finding', 'no')} ({_count(len(report.rules), 'rule')} on "
+            f"{_count(report.files, 'schema file')} and {_count(report.topics, 'topic')})",
+            err=True,
+        )
+    if findings:
+        sys.exit(EXIT_FINDINGS)
+
+
+def _count(n: int, noun: str, zero: str = "0") -> str:
+    return f"{n or zero} {noun}{'' if n == 1 else 's'}"

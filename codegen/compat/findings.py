@@ -5,17 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..diagnostics import Source
+from .. import diagnostics
+from ..diagnostics import Diagnostic, Source
 
 
 @dataclass(frozen=True)
-class Rule:
+class Rule(diagnostics.Rule):
     """A compatibility rule: its ID (as Avro's ``SchemaIncompatibilityType`` or Confluent's JSON
-    Schema ``Difference.Type`` names it), the schema format and one line saying what it protects."""
+    Schema ``Difference.Type`` names it), one line saying what it protects and the schema format."""
 
-    id: str
     format: str  # "AVRO" or "JSON"
-    purpose: str
 
 
 @dataclass(frozen=True)
@@ -46,9 +45,20 @@ class Finding:
     def rule_id(self) -> str:
         return self.incompatibility.rule.id
 
-    def __str__(self) -> str:
+    def diagnostic(self) -> Diagnostic:
         i = self.incompatibility
-        return f"{i.source}: {i.message} ({i.rule.id})"
+        return Diagnostic(
+            i.rule.id,
+            i.source,
+            i.message,
+            about_rule=(("format", i.rule.format),),
+            context=(("level", self.level), ("reader", self.reader_version), ("writer", self.writer_version)),
+            detail=f"{self.level}: reader {self.reader_version}, writer {self.writer_version}",
+            title=f"{i.rule.id} ({self.level})",
+        )
+
+    def __str__(self) -> str:
+        return str(self.diagnostic())
 
 
 RULES: dict[str, Rule] = {}
@@ -59,7 +69,7 @@ def rule(id: str, format: str, purpose: str) -> Rule:
     key = f"{format}:{id}"
     if key in RULES:
         raise ValueError(f"rule {key} declared twice")
-    RULES[key] = r = Rule(id, format, purpose)
+    RULES[key] = r = Rule(id=id, purpose=purpose, format=format)
     return r
 
 

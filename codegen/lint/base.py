@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from ..diagnostics import Source, resolve_pointer
+from .. import diagnostics
+from ..diagnostics import Diagnostic, Source, resolve_pointer
+from ..diagnostics import Severity as Severity  # defined here before
 from ..ir import Array, AvroType, Logical, Map, NamedRef, Project, Record, SchemaUse, Topic, Union
-
-Severity = Literal["error", "warning"]
 
 
 @dataclass(frozen=True)
@@ -33,9 +33,9 @@ Check = Callable[["LintContext"], Iterator[Hit]]
 
 
 @dataclass(frozen=True)
-class Rule:
-    id: str
-    purpose: str  # one line: what the rule protects
+class Rule(diagnostics.Rule):
+    """A lint rule: its ID, purpose, severity, whether it runs by default, and its check."""
+
     severity: Severity  # "error": registries, brokers or Java's parser reject it; "warning": a convention
     default: bool  # enabled without configuration
     check: Check = field(repr=False, compare=False)
@@ -51,8 +51,12 @@ class LintFinding:
     def rule_id(self) -> str:
         return self.rule.id
 
+    def diagnostic(self) -> Diagnostic:
+        severity = self.rule.severity
+        return Diagnostic(self.rule.id, self.source, self.message, severity, about_rule=(("severity", severity),))
+
     def __str__(self) -> str:
-        return f"{self.source}: {self.message} ({self.rule.id})"
+        return str(self.diagnostic())
 
 
 RULES: dict[str, Rule] = {}
