@@ -12,7 +12,6 @@ gates that keep a run from passing by accident:
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from collections import Counter
@@ -22,28 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import Phase, is_hypothesis_test, settings
+from hypothesis import is_hypothesis_test, settings
 from hypothesis.statistics import collector
 
-# CI runs the same examples every time: a red build then means a change broke something, not that
-# this run happened to draw a rarer case (local runs keep exploring new examples).
-# The explain phase traces every line a failing example runs (sys.settrace on Python 3.11): minutes
-# for a failure in jsonschema-heavy tests, and CI needs the failing example, not the explanation.
-settings.register_profile(
-    "ci", derandomize=True, database=None, phases=[phase for phase in Phase if phase is not Phase.explain]
-)
-IN_CI = bool(os.environ.get("CI"))
-if IN_CI:
-    settings.load_profile("ci")
-    # Derandomized is not yet the same examples: hypothesis also draws constants it mines from every
-    # local module imported so far, so a test drew other examples in the whole suite (after the corpus
-    # test imported hundreds of generated packages) than alone. CI keeps hypothesis's own constants
-    # only. A private name: tests/conftest.py fails loudly if an upgrade moves it.
-    from hypothesis.internal.conjecture import providers
+from .hypothesis_ci import IN_CI, pin_examples
 
-    if not hasattr(providers, "_get_local_constants"):
-        raise RuntimeError("hypothesis moved _get_local_constants: pin CI's examples another way")
-    providers._get_local_constants = lambda: providers._local_constants  # the empty pool
+if IN_CI:
+    pin_examples()
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden"

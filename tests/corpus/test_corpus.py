@@ -14,11 +14,8 @@ import importlib
 import io
 import json
 import random
-import re
-import signal
 import subprocess
 import sys
-import time
 import tomllib
 import uuid
 from collections.abc import Iterator
@@ -29,31 +26,20 @@ from typing import Any
 
 import fastavro
 import fastavro.utils
-import jsonschema
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from hypothesis.errors import HypothesisException
-from hypothesis_jsonschema import from_schema
 
 from schemabus.codegen.cli import main
-from schemabus.codegen.load.json_drafts import parse_draft
-from schemabus.codegen.load.jsonschema import load_json_schema_files
-from schemabus.runtime import AvroSerde, DeserializationError, JsonSerde
+from schemabus.runtime import AvroSerde, DeserializationError
 
 from ..conftest import ROOT
-from ..json_differential import FORMATS, JsonCase, generation_schema, mutants
+from . import json_worker
 from .corpus import CorpusGroup, Kind, corpus_groups
 
 UNSUPPORTED = tomllib.loads((Path(__file__).parent / "unsupported.toml").read_text())
 RECORDS_PER_SERDE = 20
-JSON_EXAMPLES = 10
-# hypothesis-jsonschema takes minutes to prepare some large schemas: past this budget per group, the
-# rest of its serdes count as ones it cannot draw for.
-GROUP_SECONDS = 10
-# What the differential checked, for the summary at the end (and its floors).
-CHECKED: dict[str, int] = {"serdes": 0, "drawn": 0, "valid": 0, "refused": 0, "known": 0}
+# What the JSON differential counts (tests/corpus/json_worker.py), for the floors at the end.
+CHECKED = ("serdes", "drawn", "valid", "refused", "known")
 
 
 @dataclass
@@ -255,86 +241,48 @@ def _json_groups() -> list[CorpusGroup]:
 JSON_GROUPS = _json_groups()
 
 
+@pytest.fixture(scope="module")
+def json_results(generated: dict[Kind, tuple[Path, list[Generated]]]) -> dict[str, Any]:
+    """The differential of every JSON group that generated, run by tests/corpus/json_worker.py."""
+    root, results = generated["json"]
+    groups = [[g.group.name, g.package] for g in results if g.code == 0]
+    budget = len(groups) * json_worker.GROUP_SECONDS + 300
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.corpus.json_worker", str(root)],
+        input=json.dumps(groups),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=budget,
+    )
+    assert done.returncode == 0, done.stderr[-5000:]
+    out: dict[str, Any] = json.loads(done.stdout)
+    return out
+
+
 @pytest.mark.parametrize("index", range(len(JSON_GROUPS)), ids=[g.name for g in JSON_GROUPS])
 def test_json_serdes_agree_with_the_reference_validator(
-    generated: dict[Kind, tuple[Path, list[Generated]]], index: int
+    generated: dict[Kind, tuple[Path, list[Generated]]], json_results: dict[str, Any], index: int
 ) -> None:
-    root, results = generated["json"]
-    g = results[index]
+    g = generated["json"][1][index]
     listed = UNSUPPORTED["json"].get(g.group.name, {})
     if g.code != 0:
         assert listed.get("stage", "generate") == "generate", g.output
         return  # its generate error is checked above
-    disagreements = []
-    deadline = time.monotonic() + GROUP_SECONDS
-    for name, serde in _serdes(root, g.package, JsonSerde):
-        schema = load_json_schema_files([("bundle.json", serde.schema)], default_draft=parse_draft(serde.draft))
-        case = JsonCase(f"{g.group.name} {name}", schema["bundle.json"], serde.type, serde)
-        CHECKED["serdes"] += 1
-        if _differential(case, deadline):
-            CHECKED["drawn"] += 1
-        CHECKED["valid"] += case.valid
-        CHECKED["refused"] += case.refused
-        CHECKED["known"] += len(case.known)
-        disagreements += case.disagreements
+    disagreements = json_results[g.group.name]["disagreements"]
     if listed.get("stage") == "differential":
         assert any(listed["error"] in d for d in disagreements), f"listed as disagreeing, but: {disagreements[:3]}"
     else:
         assert not disagreements, "\n".join(disagreements[:10])
 
 
-class _TooSlow(BaseException):
-    pass
-
-
-def _differential(case: JsonCase, deadline: float) -> bool:
-    """Run the differential until ``deadline``; False when hypothesis-jsonschema cannot draw from
-    this schema (in time)."""
-    seconds = int(deadline - time.monotonic())
-    if seconds < 1:
-        return False
-    try:
-        schema = generation_schema(case.schema)
-    except RecursionError:
-        return False
-
-    @settings(
-        max_examples=JSON_EXAMPLES,
-        deadline=None,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
-    )
-    @given(data=st.data())
-    def check(data: st.DataObject) -> None:
-        instance = data.draw(from_schema(schema, custom_formats=FORMATS, codec="utf-8"), label="instance")
-        if not case.reference_accepts(instance):
-            return
-        case.check_valid(instance)
-        mutant = data.draw(mutants(instance), label="mutant")
-        if not case.reference_accepts(mutant):
-            case.check_refused(mutant)
-
-    def too_slow(*_: Any) -> None:
-        raise _TooSlow  # a BaseException: hypothesis does not take it for a failing example
-
-    previous = signal.signal(signal.SIGALRM, too_slow)
-    signal.alarm(seconds)
-    try:
-        check()
-    except (HypothesisException, RecursionError, re.error, jsonschema.SchemaError, _TooSlow):
-        return False  # beyond hypothesis-jsonschema (recursion, a regex it cannot read, too slow to draw)
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-    return True
-
-
-def test_the_json_differential_checked_enough() -> None:
-    """Runs after every group (pytest keeps the file's order): the differential really ran."""
-    print(f"JSON differential: {CHECKED}")
-    assert CHECKED["serdes"] >= 200, CHECKED
-    assert CHECKED["drawn"] >= 0.75 * CHECKED["serdes"], CHECKED
-    assert CHECKED["valid"] >= 1800 and CHECKED["refused"] >= 800, CHECKED
+def test_the_json_differential_checked_enough(json_results: dict[str, Any]) -> None:
+    """The differential really ran: enough serdes drawn for, enough valid documents and mutants."""
+    checked = {key: sum(r["counts"][key] for r in json_results.values()) for key in CHECKED}
+    print(f"JSON differential: {checked}")
+    assert checked["serdes"] >= 200, checked
+    assert checked["drawn"] >= 0.75 * checked["serdes"], checked
+    assert checked["valid"] >= 1800 and checked["refused"] >= 800, checked
 
 
 def test_the_readme_states_the_pass_rate(generated: dict[Kind, tuple[Path, list[Generated]]]) -> None:
