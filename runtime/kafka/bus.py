@@ -57,7 +57,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
-from ..bus import RecordCodec
+from ..bus import RecordCodec, TopicEncoder
 from ..config import (
     TYPED_PRODUCER_PROPERTIES,
     BusConfig,
@@ -107,8 +107,6 @@ log = logging.getLogger("schemabus.kafka")
 _rdkafka_log = librdkafka_logger()  # librdkafka's lines, each condition once (see kafka_logging)
 
 
-# A topic's value serializer and schema id, and its key serializer and schema id.
-_Encoder = tuple[Callable[[Any], bytes], Callable[[Any], bytes]]
 # (topic, value, key, headers) as produce() takes them.
 _Record = tuple[str, bytes | None, bytes | None, Any]
 
@@ -215,7 +213,8 @@ class KafkaBus:
         self.codec = RecordCodec(SchemaIds(self.registry, mode, versions))
         self._secrets = self.kafka.secrets()
         self._delivery_timeout_s = self.settings.delivery_timeout_ms / 1000
-        self._encoders: dict[Topic[Any, Any], _Encoder] = {}
+        # The codec's bound serializers, read here without a call per record (the codec fills it).
+        self._encoders = self.codec.encoders
 
         # Delivery reports. librdkafka calls back in whichever thread polls: a publishing thread serving
         # its own reports (inline) resolves its futures at once; other reports are queued, and handed
@@ -301,17 +300,11 @@ class KafkaBus:
         encoder = self._encoders.get(topic)
         if encoder is None:
             encoder = await asyncio.to_thread(self._warm_up, topic)
-        failure = self._failure
-        if failure is not None or self._closed:
-            raise self._refusal(topic.name, failure)
-        value_bytes = encoder[0](value)
-        key_bytes = None if key is None else encoder[1](key)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[DeliveryResult] = loop.create_future()
+        future: asyncio.Future[DeliveryResult] = _get_running_loop().create_future()
         callback = partial(self._delivered, future)
-        record = (topic.name, value_bytes, key_bytes, None if headers is None else normalize_headers(headers))
-        if not self._produce(record, callback):
-            await self._wait_for_room(record, callback)
+        full = self._send(encoder, topic, value, key, headers, callback)
+        if full is not None:
+            await self._wait_for_room(full, callback)
         return await future
 
     def publish_nowait(
@@ -324,24 +317,12 @@ class KafkaBus:
         and while the local queue is full (back-pressure, up to the delivery timeout).
         """
         encoder = self._encoders.get(topic) or self._warm_up(topic)
-        failure = self._failure
-        if failure is not None or self._closed:
-            raise self._refusal(topic.name, failure)
-        value_bytes = encoder[0](value)
-        key_bytes = None if key is None else encoder[1](key)
         loop = _get_running_loop()
         future: asyncio.Future[DeliveryResult] = loop.create_future()
         callback = partial(self._delivered, future)
-        wire_headers: Any = None if headers is None else normalize_headers(headers)
-        try:
-            if wire_headers is None:
-                self._producer.produce(topic.name, value_bytes, key_bytes, _ANY_PARTITION, callback)
-            else:
-                self._producer.produce(topic.name, value_bytes, key_bytes, on_delivery=callback, headers=wire_headers)
-        except BufferError:
-            self._wait_for_room_blocking((topic.name, value_bytes, key_bytes, wire_headers), callback, loop)
-        except KafkaException as e:
-            raise self._produce_error(e, topic.name) from None
+        full = self._send(encoder, topic, value, key, headers, callback)
+        if full is not None:
+            self._wait_for_room_blocking(full, callback, loop)
         self._since_poll += 1
         if self._since_poll >= _INLINE_POLL_EVERY:
             self._serve_inline(loop)
@@ -395,19 +376,13 @@ class KafkaBus:
                     if failure is not None or self._closed:
                         raise self._refusal(name, failure)
                     producer = self._producer  # replaced after a fatal error, and healthy again
-                try:
-                    if wire_headers is None:
-                        producer.produce(name, value_bytes, key_bytes, _ANY_PARTITION, callback)
-                    else:
-                        producer.produce(name, value_bytes, key_bytes, on_delivery=callback, headers=wire_headers)
-                except BufferError:
-                    await self._wait_for_room((name, value_bytes, key_bytes, wire_headers), callback)
+                record = (name, value_bytes, key_bytes, wire_headers)
+                if not self._enqueue(producer, record, callback):
+                    await self._wait_for_room(record, callback)
                 sent += 1
                 if not sent % _INLINE_POLL_EVERY:
                     self._serve_inline(loop)
                     await asyncio.sleep(0)  # let other tasks run between slices of a large batch
-        except KafkaException as e:
-            unsent = self._produce_error(e, name)
         except PublishError as e:
             unsent = e
         finally:
@@ -449,13 +424,12 @@ class KafkaBus:
     ) -> DeliveryResult:
         """:meth:`publish` for scripts without an event loop: blocks until the broker acknowledged."""
         encoder = self._encoders.get(topic) or self._warm_up(topic)
-        failure = self._failure
-        if failure is not None or self._closed:
-            raise self._refusal(topic.name, failure)
-        value_bytes = encoder[0](value)
-        key_bytes = None if key is None else encoder[1](key)
-        record = (topic.name, value_bytes, key_bytes, None if headers is None else normalize_headers(headers))
-        return self._send_sync(record, timeout)
+        future: concurrent.futures.Future[DeliveryResult] = concurrent.futures.Future()
+        callback = partial(self._delivered_elsewhere, future)
+        full = self._send(encoder, topic, value, key, headers, callback)
+        if full is not None:
+            self._wait_for_room_blocking(full, callback)
+        return self._result(future, topic.name, timeout)
 
     def send_bytes_sync(
         self,
@@ -472,19 +446,22 @@ class KafkaBus:
         if failure is not None or self._closed:
             raise self._refusal(topic, failure)
         record = (topic, value, key, None if headers is None else normalize_headers(headers))
-        return self._send_sync(record, timeout)
-
-    def _send_sync(self, record: _Record, timeout: float | None) -> DeliveryResult:
         future: concurrent.futures.Future[DeliveryResult] = concurrent.futures.Future()
         callback = partial(self._delivered_elsewhere, future)
         if not self._produce(record, callback):
             self._wait_for_room_blocking(record, callback)
+        return self._result(future, topic, timeout)
+
+    def _result(
+        self, future: concurrent.futures.Future[DeliveryResult], topic: str, timeout: float | None
+    ) -> DeliveryResult:
+        """Block until the delivery report of a record produced from a thread without an event loop."""
         wait = self._delivery_timeout_s + 30 if timeout is None else timeout
         try:
             return future.result(wait)
         except concurrent.futures.TimeoutError:
             raise PublishError(
-                record[0],
+                topic,
                 f"no delivery report within {wait:g}s",
                 retriable=True,
                 possibly_persisted=True,
@@ -498,35 +475,57 @@ class KafkaBus:
             if topic not in self._encoders:
                 await asyncio.to_thread(self._warm_up, topic)
 
-    def _warm_up(self, topic: Topic[Any, Any]) -> _Encoder:
-        """The topic's schema ids, from the codec's :class:`SchemaIds` (registry on first use), bound to
-        its serdes (``serde.serializer(id)``): the hot path writes the bytes :class:`RecordCodec`
-        writes, without looking the subject or the frame up again for every record."""
+    def _warm_up(self, topic: Topic[Any, Any]) -> TopicEncoder:
+        """The topic's serializers bound to its schema ids (:meth:`RecordCodec.encoder`: the registry on
+        first use): the hot path writes the bytes :class:`RecordCodec` writes, from its one cache."""
         if self._closed:  # its registry client is closed too: refuse as publish does, not with the client's error
             raise self._refusal(topic.name, self._failure)
-        ids = self.codec.ids
-        value = topic.value
-        value_id = None if value.schema is None else ids.id_for(topic.value_subject, value.schema, value.format)
-        key = topic.key
-        if key is None:
-            key_serialize: Callable[[Any], bytes] = partial(_no_key_schema, topic.name)
-        else:
-            key_id = None if key.schema is None else ids.id_for(topic.key_subject, key.schema, key.format)
-            key_serialize = key.serializer(key_id)
-        encoder = (value.serializer(value_id), key_serialize)
-        self._encoders[topic] = encoder
-        return encoder
+        return self.codec.encoder(topic)
+
+    def _send(
+        self,
+        encoder: TopicEncoder,
+        topic: Topic[Any, Any],
+        value: Any,
+        key: Any,
+        headers: Headers | None,
+        callback: Any,
+    ) -> _Record | None:
+        """The one path of a publish: refuse (the bus is closed or failing), encode, ``produce``. None
+        once enqueued; the encoded record when the local queue is full (the caller waits for room)."""
+        failure = self._failure
+        if failure is not None or self._closed:
+            raise self._refusal(topic.name, failure)
+        name = topic.name
+        value_bytes = encoder[0](value)  # .value and .key: indexing is the faster read of a NamedTuple
+        key_bytes = None if key is None else encoder[1](key)
+        wire_headers: Any = None if headers is None else normalize_headers(headers)
+        try:
+            if wire_headers is None:
+                self._producer.produce(name, value_bytes, key_bytes, _ANY_PARTITION, callback)
+            else:
+                self._producer.produce(name, value_bytes, key_bytes, on_delivery=callback, headers=wire_headers)
+        except BufferError:
+            return (name, value_bytes, key_bytes, wire_headers)
+        except KafkaException as e:
+            raise self._produce_error(e, name) from None
+        return None
 
     def _produce(self, record: _Record, callback: Any) -> bool:
-        """Enqueue one record; False when the local queue is full."""
+        """Enqueue one record unless the bus is closed or failing; False when the local queue is full."""
         failure = self._failure
         if failure is not None or self._closed:
             raise self._refusal(record[0], failure)
+        return self._enqueue(self._producer, record, callback)
+
+    def _enqueue(self, producer: Producer, record: _Record, callback: Any) -> bool:
+        """``produce`` one record encoded already (a batch's, or one waiting for room). False when the
+        local queue is full; a refusal raises typed."""
         try:
             if record[3] is None:
-                self._producer.produce(record[0], record[1], record[2], _ANY_PARTITION, callback)
+                producer.produce(record[0], record[1], record[2], _ANY_PARTITION, callback)
             else:
-                self._producer.produce(record[0], record[1], record[2], on_delivery=callback, headers=record[3])
+                producer.produce(record[0], record[1], record[2], on_delivery=callback, headers=record[3])
         except BufferError:
             return False
         except KafkaException as e:
@@ -1204,10 +1203,6 @@ class KafkaBus:
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("failing" if self._failure else "open")
         return f"KafkaBus({self.kafka.bootstrap_servers!r}, {self.registry!r}, {state})"
-
-
-def _no_key_schema(topic: str, key: Any) -> bytes:
-    raise TypeError(f"topic {topic} has no key schema; publish without a key")  # as RecordCodec says
 
 
 class _NeedsAbort(Exception):
