@@ -69,7 +69,7 @@ from platform_events import avro_models as m
 from schemabus.runtime import DeliveryResult, Event, Topic
 from schemabus.runtime.consumer import ConsumerRunner, consumer_lag
 from schemabus.runtime.handler import consumer_group
-from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
+from schemabus.runtime.kafka import KafkaBus, ensure_topics
 from schemabus.runtime.registry_client import ConfluentRegistry
 
 

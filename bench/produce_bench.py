@@ -56,7 +56,7 @@ import platform_events as pe
 from platform_events import avro_models as m
 from schemabus.runtime import Topic
 from schemabus.runtime.config import KafkaConfig, ProducerSettings
-from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
+from schemabus.runtime.kafka import KafkaBus, ensure_topics
 from schemabus.runtime.serde import frame_header
 
 EVENT = m.AgentCreated(

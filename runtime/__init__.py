@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # type checkers see the real names; at run time they load on 
         TransactionStateError,
     )
     from .handler import FunctionHandler, Handler, consumer_group
-    from .kafka_bus import KafkaBus, ensure_topics
+    from .kafka import KafkaBus, ensure_topics
     from .publisher import NotConnectedError, Publisher
     from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry, SchemaVersion
     from .registry_client import ConfluentRegistry
@@ -64,7 +64,7 @@ _LAZY = {
     "Headers": "topic",
     "IdMode": "registry",
     "JsonSerde": "serde",
-    "KafkaBus": "kafka_bus",
+    "KafkaBus": "kafka",
     "KafkaConfig": "config",
     "NotConnectedError": "publisher",
     "ProducerFencedError": "errors",
@@ -93,7 +93,7 @@ _LAZY = {
     "TransactionOutcomeUnknownError": "errors",
     "TransactionStateError": "errors",
     "consumer_group": "handler",
-    "ensure_topics": "kafka_bus",
+    "ensure_topics": "kafka",
 }
 
 

@@ -6,14 +6,15 @@ with :class:`RecordCodec`, so code tested on one runs unchanged on the other.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable, Iterable, Mapping
+from functools import partial
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from .registry import SchemaIds
 from .serde import DeserializationError
 from .topic import DeliveryResult, Headers, Topic
 
-__all__ = ["Bus", "RecordCodec"]
+__all__ = ["Bus", "RecordCodec", "TopicEncoder"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -37,25 +38,51 @@ class Bus(Protocol):
         ...
 
 
+class TopicEncoder(NamedTuple):
+    """A topic's serializers, bound to the schema ids of its subjects: value and key to framed bytes."""
+
+    value: Callable[[Any], bytes]
+    key: Callable[[Any], bytes]  # raises TypeError when the topic has no key schema
+
+
 class RecordCodec:
-    """Key and value of a topic to framed bytes and back, with schema ids from :class:`SchemaIds`."""
+    """Key and value of a topic to framed bytes and back, with schema ids from :class:`SchemaIds`.
+
+    Encoding binds each topic's serdes to its schema ids once (:meth:`encoder`, which may ask the
+    registry); :attr:`encoders` holds what is bound, for hot paths that must not ask again.
+    """
 
     def __init__(self, ids: SchemaIds) -> None:
         self.ids = ids
+        self._encoders: dict[Topic[Any, Any], TopicEncoder] = {}
+
+    @property
+    def encoders(self) -> Mapping[Topic[Any, Any], TopicEncoder]:
+        """The topics bound so far (read-only; :meth:`encoder` adds to it)."""
+        return self._encoders
+
+    def encoder(self, topic: Topic[Any, Any]) -> TopicEncoder:
+        """The topic's :class:`TopicEncoder`: the schema ids on first use (registered or looked up,
+        as the :class:`SchemaIds` mode says), then from memory."""
+        bound = self._encoders.get(topic)
+        if bound is None:
+            bound = self._encoders[topic] = self._bind(topic)
+        return bound
+
+    def _bind(self, topic: Topic[Any, Any]) -> TopicEncoder:
+        value = topic.value
+        value_id = None if value.schema is None else self.ids.id_for(topic.value_subject, value.schema, value.format)
+        key = topic.key
+        if key is None:
+            return TopicEncoder(value.serializer(value_id), partial(_no_key_schema, topic.name))
+        key_id = None if key.schema is None else self.ids.id_for(topic.key_subject, key.schema, key.format)
+        return TopicEncoder(value.serializer(value_id), key.serializer(key_id))
 
     def encode_value(self, topic: Topic[Any, V], value: V) -> bytes:
-        serde = topic.value
-        schema_id = None if serde.schema is None else self.ids.id_for(topic.value_subject, serde.schema, serde.format)
-        return serde.serialize(value, schema_id)
+        return self.encoder(topic).value(value)
 
     def encode_key(self, topic: Topic[K, Any], key: K | None) -> bytes | None:
-        if key is None:
-            return None
-        serde = topic.key
-        if serde is None:
-            raise TypeError(f"topic {topic.name} has no key schema; publish without a key")
-        schema_id = None if serde.schema is None else self.ids.id_for(topic.key_subject, serde.schema, serde.format)
-        return serde.serialize(key, schema_id)
+        return None if key is None else self.encoder(topic).key(key)
 
     def decode_value(self, topic: Topic[Any, V], data: bytes | None) -> V:
         if data is None:
@@ -79,3 +106,7 @@ class RecordCodec:
             return self.ids.id_for(subject, schema, schema_type)
         except LookupError:
             return None  # never registered: every record is decoded through schema resolution
+
+
+def _no_key_schema(topic: str, key: Any) -> bytes:
+    raise TypeError(f"topic {topic} has no key schema; publish without a key")

@@ -82,7 +82,7 @@ _TYPED_KAFKA_PROPERTIES = {
     "ssl.key.password": "ssl_key_password",
     "client.id": "client_id",
 }
-_TYPED_PRODUCER_PROPERTIES = {
+TYPED_PRODUCER_PROPERTIES = {
     "acks": "acks",
     "request.required.acks": "acks",
     "enable.idempotence": "enable_idempotence",
@@ -435,7 +435,7 @@ class ProducerSettings(BaseModel):
 
 
 class BusConfig(BaseModel):
-    """Everything a :class:`~schemabus.runtime.kafka_bus.KafkaBus` needs."""
+    """Everything a :class:`~schemabus.runtime.kafka.KafkaBus` needs."""
 
     model_config = _MODEL_CONFIG
 

@@ -37,7 +37,7 @@ All calls into a confluent ``Consumer`` happen on one thread per handler (polls,
 callbacks, ``close``); handlers run on the asyncio event loop.
 
 **Exactly once, when asked** (``exactly_once=bus``, a transactional
-:class:`~schemabus.runtime.kafka_bus.KafkaBus`; one handler per runner): the handler publishes its
+:class:`~schemabus.runtime.kafka.KafkaBus`; one handler per runner): the handler publishes its
 outputs through that bus, and the runner commits them together with the consumed offsets, in Kafka
 transactions (KIP-98/KIP-447), instead of ``consumer.commit``:
 
@@ -79,7 +79,7 @@ from .config import redact, secret_values
 from .dlq import ClientConfig, DeadLetterError, DeadLetterWriter, dead_letter_of
 from .errors import AuthenticationError, AuthorizationError, PublishError, TransactionAbortedError
 from .handler import AnyHandler, consumer_group
-from .kafka_bus import _AUTHENTICATION_CODES, _AUTHORIZATION_CODES
+from .kafka.errors import AUTHENTICATION_CODES, AUTHORIZATION_CODES
 from .kafka_logging import librdkafka_logger
 from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry, SchemaVersion
 from .retry import RetryPolicy
@@ -87,7 +87,7 @@ from .serde import DeserializationError
 from .topic import Event, Topic
 
 if TYPE_CHECKING:
-    from .kafka_bus import KafkaBus
+    from .kafka import KafkaBus
 
 __all__ = [
     "ConsumerMetrics",
@@ -507,7 +507,7 @@ class _HandlerLoop:
         text = redact(error.str(), self._secrets)
         if error.fatal():
             self._fatal = error
-        elif error.code() in _AUTHENTICATION_CODES and self._refused is None:
+        elif error.code() in AUTHENTICATION_CODES and self._refused is None:
             self._refused = AuthenticationError(self.topic.name, f"authentication failed: {text}", code=error.name())
         log.warning("%s: %s", self.group, text)
 
@@ -676,7 +676,7 @@ class _HandlerLoop:
             if error is not None:
                 if error.fatal() or error.code() == KafkaError._FATAL:  # a group consumer's fatal error comes here
                     raise KafkaException(error)
-                if error.code() in _AUTHORIZATION_CODES:  # no READ on the topic or the group: stop, loudly
+                if error.code() in AUTHORIZATION_CODES:  # no READ on the topic or the group: stop, loudly
                     text = redact(error.str(), self._secrets)
                     raise AuthorizationError(self.topic.name, f"not authorized: {text}", code=error.name())
                 if error.code() != KafkaError._PARTITION_EOF:
@@ -921,7 +921,7 @@ class _TransactionalLoop(_HandlerLoop):
 
     def _dispatch(self, messages: list[Message]) -> None:
         if not self._open and any(m.error() is None for m in messages):
-            self.bus._begin()
+            self.bus.begin_transaction()
             self._open = True
         super()._dispatch(messages)
 
@@ -987,7 +987,7 @@ class _TransactionalLoop(_HandlerLoop):
             return []
         assert self.consumer is not None
         try:
-            self.bus._commit(offsets, self.consumer.consumer_group_metadata())
+            self.bus.commit_transaction(offsets, self.consumer.consumer_group_metadata())
         except Exception as e:
             self._fail(e)
             raise
@@ -996,7 +996,7 @@ class _TransactionalLoop(_HandlerLoop):
     def _abort(self, why: str) -> None:
         log.warning("%s: aborting the transaction: %s", self.group, why)
         try:
-            self.bus._abort()
+            self.bus.abort_transaction()
         except Exception as e:
             log.error("%s: aborting the transaction failed: %s", self.group, e)
         self._fail(

@@ -1,4 +1,4 @@
-"""Transactions of a :class:`~schemabus.runtime.kafka_bus.KafkaBus`: exactly-once where asked (KIP-98, KIP-447).
+"""Transactions of a :class:`~schemabus.runtime.kafka.KafkaBus`: exactly-once where asked (KIP-98, KIP-447).
 
 A bus with ``ProducerSettings.transactional_id`` is transactional. It calls librdkafka's
 ``init_transactions`` when it starts (``async with bus``, ``with bus``, :meth:`KafkaBus.start`, or the
@@ -44,7 +44,7 @@ from .topic import DeliveryResult, Headers, Topic
 if TYPE_CHECKING:
     import asyncio
 
-    from .kafka_bus import KafkaBus
+    from .kafka import KafkaBus
 
 __all__ = ["Transaction", "TransactionalDeadLetterWriter", "is_fenced"]
 
@@ -131,8 +131,9 @@ class TransactionalDeadLetterWriter(DeadLetterWriter):
     def write(self, record: DeadLetterRecord) -> tuple[int, int]:
         self.ensure_topic(record.topic)
         try:
-            value: Any = record.value  # None stays a tombstone
-            result = self.bus._send_bytes_sync((record.topic, value, record.key, list(record.headers)), self.timeout)
+            result = self.bus.send_bytes_sync(
+                record.topic, record.value, key=record.key, headers=list(record.headers), timeout=self.timeout
+            )
         except Exception as e:
             raise DeadLetterError(f"cannot write to dead-letter topic {record.topic}: {e}") from e
         return result.partition, result.offset

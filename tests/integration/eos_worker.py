@@ -22,7 +22,7 @@ import platform_events as pe
 from schemabus.runtime import Event, FunctionHandler, Topic
 from schemabus.runtime.config import ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
-from schemabus.runtime.kafka_bus import KafkaBus
+from schemabus.runtime.kafka import KafkaBus
 
 
 def output_topic(name: str, partitions: int) -> Topic[str, pe.AgentCreated]:

@@ -19,7 +19,7 @@ import pytest
 from schemabus.runtime import Event, Topic
 from schemabus.runtime.consumer import ConsumerRunner, consumer_lag
 from schemabus.runtime.handler import consumer_group
-from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
+from schemabus.runtime.kafka import KafkaBus, ensure_topics
 from schemabus.runtime.registry_client import ConfluentRegistry
 from tests.catalog_examples import TOPICS, examples, generated_topic, handler, publisher, records
 

@@ -42,7 +42,7 @@ from schemabus.runtime.errors import (
     TransactionOutcomeUnknownError,
     TransactionStateError,
 )
-from schemabus.runtime.kafka_bus import KafkaBus
+from schemabus.runtime.kafka import KafkaBus
 
 pytestmark = pytest.mark.integration
 

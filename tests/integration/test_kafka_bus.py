@@ -43,7 +43,7 @@ from schemabus.runtime.errors import (
     RegistryUnavailableError,
     SchemabusError,
 )
-from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
+from schemabus.runtime.kafka import KafkaBus, ensure_topics
 from schemabus.runtime.registry_client import ConfluentRegistry
 from schemabus.runtime.testing import InMemoryBus, InMemoryRegistry
 from tests.catalog_examples import cost_recorded

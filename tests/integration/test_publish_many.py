@@ -18,7 +18,7 @@ import platform_events as pe
 from platform_events import avro_models as m
 from schemabus.runtime.config import KafkaConfig, ProducerSettings
 from schemabus.runtime.errors import PublishBatchError, PublishError
-from schemabus.runtime.kafka_bus import KafkaBus
+from schemabus.runtime.kafka import KafkaBus
 from tests.integration.test_kafka_bus import TIMEOUT, agent_created, consume, fresh, run
 
 pytestmark = pytest.mark.integration

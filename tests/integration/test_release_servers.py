@@ -72,7 +72,7 @@ def test_publish_dead_letter_inspect_and_replay(
 
         import shop_events
         from schemabus.runtime.consumer import ConsumerRunner
-        from schemabus.runtime.kafka_bus import KafkaBus
+        from schemabus.runtime.kafka import KafkaBus
         from schemabus.runtime.registry_client import ConfluentRegistry
         from schemabus.runtime.retry import RetryPolicy
 

@@ -40,7 +40,7 @@ from pydantic import SecretStr
 
 import platform_events as pe
 from platform_events import avro_models as m
-from schemabus.runtime import DeliveryResult, Event, FunctionHandler, Topic, kafka_bus
+from schemabus.runtime import DeliveryResult, Event, FunctionHandler, Topic
 from schemabus.runtime.config import KafkaConfig, ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
 from schemabus.runtime.devstack import SaslListener, SaslUser
@@ -50,7 +50,8 @@ from schemabus.runtime.errors import (
     PublishError,
     TransactionAbortedError,
 )
-from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
+from schemabus.runtime.kafka import KafkaBus, ensure_topics
+from schemabus.runtime.kafka import bus as kafka_bus
 from schemabus.runtime.testing import InMemoryRegistry
 from tests.integration.test_exactly_once import keys, read_to_end
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from schemabus.runtime.config import BusConfig, KafkaConfig, ProducerSettings, RegistryConfig
 from schemabus.runtime.errors import ConfigError, PublishError, RegistryUnavailableError, SchemabusError
-from schemabus.runtime.kafka_bus import KafkaBus
+from schemabus.runtime.kafka import KafkaBus
 from schemabus.runtime.registry_client import ConfluentRegistry
 from schemabus.runtime.testing import InMemoryRegistry
 

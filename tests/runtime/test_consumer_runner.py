@@ -20,7 +20,7 @@ import platform_events as pe
 from schemabus.runtime import Event, SchemaIds
 from schemabus.runtime.config import ProducerSettings
 from schemabus.runtime.consumer import ConsumerMetrics, ConsumerRunner, PartitionLag
-from schemabus.runtime.kafka_bus import KafkaBus
+from schemabus.runtime.kafka import KafkaBus
 from schemabus.runtime.testing import InMemoryRegistry
 
 TIMEOUT = 30.0

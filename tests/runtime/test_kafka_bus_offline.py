@@ -19,7 +19,7 @@ from platform_events import avro_models as m
 from schemabus.runtime import Topic
 from schemabus.runtime.config import ProducerSettings
 from schemabus.runtime.errors import PublishError, SchemabusError
-from schemabus.runtime.kafka_bus import KafkaBus, ensure_topics
+from schemabus.runtime.kafka import KafkaBus, ensure_topics
 from schemabus.runtime.testing import InMemoryRegistry
 
 T = TypeVar("T")

@@ -21,7 +21,8 @@ from schemabus.runtime.errors import (
     TransactionError,
     TransactionStateError,
 )
-from schemabus.runtime.kafka_bus import KafkaBus
+from schemabus.runtime.kafka import KafkaBus
+from schemabus.runtime.kafka.errors import fatal_failure
 from schemabus.runtime.testing import InMemoryRegistry
 from schemabus.runtime.transactions import Transaction, is_fenced
 
@@ -115,8 +116,8 @@ def test_a_fatal_authorization_error_stays_an_authorization_error_in_transaction
 def test_fatal_errors_map_to_typed_failures() -> None:
     """What publishes fail with until the producer is replaced (a pure function; the replacement
     itself is tested with real fatal errors: tests/integration/test_security.py, test_exactly_once.py)."""
-    gap = KafkaBus._fatal_failure(KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, "gap", fatal=True), "gap")
+    gap = fatal_failure(KafkaError(KafkaError.OUT_OF_ORDER_SEQUENCE_NUMBER, "gap", fatal=True), "gap")
     assert type(gap) is FatalProducerError and gap.retriable and gap.code == "OUT_OF_ORDER_SEQUENCE_NUMBER"
     refused = KafkaError(KafkaError.CLUSTER_AUTHORIZATION_FAILED, "no producer id", fatal=True)
-    denied = KafkaBus._fatal_failure(refused, "no producer id")
+    denied = fatal_failure(refused, "no producer id")
     assert isinstance(denied, AuthorizationError) and isinstance(denied, FatalProducerError) and not denied.retriable
