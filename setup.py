@@ -1,4 +1,5 @@
-"""The one compiled part of schemabus: the optional Avro encoder in runtime/_speedups.c.
+"""The one compiled part of schemabus: the optional Avro codec (runtime/_speedups.c) and publish_many's
+delivery counter (runtime/_delivery_counter.c), one extension module.
 
 Everything else is declared in pyproject.toml. ``optional=True``: without a C compiler the install
 still succeeds and the generated Python writers encode instead (see runtime/avro.py, "speedups").
@@ -8,6 +9,11 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        Extension("schemabus.runtime._speedups", ["runtime/_speedups.c"], optional=True),
+        Extension(
+            "schemabus.runtime._speedups",
+            ["runtime/_speedups.c", "runtime/_delivery_counter.c"],
+            depends=["runtime/_speedups.h"],
+            optional=True,
+        ),
     ]
 )

@@ -1,5 +1,5 @@
-/* Compiled Avro codecs for generated models, and the delivery counter of publish_many:
- * schemabus.runtime._speedups.
+/* Compiled Avro codecs for generated models: schemabus.runtime._speedups (with the delivery counter
+ * of publish_many, runtime/_delivery_counter.c).
  *
  * Generated codecs describe each record as a codec program (nested tuples, see the opcodes in
  * runtime/avro.py). Encoder(program, header) and Decoder(program) check the program once and turn
@@ -18,6 +18,8 @@
 #include <datetime.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "_speedups.h"
 
 /* Opcodes: keep in step with runtime/avro.py. */
 enum {
@@ -784,9 +786,26 @@ static PyObject *decode_timestamp(const Node *n, Reader *r) {
                                                    PyDateTimeAPI->DateTimeType);
 }
 
+/* The one place the compiled codec writes pydantic's private attributes, as runtime.avro.construct does
+ * for the Python codec: the model of ``values`` known valid, without validating them again. Pinned to the
+ * supported pydantic range by tests/runtime/test_construct.py. */
+static PyObject *construct_model(PyObject *cls, PyObject *values, PyObject *field_names) {
+    PyTypeObject *t = (PyTypeObject *)cls;
+    PyObject *model = t->tp_new(t, empty_tuple, NULL);
+    PyObject *fields_set = PySet_New(field_names);
+    if (model == NULL || fields_set == NULL || PyObject_GenericSetAttr(model, str_dict, values) < 0 ||
+        PyObject_GenericSetAttr(model, str_fields_set, fields_set) < 0 ||
+        PyObject_GenericSetAttr(model, str_extra, Py_None) < 0 ||
+        PyObject_GenericSetAttr(model, str_private, Py_None) < 0) {
+        Py_CLEAR(model);
+    }
+    Py_XDECREF(fields_set);
+    return model;
+}
+
 static PyObject *decode_record(const Node *n, Reader *r) {
     if (Py_EnterRecursiveCall(" while decoding an Avro record")) return NULL;
-    PyObject *values = PyDict_New(), *model = NULL, *fields_set = NULL;
+    PyObject *values = PyDict_New(), *model = NULL;
     if (values == NULL) goto done;
     for (Py_ssize_t i = 0; i < n->size; i++) {
         PyObject *v = decode_node(&n->children[i], r);
@@ -796,19 +815,9 @@ static PyObject *decode_record(const Node *n, Reader *r) {
         }
         Py_DECREF(v);
     }
-    /* As runtime.avro.construct: the model of values known valid, without validating them again. */
-    PyTypeObject *t = (PyTypeObject *)n->cls;
-    model = t->tp_new(t, empty_tuple, NULL);
-    fields_set = PySet_New(n->fields_set);
-    if (model == NULL || fields_set == NULL || PyObject_GenericSetAttr(model, str_dict, values) < 0 ||
-        PyObject_GenericSetAttr(model, str_fields_set, fields_set) < 0 ||
-        PyObject_GenericSetAttr(model, str_extra, Py_None) < 0 ||
-        PyObject_GenericSetAttr(model, str_private, Py_None) < 0) {
-        Py_CLEAR(model);
-    }
+    model = construct_model(n->cls, values, n->fields_set);
 done:
     Py_XDECREF(values);
-    Py_XDECREF(fields_set);
     Py_LeaveRecursiveCall();
     return model;
 }
@@ -1117,114 +1126,6 @@ static PyTypeObject EncoderType = {
     .tp_getset = Encoder_getset,
 };
 
-/* ---- the delivery counter of a publish_many batch ------------------------------------------ */
-
-/* DeliveryCounter(on_error, on_done) is the on_delivery callback of every record of one batch:
- * counter(error, message) calls on_error(error, message) for a failed record, and on_done() once the
- * reports of every record sent and the seal (seal(sent): the batch has sent its last record) have
- * arrived. Reports arrive in whichever thread polls; the GIL makes each call atomic. */
-typedef struct {
-    PyObject_HEAD
-    PyObject *on_error;
-    PyObject *on_done;
-    Py_ssize_t arrived;
-    Py_ssize_t expected; /* reports + 1 (the seal); -1 until sealed */
-} DeliveryCounter;
-
-static int DeliveryCounter_init(DeliveryCounter *self, PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"on_error", "on_done", NULL};
-    PyObject *on_error, *on_done;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO:DeliveryCounter", kwlist, &on_error, &on_done)) return -1;
-    if (!PyCallable_Check(on_error) || !PyCallable_Check(on_done)) {
-        PyErr_SetString(PyExc_TypeError, "on_error and on_done must be callable");
-        return -1;
-    }
-    Py_XSETREF(self->on_error, Py_NewRef(on_error));
-    Py_XSETREF(self->on_done, Py_NewRef(on_done));
-    self->arrived = 0;
-    self->expected = -1;
-    return 0;
-}
-
-static PyObject *counter_arrive(DeliveryCounter *self) {
-    if (++self->arrived == self->expected) return PyObject_CallNoArgs(self->on_done);
-    Py_RETURN_NONE;
-}
-
-static PyObject *DeliveryCounter_call(DeliveryCounter *self, PyObject *args, PyObject *kwds) {
-    PyObject *error, *message;
-    if (self->on_done == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "DeliveryCounter was not initialized");
-        return NULL;
-    }
-    if (kwds != NULL || !PyArg_UnpackTuple(args, "DeliveryCounter", 2, 2, &error, &message)) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "DeliveryCounter takes (error, message)");
-        return NULL;
-    }
-    PyObject *type = NULL, *value = NULL, *tb = NULL;
-    if (error != Py_None) {
-        PyObject *r = PyObject_CallFunctionObjArgs(self->on_error, error, message, NULL);
-        if (r == NULL) PyErr_Fetch(&type, &value, &tb); /* raised below, once the report is counted */
-        Py_XDECREF(r);
-    }
-    PyObject *done = counter_arrive(self);
-    if (type == NULL) return done;
-    if (done == NULL) PyErr_WriteUnraisable(self->on_done);
-    Py_XDECREF(done);
-    PyErr_Restore(type, value, tb);
-    return NULL;
-}
-
-static PyObject *DeliveryCounter_seal(DeliveryCounter *self, PyObject *sent) {
-    Py_ssize_t n = PyLong_AsSsize_t(sent);
-    if (n == -1 && PyErr_Occurred()) return NULL;
-    if (n < 0 || self->expected != -1) {
-        PyErr_SetString(PyExc_ValueError, "seal(sent) takes the number of records sent, once");
-        return NULL;
-    }
-    self->expected = n + 1;
-    return counter_arrive(self);
-}
-
-static int DeliveryCounter_traverse(DeliveryCounter *self, visitproc visit, void *arg) {
-    Py_VISIT(self->on_error);
-    Py_VISIT(self->on_done);
-    return 0;
-}
-
-static int DeliveryCounter_clear(DeliveryCounter *self) {
-    Py_CLEAR(self->on_error);
-    Py_CLEAR(self->on_done);
-    return 0;
-}
-
-static void DeliveryCounter_dealloc(DeliveryCounter *self) {
-    PyObject_GC_UnTrack(self);
-    DeliveryCounter_clear(self);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-static PyMethodDef DeliveryCounter_methods[] = {
-    {"seal", (PyCFunction)DeliveryCounter_seal, METH_O,
-     "seal(sent): the batch sent its last record; sent records were sent in all."},
-    {NULL, NULL, 0, NULL},
-};
-
-static PyTypeObject DeliveryCounterType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "schemabus.runtime._speedups.DeliveryCounter",
-    .tp_basicsize = sizeof(DeliveryCounter),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "DeliveryCounter(on_error, on_done): the on_delivery callback of a batch of records.",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)DeliveryCounter_init,
-    .tp_call = (ternaryfunc)DeliveryCounter_call,
-    .tp_dealloc = (destructor)DeliveryCounter_dealloc,
-    .tp_traverse = (traverseproc)DeliveryCounter_traverse,
-    .tp_clear = (inquiry)DeliveryCounter_clear,
-    .tp_methods = DeliveryCounter_methods,
-};
-
 static struct PyModuleDef speedups_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "schemabus.runtime._speedups",
@@ -1265,13 +1166,11 @@ PyMODINIT_FUNC PyInit__speedups(void) {
         str_dict == NULL || str_fields_set == NULL || str_extra == NULL || str_private == NULL ||
         str_utcoffset == NULL || sixty_four == NULL)
         return NULL;
-    if (PyType_Ready(&EncoderType) < 0 || PyType_Ready(&DecoderType) < 0 || PyType_Ready(&DeliveryCounterType) < 0)
-        return NULL;
+    if (PyType_Ready(&EncoderType) < 0 || PyType_Ready(&DecoderType) < 0) return NULL;
     PyObject *m = PyModule_Create(&speedups_module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Encoder", (PyObject *)&EncoderType) < 0 ||
-        PyModule_AddObjectRef(m, "Decoder", (PyObject *)&DecoderType) < 0 ||
-        PyModule_AddObjectRef(m, "DeliveryCounter", (PyObject *)&DeliveryCounterType) < 0) {
+        PyModule_AddObjectRef(m, "Decoder", (PyObject *)&DecoderType) < 0 || add_delivery_counter(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }
