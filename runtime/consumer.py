@@ -239,6 +239,8 @@ class ConsumerRunner:
     ``max_in_flight`` is per handler. ``exactly_once`` is a transactional ``KafkaBus`` the handler
     publishes through: its outputs and the consumed offsets then commit in the same transactions
     (see the module documentation); a runner in this mode has one handler.
+    ``consumer_factory`` builds each handler's consumer from its configuration (confluent's ``Consumer``;
+    :class:`~schemabus.runtime.testing.InMemoryBus` passes one over its in-memory log).
     """
 
     def __init__(
@@ -259,6 +261,7 @@ class ConsumerRunner:
         revoke_timeout: float = 15.0,
         shutdown_timeout: float = 30.0,
         exactly_once: KafkaBus | None = None,
+        consumer_factory: Callable[[dict[str, Any]], Any] = Consumer,
     ) -> None:
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be >= 1")
@@ -290,6 +293,7 @@ class ConsumerRunner:
         self.backpressure_wait = backpressure_wait
         self.revoke_timeout = revoke_timeout
         self.shutdown_timeout = shutdown_timeout
+        self.consumer_factory = consumer_factory
         self._dead_letters = dead_letters
         self._writer: DeadLetterWriter | None = dead_letters if isinstance(dead_letters, DeadLetterWriter) else None
         self._handlers: list[AnyHandler] = []
@@ -495,7 +499,7 @@ class _HandlerLoop:
         conf = self.runner.consumer_config(self.handler)
         conf.setdefault("error_cb", self._on_error)
         conf.setdefault("logger", librdkafka_logger())  # librdkafka's lines, each condition once
-        consumer = Consumer(conf)
+        consumer: Consumer = self.runner.consumer_factory(conf)  # or one that quacks alike (in memory)
         consumer.subscribe(
             [self.topic.name], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
@@ -858,6 +862,8 @@ class _HandlerLoop:
         raise error
 
     async def _failed(self, message: Message, event: Event[Any, Any], error: Exception) -> None:
+        if isinstance(error, NotImplementedError):
+            raise error  # an unimplemented stub: stop, rather than dead-letter every record of the topic
         policy = self.runner.retry
         attempts = 1
         if policy.is_retryable(error):

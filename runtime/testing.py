@@ -1,7 +1,8 @@
 """An in-memory bus and schema registry for quickstarts and users' unit tests: no servers needed.
 
-Both run the same serialization path as the Kafka bus (schema ids, Confluent framing, generated
-codecs), so a handler tested here sees exactly the bytes it will see in production.
+The bus encodes as the Kafka bus does (schema ids, Confluent framing, generated codecs) and runs
+handlers through the production consumer loop, so a handler tested here sees the bytes, retries,
+dead letters and commits it will see in production.
 
     bus = InMemoryBus()
     bus.subscribe(MyHandler())
@@ -10,19 +11,21 @@ codecs), so a handler tested here sees exactly the bytes it will see in producti
 
 from __future__ import annotations
 
-import time
-import zlib
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 from .bus import RecordCodec
-from .handler import AnyHandler
+from .consumer import ConsumerRunner
+from .handler import AnyHandler, consumer_group
+from .memory_log import InMemoryConsumer, InMemoryDeadLetterWriter, InMemoryLog, StoredRecord
 from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaVersion, canonical_schema
-from .topic import DeliveryResult, Event, Headers, Topic, normalize_headers
+from .retry import RetryPolicy
+from .topic import DeliveryResult, Event, Headers, Topic
 
-__all__ = ["InMemoryBus", "InMemoryRegistry", "StoredRecord"]
+__all__ = ["InMemoryBus", "InMemoryLog", "InMemoryRegistry", "StoredRecord"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -79,40 +82,45 @@ class InMemoryRegistry:
         return list(self._subjects.get(subject, []))
 
 
-@dataclass(frozen=True, slots=True)
-class StoredRecord:
-    """A record as the broker would hold it: bytes, not models."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-    headers: tuple[tuple[str, bytes], ...]
-    timestamp_ms: int
-
-
 class InMemoryBus:
-    """Publishes into per-partition logs and dispatches each record to the subscribed handlers at once.
+    """Publishes into an in-memory Kafka (:class:`InMemoryLog`) and runs the subscribed handlers through
+    the production handler loop (:class:`~schemabus.runtime.consumer.ConsumerRunner` over an
+    :class:`InMemoryConsumer`): per-partition order, retries (``retry``), dead letters with the
+    original bytes and headers in ``dlq.{topic}`` (``dead_letters``), poison records, commits.
 
-    Handler exceptions propagate to the publisher's caller, which is what a unit test wants to see.
+    ``publish`` returns once every subscribed handler has handled (or dead-lettered) the record and
+    committed it, as a consumer group would; what stops a runner in production (a handler raising
+    with ``dead_letters=False``, an unimplemented stub) is raised to the publisher's caller.
     """
 
-    def __init__(self, registry: InMemoryRegistry | None = None, *, id_mode: IdMode = "register") -> None:
+    def __init__(
+        self,
+        registry: InMemoryRegistry | None = None,
+        *,
+        id_mode: IdMode = "register",
+        retry: RetryPolicy | None = None,
+        dead_letters: bool = True,
+        service: str | None = None,
+    ) -> None:
         self.registry = registry or InMemoryRegistry()
         self.codec = RecordCodec(SchemaIds(self.registry, id_mode))
-        self._logs: dict[tuple[str, int], list[StoredRecord]] = defaultdict(list)
-        self._handlers: dict[str, list[tuple[Topic[Any, Any], AnyHandler]]] = defaultdict(list)
+        self.log = InMemoryLog()
+        self.retry = retry
+        self.dead_letters = dead_letters
+        self.service = service
+        self._handlers: list[AnyHandler] = []
 
     def subscribe(self, handler: AnyHandler) -> None:
-        self._handlers[handler.topic.name].append((handler.topic, handler))
+        self.log.declare(handler.topic.name, handler.topic.partitions)
+        self._handlers.append(handler)
 
     async def publish(
         self, topic: Topic[K, V], value: V, *, key: K | None = None, headers: Headers | None = None
     ) -> DeliveryResult:
         key_bytes = self.codec.encode_key(topic, key)
         value_bytes = self.codec.encode_value(topic, value)
-        record = await self._deliver(topic, key_bytes, value_bytes, headers)
+        record = self.append(topic, key_bytes, value_bytes, headers)
+        await self.deliver()
         return DeliveryResult(record.topic, record.partition, record.offset, record.timestamp_ms)
 
     async def publish_many(
@@ -131,44 +139,51 @@ class InMemoryBus:
             for v, k in zip(values, key_list, strict=True)
         ]
         for key_bytes, value_bytes in encoded:
-            await self._deliver(topic, key_bytes, value_bytes, headers)
+            self.append(topic, key_bytes, value_bytes, headers)
+        await self.deliver()
         return len(encoded)
 
-    async def _deliver(
-        self, topic: Topic[Any, Any], key: bytes | None, value: bytes, headers: Headers | None
-    ) -> StoredRecord:
-        record = self.append(topic, key, value, headers)
-        for subscribed_topic, handler in self._handlers.get(topic.name, []):
-            await handler(self._event(subscribed_topic, record))
-        return record
+    async def deliver(self) -> None:
+        """Run each subscribed handler whose consumer group has records left (after :meth:`append`, say)
+        through the production loop until the group has committed every record of its topic."""
+        behind = [h for h in self._handlers if not self.log.caught_up(self._group(h), h.topic.name)]
+        if not behind:
+            return
+        runner = ConsumerRunner(
+            "in-memory",
+            self.registry,
+            behind,
+            service=self.service,
+            retry=self.retry,
+            dead_letters=InMemoryDeadLetterWriter(self.log) if self.dead_letters else False,
+            commit_interval=0.0,
+            poll_timeout=0.005,
+            consumer_factory=partial(InMemoryConsumer, log=self.log),
+        )
+        task = asyncio.create_task(runner.run(), name="schemabus-in-memory")
+        try:
+            while not task.done() and not all(self.log.caught_up(self._group(h), h.topic.name) for h in behind):
+                await asyncio.sleep(0.001)
+        finally:
+            runner.stop()
+            await task
+
+    def _group(self, handler: AnyHandler) -> str:
+        return consumer_group(handler, self.service)
 
     def append(
-        self, topic: Topic[Any, Any], key: bytes | None, value: bytes, headers: Headers | None = None
+        self, topic: Topic[Any, Any], key: bytes | None, value: bytes | None, headers: Headers | None = None
     ) -> StoredRecord:
-        """Store raw bytes as a producer would send them (no dispatch): for poison-message tests."""
-        partition = (zlib.crc32(key) if key is not None else len(self._logs)) % max(topic.partitions, 1)
-        log = self._logs[(topic.name, partition)]
-        record = StoredRecord(
-            topic.name,
-            partition,
-            len(log),
-            key,
-            value,
-            tuple(normalize_headers(headers)),
-            int(time.time() * 1000),
-        )
-        log.append(record)
-        return record
+        """Store raw bytes as a producer would send them, without running the handlers (for poison-message
+        tests: :meth:`deliver` then runs them)."""
+        return self.log.append(topic.name, key, value, headers, partitions=topic.partitions)
 
     def records(self, topic: str) -> list[StoredRecord]:
-        """Every stored record of ``topic``, by partition then offset."""
-        return [r for (name, _), log in sorted(self._logs.items()) if name == topic for r in log]
+        """Every stored record of ``topic``, by partition then offset (``dlq.{topic}`` holds dead letters)."""
+        return self.log.records(topic)
 
     def decode(self, topic: Topic[K, V], record: StoredRecord) -> Event[K, V]:
         """Decode a stored record the way a consumer would."""
-        return self._event(topic, record)
-
-    def _event(self, topic: Topic[K, V], record: StoredRecord) -> Event[K, V]:
         return Event(
             topic=record.topic,
             key=self.codec.decode_key(topic, record.key),
