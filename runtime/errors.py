@@ -20,13 +20,14 @@ subclasses (:class:`TransactionStateError`, :class:`TransactionAbortedError`), a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 __all__ = [
     "AuthenticationError",
     "AuthorizationError",
     "ConfigError",
     "FatalProducerError",
+    "IncompatibleSchemaError",
     "ProducerFencedError",
     "PublishBatchError",
     "PublishError",
@@ -262,6 +263,67 @@ class RegistryError(SchemabusError):
         super().__init__(message)
         self.http_status = http_status
         self.error_code = error_code
+
+
+class IncompatibleSchemaError(RegistryError):
+    """The registry refused a new version of ``subject`` as incompatible with its earlier versions
+    (HTTP 409), as :class:`~schemabus.runtime.registry_client.ConfluentRegistry` and the in-memory
+    registry of :mod:`schemabus.runtime.testing` both raise it.
+
+    ``reason`` says why in one line (a real registry's answer, or how many incompatibilities were
+    found); ``level`` is the subject's compatibility level when known (the in-memory registry knows
+    it); ``incompatibilities`` are the reasons one line each, as ``schemabus check`` prints them
+    (empty when the registry gave none apart). The message's first line names the subject, the level
+    and the reason, and up to :attr:`SHOWN` incompatibilities follow, one line each.
+    """
+
+    SHOWN = 3
+
+    def __init__(
+        self,
+        subject: str,
+        reason: str,
+        *,
+        level: str | None = None,
+        incompatibilities: Sequence[str] = (),
+        http_status: int | None = 409,
+        error_code: int | None = 409,
+    ) -> None:
+        self.subject = subject
+        self.reason = reason
+        self.level = level
+        self.incompatibilities = tuple(incompatibilities)
+        at = f" at level {level}" if level else ""
+        one_line = " ".join(reason.split())
+        lines = [f"the registry refused the schema of subject {subject!r} as incompatible{at}: {one_line}"]
+        lines += [f"  {' '.join(line.split())}" for line in self.incompatibilities[: self.SHOWN]]
+        if len(self.incompatibilities) > self.SHOWN:
+            lines.append(f"  ... and {len(self.incompatibilities) - self.SHOWN} more")
+        super().__init__("\n".join(lines), http_status=http_status, error_code=error_code)
+
+    def __reduce__(self) -> tuple[object, ...]:  # picklable despite the keyword-only arguments
+        return (
+            _rebuild_incompatible,
+            (self.subject, self.reason, self.level, self.incompatibilities, self.http_status, self.error_code),
+        )
+
+
+def _rebuild_incompatible(
+    subject: str,
+    reason: str,
+    level: str | None,
+    incompatibilities: tuple[str, ...],
+    http_status: int | None,
+    error_code: int | None,
+) -> IncompatibleSchemaError:
+    return IncompatibleSchemaError(
+        subject,
+        reason,
+        level=level,
+        incompatibilities=incompatibilities,
+        http_status=http_status,
+        error_code=error_code,
+    )
 
 
 class RegistryUnavailableError(RegistryError, ServerUnavailableError):

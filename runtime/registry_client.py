@@ -22,7 +22,7 @@ from confluent_kafka.schema_registry import Schema, SchemaRegistryClient
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 from .config import RegistryConfig, redact
-from .errors import RegistryError, RegistryUnavailableError
+from .errors import IncompatibleSchemaError, RegistryError, RegistryUnavailableError
 from .registry import SchemaNotRegisteredError, SchemaVersion, canonical_schema
 
 __all__ = ["ConfluentRegistry"]
@@ -83,8 +83,9 @@ class ConfluentRegistry:
             return int(self.call(operation, lambda: self.client.register_schema(subject, Schema(schema, schema_type))))
         except SchemaRegistryError as e:
             if e.http_status_code == 409:
-                what = f"the registry refused the schema of subject {subject!r} as incompatible"
-                raise self._refused(what, e) from None
+                raise IncompatibleSchemaError(
+                    subject, self._answer(e), http_status=e.http_status_code, error_code=e.error_code
+                ) from None
             raise self._refused(f"cannot {operation}", e) from None
 
     def lookup_schema(self, subject: str, schema: str, schema_type: str) -> int:
@@ -254,12 +255,12 @@ class ConfluentRegistry:
         ) from None
 
     def _refused(self, what: str, e: SchemaRegistryError) -> RegistryError:
+        return RegistryError(f"{what}: {self._answer(e)}", http_status=e.http_status_code, error_code=e.error_code)
+
+    def _answer(self, e: SchemaRegistryError) -> str:
+        """The registry's refusal in one line: ``HTTP 409 (error 409) from URL: its message``."""
         message = redact(str(e.error_message), self._secrets)
-        return RegistryError(
-            f"{what}: HTTP {e.http_status_code} (error {e.error_code}) from {self.url}: {message}",
-            http_status=e.http_status_code,
-            error_code=e.error_code,
-        )
+        return f"HTTP {e.http_status_code} (error {e.error_code}) from {self.url}: {message}"
 
     def __repr__(self) -> str:
         return f"ConfluentRegistry({self.url!r})"

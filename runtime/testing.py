@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from .bus import RecordCodec
 from .consumer import ConsumerRunner
+from .errors import IncompatibleSchemaError, RegistryError
 from .handler import AnyHandler, consumer_group
 from .memory_log import InMemoryConsumer, InMemoryDeadLetterWriter, InMemoryLog, StoredRecord
 from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaVersion, canonical_schema
@@ -32,24 +33,82 @@ V = TypeVar("V")
 
 
 class InMemoryRegistry:
-    """Confluent's registry semantics for ids and versions: one global id per distinct schema,
-    versions per subject, re-registering an existing schema returns its id. No compatibility checks."""
+    """Confluent's registry semantics: one global id per distinct schema, versions per subject, and
+    re-registering a schema the subject holds returns its id unchecked. A new version must be
+    compatible with the subject's earlier ones at the subject's level (:meth:`set_compatibility`,
+    else ``default_level``, BACKWARD as in Confluent's registry), by the rules ``schemabus check``
+    applies; a refusal raises :class:`IncompatibleSchemaError`, as :class:`ConfluentRegistry` does
+    for a real registry's refusal. The bus sets no levels: the catalog's are set by ``schemabus register``.
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, default_level: str = "BACKWARD") -> None:
+        self.default_level = _known_level(default_level)
+        self._levels: dict[str, str] = {}
         self._ids: dict[tuple[str, str], int] = {}
         self._schemas: dict[int, tuple[str, str]] = {}
         self._subjects: dict[str, list[int]] = defaultdict(list)
 
+    def set_compatibility(self, subject: str | None, level: str) -> None:
+        """Set ``subject``'s compatibility level (Confluent's ``PUT /config/{subject}``), or with
+        ``subject=None`` the global default (``PUT /config``). Levels: NONE, BACKWARD, FORWARD, FULL
+        and their ``_TRANSITIVE`` forms."""
+        if subject is None:
+            self.default_level = _known_level(level)
+        else:
+            self._levels[subject] = _known_level(level)
+
+    def compatibility(self, subject: str | None = None) -> str:
+        """``subject``'s level, else the global default (``GET /config/{subject}?defaultToGlobal=true``)."""
+        return self.default_level if subject is None else self._levels.get(subject, self.default_level)
+
     def register_schema(self, subject: str, schema: str, schema_type: str) -> int:
         key = (schema_type, canonical_schema(schema))
         schema_id = self._ids.get(key)
+        if schema_id is not None and schema_id in self._subjects.get(subject, []):
+            return schema_id
+        self._check(subject, schema, schema_type)
         if schema_id is None:
             schema_id = len(self._ids) + 1
             self._ids[key] = schema_id
             self._schemas[schema_id] = (schema_type, schema)
-        if schema_id not in self._subjects[subject]:
-            self._subjects[subject].append(schema_id)
+        self._subjects[subject].append(schema_id)
         return schema_id
+
+    def _check(self, subject: str, schema: str, schema_type: str) -> None:
+        """Raise IncompatibleSchemaError when ``schema`` may not be the next version of ``subject``."""
+        level = self.compatibility(subject)
+        held = [(f"version {n}", *self._schemas[i]) for n, i in enumerate(self._subjects.get(subject, []), 1)]
+        if level == "NONE" or not held:
+            return
+        against = held if level.endswith("_TRANSITIVE") else held[-1:]
+        for label, held_type, _ in against:
+            if held_type != schema_type:
+                reason = f"the new schema is {schema_type}, {label} is {held_type}"
+                raise IncompatibleSchemaError(subject, reason, level=level)
+        # Imported on use: importing the runtime loads no codegen module.
+        from schemabus.codegen.compat.local import check_texts
+        from schemabus.codegen.diagnostics import SchemaError, SchemaErrors
+
+        try:
+            findings = check_texts(level, schema_type, ("new version", schema), [(n, t) for n, _, t in against])
+        except (SchemaError, SchemaErrors) as e:
+            raise RegistryError(
+                f"the registry refused the schema of subject {subject!r} as invalid: {' '.join(str(e).split())}",
+                http_status=422,
+                error_code=42201,
+            ) from None
+        if findings:
+            compared = sorted(
+                {f.writer_version if f.reader_version == "new version" else f.reader_version for f in findings},
+                key=lambda label: int(label.removeprefix("version ")),
+            )
+            noun = "incompatibility" if len(findings) == 1 else "incompatibilities"
+            raise IncompatibleSchemaError(
+                subject,
+                f"{len(findings)} {noun} with {', '.join(compared)}",
+                level=level,
+                incompatibilities=[f"{f} [reader: {f.reader_version}, writer: {f.writer_version}]" for f in findings],
+            )
 
     def lookup_schema(self, subject: str, schema: str, schema_type: str) -> int:
         schema_id = self._ids.get((schema_type, canonical_schema(schema)))
@@ -193,3 +252,11 @@ class InMemoryBus:
             offset=record.offset,
             timestamp_ms=record.timestamp_ms,
         )
+
+
+def _known_level(level: str) -> str:
+    from schemabus.codegen.compat.levels import LEVELS  # imported on use, as in InMemoryRegistry._check
+
+    if level not in LEVELS:
+        raise ValueError(f"unknown compatibility level {level!r} (expected one of {', '.join(LEVELS)})")
+    return level

@@ -1,5 +1,6 @@
 """Compare schema files directly, without git or a registry (like Confluent's
-``test-local-compatibility``): ``schemabus check --level LEVEL --previous V1 --previous V2 NEW``.
+``test-local-compatibility``): ``schemabus check --level LEVEL --previous V1 --previous V2 NEW``;
+or schema texts as a registry holds them (:func:`check_texts`, the in-memory registry's check).
 
 The format follows the file extension (``.avsc`` Avro, ``.json`` JSON Schema). Each file is one
 version; an Avro file must be self-contained (named types used by full name must be defined in
@@ -8,7 +9,7 @@ it), a JSON Schema file may ``$ref`` other files beside it, which are read from 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -81,23 +82,51 @@ def check_files(level: str, previous: list[Path], new: Path) -> list[Finding]:
     formats = {_format(p) for p in [*previous, new]}
     if len(formats) > 1:
         raise SchemaError(Source(str(new)), "all versions must have the same format (all .avsc or all .json)")
+    files = [(str(p), p) for p in [*previous, new]]
     if formats == {"AVRO"}:
-        avro = _load_all([*previous, new], load_avro_version)
+        avro = _load_all(files, load_avro_version)
         return check_level(level, avro[-1], avro[:-1], avro_can_read)
-    documents = _load_all([*previous, new], load_json_version)
+    documents = _load_all(files, load_json_version)
     return check_level(level, documents[-1], documents[:-1], json_can_read)
 
 
+def check_texts(
+    level: str, schema_type: str, new: tuple[str, str], previous: Sequence[tuple[str, str]]
+) -> list[Finding]:
+    """Findings of ``level`` for the schema text ``new`` against ``previous`` (oldest first), each a
+    ``(label, text)`` pair as a registry holds it: a self-contained Avro schema (``schema_type``
+    ``"AVRO"``) or JSON Schema document (``"JSON"``). Labels name the versions in the findings; a
+    text that does not load raises :class:`SchemaErrors`."""
+    texts = [*previous, new]
+    if schema_type == "AVRO":
+        avro = _load_all([(label, (label, text)) for label, text in texts], _avro_text)
+        return check_level(level, avro[-1], avro[:-1], avro_can_read)
+    if schema_type == "JSON":
+        documents = _load_all([(label, (label, text)) for label, text in texts], _json_text)
+        return check_level(level, documents[-1], documents[:-1], json_can_read)
+    raise ValueError(f"no compatibility rules for schema type {schema_type!r} (expected AVRO or JSON)")
+
+
+def _avro_text(labelled: tuple[str, str]) -> AvroVersion:
+    return AvroVersion.load([labelled], labelled[0])
+
+
+def _json_text(labelled: tuple[str, str]) -> JsonVersion:
+    label, text = labelled
+    return JsonVersion(label, read_json(text, Source(label)))
+
+
 S = TypeVar("S")
+T = TypeVar("T")
 
 
-def _load_all(paths: list[Path], load: Callable[[Path], S]) -> list[Version[S]]:
-    """Every file loaded; the errors of all of them reported together."""
+def _load_all(items: list[tuple[str, T]], load: Callable[[T], S]) -> list[Version[S]]:
+    """Every ``(label, item)`` loaded; the errors of all of them reported together."""
     errors: list[SchemaError] = []
     versions: list[Version[S]] = []
-    for p in paths:
+    for label, item in items:
         try:
-            versions.append(Version(str(p), load(p)))
+            versions.append(Version(label, load(item)))
         except SchemaErrors as e:
             errors += e.errors
         except SchemaError as e:

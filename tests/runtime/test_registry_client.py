@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from schemabus.runtime.config import RegistryConfig
-from schemabus.runtime.errors import RegistryError, RegistryUnavailableError
+from schemabus.runtime.errors import IncompatibleSchemaError, RegistryError, RegistryUnavailableError
 from schemabus.runtime.registry import SchemaNotRegisteredError
 from schemabus.runtime.registry_client import ConfluentRegistry
 
@@ -141,8 +141,13 @@ def test_a_refused_or_incompatible_registration_is_a_registry_error(fake: FakeRe
     fake.on("POST", f"/subjects/{SUBJECT}", error(404, 40403))
     fake.on("GET", f"/subjects/{SUBJECT}/versions", error(404, 40401))
     fake.on("POST", f"/subjects/{SUBJECT}/versions", error(409, 409, "Schema being registered is incompatible"))
-    with pytest.raises(RegistryError, match=r"refused the schema of subject .* as incompatible"):
+    with pytest.raises(IncompatibleSchemaError) as refused:
         fake.client().register_schema(SUBJECT, RECORD, "AVRO")
+    assert str(refused.value) == (  # the in-memory registry's refusal is this type too (and so starts alike)
+        f"the registry refused the schema of subject {SUBJECT!r} as incompatible: HTTP 409 (error 409) "
+        f"from {fake.url}: Schema being registered is incompatible"
+    )
+    assert (refused.value.subject, refused.value.level, refused.value.http_status) == (SUBJECT, None, 409)
     fake.on("POST", f"/subjects/{SUBJECT}/versions", error(422, 42201, "Invalid schema"))
     with pytest.raises(RegistryError, match="cannot register a schema under subject") as info:
         fake.client().register_schema(SUBJECT, RECORD, "AVRO")
