@@ -1,360 +1,43 @@
-"""Dead-letter topics: where a record goes when it cannot be handled, and how to look at it and replay it.
-
-A record that cannot be decoded (a poison message) or whose handler kept failing is written to
-``dlq.{topic}`` with its **original key, value and headers, byte for byte**, plus headers that say
-where it came from and why it failed. They follow Kafka Connect's ``__connect.errors.*`` and
-Spring Kafka's ``kafka_dlt-*`` headers, under one namespace; every value is UTF-8 text:
-
-==========================================  =====================================================
-``schemabus.dlq.original.topic``            topic the record was read from
-``schemabus.dlq.original.partition``        its partition (decimal)
-``schemabus.dlq.original.offset``           its offset (decimal)
-``schemabus.dlq.original.timestamp``        its timestamp, ms since the epoch (decimal)
-``schemabus.dlq.consumer.group``            consumer group of the handler that gave up
-``schemabus.dlq.exception.class``           fully qualified class of the error (``builtins.ValueError``)
-``schemabus.dlq.exception.message``         its message (at most 8 KiB)
-``schemabus.dlq.exception.stacktrace``      its traceback; the last 8 KiB when longer
-``schemabus.dlq.attempts``                  how many times the handler ran (0 for a poison message)
-``schemabus.dlq.reason``                    ``handler-error``, or the poison reason: ``bad-magic``,
-                                            ``truncated``, ``unknown-schema-id``, ``invalid-payload``,
-                                            ``validation``
-==========================================  =====================================================
-
-:class:`DeadLetterWriter` produces with an idempotent producer and waits for the broker's
-acknowledgement; when it cannot write, it raises :class:`DeadLetterError` so that the consumer stops
-without committing the record. :func:`read_dead_letters` and :func:`replay` are what
-``schemabus dlq inspect`` and ``schemabus dlq replay`` run.
-"""
+"""Reading dead letters back and replaying them: what ``schemabus dlq inspect`` and ``replay`` run."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
-import threading
 import time
-import traceback
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
 
-from .config import secret_values
-from .kafka_logging import BrokerErrors, librdkafka_logger
-from .serde import DeserializationError
-
-__all__ = [
-    "DLQ_PREFIX",
-    "HEADER_ATTEMPTS",
-    "HEADER_CONSUMER_GROUP",
-    "HEADER_EXCEPTION_CLASS",
-    "HEADER_EXCEPTION_MESSAGE",
-    "HEADER_EXCEPTION_STACKTRACE",
-    "HEADER_ORIGINAL_OFFSET",
-    "HEADER_ORIGINAL_PARTITION",
-    "HEADER_ORIGINAL_TIMESTAMP",
-    "HEADER_ORIGINAL_TOPIC",
-    "HEADER_PREFIX",
-    "HEADER_REASON",
-    "MAX_TEXT_BYTES",
-    "REASON_HANDLER_ERROR",
-    "ClientConfig",
-    "DeadLetter",
-    "DeadLetterError",
-    "DeadLetterRecord",
-    "DeadLetterWriter",
-    "ReplayResult",
-    "build_dead_letter",
-    "dlq_topic_name",
-    "is_dlq_topic",
-    "parse_dead_letter",
-    "read_dead_letters",
-    "replay",
-]
-
-DLQ_PREFIX = "dlq."
-HEADER_PREFIX = "schemabus.dlq."
-HEADER_ORIGINAL_TOPIC = HEADER_PREFIX + "original.topic"
-HEADER_ORIGINAL_PARTITION = HEADER_PREFIX + "original.partition"
-HEADER_ORIGINAL_OFFSET = HEADER_PREFIX + "original.offset"
-HEADER_ORIGINAL_TIMESTAMP = HEADER_PREFIX + "original.timestamp"
-HEADER_CONSUMER_GROUP = HEADER_PREFIX + "consumer.group"
-HEADER_EXCEPTION_CLASS = HEADER_PREFIX + "exception.class"
-HEADER_EXCEPTION_MESSAGE = HEADER_PREFIX + "exception.message"
-HEADER_EXCEPTION_STACKTRACE = HEADER_PREFIX + "exception.stacktrace"
-HEADER_ATTEMPTS = HEADER_PREFIX + "attempts"
-HEADER_REASON = HEADER_PREFIX + "reason"
-REASON_HANDLER_ERROR = "handler-error"
-MAX_TEXT_BYTES = 8 * 1024  # message and stack trace; Kafka's default record limit is 1 MiB
-
-# bootstrap servers ("host:port,…") or a full librdkafka client configuration (security settings etc.)
-ClientConfig = str | Mapping[str, Any]
-TIMEOUT = 30.0
-
-
-# Headers as confluent's Message.headers() returns them, or as a producer accepts them.
-RawHeaders = Mapping[str, str | bytes | None] | Iterable[tuple[str, str | bytes | None]] | None
-
-
-def _headers(headers: RawHeaders) -> list[tuple[str, bytes]]:
-    if not headers:
-        return []
-    items = headers.items() if isinstance(headers, Mapping) else headers
-    return [(k, b"" if v is None else v.encode() if isinstance(v, str) else bytes(v)) for k, v in items]
-
-
-def dlq_topic_name(topic: str) -> str:
-    """The dead-letter topic of ``topic``: ``dlq.{topic}``."""
-    return DLQ_PREFIX + topic
-
-
-def _client_config(config: ClientConfig) -> dict[str, Any]:
-    if isinstance(config, str):
-        return {"bootstrap.servers": config, "logger": librdkafka_logger()}
-    return {"logger": librdkafka_logger(), **config}
-
-
-def _broker_errors(conf: Mapping[str, Any]) -> BrokerErrors:
-    return BrokerErrors(str(conf.get("bootstrap.servers", "?")), secret_values(conf))
-
-
-def is_dlq_topic(topic: str) -> bool:
-    """Whether ``topic`` is a dead-letter topic (``dlq.{topic}``)."""
-    return topic.startswith(DLQ_PREFIX) and len(topic) > len(DLQ_PREFIX)
-
-
-class DeadLetterError(RuntimeError):
-    """A record could not be written to its dead-letter topic (so it must not be committed)."""
-
-
-# --- building dead-letter records ---------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class DeadLetterRecord:
-    """A record to write to a dead-letter topic: original key and value bytes, original plus dlq headers."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
-
-    def header(self, name: str) -> bytes | None:
-        for k, v in reversed(self.headers):
-            if k == name:
-                return v
-        return None
-
-
-def _qualified_name(exc: BaseException) -> str:
-    cls = type(exc)
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _head(text: str, limit: int) -> str:
-    data = text.encode()
-    if len(data) <= limit:
-        return text
-    marker = f"…[{len(data) - limit} bytes truncated]"
-    return data[: max(limit - len(marker.encode()), 0)].decode(errors="ignore") + marker
-
-
-def _tail(text: str, limit: int) -> str:
-    """The end of ``text`` within ``limit`` UTF-8 bytes: Python tracebacks end with the innermost frame."""
-    data = text.encode()
-    if len(data) <= limit:
-        return text
-    marker = f"…[{len(data) - limit} bytes truncated]\n"
-    keep = max(limit - len(marker.encode()), 0)
-    return marker + data[len(data) - keep :].decode(errors="ignore")
-
-
-def format_stacktrace(exc: BaseException, limit: int = MAX_TEXT_BYTES) -> str:
-    return _tail("".join(traceback.format_exception(exc)), limit)
-
-
-def build_dead_letter(
-    *,
-    topic: str,
-    partition: int,
-    offset: int,
-    timestamp_ms: int,
-    key: bytes | None,
-    value: bytes | None,
-    headers: RawHeaders,
-    group: str,
-    error: BaseException,
-    attempts: int,
-    reason: str | None = None,
-    max_text_bytes: int = MAX_TEXT_BYTES,
-) -> DeadLetterRecord:
-    """The dead-letter record of a record of ``topic`` that failed with ``error``.
-
-    ``reason`` defaults to the poison reason of a :class:`DeserializationError`, else ``handler-error``.
-    Dead-letter headers the record already carried (it failed before, was replayed, failed again)
-    are replaced, not repeated.
-    """
-    if reason is None:
-        reason = error.reason if isinstance(error, DeserializationError) else REASON_HANDLER_ERROR
-    kept = tuple((k, v) for k, v in _headers(headers) if not k.startswith(HEADER_PREFIX))
-    dlq_headers = (
-        (HEADER_ORIGINAL_TOPIC, topic),
-        (HEADER_ORIGINAL_PARTITION, str(partition)),
-        (HEADER_ORIGINAL_OFFSET, str(offset)),
-        (HEADER_ORIGINAL_TIMESTAMP, str(timestamp_ms)),
-        (HEADER_CONSUMER_GROUP, group),
-        (HEADER_EXCEPTION_CLASS, _qualified_name(error)),
-        (HEADER_EXCEPTION_MESSAGE, _head(str(error), max_text_bytes)),
-        (HEADER_EXCEPTION_STACKTRACE, format_stacktrace(error, max_text_bytes)),
-        (HEADER_ATTEMPTS, str(attempts)),
-        (HEADER_REASON, reason),
-    )
-    return DeadLetterRecord(
-        topic=dlq_topic_name(topic),
-        key=key,
-        value=value,
-        headers=kept + tuple((k, v.encode()) for k, v in dlq_headers),
-    )
-
-
-def dead_letter_of(message: Message, *, group: str, error: BaseException, attempts: int) -> DeadLetterRecord:
-    """:func:`build_dead_letter` for a message as a confluent ``Consumer`` returns it."""
-    topic, partition, offset = message.topic(), message.partition(), message.offset()
-    assert topic is not None and partition is not None and offset is not None
-    return build_dead_letter(
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        timestamp_ms=message.timestamp()[1],
-        key=message.key(),
-        value=message.value(),
-        headers=message.headers(),
-        group=group,
-        error=error,
-        attempts=attempts,
-    )
-
-
-# --- writing ---------------------------------------------------------------------------------
-
-
-class DeadLetterWriter:
-    """Writes dead-letter records and waits until the broker has them.
-
-    ``config`` is the bootstrap servers or a client configuration; the producer is idempotent with
-    ``acks=all``. With ``create_topics`` a missing ``dlq.*`` topic is created on first use
-    (``partitions`` and ``replication_factor`` default to the broker's defaults).
-    """
-
-    def __init__(
-        self,
-        config: ClientConfig,
-        *,
-        create_topics: bool = True,
-        partitions: int | None = None,
-        replication_factor: int | None = None,
-        timeout: float = TIMEOUT,
-        producer_config: Mapping[str, Any] | None = None,
-    ) -> None:
-        conf = _client_config(config)
-        self.timeout = timeout
-        self._producer_conf = {
-            **conf,
-            "enable.idempotence": True,
-            "acks": "all",
-            "linger.ms": 0,
-            "message.timeout.ms": int(timeout * 1000),
-            **(producer_config or {}),
-        }
-        self._producer_made: Producer | None = None  # on the first write: a writer that never writes has none
-        self._admin = AdminClient(conf) if create_topics else None
-        self._partitions = partitions or -1
-        self._replication = replication_factor or -1
-        self._ready: set[str] = set()
-        self._lock = threading.Lock()
-
-    @property
-    def _producer(self) -> Producer:
-        if self._producer_made is None:
-            with self._lock:
-                if self._producer_made is None:
-                    self._producer_made = Producer(self._producer_conf)
-        return self._producer_made
-
-    def ensure_topic(self, topic: str) -> None:
-        """Create ``topic`` unless it exists (a no-op without ``create_topics``)."""
-        if self._admin is None or topic in self._ready:
-            return
-        with self._lock:
-            if topic in self._ready:
-                return
-            try:
-                # All topics: a metadata request for one topic could auto-create it with broker defaults.
-                existing = self._admin.list_topics(timeout=self.timeout).topics
-                if topic not in existing:
-                    futures = self._admin.create_topics(
-                        [NewTopic(topic, num_partitions=self._partitions, replication_factor=self._replication)],
-                        request_timeout=self.timeout,
-                    )
-                    try:
-                        futures[topic].result(timeout=self.timeout)
-                    except KafkaException as e:
-                        if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                            raise
-            except Exception as e:
-                raise DeadLetterError(f"cannot create dead-letter topic {topic}: {e}") from e
-            self._ready.add(topic)
-
-    def write(self, record: DeadLetterRecord) -> tuple[int, int]:
-        """Produce ``record`` and wait for the broker's acknowledgement; return (partition, offset).
-
-        Raises :class:`DeadLetterError` when the record is not stored (broker error or timeout).
-        """
-        self.ensure_topic(record.topic)
-        done = threading.Event()
-        outcome: list[tuple[KafkaError | None, Message]] = []
-
-        def on_delivery(error: KafkaError | None, message: Message) -> None:
-            outcome.append((error, message))
-            done.set()
-
-        try:
-            self._producer.produce(
-                record.topic,
-                key=record.key,
-                value=record.value,
-                headers=list(record.headers),
-                on_delivery=on_delivery,
-            )
-        except (KafkaException, BufferError) as e:
-            raise DeadLetterError(f"cannot write to dead-letter topic {record.topic}: {e}") from e
-        deadline = time.monotonic() + self.timeout + 5.0  # librdkafka gives up after `timeout` itself
-        while not done.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DeadLetterError(f"no acknowledgement from dead-letter topic {record.topic} in {self.timeout}s")
-            self._producer.poll(min(remaining, 0.1))
-        error, message = outcome[0]
-        if error is not None:
-            raise DeadLetterError(f"cannot write to dead-letter topic {record.topic}: {error.str()}")
-        partition, offset = message.partition(), message.offset()
-        return (partition if partition is not None else -1, offset if offset is not None else -1)
-
-    async def write_async(self, record: DeadLetterRecord) -> tuple[int, int]:
-        """:meth:`write` in a worker thread, so the event loop keeps serving other partitions."""
-        return await asyncio.get_running_loop().run_in_executor(None, self.write, record)
-
-    def close(self) -> None:
-        if self._producer_made is not None:
-            self._producer_made.flush(self.timeout)
-
-
-# --- reading -----------------------------------------------------------------------------------
+from ..kafka_logging import BrokerErrors
+from .records import (
+    DLQ_PREFIX,
+    HEADER_ATTEMPTS,
+    HEADER_CONSUMER_GROUP,
+    HEADER_EXCEPTION_CLASS,
+    HEADER_EXCEPTION_MESSAGE,
+    HEADER_EXCEPTION_STACKTRACE,
+    HEADER_ORIGINAL_OFFSET,
+    HEADER_ORIGINAL_PARTITION,
+    HEADER_ORIGINAL_TIMESTAMP,
+    HEADER_ORIGINAL_TOPIC,
+    HEADER_PREFIX,
+    HEADER_REASON,
+    TIMEOUT,
+    ClientConfig,
+    DeadLetterError,
+    RawHeaders,
+    broker_errors,
+    client_config,
+    dlq_topic_name,
+    is_dlq_topic,
+    raw_headers,
+)
 
 
 def _text(value: bytes | None) -> str | None:
@@ -436,7 +119,7 @@ def parse_dead_letter(
 ) -> DeadLetter:
     own: dict[str, bytes] = {}
     original: list[tuple[str, bytes]] = []
-    for k, v in _headers(headers):
+    for k, v in raw_headers(headers):
         if k.startswith(HEADER_PREFIX):
             own[k] = v
         else:
@@ -480,7 +163,7 @@ def _parse_message(message: Message) -> DeadLetter:
 def _reader(config: ClientConfig, group: str | None, errors: BrokerErrors) -> Consumer:
     return Consumer(
         {
-            **_client_config(config),
+            **client_config(config),
             **errors.config(),
             "group.id": group or f"schemabus.dlq-inspect.{uuid.uuid4().hex}",
             "enable.auto.commit": False,
@@ -572,8 +255,8 @@ def read_dead_letters(
 
     Raises ServerUnavailableError when no broker answers within ``timeout`` seconds, LookupError when
     the topic does not exist."""
-    conf = _client_config(bootstrap)
-    errors = _broker_errors(conf)
+    conf = client_config(bootstrap)
+    errors = broker_errors(conf)
     consumer = _reader(conf, None, errors)
     try:
         messages = _read_to_end(consumer, dlq_topic, errors=errors, limit=limit, timeout=timeout)
@@ -620,8 +303,8 @@ def replay(
             f"its dead letters are in {dlq_topic_name(dlq_topic)}"
         )
     group = group or f"schemabus.dlq-replay.{dlq_topic}"
-    conf = _client_config(bootstrap)
-    errors = _broker_errors(conf)
+    conf = client_config(bootstrap)
+    errors = broker_errors(conf)
     consumer = _reader(conf, group, errors)
     producer = Producer(
         {
