@@ -239,6 +239,7 @@ def _settings(
     explicit = settings.model_fields_set if settings is not None else set()
     values: dict[str, Any] = {}
     names: dict[str, str] = {}
+    properties: dict[str, str] = {}  # the librdkafka property behind each name
     for where, conf in (("config", config), ("extra_config", extra_config)):
         for name, value in conf.items():
             if name in RUNNER_CONSUMER_PROPERTIES:
@@ -254,12 +255,20 @@ def _settings(
                 )
             values[field] = value
             names[field] = f"{where} property {name!r}"
+            properties[names[field]] = name
     for field, value in tuning.items():
         if value is not None:
             values[field] = value
             names[field] = field
     base = settings if settings is not None else ConsumerSettings()
-    return base.merged(values, names) if values else base
+    if not values:
+        return base
+    try:
+        return base.merged(values, names)
+    except ConfigError as e:
+        if e.setting not in properties:
+            raise
+        raise ConfigError(str(e), setting=properties[e.setting]) from None
 
 
 class ConsumerRunner:

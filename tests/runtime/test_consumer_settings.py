@@ -218,8 +218,12 @@ def test_extra_config_properties_of_the_settings_are_read_into_them() -> None:
     assert (runner.settings.session_timeout_ms, runner.settings.auto_offset_reset) == (6000, "latest")
     assert runner.consumer_config(runner.handlers[0])["session.timeout.ms"] == 6000
     # A typed property is validated as the field: named by where it came from.
-    with pytest.raises(ConfigError, match=re.escape("extra_config property 'auto.offset.reset'")):
+    with pytest.raises(ConfigError, match=re.escape("extra_config property 'auto.offset.reset'")) as error:
         _runner(extra_config={"auto.offset.reset": "sometime"})
+    assert error.value.setting == "auto.offset.reset"
+    with pytest.raises(ConfigError, match=re.escape("config property 'session.timeout.ms'")) as error:
+        _runner(config={"bootstrap.servers": _closed_port(), "session.timeout.ms": "soon"})
+    assert error.value.setting == "session.timeout.ms"
 
 
 def test_a_typed_property_may_not_be_set_twice() -> None:
