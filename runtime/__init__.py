@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # type checkers see the real names; at run time they load on first use
     from .bus import Bus, RecordCodec
-    from .config import BusConfig, KafkaConfig, ProducerSettings, RegistryConfig
+    from .config import BusConfig, ConsumerConfig, ConsumerSettings, KafkaConfig, ProducerSettings, RegistryConfig
     from .consumer import ConsumerRunner
     from .dlq import DeadLetterWriter
     from .errors import (
@@ -54,7 +54,9 @@ _LAZY = {
     "BusConfig": "config",
     "ConfigError": "errors",
     "ConfluentRegistry": "registry_client",
+    "ConsumerConfig": "config",
     "ConsumerRunner": "consumer",
+    "ConsumerSettings": "config",
     "DeadLetterWriter": "dlq",
     "DeliveryResult": "topic",
     "DeserializationError": "serde",
@@ -116,7 +118,9 @@ __all__ = [
     "BusConfig",
     "ConfigError",
     "ConfluentRegistry",
+    "ConsumerConfig",
     "ConsumerRunner",
+    "ConsumerSettings",
     "DeadLetterWriter",
     "DeliveryResult",
     "DeserializationError",

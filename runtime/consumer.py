@@ -7,9 +7,11 @@
     runner.run_forever()                    # until SIGTERM/SIGINT; or `await runner.run()` in your own loop
 
 **One consumer group per handler** (``consumer_group(handler, service)``), each with its own confluent
-``Consumer`` (``cooperative-sticky`` assignment, ``enable.auto.commit=false``,
-``auto.offset.reset=earliest``, and a prefetch queue bounded to 16 MiB: ``queued.max.messages.kbytes``,
-``queued.min.messages``, ``fetch.queue.backoff.ms``, each overridable through the configuration).
+``Consumer`` (``enable.auto.commit=false``; by default ``cooperative-sticky`` assignment,
+``auto.offset.reset=earliest`` and a prefetch queue bounded to 16 MiB: see :class:`ConsumerSettings`,
+the runner's typed settings, also read from ``SCHEMABUS_CONSUMER_*`` variables by :meth:`ConsumerRunner.from_env`).
+The whole configuration is checked by librdkafka when the runner is made: an unknown property or an
+invalid value raises :class:`~schemabus.runtime.errors.ConfigError` naming it.
 Every record is decoded with :class:`RecordCodec` (the generated decoder for its own schema id, Avro
 resolution for other writer ids) and handed to the handler as an :class:`Event`.
 
@@ -75,9 +77,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from .bus import RecordCodec
-from .config import redact, secret_values
+from .config import (
+    RUNNER_CONSUMER_PROPERTIES,
+    TYPED_CONSUMER_PROPERTIES,
+    ConsumerConfig,
+    ConsumerSettings,
+    check_librdkafka,
+    redact,
+    secret_values,
+)
 from .dlq import ClientConfig, DeadLetterError, DeadLetterWriter, dead_letter_of
-from .errors import AuthenticationError, AuthorizationError, PublishError, TransactionAbortedError
+from .errors import AuthenticationError, AuthorizationError, ConfigError, PublishError, TransactionAbortedError
 from .handler import AnyHandler, consumer_group
 from .kafka.errors import AUTHENTICATION_CODES, AUTHORIZATION_CODES
 from .kafka_logging import librdkafka_logger
@@ -88,6 +98,7 @@ from .topic import Event, Topic
 
 if TYPE_CHECKING:
     from .kafka import KafkaBus
+    from .registry_client import ConfluentRegistry
 
 __all__ = [
     "ConsumerMetrics",
@@ -101,19 +112,9 @@ __all__ = [
 log = logging.getLogger("schemabus.consumer")
 H = TypeVar("H", bound=AnyHandler)
 
-# What the runner needs; the caller's configuration may change anything else.
-_DEFAULTS: dict[str, Any] = {
-    "partition.assignment.strategy": "cooperative-sticky",
-    "auto.offset.reset": "earliest",
-    # Prefetch: librdkafka's defaults (64 MiB, 100k records per partition) hold 150 MiB of RSS ahead
-    # of a runner that takes max_in_flight records at a time, per handler (one consumer each). These
-    # bound it (bench/memory_bench.py: peak RSS 217 -> 177 MiB for 1M events, no loss of speed); a
-    # short fetch backoff keeps the smaller queue from running dry (the 1 s default halves throughput).
-    "queued.max.messages.kbytes": 16384,
-    "queued.min.messages": 20000,
-    "fetch.queue.backoff.ms": 20,
-}
+# What the runner's commits need (RUNNER_CONSUMER_PROPERTIES: the caller may not set them otherwise).
 _FORCED: dict[str, Any] = {"enable.auto.commit": False, "enable.auto.offset.store": False}
+_PROBE_GROUP = "schemabus-config-check"  # the group.id of the configuration checked at construction
 
 
 class HandlerFailedError(RuntimeError):
@@ -227,18 +228,71 @@ def _client_config(config: ClientConfig) -> dict[str, Any]:
     return {"bootstrap.servers": config} if isinstance(config, str) else dict(config)
 
 
+def _settings(
+    settings: ConsumerSettings | None,
+    config: Mapping[str, Any],
+    extra_config: Mapping[str, Any],
+    tuning: Mapping[str, Any],
+) -> ConsumerSettings:
+    """The runner's settings: ``settings``, with the ConsumerSettings properties of the raw configurations
+    read in (unless ``settings`` sets them itself) and the keyword arguments given (``tuning``) applied."""
+    explicit = settings.model_fields_set if settings is not None else set()
+    values: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    properties: dict[str, str] = {}  # the librdkafka property behind each name
+    for where, conf in (("config", config), ("extra_config", extra_config)):
+        for name, value in conf.items():
+            if name in RUNNER_CONSUMER_PROPERTIES:
+                runner_value, why = RUNNER_CONSUMER_PROPERTIES[name]
+                if runner_value is None or str(value).strip().lower() not in (str(runner_value).lower(), "0"):
+                    raise ConfigError(f"{where}: {name!r} is set by the runner: {why}", setting=name)
+            field = TYPED_CONSUMER_PROPERTIES.get(name)
+            if field is None:
+                continue
+            if field in explicit:
+                raise ConfigError(
+                    f"{where}: {name!r} is set by ConsumerSettings.{field} too: set it in one place", setting=name
+                )
+            values[field] = value
+            names[field] = f"{where} property {name!r}"
+            properties[names[field]] = name
+    for field, value in tuning.items():
+        if value is not None:
+            values[field] = value
+            names[field] = field
+    base = settings if settings is not None else ConsumerSettings()
+    if not values:
+        return base
+    try:
+        return base.merged(values, names)
+    except ConfigError as e:
+        if e.setting not in properties:
+            raise
+        raise ConfigError(str(e), setting=properties[e.setting]) from None
+
+
 class ConsumerRunner:
     """Runs typed handlers against Kafka. See the module documentation for the guarantees.
 
     ``config`` is the bootstrap servers or a client configuration (shared with the dead-letter
-    producer: security settings go here); ``extra_config`` is added to each consumer's configuration
-    only (``session.timeout.ms``, ``fetch.max.bytes``…). ``registry`` is a :class:`SchemaRegistry` (its
-    ids are looked up, never registered: ``id_mode``) or a :class:`SchemaIds`. ``dead_letters`` is
-    ``True`` (write to ``dlq.{topic}``, created on first use), a :class:`DeadLetterWriter`, or
-    ``False`` (a record the handler gives up on stops the runner with :class:`HandlerFailedError`).
-    ``max_in_flight`` is per handler. ``exactly_once`` is a transactional ``KafkaBus`` the handler
-    publishes through: its outputs and the consumed offsets then commit in the same transactions
-    (see the module documentation); a runner in this mode has one handler.
+    producer: security settings go here); ``settings`` are the runner's :class:`ConsumerSettings`;
+    ``extra_config`` is added to each consumer's configuration only (``socket.keepalive.enable``…).
+    The keyword arguments ``max_in_flight``, ``commit_interval``, ``poll_timeout``,
+    ``backpressure_wait``, ``revoke_timeout`` and ``shutdown_timeout`` override those settings, and a
+    :class:`ConsumerSettings` property in ``config`` or ``extra_config`` (``session.timeout.ms``…) is
+    read into them, unless ``settings`` sets it too (a ConfigError: one place per setting). So are
+    refused the properties the runner sets itself (``group.id``, ``enable.auto.commit``,
+    ``enable.auto.offset.store``) and, with ``exactly_once``, ``isolation_level="read_uncommitted"``.
+    The resulting consumer configuration is checked by librdkafka here: an unknown property or an
+    invalid value raises ConfigError naming it.
+
+    ``registry`` is a :class:`SchemaRegistry` (its ids are looked up, never registered: ``id_mode``)
+    or a :class:`SchemaIds`. ``dead_letters`` is ``True`` (write to ``dlq.{topic}``, created on first
+    use), a :class:`DeadLetterWriter`, or ``False`` (a record the handler gives up on stops the runner
+    with :class:`HandlerFailedError`). ``max_in_flight`` is per handler. ``exactly_once`` is a
+    transactional ``KafkaBus`` the handler publishes through: its outputs and the consumed offsets
+    then commit in the same transactions (see the module documentation); a runner in this mode has
+    one handler.
     ``consumer_factory`` builds each handler's consumer from its configuration (confluent's ``Consumer``;
     :class:`~schemabus.runtime.testing.InMemoryBus` passes one over its in-memory log).
     """
@@ -251,19 +305,20 @@ class ConsumerRunner:
         *,
         service: str | None = None,
         retry: RetryPolicy | None = None,
-        max_in_flight: int = 1000,
+        settings: ConsumerSettings | None = None,
+        max_in_flight: int | None = None,
         dead_letters: DeadLetterWriter | bool = True,
         extra_config: Mapping[str, Any] | None = None,
         id_mode: IdMode = "lookup",
-        commit_interval: float = 0.5,
-        poll_timeout: float = 0.2,
-        backpressure_wait: float = 1.0,
-        revoke_timeout: float = 15.0,
-        shutdown_timeout: float = 30.0,
+        commit_interval: float | None = None,
+        poll_timeout: float | None = None,
+        backpressure_wait: float | None = None,
+        revoke_timeout: float | None = None,
+        shutdown_timeout: float | None = None,
         exactly_once: KafkaBus | None = None,
         consumer_factory: Callable[[dict[str, Any]], Any] = Consumer,
     ) -> None:
-        if max_in_flight < 1:
+        if max_in_flight is not None and max_in_flight < 1:
             raise ValueError("max_in_flight must be >= 1")
         if exactly_once is not None and not exactly_once.transactional:
             raise ValueError("exactly_once needs a transactional KafkaBus (ProducerSettings.transactional_id)")
@@ -276,6 +331,22 @@ class ConsumerRunner:
         self.exactly_once = exactly_once
         self.config = _client_config(config)
         self.extra_config = dict(extra_config or {})
+        tuning = {
+            "max_in_flight": max_in_flight,
+            "commit_interval": commit_interval,
+            "poll_timeout": poll_timeout,
+            "backpressure_wait": backpressure_wait,
+            "revoke_timeout": revoke_timeout,
+            "shutdown_timeout": shutdown_timeout,
+        }
+        self.settings = _settings(settings, self.config, self.extra_config, tuning)
+        if exactly_once is not None and self.settings.isolation_level == "read_uncommitted":
+            raise ConfigError(
+                "an exactly_once runner reads committed records only: isolation_level must be read_committed",
+                setting="isolation_level",
+            )
+        conf = self._group_config(_PROBE_GROUP)
+        check_librdkafka(conf, secret_values(conf), what="consumer", skip=("bootstrap.servers",), client="consumer")
         if isinstance(registry, SchemaIds):
             ids: SchemaIds = (
                 registry
@@ -287,15 +358,16 @@ class ConsumerRunner:
         self.codec = RecordCodec(ids)
         self.service = service
         self.retry = retry if retry is not None else RetryPolicy()
-        self.max_in_flight = max_in_flight
-        self.commit_interval = commit_interval
-        self.poll_timeout = poll_timeout
-        self.backpressure_wait = backpressure_wait
-        self.revoke_timeout = revoke_timeout
-        self.shutdown_timeout = shutdown_timeout
+        self.max_in_flight = self.settings.max_in_flight
+        self.commit_interval = self.settings.commit_interval
+        self.poll_timeout = self.settings.poll_timeout
+        self.backpressure_wait = self.settings.backpressure_wait
+        self.revoke_timeout = self.settings.revoke_timeout
+        self.shutdown_timeout = self.settings.shutdown_timeout
         self.consumer_factory = consumer_factory
         self._dead_letters = dead_letters
         self._writer: DeadLetterWriter | None = dead_letters if isinstance(dead_letters, DeadLetterWriter) else None
+        self._owned_registry: ConfluentRegistry | None = None
         self._handlers: list[AnyHandler] = []
         self._loops: list[_HandlerLoop] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -303,6 +375,69 @@ class ConsumerRunner:
         self._stop_requested = False
         for handler in handlers:
             self.subscribe(handler)
+
+    @classmethod
+    def from_config(
+        cls,
+        config: ConsumerConfig,
+        handlers: Iterable[AnyHandler] = (),
+        *,
+        registry: SchemaRegistry | SchemaIds | None = None,
+        service: str | None = None,
+        retry: RetryPolicy | None = None,
+        dead_letters: DeadLetterWriter | bool = True,
+        exactly_once: KafkaBus | None = None,
+    ) -> ConsumerRunner:
+        """A runner for ``config``. Without ``registry``, one for ``config.registry``, closed when the
+        runner stops; its ids are looked up, never registered (in lookup mode, at the pinned
+        ``schema_versions``)."""
+        from .registry_client import ConfluentRegistry
+
+        owned: ConfluentRegistry | None = None
+        if registry is None:
+            owned = ConfluentRegistry(config.registry)
+            registry = SchemaIds(owned, "lookup", config.registry.schema_versions)
+        try:
+            runner = cls(
+                config.kafka.librdkafka_config(),
+                registry,
+                handlers,
+                service=service,
+                retry=retry,
+                settings=config.consumer,
+                dead_letters=dead_letters,
+                exactly_once=exactly_once,
+            )
+        except BaseException:
+            if owned is not None:
+                owned.close()
+            raise
+        runner._owned_registry = owned
+        return runner
+
+    @classmethod
+    def from_env(
+        cls,
+        handlers: Iterable[AnyHandler] = (),
+        *,
+        environ: Mapping[str, str] | None = None,
+        registry: SchemaRegistry | SchemaIds | None = None,
+        service: str | None = None,
+        retry: RetryPolicy | None = None,
+        dead_letters: DeadLetterWriter | bool = True,
+        exactly_once: KafkaBus | None = None,
+    ) -> ConsumerRunner:
+        """A runner configured by ``SCHEMABUS_*`` variables (see :mod:`schemabus.runtime.config`), its
+        settings by ``SCHEMABUS_CONSUMER_*``."""
+        return cls.from_config(
+            ConsumerConfig.from_env(environ),
+            handlers,
+            registry=registry,
+            service=service,
+            retry=retry,
+            dead_letters=dead_letters,
+            exactly_once=exactly_once,
+        )
 
     # --- configuration --------------------------------------------------------------------
 
@@ -324,13 +459,18 @@ class ConsumerRunner:
 
     def consumer_config(self, handler: AnyHandler) -> dict[str, Any]:
         """The configuration of ``handler``'s confluent Consumer."""
-        conf = {
-            **_DEFAULTS,
-            **self.config,
-            **self.extra_config,
-            **_FORCED,
-            "group.id": consumer_group(handler, self.service),
-        }
+        return self._group_config(consumer_group(handler, self.service))
+
+    def _group_config(self, group: str) -> dict[str, Any]:
+        untyped = [
+            {
+                k: v
+                for k, v in conf.items()
+                if k not in TYPED_CONSUMER_PROPERTIES and k not in RUNNER_CONSUMER_PROPERTIES
+            }
+            for conf in (self.config, self.extra_config)
+        ]
+        conf = {**untyped[0], **self.settings.librdkafka_config(), **untyped[1], **_FORCED, "group.id": group}
         if self.exactly_once is not None:
             conf["isolation.level"] = "read_committed"  # librdkafka's default, made explicit
         return conf
@@ -395,6 +535,8 @@ class ConsumerRunner:
                 loop.remove_signal_handler(sig)
             if self._writer is not None and self._dead_letters is True:
                 await loop.run_in_executor(None, self._writer.close)
+            if self._owned_registry is not None:
+                self._owned_registry.close()
 
     def _prepare(self) -> DeadLetterWriter | None:
         """Off the event loop: find the reader schemas' ids once, create the dead-letter producer."""

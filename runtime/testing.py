@@ -215,7 +215,7 @@ class InMemoryBus:
             service=self.service,
             retry=self.retry,
             dead_letters=InMemoryDeadLetterWriter(self.log) if self.dead_letters else False,
-            commit_interval=0.0,
+            commit_interval=0.001,
             poll_timeout=0.005,
             consumer_factory=partial(InMemoryConsumer, log=self.log),
         )
