@@ -474,7 +474,8 @@ class AvroPython:
             return
         if lg == "uuid":
             # The canonical text of a UUID is always 36 ASCII characters: its length is one byte (72).
-            out += [f"{ind}b.append(72)", f"{ind}b += str({expr}).encode()"]
+            out += [f"{ind}b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded"]
+            out.append(f"{ind}b += str({expr}).encode()")
             return
         base, to, _ = _NUMBER_LOGICALS[lg]
         self._write_primitive(base, f"_avro.{to}({expr})", out, ind)

@@ -214,13 +214,15 @@ def _render_avro_codecs(
             *(line for signature, lines in py.helpers for line in (signature, *lines)),
         ]
     )
-    modules = (("datetime", "_dt"), ("decimal", "_decimal"), ("typing", "_t"), ("uuid", "_uuid"), ("pydantic", "_pd"))
+    modules = (("datetime", "_dt"), ("decimal", "_decimal"), ("typing", "_t"), ("uuid", "_uuid"))
     stdlib = [(m, a) for m, a in modules if a + "." in body]
+    third_party = [(m, a) for m, a in (("pydantic", "_pd"),) if a + "." in body]
     # Every name of the models module the codecs use: classes, enums, fixed and deep-type aliases.
     used_models = sorted({r["cls"] for r in records} | {cls for cls, _ in enum_tables} | py.referenced)
     text = _env.get_template("avro_codecs.py.jinja").render(
         header=header(avro_files),
         stdlib_imports=stdlib,
+        third_party_imports=third_party,
         model_names=used_models,
         exports=[naming.literal(s["name"]) for s in serde_rows],
         enum_tables=enum_tables,

@@ -22,6 +22,7 @@ decoder reads data written with exactly this schema (other versions go through s
 from __future__ import annotations
 
 import uuid as _uuid
+
 import pydantic as _pd
 
 from schemabus.runtime import AvroSerde
@@ -153,7 +154,7 @@ _S_SubtaskStatus: dict[int, SubtaskStatus] = {
 
 
 def _w_AgentCreated(v: AgentCreated, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
     b += _E_AgentType[v.agent_type]
     x1 = v.display_name
@@ -413,7 +414,7 @@ def _r_AgentCreated(buf: bytes, p: int) -> tuple[AgentCreated, int]:
 
 
 def _w_AgentDeleted(v: AgentDeleted, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
     b += _E_AgentType[v.agent_type]
     x1 = _avro.timestamp_to_micros(v.deleted_at)
@@ -544,7 +545,7 @@ def _r_AgentDeleted(buf: bytes, p: int) -> tuple[AgentDeleted, int]:
 
 
 def _w_AgentUpdated(v: AgentUpdated, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
     b += _E_AgentType[v.agent_type]
     b += _E_AgentStatus[v.status]
@@ -881,7 +882,7 @@ def _r_AvailabilityWindow(buf: bytes, p: int) -> tuple[AvailabilityWindow, int]:
 
 
 def _w_AgentMatch(v: AgentMatch, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
     b += _E_AgentType[v.agent_type]
     x1 = v.matched_capabilities
@@ -1092,9 +1093,9 @@ def _r_DocumentMatch(buf: bytes, p: int) -> tuple[DocumentMatch, int]:
 
 
 def _w_SearchCompleted(v: SearchCompleted, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.operation_id).encode()
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
     x1 = v.capability_type.encode()
     x2 = len(x1)
@@ -1184,9 +1185,9 @@ def _r_SearchCompleted(buf: bytes, p: int) -> tuple[SearchCompleted, int]:
 
 
 def _w_SearchFailed(v: SearchFailed, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.operation_id).encode()
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
     x1 = v.capability_type.encode()
     x2 = len(x1)
@@ -1663,9 +1664,9 @@ def _r_SearchResult(buf: bytes, p: int) -> tuple[SearchResult, int]:
 
 
 def _w_SearchStarted(v: SearchStarted, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.operation_id).encode()
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
     x1 = v.capability_type.encode()
     x2 = len(x1)
@@ -1898,7 +1899,7 @@ def _r_ErrorInfo(buf: bytes, p: int) -> tuple[ErrorInfo, int]:
 
 
 def _w_CostRecorded(v: CostRecorded, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.token_usage_id).encode()
     x1 = v.tenant_id.encode()
     x2 = len(x1)
@@ -1912,14 +1913,14 @@ def _w_CostRecorded(v: CostRecorded, b: bytearray) -> None:
         b.append(0)
     else:
         b.append(2)
-        b.append(72)
+        b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
         b += str(x3).encode()
     x4 = v.task_id
     if x4 is None:
         b.append(0)
     else:
         b.append(2)
-        b.append(72)
+        b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
         b += str(x4).encode()
     x5 = v.model.encode()
     x6 = len(x5)
@@ -2254,7 +2255,7 @@ def _r_CostRecordedKey(buf: bytes, p: int) -> tuple[CostRecordedKey, int]:
 
 
 def _w_SubtaskOutcome(v: SubtaskOutcome, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.task_id).encode()
     x1 = v.task_type.encode()
     x2 = len(x1)
@@ -2355,9 +2356,9 @@ def _r_SubtaskOutcome(buf: bytes, p: int) -> tuple[SubtaskOutcome, int]:
 
 
 def _w_TaskCompleted(v: TaskCompleted, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.task_id).encode()
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
     x1 = _avro.timestamp_to_micros(v.completed_at)
     if -64 <= x1 < 64:
@@ -2555,9 +2556,9 @@ def _r_TaskCompleted(buf: bytes, p: int) -> tuple[TaskCompleted, int]:
 
 
 def _w_TaskFailed(v: TaskFailed, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.task_id).encode()
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
     x1 = _avro.timestamp_to_micros(v.failed_at)
     if -64 <= x1 < 64:
@@ -2632,16 +2633,16 @@ def _r_TaskFailed(buf: bytes, p: int) -> tuple[TaskFailed, int]:
 
 
 def _w_TaskStarted(v: TaskStarted, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.task_id).encode()
     x1 = v.parent_task_id
     if x1 is None:
         b.append(0)
     else:
         b.append(2)
-        b.append(72)
+        b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
         b += str(x1).encode()
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
     x2 = v.task_type.encode()
     x3 = len(x2)

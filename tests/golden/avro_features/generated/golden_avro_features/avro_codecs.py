@@ -10,6 +10,7 @@ decoder reads data written with exactly this schema (other versions go through s
 
 from __future__ import annotations
 
+
 import pydantic as _pd
 
 from schemabus.runtime import AvroSerde
@@ -120,7 +121,7 @@ def _r_Line(buf: bytes, p: int) -> tuple[Line, int]:
 
 
 def _w_OrderPlaced(v: OrderPlaced, b: bytearray) -> None:
-    b.append(72)
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.order_id).encode()
     x1 = _avro.timestamp_to_millis(v.placed_at)
     if -64 <= x1 < 64:
