@@ -1,4 +1,4 @@
-/* The delivery counter of publish_many (runtime/kafka/bus.py), compiled into
+/* The delivery counter of publish_many (runtime/kafka/delivery.py), compiled into
  * schemabus.runtime._speedups next to the codecs. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>

@@ -88,7 +88,7 @@ def test_the_scan_finds_what_it_looks_for() -> None:
     tree = ast.parse(
         "from .kafka_bus import _AUTHORIZATION_CODES\n"
         "from .consumer import OffsetTracker\n"
-        "bus._produce(record)\n"
+        "bus._serve_inline(loop)\n"
         "self.bus._commit(offsets)\n"
         "self._own_state\n"
         "super()._dispatch(messages)\n"
@@ -96,6 +96,6 @@ def test_the_scan_finds_what_it_looks_for() -> None:
     found = _violations("runtime/example.py", tree)
     assert found == [
         "runtime/example.py:1: imports _AUTHORIZATION_CODES",
-        "runtime/example.py:3: reads bus._produce",
+        "runtime/example.py:3: reads bus._serve_inline",
         "runtime/example.py:4: reads self.bus._commit",
     ]

@@ -1,4 +1,5 @@
-"""The Kafka side of the runtime: the bus (publishing), error mapping and topic administration."""
+"""The Kafka side of the runtime: the bus (publishing: ``bus``, composing ``delivery``, ``health`` and
+``transactions``), error mapping (``errors``) and topic administration (``admin``)."""
 
 from .admin import ensure_topics
 from .bus import KafkaBus

@@ -130,13 +130,13 @@ def test_a_failure_after_the_last_record_was_sent_does_not_fail_the_batch(
 
         def serve_then_fail(loop: Any, timeout: float = 0) -> None:
             serve(loop, timeout)
-            bus._failure = PublishError("", "brokers down (simulated)", retriable=True)
+            bus._health.failure = PublishError("", "brokers down (simulated)", retriable=True)
 
         bus._serve_inline = serve_then_fail  # type: ignore[method-assign]
         assert run(bus.publish_many(topic, [agent_created(n) for n in range(256)])) == 256
         with pytest.raises(PublishError, match="brokers down"):
             run(bus.publish_many(topic, [agent_created(256)]))
-        bus._failure = None
+        bus._health.failure = None
     assert len(consume(kafka_bootstrap, [topic.name], 256)) == 256
 
 

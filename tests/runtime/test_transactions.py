@@ -106,7 +106,7 @@ def test_a_fatal_authorization_error_stays_an_authorization_error_in_transaction
     bus = KafkaBus(_closed_port(), InMemoryRegistry(), producer=ProducerSettings(transactional_id="t-auth"))
     try:
         refused = KafkaError(KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, "no ACL for the id", fatal=True)
-        error = bus._txn_error("initialize transactions", KafkaException(refused))
+        error = bus._transactions.typed_error("initialize transactions", KafkaException(refused))
         assert isinstance(error, AuthorizationError) and not error.retriable
         assert error.code == "TRANSACTIONAL_ID_AUTHORIZATION_FAILED"
     finally:
