@@ -77,12 +77,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from .bus import RecordCodec
+from .client_check import check_librdkafka
 from .config import (
     RUNNER_CONSUMER_PROPERTIES,
     TYPED_CONSUMER_PROPERTIES,
     ConsumerConfig,
     ConsumerSettings,
-    check_librdkafka,
     redact,
     secret_values,
 )

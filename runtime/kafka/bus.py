@@ -22,13 +22,13 @@ from typing import Any, TypeVar
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
 from ..bus import RecordCodec, TopicEncoder
+from ..client_check import check_librdkafka
 from ..config import (
     TYPED_PRODUCER_PROPERTIES,
     BusConfig,
     KafkaConfig,
     ProducerSettings,
     RegistryConfig,
-    check_librdkafka,
     redact,
 )
 from ..errors import ConfigError, PublishBatchError, PublishError, SchemabusError
