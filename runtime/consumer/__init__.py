@@ -8,8 +8,9 @@ transactional loop; ``lag`` measures consumer lag.
 """
 
 from .lag import PartitionLag, consumer_lag
-from .loop import ConsumerMetrics, HandlerFailedError
+from .loop import ConsumerMetrics
 from .partition import OffsetTracker
+from .policy import HandlerFailedError
 from .runner import ConsumerRunner
 
 __all__ = [

@@ -6,15 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from confluent_kafka import Consumer, Message, TopicPartition
 
 from ..dlq import DeadLetterWriter
 from ..errors import TransactionAbortedError
 from ..handler import AnyHandler
-from ..topic import Event
-from .loop import HandlerFailedError, HandlerLoop, where
+from .loop import HandlerLoop
 from .partition import PartitionState
 
 if TYPE_CHECKING:
@@ -31,8 +30,11 @@ class TransactionalLoop(HandlerLoop):
     The transaction is begun (on the event loop, a local call) when records are handed to the
     workers, and ended on the consumer thread at a commit point, where no record is queued or being
     handled: the outputs of every record whose offset is sent are in it, and no other outputs.
-    Anything else (an error, a handler cut short) aborts it and stops the runner.
+    Anything else (an error, a handler cut short) aborts it and stops the runner. A handler error is
+    not retried (``transactional``: see :func:`~.policy.on_handler_error`).
     """
+
+    transactional = True
 
     def __init__(
         self, runner: ConsumerRunner, handler: AnyHandler, writer: DeadLetterWriter | None, stop: asyncio.Event
@@ -84,12 +86,6 @@ class TransactionalLoop(HandlerLoop):
         interrupted = any(p.task is not None and p.task.cancelled() for p in gone)
         drained = await self._drain(self.runner.revoke_timeout)
         return offsets + self._commits(), interrupted or not drained
-
-    async def _failed(self, message: Message, event: Event[Any, Any], error: Exception) -> None:
-        raise HandlerFailedError(
-            f"{self.group}: the handler failed on {where(message)} in exactly-once mode: its transaction is "
-            "aborted and the runner stops; a restart handles the record again"
-        ) from error
 
     async def _shutdown(self) -> None:
         self._closing = list(self.partitions.values())

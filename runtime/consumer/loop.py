@@ -20,21 +20,17 @@ from ..errors import AuthenticationError, AuthorizationError, PublishError
 from ..handler import AnyHandler, consumer_group
 from ..kafka.errors import AUTHENTICATION_CODES, AUTHORIZATION_CODES
 from ..kafka_logging import librdkafka_logger
-from ..serde import DeserializationError
 from ..topic import Event, Topic
 from .lag import PartitionLag, partition_lags
 from .partition import PartitionState, offsets_to_commit
+from .policy import DeadLetter, Retry, Stop, on_handler_error, on_undecodable
 
 if TYPE_CHECKING:
     from .runner import ConsumerRunner
 
-__all__ = ["ConsumerMetrics", "HandlerFailedError", "HandlerLoop", "where"]
+__all__ = ["ConsumerMetrics", "HandlerLoop", "where"]
 
 log = logging.getLogger("schemabus.consumer")
-
-
-class HandlerFailedError(RuntimeError):
-    """A handler gave up on a record and there is no dead-letter topic to put it in."""
 
 
 @dataclass
@@ -56,6 +52,8 @@ class ConsumerMetrics:
 class HandlerLoop:
     """One handler: its confluent Consumer (used on one thread only), its partitions and their workers.
     It runs until ``stop`` is set (or it fails: then it stops the runner)."""
+
+    transactional = False  # exactly-once mode: a handler error stops the runner (policy.on_handler_error)
 
     def __init__(
         self, runner: ConsumerRunner, handler: AnyHandler, writer: DeadLetterWriter | None, stop: asyncio.Event
@@ -406,69 +404,81 @@ class HandlerLoop:
             self.runner.stop()
 
     async def _undecodable(self, message: Message, error: Exception) -> tuple[Any, Any] | None:
-        """A poison message goes to the dead-letter topic (None); a registry failure is retried."""
-        if not isinstance(error, DeserializationError):
-            # The registry is unreachable: not the record's fault, so retried, not dead-lettered...
-            try:
-                return await self._decode_again(message, error)
-            except DeserializationError as e:  # ...unless, once it answers, the record is poison after all
-                error = e
-        self.metrics.poison += 1
-        await self._dead_letter(message, error, attempts=0)
-        return None
-
-    async def _decode_again(self, message: Message, error: Exception) -> tuple[Any, Any]:
-        codec, topic = self.runner.codec, self.topic
-        for delay in self.runner.retry.delays():
+        """Decode ``message`` again while :func:`on_undecodable` says retry (the registry is unreachable);
+        None once it is dead-lettered (a poison message)."""
+        retry, codec, topic = self.runner.retry, self.runner.codec, self.topic
+        delays = retry.delays()
+        retries = 0
+        while True:
+            decision = on_undecodable(
+                error,
+                retries=retries,
+                retry=retry,
+                dead_letters=self.writer is not None,
+                group=self.group,
+                where=where(message),
+            )
+            if not isinstance(decision, Retry):
+                break
+            delay = next(delays)
             log.warning("%s: cannot decode %s (retrying in %.1fs): %s", self.group, where(message), delay, error)
             await asyncio.sleep(delay)
+            retries += 1
             try:
                 key = codec.decode_key(topic, message.key()) if topic.key is not None else None
                 return key, codec.decode_value(topic, message.value())
-            except DeserializationError:
-                raise
             except Exception as e:
                 error = e
-        raise error
+        await self._give_up(message, decision)
+        return None
 
     async def _failed(self, message: Message, event: Event[Any, Any], error: Exception) -> None:
-        if isinstance(error, NotImplementedError):
-            raise error  # an unimplemented stub: stop, rather than dead-letter every record of the topic
-        policy = self.runner.retry
+        """Run the handler again while :func:`on_handler_error` says retry, then dead-letter or stop."""
+        retry = self.runner.retry
+        delays = retry.delays()
         attempts = 1
-        if policy.is_retryable(error):
-            for delay in policy.delays():
-                log.info(
-                    "%s: %s failed (attempt %d, retrying in %.2fs): %r",
-                    self.group,
-                    where(message),
-                    attempts,
-                    delay,
-                    error,
-                )
-                self.metrics.retried += 1
-                await asyncio.sleep(delay)
-                attempts += 1
-                try:
-                    await self.handler(event)
-                except Exception as e:
-                    error = e
-                    if not policy.is_retryable(e):
-                        break
-                else:
-                    self.metrics.handled += 1
-                    return
-        await self._dead_letter(message, error, attempts=attempts)
+        while True:
+            decision = on_handler_error(
+                error,
+                attempts=attempts,
+                retry=retry,
+                dead_letters=self.writer is not None,
+                transactional=self.transactional,
+                group=self.group,
+                where=where(message),
+            )
+            if not isinstance(decision, Retry):
+                break
+            delay = next(delays)
+            log.info(
+                "%s: %s failed (attempt %d, retrying in %.2fs): %r", self.group, where(message), attempts, delay, error
+            )
+            self.metrics.retried += 1
+            await asyncio.sleep(delay)
+            attempts += 1
+            try:
+                await self.handler(event)
+            except Exception as e:
+                error = e
+            else:
+                self.metrics.handled += 1
+                return
+        await self._give_up(message, decision)
+
+    async def _give_up(self, message: Message, decision: DeadLetter | Stop) -> None:
+        if decision.poison:
+            self.metrics.poison += 1
+        if isinstance(decision, Stop):
+            raise decision.error
+        await self._dead_letter(message, decision.error, attempts=decision.attempts)
 
     async def _dead_letter(self, message: Message, error: BaseException, *, attempts: int) -> None:
-        if self.writer is None:
-            raise HandlerFailedError(
-                f"{self.group}: gave up on {where(message)} after {attempts} attempts; no dead-letter topic"
-            ) from error
+        writer = self.writer
+        assert writer is not None  # without one, the policy stops instead
         record = dead_letter_of(message, group=self.group, error=error, attempts=attempts)
         log.warning("%s: %s -> %s: %r", self.group, where(message), record.topic, error)
         try:
-            await self.writer.write_async(record)
+            await writer.write_async(record)
         except DeadLetterError:
             raise
         except Exception as e:
