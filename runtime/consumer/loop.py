@@ -1,0 +1,491 @@
+"""The loop of one handler: its confluent Consumer on a thread of its own (polls, commits, rebalance
+callbacks), fetching within the in-flight bound (back-pressure), one worker per assigned partition
+handling its records in order, and the commits of what they finished."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from ..config import redact, secret_values
+from ..dlq import DeadLetterError, DeadLetterWriter, dead_letter_of
+from ..errors import AuthenticationError, AuthorizationError, PublishError
+from ..handler import AnyHandler, consumer_group
+from ..kafka.errors import AUTHENTICATION_CODES, AUTHORIZATION_CODES
+from ..kafka_logging import librdkafka_logger
+from ..topic import Event, Topic
+from .lag import PartitionLag, partition_lags
+from .partition import PartitionState, offsets_to_commit
+from .policy import DeadLetter, Retry, Stop, on_handler_error, on_undecodable
+
+if TYPE_CHECKING:
+    from .runner import ConsumerRunner
+
+__all__ = ["ConsumerMetrics", "HandlerLoop", "where"]
+
+log = logging.getLogger("schemabus.consumer")
+
+
+@dataclass
+class ConsumerMetrics:
+    """Counters of one handler's consumer (or their sum across handlers)."""
+
+    consumed: int = 0  # records fetched
+    handled: int = 0  # records the handler finished without error
+    retried: int = 0  # handler retries (attempts after the first)
+    dead_lettered: int = 0  # records written to the dead-letter topic (poison included)
+    poison: int = 0  # of those, records that could not be decoded
+    committed: int = 0  # partition offsets committed
+    rebalances: int = 0  # assignment changes (assigned, revoked or lost)
+
+    def __add__(self, other: ConsumerMetrics) -> ConsumerMetrics:
+        return ConsumerMetrics(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+
+class HandlerLoop:
+    """One handler: its confluent Consumer (used on one thread only), its partitions and their workers.
+    It runs until ``stop`` is set (or it fails: then it stops the runner)."""
+
+    transactional = False  # exactly-once mode: a handler error stops the runner (policy.on_handler_error)
+
+    def __init__(
+        self, runner: ConsumerRunner, handler: AnyHandler, writer: DeadLetterWriter | None, stop: asyncio.Event
+    ) -> None:
+        self.runner = runner
+        self.stop = stop
+        self.handler = handler
+        self.topic: Topic[Any, Any] = handler.topic
+        self.group = consumer_group(handler, runner.service)
+        self.writer = writer
+        self.loop = asyncio.get_running_loop()
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"schemabus-{self.group}")
+        self.consumer: Consumer | None = None
+        self.partitions: dict[int, PartitionState] = {}
+        self.metrics = ConsumerMetrics()
+        self.failure: BaseException | None = None
+        self.paused = False
+        self.in_flight = 0  # records dispatched to a partition worker and not finished (or dropped)
+        self._room_at = -1  # while the poll loop waits for room: wake it when in_flight gets down to this
+        self._room_event = asyncio.Event()
+        self._fatal: KafkaError | None = None
+        self._refused: PublishError | None = None  # the brokers refused our credentials
+        self._secrets = secret_values(runner.config)
+
+    # --- the consumer thread -------------------------------------------------------------------
+
+    def _create(self) -> Consumer:
+        conf = self.runner.consumer_config(self.handler)
+        conf.setdefault("error_cb", self._on_error)
+        conf.setdefault("logger", librdkafka_logger())  # librdkafka's lines, each condition once
+        consumer: Consumer = self.runner.consumer_factory(conf)  # or one that quacks alike (in memory)
+        consumer.subscribe(
+            [self.topic.name], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        return consumer
+
+    def _on_error(self, error: KafkaError) -> None:
+        """librdkafka's error_cb. A refused login is reported here only (not fatal, again on every
+        reconnect): it stops the handler with an :class:`AuthenticationError`, as a fatal error does."""
+        text = redact(error.str(), self._secrets)
+        if error.fatal():
+            self._fatal = error
+        elif error.code() in AUTHENTICATION_CODES and self._refused is None:
+            self._refused = AuthenticationError(self.topic.name, f"authentication failed: {text}", code=error.name())
+        log.warning("%s: %s", self.group, text)
+
+    def _on_loop(self, coro: Any, timeout: float) -> Any:
+        """Run ``coro`` on the event loop from the consumer thread and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            self._on_loop(self._assigned([tp.partition for tp in partitions]), self.runner.revoke_timeout)
+        except Exception:  # an exception here would surface from poll(); log it instead
+            log.exception("%s: on_assign failed", self.group)
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            offsets = self._on_loop(
+                self._revoked([tp.partition for tp in partitions], lost=False), self.runner.revoke_timeout + 5.0
+            )
+            committed = self._commit(offsets)  # still assigned: librdkafka unassigns after this callback
+            self.loop.call_soon_threadsafe(self._count_commits, len(committed))
+        except Exception:
+            log.exception("%s: on_revoke failed", self.group)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            self._on_loop(self._revoked([tp.partition for tp in partitions], lost=True), self.runner.revoke_timeout)
+        except Exception:
+            log.exception("%s: on_lost failed", self.group)
+
+    def _commit(self, offsets: list[TopicPartition]) -> list[TopicPartition]:
+        if not offsets or self.consumer is None:
+            return []
+        try:
+            result = self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as e:
+            log.warning("%s: commit failed (will retry): %s", self.group, e)
+            return []
+        ok = [tp for tp in result if tp.error is None]
+        for tp in result:
+            if tp.error is not None:
+                log.warning("%s: commit of %s[%d] failed: %s", self.group, tp.topic, tp.partition, tp.error)
+        return ok
+
+    def _cycle(
+        self, commits: list[TopicPartition], pause: bool | None, want: int
+    ) -> tuple[list[TopicPartition], list[Message]]:
+        """One round on the consumer thread: commit, pause or resume, then fetch up to ``want`` records."""
+        consumer = self.consumer
+        assert consumer is not None
+        committed = self._commit(commits)
+        if pause is not None:
+            assignment = consumer.assignment()
+            if assignment:
+                (consumer.pause if pause else consumer.resume)(assignment)
+        timeout = self.runner.poll_timeout
+        if want <= 0:  # paused: poll only to serve rebalances (and stay in the group)
+            message = consumer.poll(timeout)
+            if message is None:
+                return committed, []
+            if message.error() is None:  # fetched before the pause: read it again after the resume
+                try:
+                    consumer.seek(TopicPartition(message.topic(), message.partition(), message.offset()))  # type: ignore[arg-type]
+                    return committed, []
+                except KafkaException:
+                    pass
+            return committed, [message]
+        messages = consumer.consume(want, 0)
+        if not messages:
+            # consume() with a timeout waits for a full batch; poll() returns with the first record.
+            message = consumer.poll(timeout)
+            if message is not None:
+                messages = [message]
+                if want > 1:
+                    messages.extend(consumer.consume(want - 1, 0))
+        return committed, messages
+
+    def _close(self, commits: list[TopicPartition]) -> list[TopicPartition]:
+        committed = self._commit(commits)
+        if self.consumer is not None:
+            self.consumer.close()  # leaves the group; on_revoke runs for what is still assigned
+        return committed
+
+    def _lag(self, timeout: float) -> list[PartitionLag]:
+        consumer = self.consumer
+        if consumer is None:
+            return []
+        assignment = consumer.assignment()
+        if not assignment:
+            return []
+        return sorted(partition_lags(consumer, self.group, assignment, timeout), key=lambda p: p.partition)
+
+    # --- the event loop ---------------------------------------------------------------------------
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await self.loop.run_in_executor(self.executor, fn, *args)
+
+    async def lag(self, timeout: float) -> list[PartitionLag]:
+        result: list[PartitionLag] = await self._call(self._lag, timeout)
+        return result
+
+    async def _room(self) -> bool:
+        """Wait (without polling) until half the in-flight records are done; False after ``backpressure_wait``.
+
+        Pausing makes librdkafka drop the records it prefetched, so a short wait is cheaper when handlers
+        are fast; not polling for that long delays a rebalance by as much, and nothing else.
+        """
+        self._room_at = self.runner.max_in_flight // 2
+        self._room_event.clear()
+        try:
+            await asyncio.wait_for(self._room_event.wait(), self.runner.backpressure_wait)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._room_at = -1
+
+    async def run(self) -> None:
+        runner = self.runner
+        stop = self.stop
+        try:
+            self.consumer = await self._call(self._create)
+            next_commit = 0.0
+            max_in_flight = runner.max_in_flight
+            while not stop.is_set() and self.failure is None:
+                if self._fatal is not None:
+                    raise KafkaException(self._fatal)
+                if self._refused is not None:
+                    raise self._refused
+                if self.in_flight >= max_in_flight and not self.paused and not await self._room():
+                    # Still full: pause fetching (librdkafka drops what it prefetched) and keep polling.
+                    self.paused = True
+                    log.debug("%s: %d records in flight: pausing", self.group, self.in_flight)
+                pause: bool | None = None
+                if self.paused:
+                    if self.in_flight <= max_in_flight // 2:
+                        pause = self.paused = False
+                        log.debug("%s: %d records in flight: resuming", self.group, self.in_flight)
+                    else:
+                        pause = True  # partitions assigned since need pausing too
+                now = time.monotonic()
+                commits: list[TopicPartition] = []
+                if now >= next_commit:
+                    commits = await self._commit_point()
+                    next_commit = now + runner.commit_interval
+                want = 0 if self.paused else max_in_flight - self.in_flight
+                committed, messages = await self._call(self._cycle, commits, pause, want)
+                self._committed(committed)
+                if messages:
+                    self._dispatch(messages)
+        finally:
+            await self._shutdown()
+        if self.failure is not None:
+            raise self.failure
+
+    def _dispatch(self, messages: list[Message]) -> None:
+        partitions = self.partitions
+        count = 0
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.fatal() or error.code() == KafkaError._FATAL:  # a group consumer's fatal error comes here
+                    raise KafkaException(error)
+                if error.code() in AUTHORIZATION_CODES:  # no READ on the topic or the group: stop, loudly
+                    text = redact(error.str(), self._secrets)
+                    raise AuthorizationError(self.topic.name, f"not authorized: {text}", code=error.name())
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("%s: %s", self.group, error.str())
+                continue
+            partition = partitions.get(message.partition())  # type: ignore[arg-type]
+            if partition is None or partition.closing:
+                continue  # revoked meanwhile: its next owner reads it from the committed offset
+            partition.tracker.add(message.offset())  # type: ignore[arg-type]
+            partition.queue.append(message)
+            partition.wake.set()
+            count += 1
+        self.in_flight += count
+        self.metrics.consumed += count
+
+    async def _commit_point(self) -> list[TopicPartition]:
+        """The offsets to commit now (the transactional loop first lets every fetched record finish)."""
+        return self._commits()
+
+    def _commits(self) -> list[TopicPartition]:
+        return offsets_to_commit(self.topic.name, self.partitions.values())
+
+    def _committed(self, committed: list[TopicPartition]) -> None:
+        for tp in committed:
+            partition = self.partitions.get(tp.partition)
+            if partition is not None:
+                partition.committed = tp.offset
+        self.metrics.committed += len(committed)
+
+    async def _assigned(self, numbers: list[int]) -> None:
+        self.metrics.rebalances += 1
+        for number in numbers:
+            if number not in self.partitions:
+                partition = PartitionState(number)
+                partition.task = asyncio.create_task(self._work(partition), name=f"{self.group}[{number}]")
+                self.partitions[number] = partition
+        log.info("%s: assigned %s[%s]", self.group, self.topic.name, ",".join(map(str, sorted(numbers))))
+
+    async def _revoked(self, numbers: list[int], *, lost: bool) -> list[TopicPartition]:
+        """Stop the workers of revoked partitions; return the offsets to commit (none when lost)."""
+        self.metrics.rebalances += 1
+        gone = [self.partitions.pop(n) for n in numbers if n in self.partitions]
+        for partition in gone:
+            partition.closing = True
+            self.in_flight -= len(partition.queue)
+            partition.queue.clear()  # not started: the next owner reads them from the committed offset
+            partition.wake.set()
+        tasks = [p.task for p in gone if p.task is not None]
+        if lost:
+            for task in tasks:
+                task.cancel()
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.runner.revoke_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        log.info(
+            "%s: %s %s[%s]", self.group, "lost" if lost else "revoked", self.topic.name, ",".join(map(str, numbers))
+        )
+        if lost:
+            return []
+        return offsets_to_commit(self.topic.name, gone)
+
+    def _count_commits(self, count: int) -> None:
+        self.metrics.committed += count
+
+    async def _shutdown(self) -> None:
+        """Stop fetching (the caller did); finish fetched records; commit; close the consumer."""
+        parts = list(self.partitions.values())
+        for partition in parts:
+            partition.closing = True
+            partition.wake.set()
+        tasks = [p.task for p in parts if p.task is not None]
+        if tasks:
+            if self.failure is not None:
+                for task in tasks:
+                    task.cancel()
+            _, pending = await asyncio.wait(tasks, timeout=self.runner.shutdown_timeout)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        try:
+            if self.consumer is not None:
+                commits = self._commits()
+                self.partitions.clear()  # so that on_revoke, run by close(), finds nothing left to do
+                committed = await self._call(self._close, commits)
+                self.metrics.committed += len(committed)
+        finally:
+            self.executor.shutdown(wait=False)
+
+    # --- handling one partition -----------------------------------------------------------------
+
+    async def _work(self, partition: PartitionState) -> None:
+        """Handle one partition's records in order. The fast path (decode, handler) is inlined here."""
+        queue, wake, tracker = partition.queue, partition.wake, partition.tracker
+        codec, topic, handler, metrics = self.runner.codec, self.topic, self.handler, self.metrics
+        decode_key, decode_value, name = codec.decode_key, codec.decode_value, topic.name
+        keyed = topic.key is not None
+        try:
+            while True:
+                if not queue:
+                    if partition.closing:
+                        return
+                    wake.clear()
+                    await wake.wait()
+                    continue
+                message = queue.popleft()
+                try:
+                    try:
+                        key = decode_key(topic, message.key()) if keyed else None
+                        value = decode_value(topic, message.value())
+                    except Exception as e:
+                        decoded = await self._undecodable(message, e)
+                        if decoded is None:  # a poison message, now in the dead-letter topic
+                            tracker.done(message.offset())  # type: ignore[arg-type]
+                            continue
+                        key, value = decoded
+                    event = Event(
+                        name,
+                        key,
+                        value,
+                        tuple(message.headers() or ()),  # type: ignore[arg-type]
+                        message.partition(),  # type: ignore[arg-type]
+                        message.offset(),  # type: ignore[arg-type]
+                        message.timestamp()[1],
+                    )
+                    try:
+                        await handler(event)
+                        metrics.handled += 1
+                    except Exception as e:
+                        await self._failed(message, event, e)
+                finally:
+                    self.in_flight -= 1
+                    if self.in_flight <= self._room_at:
+                        self._room_event.set()
+                tracker.done(message.offset())  # type: ignore[arg-type]
+        except Exception as e:
+            # A dead-letter write failed (or worse): stop everything without committing this record.
+            if self.failure is None:
+                self.failure = e
+            log.error("%s: stopping: %s", self.group, e)
+            self.runner.stop()
+
+    async def _undecodable(self, message: Message, error: Exception) -> tuple[Any, Any] | None:
+        """Decode ``message`` again while :func:`on_undecodable` says retry (the registry is unreachable);
+        None once it is dead-lettered (a poison message)."""
+        retry, codec, topic = self.runner.retry, self.runner.codec, self.topic
+        delays = retry.delays()
+        retries = 0
+        while True:
+            decision = on_undecodable(
+                error,
+                retries=retries,
+                retry=retry,
+                dead_letters=self.writer is not None,
+                group=self.group,
+                where=where(message),
+            )
+            if not isinstance(decision, Retry):
+                break
+            delay = next(delays)
+            log.warning("%s: cannot decode %s (retrying in %.1fs): %s", self.group, where(message), delay, error)
+            await asyncio.sleep(delay)
+            retries += 1
+            try:
+                key = codec.decode_key(topic, message.key()) if topic.key is not None else None
+                return key, codec.decode_value(topic, message.value())
+            except Exception as e:
+                error = e
+        await self._give_up(message, decision)
+        return None
+
+    async def _failed(self, message: Message, event: Event[Any, Any], error: Exception) -> None:
+        """Run the handler again while :func:`on_handler_error` says retry, then dead-letter or stop."""
+        retry = self.runner.retry
+        delays = retry.delays()
+        attempts = 1
+        while True:
+            decision = on_handler_error(
+                error,
+                attempts=attempts,
+                retry=retry,
+                dead_letters=self.writer is not None,
+                transactional=self.transactional,
+                group=self.group,
+                where=where(message),
+            )
+            if not isinstance(decision, Retry):
+                break
+            delay = next(delays)
+            log.info(
+                "%s: %s failed (attempt %d, retrying in %.2fs): %r", self.group, where(message), attempts, delay, error
+            )
+            self.metrics.retried += 1
+            await asyncio.sleep(delay)
+            attempts += 1
+            try:
+                await self.handler(event)
+            except Exception as e:
+                error = e
+            else:
+                self.metrics.handled += 1
+                return
+        await self._give_up(message, decision)
+
+    async def _give_up(self, message: Message, decision: DeadLetter | Stop) -> None:
+        if decision.poison:
+            self.metrics.poison += 1
+        if isinstance(decision, Stop):
+            raise decision.error
+        await self._dead_letter(message, decision.error, attempts=decision.attempts)
+
+    async def _dead_letter(self, message: Message, error: BaseException, *, attempts: int) -> None:
+        writer = self.writer
+        assert writer is not None  # without one, the policy stops instead
+        record = dead_letter_of(message, group=self.group, error=error, attempts=attempts)
+        log.warning("%s: %s -> %s: %r", self.group, where(message), record.topic, error)
+        try:
+            await writer.write_async(record)
+        except DeadLetterError:
+            raise
+        except Exception as e:
+            raise DeadLetterError(f"cannot write {where(message)} to {record.topic}: {e}") from e
+        self.metrics.dead_lettered += 1
+
+
+def where(message: Message) -> str:
+    """Where ``message`` was read from: ``topic[partition]@offset``."""
+    return f"{message.topic()}[{message.partition()}]@{message.offset()}"
