@@ -36,6 +36,7 @@ from .records import (
     client_config,
     dlq_topic_name,
     is_dlq_topic,
+    message_fields,
     raw_headers,
 )
 
@@ -147,17 +148,7 @@ def parse_dead_letter(
 
 
 def _parse_message(message: Message) -> DeadLetter:
-    topic, partition, offset = message.topic(), message.partition(), message.offset()
-    assert topic is not None and partition is not None and offset is not None
-    return parse_dead_letter(
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        timestamp_ms=message.timestamp()[1],
-        key=message.key(),
-        value=message.value(),
-        headers=message.headers(),
-    )
+    return parse_dead_letter(**message_fields(message))
 
 
 def _reader(config: ClientConfig, group: str | None, errors: BrokerErrors) -> Consumer:

@@ -159,19 +159,22 @@ def build_dead_letter(
     )
 
 
-def dead_letter_of(message: Message, *, group: str, error: BaseException, attempts: int) -> DeadLetterRecord:
-    """:func:`build_dead_letter` for a message as a confluent ``Consumer`` returns it."""
+def message_fields(message: Message) -> dict[str, Any]:
+    """Where a consumed message was and what it held, as :func:`build_dead_letter` and
+    ``parse_dead_letter`` take them."""
     topic, partition, offset = message.topic(), message.partition(), message.offset()
     assert topic is not None and partition is not None and offset is not None
-    return build_dead_letter(
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        timestamp_ms=message.timestamp()[1],
-        key=message.key(),
-        value=message.value(),
-        headers=message.headers(),
-        group=group,
-        error=error,
-        attempts=attempts,
-    )
+    return {
+        "topic": topic,
+        "partition": partition,
+        "offset": offset,
+        "timestamp_ms": message.timestamp()[1],
+        "key": message.key(),
+        "value": message.value(),
+        "headers": message.headers(),
+    }
+
+
+def dead_letter_of(message: Message, *, group: str, error: BaseException, attempts: int) -> DeadLetterRecord:
+    """:func:`build_dead_letter` for a message as a confluent ``Consumer`` returns it."""
+    return build_dead_letter(**message_fields(message), group=group, error=error, attempts=attempts)
