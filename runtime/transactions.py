@@ -1,35 +1,6 @@
-"""Transactions of a :class:`~schemabus.runtime.kafka.KafkaBus`: exactly-once where asked (KIP-98, KIP-447).
-
-A bus with ``ProducerSettings.transactional_id`` is transactional. It calls librdkafka's
-``init_transactions`` when it starts (``async with bus``, ``with bus``, :meth:`KafkaBus.start`, or the
-first transaction; off the event loop), which also fences any older producer with the same id and
-aborts what that one left open. Then::
-
-    async with bus.transaction() as tx:        # or `with bus.transaction_sync() as tx:` in a script
-        await OrderBilledPublisher(bus).publish(billed, key=order_id)
-        tx.send_offsets(offsets, consumer.consumer_group_metadata())   # optional: consume-transform-produce
-
-Guarantees:
-
-- **Atomic**: the records published while the transaction is open (by any coroutine or thread using
-  the bus: one transaction at a time per bus) become visible to ``read_committed`` consumers all
-  together when the block exits normally (``commit_transaction`` flushes first; retried while the
-  error is retriable), or never: an exception in the block aborts the transaction and propagates.
-- **Typed outcomes**: a commit the broker refuses is aborted and raises :class:`TransactionAbortedError`;
-  a fatal error raises :class:`FatalProducerError` and the bus replaces its producer (the next
-  transaction initializes the new one; a transaction open on the old one is lost: its commit raises
-  :class:`TransactionAbortedError`), except when it was fenced by a newer instance with the same
-  transactional id: then it raises :class:`ProducerFencedError` and stays unusable. A refused
-  permission (e.g. no ACL for the transactional id) raises ``AuthorizationError``. A publish with no
-  transaction open raises :class:`TransactionStateError`.
-- **Delivery futures**: a record's future resolves when the broker has the record (written, not yet
-  visible to ``read_committed`` readers); the records still pending when a transaction aborts fail
-  with :class:`TransactionAbortedError`. A future already resolved stays resolved: whether its record
-  became visible is the transaction's outcome (the block's exception, or the commit's).
-- **Waiting**: concurrent ``transaction()`` callers wait their turn (an asyncio lock); a sync
-  ``transaction_sync()`` waits for other sync callers; mixing the two on one bus at the same time
-  raises :class:`TransactionStateError` instead of waiting.
-"""
+"""The public face of a transactional :class:`~schemabus.runtime.kafka.KafkaBus` (README, "Exactly once"):
+:class:`Transaction`, what ``async with bus.transaction() as tx`` gives, and the dead-letter writer
+that writes into the open transaction. The transactional state itself is :mod:`.kafka.transactions`'s."""
 
 from __future__ import annotations
 
