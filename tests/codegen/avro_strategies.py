@@ -26,7 +26,9 @@ from schemabus.codegen.ir import (
     Record,
     Union,
 )
-from schemabus.codegen.render.avro_python import AvroPython
+from schemabus.codegen.render.avro_codec import CodecHelpers
+from schemabus.codegen.render.avro_model import AvroModel
+from schemabus.codegen.render.avro_writer import AvroWriter
 
 MAX_DEPTH = 2
 _TZS = [dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)), dt.timezone(dt.timedelta(hours=-8))]
@@ -40,7 +42,8 @@ class Models:
 
     def __init__(self, named: dict[str, NamedType], models_module: ModuleType) -> None:
         self.named = named
-        self.py = AvroPython(named)
+        self.py = AvroModel(named)
+        self.writer = AvroWriter(self.py, CodecHelpers())
         self.module = models_module
 
     def cls(self, fullname: str) -> Any:
@@ -132,8 +135,8 @@ class Models:
 
     def branch_of(self, t: Union, v: Any) -> AvroType:
         env = {"_dt": dt, "_decimal": decimal, "_uuid": uuid}
-        for _, b in self.py.union_dispatch(t):
-            if eval(self.py.union_check(b, "x"), {**env, **vars(self.module)}, {"x": v}):
+        for _, b in self.writer.union_dispatch(t):
+            if eval(self.writer.union_check(b, "x"), {**env, **vars(self.module)}, {"x": v}):
                 return b
         raise AssertionError(f"no branch for {v!r}")
 

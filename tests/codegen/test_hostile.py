@@ -498,14 +498,14 @@ def _nest(levels: int, leaf: Any = "int") -> Any:
 def test_code_that_does_not_compile_is_one_error_naming_the_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from schemabus.codegen.render import avro_python
+    from schemabus.codegen.render import avro_codec
 
     root = _schema_project(
         tmp_path,
         _record("Broken", {"name": "ok", "type": "int"}, {"name": "deep", "type": _nest(12)}, namespace="acme"),
     )
     # Without helper functions, 12 nested arrays and maps are more blocks than Python compiles.
-    monkeypatch.setattr(avro_python, "HELPER_DEPTH", 1000)
+    monkeypatch.setattr(avro_codec, "HELPER_DEPTH", 1000)
     result = CliRunner().invoke(main, ["generate", "-q", "--project", str(root)])
     assert result.exit_code == 2, result.output
     lines = result.output.strip().splitlines()
@@ -520,10 +520,10 @@ def test_code_that_does_not_compile_is_one_error_naming_the_record(
 def test_code_ruff_cannot_format_is_one_error_naming_the_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from schemabus.codegen.render import avro_python
+    from schemabus.codegen.render import avro_writer
 
     root = _schema_project(tmp_path, _record("Broken", {"name": "ok", "type": "int"}, namespace="acme"))
-    monkeypatch.setattr(avro_python.AvroPython, "writer_body", lambda self, record: ["return )"])
+    monkeypatch.setattr(avro_writer.AvroWriter, "writer_body", lambda self, record: ["return )"])
     result = CliRunner().invoke(main, ["generate", "-q", "--project", str(root)])
     assert result.exit_code == 2, result.output
     assert result.output.startswith(
