@@ -19,7 +19,6 @@ ALIAS_EVERY = 8
 # Module-level names of the generated models module (imported under underscore aliases so schema
 # names cannot shadow them); class names are added per project.
 MODEL_IMPORTS = frozenset({"_dt", "_decimal", "_enum", "_t", "_uuid", "_pd", "_avro"})
-CODEC_HELPERS = frozenset({"_avro", "_m"})
 
 
 @dataclass

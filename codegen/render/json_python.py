@@ -8,9 +8,7 @@ parts: :mod:`.json_schemas` (locations, ``$ref``, keywords), :mod:`.json_names`,
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from ..ir import JsonSchemaFile
 from .json_definitions import JsonDefinitions
@@ -61,7 +59,3 @@ class JsonPython:
         root_names = {f: self.names.located((f, "")) for f in self.files}
         own = {f: name for f, name in root_names.items() if self.definitions.defines(name)}
         return JsonModels(body, roots, imports, [d.name for d in ordered], own)
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
