@@ -232,10 +232,11 @@ class InMemoryConsumer:
         return done
 
     def committed(self, partitions: list[TopicPartition], timeout: float = -1) -> list[TopicPartition]:
-        return [
-            TopicPartition(tp.topic, tp.partition, self.log.committed(self.group, tp.topic, tp.partition) or _NO_OFFSET)
-            for tp in partitions
-        ]
+        out = []
+        for tp in partitions:
+            offset = self.log.committed(self.group, tp.topic, tp.partition)
+            out.append(TopicPartition(tp.topic, tp.partition, _NO_OFFSET if offset is None else offset))
+        return out
 
     def get_watermark_offsets(
         self, partition: TopicPartition, timeout: float = -1, cached: bool = False
