@@ -10,6 +10,8 @@ from typing import Any
 
 import jinja2
 
+from schemabus.runtime.contract import CONTRACT
+
 from .. import __version__, naming
 from ..diagnostics import SchemaError, Source
 from ..ir import Array, AvroType, Enum, Logical, Map, NamedRef, Project, Record, SchemaUse, Union
@@ -162,6 +164,7 @@ def _render_avro_models(py: AvroModel, avro_files: list[str]) -> str:
             }
         )
     return _env.get_template("avro_models.py.jinja").render(
+        contract=CONTRACT,
         header=header(avro_files),
         exports=[naming.literal(c["name"]) for c in classes],
         classes=classes,
@@ -263,6 +266,7 @@ def _render_json_models(project: Project, taken: set[str]) -> tuple[str, dict[st
         for file in json_files
     ]
     text = _env.get_template("json_models.py.jinja").render(
+        contract=CONTRACT,
         header=header(json_files),
         imports=rendered.imports,
         exports=[naming.literal(n) for n in sorted([*rendered.names, *(r["name"] for r in rows)])],
