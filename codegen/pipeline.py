@@ -132,7 +132,9 @@ def fingerprint(config: Config) -> str:
             h.update(f"{dist}=?\n".encode())
     # The generator's own code too: an edited template must not pass for a no-op in a source checkout.
     here = Path(__file__).parent
-    for path in sorted([*here.rglob("*.py"), *here.rglob("*.jinja")]):
+    from schemabus.runtime import contract  # the contract version generated code checks
+
+    for path in [*sorted([*here.rglob("*.py"), *here.rglob("*.jinja")]), Path(contract.__file__)]:
         h.update(hashlib.sha256(path.read_bytes()).digest())
     # Lint settings do not change generated code.
     h.update(repr(sorted((k, v) for k, v in vars(config).items() if k not in ("root", "lint"))).encode())
