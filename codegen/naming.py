@@ -150,6 +150,21 @@ def constant(name: str) -> str:
 _MAX_DECIMAL_DIGITS = 4000
 
 
+def wrapped_literal(text: str, width: int = 88) -> list[str]:
+    """``text`` as string literals of about ``width`` characters of it each, breaking after a comma or
+    a space where there is one near the end: a long schema text prints one line per piece inside parentheses
+    (Python joins adjacent literals into the same string)."""
+    pieces, start = [], 0
+    while len(text) - start > width:
+        end = start + width
+        cut = max(text.rfind(",", start + width // 2, end), text.rfind(" ", start + width // 2, end))
+        end = cut + 1 if cut != -1 else end
+        pieces.append(text[start:end])
+        start = end
+    pieces.append(text[start:])
+    return [repr(piece) for piece in pieces]
+
+
 def literal(value: object) -> str:
     """A Python expression that evaluates to ``value``, whatever text it holds.
 

@@ -201,7 +201,7 @@ def _render_avro_codecs(
     # Serde names are unique, and differ from every name the module imports from the models.
     used = {*py.class_names.values(), *py.module_names}
     serdes: dict[str, tuple[str, str]] = {}
-    serde_rows: list[dict[str, str]] = []
+    serde_rows: list[dict[str, str | list[str]]] = []
     for file in avro_files:
         schema = project.avro[file]
         root = schema.root
@@ -213,7 +213,7 @@ def _render_avro_codecs(
                 {
                     "name": name,
                     "cls": cls,
-                    "schema": naming.literal(schema.canonical),
+                    "schema": naming.wrapped_literal(schema.canonical),
                     "docstring": naming.docstring(file, indent=""),
                 }
             )
@@ -255,11 +255,11 @@ def _render_json_models(project: Project, taken: set[str]) -> tuple[str, dict[st
         cls = rendered.roots[file]
         base = cls if rendered.own_roots.get(file) == cls else naming.pascal(posixpath.basename(file).split(".")[0])
         serdes[file] = (naming.unique(naming.snake(base) + "_serde", used), cls)
-    rows = [
+    rows: list[dict[str, str | list[str]]] = [
         {
             "name": serdes[file][0],
             "cls": serdes[file][1],
-            "schema": naming.literal(project.json[file].bundled),
+            "schema": naming.wrapped_literal(project.json[file].bundled),
             "draft": naming.literal(project.json[file].draft.value),
             "docstring": naming.docstring(file, indent=""),
         }
@@ -269,7 +269,7 @@ def _render_json_models(project: Project, taken: set[str]) -> tuple[str, dict[st
         contract=CONTRACT,
         header=header(json_files),
         imports=rendered.imports,
-        exports=[naming.literal(n) for n in sorted([*rendered.names, *(r["name"] for r in rows)])],
+        exports=[naming.literal(n) for n in sorted([*rendered.names, *(serdes[f][0] for f in json_files)])],
         body=rendered.body,
         serdes=rows,
     )

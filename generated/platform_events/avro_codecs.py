@@ -3108,7 +3108,40 @@ _P_TaskStarted = (
 
 agent_created_serde: AvroSerde[AgentCreated] = AvroSerde(
     AgentCreated,
-    '{"type":"record","name":"io.schemabus.platform.agent.lifecycle.AgentCreated","doc":"Published on topic agent.lifecycle.created when a new agent is registered with the platform. Keyed by agent_id.","fields":[{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},"doc":"Unique identifier of the new agent; also the Kafka message key."},{"name":"agent_type","type":{"type":"enum","name":"io.schemabus.platform.common.AgentType","doc":"Kind of agent managed by the orchestration platform. Readers that do not know a symbol written by a newer producer resolve it to the default UNKNOWN.","symbols":["UNKNOWN","ASSISTANT","RESEARCHER","CODER","PLANNER","REVIEWER","ORCHESTRATOR","CUSTOM"],"default":"UNKNOWN"},"doc":"Kind of agent that was created."},{"name":"display_name","type":["null","string"],"doc":"Optional human-friendly name shown in the console.","default":null},{"name":"created_at","type":{"type":"long","logicalType":"timestamp-micros"},"doc":"Instant the agent was created, in microseconds since the Unix epoch (UTC)."},{"name":"capabilities","type":{"type":"array","items":"string"},"doc":"Capability types the agent offers, e.g. \\"search\\" or \\"code_review\\". Empty when the agent has none yet.","default":[]},{"name":"creator_id","type":"string","doc":"Identifier of the user or service account that created the agent. Was named user_id in earlier producers; the alias lets readers resolve data written with that name.","aliases":["user_id"]},{"name":"labels","type":{"type":"map","values":"string"},"doc":"Free-form key/value labels attached to the agent (team, environment, cost center).","default":{}},{"name":"availability","type":["null",{"type":"record","name":"io.schemabus.platform.agent.lifecycle.AvailabilityWindow","doc":"Daily window during which the agent accepts new tasks.","fields":[{"name":"start_time","type":{"type":"int","logicalType":"time-millis"},"doc":"Local time of day the window opens, in milliseconds after midnight."},{"name":"end_time","type":{"type":"int","logicalType":"time-millis"},"doc":"Local time of day the window closes, in milliseconds after midnight. May be earlier than start_time for windows that span midnight."},{"name":"timezone","type":"string","doc":"IANA time zone in which start_time and end_time are expressed, e.g. \\"Europe/Paris\\".","default":"UTC"}]}],"doc":"Daily availability window; null when the agent is available around the clock.","default":null},{"name":"schema_version","type":"int","doc":"Version of the agent definition format the agent was created with.","default":1}]}',
+    (
+        '{"type":"record","name":"io.schemabus.platform.agent.lifecycle.AgentCreated",'
+        '"doc":"Published on topic agent.lifecycle.created when a new agent is registered with '
+        'the platform. Keyed by agent_id.","fields":[{"name":"agent_id","type":{"type":"string",'
+        '"logicalType":"uuid"},"doc":"Unique identifier of the new agent; also the Kafka message '
+        'key."},{"name":"agent_type","type":{"type":"enum",'
+        '"name":"io.schemabus.platform.common.AgentType","doc":"Kind of agent managed by the '
+        "orchestration platform. Readers that do not know a symbol written by a newer producer "
+        'resolve it to the default UNKNOWN.","symbols":["UNKNOWN","ASSISTANT","RESEARCHER",'
+        '"CODER","PLANNER","REVIEWER","ORCHESTRATOR","CUSTOM"],"default":"UNKNOWN"},"doc":"Kind '
+        'of agent that was created."},{"name":"display_name","type":["null","string"],'
+        '"doc":"Optional human-friendly name shown in the console.","default":null},'
+        '{"name":"created_at","type":{"type":"long","logicalType":"timestamp-micros"},'
+        '"doc":"Instant the agent was created, in microseconds since the Unix epoch (UTC)."},'
+        '{"name":"capabilities","type":{"type":"array","items":"string"},"doc":"Capability types '
+        'the agent offers, e.g. \\"search\\" or \\"code_review\\". Empty when the agent has none '
+        'yet.","default":[]},{"name":"creator_id","type":"string","doc":"Identifier of the user '
+        "or service account that created the agent. Was named user_id in earlier producers; the "
+        'alias lets readers resolve data written with that name.","aliases":["user_id"]},'
+        '{"name":"labels","type":{"type":"map","values":"string"},"doc":"Free-form key/value '
+        'labels attached to the agent (team, environment, cost center).","default":{}},'
+        '{"name":"availability","type":["null",{"type":"record",'
+        '"name":"io.schemabus.platform.agent.lifecycle.AvailabilityWindow","doc":"Daily window '
+        'during which the agent accepts new tasks.","fields":[{"name":"start_time",'
+        '"type":{"type":"int","logicalType":"time-millis"},"doc":"Local time of day the window '
+        'opens, in milliseconds after midnight."},{"name":"end_time","type":{"type":"int",'
+        '"logicalType":"time-millis"},"doc":"Local time of day the window closes, in '
+        "milliseconds after midnight. May be earlier than start_time for windows that span "
+        'midnight."},{"name":"timezone","type":"string","doc":"IANA time zone in which '
+        'start_time and end_time are expressed, e.g. \\"Europe/Paris\\".","default":"UTC"}]}],'
+        '"doc":"Daily availability window; null when the agent is available around the clock.",'
+        '"default":null},{"name":"schema_version","type":"int","doc":"Version of the agent '
+        'definition format the agent was created with.","default":1}]}'
+    ),
     _w_AgentCreated,
     _r_AgentCreated,
     _P_AgentCreated,
@@ -3118,7 +3151,25 @@ agent_created_serde: AvroSerde[AgentCreated] = AvroSerde(
 
 agent_deleted_serde: AvroSerde[AgentDeleted] = AvroSerde(
     AgentDeleted,
-    '{"type":"record","name":"io.schemabus.platform.agent.lifecycle.AgentDeleted","doc":"Published on topic agent.lifecycle.deleted when an agent is removed from the platform. Keyed by agent_id.","fields":[{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the deleted agent; also the Kafka message key."},{"name":"agent_type","type":{"type":"enum","name":"io.schemabus.platform.common.AgentType","doc":"Kind of agent managed by the orchestration platform. Readers that do not know a symbol written by a newer producer resolve it to the default UNKNOWN.","symbols":["UNKNOWN","ASSISTANT","RESEARCHER","CODER","PLANNER","REVIEWER","ORCHESTRATOR","CUSTOM"],"default":"UNKNOWN"},"doc":"Kind of agent that was deleted.","default":"UNKNOWN"},{"name":"deleted_at","type":{"type":"long","logicalType":"timestamp-micros"},"doc":"Instant of the deletion, in microseconds since the Unix epoch (UTC)."},{"name":"deleted_by","type":["null","string"],"doc":"User or service account that deleted the agent; null when deleted by a retention job.","default":null},{"name":"reason","type":["null","string"],"doc":"Optional free-text reason given for the deletion.","default":null},{"name":"hard_delete","type":"boolean","doc":"True when the agent\'s data was purged; false for a soft delete that can be undone.","default":false}]}',
+    (
+        '{"type":"record","name":"io.schemabus.platform.agent.lifecycle.AgentDeleted",'
+        '"doc":"Published on topic agent.lifecycle.deleted when an agent is removed from the '
+        'platform. Keyed by agent_id.","fields":[{"name":"agent_id","type":{"type":"string",'
+        '"logicalType":"uuid"},"doc":"Identifier of the deleted agent; also the Kafka message '
+        'key."},{"name":"agent_type","type":{"type":"enum",'
+        '"name":"io.schemabus.platform.common.AgentType","doc":"Kind of agent managed by the '
+        "orchestration platform. Readers that do not know a symbol written by a newer producer "
+        'resolve it to the default UNKNOWN.","symbols":["UNKNOWN","ASSISTANT","RESEARCHER",'
+        '"CODER","PLANNER","REVIEWER","ORCHESTRATOR","CUSTOM"],"default":"UNKNOWN"},"doc":"Kind '
+        'of agent that was deleted.","default":"UNKNOWN"},{"name":"deleted_at",'
+        '"type":{"type":"long","logicalType":"timestamp-micros"},"doc":"Instant of the deletion, '
+        'in microseconds since the Unix epoch (UTC)."},{"name":"deleted_by","type":["null",'
+        '"string"],"doc":"User or service account that deleted the agent; null when deleted by a '
+        'retention job.","default":null},{"name":"reason","type":["null","string"],'
+        '"doc":"Optional free-text reason given for the deletion.","default":null},'
+        '{"name":"hard_delete","type":"boolean","doc":"True when the agent\'s data was purged; '
+        'false for a soft delete that can be undone.","default":false}]}'
+    ),
     _w_AgentDeleted,
     _r_AgentDeleted,
     _P_AgentDeleted,
@@ -3128,7 +3179,35 @@ agent_deleted_serde: AvroSerde[AgentDeleted] = AvroSerde(
 
 agent_updated_serde: AvroSerde[AgentUpdated] = AvroSerde(
     AgentUpdated,
-    '{"type":"record","name":"io.schemabus.platform.agent.lifecycle.AgentUpdated","doc":"Published on topic agent.lifecycle.updated whenever an agent\'s definition or status changes. The topic is compacted and keyed by agent_id, so every event carries the full current state of the agent, not only the delta.","fields":[{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the updated agent; also the Kafka message key."},{"name":"agent_type","type":{"type":"enum","name":"io.schemabus.platform.common.AgentType","doc":"Kind of agent managed by the orchestration platform. Readers that do not know a symbol written by a newer producer resolve it to the default UNKNOWN.","symbols":["UNKNOWN","ASSISTANT","RESEARCHER","CODER","PLANNER","REVIEWER","ORCHESTRATOR","CUSTOM"],"default":"UNKNOWN"},"doc":"Kind of agent after the update.","default":"UNKNOWN"},{"name":"status","type":{"type":"enum","name":"io.schemabus.platform.agent.lifecycle.AgentStatus","doc":"Operational status of an agent.","symbols":["UNKNOWN","ACTIVE","PAUSED","DEGRADED","DISABLED"],"default":"UNKNOWN"},"doc":"Operational status of the agent after the update.","default":"ACTIVE"},{"name":"revision","type":"long","doc":"Monotonically increasing revision of the agent definition; consumers ignore events with a revision lower than the one they hold."},{"name":"updated_at","type":{"type":"long","logicalType":"timestamp-micros"},"doc":"Instant of the update, in microseconds since the Unix epoch (UTC)."},{"name":"updated_by","type":["null","string"],"doc":"User or service account that made the change; null for changes made by the platform itself (e.g. health checks).","default":null},{"name":"capabilities","type":{"type":"array","items":"string"},"doc":"Full list of capability types the agent offers after the update.","default":[]},{"name":"changed_fields","type":{"type":"array","items":"string"},"doc":"Names of the fields that changed in this revision, e.g. [\\"status\\", \\"capabilities\\"].","default":[]},{"name":"labels","type":{"type":"map","values":"string"},"doc":"Full set of labels attached to the agent after the update.","default":{}}]}',
+    (
+        '{"type":"record","name":"io.schemabus.platform.agent.lifecycle.AgentUpdated",'
+        '"doc":"Published on topic agent.lifecycle.updated whenever an agent\'s definition or '
+        "status changes. The topic is compacted and keyed by agent_id, so every event carries "
+        'the full current state of the agent, not only the delta.","fields":[{"name":"agent_id",'
+        '"type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the updated agent; '
+        'also the Kafka message key."},{"name":"agent_type","type":{"type":"enum",'
+        '"name":"io.schemabus.platform.common.AgentType","doc":"Kind of agent managed by the '
+        "orchestration platform. Readers that do not know a symbol written by a newer producer "
+        'resolve it to the default UNKNOWN.","symbols":["UNKNOWN","ASSISTANT","RESEARCHER",'
+        '"CODER","PLANNER","REVIEWER","ORCHESTRATOR","CUSTOM"],"default":"UNKNOWN"},"doc":"Kind '
+        'of agent after the update.","default":"UNKNOWN"},{"name":"status","type":{"type":"enum",'
+        '"name":"io.schemabus.platform.agent.lifecycle.AgentStatus","doc":"Operational status of '
+        'an agent.","symbols":["UNKNOWN","ACTIVE","PAUSED","DEGRADED","DISABLED"],'
+        '"default":"UNKNOWN"},"doc":"Operational status of the agent after the update.",'
+        '"default":"ACTIVE"},{"name":"revision","type":"long","doc":"Monotonically increasing '
+        "revision of the agent definition; consumers ignore events with a revision lower than "
+        'the one they hold."},{"name":"updated_at","type":{"type":"long",'
+        '"logicalType":"timestamp-micros"},"doc":"Instant of the update, in microseconds since '
+        'the Unix epoch (UTC)."},{"name":"updated_by","type":["null","string"],"doc":"User or '
+        "service account that made the change; null for changes made by the platform itself "
+        '(e.g. health checks).","default":null},{"name":"capabilities","type":{"type":"array",'
+        '"items":"string"},"doc":"Full list of capability types the agent offers after the '
+        'update.","default":[]},{"name":"changed_fields","type":{"type":"array",'
+        '"items":"string"},"doc":"Names of the fields that changed in this revision, e.g. '
+        '[\\"status\\", \\"capabilities\\"].","default":[]},{"name":"labels","type":{"type":"map",'
+        '"values":"string"},"doc":"Full set of labels attached to the agent after the update.",'
+        '"default":{}}]}'
+    ),
     _w_AgentUpdated,
     _r_AgentUpdated,
     _P_AgentUpdated,
@@ -3138,7 +3217,50 @@ agent_updated_serde: AvroSerde[AgentUpdated] = AvroSerde(
 
 search_completed_serde: AvroSerde[SearchCompleted] = AvroSerde(
     SearchCompleted,
-    '{"type":"record","name":"io.schemabus.platform.capability.search.SearchCompleted","doc":"Published on topic capability.search.completed when a search capability execution succeeds. Keyed by operation_id.","fields":[{"name":"operation_id","type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the capability execution, as in its started event; also the Kafka message key."},{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},"doc":"Agent that executed the capability."},{"name":"capability_type","type":"string","doc":"Capability that was executed; always \\"search\\" on this topic.","default":"search"},{"name":"result","type":{"type":"record","name":"io.schemabus.platform.capability.search.SearchResult","doc":"Result of a search.","fields":[{"name":"total_hits","type":"long","doc":"Number of matches found, which may exceed the number of hits returned."},{"name":"truncated","type":"boolean","doc":"True when hits were cut at the query\'s max_results.","default":false},{"name":"hits","type":{"type":"array","items":{"type":"record","name":"io.schemabus.platform.capability.search.SearchHit","doc":"One ranked match. Hits form a tree: a document hit can group the passage hits found inside it.","fields":[{"name":"rank","type":"int","doc":"Position of the hit among its siblings, starting at 1."},{"name":"score","type":"double","doc":"Relevance score; higher is better. Only comparable within one result."},{"name":"item","type":[{"type":"record","name":"io.schemabus.platform.capability.search.DocumentMatch","doc":"A document or passage that matched the query.","fields":[{"name":"document_id","type":"string","doc":"Identifier of the document in the search index."},{"name":"uri","type":"string","doc":"Location of the document."},{"name":"title","type":["null","string"],"doc":"Document title, when it has one.","default":null},{"name":"snippet","type":["null","string"],"doc":"Excerpt of the matching text, with no markup.","default":null}]},{"type":"record","name":"io.schemabus.platform.capability.search.AgentMatch","doc":"An agent whose capabilities matched the query.","fields":[{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the matching agent."},{"name":"agent_type","type":{"type":"enum","name":"io.schemabus.platform.common.AgentType","doc":"Kind of agent managed by the orchestration platform. Readers that do not know a symbol written by a newer producer resolve it to the default UNKNOWN.","symbols":["UNKNOWN","ASSISTANT","RESEARCHER","CODER","PLANNER","REVIEWER","ORCHESTRATOR","CUSTOM"],"default":"UNKNOWN"},"doc":"Kind of the matching agent.","default":"UNKNOWN"},{"name":"matched_capabilities","type":{"type":"array","items":"string"},"doc":"Capability types of the agent that matched the query.","default":[]}]}],"doc":"What matched: a document or an agent."},{"name":"children","type":{"type":"array","items":"io.schemabus.platform.capability.search.SearchHit"},"doc":"Hits grouped under this one, e.g. passages of a matching document; empty for a leaf.","default":[]}]}},"doc":"Top-level hits, best first.","default":[]}]},"doc":"Result returned by the capability."},{"name":"duration_ms","type":"long","doc":"Execution time of the capability in milliseconds."},{"name":"timestamp","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"Instant the execution completed, in milliseconds since the Unix epoch (UTC)."}]}',
+    (
+        '{"type":"record","name":"io.schemabus.platform.capability.search.SearchCompleted",'
+        '"doc":"Published on topic capability.search.completed when a search capability '
+        'execution succeeds. Keyed by operation_id.","fields":[{"name":"operation_id",'
+        '"type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the capability '
+        'execution, as in its started event; also the Kafka message key."},{"name":"agent_id",'
+        '"type":{"type":"string","logicalType":"uuid"},"doc":"Agent that executed the '
+        'capability."},{"name":"capability_type","type":"string","doc":"Capability that was '
+        'executed; always \\"search\\" on this topic.","default":"search"},{"name":"result",'
+        '"type":{"type":"record","name":"io.schemabus.platform.capability.search.SearchResult",'
+        '"doc":"Result of a search.","fields":[{"name":"total_hits","type":"long","doc":"Number '
+        'of matches found, which may exceed the number of hits returned."},{"name":"truncated",'
+        '"type":"boolean","doc":"True when hits were cut at the query\'s max_results.",'
+        '"default":false},{"name":"hits","type":{"type":"array","items":{"type":"record",'
+        '"name":"io.schemabus.platform.capability.search.SearchHit","doc":"One ranked match. '
+        'Hits form a tree: a document hit can group the passage hits found inside it.",'
+        '"fields":[{"name":"rank","type":"int","doc":"Position of the hit among its siblings, '
+        'starting at 1."},{"name":"score","type":"double","doc":"Relevance score; higher is '
+        'better. Only comparable within one result."},{"name":"item","type":[{"type":"record",'
+        '"name":"io.schemabus.platform.capability.search.DocumentMatch","doc":"A document or '
+        'passage that matched the query.","fields":[{"name":"document_id","type":"string",'
+        '"doc":"Identifier of the document in the search index."},{"name":"uri","type":"string",'
+        '"doc":"Location of the document."},{"name":"title","type":["null","string"],'
+        '"doc":"Document title, when it has one.","default":null},{"name":"snippet",'
+        '"type":["null","string"],"doc":"Excerpt of the matching text, with no markup.",'
+        '"default":null}]},{"type":"record","name":"io.schemabus.platform.capability.search.Agent'
+        'Match","doc":"An agent whose capabilities matched the query.",'
+        '"fields":[{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},'
+        '"doc":"Identifier of the matching agent."},{"name":"agent_type","type":{"type":"enum",'
+        '"name":"io.schemabus.platform.common.AgentType","doc":"Kind of agent managed by the '
+        "orchestration platform. Readers that do not know a symbol written by a newer producer "
+        'resolve it to the default UNKNOWN.","symbols":["UNKNOWN","ASSISTANT","RESEARCHER",'
+        '"CODER","PLANNER","REVIEWER","ORCHESTRATOR","CUSTOM"],"default":"UNKNOWN"},"doc":"Kind '
+        'of the matching agent.","default":"UNKNOWN"},{"name":"matched_capabilities",'
+        '"type":{"type":"array","items":"string"},"doc":"Capability types of the agent that '
+        'matched the query.","default":[]}]}],"doc":"What matched: a document or an agent."},'
+        '{"name":"children","type":{"type":"array","items":"io.schemabus.platform.capability.sear'
+        'ch.SearchHit"},"doc":"Hits grouped under this one, e.g. passages of a matching '
+        'document; empty for a leaf.","default":[]}]}},"doc":"Top-level hits, best first.",'
+        '"default":[]}]},"doc":"Result returned by the capability."},{"name":"duration_ms",'
+        '"type":"long","doc":"Execution time of the capability in milliseconds."},'
+        '{"name":"timestamp","type":{"type":"long","logicalType":"timestamp-millis"},'
+        '"doc":"Instant the execution completed, in milliseconds since the Unix epoch (UTC)."}]}'
+    ),
     _w_SearchCompleted,
     _r_SearchCompleted,
     _P_SearchCompleted,
@@ -3148,7 +3270,32 @@ search_completed_serde: AvroSerde[SearchCompleted] = AvroSerde(
 
 search_failed_serde: AvroSerde[SearchFailed] = AvroSerde(
     SearchFailed,
-    '{"type":"record","name":"io.schemabus.platform.capability.search.SearchFailed","doc":"Published on topic capability.search.failed when a search capability execution raises an error. Keyed by operation_id.","fields":[{"name":"operation_id","type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the capability execution, as in its started event; also the Kafka message key."},{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},"doc":"Agent that executed the capability."},{"name":"capability_type","type":"string","doc":"Capability that failed; always \\"search\\" on this topic.","default":"search"},{"name":"error","type":{"type":"record","name":"io.schemabus.platform.common.ErrorInfo","doc":"Structured description of an error raised while processing an operation. Shared by every *.failed event so that consumers can route and retry failures uniformly.","fields":[{"name":"error_type","type":"string","doc":"Machine-readable error class, e.g. the exception class name (\\"TimeoutError\\") or a platform error code (\\"CAPABILITY_UNAVAILABLE\\")."},{"name":"message","type":"string","doc":"Human-readable error message. Must not contain secrets or personal data."},{"name":"stack_trace","type":["null","string"],"doc":"Formatted stack trace of the failure, if it was captured. Omitted in production for errors raised from user input.","default":null},{"name":"retryable","type":"boolean","doc":"True when the failure is transient (network, broker or rate-limit errors) and the operation may succeed if retried.","default":false}]},"doc":"Description of the failure."},{"name":"params","type":{"type":"map","values":"string"},"doc":"Execution parameters the capability was called with, for troubleshooting; secrets are removed.","default":{}},{"name":"timestamp","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"Instant the failure occurred, in milliseconds since the Unix epoch (UTC)."}]}',
+    (
+        '{"type":"record","name":"io.schemabus.platform.capability.search.SearchFailed",'
+        '"doc":"Published on topic capability.search.failed when a search capability execution '
+        'raises an error. Keyed by operation_id.","fields":[{"name":"operation_id",'
+        '"type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the capability '
+        'execution, as in its started event; also the Kafka message key."},{"name":"agent_id",'
+        '"type":{"type":"string","logicalType":"uuid"},"doc":"Agent that executed the '
+        'capability."},{"name":"capability_type","type":"string","doc":"Capability that failed; '
+        'always \\"search\\" on this topic.","default":"search"},{"name":"error",'
+        '"type":{"type":"record","name":"io.schemabus.platform.common.ErrorInfo",'
+        '"doc":"Structured description of an error raised while processing an operation. Shared '
+        'by every *.failed event so that consumers can route and retry failures uniformly.",'
+        '"fields":[{"name":"error_type","type":"string","doc":"Machine-readable error class, '
+        'e.g. the exception class name (\\"TimeoutError\\") or a platform error code '
+        '(\\"CAPABILITY_UNAVAILABLE\\")."},{"name":"message","type":"string","doc":"Human-readable '
+        'error message. Must not contain secrets or personal data."},{"name":"stack_trace",'
+        '"type":["null","string"],"doc":"Formatted stack trace of the failure, if it was '
+        'captured. Omitted in production for errors raised from user input.","default":null},'
+        '{"name":"retryable","type":"boolean","doc":"True when the failure is transient (network,'
+        ' broker or rate-limit errors) and the operation may succeed if retried.",'
+        '"default":false}]},"doc":"Description of the failure."},{"name":"params",'
+        '"type":{"type":"map","values":"string"},"doc":"Execution parameters the capability was '
+        'called with, for troubleshooting; secrets are removed.","default":{}},'
+        '{"name":"timestamp","type":{"type":"long","logicalType":"timestamp-millis"},'
+        '"doc":"Instant the failure occurred, in milliseconds since the Unix epoch (UTC)."}]}'
+    ),
     _w_SearchFailed,
     _r_SearchFailed,
     _P_SearchFailed,
@@ -3158,7 +3305,38 @@ search_failed_serde: AvroSerde[SearchFailed] = AvroSerde(
 
 search_started_serde: AvroSerde[SearchStarted] = AvroSerde(
     SearchStarted,
-    '{"type":"record","name":"io.schemabus.platform.capability.search.SearchStarted","doc":"Published on topic capability.search.started when an agent starts executing its search capability. Keyed by operation_id.","fields":[{"name":"operation_id","type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of this capability execution, shared by its started, completed and failed events; also the Kafka message key."},{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},"doc":"Agent executing the capability."},{"name":"capability_type","type":"string","doc":"Capability being executed; always \\"search\\" on this topic.","default":"search"},{"name":"query","type":{"type":"record","name":"io.schemabus.platform.capability.search.SearchQuery","doc":"A structured search request.","fields":[{"name":"text","type":"string","doc":"Free-text query."},{"name":"mode","type":{"type":"enum","name":"io.schemabus.platform.capability.search.SearchMode","doc":"Retrieval strategy.","symbols":["HYBRID","KEYWORD","SEMANTIC"],"default":"HYBRID"},"doc":"Retrieval strategy used to answer the query.","default":"HYBRID"},{"name":"filters","type":{"type":"array","items":{"type":"record","name":"io.schemabus.platform.capability.search.SearchFilter","doc":"A predicate restricting the documents a search may return.","fields":[{"name":"field","type":"string","doc":"Name of the document attribute the filter applies to, e.g. \\"language\\"."},{"name":"operator","type":{"type":"enum","name":"io.schemabus.platform.capability.search.FilterOperator","doc":"Comparison applied by a filter.","symbols":["EQ","NE","GT","GTE","LT","LTE","CONTAINS"],"default":"EQ"},"doc":"Comparison between the attribute and value.","default":"EQ"},{"name":"value","type":["null","boolean","long","double","string"],"doc":"Value compared with the attribute; null tests for a missing attribute.","default":null}]}},"doc":"Filters combined with a logical AND; empty for an unfiltered search.","default":[]},{"name":"max_results","type":"int","doc":"Maximum number of top-level hits to return.","default":10}]},"doc":"The search being executed."},{"name":"params","type":{"type":"map","values":"string"},"doc":"Additional execution parameters passed to the capability (index name, locale, ...), serialized as strings.","default":{}},{"name":"timestamp","type":{"type":"long","logicalType":"timestamp-millis"},"doc":"Instant the execution started, in milliseconds since the Unix epoch (UTC)."}]}',
+    (
+        '{"type":"record","name":"io.schemabus.platform.capability.search.SearchStarted",'
+        '"doc":"Published on topic capability.search.started when an agent starts executing its '
+        'search capability. Keyed by operation_id.","fields":[{"name":"operation_id",'
+        '"type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of this capability '
+        "execution, shared by its started, completed and failed events; also the Kafka message "
+        'key."},{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},"doc":"Agent '
+        'executing the capability."},{"name":"capability_type","type":"string","doc":"Capability '
+        'being executed; always \\"search\\" on this topic.","default":"search"},{"name":"query",'
+        '"type":{"type":"record","name":"io.schemabus.platform.capability.search.SearchQuery",'
+        '"doc":"A structured search request.","fields":[{"name":"text","type":"string",'
+        '"doc":"Free-text query."},{"name":"mode","type":{"type":"enum",'
+        '"name":"io.schemabus.platform.capability.search.SearchMode","doc":"Retrieval strategy.",'
+        '"symbols":["HYBRID","KEYWORD","SEMANTIC"],"default":"HYBRID"},"doc":"Retrieval strategy '
+        'used to answer the query.","default":"HYBRID"},{"name":"filters","type":{"type":"array",'
+        '"items":{"type":"record","name":"io.schemabus.platform.capability.search.SearchFilter",'
+        '"doc":"A predicate restricting the documents a search may return.",'
+        '"fields":[{"name":"field","type":"string","doc":"Name of the document attribute the '
+        'filter applies to, e.g. \\"language\\"."},{"name":"operator","type":{"type":"enum",'
+        '"name":"io.schemabus.platform.capability.search.FilterOperator","doc":"Comparison '
+        'applied by a filter.","symbols":["EQ","NE","GT","GTE","LT","LTE","CONTAINS"],'
+        '"default":"EQ"},"doc":"Comparison between the attribute and value.","default":"EQ"},'
+        '{"name":"value","type":["null","boolean","long","double","string"],"doc":"Value '
+        'compared with the attribute; null tests for a missing attribute.","default":null}]}},'
+        '"doc":"Filters combined with a logical AND; empty for an unfiltered search.",'
+        '"default":[]},{"name":"max_results","type":"int","doc":"Maximum number of top-level '
+        'hits to return.","default":10}]},"doc":"The search being executed."},{"name":"params",'
+        '"type":{"type":"map","values":"string"},"doc":"Additional execution parameters passed '
+        'to the capability (index name, locale, ...), serialized as strings.","default":{}},'
+        '{"name":"timestamp","type":{"type":"long","logicalType":"timestamp-millis"},'
+        '"doc":"Instant the execution started, in milliseconds since the Unix epoch (UTC)."}]}'
+    ),
     _w_SearchStarted,
     _r_SearchStarted,
     _P_SearchStarted,
@@ -3168,7 +3346,20 @@ search_started_serde: AvroSerde[SearchStarted] = AvroSerde(
 
 error_info_serde: AvroSerde[ErrorInfo] = AvroSerde(
     ErrorInfo,
-    '{"type":"record","name":"io.schemabus.platform.common.ErrorInfo","doc":"Structured description of an error raised while processing an operation. Shared by every *.failed event so that consumers can route and retry failures uniformly.","fields":[{"name":"error_type","type":"string","doc":"Machine-readable error class, e.g. the exception class name (\\"TimeoutError\\") or a platform error code (\\"CAPABILITY_UNAVAILABLE\\")."},{"name":"message","type":"string","doc":"Human-readable error message. Must not contain secrets or personal data."},{"name":"stack_trace","type":["null","string"],"doc":"Formatted stack trace of the failure, if it was captured. Omitted in production for errors raised from user input.","default":null},{"name":"retryable","type":"boolean","doc":"True when the failure is transient (network, broker or rate-limit errors) and the operation may succeed if retried.","default":false}]}',
+    (
+        '{"type":"record","name":"io.schemabus.platform.common.ErrorInfo","doc":"Structured '
+        "description of an error raised while processing an operation. Shared by every *.failed "
+        'event so that consumers can route and retry failures uniformly.",'
+        '"fields":[{"name":"error_type","type":"string","doc":"Machine-readable error class, '
+        'e.g. the exception class name (\\"TimeoutError\\") or a platform error code '
+        '(\\"CAPABILITY_UNAVAILABLE\\")."},{"name":"message","type":"string","doc":"Human-readable '
+        'error message. Must not contain secrets or personal data."},{"name":"stack_trace",'
+        '"type":["null","string"],"doc":"Formatted stack trace of the failure, if it was '
+        'captured. Omitted in production for errors raised from user input.","default":null},'
+        '{"name":"retryable","type":"boolean","doc":"True when the failure is transient (network,'
+        ' broker or rate-limit errors) and the operation may succeed if retried.",'
+        '"default":false}]}'
+    ),
     _w_ErrorInfo,
     _r_ErrorInfo,
     _P_ErrorInfo,
@@ -3178,7 +3369,44 @@ error_info_serde: AvroSerde[ErrorInfo] = AvroSerde(
 
 cost_recorded_serde: AvroSerde[CostRecorded] = AvroSerde(
     CostRecorded,
-    '{"type":"record","name":"io.schemabus.platform.cost.tracking.CostRecorded","doc":"Published on topic cost.tracking.recorded when the cost of one model call (a token usage entry) is recorded. Amounts are exact decimals, never floats.","fields":[{"name":"token_usage_id","type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the token usage entry the cost is for; also part of the message key."},{"name":"tenant_id","type":"string","doc":"Tenant billed for the usage; also part of the message key."},{"name":"agent_id","type":["null",{"type":"string","logicalType":"uuid"}],"doc":"Agent that consumed the tokens, when known.","default":null},{"name":"task_id","type":["null",{"type":"string","logicalType":"uuid"}],"doc":"Task during which the tokens were consumed, when known.","default":null},{"name":"model","type":"string","doc":"Model that was billed, e.g. \\"gpt-4o-2024-08-06\\"."},{"name":"prompt_tokens","type":"long","doc":"Number of input (prompt) tokens billed.","default":0},{"name":"completion_tokens","type":"long","doc":"Number of output (completion) tokens billed.","default":0},{"name":"prompt_unit_price","type":{"type":"fixed","name":"io.schemabus.platform.cost.tracking.TokenPrice","doc":"Price of one million tokens in the event\'s currency, as an exact decimal stored in an 8-byte two\'s-complement fixed.","size":8,"logicalType":"decimal","precision":18,"scale":8},"doc":"Price of one million prompt tokens applied to this usage."},{"name":"completion_unit_price","type":"io.schemabus.platform.cost.tracking.TokenPrice","doc":"Price of one million completion tokens applied to this usage."},{"name":"prompt_cost","type":{"type":"bytes","logicalType":"decimal","precision":18,"scale":8},"doc":"Cost of the prompt tokens, in currency units."},{"name":"completion_cost","type":{"type":"bytes","logicalType":"decimal","precision":18,"scale":8},"doc":"Cost of the completion tokens, in currency units."},{"name":"total_cost","type":{"type":"bytes","logicalType":"decimal","precision":18,"scale":8},"doc":"Total cost of the usage (prompt_cost + completion_cost), in currency units."},{"name":"currency","type":"string","doc":"ISO 4217 code of the currency of all amounts in the event.","default":"USD"},{"name":"billing_date","type":{"type":"int","logicalType":"date"},"doc":"Calendar day, in the tenant\'s billing time zone, the cost is attributed to (days since 1970-01-01)."},{"name":"usage_local_time","type":{"type":"long","logicalType":"local-timestamp-millis"},"doc":"Wall-clock date and time of the usage in the tenant\'s billing time zone, with no zone attached; used for time-of-day pricing and reports."},{"name":"timestamp","type":{"type":"long","logicalType":"timestamp-micros"},"doc":"Instant the cost was recorded, in microseconds since the Unix epoch (UTC)."}]}',
+    (
+        '{"type":"record","name":"io.schemabus.platform.cost.tracking.CostRecorded",'
+        '"doc":"Published on topic cost.tracking.recorded when the cost of one model call (a '
+        'token usage entry) is recorded. Amounts are exact decimals, never floats.",'
+        '"fields":[{"name":"token_usage_id","type":{"type":"string","logicalType":"uuid"},'
+        '"doc":"Identifier of the token usage entry the cost is for; also part of the message '
+        'key."},{"name":"tenant_id","type":"string","doc":"Tenant billed for the usage; also '
+        'part of the message key."},{"name":"agent_id","type":["null",{"type":"string",'
+        '"logicalType":"uuid"}],"doc":"Agent that consumed the tokens, when known.",'
+        '"default":null},{"name":"task_id","type":["null",{"type":"string",'
+        '"logicalType":"uuid"}],"doc":"Task during which the tokens were consumed, when known.",'
+        '"default":null},{"name":"model","type":"string","doc":"Model that was billed, e.g. '
+        '\\"gpt-4o-2024-08-06\\"."},{"name":"prompt_tokens","type":"long","doc":"Number of input '
+        '(prompt) tokens billed.","default":0},{"name":"completion_tokens","type":"long",'
+        '"doc":"Number of output (completion) tokens billed.","default":0},'
+        '{"name":"prompt_unit_price","type":{"type":"fixed",'
+        '"name":"io.schemabus.platform.cost.tracking.TokenPrice","doc":"Price of one million '
+        "tokens in the event's currency, as an exact decimal stored in an 8-byte "
+        'two\'s-complement fixed.","size":8,"logicalType":"decimal","precision":18,"scale":8},'
+        '"doc":"Price of one million prompt tokens applied to this usage."},'
+        '{"name":"completion_unit_price","type":"io.schemabus.platform.cost.tracking.TokenPrice",'
+        '"doc":"Price of one million completion tokens applied to this usage."},'
+        '{"name":"prompt_cost","type":{"type":"bytes","logicalType":"decimal","precision":18,'
+        '"scale":8},"doc":"Cost of the prompt tokens, in currency units."},'
+        '{"name":"completion_cost","type":{"type":"bytes","logicalType":"decimal","precision":18,'
+        '"scale":8},"doc":"Cost of the completion tokens, in currency units."},'
+        '{"name":"total_cost","type":{"type":"bytes","logicalType":"decimal","precision":18,'
+        '"scale":8},"doc":"Total cost of the usage (prompt_cost + completion_cost), in currency '
+        'units."},{"name":"currency","type":"string","doc":"ISO 4217 code of the currency of all '
+        'amounts in the event.","default":"USD"},{"name":"billing_date","type":{"type":"int",'
+        '"logicalType":"date"},"doc":"Calendar day, in the tenant\'s billing time zone, the cost '
+        'is attributed to (days since 1970-01-01)."},{"name":"usage_local_time",'
+        '"type":{"type":"long","logicalType":"local-timestamp-millis"},"doc":"Wall-clock date '
+        "and time of the usage in the tenant's billing time zone, with no zone attached; used "
+        'for time-of-day pricing and reports."},{"name":"timestamp","type":{"type":"long",'
+        '"logicalType":"timestamp-micros"},"doc":"Instant the cost was recorded, in microseconds '
+        'since the Unix epoch (UTC)."}]}'
+    ),
     _w_CostRecorded,
     _r_CostRecorded,
     _P_CostRecorded,
@@ -3188,7 +3416,15 @@ cost_recorded_serde: AvroSerde[CostRecorded] = AvroSerde(
 
 cost_recorded_key_serde: AvroSerde[CostRecordedKey] = AvroSerde(
     CostRecordedKey,
-    '{"type":"record","name":"io.schemabus.platform.cost.tracking.CostRecordedKey","doc":"Message key of topic cost.tracking.recorded. The whole key is hashed for partitioning, so all deliveries of one usage entry land on the same partition and a redelivered entry replaces the earlier one when the topic is compacted.","fields":[{"name":"tenant_id","type":"string","doc":"Tenant billed for the usage."},{"name":"token_usage_id","type":"string","doc":"Identifier of the token usage entry, a UUID in its canonical text form."}]}',
+    (
+        '{"type":"record","name":"io.schemabus.platform.cost.tracking.CostRecordedKey",'
+        '"doc":"Message key of topic cost.tracking.recorded. The whole key is hashed for '
+        "partitioning, so all deliveries of one usage entry land on the same partition and a "
+        'redelivered entry replaces the earlier one when the topic is compacted.",'
+        '"fields":[{"name":"tenant_id","type":"string","doc":"Tenant billed for the usage."},'
+        '{"name":"token_usage_id","type":"string","doc":"Identifier of the token usage entry, a '
+        'UUID in its canonical text form."}]}'
+    ),
     _w_CostRecordedKey,
     _r_CostRecordedKey,
     _P_CostRecordedKey,
@@ -3198,7 +3434,35 @@ cost_recorded_key_serde: AvroSerde[CostRecordedKey] = AvroSerde(
 
 task_completed_serde: AvroSerde[TaskCompleted] = AvroSerde(
     TaskCompleted,
-    '{"type":"record","name":"io.schemabus.platform.task.execution.TaskCompleted","doc":"Published on topic task.execution.completed when a task finishes successfully, with the outcome tree of its subtasks. Keyed by task_id.","fields":[{"name":"task_id","type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the task; also the Kafka message key."},{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},"doc":"Agent that executed the task."},{"name":"completed_at","type":{"type":"long","logicalType":"timestamp-micros"},"doc":"Instant the task completed, in microseconds since the Unix epoch (UTC)."},{"name":"duration_ms","type":"long","doc":"Wall-clock execution time in milliseconds, including subtasks."},{"name":"return_value","type":["null","boolean","long","double","string"],"doc":"Scalar value returned by the task, if any. Larger outputs are stored elsewhere and referenced by output_uri.","default":null},{"name":"output_uri","type":["null","string"],"doc":"URI of the full task output in object storage, if the task produced one.","default":null},{"name":"subtasks","type":{"type":"array","items":{"type":"record","name":"io.schemabus.platform.task.execution.SubtaskOutcome","doc":"Outcome of one subtask spawned by a task. Subtasks can spawn subtasks of their own, so the record is recursive.","fields":[{"name":"task_id","type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the subtask."},{"name":"task_type","type":"string","doc":"Kind of subtask."},{"name":"status","type":{"type":"enum","name":"io.schemabus.platform.task.execution.SubtaskStatus","doc":"Final status of a subtask.","symbols":["UNKNOWN","SUCCEEDED","FAILED","SKIPPED","CANCELLED"],"default":"UNKNOWN"},"doc":"Final status of the subtask."},{"name":"duration_ms","type":"long","doc":"Wall-clock execution time of the subtask in milliseconds.","default":0},{"name":"subtasks","type":{"type":"array","items":"io.schemabus.platform.task.execution.SubtaskOutcome"},"doc":"Outcomes of the subtasks this subtask spawned, if any.","default":[]}]}},"doc":"Outcomes of the subtasks spawned by the task; empty for a leaf task.","default":[]}]}',
+    (
+        '{"type":"record","name":"io.schemabus.platform.task.execution.TaskCompleted",'
+        '"doc":"Published on topic task.execution.completed when a task finishes successfully, '
+        'with the outcome tree of its subtasks. Keyed by task_id.","fields":[{"name":"task_id",'
+        '"type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the task; also the '
+        'Kafka message key."},{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},'
+        '"doc":"Agent that executed the task."},{"name":"completed_at","type":{"type":"long",'
+        '"logicalType":"timestamp-micros"},"doc":"Instant the task completed, in microseconds '
+        'since the Unix epoch (UTC)."},{"name":"duration_ms","type":"long","doc":"Wall-clock '
+        'execution time in milliseconds, including subtasks."},{"name":"return_value",'
+        '"type":["null","boolean","long","double","string"],"doc":"Scalar value returned by the '
+        'task, if any. Larger outputs are stored elsewhere and referenced by output_uri.",'
+        '"default":null},{"name":"output_uri","type":["null","string"],"doc":"URI of the full '
+        'task output in object storage, if the task produced one.","default":null},'
+        '{"name":"subtasks","type":{"type":"array","items":{"type":"record",'
+        '"name":"io.schemabus.platform.task.execution.SubtaskOutcome","doc":"Outcome of one '
+        "subtask spawned by a task. Subtasks can spawn subtasks of their own, so the record is "
+        'recursive.","fields":[{"name":"task_id","type":{"type":"string","logicalType":"uuid"},'
+        '"doc":"Identifier of the subtask."},{"name":"task_type","type":"string","doc":"Kind of '
+        'subtask."},{"name":"status","type":{"type":"enum",'
+        '"name":"io.schemabus.platform.task.execution.SubtaskStatus","doc":"Final status of a '
+        'subtask.","symbols":["UNKNOWN","SUCCEEDED","FAILED","SKIPPED","CANCELLED"],'
+        '"default":"UNKNOWN"},"doc":"Final status of the subtask."},{"name":"duration_ms",'
+        '"type":"long","doc":"Wall-clock execution time of the subtask in milliseconds.",'
+        '"default":0},{"name":"subtasks","type":{"type":"array",'
+        '"items":"io.schemabus.platform.task.execution.SubtaskOutcome"},"doc":"Outcomes of the '
+        'subtasks this subtask spawned, if any.","default":[]}]}},"doc":"Outcomes of the '
+        'subtasks spawned by the task; empty for a leaf task.","default":[]}]}'
+    ),
     _w_TaskCompleted,
     _r_TaskCompleted,
     _P_TaskCompleted,
@@ -3208,7 +3472,30 @@ task_completed_serde: AvroSerde[TaskCompleted] = AvroSerde(
 
 task_failed_serde: AvroSerde[TaskFailed] = AvroSerde(
     TaskFailed,
-    '{"type":"record","name":"io.schemabus.platform.task.execution.TaskFailed","doc":"Published on topic task.execution.failed when a task attempt fails. Keyed by task_id.","fields":[{"name":"task_id","type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the task; also the Kafka message key."},{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},"doc":"Agent that executed the task."},{"name":"failed_at","type":{"type":"long","logicalType":"timestamp-micros"},"doc":"Instant the failure was detected, in microseconds since the Unix epoch (UTC)."},{"name":"attempt","type":"int","doc":"Execution attempt that failed, starting at 1.","default":1},{"name":"will_retry","type":"boolean","doc":"True when the scheduler will run the task again; false when this failure is final.","default":false},{"name":"error","type":{"type":"record","name":"io.schemabus.platform.common.ErrorInfo","doc":"Structured description of an error raised while processing an operation. Shared by every *.failed event so that consumers can route and retry failures uniformly.","fields":[{"name":"error_type","type":"string","doc":"Machine-readable error class, e.g. the exception class name (\\"TimeoutError\\") or a platform error code (\\"CAPABILITY_UNAVAILABLE\\")."},{"name":"message","type":"string","doc":"Human-readable error message. Must not contain secrets or personal data."},{"name":"stack_trace","type":["null","string"],"doc":"Formatted stack trace of the failure, if it was captured. Omitted in production for errors raised from user input.","default":null},{"name":"retryable","type":"boolean","doc":"True when the failure is transient (network, broker or rate-limit errors) and the operation may succeed if retried.","default":false}]},"doc":"Description of the failure."}]}',
+    (
+        '{"type":"record","name":"io.schemabus.platform.task.execution.TaskFailed",'
+        '"doc":"Published on topic task.execution.failed when a task attempt fails. Keyed by '
+        'task_id.","fields":[{"name":"task_id","type":{"type":"string","logicalType":"uuid"},'
+        '"doc":"Identifier of the task; also the Kafka message key."},{"name":"agent_id",'
+        '"type":{"type":"string","logicalType":"uuid"},"doc":"Agent that executed the task."},'
+        '{"name":"failed_at","type":{"type":"long","logicalType":"timestamp-micros"},'
+        '"doc":"Instant the failure was detected, in microseconds since the Unix epoch (UTC)."},'
+        '{"name":"attempt","type":"int","doc":"Execution attempt that failed, starting at 1.",'
+        '"default":1},{"name":"will_retry","type":"boolean","doc":"True when the scheduler will '
+        'run the task again; false when this failure is final.","default":false},{"name":"error",'
+        '"type":{"type":"record","name":"io.schemabus.platform.common.ErrorInfo",'
+        '"doc":"Structured description of an error raised while processing an operation. Shared '
+        'by every *.failed event so that consumers can route and retry failures uniformly.",'
+        '"fields":[{"name":"error_type","type":"string","doc":"Machine-readable error class, '
+        'e.g. the exception class name (\\"TimeoutError\\") or a platform error code '
+        '(\\"CAPABILITY_UNAVAILABLE\\")."},{"name":"message","type":"string","doc":"Human-readable '
+        'error message. Must not contain secrets or personal data."},{"name":"stack_trace",'
+        '"type":["null","string"],"doc":"Formatted stack trace of the failure, if it was '
+        'captured. Omitted in production for errors raised from user input.","default":null},'
+        '{"name":"retryable","type":"boolean","doc":"True when the failure is transient (network,'
+        ' broker or rate-limit errors) and the operation may succeed if retried.",'
+        '"default":false}]},"doc":"Description of the failure."}]}'
+    ),
     _w_TaskFailed,
     _r_TaskFailed,
     _P_TaskFailed,
@@ -3218,7 +3505,26 @@ task_failed_serde: AvroSerde[TaskFailed] = AvroSerde(
 
 task_started_serde: AvroSerde[TaskStarted] = AvroSerde(
     TaskStarted,
-    '{"type":"record","name":"io.schemabus.platform.task.execution.TaskStarted","doc":"Published on topic task.execution.started when an agent begins executing a task. Keyed by task_id.","fields":[{"name":"task_id","type":{"type":"string","logicalType":"uuid"},"doc":"Identifier of the task; also the Kafka message key."},{"name":"parent_task_id","type":["null",{"type":"string","logicalType":"uuid"}],"doc":"Identifier of the parent task when this task is a subtask; null for a root task.","default":null},{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},"doc":"Agent executing the task."},{"name":"task_type","type":"string","doc":"Kind of task, e.g. \\"summarize\\" or \\"plan\\"."},{"name":"priority","type":"int","doc":"Scheduling priority from 0 (lowest) to 9 (highest).","default":5},{"name":"attempt","type":"int","doc":"Execution attempt number, starting at 1 and incremented on every retry.","default":1},{"name":"input","type":{"type":"map","values":"string"},"doc":"Task input parameters, serialized as strings.","default":{}},{"name":"started_at","type":{"type":"long","logicalType":"timestamp-micros"},"doc":"Instant execution started, in microseconds since the Unix epoch (UTC)."},{"name":"deadline","type":["null",{"type":"long","logicalType":"timestamp-millis"}],"doc":"Instant by which the task must complete, in milliseconds since the Unix epoch (UTC); null when there is no deadline.","default":null}]}',
+    (
+        '{"type":"record","name":"io.schemabus.platform.task.execution.TaskStarted",'
+        '"doc":"Published on topic task.execution.started when an agent begins executing a task. '
+        'Keyed by task_id.","fields":[{"name":"task_id","type":{"type":"string",'
+        '"logicalType":"uuid"},"doc":"Identifier of the task; also the Kafka message key."},'
+        '{"name":"parent_task_id","type":["null",{"type":"string","logicalType":"uuid"}],'
+        '"doc":"Identifier of the parent task when this task is a subtask; null for a root '
+        'task.","default":null},{"name":"agent_id","type":{"type":"string","logicalType":"uuid"},'
+        '"doc":"Agent executing the task."},{"name":"task_type","type":"string","doc":"Kind of '
+        'task, e.g. \\"summarize\\" or \\"plan\\"."},{"name":"priority","type":"int",'
+        '"doc":"Scheduling priority from 0 (lowest) to 9 (highest).","default":5},'
+        '{"name":"attempt","type":"int","doc":"Execution attempt number, starting at 1 and '
+        'incremented on every retry.","default":1},{"name":"input","type":{"type":"map",'
+        '"values":"string"},"doc":"Task input parameters, serialized as strings.","default":{}},'
+        '{"name":"started_at","type":{"type":"long","logicalType":"timestamp-micros"},'
+        '"doc":"Instant execution started, in microseconds since the Unix epoch (UTC)."},'
+        '{"name":"deadline","type":["null",{"type":"long","logicalType":"timestamp-millis"}],'
+        '"doc":"Instant by which the task must complete, in milliseconds since the Unix epoch '
+        '(UTC); null when there is no deadline.","default":null}]}'
+    ),
     _w_TaskStarted,
     _r_TaskStarted,
     _P_TaskStarted,

@@ -335,7 +335,42 @@ class UserTrigger(_js.JsonRecord):
 
 agent_execution_completed_serde: JsonSerde[AgentExecutionCompleted] = JsonSerde(
     AgentExecutionCompleted,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"agent/execution/completed.schema.json","title":"AgentExecutionCompleted","description":"Published on topic agent.execution.completed when an agent run ends, whatever its outcome. Keyed by agent_id.","type":"object","properties":{"execution_id":{"description":"Identifier of the run, as in its agent.execution.started event.","type":"string","format":"uuid"},"agent_id":{"description":"Agent that ran; also the Kafka message key.","type":"string","format":"uuid"},"status":{"description":"Outcome of the run.","type":"string","enum":["succeeded","failed","cancelled","timed_out"]},"completed_at":{"description":"Instant the run ended, as an RFC 3339 date-time with offset.","type":"string","format":"date-time"},"duration_ms":{"description":"Wall-clock duration of the run in milliseconds.","type":"integer","minimum":0},"summary":{"description":"Short summary of what the run produced. May be omitted, or null when the agent explicitly produced no summary.","type":["string","null"],"maxLength":4000},"output_uri":{"description":"Location of the full run output in object storage, if any.","type":"string","format":"uri"},"token_usage":{"description":"Tokens consumed by the run across all model calls.","$ref":"#/$defs/TokenUsage"},"cost":{"description":"Total cost of the run; detailed entries are published on cost.tracking.recorded.","$ref":"#/$defs/Money"}},"required":["execution_id","agent_id","status","completed_at","duration_ms"],"additionalProperties":false,"$defs":{"TokenUsage":{"title":"TokenUsage","description":"Token counts of one or more model calls.","type":"object","properties":{"prompt_tokens":{"description":"Input (prompt) tokens.","type":"integer","minimum":0},"completion_tokens":{"description":"Output (completion) tokens.","type":"integer","minimum":0},"total_tokens":{"description":"prompt_tokens + completion_tokens.","type":"integer","minimum":0}},"required":["prompt_tokens","completion_tokens","total_tokens"],"additionalProperties":false},"Money":{"title":"Money","description":"An exact monetary amount. The amount is a decimal string, not a JSON number, so that no precision is lost to binary floating point.","type":"object","properties":{"amount":{"description":"Non-negative decimal amount with up to 8 fractional digits, e.g. \\"0.01250000\\".","type":"string","pattern":"^(0|[1-9][0-9]{0,9})(\\\\.[0-9]{1,8})?$"},"currency":{"description":"ISO 4217 currency code.","type":"string","pattern":"^[A-Z]{3}$","default":"USD"}},"required":["amount"],"additionalProperties":false}}}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema",'
+        '"$id":"agent/execution/completed.schema.json","title":"AgentExecutionCompleted",'
+        '"description":"Published on topic agent.execution.completed when an agent run ends, '
+        'whatever its outcome. Keyed by agent_id.","type":"object",'
+        '"properties":{"execution_id":{"description":"Identifier of the run, as in its '
+        'agent.execution.started event.","type":"string","format":"uuid"},'
+        '"agent_id":{"description":"Agent that ran; also the Kafka message key.","type":"string",'
+        '"format":"uuid"},"status":{"description":"Outcome of the run.","type":"string",'
+        '"enum":["succeeded","failed","cancelled","timed_out"]},'
+        '"completed_at":{"description":"Instant the run ended, as an RFC 3339 date-time with '
+        'offset.","type":"string","format":"date-time"},"duration_ms":{"description":"Wall-clock '
+        'duration of the run in milliseconds.","type":"integer","minimum":0},'
+        '"summary":{"description":"Short summary of what the run produced. May be omitted, or '
+        'null when the agent explicitly produced no summary.","type":["string","null"],'
+        '"maxLength":4000},"output_uri":{"description":"Location of the full run output in '
+        'object storage, if any.","type":"string","format":"uri"},'
+        '"token_usage":{"description":"Tokens consumed by the run across all model calls.",'
+        '"$ref":"#/$defs/TokenUsage"},"cost":{"description":"Total cost of the run; detailed '
+        'entries are published on cost.tracking.recorded.","$ref":"#/$defs/Money"}},'
+        '"required":["execution_id","agent_id","status","completed_at","duration_ms"],'
+        '"additionalProperties":false,"$defs":{"TokenUsage":{"title":"TokenUsage",'
+        '"description":"Token counts of one or more model calls.","type":"object",'
+        '"properties":{"prompt_tokens":{"description":"Input (prompt) tokens.","type":"integer",'
+        '"minimum":0},"completion_tokens":{"description":"Output (completion) tokens.",'
+        '"type":"integer","minimum":0},"total_tokens":{"description":"prompt_tokens + '
+        'completion_tokens.","type":"integer","minimum":0}},"required":["prompt_tokens",'
+        '"completion_tokens","total_tokens"],"additionalProperties":false},'
+        '"Money":{"title":"Money","description":"An exact monetary amount. The amount is a '
+        "decimal string, not a JSON number, so that no precision is lost to binary floating "
+        'point.","type":"object","properties":{"amount":{"description":"Non-negative decimal '
+        'amount with up to 8 fractional digits, e.g. \\"0.01250000\\".","type":"string",'
+        '"pattern":"^(0|[1-9][0-9]{0,9})(\\\\.[0-9]{1,8})?$"},"currency":{"description":"ISO 4217 '
+        'currency code.","type":"string","pattern":"^[A-Z]{3}$","default":"USD"}},'
+        '"required":["amount"],"additionalProperties":false}}}'
+    ),
     draft="2020-12",
 )
 """agent/execution/completed.schema.json"""
@@ -343,7 +378,49 @@ agent_execution_completed_serde: JsonSerde[AgentExecutionCompleted] = JsonSerde(
 
 agent_execution_started_serde: JsonSerde[AgentExecutionStarted] = JsonSerde(
     AgentExecutionStarted,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"agent/execution/started.schema.json","title":"AgentExecutionStarted","description":"Published on topic agent.execution.started when an agent starts a run. Keyed by agent_id.","type":"object","properties":{"execution_id":{"description":"Identifier of the run, shared with its agent.execution.completed event.","type":"string","format":"uuid"},"agent_id":{"description":"Agent starting the run; also the Kafka message key.","type":"string","format":"uuid"},"agent_type":{"description":"Kind of agent starting the run.","$ref":"#/$defs/AgentType"},"task_id":{"description":"Task the run executes, when the run was started for a task.","type":"string","format":"uuid"},"trigger":{"description":"What started the run. The kind property tells the variants apart.","oneOf":[{"$ref":"#/$defs/UserTrigger"},{"$ref":"#/$defs/ScheduleTrigger"},{"$ref":"#/$defs/EventTrigger"}]},"labels":{"description":"Labels of the run. Keys are lower-case identifiers of at most 63 characters; any other key is rejected.","type":"object","patternProperties":{"^[a-z][a-z0-9_.-]{0,62}$":{"type":"string","maxLength":256}},"additionalProperties":false},"started_at":{"description":"Instant the run started, as an RFC 3339 date-time with offset.","type":"string","format":"date-time"}},"required":["execution_id","agent_id","agent_type","trigger","started_at"],"additionalProperties":false,"$defs":{"AgentType":{"description":"Kind of agent; same symbols as the Avro enum io.schemabus.platform.common.AgentType.","type":"string","enum":["UNKNOWN","ASSISTANT","RESEARCHER","CODER","PLANNER","REVIEWER","ORCHESTRATOR","CUSTOM"]},"UserTrigger":{"title":"UserTrigger","description":"The run was started by a person.","type":"object","properties":{"kind":{"description":"Discriminator of the trigger variant.","const":"user"},"user_id":{"description":"Identifier of the user who started the run.","type":"string"},"email":{"description":"E-mail address of the user, for notifications.","type":"string","format":"email"}},"required":["kind","user_id"],"additionalProperties":false},"ScheduleTrigger":{"title":"ScheduleTrigger","description":"The run was started by a schedule.","type":"object","properties":{"kind":{"description":"Discriminator of the trigger variant.","const":"schedule"},"schedule_id":{"description":"Identifier of the schedule.","type":"string","format":"uuid"},"cron":{"description":"Cron expression of the schedule, e.g. \\"0 6 * * 1-5\\".","type":"string"}},"required":["kind","schedule_id","cron"],"additionalProperties":false},"EventTrigger":{"title":"EventTrigger","description":"The run was started in reaction to another event on the bus.","type":"object","properties":{"kind":{"description":"Discriminator of the trigger variant.","const":"event"},"topic":{"description":"Topic of the triggering event, in {domain}.{entity}.{action} form.","type":"string","pattern":"^[a-z][a-z0-9_]*\\\\.[a-z][a-z0-9_]*\\\\.[a-z][a-z0-9_]*$"},"partition":{"description":"Partition of the triggering event.","type":"integer","minimum":0},"offset":{"description":"Offset of the triggering event in its partition.","type":"integer","minimum":0}},"required":["kind","topic","partition","offset"],"additionalProperties":false}}}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema",'
+        '"$id":"agent/execution/started.schema.json","title":"AgentExecutionStarted",'
+        '"description":"Published on topic agent.execution.started when an agent starts a run. '
+        'Keyed by agent_id.","type":"object","properties":{"execution_id":{"description":"Identif'
+        'ier of the run, shared with its agent.execution.completed event.","type":"string",'
+        '"format":"uuid"},"agent_id":{"description":"Agent starting the run; also the Kafka '
+        'message key.","type":"string","format":"uuid"},"agent_type":{"description":"Kind of '
+        'agent starting the run.","$ref":"#/$defs/AgentType"},"task_id":{"description":"Task the '
+        'run executes, when the run was started for a task.","type":"string","format":"uuid"},'
+        '"trigger":{"description":"What started the run. The kind property tells the variants '
+        'apart.","oneOf":[{"$ref":"#/$defs/UserTrigger"},{"$ref":"#/$defs/ScheduleTrigger"},'
+        '{"$ref":"#/$defs/EventTrigger"}]},"labels":{"description":"Labels of the run. Keys are '
+        'lower-case identifiers of at most 63 characters; any other key is rejected.",'
+        '"type":"object","patternProperties":{"^[a-z][a-z0-9_.-]{0,62}$":{"type":"string",'
+        '"maxLength":256}},"additionalProperties":false},"started_at":{"description":"Instant '
+        'the run started, as an RFC 3339 date-time with offset.","type":"string",'
+        '"format":"date-time"}},"required":["execution_id","agent_id","agent_type","trigger",'
+        '"started_at"],"additionalProperties":false,"$defs":{"AgentType":{"description":"Kind of '
+        'agent; same symbols as the Avro enum io.schemabus.platform.common.AgentType.",'
+        '"type":"string","enum":["UNKNOWN","ASSISTANT","RESEARCHER","CODER","PLANNER","REVIEWER",'
+        '"ORCHESTRATOR","CUSTOM"]},"UserTrigger":{"title":"UserTrigger","description":"The run '
+        'was started by a person.","type":"object","properties":{"kind":{"description":"Discrimin'
+        'ator of the trigger variant.","const":"user"},"user_id":{"description":"Identifier of '
+        'the user who started the run.","type":"string"},"email":{"description":"E-mail address '
+        'of the user, for notifications.","type":"string","format":"email"}},"required":["kind",'
+        '"user_id"],"additionalProperties":false},"ScheduleTrigger":{"title":"ScheduleTrigger",'
+        '"description":"The run was started by a schedule.","type":"object",'
+        '"properties":{"kind":{"description":"Discriminator of the trigger variant.",'
+        '"const":"schedule"},"schedule_id":{"description":"Identifier of the schedule.",'
+        '"type":"string","format":"uuid"},"cron":{"description":"Cron expression of the schedule,'
+        ' e.g. \\"0 6 * * 1-5\\".","type":"string"}},"required":["kind","schedule_id","cron"],'
+        '"additionalProperties":false},"EventTrigger":{"title":"EventTrigger","description":"The '
+        'run was started in reaction to another event on the bus.","type":"object",'
+        '"properties":{"kind":{"description":"Discriminator of the trigger variant.",'
+        '"const":"event"},"topic":{"description":"Topic of the triggering event, in '
+        '{domain}.{entity}.{action} form.","type":"string",'
+        '"pattern":"^[a-z][a-z0-9_]*\\\\.[a-z][a-z0-9_]*\\\\.[a-z][a-z0-9_]*$"},'
+        '"partition":{"description":"Partition of the triggering event.","type":"integer",'
+        '"minimum":0},"offset":{"description":"Offset of the triggering event in its partition.",'
+        '"type":"integer","minimum":0}},"required":["kind","topic","partition","offset"],'
+        '"additionalProperties":false}}}'
+    ),
     draft="2020-12",
 )
 """agent/execution/started.schema.json"""
@@ -351,7 +428,25 @@ agent_execution_started_serde: JsonSerde[AgentExecutionStarted] = JsonSerde(
 
 capability_generic_completed_serde: JsonSerde[CapabilityGenericCompleted] = JsonSerde(
     CapabilityGenericCompleted,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"capability/generic/completed.schema.json","title":"CapabilityGenericCompleted","description":"Published on topic capability.generic.completed when a capability execution succeeds. Keyed by operation_id.","type":"object","properties":{"operation_id":{"description":"Identifier of the capability execution, as in its started event; also the Kafka message key.","type":"string","format":"uuid"},"agent_id":{"description":"Agent that executed the capability.","type":"string","format":"uuid"},"capability_type":{"description":"Capability that was executed.","$ref":"#/$defs/CapabilityType"},"result":{"description":"Result returned by the capability. Its shape depends on the capability, so any JSON object is accepted.","type":"object","additionalProperties":true},"duration_ms":{"description":"Execution time of the capability in milliseconds.","type":"integer","minimum":0},"timestamp":{"description":"Instant the execution completed, as an RFC 3339 date-time with offset.","type":"string","format":"date-time"}},"required":["operation_id","agent_id","capability_type","result","timestamp"],"additionalProperties":false,"$defs":{"CapabilityType":{"description":"Name of a capability: a lower-case identifier.","type":"string","pattern":"^[a-z][a-z0-9_]{0,63}$"}}}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema",'
+        '"$id":"capability/generic/completed.schema.json","title":"CapabilityGenericCompleted",'
+        '"description":"Published on topic capability.generic.completed when a capability '
+        'execution succeeds. Keyed by operation_id.","type":"object",'
+        '"properties":{"operation_id":{"description":"Identifier of the capability execution, as '
+        'in its started event; also the Kafka message key.","type":"string","format":"uuid"},'
+        '"agent_id":{"description":"Agent that executed the capability.","type":"string",'
+        '"format":"uuid"},"capability_type":{"description":"Capability that was executed.",'
+        '"$ref":"#/$defs/CapabilityType"},"result":{"description":"Result returned by the '
+        'capability. Its shape depends on the capability, so any JSON object is accepted.",'
+        '"type":"object","additionalProperties":true},"duration_ms":{"description":"Execution '
+        'time of the capability in milliseconds.","type":"integer","minimum":0},'
+        '"timestamp":{"description":"Instant the execution completed, as an RFC 3339 date-time '
+        'with offset.","type":"string","format":"date-time"}},"required":["operation_id",'
+        '"agent_id","capability_type","result","timestamp"],"additionalProperties":false,'
+        '"$defs":{"CapabilityType":{"description":"Name of a capability: a lower-case '
+        'identifier.","type":"string","pattern":"^[a-z][a-z0-9_]{0,63}$"}}}'
+    ),
     draft="2020-12",
 )
 """capability/generic/completed.schema.json"""
@@ -359,7 +454,39 @@ capability_generic_completed_serde: JsonSerde[CapabilityGenericCompleted] = Json
 
 capability_generic_failed_serde: JsonSerde[CapabilityGenericFailed] = JsonSerde(
     CapabilityGenericFailed,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"capability/generic/failed.schema.json","title":"CapabilityGenericFailed","description":"Published on topic capability.generic.failed when a capability execution raises an error. Keyed by operation_id.","type":"object","properties":{"operation_id":{"description":"Identifier of the capability execution, as in its started event; also the Kafka message key.","type":"string","format":"uuid"},"agent_id":{"description":"Agent that executed the capability.","type":"string","format":"uuid"},"capability_type":{"description":"Capability that failed.","$ref":"#/$defs/CapabilityType"},"error":{"description":"Description of the failure.","$ref":"#/$defs/common~1error_info.schema.json"},"params":{"description":"Parameters the capability was called with, for troubleshooting; secrets are removed. Any JSON object is accepted.","type":"object","additionalProperties":true},"attempt":{"description":"Execution attempt that failed, starting at 1.","type":"integer","minimum":1,"default":1},"timestamp":{"description":"Instant the failure occurred, as an RFC 3339 date-time with offset.","type":"string","format":"date-time"}},"required":["operation_id","agent_id","capability_type","error","timestamp"],"additionalProperties":false,"$defs":{"CapabilityType":{"description":"Name of a capability: a lower-case identifier.","type":"string","pattern":"^[a-z][a-z0-9_]{0,63}$"},"common/error_info.schema.json":{"title":"ErrorInfo","description":"Structured description of an error raised while processing an operation. Shared by the JSON *.failed events; mirrors the Avro record io.schemabus.platform.common.ErrorInfo.","type":"object","properties":{"error_type":{"description":"Machine-readable error class, e.g. the exception class name (\\"TimeoutError\\") or a platform error code (\\"CAPABILITY_UNAVAILABLE\\").","type":"string","minLength":1},"message":{"description":"Human-readable error message. Must not contain secrets or personal data.","type":"string"},"stack_trace":{"description":"Formatted stack trace of the failure, if it was captured. Omitted when not available.","type":"string"},"retryable":{"description":"True when the failure is transient and the operation may succeed if retried.","type":"boolean","default":false}},"required":["error_type","message"],"additionalProperties":false}}}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema",'
+        '"$id":"capability/generic/failed.schema.json","title":"CapabilityGenericFailed",'
+        '"description":"Published on topic capability.generic.failed when a capability execution '
+        'raises an error. Keyed by operation_id.","type":"object",'
+        '"properties":{"operation_id":{"description":"Identifier of the capability execution, as '
+        'in its started event; also the Kafka message key.","type":"string","format":"uuid"},'
+        '"agent_id":{"description":"Agent that executed the capability.","type":"string",'
+        '"format":"uuid"},"capability_type":{"description":"Capability that failed.",'
+        '"$ref":"#/$defs/CapabilityType"},"error":{"description":"Description of the failure.",'
+        '"$ref":"#/$defs/common~1error_info.schema.json"},"params":{"description":"Parameters '
+        "the capability was called with, for troubleshooting; secrets are removed. Any JSON "
+        'object is accepted.","type":"object","additionalProperties":true},'
+        '"attempt":{"description":"Execution attempt that failed, starting at 1.",'
+        '"type":"integer","minimum":1,"default":1},"timestamp":{"description":"Instant the '
+        'failure occurred, as an RFC 3339 date-time with offset.","type":"string",'
+        '"format":"date-time"}},"required":["operation_id","agent_id","capability_type","error",'
+        '"timestamp"],"additionalProperties":false,"$defs":{"CapabilityType":{"description":"Name'
+        ' of a capability: a lower-case identifier.","type":"string",'
+        '"pattern":"^[a-z][a-z0-9_]{0,63}$"},"common/error_info.schema.json":{"title":"ErrorInfo"'
+        ',"description":"Structured description of an error raised while processing an '
+        "operation. Shared by the JSON *.failed events; mirrors the Avro record "
+        'io.schemabus.platform.common.ErrorInfo.","type":"object",'
+        '"properties":{"error_type":{"description":"Machine-readable error class, e.g. the '
+        'exception class name (\\"TimeoutError\\") or a platform error code '
+        '(\\"CAPABILITY_UNAVAILABLE\\").","type":"string","minLength":1},'
+        '"message":{"description":"Human-readable error message. Must not contain secrets or '
+        'personal data.","type":"string"},"stack_trace":{"description":"Formatted stack trace of '
+        'the failure, if it was captured. Omitted when not available.","type":"string"},'
+        '"retryable":{"description":"True when the failure is transient and the operation may '
+        'succeed if retried.","type":"boolean","default":false}},"required":["error_type",'
+        '"message"],"additionalProperties":false}}}'
+    ),
     draft="2020-12",
 )
 """capability/generic/failed.schema.json"""
@@ -367,7 +494,25 @@ capability_generic_failed_serde: JsonSerde[CapabilityGenericFailed] = JsonSerde(
 
 capability_generic_started_serde: JsonSerde[CapabilityGenericStarted] = JsonSerde(
     CapabilityGenericStarted,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"capability/generic/started.schema.json","title":"CapabilityGenericStarted","description":"Published on topic capability.generic.started when an agent starts executing a capability that has no dedicated topic. Keyed by operation_id.","type":"object","properties":{"operation_id":{"description":"Identifier of this capability execution, shared by its started, completed and failed events; also the Kafka message key.","type":"string","format":"uuid"},"agent_id":{"description":"Agent executing the capability.","type":"string","format":"uuid"},"capability_type":{"description":"Capability being executed, e.g. \\"summarize\\" or \\"code_review\\".","$ref":"#/$defs/CapabilityType"},"params":{"description":"Parameters the capability was called with. Their shape depends on the capability, so any JSON object is accepted.","type":"object","additionalProperties":true},"timestamp":{"description":"Instant the execution started, as an RFC 3339 date-time with offset.","type":"string","format":"date-time"}},"required":["operation_id","agent_id","capability_type","params","timestamp"],"additionalProperties":false,"$defs":{"CapabilityType":{"description":"Name of a capability: a lower-case identifier.","type":"string","pattern":"^[a-z][a-z0-9_]{0,63}$"}}}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema",'
+        '"$id":"capability/generic/started.schema.json","title":"CapabilityGenericStarted",'
+        '"description":"Published on topic capability.generic.started when an agent starts '
+        'executing a capability that has no dedicated topic. Keyed by operation_id.",'
+        '"type":"object","properties":{"operation_id":{"description":"Identifier of this '
+        "capability execution, shared by its started, completed and failed events; also the "
+        'Kafka message key.","type":"string","format":"uuid"},"agent_id":{"description":"Agent '
+        'executing the capability.","type":"string","format":"uuid"},'
+        '"capability_type":{"description":"Capability being executed, e.g. \\"summarize\\" or '
+        '\\"code_review\\".","$ref":"#/$defs/CapabilityType"},"params":{"description":"Parameters '
+        "the capability was called with. Their shape depends on the capability, so any JSON "
+        'object is accepted.","type":"object","additionalProperties":true},'
+        '"timestamp":{"description":"Instant the execution started, as an RFC 3339 date-time '
+        'with offset.","type":"string","format":"date-time"}},"required":["operation_id",'
+        '"agent_id","capability_type","params","timestamp"],"additionalProperties":false,'
+        '"$defs":{"CapabilityType":{"description":"Name of a capability: a lower-case '
+        'identifier.","type":"string","pattern":"^[a-z][a-z0-9_]{0,63}$"}}}'
+    ),
     draft="2020-12",
 )
 """capability/generic/started.schema.json"""
@@ -375,7 +520,21 @@ capability_generic_started_serde: JsonSerde[CapabilityGenericStarted] = JsonSerd
 
 common_error_info_serde: JsonSerde[CommonErrorInfo] = JsonSerde(
     CommonErrorInfo,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"common/error_info.schema.json","title":"ErrorInfo","description":"Structured description of an error raised while processing an operation. Shared by the JSON *.failed events; mirrors the Avro record io.schemabus.platform.common.ErrorInfo.","type":"object","properties":{"error_type":{"description":"Machine-readable error class, e.g. the exception class name (\\"TimeoutError\\") or a platform error code (\\"CAPABILITY_UNAVAILABLE\\").","type":"string","minLength":1},"message":{"description":"Human-readable error message. Must not contain secrets or personal data.","type":"string"},"stack_trace":{"description":"Formatted stack trace of the failure, if it was captured. Omitted when not available.","type":"string"},"retryable":{"description":"True when the failure is transient and the operation may succeed if retried.","type":"boolean","default":false}},"required":["error_type","message"],"additionalProperties":false}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema",'
+        '"$id":"common/error_info.schema.json","title":"ErrorInfo","description":"Structured '
+        "description of an error raised while processing an operation. Shared by the JSON "
+        '*.failed events; mirrors the Avro record io.schemabus.platform.common.ErrorInfo.",'
+        '"type":"object","properties":{"error_type":{"description":"Machine-readable error class,'
+        ' e.g. the exception class name (\\"TimeoutError\\") or a platform error code '
+        '(\\"CAPABILITY_UNAVAILABLE\\").","type":"string","minLength":1},'
+        '"message":{"description":"Human-readable error message. Must not contain secrets or '
+        'personal data.","type":"string"},"stack_trace":{"description":"Formatted stack trace of '
+        'the failure, if it was captured. Omitted when not available.","type":"string"},'
+        '"retryable":{"description":"True when the failure is transient and the operation may '
+        'succeed if retried.","type":"boolean","default":false}},"required":["error_type",'
+        '"message"],"additionalProperties":false}'
+    ),
     draft="2020-12",
 )
 """common/error_info.schema.json"""
@@ -383,7 +542,55 @@ common_error_info_serde: JsonSerde[CommonErrorInfo] = JsonSerde(
 
 evolution_generation_evaluated_serde: JsonSerde[EvolutionGenerationEvaluated] = JsonSerde(
     EvolutionGenerationEvaluated,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"evolution/generation/evaluated.schema.json","title":"EvolutionGenerationEvaluated","description":"Published on topic evolution.generation.evaluated when every individual of one generation of an agent-evolution population has been scored. Keyed by (population_id, generation).","type":"object","properties":{"population_id":{"description":"Population the generation belongs to; also part of the message key.","type":"string","format":"uuid"},"generation":{"description":"Index of the generation, starting at 0; also part of the message key.","type":"integer","minimum":0},"population_size":{"description":"Number of individuals evaluated in the generation.","type":"integer","minimum":1},"selection_strategy":{"description":"Selection operator used to pick the parents of the next generation.","type":"string","enum":["tournament","roulette","rank","elitist"]},"fitness":{"description":"Fitness statistics over the whole generation.","$ref":"#/$defs/FitnessStats"},"best_individual":{"description":"Fittest individual of the generation.","$ref":"#/$defs/Individual"},"elite":{"description":"Individuals carried over unchanged to the next generation, best first.","type":"array","items":{"$ref":"#/$defs/Individual"},"default":[]},"benchmark_snapshot_date":{"description":"Calendar date of the benchmark data snapshot the individuals were evaluated against (RFC 3339 full-date).","type":"string","format":"date"},"evaluation_cost":{"description":"Total model cost of evaluating the generation in US dollars, as a decimal string with up to 8 fractional digits (a string so that no precision is lost).","type":"string","pattern":"^(0|[1-9][0-9]{0,9})(\\\\.[0-9]{1,8})?$"},"experiment_owner":{"description":"E-mail address of the person responsible for the experiment, notified when it converges.","type":"string","format":"email"},"report_uri":{"description":"Location of the detailed evaluation report.","type":"string","format":"uri"},"evaluated_at":{"description":"Instant the evaluation finished, as an RFC 3339 date-time with offset.","type":"string","format":"date-time"}},"required":["population_id","generation","population_size","fitness","best_individual","evaluated_at"],"additionalProperties":false,"$defs":{"FitnessStats":{"title":"FitnessStats","description":"Summary statistics of the fitness scores of a generation. Higher fitness is better.","type":"object","properties":{"best":{"description":"Highest fitness score.","type":"number"},"mean":{"description":"Mean fitness score.","type":"number"},"worst":{"description":"Lowest fitness score.","type":"number"},"std_dev":{"description":"Standard deviation of the fitness scores.","type":"number","minimum":0}},"required":["best","mean","worst"],"additionalProperties":false},"Individual":{"title":"Individual","description":"One scored candidate agent configuration.","type":"object","properties":{"individual_id":{"description":"Identifier of the individual.","type":"string","format":"uuid"},"fitness":{"description":"Fitness score of the individual.","type":"number"},"genome":{"description":"The individual\'s configuration: either an opaque encoded genome (e.g. base64 of a prompt template and settings) or a vector of numeric hyper-parameters.","anyOf":[{"type":"string","minLength":1},{"type":"array","items":{"type":"number"},"minItems":1}]},"parent_ids":{"description":"Individuals of the previous generation this one was bred from; empty for the initial generation.","type":"array","items":{"type":"string","format":"uuid"},"maxItems":2,"uniqueItems":true,"default":[]}},"required":["individual_id","fitness","genome"],"additionalProperties":false}}}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema",'
+        '"$id":"evolution/generation/evaluated.schema.json",'
+        '"title":"EvolutionGenerationEvaluated","description":"Published on topic '
+        "evolution.generation.evaluated when every individual of one generation of an "
+        'agent-evolution population has been scored. Keyed by (population_id, generation).",'
+        '"type":"object","properties":{"population_id":{"description":"Population the generation '
+        'belongs to; also part of the message key.","type":"string","format":"uuid"},'
+        '"generation":{"description":"Index of the generation, starting at 0; also part of the '
+        'message key.","type":"integer","minimum":0},"population_size":{"description":"Number of '
+        'individuals evaluated in the generation.","type":"integer","minimum":1},'
+        '"selection_strategy":{"description":"Selection operator used to pick the parents of the '
+        'next generation.","type":"string","enum":["tournament","roulette","rank","elitist"]},'
+        '"fitness":{"description":"Fitness statistics over the whole generation.",'
+        '"$ref":"#/$defs/FitnessStats"},"best_individual":{"description":"Fittest individual of '
+        'the generation.","$ref":"#/$defs/Individual"},"elite":{"description":"Individuals '
+        'carried over unchanged to the next generation, best first.","type":"array",'
+        '"items":{"$ref":"#/$defs/Individual"},"default":[]},'
+        '"benchmark_snapshot_date":{"description":"Calendar date of the benchmark data snapshot '
+        'the individuals were evaluated against (RFC 3339 full-date).","type":"string",'
+        '"format":"date"},"evaluation_cost":{"description":"Total model cost of evaluating the '
+        "generation in US dollars, as a decimal string with up to 8 fractional digits (a string "
+        'so that no precision is lost).","type":"string","pattern":"^(0|[1-9][0-9]{0,'
+        '9})(\\\\.[0-9]{1,8})?$"},"experiment_owner":{"description":"E-mail address of the person '
+        'responsible for the experiment, notified when it converges.","type":"string",'
+        '"format":"email"},"report_uri":{"description":"Location of the detailed evaluation '
+        'report.","type":"string","format":"uri"},"evaluated_at":{"description":"Instant the '
+        'evaluation finished, as an RFC 3339 date-time with offset.","type":"string",'
+        '"format":"date-time"}},"required":["population_id","generation","population_size",'
+        '"fitness","best_individual","evaluated_at"],"additionalProperties":false,'
+        '"$defs":{"FitnessStats":{"title":"FitnessStats","description":"Summary statistics of '
+        'the fitness scores of a generation. Higher fitness is better.","type":"object",'
+        '"properties":{"best":{"description":"Highest fitness score.","type":"number"},'
+        '"mean":{"description":"Mean fitness score.","type":"number"},'
+        '"worst":{"description":"Lowest fitness score.","type":"number"},'
+        '"std_dev":{"description":"Standard deviation of the fitness scores.","type":"number",'
+        '"minimum":0}},"required":["best","mean","worst"],"additionalProperties":false},'
+        '"Individual":{"title":"Individual","description":"One scored candidate agent '
+        'configuration.","type":"object","properties":{"individual_id":{"description":"Identifier'
+        ' of the individual.","type":"string","format":"uuid"},"fitness":{"description":"Fitness '
+        'score of the individual.","type":"number"},"genome":{"description":"The individual\'s '
+        "configuration: either an opaque encoded genome (e.g. base64 of a prompt template and "
+        'settings) or a vector of numeric hyper-parameters.","anyOf":[{"type":"string",'
+        '"minLength":1},{"type":"array","items":{"type":"number"},"minItems":1}]},'
+        '"parent_ids":{"description":"Individuals of the previous generation this one was bred '
+        'from; empty for the initial generation.","type":"array","items":{"type":"string",'
+        '"format":"uuid"},"maxItems":2,"uniqueItems":true,"default":[]}},'
+        '"required":["individual_id","fitness","genome"],"additionalProperties":false}}}'
+    ),
     draft="2020-12",
 )
 """evolution/generation/evaluated.schema.json"""
@@ -391,7 +598,17 @@ evolution_generation_evaluated_serde: JsonSerde[EvolutionGenerationEvaluated] = 
 
 evolution_generation_evaluated_key_serde: JsonSerde[EvolutionGenerationEvaluatedKey] = JsonSerde(
     EvolutionGenerationEvaluatedKey,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"evolution/generation/evaluated_key.schema.json","title":"EvolutionGenerationEvaluatedKey","description":"Message key of topic evolution.generation.evaluated: one generation of one population. Re-evaluating a generation publishes again under the same key.","type":"object","properties":{"population_id":{"description":"Population the generation belongs to.","type":"string","format":"uuid"},"generation":{"description":"Index of the generation, starting at 0.","type":"integer","minimum":0}},"required":["population_id","generation"],"additionalProperties":false}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema",'
+        '"$id":"evolution/generation/evaluated_key.schema.json",'
+        '"title":"EvolutionGenerationEvaluatedKey","description":"Message key of topic '
+        "evolution.generation.evaluated: one generation of one population. Re-evaluating a "
+        'generation publishes again under the same key.","type":"object",'
+        '"properties":{"population_id":{"description":"Population the generation belongs to.",'
+        '"type":"string","format":"uuid"},"generation":{"description":"Index of the generation, '
+        'starting at 0.","type":"integer","minimum":0}},"required":["population_id",'
+        '"generation"],"additionalProperties":false}'
+    ),
     draft="2020-12",
 )
 """evolution/generation/evaluated_key.schema.json"""

@@ -929,7 +929,49 @@ _P_OrderPlaced = (_avro.OP_PYTHON, _w_OrderPlaced, _r_OrderPlaced)
 
 order_placed_serde: AvroSerde[OrderPlaced] = AvroSerde(
     OrderPlaced,
-    '{"type":"record","name":"com.example.orders.OrderPlaced","doc":"Every Avro feature the generator supports, in one event.","aliases":["OrderCreated"],"fields":[{"name":"order_id","type":{"type":"string","logicalType":"uuid"}},{"name":"placed_at","type":{"type":"long","logicalType":"timestamp-millis"}},{"name":"placed_at_us","type":{"type":"long","logicalType":"timestamp-micros"}},{"name":"local_time_ms","type":{"type":"long","logicalType":"local-timestamp-millis"}},{"name":"local_time_us","type":{"type":"long","logicalType":"local-timestamp-micros"}},{"name":"delivery_date","type":{"type":"int","logicalType":"date"}},{"name":"cutoff_ms","type":{"type":"int","logicalType":"time-millis"}},{"name":"cutoff_us","type":{"type":"long","logicalType":"time-micros"}},{"name":"total","type":{"type":"record","name":"com.example.shared.Money","doc":"An amount in a currency.","fields":[{"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":12,"scale":2}},{"name":"currency","type":{"type":"enum","name":"com.example.shared.Currency","symbols":["EUR","USD","GBP","OTHER"],"default":"OTHER"},"default":"EUR"}]}},{"name":"discount","type":["null","com.example.shared.Money"],"default":null},{"name":"unit_price","type":{"type":"fixed","name":"com.example.orders.Price","size":8,"logicalType":"decimal","precision":15,"scale":4}},{"name":"list_price","type":"com.example.orders.Price","doc":"A second use of the decimal fixed, by name."},{"name":"checksum","type":{"type":"fixed","name":"com.example.orders.Md5","size":16}},{"name":"quantity","type":"int","default":1},{"name":"weight_kg","type":"float","default":0.5},{"name":"volume","type":"double"},{"name":"gift","type":"boolean","default":false},{"name":"raw","type":"bytes","default":"ÿ\\u0000"},{"name":"tags","type":{"type":"array","items":"string"},"default":[]},{"name":"attributes","type":{"type":"map","values":["null","long"]},"default":{}},{"name":"lines","type":{"type":"array","items":{"type":"record","name":"com.example.orders.Line","fields":[{"name":"sku","type":"string"},{"name":"price","type":"com.example.shared.Money"},{"name":"children","type":{"type":"array","items":"com.example.orders.Line"},"doc":"Bundled lines: a recursive record.","default":[]}]}}},{"name":"note","type":["null","string"],"default":null,"aliases":["comment"]},{"name":"payload","type":["null","boolean","int","long","double","string","bytes","com.example.shared.Currency","com.example.orders.Line",{"type":"array","items":"int"},{"type":"map","values":"string"}],"doc":"A many-branch union: every value encodes to its own branch.","default":null},{"name":"status","type":{"type":"enum","name":"com.example.orders.Status","symbols":["NEW","PAID","SHIPPED"],"default":"NEW"},"default":"PAID"},{"name":"shipping","type":{"type":"record","name":"com.example.orders.Shipping","fields":[{"name":"method","type":"string","default":"standard"},{"name":"cost","type":"com.example.shared.Money","default":{"amount":"\\u0000","currency":"USD"}}]},"default":{"method":"express"}},{"name":"eta","type":["null",{"type":"long","logicalType":"timestamp-micros"}],"default":null}]}',
+    (
+        '{"type":"record","name":"com.example.orders.OrderPlaced","doc":"Every Avro feature the '
+        'generator supports, in one event.","aliases":["OrderCreated"],'
+        '"fields":[{"name":"order_id","type":{"type":"string","logicalType":"uuid"}},'
+        '{"name":"placed_at","type":{"type":"long","logicalType":"timestamp-millis"}},'
+        '{"name":"placed_at_us","type":{"type":"long","logicalType":"timestamp-micros"}},'
+        '{"name":"local_time_ms","type":{"type":"long","logicalType":"local-timestamp-millis"}},'
+        '{"name":"local_time_us","type":{"type":"long","logicalType":"local-timestamp-micros"}},'
+        '{"name":"delivery_date","type":{"type":"int","logicalType":"date"}},{"name":"cutoff_ms",'
+        '"type":{"type":"int","logicalType":"time-millis"}},{"name":"cutoff_us",'
+        '"type":{"type":"long","logicalType":"time-micros"}},{"name":"total",'
+        '"type":{"type":"record","name":"com.example.shared.Money","doc":"An amount in a '
+        'currency.","fields":[{"name":"amount","type":{"type":"bytes","logicalType":"decimal",'
+        '"precision":12,"scale":2}},{"name":"currency","type":{"type":"enum",'
+        '"name":"com.example.shared.Currency","symbols":["EUR","USD","GBP","OTHER"],'
+        '"default":"OTHER"},"default":"EUR"}]}},{"name":"discount","type":["null",'
+        '"com.example.shared.Money"],"default":null},{"name":"unit_price","type":{"type":"fixed",'
+        '"name":"com.example.orders.Price","size":8,"logicalType":"decimal","precision":15,'
+        '"scale":4}},{"name":"list_price","type":"com.example.orders.Price","doc":"A second use '
+        'of the decimal fixed, by name."},{"name":"checksum","type":{"type":"fixed",'
+        '"name":"com.example.orders.Md5","size":16}},{"name":"quantity","type":"int",'
+        '"default":1},{"name":"weight_kg","type":"float","default":0.5},{"name":"volume",'
+        '"type":"double"},{"name":"gift","type":"boolean","default":false},{"name":"raw",'
+        '"type":"bytes","default":"ÿ\\u0000"},{"name":"tags","type":{"type":"array",'
+        '"items":"string"},"default":[]},{"name":"attributes","type":{"type":"map",'
+        '"values":["null","long"]},"default":{}},{"name":"lines","type":{"type":"array",'
+        '"items":{"type":"record","name":"com.example.orders.Line","fields":[{"name":"sku",'
+        '"type":"string"},{"name":"price","type":"com.example.shared.Money"},{"name":"children",'
+        '"type":{"type":"array","items":"com.example.orders.Line"},"doc":"Bundled lines: a '
+        'recursive record.","default":[]}]}}},{"name":"note","type":["null","string"],'
+        '"default":null,"aliases":["comment"]},{"name":"payload","type":["null","boolean","int",'
+        '"long","double","string","bytes","com.example.shared.Currency",'
+        '"com.example.orders.Line",{"type":"array","items":"int"},{"type":"map",'
+        '"values":"string"}],"doc":"A many-branch union: every value encodes to its own branch.",'
+        '"default":null},{"name":"status","type":{"type":"enum",'
+        '"name":"com.example.orders.Status","symbols":["NEW","PAID","SHIPPED"],"default":"NEW"},'
+        '"default":"PAID"},{"name":"shipping","type":{"type":"record",'
+        '"name":"com.example.orders.Shipping","fields":[{"name":"method","type":"string",'
+        '"default":"standard"},{"name":"cost","type":"com.example.shared.Money",'
+        '"default":{"amount":"\\u0000","currency":"USD"}}]},"default":{"method":"express"}},'
+        '{"name":"eta","type":["null",{"type":"long","logicalType":"timestamp-micros"}],'
+        '"default":null}]}'
+    ),
     _w_OrderPlaced,
     _r_OrderPlaced,
     _P_OrderPlaced,
@@ -939,7 +981,13 @@ order_placed_serde: AvroSerde[OrderPlaced] = AvroSerde(
 
 money_serde: AvroSerde[Money] = AvroSerde(
     Money,
-    '{"type":"record","name":"com.example.shared.Money","doc":"An amount in a currency.","fields":[{"name":"amount","type":{"type":"bytes","logicalType":"decimal","precision":12,"scale":2}},{"name":"currency","type":{"type":"enum","name":"com.example.shared.Currency","symbols":["EUR","USD","GBP","OTHER"],"default":"OTHER"},"default":"EUR"}]}',
+    (
+        '{"type":"record","name":"com.example.shared.Money","doc":"An amount in a currency.",'
+        '"fields":[{"name":"amount","type":{"type":"bytes","logicalType":"decimal",'
+        '"precision":12,"scale":2}},{"name":"currency","type":{"type":"enum",'
+        '"name":"com.example.shared.Currency","symbols":["EUR","USD","GBP","OTHER"],'
+        '"default":"OTHER"},"default":"EUR"}]}'
+    ),
     _w_Money,
     _r_Money,
     _P_Money,

@@ -1372,7 +1372,23 @@ _P_Shape = (
 
 deep_serde: AvroSerde[Deep] = AvroSerde(
     Deep,
-    '{"type":"record","name":"shapes.Deep","doc":"Arrays and maps nested 12 levels deep: the models alias every 8 levels, the codecs continue in helper functions.","fields":[{"name":"grid","type":{"type":"map","values":{"type":"array","items":{"type":"map","values":{"type":"array","items":{"type":"map","values":{"type":"array","items":{"type":"map","values":{"type":"array","items":{"type":"map","values":{"type":"array","items":{"type":"map","values":{"type":"array","items":"int"}}}}}}}}}}}},"default":{}},{"name":"maybe","type":["null",{"type":"array","items":{"type":"map","values":{"type":"array","items":{"type":"map","values":{"type":"array","items":{"type":"map","values":{"type":"array","items":{"type":"map","values":{"type":"array","items":{"type":"enum","name":"shapes.Color","doc":"A file whose top-level type is an enum.","symbols":["RED","GREEN","BLUE"],"default":"RED"}}}}}}}}}}],"default":null},{"name":"choice","type":[{"type":"map","values":{"type":"array","items":{"type":"map","values":{"type":"array","items":{"type":"map","values":{"type":"array","items":{"type":"map","values":{"type":"array","items":"string"}}}}}}}},"long"]}]}',
+    (
+        '{"type":"record","name":"shapes.Deep","doc":"Arrays and maps nested 12 levels deep: the '
+        'models alias every 8 levels, the codecs continue in helper functions.",'
+        '"fields":[{"name":"grid","type":{"type":"map","values":{"type":"array",'
+        '"items":{"type":"map","values":{"type":"array","items":{"type":"map",'
+        '"values":{"type":"array","items":{"type":"map","values":{"type":"array",'
+        '"items":{"type":"map","values":{"type":"array","items":{"type":"map",'
+        '"values":{"type":"array","items":"int"}}}}}}}}}}}},"default":{}},{"name":"maybe",'
+        '"type":["null",{"type":"array","items":{"type":"map","values":{"type":"array",'
+        '"items":{"type":"map","values":{"type":"array","items":{"type":"map",'
+        '"values":{"type":"array","items":{"type":"map","values":{"type":"array",'
+        '"items":{"type":"enum","name":"shapes.Color","doc":"A file whose top-level type is an '
+        'enum.","symbols":["RED","GREEN","BLUE"],"default":"RED"}}}}}}}}}}],"default":null},'
+        '{"name":"choice","type":[{"type":"map","values":{"type":"array","items":{"type":"map",'
+        '"values":{"type":"array","items":{"type":"map","values":{"type":"array",'
+        '"items":{"type":"map","values":{"type":"array","items":"string"}}}}}}}},"long"]}]}'
+    ),
     _w_Deep,
     _r_Deep,
     _P_Deep,

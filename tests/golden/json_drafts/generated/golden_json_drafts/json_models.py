@@ -168,7 +168,18 @@ anything_serde: JsonSerde[Anything] = JsonSerde(
 
 cart_updated_serde: JsonSerde[CartUpdated] = JsonSerde(
     CartUpdated,
-    '{"title":"CartUpdated","description":"No $schema: draft-07, as Confluent\'s serializers assume. Tuples are items arrays.","type":"object","properties":{"geo":{"description":"Latitude and longitude.","type":"array","items":[{"type":"number","minimum":-90,"maximum":90},{"type":"number","minimum":-180,"maximum":180}],"additionalItems":false,"minItems":2},"path":{"type":"array","items":[{"type":"string"}],"additionalItems":{"type":"integer"}},"coupon":{"$ref":"#/definitions/Coupon","maxLength":1},"gift":{"type":"boolean"},"gift_note":{"type":"string"},"prefixItems":{"type":"integer","exclusiveMaximum":10}},"dependencies":{"gift_note":["gift"],"gift":{"required":["geo"]}},"required":["geo"],"additionalProperties":false,"definitions":{"Coupon":{"type":"string","minLength":3}}}',
+    (
+        '{"title":"CartUpdated","description":"No $schema: draft-07, as Confluent\'s serializers '
+        'assume. Tuples are items arrays.","type":"object",'
+        '"properties":{"geo":{"description":"Latitude and longitude.","type":"array",'
+        '"items":[{"type":"number","minimum":-90,"maximum":90},{"type":"number","minimum":-180,'
+        '"maximum":180}],"additionalItems":false,"minItems":2},"path":{"type":"array",'
+        '"items":[{"type":"string"}],"additionalItems":{"type":"integer"}},'
+        '"coupon":{"$ref":"#/definitions/Coupon","maxLength":1},"gift":{"type":"boolean"},'
+        '"gift_note":{"type":"string"},"prefixItems":{"type":"integer","exclusiveMaximum":10}},'
+        '"dependencies":{"gift_note":["gift"],"gift":{"required":["geo"]}},"required":["geo"],'
+        '"additionalProperties":false,"definitions":{"Coupon":{"type":"string","minLength":3}}}'
+    ),
     draft="draft-07",
 )
 """geo/cart_updated.schema.json"""
@@ -176,7 +187,19 @@ cart_updated_serde: JsonSerde[CartUpdated] = JsonSerde(
 
 invoice_serde: JsonSerde[Invoice] = JsonSerde(
     Invoice,
-    '{"$schema":"http://json-schema.org/draft-04/schema#","id":"https://example.com/schemas/legacy/invoice.schema.json","title":"Invoice","type":"object","properties":{"amount":{"type":"number","minimum":0,"exclusiveMinimum":true},"discount":{"type":"number","maximum":100,"exclusiveMaximum":false},"currency":{"$ref":"#/definitions/currency"},"lines":{"type":"array","items":{"$ref":"#/definitions/legacy~1line.schema.json"}},"id":{"type":"integer"}},"required":["amount","currency"],"definitions":{"currency":{"enum":["EUR","USD"]},"legacy/line.schema.json":{"title":"InvoiceLine","type":"object","properties":{"sku":{"type":"string"},"quantity":{"type":"integer","minimum":1}},"required":["sku","quantity"],"additionalProperties":false}}}',
+    (
+        '{"$schema":"http://json-schema.org/draft-04/schema#",'
+        '"id":"https://example.com/schemas/legacy/invoice.schema.json","title":"Invoice",'
+        '"type":"object","properties":{"amount":{"type":"number","minimum":0,'
+        '"exclusiveMinimum":true},"discount":{"type":"number","maximum":100,'
+        '"exclusiveMaximum":false},"currency":{"$ref":"#/definitions/currency"},'
+        '"lines":{"type":"array","items":{"$ref":"#/definitions/legacy~1line.schema.json"}},'
+        '"id":{"type":"integer"}},"required":["amount","currency"],'
+        '"definitions":{"currency":{"enum":["EUR","USD"]},'
+        '"legacy/line.schema.json":{"title":"InvoiceLine","type":"object",'
+        '"properties":{"sku":{"type":"string"},"quantity":{"type":"integer","minimum":1}},'
+        '"required":["sku","quantity"],"additionalProperties":false}}}'
+    ),
     draft="draft-04",
 )
 """legacy/invoice.schema.json"""
@@ -184,7 +207,12 @@ invoice_serde: JsonSerde[Invoice] = JsonSerde(
 
 invoice_line_serde: JsonSerde[InvoiceLine] = JsonSerde(
     InvoiceLine,
-    '{"$schema":"http://json-schema.org/draft-04/schema#","id":"https://example.com/schemas/legacy/line.schema.json","title":"InvoiceLine","type":"object","properties":{"sku":{"type":"string"},"quantity":{"type":"integer","minimum":1}},"required":["sku","quantity"],"additionalProperties":false}',
+    (
+        '{"$schema":"http://json-schema.org/draft-04/schema#",'
+        '"id":"https://example.com/schemas/legacy/line.schema.json","title":"InvoiceLine",'
+        '"type":"object","properties":{"sku":{"type":"string"},"quantity":{"type":"integer",'
+        '"minimum":1}},"required":["sku","quantity"],"additionalProperties":false}'
+    ),
     draft="draft-04",
 )
 """legacy/line.schema.json"""
@@ -192,7 +220,16 @@ invoice_line_serde: JsonSerde[InvoiceLine] = JsonSerde(
 
 person_serde: JsonSerde[Person] = JsonSerde(
     Person,
-    '{"$schema":"https://json-schema.org/draft/2019-09/schema","$defs":{"base":{"$anchor":"base","type":"object","properties":{"id":{"type":"string","format":"uuid"}},"required":["id"]},"named":{"type":"object","properties":{"name":{"type":"string","minLength":1}},"required":["name"]}},"allOf":[{"$ref":"#/$defs/base"},{"$ref":"#/$defs/named"},{"properties":{"nickname":{"type":["string","null"]}}}],"properties":{"email":{"$ref":"#/$defs/named/properties/name","maxLength":40}},"dependentRequired":{"nickname":["email"]}}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2019-09/schema",'
+        '"$defs":{"base":{"$anchor":"base","type":"object","properties":{"id":{"type":"string",'
+        '"format":"uuid"}},"required":["id"]},"named":{"type":"object",'
+        '"properties":{"name":{"type":"string","minLength":1}},"required":["name"]}},'
+        '"allOf":[{"$ref":"#/$defs/base"},{"$ref":"#/$defs/named"},'
+        '{"properties":{"nickname":{"type":["string","null"]}}}],'
+        '"properties":{"email":{"$ref":"#/$defs/named/properties/name","maxLength":40}},'
+        '"dependentRequired":{"nickname":["email"]}}'
+    ),
     draft="2019-09",
 )
 """modern/person.schema.json"""
@@ -200,7 +237,15 @@ person_serde: JsonSerde[Person] = JsonSerde(
 
 point_serde: JsonSerde[Point] = JsonSerde(
     Point,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Point","type":"object","properties":{"xy":{"type":"array","prefixItems":[{"type":"number"},{"type":"number"}],"items":false},"xyz_and_tags":{"type":"array","prefixItems":[{"type":"number"},{"type":"number"},{"type":"number"}],"items":{"type":"string"},"minItems":3},"additionalItems":{"type":"string"},"dependencies":{"type":"integer"}},"required":["xy"],"additionalProperties":{"type":"integer"}}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Point",'
+        '"type":"object","properties":{"xy":{"type":"array","prefixItems":[{"type":"number"},'
+        '{"type":"number"}],"items":false},"xyz_and_tags":{"type":"array",'
+        '"prefixItems":[{"type":"number"},{"type":"number"},{"type":"number"}],'
+        '"items":{"type":"string"},"minItems":3},"additionalItems":{"type":"string"},'
+        '"dependencies":{"type":"integer"}},"required":["xy"],'
+        '"additionalProperties":{"type":"integer"}}'
+    ),
     draft="2020-12",
 )
 """modern/point.schema.json"""
@@ -208,7 +253,14 @@ point_serde: JsonSerde[Point] = JsonSerde(
 
 names_serde: JsonSerde[Names] = JsonSerde(
     Names,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Names","type":"object","properties":{"a":{"type":"string"},"ａ":{"type":"string"},"A":{"enum":["A","Ａ","ｂ","b"]},"Ａ":{"type":"integer"},"ä":{"type":"boolean"},"ö":{"type":"boolean"},"":{"type":"string"},"with space":{"type":"string"},"__class__":{"type":"string"},"MISSING":{"type":"string"},"model_config":{"type":"string"}},"additionalProperties":false}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema","title":"Names",'
+        '"type":"object","properties":{"a":{"type":"string"},"ａ":{"type":"string"},'
+        '"A":{"enum":["A","Ａ","ｂ","b"]},"Ａ":{"type":"integer"},"ä":{"type":"boolean"},'
+        '"ö":{"type":"boolean"},"":{"type":"string"},"with space":{"type":"string"},'
+        '"__class__":{"type":"string"},"MISSING":{"type":"string"},'
+        '"model_config":{"type":"string"}},"additionalProperties":false}'
+    ),
     draft="2020-12",
 )
 """names.schema.json"""
@@ -216,7 +268,12 @@ names_serde: JsonSerde[Names] = JsonSerde(
 
 flag_serde: JsonSerde[Flag] = JsonSerde(
     Flag,
-    '{"$schema":"http://json-schema.org/draft-06/schema#","title":"Flag","type":"object","properties":{"on":true,"never":false,"kind":{"const":"flag"},"names":{"type":"array","contains":{"const":"x"},"uniqueItems":true}},"propertyNames":{"maxLength":10},"if":{"required":["never"]},"then":false}',
+    (
+        '{"$schema":"http://json-schema.org/draft-06/schema#","title":"Flag","type":"object",'
+        '"properties":{"on":true,"never":false,"kind":{"const":"flag"},"names":{"type":"array",'
+        '"contains":{"const":"x"},"uniqueItems":true}},"propertyNames":{"maxLength":10},'
+        '"if":{"required":["never"]},"then":false}'
+    ),
     draft="draft-06",
 )
 """v6/flag.schema.json"""

@@ -99,7 +99,13 @@ class Phone(_js.JsonRecord):
 
 address_serde: JsonSerde[Address] = JsonSerde(
     Address,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"common/address.schema.json","title":"Address","description":"A postal address, shared by several schemas.","type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"},"country":{"type":"string","pattern":"^[A-Z]{2}$"}},"required":["city","country"],"additionalProperties":false}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema",'
+        '"$id":"common/address.schema.json","title":"Address","description":"A postal address, '
+        'shared by several schemas.","type":"object","properties":{"street":{"type":"string"},'
+        '"city":{"type":"string"},"country":{"type":"string","pattern":"^[A-Z]{2}$"}},'
+        '"required":["city","country"],"additionalProperties":false}'
+    ),
     draft="2020-12",
 )
 """common/address.schema.json"""
@@ -107,7 +113,12 @@ address_serde: JsonSerde[Address] = JsonSerde(
 
 customer_key_serde: JsonSerde[CustomerKey] = JsonSerde(
     CustomerKey,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"shop/customer_key.schema.json","title":"CustomerKey","type":"object","properties":{"customer_id":{"type":"string","format":"uuid"}},"required":["customer_id"],"additionalProperties":false}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema",'
+        '"$id":"shop/customer_key.schema.json","title":"CustomerKey","type":"object",'
+        '"properties":{"customer_id":{"type":"string","format":"uuid"}},'
+        '"required":["customer_id"],"additionalProperties":false}'
+    ),
     draft="2020-12",
 )
 """shop/customer_key.schema.json"""
@@ -115,7 +126,36 @@ customer_key_serde: JsonSerde[CustomerKey] = JsonSerde(
 
 customer_registered_serde: JsonSerde[CustomerRegistered] = JsonSerde(
     CustomerRegistered,
-    '{"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"shop/customer_registered.schema.json","title":"CustomerRegistered","description":"A customer registered. Docs with \\"\\"\\" quotes and a \\\\ backslash.","type":"object","properties":{"customer_id":{"type":"string","format":"uuid"},"email":{"type":"string","format":"email"},"homepage":{"type":"string","format":"uri"},"registered_at":{"type":"string","format":"date-time"},"birthday":{"type":"string","format":"date"},"address":{"$ref":"#/$defs/common~1address.schema.json"},"billing":{"allOf":[{"$ref":"#/$defs/common~1address.schema.json"}],"description":"allOf over a shared schema"},"tier":{"enum":["free","pro","enterprise"]},"schema_version":{"const":2},"nickname":{"type":["string","null"]},"class":{"type":"string"},"2fa-method":{"type":"string"},"model_config":{"type":"integer"},"contact":{"oneOf":[{"$ref":"#/$defs/Phone"},{"$ref":"#/$defs/Pager"}]},"score":{"anyOf":[{"type":"integer"},{"type":"string","pattern":"^[0-9]+%$"}]},"labels":{"type":"object","patternProperties":{"^[a-z][a-z0-9_]*$":{"type":"string"}},"additionalProperties":false},"preferences":{"type":"object","additionalProperties":{"type":"boolean"}},"extra":{"type":"object"},"tags":{"type":"array","items":{"type":"string"},"maxItems":5}},"required":["customer_id","email","registered_at","tier"],"additionalProperties":false,"$defs":{"Phone":{"type":"object","properties":{"kind":{"const":"phone"},"number":{"type":"string"}},"required":["kind","number"],"additionalProperties":false},"Pager":{"type":"object","properties":{"kind":{"const":"pager"},"code":{"type":"integer","minimum":0}},"required":["kind","code"],"additionalProperties":false},"common/address.schema.json":{"title":"Address","description":"A postal address, shared by several schemas.","type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"},"country":{"type":"string","pattern":"^[A-Z]{2}$"}},"required":["city","country"],"additionalProperties":false}}}',
+    (
+        '{"$schema":"https://json-schema.org/draft/2020-12/schema",'
+        '"$id":"shop/customer_registered.schema.json","title":"CustomerRegistered",'
+        '"description":"A customer registered. Docs with \\"\\"\\" quotes and a \\\\ backslash.",'
+        '"type":"object","properties":{"customer_id":{"type":"string","format":"uuid"},'
+        '"email":{"type":"string","format":"email"},"homepage":{"type":"string","format":"uri"},'
+        '"registered_at":{"type":"string","format":"date-time"},"birthday":{"type":"string",'
+        '"format":"date"},"address":{"$ref":"#/$defs/common~1address.schema.json"},'
+        '"billing":{"allOf":[{"$ref":"#/$defs/common~1address.schema.json"}],'
+        '"description":"allOf over a shared schema"},"tier":{"enum":["free","pro","enterprise"]},'
+        '"schema_version":{"const":2},"nickname":{"type":["string","null"]},'
+        '"class":{"type":"string"},"2fa-method":{"type":"string"},'
+        '"model_config":{"type":"integer"},"contact":{"oneOf":[{"$ref":"#/$defs/Phone"},'
+        '{"$ref":"#/$defs/Pager"}]},"score":{"anyOf":[{"type":"integer"},{"type":"string",'
+        '"pattern":"^[0-9]+%$"}]},"labels":{"type":"object",'
+        '"patternProperties":{"^[a-z][a-z0-9_]*$":{"type":"string"}},'
+        '"additionalProperties":false},"preferences":{"type":"object",'
+        '"additionalProperties":{"type":"boolean"}},"extra":{"type":"object"},'
+        '"tags":{"type":"array","items":{"type":"string"},"maxItems":5}},'
+        '"required":["customer_id","email","registered_at","tier"],"additionalProperties":false,'
+        '"$defs":{"Phone":{"type":"object","properties":{"kind":{"const":"phone"},'
+        '"number":{"type":"string"}},"required":["kind","number"],"additionalProperties":false},'
+        '"Pager":{"type":"object","properties":{"kind":{"const":"pager"},'
+        '"code":{"type":"integer","minimum":0}},"required":["kind","code"],'
+        '"additionalProperties":false},"common/address.schema.json":{"title":"Address",'
+        '"description":"A postal address, shared by several schemas.","type":"object",'
+        '"properties":{"street":{"type":"string"},"city":{"type":"string"},'
+        '"country":{"type":"string","pattern":"^[A-Z]{2}$"}},"required":["city","country"],'
+        '"additionalProperties":false}}}'
+    ),
     draft="2020-12",
 )
 """shop/customer_registered.schema.json"""

@@ -382,7 +382,21 @@ _P_class_ = (
 
 class__serde: AvroSerde[class_] = AvroSerde(
     class_,
-    '{"type":"record","name":"edge.cases.class","doc":"Docs hold \\"\\"\\" triple quotes, a \\\\ backslash,\\nnewlines\\tand tabs, and end with a quote\\"","fields":[{"name":"class","type":"string","doc":"\\"\\"\\" in a field doc \\\\"},{"name":"from","type":"int"},{"name":"type","type":"string"},{"name":"id","type":"long"},{"name":"schema","type":"string"},{"name":"model_config","type":"string"},{"name":"json","type":"string"},{"name":"str","type":"string","default":"s"},{"name":"int","type":"int","default":3},{"name":"None","type":["null","string"],"default":null},{"name":"_private","type":"string"},{"name":"ok","type":"boolean"},{"name":"Status","type":{"type":"enum","name":"edge.cases.Status","symbols":["None","True","class","name","value","_hidden"]}},{"name":"status","type":"edge.cases.Status"},{"name":"range","type":{"type":"record","name":"edge.cases.len","doc":"Named like builtins the generated codecs call.","fields":[{"name":"isinstance","type":["null","int"],"default":null}]}}]}',
+    (
+        '{"type":"record","name":"edge.cases.class","doc":"Docs hold \\"\\"\\" triple quotes, a \\\\ '
+        'backslash,\\nnewlines\\tand tabs, and end with a quote\\"","fields":[{"name":"class",'
+        '"type":"string","doc":"\\"\\"\\" in a field doc \\\\"},{"name":"from","type":"int"},'
+        '{"name":"type","type":"string"},{"name":"id","type":"long"},{"name":"schema",'
+        '"type":"string"},{"name":"model_config","type":"string"},{"name":"json",'
+        '"type":"string"},{"name":"str","type":"string","default":"s"},{"name":"int",'
+        '"type":"int","default":3},{"name":"None","type":["null","string"],"default":null},'
+        '{"name":"_private","type":"string"},{"name":"ok","type":"boolean"},{"name":"Status",'
+        '"type":{"type":"enum","name":"edge.cases.Status","symbols":["None","True","class",'
+        '"name","value","_hidden"]}},{"name":"status","type":"edge.cases.Status"},'
+        '{"name":"range","type":{"type":"record","name":"edge.cases.len","doc":"Named like '
+        'builtins the generated codecs call.","fields":[{"name":"isinstance","type":["null",'
+        '"int"],"default":null}]}}]}'
+    ),
     _w_class_,
     _r_class_,
     _P_class_,
