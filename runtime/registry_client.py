@@ -157,7 +157,7 @@ class ConfluentRegistry:
             registered = self._version(subject, version)
         if registered is None:
             raise SchemaNotRegisteredError(
-                f"subject {subject!r} has no {label} in {self.url} "
+                f"subject {subject!r} has no {'versions' if version == 'latest' else label} in {self.url} "
                 f"(lookup mode never registers: register it first, e.g. with `schemabus register`)"
             )
         held_type = registered.schema.schema_type or "AVRO"

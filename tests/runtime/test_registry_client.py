@@ -191,5 +191,5 @@ def test_an_unreadable_schema_is_not_compared_with_the_registered_versions(fake:
 
 def test_a_missing_latest_version_is_not_registered(fake: FakeRegistry) -> None:
     fake.on("GET", f"/subjects/{SUBJECT}/versions/latest", error(404, 40401))
-    with pytest.raises(SchemaNotRegisteredError, match=r"has no (the )?latest version"):
+    with pytest.raises(SchemaNotRegisteredError, match=r"has no versions in "):
         fake.client().lookup_version(SUBJECT, "latest", RECORD, "AVRO")
