@@ -98,7 +98,7 @@ class HandlerLoop:
             self._fatal = error
         elif error.code() in AUTHENTICATION_CODES and self._refused is None:
             self._refused = AuthenticationError(self.topic.name, f"authentication failed: {text}", code=error.name())
-        log.warning("%s: %s", self.group, text)
+        librdkafka_logger().warning("%s: %s", self.group, text)  # each condition once a minute
 
     def _on_loop(self, coro: Any, timeout: float) -> Any:
         """Run ``coro`` on the event loop from the consumer thread and wait for its result."""

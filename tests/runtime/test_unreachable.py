@@ -131,3 +131,38 @@ def test_unavailable_errors_survive_pickling() -> None:
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error) and str(copy) == str(error)
     assert str(kafka) == "Kafka broker h:1 is unavailable: could not read t (tried for 2.0s); last error: refused"
+
+
+def test_a_consumer_reports_each_broker_error_once(caplog: pytest.LogCaptureFixture) -> None:
+    """The consumer's error callback (librdkafka calls it on every reconnect) logs each condition once."""
+    import asyncio
+
+    import platform_events as pe
+    from schemabus.runtime.consumer import ConsumerRunner
+    from schemabus.runtime.testing import InMemoryRegistry
+
+    address = f"127.0.0.1:{closed_port()}"
+    logger = logging.getLogger(LIBRDKAFKA_LOGGER)
+    before_filters = _Count()
+    logger.filters.insert(0, before_filters)
+    caplog.set_level(logging.WARNING, logger=LIBRDKAFKA_LOGGER)
+
+    @pe.AGENT_LIFECYCLE_CREATED.handler(group="unreachable")
+    async def handle(event: object) -> None:
+        pass
+
+    runner = ConsumerRunner(
+        address, InMemoryRegistry(), [handle], dead_letters=False, extra_config={"reconnect.backoff.max.ms": 100}
+    )
+
+    async def run_briefly() -> None:
+        asyncio.get_running_loop().call_later(3, runner.stop)
+        await runner.run()
+
+    try:
+        asyncio.run(run_briefly())
+    finally:
+        logger.removeFilter(before_filters)
+    ours = [r.getMessage() for r in caplog.records if r.getMessage().startswith("unreachable: ")]
+    assert ours and len(ours) == len(set(ours)), ours  # each condition once
+    assert before_filters.records > len(ours), "librdkafka reported the same errors again, held back"
