@@ -43,6 +43,7 @@ class InMemoryLog:
     def __init__(self) -> None:
         self._logs: dict[tuple[str, int], list[StoredRecord]] = defaultdict(list)
         self._partitions: dict[str, int] = {}
+        self._keyless: dict[str, int] = defaultdict(int)  # per topic: keyless records stored so far
         self._committed: dict[tuple[str, str, int], int] = {}
         self.changed = threading.Condition()
 
@@ -66,8 +67,11 @@ class InMemoryLog:
         """Store a record in the partition its key hashes to (keyless records go round the partitions)."""
         with self.changed:
             count = self._partitions.setdefault(topic, max(partitions, 1))
-            sent = sum(len(log) for (name, _), log in self._logs.items() if name == topic)
-            partition = (zlib.crc32(key) if key is not None else sent) % count
+            if key is None:
+                partition = self._keyless[topic] % count
+                self._keyless[topic] += 1
+            else:
+                partition = zlib.crc32(key) % count
             log = self._logs[(topic, partition)]
             record = StoredRecord(
                 topic, partition, len(log), key, value, tuple(normalize_headers(headers)), int(time.time() * 1000)
