@@ -80,6 +80,11 @@ _LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "dlq",
         "Dead-letter topics (dlq.{topic}): inspect and replay records that could not be handled.",
     ),
+    "topics": (
+        "schemabus.runtime.topics_cli",
+        "topics",
+        "Topics: plan and apply the catalog's topics on a Kafka cluster.",
+    ),
 }
 
 

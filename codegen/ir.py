@@ -192,6 +192,10 @@ class Topic:
     source: Source = field(compare=False)
     doc: str | None = None
     deleted: bool = False
+    # None: the broker's default (default.replication.factor).
+    replication_factor: int | None = None
+    # Further topic-level Kafka configs (names checked against Kafka's), values as Kafka writes them.
+    configs: tuple[tuple[str, str], ...] = ()
 
     @property
     def key_subject(self) -> str:

@@ -25,13 +25,25 @@ from ..ir import (
     Topic,
     Union,
 )
+from .topic_configs import CATALOG_KEYS, KAFKA_TOPIC_CONFIGS
 
 TOPIC_NAME = re.compile(r"[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*")
 COMPATIBILITY_LEVELS = LEVELS
 CLEANUP_POLICIES = ("delete", "compact", "compact,delete", "delete,compact")
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
-_TOPIC_KEYS = {"key", "value", "partitions", "retention", "cleanup_policy", "compatibility", "doc", "deleted"}
-_DEFAULT_KEYS = {"partitions", "retention", "cleanup_policy", "compatibility"}
+_TOPIC_KEYS = {
+    "key",
+    "value",
+    "partitions",
+    "retention",
+    "cleanup_policy",
+    "compatibility",
+    "doc",
+    "deleted",
+    "replication_factor",
+    "configs",
+}
+_DEFAULT_KEYS = {"partitions", "retention", "cleanup_policy", "compatibility", "replication_factor", "configs"}
 DEFAULTS: dict[str, Any] = {"partitions": 3, "retention": "7d", "cleanup_policy": "delete", "compatibility": "BACKWARD"}
 
 
@@ -44,6 +56,32 @@ def parse_retention(value: Any, src: Source) -> int:
         if m:
             return int(m.group(1)) * _UNITS[m.group(2)]
     raise SchemaError(src, f'retention must be a number with a unit (ms, s, m, h, d) or "infinite", not {value!r}')
+
+
+def parse_configs(value: Any, src: Source) -> tuple[dict[str, str], list[SchemaError]]:
+    """A ``configs`` table: Kafka topic config name -> value (a string, integer, float or boolean,
+    kept as the text Kafka shows: ``true``, ``1048576``). Unknown names are errors, as are the two the
+    catalog sets with its own keys (``retention``, ``cleanup_policy``)."""
+    if not isinstance(value, dict):
+        return {}, [SchemaError(src, 'configs must be a table of Kafka topic configs ({ "segment.ms" = ... })')]
+    out: dict[str, str] = {}
+    errors: list[SchemaError] = []
+    unknown = sorted(k for k in value if k not in KAFKA_TOPIC_CONFIGS)
+    if unknown:
+        names = ", ".join(_quoted(k) for k in unknown)
+        errors.append(SchemaError(src, f"unknown Kafka topic config{'s' if len(unknown) > 1 else ''} {names}"))
+    for k, v in value.items():
+        if k in unknown:
+            continue
+        if k in CATALOG_KEYS:
+            errors.append(SchemaError(src.at(k), f"set {_quoted(k)} with the topic's {CATALOG_KEYS[k]} key"))
+        elif isinstance(v, bool):
+            out[k] = "true" if v else "false"
+        elif isinstance(v, int | float | str):
+            out[k] = str(v)
+        else:
+            errors.append(SchemaError(src.at(k), f"{_quoted(k)} must be a string, number or boolean"))
+    return out, errors
 
 
 def _schema_use(value: Any, src: Source, schema_files: set[str]) -> SchemaUse:
@@ -87,6 +125,10 @@ def read_catalog(file: str, text: str, schema_files: set[str]) -> tuple[tuple[To
     for k, v in given.items():
         if k not in _DEFAULT_KEYS:
             errors.append(SchemaError(src.at("defaults", k), f'unknown key "{k}" in [defaults]'))
+        elif k == "configs":
+            default_configs, config_errors = parse_configs(v, src.at("defaults", k))
+            errors += config_errors
+            defaults[k] = default_configs
         else:
             defaults[k] = v
     topics = doc.get("topics", {})
@@ -153,6 +195,16 @@ def _topic(
     key = check(lambda: _schema_use(spec["key"], tsrc.at("key"), schema_files)) if "key" in spec else None
     value = check(lambda: _schema_use(spec["value"], tsrc.at("value"), schema_files)) if "value" in spec else None
     retention = check(lambda: parse_retention(s["retention"], tsrc.at("retention")))
+    replication = s.get("replication_factor")
+    if replication is not None and (
+        not isinstance(replication, int) or isinstance(replication, bool) or replication < 1
+    ):
+        errors.append(SchemaError(tsrc.at("replication_factor"), "replication_factor must be a positive integer"))
+    configs = dict(defaults.get("configs", {}))
+    if "configs" in spec:
+        own, config_errors = parse_configs(spec["configs"], tsrc.at("configs"))
+        errors += config_errors
+        configs.update(own)
     if errors or value is None:
         return None, errors
     topic = Topic(
@@ -166,6 +218,8 @@ def _topic(
         source=tsrc,
         doc=doc_line,
         deleted=bool(spec.get("deleted", False)),
+        replication_factor=replication,
+        configs=tuple(sorted(configs.items())),
     )
     return topic, []
 

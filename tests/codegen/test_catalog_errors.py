@@ -73,3 +73,47 @@ def test_a_topic_value_that_is_not_a_record_says_what_it_is(tmp_path: Path, sche
     result = CliRunner().invoke(main, ["generate", "--project", str(tmp_path)])
     assert result.exit_code == 2, result.output
     assert f"value.avsc is not a record: a topic's Avro value must be a record (its type is {kind})" in result.output
+
+
+def test_replication_factor_and_kafka_configs_are_read() -> None:
+    text = (
+        '[defaults]\nconfigs = { "segment.ms" = 3600000 }\n'
+        '[topics."a.b.c"]\nvalue = "agent/created.avsc"\nreplication_factor = 3\n'
+        'configs = { "min.insync.replicas" = 2, "preallocate" = true, "min.cleanable.dirty.ratio" = 0.25 }\n'
+        '[topics."a.b.d"]\nvalue = "agent/created.avsc"\n'
+    )
+    topics, errors = read_catalog("catalog.toml", text, FILES)
+    assert errors == []
+    first, second = topics
+    assert first.replication_factor == 3
+    assert dict(first.configs) == {
+        "min.cleanable.dirty.ratio": "0.25",
+        "min.insync.replicas": "2",
+        "preallocate": "true",
+        "segment.ms": "3600000",
+    }
+    assert second.replication_factor is None
+    assert dict(second.configs) == {"segment.ms": "3600000"}
+
+
+@pytest.mark.parametrize(
+    ("configs", "expected"),
+    [
+        ('{ "retention.hours" = 1, "segment.ms" = 1, "colour" = "x" }',
+         'catalog.toml#/topics/a.b.c/configs: unknown Kafka topic configs "colour", "retention.hours"'),
+        ('{ "retention.ms" = 1 }', 'catalog.toml#/topics/a.b.c/configs/retention.ms: set "retention.ms" with the '
+         "topic's retention key"),
+        ('{ "segment.ms" = [1] }', 'catalog.toml#/topics/a.b.c/configs/segment.ms: "segment.ms" must be a string'),
+        ("3", "catalog.toml#/topics/a.b.c/configs: configs must be a table"),
+    ],
+    ids=["unknown", "own-key", "array", "not-a-table"],
+)  # fmt: skip
+def test_configs_that_kafka_does_not_know_are_named(configs: str, expected: str) -> None:
+    errors = errors_of(f'[topics."a.b.c"]\nvalue = "agent/created.avsc"\nconfigs = {configs}\n')
+    assert any(e.startswith(expected) for e in errors), errors
+
+
+@pytest.mark.parametrize("value", ["0", "true", '"3"'])
+def test_replication_factor_must_be_a_positive_integer(value: str) -> None:
+    errors = errors_of(f'[topics."a.b.c"]\nvalue = "agent/created.avsc"\nreplication_factor = {value}\n')
+    assert any("replication_factor must be a positive integer" in e for e in errors), errors
