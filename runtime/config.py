@@ -56,6 +56,7 @@ __all__ = [
     "KafkaConfig",
     "ProducerSettings",
     "RegistryConfig",
+    "TopicCheck",
     "redact",
 ]
 
@@ -358,6 +359,10 @@ class RegistryConfig(BaseModel):
         return _build(cls, values, names)
 
 
+# What a bus or runner does at start about its catalog topics (README, "Operations: topics").
+TopicCheck = Literal["create", "verify", "off"]
+
+
 class ProducerSettings(BaseModel):
     """Producer tuning. The defaults favour durability (``acks=all``, idempotence: no duplicates and
     no reordering on retries) and throughput (5 ms linger, lz4)."""
@@ -390,6 +395,11 @@ class ProducerSettings(BaseModel):
         gt=0,
         description="transaction.timeout.ms: the broker aborts a transaction left open this long "
         "(librdkafka's default, 60 s, when None)",
+    )
+    topic_check: TopicCheck = Field(
+        default="create",
+        description="before the first record to a topic: create it as the catalog declares it when missing "
+        "(create), fail unless it exists with the catalog's partitions (verify), or nothing (off)",
     )
 
     @model_validator(mode="before")
@@ -479,6 +489,11 @@ class ConsumerSettings(BaseModel):
         default=15.0, gt=0, description="seconds a revoked partition's current record may take to finish"
     )
     shutdown_timeout: float = Field(default=30.0, gt=0, description="seconds fetched records may take at shutdown")
+    topic_check: TopicCheck = Field(
+        default="create",
+        description="at start: create the handlers' topics as the catalog declares them when missing "
+        "(create), fail unless they exist with the catalog's partitions (verify), or nothing (off)",
+    )
     auto_offset_reset: Literal["earliest", "latest", "error"] = Field(
         default="earliest", description="where a group without a committed offset starts (auto.offset.reset)"
     )

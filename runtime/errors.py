@@ -35,6 +35,7 @@ __all__ = [
     "RegistryUnavailableError",
     "SchemabusError",
     "ServerUnavailableError",
+    "TopicMismatchError",
     "TransactionAbortedError",
     "TransactionError",
     "TransactionOutcomeUnknownError",
@@ -44,6 +45,16 @@ __all__ = [
 
 class SchemabusError(Exception):
     """Base of every error the schemabus runtime raises on its own."""
+
+
+class TopicMismatchError(SchemabusError):
+    """A topic is missing on the cluster, or its partition count differs from the catalog's (the
+    ``verify`` topic check of :class:`~schemabus.runtime.config.ProducerSettings` and
+    :class:`~schemabus.runtime.config.ConsumerSettings`). ``topics`` names them."""
+
+    def __init__(self, message: str, *, topics: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.topics = topics
 
 
 class ConfigError(SchemabusError):

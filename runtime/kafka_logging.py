@@ -153,6 +153,7 @@ class BrokerErrors:
         self._secrets = list(secrets)
         self.last_specific: str | None = None
         self.last_any: str | None = None
+        self.all_down = False  # librdkafka said every broker is down (at some point)
 
     @property
     def server(self) -> str:
@@ -165,6 +166,8 @@ class BrokerErrors:
         text = redact(plain(error.str()), self._secrets)
         log.debug("librdkafka error %s: %s", error.name(), text)
         self.last_any = text
+        if error.code() == KafkaError._ALL_BROKERS_DOWN:
+            self.all_down = True
         if error.code() in _SPECIFIC:
             self.last_specific = text
 

@@ -18,6 +18,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from .bus import RecordCodec
+from .config import ConsumerSettings
 from .consumer import ConsumerRunner
 from .errors import IncompatibleSchemaError, RegistryError
 from .handler import AnyHandler, consumer_group
@@ -215,6 +216,8 @@ class InMemoryBus:
             service=self.service,
             retry=self.retry,
             dead_letters=InMemoryDeadLetterWriter(self.log) if self.dead_letters else False,
+            # Its topics live in the in-memory log: there is no cluster to check them on.
+            settings=ConsumerSettings(topic_check="off"),
             commit_interval=0.001,
             poll_timeout=0.005,
             consumer_factory=partial(InMemoryConsumer, log=self.log),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 
@@ -30,7 +30,8 @@ def normalize_headers(headers: Headers | None) -> list[tuple[str, bytes]]:
 
 @dataclass(frozen=True, eq=False)
 class Topic(Generic[K, V]):
-    """One topic of the catalog: its name, key and value serdes, and its broker settings."""
+    """One topic of the catalog: its name, key and value serdes, and its broker settings
+    (``replication_factor`` None: the broker's default; ``configs``: further Kafka topic configs)."""
 
     name: str
     key: Serde[K] | None
@@ -39,7 +40,14 @@ class Topic(Generic[K, V]):
     retention_ms: int = 7 * 24 * 3600 * 1000
     cleanup_policy: str = "delete"
     compatibility: str = "BACKWARD"
+    replication_factor: int | None = None
+    configs: Mapping[str, str] = field(default_factory=dict)
     doc: str = ""
+
+    def topic_configs(self) -> dict[str, str]:
+        """Every topic config the catalog sets, as Kafka takes them: ``retention.ms``, ``cleanup.policy``
+        and :attr:`configs`."""
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": self.cleanup_policy, **self.configs}
 
     # Cached: the serialization path asks for the subject on every record.
     @cached_property

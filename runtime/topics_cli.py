@@ -57,6 +57,13 @@ class _Failed(click.ClickException):
         click.echo(f"error: {self.format_message()}", err=True)
 
 
+def _text(error: Exception) -> str:
+    """The error's message; a refusal's reason alone (its message speaks of publishing)."""
+    from .errors import PublishError
+
+    return error.reason if isinstance(error, PublishError) else str(error)
+
+
 def _wanted(project: Path | None) -> list[WantedTopic]:
     """The catalog's topics (the schemas load too: a broken catalog or schema is an error, exit 2)."""
     from schemabus.codegen.cli import project_config
@@ -128,7 +135,7 @@ def plan_command(bootstrap_servers: str, project: Path | None, fmt: str, timeout
     except ServerUnavailableError:
         raise
     except SchemabusError as e:
-        raise _Failed(str(e)) from None
+        raise _Failed(_text(e)) from None
     if fmt == "json":
         click.echo(json.dumps(plan.to_json(), indent=2))
     else:
@@ -175,7 +182,7 @@ def apply_command(
     except ServerUnavailableError:
         raise
     except SchemabusError as e:
-        raise _Failed(str(e)) from None
+        raise _Failed(_text(e)) from None
     if fmt == "json":
         out = plan.to_json()
         out["applied"] = [c.topic for c in applied.done]  # per change, in the order of "changes"

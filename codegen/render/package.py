@@ -338,6 +338,9 @@ def _render_topics(project: Project, models: dict[str, _Model]) -> tuple[str, li
                 "retention_ms": naming.literal(t.retention_ms),
                 "cleanup_policy": naming.literal(t.cleanup_policy),
                 "compatibility": naming.literal(t.compatibility),
+                # Emitted only when the catalog sets them: the broker's default replication, no configs.
+                "replication_factor": None if t.replication_factor is None else naming.literal(t.replication_factor),
+                "configs": naming.literal(dict(t.configs)) if t.configs else None,
                 "doc": naming.literal(t.doc or ""),
                 "publisher_doc": naming.docstring(f"Publishes ``{value_type}`` to ``{t.name}``{keyed}."),
                 "handler_doc": naming.docstring(f"Handles ``{t.name}``: subclass it and implement :meth:`handle`."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -22,8 +23,9 @@ from ..config import (
     secret_values,
 )
 from ..dlq import ClientConfig, DeadLetterWriter
-from ..errors import ConfigError
+from ..errors import ConfigError, ServerUnavailableError
 from ..handler import AnyHandler, consumer_group
+from ..kafka.topics import check_topics
 from ..registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry, SchemaVersion
 from ..retry import RetryPolicy
 from .exactly_once import TransactionalLoop
@@ -40,6 +42,8 @@ H = TypeVar("H", bound=AnyHandler)
 
 # What the runner's commits need (RUNNER_CONSUMER_PROPERTIES: the caller may not set them otherwise).
 _FORCED: dict[str, Any] = {"enable.auto.commit": False, "enable.auto.offset.store": False}
+log = logging.getLogger("schemabus.consumer")
+_TOPIC_CHECK_S = 10.0  # the topic check at start: at most this long (less when every broker is down)
 _PROBE_GROUP = "schemabus-config-check"  # the group.id of the configuration checked at construction
 
 
@@ -387,7 +391,15 @@ class ConsumerRunner:
                 self._owned_registry.close()
 
     def _prepare(self) -> DeadLetterWriter | None:
-        """Off the event loop: find the reader schemas' ids once, create the dead-letter producer."""
+        """Off the event loop: check the handlers' topics (``topic_check``), find the reader schemas' ids
+        once, create the dead-letter producer."""
+        if self.settings.topic_check != "off":
+            try:
+                check_topics(
+                    self.config, [h.topic for h in self._handlers], self.settings.topic_check, timeout=_TOPIC_CHECK_S
+                )
+            except ServerUnavailableError as e:  # the consumers report the outage as they do
+                log.warning("could not check the handlers' topics against the catalog: %s", e)
         ids = self.codec.ids
         for handler in self._handlers:
             topic = handler.topic

@@ -31,16 +31,16 @@ from ..config import (
     RegistryConfig,
     redact,
 )
-from ..errors import ConfigError, PublishBatchError, PublishError, SchemabusError
+from ..errors import ConfigError, PublishBatchError, PublishError, SchemabusError, ServerUnavailableError
 from ..kafka_logging import librdkafka_logger
 from ..registry import IdMode, SchemaIds, SchemaRegistry, SchemaVersion
 from ..registry_client import ConfluentRegistry
 from ..topic import DeliveryResult, Headers, Topic, normalize_headers
 from ..transactions import Transaction
-from .admin import ensure_topics
 from .delivery import INLINE_POLL_EVERY, Delivery, Record
 from .errors import error_text
 from .health import DRAIN_OLD_PRODUCER_S, Health
+from .topics import check_topics, ensure_topics
 from .transactions import Transactions
 
 __all__ = ["KafkaBus", "ensure_topics"]
@@ -52,6 +52,7 @@ log = logging.getLogger("schemabus.kafka")
 _rdkafka_log = librdkafka_logger()  # librdkafka's lines, each condition once (see kafka_logging)
 
 _get_running_loop = asyncio.get_running_loop
+_TOPIC_CHECK_TIMEOUT_S = 10.0  # at most, for the topic check before a topic's first record
 
 
 class KafkaBus:
@@ -85,6 +86,9 @@ class KafkaBus:
         self.codec = RecordCodec(SchemaIds(self.registry, mode, versions))
         self._secrets = self.kafka.secrets()
         self._delivery_timeout_s = self.settings.delivery_timeout_ms / 1000
+        self._admin_config = self.kafka.librdkafka_config()
+        down = self.settings.broker_down_timeout_ms
+        self._topic_check_timeout = min(_TOPIC_CHECK_TIMEOUT_S, self._delivery_timeout_s, down / 1000 if down else 10.0)
         # The codec's bound serializers, read here without a call per record (the codec fills it).
         self._encoders = self.codec.encoders
 
@@ -298,7 +302,17 @@ class KafkaBus:
         health = self._health
         if health.closed:  # its registry client is closed too: refuse as publish does, not with the client's error
             raise health.refusal(topic.name, health.failure)
+        if self.settings.topic_check != "off":
+            self._check_topic(topic)
         return self.codec.encoder(topic)
+
+    def _check_topic(self, topic: Topic[Any, Any]) -> None:
+        """The ``topic_check`` before a topic's first record (README, "Operations: topics"). Passed over
+        with a warning when no broker answers: publishing then reports the outage as it does."""
+        try:
+            check_topics(self._admin_config, [topic], self.settings.topic_check, timeout=self._topic_check_timeout)
+        except ServerUnavailableError as e:
+            log.warning("could not check topic %s against the catalog: %s", topic.name, e)
 
     async def _wait_for_room(self, record: Record, callback: Any) -> None:
         deadline = time.monotonic() + self._delivery_timeout_s

@@ -12,12 +12,15 @@ when allowed (``allow_repartition``).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs lack the re-exports
     AdminClient,
     AlterConfigOpType,
@@ -27,9 +30,10 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs lack 
     NewTopic,
 )
 
-from ..config import redact, secret_values
-from ..errors import AuthorizationError, SchemabusError
+from ..config import KafkaConfig, TopicCheck, redact, secret_values
+from ..errors import AuthorizationError, SchemabusError, ServerUnavailableError, TopicMismatchError
 from ..kafka_logging import BrokerErrors
+from ..topic import Topic
 from .errors import AUTHORIZATION_CODES, error_text, kafka_error
 
 __all__ = [
@@ -43,9 +47,14 @@ __all__ = [
     "TopicPlan",
     "WantedTopic",
     "apply_plan",
+    "check_topics",
+    "ensure_topics",
     "plan_topics",
     "read_cluster",
+    "wanted_topic",
 ]
+
+log = logging.getLogger("schemabus.kafka")
 
 REPARTITION_REASON = (
     "the topic is keyed: more partitions change which partition each key goes to "
@@ -78,6 +87,18 @@ class ClusterTopic:
     partitions: int
     replication_factor: int
     configs: Mapping[str, str] = field(default_factory=dict)
+
+
+def wanted_topic(topic: Topic[Any, Any], *, replication_factor: int | None = None) -> WantedTopic:
+    """What a runtime :class:`Topic` (a generated constant) declares; ``replication_factor`` overrides
+    its own."""
+    return WantedTopic(
+        topic.name,
+        topic.partitions,
+        topic.topic_configs(),
+        replication_factor=topic.replication_factor if replication_factor is None else replication_factor,
+        keyed=topic.key is not None,
+    )
 
 
 # --- the plan -----------------------------------------------------------------------------------
@@ -257,8 +278,12 @@ def _refused(conf: Mapping[str, Any], what: str, topic: str, e: BaseException) -
     error = kafka_error(e)
     text = redact(error_text(e), secret_values(conf))
     if error is not None and error.code() in AUTHORIZATION_CODES:
-        return AuthorizationError(topic, f"not authorized to {what} {topic}: {text}")
+        return AuthorizationError(topic, f"not authorized to {what} {topic}: {text}", code=error.name())
     return SchemabusError(f"cannot {what} {topic}: {text}")
+
+
+class _AlreadyExists(Exception):
+    """A topic to create exists already."""
 
 
 def _result(conf: Mapping[str, Any], errors: BrokerErrors, what: str, topic: str, future: Any, timeout: float) -> Any:
@@ -269,9 +294,25 @@ def _result(conf: Mapping[str, Any], errors: BrokerErrors, what: str, topic: str
         error = kafka_error(e)
         if error is not None and errors.unreachable_error(error):
             raise errors.unavailable(f"{what} {topic}", elapsed=time.monotonic() - started) from None
+        if error is not None and error.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            raise _AlreadyExists from None
         raise _refused(conf, what, topic, e) from None
     except concurrent.futures.TimeoutError:
         raise errors.unavailable(f"{what} {topic}", elapsed=time.monotonic() - started) from None
+
+
+def _list_topics(admin: AdminClient, errors: BrokerErrors, timeout: float) -> Any:
+    """The cluster's metadata, asked in slices of a second: when librdkafka reports every broker down
+    (a closed port, a stopped cluster) the wait ends then, not at ``timeout``."""
+    started = time.monotonic()
+    while True:
+        wait = max(min(timeout - (time.monotonic() - started), 1.0), 0.01)
+        try:
+            return errors.call("list the topics", partial(admin.list_topics, timeout=wait))
+        except ServerUnavailableError:
+            errors.drain(admin)
+            if errors.all_down or time.monotonic() - started >= timeout:
+                raise errors.unavailable("list the topics", elapsed=time.monotonic() - started, client=admin) from None
 
 
 def read_cluster(conf: Mapping[str, Any], names: Iterable[str], *, timeout: float) -> dict[str, ClusterTopic]:
@@ -279,7 +320,7 @@ def read_cluster(conf: Mapping[str, Any], names: Iterable[str], *, timeout: floa
     the configs of those among ``names``. Raises ServerUnavailableError when no broker answers within
     ``timeout`` seconds, SchemabusError (AuthorizationError) when the cluster refuses."""
     admin, errors = _admin(conf)
-    metadata = errors.call("list the topics", lambda: admin.list_topics(timeout=timeout), client=admin)
+    metadata = _list_topics(admin, errors, timeout)
     out: dict[str, ClusterTopic] = {}
     for name, t in metadata.topics.items():
         if name.startswith("__") or t.error is not None:
@@ -334,7 +375,9 @@ def apply_plan(
             request_timeout=timeout,
         )
         for c in creates:
-            _result(conf, errors, "create topic", c.topic, futures[c.topic], timeout)
+            # _AlreadyExists: created meanwhile (another process applying, or a broker's auto-creation)
+            with contextlib.suppress(_AlreadyExists):
+                _result(conf, errors, "create topic", c.topic, futures[c.topic], timeout)
             done.append(c)
     raises: list[RaisePartitions] = []
     for change in plan.changes:
@@ -365,3 +408,85 @@ def apply_plan(
             _result(conf, errors, "set the configs of", s.topic, by_topic[s.topic], timeout)
             done.append(s)
     return AppliedPlan(tuple(done), tuple(held))
+
+
+# --- the runtime's topics -----------------------------------------------------------------------
+
+
+def _creates(
+    conf: Mapping[str, Any], wanted: list[WantedTopic], timeout: float
+) -> tuple[TopicPlan, dict[str, ClusterTopic]]:
+    """The plan that creates those of ``wanted`` the cluster lacks (every topic is listed: a metadata
+    request naming a missing topic could make the broker auto-create it with its defaults)."""
+    cluster = read_cluster(conf, (), timeout=timeout)
+    plan = plan_topics(wanted, cluster)
+    return TopicPlan(tuple(c for c in plan.changes if isinstance(c, CreateTopic))), cluster
+
+
+def ensure_topics(
+    kafka: KafkaConfig | str,
+    topics: Iterable[Topic[Any, Any]],
+    *,
+    replication_factor: int | None = None,
+    timeout: float = 30.0,
+) -> list[str]:
+    """Create each of ``topics`` that does not exist yet, as the catalog declares it (partitions,
+    replication, ``retention.ms``, ``cleanup.policy`` and its further configs; ``replication_factor``
+    overrides the topic's). Existing topics are left as they are (``schemabus topics apply`` changes
+    them). Returns the names created; raises ServerUnavailableError when no broker answers within
+    ``timeout`` seconds, SchemabusError (AuthorizationError) naming a topic the cluster refused."""
+    wanted = [wanted_topic(t, replication_factor=replication_factor) for t in topics]
+    if not wanted:
+        return []
+    config = kafka if isinstance(kafka, KafkaConfig) else KafkaConfig(bootstrap_servers=kafka)
+    conf = config.librdkafka_config()
+    plan, _ = _creates(conf, wanted, timeout)
+    return [c.topic for c in apply_plan(conf, plan, timeout=timeout).done]
+
+
+def check_topics(
+    conf: Mapping[str, Any], topics: Iterable[Topic[Any, Any]], mode: TopicCheck, *, timeout: float
+) -> list[str]:
+    """The start-up check of a bus or runner (``topic_check``) on ``topics``; returns the names created.
+
+    * ``create``: create the missing ones as the catalog declares them; a partition count that differs
+      from the catalog's is logged as a warning.
+    * ``verify``: raise :class:`TopicMismatchError` naming every missing topic and every partition count
+      that differs.
+    * ``off``: nothing (a broker's auto-creation, if enabled, makes missing topics with its defaults).
+    """
+    wanted = {t.name: wanted_topic(t) for t in topics}
+    if mode == "off" or not wanted:
+        return []
+    plan, cluster = _creates(conf, list(wanted.values()), timeout)
+    differ = [
+        f"{name} has {cluster[name].partitions} partitions, the catalog says {w.partitions}"
+        for name, w in sorted(wanted.items())
+        if name in cluster and cluster[name].partitions != w.partitions
+    ]
+    if mode == "verify":
+        problems = [f"{c.topic} does not exist" for c in plan.changes] + differ
+        if problems:
+            names = tuple(sorted({p.split(" ", 1)[0] for p in problems}))
+            raise TopicMismatchError(
+                "topics differ from the catalog: " + "; ".join(problems) + " (schemabus topics plan shows the "
+                "changes, schemabus topics apply makes them)",
+                topics=names,
+            )
+        return []
+    for text in differ:
+        log.warning("%s (schemabus topics plan shows the change)", text)
+    if not plan.changes:
+        return []
+    try:
+        done = apply_plan(conf, plan, timeout=timeout).done
+    except AuthorizationError as e:
+        raise AuthorizationError(
+            e.topic,
+            code=e.code,
+            reason=f"{e.reason} (this client does not see the topic: it is missing, or an ACL to describe it is; "
+            "create missing topics with schemabus topics apply, or set topic_check='off')",
+        ) from None
+    created = [c.topic for c in done]
+    log.info("created topics %s as the catalog declares them", ", ".join(created))
+    return created

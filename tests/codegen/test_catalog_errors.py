@@ -4,6 +4,8 @@ whose Avro value is not a record named by what it is."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +119,31 @@ def test_configs_that_kafka_does_not_know_are_named(configs: str, expected: str)
 def test_replication_factor_must_be_a_positive_integer(value: str) -> None:
     errors = errors_of(f'[topics."a.b.c"]\nvalue = "agent/created.avsc"\nreplication_factor = {value}\n')
     assert any("replication_factor must be a positive integer" in e for e in errors), errors
+
+
+def test_replication_factor_and_kafka_configs_reach_the_generated_topic(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.schemabus]\npackage = "ev_cfg"\n')
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / "value.avsc").write_text(json.dumps({"type": "record", "name": "Done", "fields": []}))
+    (schemas / "catalog.toml").write_text(
+        '[topics."agent.thing.done"]\nvalue = "value.avsc"\npartitions = 6\nreplication_factor = 3\n'
+        'configs = { "min.insync.replicas" = 2 }\n'
+        '[topics."agent.thing.undone"]\nvalue = "value.avsc"\n'
+    )
+    result = CliRunner().invoke(main, ["generate", "--project", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import ev_cfg.topics as t; d, u = t.AGENT_THING_DONE, t.AGENT_THING_UNDONE;"
+            "print(d.partitions, d.replication_factor, d.topic_configs()['min.insync.replicas'],"
+            " u.replication_factor, sorted(u.topic_configs()))",
+        ],
+        cwd=tmp_path / "generated",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.split() == ["6", "3", "2", "None", "['cleanup.policy',", "'retention.ms']"]

@@ -201,6 +201,18 @@ def test_a_broker_nobody_listens_on(command: str) -> None:
     within_timeout(run)
 
 
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_topics_against_a_broker_nobody_listens_on(project: Path, command: str) -> None:
+    address = f"127.0.0.1:{closed_port()}"
+    run = run_cli(
+        "topics", command, "--bootstrap-servers", address, "--project", str(project), "--timeout", str(TIMEOUT)
+    )
+    line = one_line(run, "Kafka broker", address, "could not list the topics")
+    assert line.endswith("Connection refused"), line
+    assert run.stdout == ""
+    within_timeout(run)
+
+
 def test_dev_status_names_a_server_that_does_not_answer(tmp_path: Path) -> None:
     # A live process of the dev stack (it carries the stack's marker) whose port nobody listens on.
     marker = new_marker()
@@ -286,6 +298,20 @@ def test_dlq_replay_when_the_broker_stops_mid_run(own_servers: Callable[..., Dev
         meanwhile=stack.stop,
     )
     one_line(run, "Kafka broker", bootstrap, f"could not read the metadata of topic {topic}")
+    within_timeout(run)
+
+
+def test_topics_apply_when_the_broker_stops_mid_run(project: Path, own_servers: Callable[..., DevStack]) -> None:
+    stack = own_servers(kafka=True)
+    bootstrap = stack.bootstrap_servers
+    # The plan was made (two topics to create); then the broker is gone before they are created.
+    run = run_paused(
+        "schemabus.runtime.kafka.topics:read_cluster",
+        1,
+        *("topics", "apply", "--bootstrap-servers", bootstrap, "--project", str(project), "--timeout", str(TIMEOUT)),
+        meanwhile=stack.stop,
+    )
+    one_line(run, "Kafka broker", bootstrap, "could not create topic ")
     within_timeout(run)
 
 
