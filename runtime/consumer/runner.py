@@ -25,6 +25,7 @@ from ..config import (
 from ..dlq import ClientConfig, DeadLetterWriter
 from ..errors import ConfigError, ServerUnavailableError
 from ..handler import AnyHandler, consumer_group
+from ..health import HealthStatus
 from ..kafka.topics import check_topics
 from ..registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry, SchemaVersion
 from ..retry import RetryPolicy
@@ -225,6 +226,8 @@ class ConsumerRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._stop_requested = False
+        self._failure: BaseException | None = None  # what stopped run() against its will
+        self._finished = False
         for handler in handlers:
             self.subscribe(handler)
 
@@ -382,7 +385,11 @@ class ConsumerRunner:
                 error = failed[0].exception()
                 assert error is not None
                 raise error
+        except Exception as e:
+            self._failure = e
+            raise
         finally:
+            self._finished = True
             for sig in installed:
                 loop.remove_signal_handler(sig)
             if self._writer is not None and self._dead_letters is True:
@@ -446,6 +453,29 @@ class ConsumerRunner:
     def handler_metrics(self) -> dict[str, ConsumerMetrics]:
         """Counters per consumer group."""
         return {hl.group: hl.metrics for hl in self._loops}
+
+    def health(self) -> HealthStatus:
+        """Liveness and readiness for probes (:mod:`schemabus.runtime.health`). Live until run() ends (an
+        error that stopped it, such as a fatal Kafka error, a handler failure in exactly-once mode or a
+        registry outage, is the reason). Ready while running with partitions assigned to every handler's
+        consumer: not while starting, rebalancing (an eager rebalance revokes every partition first), or
+        when the group has more members than the topic has partitions."""
+        component = f"ConsumerRunner({self.service or ', '.join(sorted({h.topic.name for h in self._handlers}))})"
+        if self._failure is not None:
+            failure, cause = self._failure, self._failure.__cause__
+            reason = f"stopped by {type(failure).__name__}: {failure}"
+            if cause is not None:
+                reason += f" (caused by {type(cause).__name__}: {cause})"
+            return HealthStatus(component, live=False, ready=False, reason=reason)
+        if self._finished:
+            return HealthStatus(component, live=False, ready=False, reason="stopped")
+        if not self._loops:
+            return HealthStatus(component, live=True, ready=False, reason="not running yet")
+        unassigned = sorted(hl.group for hl in self._loops if not hl.partitions)
+        if unassigned:
+            reason = f"no partitions assigned to group {', '.join(unassigned)}"
+            return HealthStatus(component, live=True, ready=False, reason=reason)
+        return HealthStatus(component, live=True, ready=True)
 
     def assignment(self) -> dict[str, list[int]]:
         """The partitions each consumer group's consumer holds now."""

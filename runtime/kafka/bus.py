@@ -32,6 +32,7 @@ from ..config import (
     redact,
 )
 from ..errors import ConfigError, PublishBatchError, PublishError, SchemabusError, ServerUnavailableError
+from ..health import HealthStatus
 from ..kafka_logging import librdkafka_logger
 from ..registry import IdMode, SchemaIds, SchemaRegistry, SchemaVersion
 from ..registry_client import ConfluentRegistry
@@ -116,6 +117,11 @@ class KafkaBus:
     def from_env(cls, environ: Mapping[str, str] | None = None, *, registry: SchemaRegistry | None = None) -> KafkaBus:
         """A bus configured by ``SCHEMABUS_*`` variables (see :mod:`schemabus.runtime.config`)."""
         return cls.from_config(BusConfig.from_env(environ), registry=registry)
+
+    def health(self) -> HealthStatus:
+        """Liveness and readiness for probes (:mod:`schemabus.runtime.health`): not live once closed or
+        fenced; not ready while publishes fail (the cluster unreachable or refusing, a fatal error)."""
+        return self._health.status(f"KafkaBus({self.kafka.bootstrap_servers})")
 
     @property
     def producer(self) -> Producer:

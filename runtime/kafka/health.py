@@ -24,6 +24,7 @@ from ..errors import (
     PublishError,
     SchemabusError,
 )
+from ..health import HealthStatus
 from ..transactions import is_fenced
 from .errors import AUTHENTICATION_CODES, AUTHORIZATION_CODES, fatal_failure, kafka_error
 
@@ -81,6 +82,26 @@ class Health:
         self._stopping = threading.Event()
         self._probe: threading.Thread | None = None
         self.producer: Producer = new_producer(self.on_error)
+
+    def status(self, component: str) -> HealthStatus:
+        """Liveness and readiness (:mod:`schemabus.runtime.health`): not live once closed or fenced; not
+        ready while publishes fail (an unreachable cluster, a refusal, a fatal error being recovered)."""
+        if self.closed:
+            return HealthStatus(component, live=False, ready=False, reason="closed")
+        if self.fenced is not None:
+            return HealthStatus(component, live=False, ready=False, reason=self.fenced.reason)
+        failure = self.failure
+        if failure is not None:
+            return HealthStatus(component, live=True, ready=False, reason=failure.reason)
+        down_since = self.down_since
+        if down_since is not None:
+            return HealthStatus(
+                component,
+                live=True,
+                ready=False,
+                reason=f"no broker reachable for {time.monotonic() - down_since:.0f}s",
+            )
+        return HealthStatus(component, live=True, ready=True)
 
     def connect(self, delivery: Delivery, transactions: Transactions) -> None:
         """What a replacement needs: ``delivery`` drains the old producer, ``transactions`` resets its state."""

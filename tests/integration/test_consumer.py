@@ -1070,12 +1070,16 @@ def test_a_registry_down_for_longer_than_the_retries_stops_the_runner_without_de
     async def until_it_fails() -> None:
         task = asyncio.create_task(runner.run())
         await async_wait_for(lambda: bool(runner.assignment().get(group)) or task.done(), "the partition assigned")
+        assert runner.health().ready, runner.health()
         with frozen(fault_servers.registry):
             await asyncio.to_thread(_produce, kafka_bootstrap, name, [(0, None, v, []) for v in records])
             await asyncio.wait_for(task, TIMEOUT)
 
     with pytest.raises(RegistryUnavailableError, match="is unavailable"):
         asyncio.run(until_it_fails())
+    health = runner.health()  # what /healthz answers: the runner stopped on the registry outage
+    assert (health.live, health.ready) == (False, False)
+    assert health.reason.startswith("stopped by RegistryUnavailableError: schema registry "), health
     assert handled == []
     assert runner.metrics.dead_lettered == 0 and runner.metrics.poison == 0
     assert _lag(kafka_bootstrap, group, name)[0].committed is None  # nothing committed: the record is not lost
