@@ -36,6 +36,7 @@ invalid value raises ``ConfigError`` naming the property.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -251,6 +252,7 @@ class KafkaConfig(BaseModel):
         names["extra"] = extra_var
         if env.get(extra_var, "").strip():
             values["extra"] = _parse_extra(env[extra_var], extra_var)
+        _refuse_unknown(env, _KAFKA_PREFIX, {v for f, v in names.items() if f != "bootstrap_servers"})
         return _build(cls, values, names)
 
 
@@ -356,6 +358,7 @@ class RegistryConfig(BaseModel):
             if not sep:
                 raise ConfigError(f"{_REGISTRY_PREFIX}BASIC_AUTH must be user:password", setting="basic_auth_user")
             values["basic_auth_user"], values["basic_auth_password"] = user, password
+        _refuse_unknown(env, _REGISTRY_PREFIX, {*names.values(), _REGISTRY_PREFIX + "BASIC_AUTH"})
         return _build(cls, values, names)
 
 
@@ -469,6 +472,7 @@ class ProducerSettings(BaseModel):
             raw = env.get(var, "").strip()
             if raw:
                 values[field] = None if raw.lower() == "none" and field == "broker_down_timeout_ms" else raw
+        _refuse_unknown(env, _PRODUCER_PREFIX, set(names.values()))
         return _build(cls, values, names)
 
 
@@ -583,6 +587,7 @@ class ConsumerSettings(BaseModel):
             raw = env.get(var, "").strip()
             if raw:
                 values[field] = raw
+        _refuse_unknown(env, _CONSUMER_PREFIX, set(names.values()))
         return _build(cls, values, names)
 
 
@@ -648,6 +653,26 @@ def _parse_extra(text: str, var: str) -> dict[str, ExtraValue]:
             raise ConfigError(f"{var}: {name.strip()!r} is not name=value", setting=var)
         out[name.strip()] = value.strip()
     return out
+
+
+def _refuse_unknown(env: Mapping[str, str], prefix: str, known: set[str]) -> None:
+    """A ``prefix*`` variable that names no setting is a typo (``SCHEMABUS_KAFKA_LINGER_MSS``): refuse it
+    with the closest names, as an unknown librdkafka property is refused, instead of ignoring it."""
+    names = set(known)
+    unknown = sorted(var for var in env if var.startswith(prefix) and var not in names)
+    if not unknown:
+        return
+    problems = []
+    for var in unknown:
+        # Compared without the prefix they share: SCHEMABUS_PRODUCER_COLOUR resembles nothing.
+        close = difflib.get_close_matches(var[len(prefix) :], sorted(n[len(prefix) :] for n in names), n=2, cutoff=0.7)
+        hint = (
+            f" (did you mean {' or '.join(prefix + c for c in close)}?)"
+            if close
+            else f" (known: {', '.join(sorted(names))})"
+        )
+        problems.append(f"{var} is not a schemabus setting{hint}")
+    raise ConfigError("; ".join(problems), setting=unknown[0])
 
 
 def _build(cls: type[M], values: dict[str, Any], names: dict[str, str]) -> M:

@@ -235,3 +235,31 @@ def test_producer_settings() -> None:
 def test_schema_versions_are_checked(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         RegistryConfig.from_env({"SCHEMABUS_REGISTRY_URL": "http://localhost:8081", **env})
+
+
+@pytest.mark.parametrize(
+    ("variable", "suggestion"),
+    [
+        ("SCHEMABUS_PRODUCER_LINGER_MSS", "SCHEMABUS_PRODUCER_LINGER_MS"),
+        ("SCHEMABUS_KAFKA_SASL_USERNAM", "SCHEMABUS_KAFKA_SASL_USERNAME"),
+        ("SCHEMABUS_REGISTRY_BASIC_AUTH_USR", "SCHEMABUS_REGISTRY_BASIC_AUTH_USER"),
+        ("SCHEMABUS_CONSUMER_MAX_INFLIGHT", "SCHEMABUS_CONSUMER_MAX_IN_FLIGHT"),
+    ],
+)
+def test_a_misspelled_variable_is_refused_with_the_name_it_probably_meant(variable: str, suggestion: str) -> None:
+    from schemabus.runtime.config import ConsumerConfig
+
+    env = {"SCHEMABUS_BOOTSTRAP_SERVERS": "k:9092", "SCHEMABUS_REGISTRY_URL": "http://r:8081", variable: "secret-ish"}
+    with pytest.raises(
+        ConfigError, match=f"^{variable} is not a schemabus setting \\(did you mean {suggestion}"
+    ) as info:
+        (ConsumerConfig if "CONSUMER" in variable else BusConfig).from_env(env)
+    assert info.value.setting == variable
+    assert "secret-ish" not in str(info.value)
+
+
+def test_a_variable_nothing_resembles_lists_the_known_ones() -> None:
+    with pytest.raises(
+        ConfigError, match=r"SCHEMABUS_PRODUCER_COLOUR is not a schemabus setting \(known: .*SCHEMABUS_PRODUCER_ACKS"
+    ):
+        ProducerSettings.from_env({"SCHEMABUS_PRODUCER_COLOUR": "blue"})
