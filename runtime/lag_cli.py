@@ -88,7 +88,9 @@ def render(lags: Sequence[PartitionLag], *, empty: str = "no consumer group has 
         return Text(empty)
     parts: list[RenderableType] = []
     for g in groups:
-        table = Table(title=f"group {g.group}", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+        table = Table(
+            title=f"group {g.group}", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+        )
         table.add_column("topic", overflow="fold")
         for name in ("partition", "committed", "end", "lag", "time lag"):
             table.add_column(name, justify="right", no_wrap=True)
