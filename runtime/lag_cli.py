@@ -121,6 +121,7 @@ def watch(
     On a terminal the view is redrawn in place (``rich.live.Live``); elsewhere (a CI log, a pipe)
     each refresh is printed after the last one, under a line with the time.
     """
+    from rich.console import Group
     from rich.live import Live
     from rich.rule import Rule
 
@@ -131,8 +132,6 @@ def watch(
     if console.is_terminal:
         with Live(console=console, auto_refresh=False, transient=False) as live:
             while True:
-                from rich.console import Group
-
                 live.update(Group(Rule(header(), align="left"), show(read())), refresh=True)
                 done += 1
                 if iterations is not None and done >= iterations:
