@@ -200,6 +200,12 @@ def test_lag_of_an_unknown_group_is_one_error_line(kafka_bootstrap: str, lagging
     )
 
 
+def test_lag_of_a_missing_topic_is_one_error_line(kafka_bootstrap: str) -> None:
+    done = run("--bootstrap-servers", kafka_bootstrap, "--topic", "nosuch.order.placed", "--timeout", "20")
+    assert done.exit_code == 2, done.output
+    assert done.stderr == f"error: topic nosuch.order.placed does not exist on {kafka_bootstrap}\n", done.stderr
+
+
 def test_lag_of_an_unreachable_broker_is_one_error_line() -> None:
     address = f"127.0.0.1:{closed_port()}"
     started = time.monotonic()
