@@ -80,6 +80,12 @@ _LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "dlq",
         "Dead-letter topics (dlq.{topic}): inspect and replay records that could not be handled.",
     ),
+    "lag": (
+        "schemabus.runtime.lag_cli",
+        "lag",
+        "Consumer lag: per group and partition, the committed offset, the end offset, the lag in records "
+        "and the time lag (the age of the oldest record not consumed yet).",
+    ),
     "topics": (
         "schemabus.runtime.topics_cli",
         "topics",

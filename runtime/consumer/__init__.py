@@ -4,20 +4,26 @@ dead-letter topic, or exactly once (README, "On Kafka" and "Exactly once", says 
 ``runner`` (:class:`ConsumerRunner`: configuration, run and stop, metrics and lag) runs a ``loop`` per
 handler (its consumer thread, back-pressure, partition workers, commits) over ``partition`` state
 (:class:`OffsetTracker`); ``policy`` decides what a failure leads to; ``exactly_once`` is the
-transactional loop; ``lag`` measures consumer lag.
+transactional loop; ``lag`` measures consumer lag (of a runner's partitions, or of any group from
+outside: :class:`ConsumerLagMonitor`, :class:`LagCollector` for Prometheus).
 """
 
-from .lag import PartitionLag, consumer_lag
+from .lag import ConsumerLagMonitor, GroupLag, LagCollector, PartitionLag, UnknownGroupError, consumer_lag, read_lag
 from .loop import ConsumerMetrics
 from .partition import OffsetTracker
 from .policy import HandlerFailedError
 from .runner import ConsumerRunner
 
 __all__ = [
+    "ConsumerLagMonitor",
     "ConsumerMetrics",
     "ConsumerRunner",
+    "GroupLag",
     "HandlerFailedError",
+    "LagCollector",
     "OffsetTracker",
     "PartitionLag",
+    "UnknownGroupError",
     "consumer_lag",
+    "read_lag",
 ]

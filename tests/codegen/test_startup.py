@@ -23,7 +23,7 @@ from schemabus.codegen import cli
 from ..conftest import GOLDEN
 
 # Libraries that only some commands need, and that each take a large share of a command's start-up.
-HEAVY = ("pydantic", "confluent_kafka", "jinja2", "jsonschema", "fastavro", "httpx", "ruff")
+HEAVY = ("pydantic", "confluent_kafka", "jinja2", "jsonschema", "fastavro", "httpx", "ruff", "rich")
 
 _PROBE = """
 import json, sys
@@ -65,6 +65,7 @@ def loaded_modules(*args: str, env: dict[str, str] | None = None, watched: tuple
         ["lint", "--help"],
         ["dlq", "--help"],
         ["dlq", "replay", "--help"],
+        ["lag", "--help"],
         ["--version"],
     ],
     ids=" ".join,

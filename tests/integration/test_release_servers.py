@@ -62,7 +62,7 @@ def test_publish_dead_letter_inspect_and_replay(
 ) -> None:
     """The README's "On Kafka" flow with the released wheel: publish with the generated publisher,
     a handler that fails sends the record to dlq.{topic}; `schemabus dlq inspect` shows it and
-    `schemabus dlq replay` sends it back."""
+    `schemabus dlq replay` sends it back; `schemabus lag` shows that record waiting for the group."""
     venv = release.wheel_venv
     root, topic = project
     script = textwrap.dedent(
@@ -121,3 +121,10 @@ def test_publish_dead_letter_inspect_and_replay(
     assert f"replayed 1 record to {topic}" in replay.stdout, explain(replay)
     again = ok(venv.schemabus("dlq", "replay", f"dlq.{topic}", cwd=root, **env))
     assert f"dlq.{topic}: nothing to replay" in again.stdout, explain(again)
+
+    # The handler's group committed past the dead-lettered record; the replayed one waits for it.
+    lag = ok(venv.schemabus("lag", "--group", "release-test", "--topic", topic, "--format", "json", cwd=root, **env))
+    [group] = json.loads(lag.stdout)["groups"]
+    assert (group["group"], group["total_lag"]) == ("release-test", 1), explain(lag)
+    table = ok(venv.schemabus("lag", "--topic", topic, cwd=root, **env))  # the text format (rich) too
+    assert "release-test: lag 1 record, max time lag " in table.stdout, explain(table)

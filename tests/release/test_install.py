@@ -2,7 +2,7 @@
 a directory outside the checkout (see install.py), and the sdist where no C compiler works.
 
 The commands that need a registry or a broker (register, check --against-registry, dlq inspect and
-replay) run in tests/integration/test_release_servers.py, against the servers of the session.
+replay, lag) run in tests/integration/test_release_servers.py, against the servers of the session.
 """
 
 from __future__ import annotations
@@ -141,6 +141,10 @@ def test_version_and_the_help_of_every_command(release: Release) -> None:
         "dlq",
         "dlq inspect",
         "dlq replay",
+        "lag",
+        "topics",
+        "topics plan",
+        "topics apply",
         "dev",
         "dev up",
         "dev down",
