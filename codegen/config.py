@@ -252,6 +252,4 @@ def _server(name: str, spec: Any, src: Source) -> AsyncApiServer:
     protocol = spec.get("protocol", "kafka")
     if protocol not in _SERVER_PROTOCOLS:
         raise SchemaError(src.at("protocol"), f"protocol must be one of {', '.join(_SERVER_PROTOCOLS)}")
-    return AsyncApiServer(
-        name, spec["host"], protocol, spec.get("description"), spec.get("schema_registry_url")
-    )
+    return AsyncApiServer(name, spec["host"], protocol, spec.get("description"), spec.get("schema_registry_url"))
