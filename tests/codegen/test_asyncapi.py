@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -569,27 +568,28 @@ def test_yaml_special_floats() -> None:
     assert loaded[3:] == [1e-05, 1e20, 0.0]
 
 
-def test_readme_excerpt_is_real_output() -> None:
-    """The README's excerpt of a document is what `schemabus asyncapi` writes for its example."""
+def _readme_section() -> str:
     readme = (ROOT / "README.md").read_text()
     start = readme.index("## Operations: AsyncAPI")
-    section = readme[start : readme.index("\n## ", start + 1)]
-    excerpt = section.split("```yaml\n", 1)[1].split("```", 1)[0]
-    assert excerpt.strip(), "no YAML excerpt in the README section"
-    doc = _document_of_quickstart()
-    text = dump(doc)
-    for chunk in textwrap.dedent(excerpt).split("# ...\n"):
-        assert chunk.strip() in text, chunk
+    return readme[start : readme.index("\n## ", start + 1)]
 
 
-def _document_of_quickstart() -> dict[str, Any]:
-    import tempfile
-
+def test_readme_excerpt_is_real_output(tmp_path: Path) -> None:
+    """The README's excerpt is what `schemabus asyncapi` writes for the Quickstart's project with the
+    section's configuration added to its pyproject.toml."""
     from ..release.readme import readme_files
 
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        for name, content in readme_files().items():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            (root / name).write_text(content)
-        return _document(root)
+    section = _readme_section()
+    config = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    excerpt = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    for name, content in readme_files().items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(content + ("\n" + config if name == "pyproject.toml" else ""))
+    code, _, err = _run(tmp_path)
+    assert code == 0, err
+    text = (tmp_path / "asyncapi.yaml").read_text()
+    assert_valid(yaml.safe_load(text))
+    chunks = excerpt.split("# ...\n")
+    assert len(chunks) > 1
+    for chunk in chunks:
+        assert chunk in text, chunk
