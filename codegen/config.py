@@ -225,6 +225,8 @@ def _asyncapi_config(section: Any, src: Source, project: Any) -> AsyncApiConfig:
             )
         if not isinstance(topics, list) or not topics or not all(isinstance(t, str) for t in topics):
             raise SchemaError(src.at("consumers", group), f"consumer group {group!r} needs an array of topic names")
+        if len(set(topics)) != len(topics):
+            raise SchemaError(src.at("consumers", group), f"consumer group {group!r} names a topic twice")
         groups.append((group, tuple(topics)))
     values["consumers"] = tuple(groups)
     return AsyncApiConfig(**values)

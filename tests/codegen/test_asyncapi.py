@@ -514,6 +514,10 @@ def test_split_avro_names_keeps_every_full_name() -> None:
         ('[tool.schemabus.asyncapi.consumers]\nbilling = "shop.order.placed"\n', "needs an array of topic names"),
         ('[tool.schemabus.asyncapi.consumers]\n"a b" = ["shop.order.placed"]\n', "may hold only letters"),
         (
+            '[tool.schemabus.asyncapi.consumers]\nb = ["shop.order.placed", "shop.order.placed"]\n',
+            "names a topic twice",
+        ),
+        (
             '[tool.schemabus.asyncapi.consumers]\nbilling = ["shop.order.placed", "shop.order.archived"]\n',
             "pyproject.toml#/tool/schemabus/asyncapi/consumers/billing/1: consumer group 'billing' reads \"shop.order.archived\"",
         ),
