@@ -3,7 +3,7 @@
 User mistakes (a broken schema, an unknown config key) print ``file#/pointer: message`` lines and
 exit 2 without a traceback; so does a Kafka broker or schema registry that cannot be reached within
 ``--timeout`` (one line: the server, its address, what failed), for every command.
-``generate --check`` exits 1 with a diff when generated code is stale.
+``generate --check`` and ``asyncapi --check`` exit 1 with a diff when their output is stale.
 """
 
 from __future__ import annotations
@@ -340,6 +340,56 @@ def register(dry_run: bool, registry_url: str | None, project: Path | None, time
     if result.refused:
         click.echo(f"{len(result.refused)} subject(s) refused: {', '.join(result.refused)}", err=True)
         sys.exit(EXIT_OUT_OF_DATE)
+
+
+@main.command()
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The file to write (default: asyncapi.yaml beside pyproject.toml); a .json name writes JSON.",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 with a unified diff if the file is out of date.")
+@project_option
+def asyncapi(output: Path | None, check: bool, project: Path | None) -> None:
+    """Write an AsyncAPI 3.0 document of the catalog.
+
+    One channel per topic with its Kafka bindings (partitions, replicas, retention.ms, cleanup.policy),
+    its message with the registered schema (Avro or JSON Schema) and key; a send operation per topic, a
+    receive operation per consumer group of [tool.schemabus.asyncapi.consumers], and the servers of
+    [tool.schemabus.asyncapi.servers]. Exit 2 on schema or configuration errors.
+    """
+    import difflib
+
+    from .asyncapi import document, render
+    from .pipeline import load_project
+
+    with user_errors():
+        config = project_config(project)
+        target = output if output is not None else config.root / "asyncapi.yaml"
+        text = render(document(load_project(config), config), as_json=target.suffix == ".json")
+    display = _relative(target)
+    old = target.read_text(encoding="utf-8") if target.is_file() else None
+    if check:
+        if old != text:
+            diff = difflib.unified_diff(
+                (old or "").splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                fromfile=display if old is not None else "/dev/null",
+                tofile=display,
+            )
+            click.echo("".join(line if line.endswith("\n") else line + "\n" for line in diff), nl=False)
+            again = "schemabus asyncapi" + (f" -o {display}" if output is not None else "")
+            click.echo(f"{display} is out of date: run `{again}`", err=True)
+            sys.exit(EXIT_OUT_OF_DATE)
+        click.echo(f"{display} is up to date", err=True)
+        return
+    if old == text:
+        click.echo(f"{display} is up to date", err=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {display}", err=True)
 
 
 @main.command()

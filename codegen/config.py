@@ -1,5 +1,7 @@
 """``[tool.schemabus]`` in pyproject.toml: where schemas are, where generated code goes, defaults;
-``[tool.schemabus.lint]``: which lint rules run (see :mod:`schemabus.codegen.lint`)."""
+``[tool.schemabus.lint]``: which lint rules run (see :mod:`schemabus.codegen.lint`);
+``[tool.schemabus.asyncapi]``: what the AsyncAPI document says beyond the catalog (servers, consumer
+groups; see :mod:`schemabus.codegen.asyncapi`)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,29 @@ class LintConfig:
 
 
 @dataclass(frozen=True)
+class AsyncApiServer:
+    """A server of ``[tool.schemabus.asyncapi.servers.<name>]``: a Kafka cluster the document names."""
+
+    name: str
+    host: str  # host[:port], no scheme
+    protocol: str = "kafka"  # "kafka", or "kafka-secure" (TLS)
+    description: str | None = None
+    schema_registry_url: str | None = None
+
+
+@dataclass(frozen=True)
+class AsyncApiConfig:
+    """``[tool.schemabus.asyncapi]``: the document's info, servers and the consumer groups a project
+    declares (group -> topics it reads). Tuples, as in :class:`LintConfig`."""
+
+    title: str | None = None  # None: [project].name, else the package name
+    version: str | None = None  # None: [project].version, else "0.0.0"
+    description: str | None = None
+    servers: tuple[AsyncApiServer, ...] = ()
+    consumers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     """Settings of one project; paths are relative to the directory of pyproject.toml."""
 
@@ -38,6 +63,7 @@ class Config:
     # The JSON Schema draft of a file without "$schema": draft-07, as Confluent's serializers assume.
     json_schema_draft: str = "draft-07"
     lint: LintConfig = field(default_factory=LintConfig)
+    asyncapi: AsyncApiConfig = field(default_factory=AsyncApiConfig)
 
     @property
     def schemas_dir(self) -> Path:
@@ -80,6 +106,8 @@ def load_config(pyproject: Path | None, overrides: dict[str, Any] | None = None)
             if key == "lint":
                 values[key] = _lint_config(value, src.at("tool", "schemabus", "lint"))
                 continue
+            if key == "asyncapi":
+                continue  # below: its defaults come from [project] whether it is there or not
             if key not in _KEYS:
                 raise SchemaError(
                     src.at("tool", "schemabus", key),
@@ -89,6 +117,8 @@ def load_config(pyproject: Path | None, overrides: dict[str, Any] | None = None)
             if not isinstance(value, expected) or isinstance(value, bool):
                 raise SchemaError(src.at("tool", "schemabus", key), f"{key} must be a {expected.__name__}")
             values[key] = value
+        asyncapi_src = src.at("tool", "schemabus", "asyncapi")
+        values["asyncapi"] = _asyncapi_config(section.get("asyncapi", {}), asyncapi_src, doc.get("project"))
     values.update({k: v for k, v in (overrides or {}).items() if v is not None})
     draft = values.get("json_schema_draft", Config.json_schema_draft)
     if parse_draft(draft) is None:
@@ -153,3 +183,75 @@ def _rule_ids(value: Any, src: Source, what: str) -> tuple[str, ...]:
         if rule_id not in RULES:
             raise SchemaError(src.at(i), f'unknown rule "{rule_id}" (known: {", ".join(sorted(RULES))})')
     return tuple(value)
+
+
+_ASYNCAPI_KEYS = ("title", "version", "description", "servers", "consumers")
+_SERVER_KEYS = ("host", "protocol", "description", "schema_registry_url")
+_SERVER_PROTOCOLS = ("kafka", "kafka-secure")
+# Consumer group ids and server names become keys of the document (AsyncAPI allows [A-Za-z0-9_.-]).
+_DOCUMENT_KEY = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _asyncapi_config(section: Any, src: Source, project: Any) -> AsyncApiConfig:
+    """Read ``[tool.schemabus.asyncapi]``; unknown keys are rejected with their names. The title and
+    version default to ``[project]``'s name and version."""
+    if not isinstance(section, dict):
+        raise SchemaError(src, "asyncapi must be a table ([tool.schemabus.asyncapi])")
+    for key in section:
+        if key not in _ASYNCAPI_KEYS:
+            raise SchemaError(
+                src.at(key),
+                f'unknown key "{key}" in [tool.schemabus.asyncapi] (known: {", ".join(sorted(_ASYNCAPI_KEYS))})',
+            )
+    project = project if isinstance(project, dict) else {}
+    values: dict[str, Any] = {}
+    for key, default in (("title", project.get("name")), ("version", project.get("version")), ("description", None)):
+        value = section.get(key, default)
+        if key in section and (not isinstance(value, str) or not value.strip()):
+            raise SchemaError(src.at(key), f"{key} must be a non-empty string")
+        values[key] = value if isinstance(value, str) and value.strip() else None
+    servers = section.get("servers", {})
+    if not isinstance(servers, dict):
+        raise SchemaError(src.at("servers"), "servers must be a table of server names to tables (host, protocol)")
+    values["servers"] = tuple(_server(name, spec, src.at("servers", name)) for name, spec in servers.items())
+    consumers = section.get("consumers", {})
+    if not isinstance(consumers, dict):
+        raise SchemaError(src.at("consumers"), "consumers must be a table of consumer groups to arrays of topics")
+    groups = []
+    for group, topics in consumers.items():
+        if not _DOCUMENT_KEY.fullmatch(group):
+            raise SchemaError(
+                src.at("consumers", group), f"consumer group {group!r} may hold only letters, digits, '.', '_', '-'"
+            )
+        if not isinstance(topics, list) or not topics or not all(isinstance(t, str) for t in topics):
+            raise SchemaError(src.at("consumers", group), f"consumer group {group!r} needs an array of topic names")
+        if len(set(topics)) != len(topics):
+            raise SchemaError(src.at("consumers", group), f"consumer group {group!r} names a topic twice")
+        groups.append((group, tuple(topics)))
+    values["consumers"] = tuple(groups)
+    return AsyncApiConfig(**values)
+
+
+def _server(name: str, spec: Any, src: Source) -> AsyncApiServer:
+    if not _DOCUMENT_KEY.fullmatch(name):
+        raise SchemaError(src, f"server name {name!r} may hold only letters, digits, '.', '_', '-'")
+    if not isinstance(spec, dict):
+        raise SchemaError(src, f'server {name!r} must be a table (host = "localhost:9092")')
+    for key in spec:
+        if key not in _SERVER_KEYS:
+            raise SchemaError(
+                src.at(key),
+                f'unknown key "{key}" in [tool.schemabus.asyncapi.servers.{name}] '
+                f"(known: {', '.join(sorted(_SERVER_KEYS))})",
+            )
+    for key, value in spec.items():
+        if not isinstance(value, str) or not value.strip():
+            raise SchemaError(src.at(key), f"{key} must be a non-empty string")
+    if "host" not in spec:
+        raise SchemaError(src, f'server {name!r} needs a host ("host:port", no scheme)')
+    if "://" in spec["host"]:
+        raise SchemaError(src.at("host"), 'host is "host:port", without a scheme (the protocol says it)')
+    protocol = spec.get("protocol", "kafka")
+    if protocol not in _SERVER_PROTOCOLS:
+        raise SchemaError(src.at("protocol"), f"protocol must be one of {', '.join(_SERVER_PROTOCOLS)}")
+    return AsyncApiServer(name, spec["host"], protocol, spec.get("description"), spec.get("schema_registry_url"))

@@ -136,8 +136,8 @@ def fingerprint(config: Config) -> str:
 
     for path in [*sorted([*here.rglob("*.py"), *here.rglob("*.jinja")]), Path(contract.__file__)]:
         h.update(hashlib.sha256(path.read_bytes()).digest())
-    # Lint settings do not change generated code.
-    h.update(repr(sorted((k, v) for k, v in vars(config).items() if k not in ("root", "lint"))).encode())
+    # Lint and AsyncAPI settings do not change generated code.
+    h.update(repr(sorted((k, v) for k, v in vars(config).items() if k not in ("root", "lint", "asyncapi"))).encode())
     schemas_dir = config.schemas_dir
     if schemas_dir.is_dir():
         for path in sorted(p for p in schemas_dir.rglob("*") if p.is_file()):

@@ -182,7 +182,7 @@ def test_existing_configuration_is_unchanged(tmp_path: Path) -> None:
         load_config(root / "pyproject.toml")
     assert str(e.value) == (
         'pyproject.toml#/tool/schemabus/ouptut: unknown key "ouptut" in [tool.schemabus] '
-        "(known: catalog, json_schema_draft, line_length, lint, output, package, schemas)"
+        "(known: asyncapi, catalog, json_schema_draft, line_length, lint, output, package, schemas)"
     )
     (root / "pyproject.toml").write_text("[tool.schemabus]\nline_length = true\n")
     with pytest.raises(SchemaError, match="line_length must be a int"):

@@ -134,6 +134,7 @@ def test_version_and_the_help_of_every_command(release: Release) -> None:
     )
     commands = ok(venv.run(venv.python, "-c", walk, cwd=cwd)).stdout.splitlines()
     assert set(commands) >= {
+        "asyncapi",
         "generate",
         "check",
         "lint",
@@ -254,6 +255,23 @@ def test_lint_list_rules(release: Release) -> None:
     done = ok(venv.schemabus("lint", "--list-rules", cwd=release.scratch("lint")))
     rules = {line.split()[0] for line in done.stdout.splitlines() if line.strip()}
     assert {"FIELD_DOC", "NAMESPACE_CONSISTENT", "TOPIC_NAME", "ALL_FIELDS_DEFAULT"} <= rules
+
+
+def test_asyncapi_of_the_quickstart(release: Release) -> None:
+    """The AsyncAPI document of the Quickstart's project, written as YAML and as JSON, and checked."""
+    venv = release.wheel_venv
+    project = write_files(release.scratch("asyncapi"), readme_files())
+    done = ok(venv.schemabus("asyncapi", cwd=project))
+    assert done.stderr == "wrote asyncapi.yaml\n", explain(done)
+    text = (project / "asyncapi.yaml").read_text()
+    assert text.startswith('asyncapi: "3.0.0"\n') and "  shop.order.placed:\n" in text
+    assert ok(venv.schemabus("asyncapi", "--check", cwd=project)).returncode == 0
+    ok(venv.schemabus("asyncapi", "-o", "asyncapi.json", cwd=project))
+    doc = json.loads((project / "asyncapi.json").read_text())
+    assert list(doc["channels"]) == ["shop.order.placed"] and doc["operations"]["shop.order.placed.send"]
+    (project / "asyncapi.yaml").write_text(text.replace("partitions: 3", "partitions: 4"))
+    stale = venv.schemabus("asyncapi", "--check", cwd=project)
+    assert stale.returncode == 1 and stale.stderr == "asyncapi.yaml is out of date: run `schemabus asyncapi`\n"
 
 
 def test_dev_status_without_a_stack(release: Release) -> None:
