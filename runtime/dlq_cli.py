@@ -10,12 +10,13 @@ it (exit 2; the ``schemabus`` command prints it), as does a topic that does not 
 from __future__ import annotations
 
 import json
-import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from schemabus.codegen.options import timeout_option
+
+from .cli_options import CommandFailed, bootstrap_option, client_config, format_option
 
 # What the commands run (confluent-kafka, pydantic settings, the dead-letter functions) is imported
 # when they run, not by `schemabus dlq --help`.
@@ -24,49 +25,15 @@ if TYPE_CHECKING:
 
 __all__ = ["dlq"]
 
-ENV_BOOTSTRAP = "SCHEMABUS_BOOTSTRAP_SERVERS"  # = runtime.config.ENV_BOOTSTRAP (a test keeps them equal)
 
-_bootstrap = click.option(
-    "--bootstrap-servers",
-    envvar=ENV_BOOTSTRAP,
-    required=True,
-    help=f"Kafka bootstrap servers, host:port[,host:port] (default: ${ENV_BOOTSTRAP}).",
-)
-_format = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-
-
-class _Failed(click.ClickException):
-    """A command that cannot do what was asked: ``error: <message>``, exit 2 (1 means findings)."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-def _client_config(bootstrap_servers: str) -> dict[str, Any]:
-    """The librdkafka configuration: these servers, and the SCHEMABUS_KAFKA_* settings (TLS, SASL)."""
-    from .config import KafkaConfig
-
-    kafka = KafkaConfig.from_env({**os.environ, ENV_BOOTSTRAP: bootstrap_servers})
-    return dict(kafka.librdkafka_config())
-
-
-def _refused(bootstrap_servers: str, e: KafkaException) -> _Failed:
+def _refused(bootstrap_servers: str, e: KafkaException) -> CommandFailed:
     """A refusal of the cluster (an ACL, a fatal error) as one line; unreachable brokers are raised as
     ServerUnavailableError by the dlq functions."""
     from confluent_kafka import KafkaError
 
     error = e.args[0] if e.args and isinstance(e.args[0], KafkaError) else None
     reason = f"{error.name()}: {error.str()}" if error is not None else str(e)
-    return _Failed(f"Kafka {bootstrap_servers} refused: {reason}")
+    return CommandFailed(f"Kafka {bootstrap_servers} refused: {reason}")
 
 
 def _dead_letter_topic(topic: str) -> str:
@@ -83,9 +50,9 @@ def dlq() -> None:
 
 @dlq.command()
 @click.argument("topic")
-@_bootstrap
+@bootstrap_option
 @click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True, help="Show at most this many.")
-@_format
+@format_option
 @click.option("--stacktrace", is_flag=True, help="Show each record's stack trace (text format).")
 @timeout_option
 def inspect(topic: str, bootstrap_servers: str, limit: int, fmt: str, stacktrace: bool, timeout: float) -> None:
@@ -100,9 +67,9 @@ def inspect(topic: str, bootstrap_servers: str, limit: int, fmt: str, stacktrace
 
     dlq_topic = _dead_letter_topic(topic)
     try:
-        letters = read_dead_letters(_client_config(bootstrap_servers), dlq_topic, limit, timeout=timeout)
+        letters = read_dead_letters(client_config(bootstrap_servers), dlq_topic, limit, timeout=timeout)
     except LookupError as e:
-        raise _Failed(str(e)) from None
+        raise CommandFailed(str(e)) from None
     except KafkaException as e:
         raise _refused(bootstrap_servers, e) from None
     if fmt == "json":
@@ -115,14 +82,14 @@ def inspect(topic: str, bootstrap_servers: str, limit: int, fmt: str, stacktrace
 
 @dlq.command(name="replay")
 @click.argument("topic")
-@_bootstrap
+@bootstrap_option
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Replay at most this many records.")
 @click.option(
     "--group",
     default=None,
     help="Consumer group that remembers what was replayed (default: schemabus.dlq-replay.DLQ_TOPIC).",
 )
-@_format
+@format_option
 @timeout_option
 def replay_command(
     topic: str, bootstrap_servers: str, limit: int | None, group: str | None, fmt: str, timeout: float
@@ -140,9 +107,9 @@ def replay_command(
 
     dlq_topic = _dead_letter_topic(topic)
     try:
-        result = replay(_client_config(bootstrap_servers), dlq_topic, group=group, limit=limit, timeout=timeout)
+        result = replay(client_config(bootstrap_servers), dlq_topic, group=group, limit=limit, timeout=timeout)
     except (LookupError, DeadLetterError) as e:
-        raise _Failed(str(e)) from None
+        raise CommandFailed(str(e)) from None
     except KafkaException as e:
         raise _refused(bootstrap_servers, e) from None
     if fmt == "json":

@@ -14,13 +14,13 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from schemabus.codegen.options import timeout_option
 
-from .dlq_cli import ENV_BOOTSTRAP
+from .cli_options import CommandFailed, bootstrap_option, client_config
 
 # rich and confluent-kafka are imported when the command runs, not by `schemabus lag --help`.
 if TYPE_CHECKING:
@@ -29,25 +29,6 @@ if TYPE_CHECKING:
     from .consumer.lag import GroupLag, PartitionLag
 
 __all__ = ["format_age", "lag", "render", "summary", "watch"]
-
-
-class _Failed(click.ClickException):
-    """What was asked for does not exist (a group, a topic), or the cluster refused: ``error: <message>``, exit 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
-
-
-def _client_config(bootstrap_servers: str) -> dict[str, Any]:
-    """The librdkafka configuration: these servers, and the SCHEMABUS_KAFKA_* settings (TLS, SASL)."""
-    import os
-
-    from .config import KafkaConfig
-
-    kafka = KafkaConfig.from_env({**os.environ, ENV_BOOTSTRAP: bootstrap_servers})
-    return dict(kafka.librdkafka_config())
 
 
 def format_age(seconds: float | None) -> str:
@@ -148,12 +129,7 @@ def watch(
 
 
 @click.command()
-@click.option(
-    "--bootstrap-servers",
-    envvar=ENV_BOOTSTRAP,
-    required=True,
-    help=f"Kafka bootstrap servers, host:port[,host:port] (default: ${ENV_BOOTSTRAP}).",
-)
+@bootstrap_option
 @click.option(
     "--group",
     "groups",
@@ -201,7 +177,7 @@ def lag(
     from .consumer.lag import lag_document, read_lag
     from .errors import SchemabusError, ServerUnavailableError
 
-    conf = _client_config(bootstrap_servers)
+    conf = client_config(bootstrap_servers)
     on = f" on topic {', '.join(topics)}" if topics else ""
 
     def read() -> list[PartitionLag]:
@@ -210,7 +186,7 @@ def lag(
         except ServerUnavailableError:
             raise
         except (LookupError, SchemabusError) as e:
-            raise _Failed(str(e)) from None
+            raise CommandFailed(str(e)) from None
 
     def show(lags: list[PartitionLag]) -> RenderableType:
         return render(lags, empty=f"no consumer group has committed offsets{on}")

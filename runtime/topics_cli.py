@@ -27,7 +27,7 @@ import click
 
 from schemabus.codegen.options import project_option, timeout_option
 
-from .dlq_cli import ENV_BOOTSTRAP
+from .cli_options import CommandFailed, bootstrap_option, client_config, format_option
 
 if TYPE_CHECKING:
     from .kafka.topics import TopicPlan, WantedTopic
@@ -36,25 +36,6 @@ __all__ = ["EXIT_PENDING", "EXIT_UNRESOLVED", "topics"]
 
 EXIT_PENDING = 1
 EXIT_UNRESOLVED = 3
-
-_bootstrap = click.option(
-    "--bootstrap-servers",
-    envvar=ENV_BOOTSTRAP,
-    required=True,
-    help=f"Kafka bootstrap servers, host:port[,host:port] (default: ${ENV_BOOTSTRAP}).",
-)
-_format = click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Output format."
-)
-
-
-class _Failed(click.ClickException):
-    """The cluster refused a change: ``error: <message>``, exit 2."""
-
-    exit_code = 2
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"error: {self.format_message()}", err=True)
 
 
 def _text(error: Exception) -> str:
@@ -84,16 +65,6 @@ def _wanted(project: Path | None) -> list[WantedTopic]:
     ]
 
 
-def _client_config(bootstrap_servers: str) -> dict[str, Any]:
-    """The librdkafka configuration: these servers, and the SCHEMABUS_KAFKA_* settings (TLS, SASL)."""
-    import os
-
-    from .config import KafkaConfig
-
-    kafka = KafkaConfig.from_env({**os.environ, ENV_BOOTSTRAP: bootstrap_servers})
-    return dict(kafka.librdkafka_config())
-
-
 def _plan(conf: dict[str, Any], project: Path | None, timeout: float) -> TopicPlan:
     from .kafka.topics import plan_topics, read_cluster
 
@@ -116,9 +87,9 @@ def topics() -> None:
 
 
 @topics.command(name="plan")
-@_bootstrap
+@bootstrap_option
 @project_option
-@_format
+@format_option
 @timeout_option
 def plan_command(bootstrap_servers: str, project: Path | None, fmt: str, timeout: float) -> None:
     """Compare the catalog's topics with the cluster: topics to create, partitions to raise, configs to
@@ -131,11 +102,11 @@ def plan_command(bootstrap_servers: str, project: Path | None, fmt: str, timeout
     from .errors import SchemabusError, ServerUnavailableError
 
     try:
-        plan = _plan(_client_config(bootstrap_servers), project, timeout)
+        plan = _plan(client_config(bootstrap_servers), project, timeout)
     except ServerUnavailableError:
         raise
     except SchemabusError as e:
-        raise _Failed(_text(e)) from None
+        raise CommandFailed(_text(e)) from None
     if fmt == "json":
         click.echo(json.dumps(plan.to_json(), indent=2))
     else:
@@ -153,14 +124,14 @@ def plan_command(bootstrap_servers: str, project: Path | None, fmt: str, timeout
 
 
 @topics.command(name="apply")
-@_bootstrap
+@bootstrap_option
 @project_option
 @click.option(
     "--allow-repartition",
     is_flag=True,
     help="Raise the partitions of keyed topics too (it changes which partition each key goes to).",
 )
-@_format
+@format_option
 @timeout_option
 def apply_command(
     bootstrap_servers: str, project: Path | None, allow_repartition: bool, fmt: str, timeout: float
@@ -175,14 +146,14 @@ def apply_command(
     from .errors import SchemabusError, ServerUnavailableError
     from .kafka.topics import apply_plan
 
-    conf = _client_config(bootstrap_servers)
+    conf = client_config(bootstrap_servers)
     try:
         plan = _plan(conf, project, timeout)
         applied = apply_plan(conf, plan, allow_repartition=allow_repartition, timeout=timeout)
     except ServerUnavailableError:
         raise
     except SchemabusError as e:
-        raise _Failed(_text(e)) from None
+        raise CommandFailed(_text(e)) from None
     if fmt == "json":
         out = plan.to_json()
         out["applied"] = [c.topic for c in applied.done]  # per change, in the order of "changes"

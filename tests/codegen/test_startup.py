@@ -124,10 +124,10 @@ def test_dev_help_imports_no_heavy_library() -> None:
     assert [m for m in loaded_modules("dev", "--help") if not m.startswith("schemabus.")] == []
 
 
-def test_dlq_reads_the_runtime_bootstrap_variable() -> None:
-    from schemabus.runtime import config, dlq_cli
+def test_the_runtime_commands_read_the_runtime_bootstrap_variable() -> None:
+    from schemabus.runtime import cli_options, config
 
-    assert dlq_cli.ENV_BOOTSTRAP == config.ENV_BOOTSTRAP
+    assert cli_options.ENV_BOOTSTRAP == config.ENV_BOOTSTRAP
 
 
 def test_cli_bench_runs() -> None:
