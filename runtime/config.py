@@ -493,6 +493,12 @@ class ConsumerSettings(BaseModel):
         default=15.0, gt=0, description="seconds a revoked partition's current record may take to finish"
     )
     shutdown_timeout: float = Field(default=30.0, gt=0, description="seconds fetched records may take at shutdown")
+    startup_timeout: float | None = Field(
+        default=30.0,
+        gt=0,
+        description="seconds run() waits for the cluster to answer at start, then raises ServerUnavailableError "
+        "naming it; None: start regardless (the consumers wait for the cluster)",
+    )
     topic_check: TopicCheck = Field(
         default="create",
         description="at start: create the handlers' topics as the catalog declares them when missing "
@@ -577,7 +583,7 @@ class ConsumerSettings(BaseModel):
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ConsumerSettings:
-        """Read ``SCHEMABUS_CONSUMER_<FIELD>`` variables."""
+        """Read ``SCHEMABUS_CONSUMER_<FIELD>`` variables (``none`` unsets ``startup_timeout``)."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         names: dict[str, str] = {}
@@ -586,7 +592,7 @@ class ConsumerSettings(BaseModel):
             names[field] = var
             raw = env.get(var, "").strip()
             if raw:
-                values[field] = raw
+                values[field] = None if raw.lower() == "none" and field == "startup_timeout" else raw
         _refuse_unknown(env, _CONSUMER_PREFIX, set(names.values()))
         return _build(cls, values, names)
 

@@ -154,6 +154,7 @@ class BrokerErrors:
         self.last_specific: str | None = None
         self.last_any: str | None = None
         self.all_down = False  # librdkafka said every broker is down (at some point)
+        self.last_code: int | None = None  # of the last error that said why (a _SPECIFIC one)
 
     @property
     def server(self) -> str:
@@ -170,6 +171,7 @@ class BrokerErrors:
             self.all_down = True
         if error.code() in _SPECIFIC:
             self.last_specific = text
+            self.last_code = error.code()
 
     @staticmethod
     def unreachable_error(error: KafkaError) -> bool:

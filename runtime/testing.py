@@ -216,8 +216,8 @@ class InMemoryBus:
             service=self.service,
             retry=self.retry,
             dead_letters=InMemoryDeadLetterWriter(self.log) if self.dead_letters else False,
-            # Its topics live in the in-memory log: there is no cluster to check them on.
-            settings=ConsumerSettings(topic_check="off"),
+            # Its topics live in the in-memory log: there is no cluster to wait for or check them on.
+            settings=ConsumerSettings(topic_check="off", startup_timeout=None),
             commit_interval=0.001,
             poll_timeout=0.005,
             consumer_factory=partial(InMemoryConsumer, log=self.log),

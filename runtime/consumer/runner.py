@@ -26,7 +26,7 @@ from ..dlq import ClientConfig, DeadLetterWriter
 from ..errors import ConfigError, ServerUnavailableError
 from ..handler import AnyHandler, consumer_group
 from ..health import HealthStatus
-from ..kafka.topics import check_topics
+from ..kafka.topics import ClusterTopic, check_topics, read_cluster
 from ..registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry, SchemaVersion
 from ..retry import RetryPolicy
 from .exactly_once import TransactionalLoop
@@ -45,6 +45,7 @@ H = TypeVar("H", bound=AnyHandler)
 _FORCED: dict[str, Any] = {"enable.auto.commit": False, "enable.auto.offset.store": False}
 log = logging.getLogger("schemabus.consumer")
 _TOPIC_CHECK_S = 10.0  # the topic check at start: at most this long (less when every broker is down)
+_STARTUP_PAUSE_S = 1.0  # between attempts to reach the cluster at start
 _PROBE_GROUP = "schemabus-config-check"  # the group.id of the configuration checked at construction
 
 
@@ -366,7 +367,11 @@ class ConsumerRunner:
                 except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or Windows
                     pass
         try:
-            writer = await loop.run_in_executor(None, self._prepare)
+            try:
+                writer = await loop.run_in_executor(None, self._prepare)
+            except asyncio.CancelledError:
+                self.stop()  # ends a wait for the cluster in _prepare (its thread outlives the cancellation)
+                raise
             if self.exactly_once is not None:
                 await self.exactly_once.start()
             kind = HandlerLoop if self.exactly_once is None else TransactionalLoop
@@ -400,13 +405,14 @@ class ConsumerRunner:
     def _prepare(self) -> DeadLetterWriter | None:
         """Off the event loop: check the handlers' topics (``topic_check``), find the reader schemas' ids
         once, create the dead-letter producer."""
-        if self.settings.topic_check != "off":
-            try:
-                check_topics(
-                    self.config, [h.topic for h in self._handlers], self.settings.topic_check, timeout=_TOPIC_CHECK_S
-                )
-            except ServerUnavailableError as e:  # the consumers report the outage as they do
-                log.warning("could not check the handlers' topics against the catalog: %s", e)
+        if self.settings.startup_timeout is not None or self.settings.topic_check != "off":
+            cluster = self._reach_cluster()
+            if cluster is None:
+                if self._stop_requested:
+                    return None
+            elif self.settings.topic_check != "off":
+                topics = [h.topic for h in self._handlers]
+                check_topics(self.config, topics, self.settings.topic_check, timeout=_TOPIC_CHECK_S, cluster=cluster)
         ids = self.codec.ids
         for handler in self._handlers:
             topic = handler.topic
@@ -415,6 +421,31 @@ class ConsumerRunner:
                     with contextlib.suppress(LookupError):
                         ids.id_for(subject, serde.schema, serde.format)
         return self._dead_letter_writer()
+
+    def _reach_cluster(self) -> dict[str, ClusterTopic] | None:
+        """The cluster's topics, read within ``startup_timeout`` (ServerUnavailableError naming the
+        servers after it); None when a stop was asked meanwhile, or when no broker answers and there is
+        no ``startup_timeout`` (the consumers then wait for the cluster, as they do once running)."""
+        limit = self.settings.startup_timeout
+        started = time.monotonic()
+        while True:
+            left = _TOPIC_CHECK_S if limit is None else limit - (time.monotonic() - started)
+            try:
+                return read_cluster(self.config, (), timeout=max(min(left, _TOPIC_CHECK_S), 0.1))
+            except ServerUnavailableError as e:
+                if limit is None:
+                    log.warning("could not check the handlers' topics against the catalog: %s", e)
+                    return None
+                elapsed = time.monotonic() - started
+                if elapsed >= limit:
+                    raise ServerUnavailableError(
+                        e.server, e.address, "start consuming (startup_timeout)", e.cause, elapsed=elapsed
+                    ) from None
+                unreachable = e
+            if self._stop_requested:
+                return None
+            log.debug("waiting for the cluster: %s", unreachable)
+            time.sleep(min(_STARTUP_PAUSE_S, max(limit - (time.monotonic() - started), 0.0)))
 
     def run_forever(self) -> None:
         """Run in a new event loop until SIGTERM or SIGINT; then finish in-flight records, commit, close."""

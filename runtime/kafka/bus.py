@@ -31,7 +31,14 @@ from ..config import (
     RegistryConfig,
     redact,
 )
-from ..errors import ConfigError, PublishBatchError, PublishError, SchemabusError, ServerUnavailableError
+from ..errors import (
+    AuthenticationError,
+    ConfigError,
+    PublishBatchError,
+    PublishError,
+    SchemabusError,
+    ServerUnavailableError,
+)
 from ..health import HealthStatus
 from ..kafka_logging import librdkafka_logger
 from ..registry import IdMode, SchemaIds, SchemaRegistry, SchemaVersion
@@ -308,7 +315,7 @@ class KafkaBus:
         health = self._health
         if health.closed:  # its registry client is closed too: refuse as publish does, not with the client's error
             raise health.refusal(topic.name, health.failure)
-        if self.settings.topic_check != "off":
+        if self.settings.topic_check != "off" and health.failure is None:  # a failing bus refuses at once
             self._check_topic(topic)
         return self.codec.encoder(topic)
 
@@ -319,6 +326,8 @@ class KafkaBus:
             check_topics(self._admin_config, [topic], self.settings.topic_check, timeout=self._topic_check_timeout)
         except ServerUnavailableError as e:
             log.warning("could not check topic %s against the catalog: %s", topic.name, e)
+        except AuthenticationError:
+            pass  # the producer meets the same refusal and reports it, naming the topic
 
     async def _wait_for_room(self, record: Record, callback: Any) -> None:
         deadline = time.monotonic() + self._delivery_timeout_s

@@ -31,10 +31,10 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs lack 
 )
 
 from ..config import KafkaConfig, TopicCheck, redact, secret_values
-from ..errors import AuthorizationError, SchemabusError, ServerUnavailableError, TopicMismatchError
+from ..errors import AuthenticationError, AuthorizationError, SchemabusError, ServerUnavailableError, TopicMismatchError
 from ..kafka_logging import BrokerErrors
 from ..topic import Topic
-from .errors import AUTHORIZATION_CODES, error_text, kafka_error
+from .errors import AUTHENTICATION_CODES, AUTHORIZATION_CODES, error_text, kafka_error
 
 __all__ = [
     "AppliedPlan",
@@ -311,6 +311,10 @@ def _list_topics(admin: AdminClient, errors: BrokerErrors, timeout: float) -> An
             return errors.call("list the topics", partial(admin.list_topics, timeout=wait))
         except ServerUnavailableError:
             errors.drain(admin)
+            if errors.last_code in AUTHENTICATION_CODES:  # the brokers answer, and refuse the credentials
+                text = errors.last_specific or "authentication failed"
+                code = KafkaError(errors.last_code).name()
+                raise AuthenticationError("", f"authentication failed: {text}", code=code) from None
             if errors.all_down or time.monotonic() - started >= timeout:
                 raise errors.unavailable("list the topics", elapsed=time.monotonic() - started, client=admin) from None
 
@@ -414,11 +418,15 @@ def apply_plan(
 
 
 def _creates(
-    conf: Mapping[str, Any], wanted: list[WantedTopic], timeout: float
-) -> tuple[TopicPlan, dict[str, ClusterTopic]]:
+    conf: Mapping[str, Any],
+    wanted: list[WantedTopic],
+    timeout: float,
+    cluster: Mapping[str, ClusterTopic] | None = None,
+) -> tuple[TopicPlan, Mapping[str, ClusterTopic]]:
     """The plan that creates those of ``wanted`` the cluster lacks (every topic is listed: a metadata
     request naming a missing topic could make the broker auto-create it with its defaults)."""
-    cluster = read_cluster(conf, (), timeout=timeout)
+    if cluster is None:
+        cluster = read_cluster(conf, (), timeout=timeout)
     plan = plan_topics(wanted, cluster)
     return TopicPlan(tuple(c for c in plan.changes if isinstance(c, CreateTopic))), cluster
 
@@ -445,9 +453,15 @@ def ensure_topics(
 
 
 def check_topics(
-    conf: Mapping[str, Any], topics: Iterable[Topic[Any, Any]], mode: TopicCheck, *, timeout: float
+    conf: Mapping[str, Any],
+    topics: Iterable[Topic[Any, Any]],
+    mode: TopicCheck,
+    *,
+    timeout: float,
+    cluster: Mapping[str, ClusterTopic] | None = None,
 ) -> list[str]:
     """The start-up check of a bus or runner (``topic_check``) on ``topics``; returns the names created.
+    ``cluster``: the topics :func:`read_cluster` read already (else they are read here).
 
     * ``create``: create the missing ones as the catalog declares them; a partition count that differs
       from the catalog's is logged as a warning.
@@ -458,7 +472,7 @@ def check_topics(
     wanted = {t.name: wanted_topic(t) for t in topics}
     if mode == "off" or not wanted:
         return []
-    plan, cluster = _creates(conf, list(wanted.values()), timeout)
+    plan, cluster = _creates(conf, list(wanted.values()), timeout, cluster)
     differ = [
         f"{name} has {cluster[name].partitions} partitions, the catalog says {w.partitions}"
         for name, w in sorted(wanted.items())

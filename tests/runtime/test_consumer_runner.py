@@ -12,18 +12,22 @@ import os
 import signal
 import socket
 import threading
+import time
 from typing import Any
 
 import pytest
 
 import platform_events as pe
 from schemabus.runtime import Event, SchemaIds
-from schemabus.runtime.config import ProducerSettings
+from schemabus.runtime.config import ConsumerSettings, ProducerSettings
 from schemabus.runtime.consumer import ConsumerMetrics, ConsumerRunner, PartitionLag
+from schemabus.runtime.errors import ServerUnavailableError
 from schemabus.runtime.kafka import KafkaBus
 from schemabus.runtime.testing import InMemoryRegistry
 
 TIMEOUT = 30.0
+# These runners point at a closed port on purpose: they start without waiting for the cluster.
+UNBOUNDED = ConsumerSettings(startup_timeout=None)
 
 
 def _closed_port() -> str:
@@ -75,7 +79,7 @@ def test_a_runner_without_handlers_does_not_run() -> None:
 
 
 def test_a_runner_runs_once_takes_no_handlers_while_running_and_stops_when_asked() -> None:
-    runner = ConsumerRunner(_closed_port(), InMemoryRegistry(), [_handler()], dead_letters=False)
+    runner = ConsumerRunner(_closed_port(), InMemoryRegistry(), [_handler()], dead_letters=False, settings=UNBOUNDED)
 
     async def scenario() -> None:
         task = asyncio.create_task(runner.run())
@@ -98,7 +102,7 @@ def test_a_runner_runs_once_takes_no_handlers_while_running_and_stops_when_asked
 
 
 def test_a_runner_stopped_before_it_runs_returns_at_once() -> None:
-    runner = ConsumerRunner(_closed_port(), InMemoryRegistry(), [_handler()], dead_letters=False)
+    runner = ConsumerRunner(_closed_port(), InMemoryRegistry(), [_handler()], dead_letters=False, settings=UNBOUNDED)
     runner.stop()
     asyncio.run(asyncio.wait_for(runner.run(), TIMEOUT))
     assert runner.stopping
@@ -106,7 +110,7 @@ def test_a_runner_stopped_before_it_runs_returns_at_once() -> None:
 
 def test_run_forever_stops_on_sigterm() -> None:
     """run_forever() installs SIGTERM and SIGINT handlers that stop the runner gracefully, and removes them."""
-    runner = ConsumerRunner(_closed_port(), InMemoryRegistry(), [_handler()], dead_letters=True)
+    runner = ConsumerRunner(_closed_port(), InMemoryRegistry(), [_handler()], dead_letters=True, settings=UNBOUNDED)
     before = signal.getsignal(signal.SIGTERM)
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
     timer.start()
@@ -119,7 +123,7 @@ def test_run_forever_stops_on_sigterm() -> None:
 
 
 def test_a_stop_from_another_thread_reaches_the_running_loop() -> None:
-    runner = ConsumerRunner(_closed_port(), InMemoryRegistry(), [_handler()], dead_letters=False)
+    runner = ConsumerRunner(_closed_port(), InMemoryRegistry(), [_handler()], dead_letters=False, settings=UNBOUNDED)
 
     async def scenario() -> None:
         task = asyncio.create_task(runner.run())
@@ -133,7 +137,7 @@ def test_a_stop_from_another_thread_reaches_the_running_loop() -> None:
 
 
 def test_a_cancelled_run_stops_its_consumers() -> None:
-    runner = ConsumerRunner(_closed_port(), InMemoryRegistry(), [_handler()], dead_letters=False)
+    runner = ConsumerRunner(_closed_port(), InMemoryRegistry(), [_handler()], dead_letters=False, settings=UNBOUNDED)
 
     async def scenario() -> None:
         task = asyncio.create_task(runner.run())
@@ -152,3 +156,33 @@ def test_lag_counts_from_the_low_watermark_when_nothing_is_committed() -> None:
     assert PartitionLag("g", "t", 0, 8, high_watermark=10, low_watermark=4).lag == 2
     assert PartitionLag("g", "t", 0, 12, high_watermark=10, low_watermark=4).lag == 0  # never negative
     assert ConsumerMetrics(consumed=1, handled=1) + ConsumerMetrics(consumed=2) == ConsumerMetrics(3, 1)
+
+
+def test_a_runner_that_cannot_reach_the_cluster_fails_at_its_startup_timeout_naming_the_servers() -> None:
+    address = _closed_port()
+    runner = ConsumerRunner(address, InMemoryRegistry(), [_handler()], settings=ConsumerSettings(startup_timeout=2))
+    started = time.monotonic()
+    with pytest.raises(ServerUnavailableError) as info:
+        asyncio.run(asyncio.wait_for(runner.run(), TIMEOUT))
+    elapsed = time.monotonic() - started
+    assert 2 <= elapsed < 2 + 10, elapsed
+    text = str(info.value)
+    assert text.startswith(f"Kafka broker {address} is unavailable: could not start consuming (startup_timeout) ")
+    assert "Connection refused" in text
+    health = runner.health()
+    assert not health.live and "ServerUnavailableError" in health.reason
+
+
+def test_a_stop_ends_the_wait_for_the_cluster() -> None:
+    runner = ConsumerRunner(
+        _closed_port(), InMemoryRegistry(), [_handler()], settings=ConsumerSettings(startup_timeout=60)
+    )
+
+    async def scenario() -> None:
+        asyncio.get_running_loop().call_later(1.5, runner.stop)
+        await runner.run()
+
+    started = time.monotonic()
+    asyncio.run(asyncio.wait_for(scenario(), TIMEOUT))
+    assert time.monotonic() - started < 10
+    assert runner.health().reason == "stopped"

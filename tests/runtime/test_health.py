@@ -48,7 +48,7 @@ def runner_over(log: InMemoryLog, registry: InMemoryRegistry, handle: Any) -> Co
         "in-memory",
         registry,
         [handler],
-        settings=ConsumerSettings(topic_check="off"),
+        settings=ConsumerSettings(topic_check="off", startup_timeout=None),
         retry=RetryPolicy(max_retries=0),
         dead_letters=False,
         poll_timeout=0.005,

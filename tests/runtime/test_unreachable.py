@@ -138,6 +138,7 @@ def test_a_consumer_reports_each_broker_error_once(caplog: pytest.LogCaptureFixt
     import asyncio
 
     import platform_events as pe
+    from schemabus.runtime.config import ConsumerSettings
     from schemabus.runtime.consumer import ConsumerRunner
     from schemabus.runtime.testing import InMemoryRegistry
 
@@ -152,7 +153,12 @@ def test_a_consumer_reports_each_broker_error_once(caplog: pytest.LogCaptureFixt
         pass
 
     runner = ConsumerRunner(
-        address, InMemoryRegistry(), [handle], dead_letters=False, extra_config={"reconnect.backoff.max.ms": 100}
+        address,
+        InMemoryRegistry(),
+        [handle],
+        dead_letters=False,
+        extra_config={"reconnect.backoff.max.ms": 100},
+        settings=ConsumerSettings(startup_timeout=None),  # the consumer's own reports are under test
     )
 
     async def run_briefly() -> None:
