@@ -294,8 +294,9 @@ def _record(size: int = 10) -> DeadLetterRecord:
 
 
 def test_a_dead_letter_the_producer_refuses_is_a_dead_letter_error() -> None:
-    """librdkafka refuses a record larger than message.max.bytes before sending anything."""
-    writer = DeadLetterWriter(_closed_port(), create_topics=False, producer_config={"message.max.bytes": 1000})
+    """librdkafka refuses a record larger than message.max.bytes before sending anything: here even
+    a reference to the record is larger."""
+    writer = DeadLetterWriter(_closed_port(), create_topics=False, producer_config={"message.max.bytes": 100})
     writer.ensure_topic("dlq.x.y.z")  # nothing to create without create_topics
     with pytest.raises(DeadLetterError, match=r"cannot write to dead-letter topic dlq\.x\.y\.z"):
         writer.write(_record(size=5000))
