@@ -154,15 +154,17 @@ class DeadLetterWriter:
         self.ensure_topic(record.topic)
         limit = self.limit(record.topic)
         fitting = self.fitting(record, limit)
+        refused: str | None = None
         for i, candidate in enumerate(fitting):
             try:
                 written = self._send(candidate)
             except _TooLarge as e:
                 if i == len(fitting) - 1:
                     raise DeadLetterError(f"cannot write to dead-letter topic {record.topic}: {e}") from None
+                refused = str(e)
                 continue
             if candidate is not record:
-                self._too_large(record, candidate, limit)
+                self._too_large(record, candidate, refused)
             return written
         raise AssertionError("unreachable")
 
@@ -181,15 +183,10 @@ class DeadLetterWriter:
         return [c for c in candidates if c.size <= limit] or candidates[-1:]
 
     @staticmethod
-    def _too_large(record: DeadLetterRecord, written: DeadLetterRecord, limit: int) -> None:
-        what = "a reference to it" if written.is_reference else "shorter exception texts"
-        log.warning(
-            "dead letter of %s bytes too large for %s (which takes at most %d bytes): written with %s",
-            record.size,
-            record.topic,
-            limit,
-            what,
-        )
+    def _too_large(record: DeadLetterRecord, written: DeadLetterRecord, error: str | None) -> None:
+        what = "as a reference to its record" if written.is_reference else "with shorter exception texts"
+        why = error or "larger than the topic or the producer takes"
+        log.warning("dead letter of %d bytes too large for %s (%s): written %s", record.size, record.topic, why, what)
 
     def _send(self, record: DeadLetterRecord) -> tuple[int, int]:
         """Produce ``record`` and wait for the broker; :class:`_TooLarge` when the producer or the
