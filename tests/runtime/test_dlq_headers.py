@@ -470,3 +470,30 @@ def test_the_dead_letter_producer_takes_records_larger_than_librdkafkas_default(
     assert writer.limit("dlq.x.y.z") == DLQ_PRODUCER_MAX_BYTES >= 100 * 1000 * 1000
     assert writer.limit("dlq.x.y.z", producer_max_bytes=1_000_000) == 1_000_000
     assert DLQ_HEADROOM_BYTES >= 2 * MAX_TEXT_BYTES + 16 * 1024
+
+
+def test_in_exactly_once_mode_the_dead_letter_that_fits_the_bus_producer_is_chosen_before_writing() -> None:
+    """A record the broker refused would abort the transaction: the transactional writer picks the
+    form that fits the bus producer's message.max.bytes (librdkafka's 1,000,000 by default) first."""
+    from schemabus.runtime.transactions import TransactionalDeadLetterWriter
+
+    sent: list[tuple[str, bytes | None, bytes | None, list[tuple[str, bytes]]]] = []
+
+    def send_bytes_sync(topic: str, value: bytes | None, *, key: bytes | None, headers: Any, timeout: float) -> Any:
+        sent.append((topic, key, value, headers))
+        return SimpleNamespace(partition=0, offset=len(sent) - 1)
+
+    def bus(configured: dict[str, Any]) -> Any:
+        return SimpleNamespace(
+            send_bytes_sync=send_bytes_sync,
+            kafka=SimpleNamespace(librdkafka_config=lambda: {"bootstrap.servers": "x"}),
+            settings=SimpleNamespace(librdkafka_config=lambda: configured),
+        )
+
+    record = _build(ValueError("no"), value=bytes(1_000_000))
+    writer = TransactionalDeadLetterWriter(_closed_port(), bus({}), create_topics=False)
+    assert writer.write(record) == (0, 0)
+    assert sent[-1][2] == b"" and dict(sent[-1][3])[HEADER_PAYLOAD_SIZE] == b"1000000"  # a reference
+    roomy = TransactionalDeadLetterWriter(_closed_port(), bus({"message.max.bytes": 2_000_000}), create_topics=False)
+    roomy.write(record)
+    assert sent[-1][2] == record.value  # the copy
