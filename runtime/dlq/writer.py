@@ -140,7 +140,7 @@ class DeadLetterWriter:
             )
             entry = entries.get("max.message.bytes")
             return None if entry is None or entry.value is None else int(entry.value)
-        except (KafkaException, ValueError) as e:
+        except (KafkaException, ValueError, TimeoutError) as e:
             log.warning("cannot read max.message.bytes of %s: %s", topic, e)
             return None
 
