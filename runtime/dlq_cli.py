@@ -188,4 +188,4 @@ def replay_command(
         if not result.replayed and not result.skipped and not result.missing:
             click.echo(f"{dlq_topic}: nothing to replay")
     if result.missing:
-        raise SystemExit(1)
+        click.get_current_context().exit(1)

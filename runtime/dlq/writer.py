@@ -110,6 +110,7 @@ class DeadLetterWriter:
                 limit = self._max_message_bytes(topic)
                 if limit is not None:
                     self._limits[topic] = limit
+                    self._check_room(topic, limit, existing)
             except Exception as e:
                 raise DeadLetterError(f"cannot create dead-letter topic {topic}: {e}") from e
             self._ready.add(topic)
@@ -128,6 +129,23 @@ class DeadLetterWriter:
         except KafkaException as e:
             if e.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
+
+    def _check_room(self, topic: str, limit: int, existing: Mapping[str, Any]) -> None:
+        """Warn when ``topic`` (created before, or by hand) takes less than its source topic's records
+        plus their dead-letter headers."""
+        source = topic.removeprefix(DLQ_PREFIX)
+        source_limit = self._max_message_bytes(source) if source in existing else None
+        if source_limit is not None and limit < source_limit + DLQ_HEADROOM_BYTES:
+            log.warning(
+                "%s takes records of at most %d bytes (max.message.bytes), %s up to %d: a record too large "
+                "for it is dead-lettered as a reference to the record; raise its max.message.bytes to %d "
+                "to have copies",
+                topic,
+                limit,
+                source,
+                source_limit,
+                source_limit + DLQ_HEADROOM_BYTES,
+            )
 
     def _max_message_bytes(self, topic: str) -> int | None:
         """The effective ``max.message.bytes`` of ``topic`` (its own, or the broker's default); None

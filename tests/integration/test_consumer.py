@@ -880,7 +880,7 @@ def test_a_1_040_000_byte_record_of_a_topic_that_takes_it_is_dead_lettered_as_a_
 
 
 def test_a_record_its_dead_letter_topic_cannot_take_is_dead_lettered_as_a_reference_that_replay_reads_back(
-    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The dead-letter topic exists already, with a smaller max.message.bytes than the record: the
     dead letter points to the record (topic, partition, offset) instead of copying it, the partition
@@ -895,7 +895,11 @@ def test_a_record_its_dead_letter_topic_cannot_take_is_dead_lettered_as_a_refere
     _big_producer_produce(
         kafka_bootstrap, name, [big, *(codec.encode_value(topic, _agent(i, f"after-{i}")) for i in (1, 2))]
     )
-    runner, _ = _fail_big_records(kafka_bootstrap, registry, topic)
+    with caplog.at_level(logging.WARNING, logger="schemabus.dlq"):
+        runner, _ = _fail_big_records(kafka_bootstrap, registry, topic)
+    assert f"{dlq_topic} takes records of at most 100000 bytes" in caplog.text  # said once, at the start
+    assert f"raise its max.message.bytes to {2 * MIB + 64 * 1024}" in caplog.text
+    assert "written as a reference to its record" in caplog.text
 
     (letter,) = read_dead_letters(kafka_bootstrap, dlq_topic)
     assert letter.reference and letter.value == b"" and letter.payload_size == 1_040_000
