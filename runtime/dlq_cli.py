@@ -98,8 +98,10 @@ def replay_command(
     as they were).
 
     TOPIC is the dead-letter topic (dlq.orders.order.placed) or the topic whose dead letters to replay
-    (orders.order.placed): only a dead-letter topic is ever read. Records already replayed (by an
-    earlier run with the same --group) are not republished.
+    (orders.order.placed). Records already replayed (by an earlier run with the same --group) are not
+    republished. A dead letter that is a reference to its record (too large to copy) is replayed by
+    reading the record from its original topic at its offset; when that topic no longer has it, the
+    command says so and exits with 1.
     """
     from confluent_kafka import KafkaException
 
@@ -118,11 +120,39 @@ def replay_command(
             "replayed": dict(sorted(result.replayed.items())),
             "skipped": [{"partition": d.partition, "offset": d.offset} for d in result.skipped],
         }
+        if result.fetched:
+            out["read_from_original"] = dict(sorted(result.fetched.items()))
+        if result.missing:
+            out["missing"] = [
+                {
+                    "partition": d.partition,
+                    "offset": d.offset,
+                    "original": {
+                        "topic": d.original_topic,
+                        "partition": d.original_partition,
+                        "offset": d.original_offset,
+                    },
+                }
+                for d in result.missing
+            ]
         click.echo(json.dumps(out, indent=2))
-        return
-    for target, count in sorted(result.replayed.items()):
-        click.echo(f"replayed {count} record{'s' if count != 1 else ''} to {target}")
-    for d in result.skipped:
-        click.echo(f"skipped {d.topic}[{d.partition}]@{d.offset}: it has no {HEADER_ORIGINAL_TOPIC} header")
-    if not result.replayed and not result.skipped:
-        click.echo(f"{dlq_topic}: nothing to replay")
+    else:
+        for target, count in sorted(result.replayed.items()):
+            click.echo(f"replayed {count} record{'s' if count != 1 else ''} to {target}")
+            fetched = result.fetched[target]
+            if fetched:
+                click.echo(
+                    f"  {fetched} of them read back from {target}: "
+                    f"{'its dead letter was a reference' if fetched == 1 else 'their dead letters were references'}"
+                )
+        for d in result.skipped:
+            click.echo(f"skipped {d.topic}[{d.partition}]@{d.offset}: it has no {HEADER_ORIGINAL_TOPIC} header")
+        for d in result.missing:
+            click.echo(
+                f"cannot replay {d.topic}[{d.partition}]@{d.offset}: its payload was not copied and "
+                f"{d.source} is no longer there (past the topic's retention, or compacted away)"
+            )
+        if not result.replayed and not result.skipped and not result.missing:
+            click.echo(f"{dlq_topic}: nothing to replay")
+    if result.missing:
+        click.get_current_context().exit(1)

@@ -4,6 +4,7 @@ that writes into the open transaction. The transactional state itself is :mod:`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -18,6 +19,10 @@ if TYPE_CHECKING:
     from .kafka import KafkaBus
 
 __all__ = ["Transaction", "TransactionalDeadLetterWriter", "is_fenced"]
+
+log = logging.getLogger("schemabus.dlq")
+
+LIBRDKAFKA_MAX_MESSAGE_BYTES = 1_000_000  # librdkafka's default message.max.bytes
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -100,7 +105,22 @@ class TransactionalDeadLetterWriter(DeadLetterWriter):
         self.bus = bus
 
     def write(self, record: DeadLetterRecord) -> tuple[int, int]:
+        """Write ``record`` into the bus's transaction, or the first of :meth:`fitting` that is small
+        enough for its topic and for the bus producer's ``message.max.bytes`` (librdkafka's default,
+        unless the bus's configuration sets it): a record the broker refused would abort the
+        transaction, and the record would stop its partition again after every restart."""
         self.ensure_topic(record.topic)
+        limit = self.limit(record.topic, self._bus_max_bytes())
+        written = self.fitting(record, limit)[0]
+        if written is not record:
+            log.warning(
+                "dead letter of %d bytes too large for %s (at most %d bytes): written as %s",
+                record.size,
+                record.topic,
+                limit,
+                "a reference to its record" if written.is_reference else "with shorter exception texts",
+            )
+        record = written
         try:
             result = self.bus.send_bytes_sync(
                 record.topic, record.value, key=record.key, headers=list(record.headers), timeout=self.timeout
@@ -108,3 +128,7 @@ class TransactionalDeadLetterWriter(DeadLetterWriter):
         except Exception as e:
             raise DeadLetterError(f"cannot write to dead-letter topic {record.topic}: {e}") from e
         return result.partition, result.offset
+
+    def _bus_max_bytes(self) -> int:
+        configured = {**self.bus.kafka.librdkafka_config(), **self.bus.settings.librdkafka_config()}
+        return int(configured.get("message.max.bytes", LIBRDKAFKA_MAX_MESSAGE_BYTES))

@@ -20,9 +20,21 @@ Spring Kafka's ``kafka_dlt-*`` headers, under one namespace; every value is UTF-
                                             ``validation``
 ==========================================  =====================================================
 
+A record whose copy its dead-letter topic cannot take (too large even with the exception message
+and stack trace cut to 1 KiB each) is dead-lettered as a **reference** to it: an empty value, the
+headers above, and
+
+==========================================  =====================================================
+``schemabus.dlq.payload``                   ``reference``: the value was not copied
+``schemabus.dlq.payload.size``              the size of the original value, bytes (decimal)
+``schemabus.dlq.payload.omitted``           what was left out: ``value``, ``value,headers`` or
+                                            ``value,key,headers``
+==========================================  =====================================================
+
 :class:`DeadLetterWriter` produces with an idempotent producer and waits for the broker's
-acknowledgement; when it cannot write, it raises :class:`DeadLetterError` so that the consumer stops
-without committing the record. :func:`read_dead_letters` and :func:`replay` are what
+acknowledgement; it creates ``dlq.{topic}`` with room for any record of ``{topic}`` plus the
+dead-letter headers. When it cannot write, it raises :class:`DeadLetterError` so that the consumer
+stops without committing the record. :func:`read_dead_letters` and :func:`replay` are what
 ``schemabus dlq inspect`` and ``schemabus dlq replay`` run.
 """
 
@@ -38,10 +50,15 @@ from .records import (
     HEADER_ORIGINAL_PARTITION,
     HEADER_ORIGINAL_TIMESTAMP,
     HEADER_ORIGINAL_TOPIC,
+    HEADER_PAYLOAD,
+    HEADER_PAYLOAD_OMITTED,
+    HEADER_PAYLOAD_SIZE,
     HEADER_PREFIX,
     HEADER_REASON,
     MAX_TEXT_BYTES,
+    PAYLOAD_REFERENCE,
     REASON_HANDLER_ERROR,
+    SHORT_TEXT_BYTES,
     ClientConfig,
     DeadLetterError,
     DeadLetterRecord,
@@ -50,6 +67,8 @@ from .records import (
     dlq_topic_name,
     format_stacktrace,
     is_dlq_topic,
+    reference_to,
+    shortened,
 )
 from .writer import DeadLetterWriter
 
@@ -64,10 +83,15 @@ __all__ = [
     "HEADER_ORIGINAL_PARTITION",
     "HEADER_ORIGINAL_TIMESTAMP",
     "HEADER_ORIGINAL_TOPIC",
+    "HEADER_PAYLOAD",
+    "HEADER_PAYLOAD_OMITTED",
+    "HEADER_PAYLOAD_SIZE",
     "HEADER_PREFIX",
     "HEADER_REASON",
     "MAX_TEXT_BYTES",
+    "PAYLOAD_REFERENCE",
     "REASON_HANDLER_ERROR",
+    "SHORT_TEXT_BYTES",
     "ClientConfig",
     "DeadLetter",
     "DeadLetterError",
@@ -82,5 +106,7 @@ __all__ = [
     "is_dlq_topic",
     "parse_dead_letter",
     "read_dead_letters",
+    "reference_to",
     "replay",
+    "shortened",
 ]

@@ -17,6 +17,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from ..kafka_logging import BrokerErrors
 from .records import (
     DLQ_PREFIX,
+    DLQ_PRODUCER_MAX_BYTES,
     HEADER_ATTEMPTS,
     HEADER_CONSUMER_GROUP,
     HEADER_EXCEPTION_CLASS,
@@ -26,8 +27,12 @@ from .records import (
     HEADER_ORIGINAL_PARTITION,
     HEADER_ORIGINAL_TIMESTAMP,
     HEADER_ORIGINAL_TOPIC,
+    HEADER_PAYLOAD,
+    HEADER_PAYLOAD_OMITTED,
+    HEADER_PAYLOAD_SIZE,
     HEADER_PREFIX,
     HEADER_REASON,
+    PAYLOAD_REFERENCE,
     TIMEOUT,
     ClientConfig,
     DeadLetterError,
@@ -73,7 +78,17 @@ class DeadLetter:
     stacktrace: str | None = None
     attempts: int | None = None
     reason: str | None = None
+    # A reference (``schemabus.dlq.payload: reference``): the record was too large to copy; its value
+    # (``payload_size`` bytes) and what ``omitted`` names are only in the original topic.
+    reference: bool = False
+    payload_size: int | None = None
+    omitted: tuple[str, ...] = ()
     dlq_headers: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    @property
+    def source(self) -> str:
+        """Where the original record was: ``topic[partition]@offset``."""
+        return f"{self.original_topic}[{self.original_partition}]@{self.original_offset}"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: bytes as base64, and as text when they are UTF-8."""
@@ -102,8 +117,13 @@ class DeadLetter:
             "attempts": self.attempts,
             "exception": {"class": self.exception_class, "message": self.exception_message},
             "stacktrace": self.stacktrace,
-            "key": blob(self.key),
-            "value": blob(self.value),
+            "payload": (
+                {"copied": False, "size": self.payload_size, "omitted": list(self.omitted)}
+                if self.reference
+                else {"copied": True}
+            ),
+            "key": None if "key" in self.omitted else blob(self.key),
+            "value": None if self.reference else blob(self.value),
             "headers": [{"name": k, "value": blob(v)} for k, v in self.headers],
         }
 
@@ -143,6 +163,9 @@ def parse_dead_letter(
         stacktrace=_text(own.get(HEADER_EXCEPTION_STACKTRACE)),
         attempts=_int(own.get(HEADER_ATTEMPTS)),
         reason=_text(own.get(HEADER_REASON)),
+        reference=own.get(HEADER_PAYLOAD) == PAYLOAD_REFERENCE.encode(),
+        payload_size=_int(own.get(HEADER_PAYLOAD_SIZE)),
+        omitted=tuple(p for p in (_text(own.get(HEADER_PAYLOAD_OMITTED)) or "").split(",") if p),
         dlq_headers=own,
     )
 
@@ -259,10 +282,15 @@ def read_dead_letters(
 
 @dataclass
 class ReplayResult:
-    """What :func:`replay` republished, by original topic, and what it could not (no original topic)."""
+    """What :func:`replay` republished, by original topic (``fetched``: how many of those were read
+    back from the original topic, their dead letters being references), and what it could not:
+    dead letters without an original topic (``skipped``), references whose record the original topic
+    no longer has (``missing``: past its retention, or compacted away)."""
 
     replayed: Counter[str] = field(default_factory=Counter)
     skipped: list[DeadLetter] = field(default_factory=list)
+    fetched: Counter[str] = field(default_factory=Counter)
+    missing: list[DeadLetter] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -280,9 +308,14 @@ def replay(
     """Republish every record of ``dlq_topic`` to its original topic: original key, value and headers
     (without the dead-letter headers), into its original partition when the topic still has it.
 
+    A dead letter that is a reference to its record (too large to copy) is replayed by reading the
+    record back from its original topic, partition and offset and republishing that; when the topic
+    no longer has it (past its retention, or compacted away) the dead letter is listed in
+    :attr:`ReplayResult.missing`, and nothing is republished for it.
+
     Progress is committed under consumer group ``group`` (default ``schemabus.dlq-replay.{dlq_topic}``)
     once the broker acknowledged the republished records, so running replay again only republishes
-    records that were dead-lettered since.
+    records that were dead-lettered since (dead letters skipped or missing are not tried again).
 
     ``dlq_topic`` must be a dead-letter topic (``dlq.*``): ValueError otherwise, before anything is read.
     Raises ServerUnavailableError when no broker answers within ``timeout`` seconds (nothing is
@@ -305,9 +338,11 @@ def replay(
             "acks": "all",
             # Records not acknowledged by then fail (and are reported) rather than wait for 5 minutes.
             "message.timeout.ms": max(1, int(timeout * 1000)),
+            "message.max.bytes": DLQ_PRODUCER_MAX_BYTES,  # the original topic's limit is what counts
         }
     )
     result = ReplayResult()
+    originals: Consumer | None = None  # reads the records that dead letters refer to
     try:
         messages = _read_to_end(consumer, dlq_topic, errors=errors, group=group, limit=limit, timeout=timeout)
         letters = [_parse_message(m) for m in messages]
@@ -323,6 +358,18 @@ def replay(
             if not target:
                 result.skipped.append(letter)
                 continue
+            key, value = letter.key, letter.value
+            headers: list[tuple[str, str | bytes | None]] = list(letter.headers)
+            if letter.reference:
+                if originals is None:
+                    originals = _reader(conf, None, errors)
+                found_record = _read_original(originals, letter, errors=errors, timeout=timeout)
+                if found_record is None:
+                    result.missing.append(letter)
+                    continue
+                key, value = found_record.key(), found_record.value()
+                headers = [(k, v) for k, v in raw_headers(found_record.headers()) if not k.startswith(HEADER_PREFIX)]
+                result.fetched[target] += 1
             if target not in partitions:
                 found = errors.call(
                     f"read the metadata of topic {target}",
@@ -333,14 +380,7 @@ def replay(
             kwargs: dict[str, Any] = {}
             if letter.original_partition is not None and 0 <= letter.original_partition < partitions[target]:
                 kwargs["partition"] = letter.original_partition
-            producer.produce(
-                target,
-                key=letter.key,
-                value=letter.value,
-                headers=list(letter.headers),
-                on_delivery=on_delivery,
-                **kwargs,
-            )
+            producer.produce(target, key=key, value=value, headers=headers, on_delivery=on_delivery, **kwargs)
             producer.poll(0)
             result.replayed[target] += 1
         started = time.monotonic()
@@ -369,7 +409,51 @@ def replay(
             )
     finally:
         consumer.close()
+        if originals is not None:
+            originals.close()
     return result
+
+
+def _read_original(consumer: Consumer, letter: DeadLetter, *, errors: BrokerErrors, timeout: float) -> Message | None:
+    """The record ``letter`` refers to, read from its original topic; None when the topic no longer
+    has it (past its retention, compacted away, or the topic or partition is gone)."""
+    topic, partition, offset = letter.original_topic, letter.original_partition, letter.original_offset
+    if topic is None or partition is None or offset is None:
+        return None
+    metadata = errors.call(
+        f"read the metadata of topic {topic}", lambda: consumer.list_topics(topic, timeout=timeout), client=consumer
+    ).topics.get(topic)
+    if metadata is None or metadata.error is not None or partition not in metadata.partitions:
+        return None
+    low, high = errors.call(
+        f"read the offsets of {topic}[{partition}]",
+        partial(consumer.get_watermark_offsets, TopicPartition(topic, partition), timeout=timeout, cached=False),
+        client=consumer,
+        retry_for=timeout,
+    )
+    if not low <= offset < high:
+        return None
+    consumer.assign([TopicPartition(topic, partition, offset)])
+    try:
+        started = time.monotonic()
+        while True:
+            waited = time.monotonic() - started
+            if waited > timeout:
+                raise errors.unavailable(f"read {letter.source}", elapsed=waited, client=consumer)
+            message = consumer.poll(0.2)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.fatal():
+                    raise KafkaException(error)
+                errors(error)
+                continue
+            at = message.offset()
+            assert at is not None
+            return message if at == offset else None  # a later offset: the record was compacted away
+    finally:
+        consumer.unassign()
 
 
 def describe(letters: Sequence[DeadLetter], *, stacktrace: bool = False) -> str:
@@ -394,9 +478,14 @@ def describe(letters: Sequence[DeadLetter], *, stacktrace: bool = False) -> str:
             f"{d.topic}[{d.partition}]@{d.offset}  {when}  reason={d.reason}  attempts={d.attempts}",
             f"  original: {d.original_topic}[{d.original_partition}]@{d.original_offset}  group={d.consumer_group}",
             f"  error:    {d.exception_class}: {d.exception_message}",
-            f"  key:      {show(d.key)}",
+            f"  key:      {'not copied' if 'key' in d.omitted else show(d.key)}",
             f"  value:    {show(d.value)}",
         ]
+        if d.reference:
+            size = "?" if d.payload_size is None else str(d.payload_size)
+            lines[-1] = f"  value:    payload not copied: {size} bytes, read it from {d.source}"
+            if "headers" in d.omitted:
+                lines.append("  headers:  not copied")
         if d.headers:
             lines.append("  headers:  " + ", ".join(f"{k}={show(v)}" for k, v in d.headers))
         if stacktrace and d.stacktrace:

@@ -23,9 +23,10 @@ from typing import Any
 import fastavro
 import pytest
 from click.testing import CliRunner
-from confluent_kafka import Consumer, KafkaError, Message, Producer
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs lack the re-export
     AdminClient,
+    ConfigResource,
     NewTopic,
 )
 from consumer_worker import ConfluentRegistry, agent_topic, execution_topic
@@ -56,6 +57,7 @@ from schemabus.runtime.dlq import (
     HEADER_REASON,
     DeadLetter,
     DeadLetterError,
+    DeadLetterRecord,
     DeadLetterWriter,
     build_dead_letter,
     dlq_topic_name,
@@ -747,6 +749,213 @@ def test_a_replay_the_original_topic_refuses_commits_nothing_and_fails_the_comma
         assert failed.exit_code != 0, failed.output
         assert f"replay of {dlq_topic}" in failed.output and "nothing committed" in failed.output
         assert "too large" in failed.output.lower()
+
+
+# --- records near and past Kafka's default size limits ----------------------------------------------
+
+MIB = 1024 * 1024
+
+
+def _agent_of_size(codec: RecordCodec, topic: Topic[str, pe.AgentCreated], size: int, creator: str) -> bytes:
+    """An AgentCreated record whose encoded value is exactly ``size`` bytes (a long label pads it)."""
+    agent = _agent(1, creator)
+    base = len(codec.encode_value(topic, agent))
+    pad = size - base - 4  # the label's string and its length varint; corrected below
+    for _ in range(5):
+        value = codec.encode_value(topic, agent.model_copy(update={"labels": {"n": "1", "pad": "x" * pad}}))
+        if len(value) == size:
+            return value
+        pad += size - len(value)
+    raise AssertionError(f"cannot make a record of {size} bytes")
+
+
+def _topic_config(bootstrap: str, topic: str, name: str) -> str:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    entries = admin.describe_configs([resource])[resource].result(timeout=TIMEOUT)
+    value = entries[name].value
+    assert value is not None
+    return str(value)
+
+
+def _big_producer_produce(bootstrap: str, topic: str, values: list[bytes]) -> None:
+    """Like ``_produce``, with librdkafka's message.max.bytes raised for records past its default."""
+    failures: list[KafkaError] = []
+
+    def on_delivery(error: KafkaError | None, _: Message) -> None:
+        if error is not None:
+            failures.append(error)
+
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "message.max.bytes": 4 * MIB})
+    for value in values:
+        producer.produce(topic, key=b"k", value=value, headers=[("trace", b"t")], partition=0, on_delivery=on_delivery)
+    assert producer.flush(TIMEOUT) == 0
+    assert failures == []
+
+
+def _create_topic(bootstrap: str, name: str, configs: dict[str, str]) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    new = NewTopic(name, num_partitions=1, replication_factor=1, config=configs)
+    for future in admin.create_topics([new]).values():
+        future.result(timeout=TIMEOUT)
+
+
+def _fail_big_records(
+    bootstrap: str, registry: ConfluentRegistry, topic: Topic[str, pe.AgentCreated]
+) -> tuple[ConsumerRunner, list[str]]:
+    """Run a handler that fails on the record of creator "big" (not retryable: dead-lettered at once)
+    until the two records behind it are handled; return the runner and the creators handled."""
+    handled: list[str] = []
+
+    @topic.handler(name="sizes")
+    async def on_agent(event: Event[str, pe.AgentCreated]) -> None:
+        if event.value.creator_id == "big":
+            raise ValueError("cannot take this one")
+        handled.append(event.value.creator_id)
+
+    runner = _runner(bootstrap, registry, [on_agent])
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: len(handled) == 2 and runner.metrics.dead_lettered == 1, "2 handled, 1 dead")
+
+    asyncio.run(run_until(runner, scenario))
+    assert handled == ["after-1", "after-2"]
+    assert _all_committed(bootstrap, f"{runner.service}.{topic.name}.sizes", topic.name)  # nothing stuck
+    return runner, handled
+
+
+def test_a_999_000_byte_record_is_dead_lettered_as_a_byte_exact_copy_and_the_records_behind_it_are_handled(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    """With its dead-letter headers the copy is over librdkafka's default message.max.bytes
+    (1,000,000): the dead-letter producer takes more, and the topic it creates takes its source
+    topic's limit plus 64 KiB."""
+    name = _name("size999k")
+    _create_topics(kafka_bootstrap, 1, name)
+    topic = agent_topic(name, 1)
+    big = _agent_of_size(codec, topic, 999_000, "big")
+    _produce(
+        kafka_bootstrap,
+        name,
+        [
+            (0, b"k", v, [("trace", b"t")])
+            for v in (big, *(codec.encode_value(topic, _agent(i, f"after-{i}")) for i in (1, 2)))
+        ],
+    )
+    _fail_big_records(kafka_bootstrap, registry, topic)
+
+    (letter,) = read_dead_letters(kafka_bootstrap, dlq_topic_name(name))
+    assert not letter.reference and letter.value == big  # byte for byte
+    assert (letter.key, letter.headers) == (b"k", (("trace", b"t"),))
+    assert (letter.original_topic, letter.original_partition, letter.original_offset) == (name, 0, 0)
+    assert letter.exception_message == "cannot take this one"
+    source_limit = int(_topic_config(kafka_bootstrap, name, "max.message.bytes"))
+    assert int(_topic_config(kafka_bootstrap, dlq_topic_name(name), "max.message.bytes")) == source_limit + 64 * 1024
+
+
+def test_a_1_040_000_byte_record_of_a_topic_that_takes_it_is_dead_lettered_as_a_copy_and_replayed(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    name = _name("size1040k")
+    _create_topic(kafka_bootstrap, name, {"max.message.bytes": str(2 * MIB)})
+    topic = agent_topic(name, 1)
+    big = _agent_of_size(codec, topic, 1_040_000, "big")
+    _big_producer_produce(
+        kafka_bootstrap, name, [big, *(codec.encode_value(topic, _agent(i, f"after-{i}")) for i in (1, 2))]
+    )
+    _fail_big_records(kafka_bootstrap, registry, topic)
+
+    dlq_topic = dlq_topic_name(name)
+    assert _topic_config(kafka_bootstrap, dlq_topic, "max.message.bytes") == str(2 * MIB + 64 * 1024)
+    (letter,) = read_dead_letters(kafka_bootstrap, dlq_topic)
+    assert not letter.reference and letter.value == big
+    shown = CliRunner().invoke(dlq, ["inspect", name, "--bootstrap-servers", kafka_bootstrap])
+    assert shown.exit_code == 0 and "(1040000 bytes" in shown.output and "not copied" not in shown.output
+
+    replayed = CliRunner().invoke(dlq, ["replay", name, "--bootstrap-servers", kafka_bootstrap])
+    assert replayed.exit_code == 0, replayed.output
+    assert replayed.output == f"replayed 1 record to {name}\n"
+    last = _read_all(kafka_bootstrap, name)[-1]
+    assert (last.offset(), last.key(), last.value(), last.headers()) == (3, b"k", big, [("trace", b"t")])
+
+
+def test_a_record_its_dead_letter_topic_cannot_take_is_dead_lettered_as_a_reference_that_replay_reads_back(
+    kafka_bootstrap: str, registry: ConfluentRegistry, codec: RecordCodec, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The dead-letter topic exists already, with a smaller max.message.bytes than the record: the
+    dead letter points to the record (topic, partition, offset) instead of copying it, the partition
+    goes on, inspect says where the payload is, and replay republishes the record read from there,
+    or, once the topic no longer has it, says so and fails."""
+    name = _name("sizeref")
+    dlq_topic = dlq_topic_name(name)
+    _create_topic(kafka_bootstrap, name, {"max.message.bytes": str(2 * MIB)})
+    _create_topic(kafka_bootstrap, dlq_topic, {"max.message.bytes": "100000"})
+    topic = agent_topic(name, 1)
+    big = _agent_of_size(codec, topic, 1_040_000, "big")
+    _big_producer_produce(
+        kafka_bootstrap, name, [big, *(codec.encode_value(topic, _agent(i, f"after-{i}")) for i in (1, 2))]
+    )
+    with caplog.at_level(logging.WARNING, logger="schemabus.dlq"):
+        runner, _ = _fail_big_records(kafka_bootstrap, registry, topic)
+    assert f"{dlq_topic} takes records of at most 100000 bytes" in caplog.text  # said once, at the start
+    assert f"raise its max.message.bytes to {2 * MIB + 64 * 1024}" in caplog.text
+    assert "written as a reference to its record" in caplog.text
+
+    (letter,) = read_dead_letters(kafka_bootstrap, dlq_topic)
+    assert letter.reference and letter.value == b"" and letter.payload_size == 1_040_000
+    assert letter.omitted == ("value",) and (letter.key, letter.headers) == (b"k", (("trace", b"t"),))
+    assert (letter.original_topic, letter.original_partition, letter.original_offset) == (name, 0, 0)
+    assert letter.consumer_group == f"{runner.service}.{name}.sizes"
+    assert letter.exception_message == "cannot take this one" and letter.reason == "handler-error"
+    shown = CliRunner().invoke(dlq, ["inspect", name, "--bootstrap-servers", kafka_bootstrap])
+    assert shown.exit_code == 0, shown.output
+    assert f"value:    payload not copied: 1040000 bytes, read it from {name}[0]@0" in shown.output
+    as_json = CliRunner().invoke(dlq, ["inspect", name, "--bootstrap-servers", kafka_bootstrap, "--format", "json"])
+    assert json.loads(as_json.output)[0]["payload"] == {"copied": False, "size": 1_040_000, "omitted": ["value"]}
+
+    replayed = CliRunner().invoke(dlq, ["replay", name, "--bootstrap-servers", kafka_bootstrap])
+    assert replayed.exit_code == 0, replayed.output
+    assert replayed.output.splitlines() == [
+        f"replayed 1 record to {name}",
+        f"  1 of them read back from {name}: its dead letter was a reference",
+    ]
+    last = _read_all(kafka_bootstrap, name)[-1]
+    assert (last.offset(), last.key(), last.value(), last.headers()) == (3, b"k", big, [("trace", b"t")])
+
+    # The original topic no longer has the record (deleted here; retention does the same): replay says so.
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap})
+    for future in admin.delete_records([TopicPartition(name, 0, 1)]).values():
+        future.result(timeout=TIMEOUT)
+    # A writer that does not know the topic's limit (it creates no topics) learns it from the broker's
+    # refusal of the copy, and writes the reference with the same producer.
+    writer = DeadLetterWriter(kafka_bootstrap, create_topics=False)
+
+    def failed(value: bytes) -> DeadLetterRecord:
+        return build_dead_letter(
+            topic=name,
+            partition=0,
+            offset=0,
+            timestamp_ms=0,
+            key=b"k",
+            value=value,
+            headers=[],
+            group="g",
+            error=ValueError("no"),
+            attempts=1,
+        )
+
+    assert writer.write(failed(big)) == (0, 1)
+    assert writer.write(failed(b"small")) == (0, 2)  # the producer goes on after the refusal
+    writer.close()
+    gone = CliRunner().invoke(dlq, ["replay", name, "--bootstrap-servers", kafka_bootstrap])
+    assert gone.exit_code == 1, gone.output
+    assert gone.output.splitlines() == [
+        f"replayed 1 record to {name}",  # the small copy
+        f"cannot replay {dlq_topic}[0]@1: its payload was not copied and {name}[0]@0 is no longer there "
+        "(past the topic's retention, or compacted away)",
+    ]
+    again = CliRunner().invoke(dlq, ["replay", name, "--bootstrap-servers", kafka_bootstrap])
+    assert again.exit_code == 0 and again.output == f"{dlq_topic}: nothing to replay\n", again.output
 
 
 def _read_all(bootstrap: str, topic: str) -> list[Message]:
