@@ -1,0 +1,76 @@
+"""What the producers of the buses reporting to a :class:`~.Metrics` published, per topic: records
+acknowledged, records failed, and the produce-to-acknowledgement latency of each acknowledged record
+(librdkafka's own measure, ``Message.latency()``, read from the delivery report)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .histogram import LATENCY_BUCKETS, Histogram
+
+__all__ = ["DeliveryObserver", "PublishMetrics", "TopicPublishes"]
+
+# (error or None, message) -> None: called with every delivery report before its future is resolved.
+DeliveryObserver = Callable[[Any, Any], None]
+
+
+class TopicPublishes:
+    """One topic's counters. ``published``: acknowledged by the broker; ``failed``: delivery failed."""
+
+    __slots__ = ("failed", "latency", "published")
+
+    def __init__(self) -> None:
+        self.published = 0
+        self.failed = 0
+        self.latency = Histogram(LATENCY_BUCKETS)
+
+
+class PublishMetrics:
+    """Per-topic :class:`TopicPublishes` of every bus reporting here (buses of one topic add up)."""
+
+    def __init__(self) -> None:
+        self.topics: dict[str, TopicPublishes] = {}
+        self._lock = threading.Lock()  # only to create a topic's entry: never per record
+
+    def topic(self, name: str) -> TopicPublishes:
+        stats = self.topics.get(name)
+        if stats is None:
+            with self._lock:
+                stats = self.topics.setdefault(name, TopicPublishes())
+        return stats
+
+    def observer(self) -> DeliveryObserver:
+        """The observer of delivery reports of any topic (``publish``, ``publish_nowait``, ``publish_sync``)."""
+        topics = self.topics
+        new = self.topic
+
+        def observe(error: Any, message: Any) -> None:
+            name = message.topic()
+            stats = topics.get(name) or new(name or "")
+            if error is None:
+                stats.published += 1
+                latency = message.latency()
+                if latency is not None:
+                    stats.latency.observe(latency)
+            else:
+                stats.failed += 1
+
+        return observe
+
+    def topic_observer(self, name: str) -> DeliveryObserver:
+        """The observer of delivery reports of records of ``name`` only (one ``publish_many`` batch)."""
+        stats = self.topic(name)
+        observe_latency = stats.latency.observe
+
+        def observe(error: Any, message: Any) -> None:
+            if error is None:
+                stats.published += 1
+                latency = message.latency()
+                if latency is not None:
+                    observe_latency(latency)
+            else:
+                stats.failed += 1
+
+        return observe
