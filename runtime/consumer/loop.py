@@ -27,6 +27,7 @@ from .policy import DeadLetter, Retry, Stop, on_handler_error, on_undecodable
 
 if TYPE_CHECKING:
     from ..metrics import Histogram
+    from ..metrics.consuming import LoopRegistration
     from .runner import ConsumerRunner
 
 __all__ = ["ConsumerMetrics", "HandlerLoop", "where"]
@@ -107,10 +108,11 @@ class HandlerLoop:
         self._secrets = secret_values(runner.config)
         # What runs the handler: the handler itself, or with metrics a wrapper timing it (no test per record).
         self.invoke: Callable[[Event[Any, Any]], Awaitable[None]] = handler
+        self.registration: LoopRegistration | None = None
         sink = runner.metrics_sink
         if sink is not None:
-            durations = sink.consuming.register(self.topic.name, self.group, self.metrics, self._in_flight)
-            self.invoke = timed(handler, durations)
+            self.registration = sink.consuming.register(self.topic.name, self.group, self.metrics, self._in_flight)
+            self.invoke = timed(handler, self.registration.durations)
 
     def _in_flight(self) -> int:
         return self.in_flight
@@ -389,6 +391,8 @@ class HandlerLoop:
                 self.metrics.committed += len(committed)
         finally:
             self.executor.shutdown(wait=False)
+            if self.registration is not None:
+                self.registration.retire()
 
     # --- handling one partition -----------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from dataclasses import dataclass
 
-__all__ = ["HANDLER_BUCKETS", "LATENCY_BUCKETS", "Histogram", "HistogramSnapshot"]
+__all__ = ["HANDLER_BUCKETS", "LATENCY_BUCKETS", "Histogram", "HistogramSnapshot", "combined"]
 
 # Produce to acknowledgement: linger (5 ms by default) plus a round trip, up to the delivery timeout.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
@@ -64,13 +64,13 @@ class Histogram:
             cumulative.append((bound, running))
         return HistogramSnapshot(tuple(cumulative), running, total)
 
-    def merge(self, other: HistogramSnapshot | None) -> HistogramSnapshot:
-        """This histogram's snapshot plus ``other`` (same bounds): several sources of one label set."""
-        mine = self.snapshot()
-        if other is None:
-            return mine
-        return HistogramSnapshot(
-            tuple((b, n + m) for (b, n), (_, m) in zip(mine.buckets, other.buckets, strict=True)),
-            mine.count + other.count,
-            mine.sum + other.sum,
-        )
+
+def combined(a: HistogramSnapshot | None, b: HistogramSnapshot) -> HistogramSnapshot:
+    """``a`` plus ``b`` (histograms of the same bounds): several sources of one label set."""
+    if a is None:
+        return b
+    return HistogramSnapshot(
+        tuple((bound, n + m) for (bound, n), (_, m) in zip(a.buckets, b.buckets, strict=True)),
+        a.count + b.count,
+        a.sum + b.sum,
+    )
