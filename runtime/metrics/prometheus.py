@@ -30,13 +30,11 @@ def require_prometheus() -> Any:
     """The ``prometheus_client`` module, or :class:`MetricsUnavailableError` saying how to install it."""
     try:
         import prometheus_client
-        from prometheus_client.registry import Collector
     except ImportError:
         raise MetricsUnavailableError(
             f"the Prometheus exposition of schemabus metrics needs prometheus-client: {INSTALL_HINT} "
             "(Metrics.snapshot() works without it)"
         ) from None
-    Collector.register(SchemabusCollector)  # a virtual subclass: this module imports without the package
     return prometheus_client
 
 
@@ -54,9 +52,13 @@ class SchemabusCollector:
         self.metrics = metrics
 
     def describe(self) -> list[Metric]:
-        return []  # the label sets are known only at scrape time; nothing to check at registration
+        """The families without samples: a registry refuses a second collector of the same names."""
+        return list(self._families(fill=False))
 
     def collect(self) -> Iterator[Metric]:
+        return self._families(fill=True)
+
+    def _families(self, *, fill: bool) -> Iterator[Metric]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
         metrics = self.metrics
@@ -72,7 +74,7 @@ class SchemabusCollector:
             "Produce to broker acknowledgement of acknowledged records (librdkafka's message latency).",
             labels=["topic"],
         )
-        for topic, stats in sorted(metrics.publishing.topics.items()):
+        for topic, stats in sorted(metrics.publishing.topics.items()) if fill else []:
             published.add_metric([topic], stats.published)
             failed.add_metric([topic], stats.failed)
             buckets, total = _histogram(stats.latency.snapshot())
@@ -110,7 +112,7 @@ class SchemabusCollector:
         durations = HistogramMetricFamily(
             "schemabus_handler_duration_seconds", "Handler calls, each attempt, in seconds.", labels=labels
         )
-        for group in metrics.consuming.groups():
+        for group in metrics.consuming.groups() if fill else []:
             key = [group.topic, group.group]
             for name, family in counters.items():
                 family.add_metric(key, group.counters[name])
@@ -168,7 +170,7 @@ class SchemabusCollector:
             "Records behind the high watermark per partition, as librdkafka reports it (consumer_lag).",
             labels=["client", "group", "topic", "partition"],
         )
-        for sample in metrics.statistics.clients():
+        for sample in metrics.statistics.clients() if fill else []:
             for name, family in totals.items():
                 family.add_metric([sample.client, sample.type], sample.totals[name])
             if sample.type == "producer":
