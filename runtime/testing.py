@@ -15,7 +15,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .bus import RecordCodec
 from .consumer import ConsumerRunner
@@ -25,6 +25,9 @@ from .memory_log import InMemoryConsumer, InMemoryDeadLetterWriter, InMemoryLog,
 from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaVersion, canonical_schema
 from .retry import RetryPolicy
 from .topic import DeliveryResult, Event, Headers, Topic
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 __all__ = ["InMemoryBus", "InMemoryLog", "InMemoryRegistry", "StoredRecord"]
 
@@ -149,7 +152,8 @@ class InMemoryBus:
 
     ``publish`` returns once every subscribed handler has handled (or dead-lettered) the record and
     committed it, as a consumer group would; what stops a runner in production (a handler raising
-    with ``dead_letters=False``, an unimplemented stub) is raised to the publisher's caller.
+    with ``dead_letters=False``, an unimplemented stub) is raised to the publisher's caller. With
+    ``metrics``, the handlers' counters and durations are reported there as a ``ConsumerRunner``'s are.
     """
 
     def __init__(
@@ -160,7 +164,9 @@ class InMemoryBus:
         retry: RetryPolicy | None = None,
         dead_letters: bool = True,
         service: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.registry = registry or InMemoryRegistry()
         self.codec = RecordCodec(SchemaIds(self.registry, id_mode))
         self.log = InMemoryLog()
@@ -218,6 +224,7 @@ class InMemoryBus:
             commit_interval=0.001,
             poll_timeout=0.005,
             consumer_factory=partial(InMemoryConsumer, log=self.log),
+            metrics=self.metrics,
         )
         task = asyncio.create_task(runner.run(), name="schemabus-in-memory")
         try:
