@@ -17,6 +17,7 @@ Switched off on purpose, nothing is said.
 
 from __future__ import annotations
 
+import bisect
 import importlib
 import itertools
 import os
@@ -98,21 +99,40 @@ class PyDeliveryCounter:
     """``counter(error, message)`` is the on_delivery callback of every record of one batch: it calls
     ``on_error(error, message)`` for a failed record, and ``on_done()`` once the reports of every
     record sent and the seal (``seal(sent)``: the batch has sent its last record) have arrived.
+    With ``latency_bounds`` (increasing), it also counts the acknowledged records and bins each one's
+    ``message.latency()`` by the first bound not below it: :meth:`latencies`.
 
     Reports arrive in whichever thread polls: ``itertools.count`` counts them atomically, so exactly
     one arrival sees the total. (The compiled ``DeliveryCounter`` does the same in C.)
     """
 
-    def __init__(self, on_error: Callable[[Any, Any], object], on_done: Callable[[], object]) -> None:
+    def __init__(
+        self,
+        on_error: Callable[[Any, Any], object],
+        on_done: Callable[[], object],
+        latency_bounds: tuple[float, ...] | None = None,
+    ) -> None:
         self._on_error = on_error
         self._on_done = on_done
         self._next = itertools.count(1).__next__
         self._expected = -1
+        if latency_bounds is not None and (not latency_bounds or list(latency_bounds) != sorted(set(latency_bounds))):
+            raise ValueError("latency_bounds must increase")
+        self._bounds = latency_bounds
+        self._bins = [0] * (len(latency_bounds) + 1) if latency_bounds else []
+        self._sum = 0.0
+        self._acknowledged = 0
 
     def __call__(self, error: Any, message: Any) -> None:
         try:
             if error is not None:
                 self._on_error(error, message)
+            elif self._bounds is not None:
+                self._acknowledged += 1
+                latency = message.latency()
+                if latency is not None:
+                    self._bins[bisect.bisect_left(self._bounds, latency)] += 1
+                    self._sum += latency
         finally:  # counted even when on_error raises: the batch must still finish
             if self._next() == self._expected:
                 self._on_done()
@@ -123,6 +143,12 @@ class PyDeliveryCounter:
         self._expected = sent + 1
         if self._next() == self._expected:
             self._on_done()
+
+    def latencies(self) -> tuple[tuple[int, ...], float, int] | None:
+        """(records per latency bucket, the sum of latencies, records acknowledged); None without bounds."""
+        if self._bounds is None:
+            return None
+        return tuple(self._bins), self._sum, self._acknowledged
 
 
 DeliveryCounter: Any = PyDeliveryCounter if extension is None else extension.DeliveryCounter

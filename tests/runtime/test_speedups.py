@@ -423,6 +423,48 @@ def test_delivery_counter_counts_reports_from_many_threads(counter_type: Any) ->
     assert done == [1]
 
 
+class Acked:
+    """A delivery report's message with the latency librdkafka measured (None: not known)."""
+
+    def __init__(self, latency: float | None) -> None:
+        self._latency = latency
+
+    def latency(self) -> float | None:
+        return self._latency
+
+
+@pytest.mark.parametrize("counter_type", COUNTERS, ids=lambda t: t.__module__)
+def test_delivery_counter_bins_the_latency_of_each_acknowledged_record(counter_type: Any) -> None:
+    failed: list[Any] = []
+    counter = counter_type(lambda e, m: failed.append(e), print, (0.01, 0.1, 1.0))
+    for report in (Acked(0.005), Acked(0.01), Acked(0.05), Acked(2.0), Acked(None)):
+        counter(None, report)
+    counter("boom", Acked(0.5))  # failed: neither acknowledged nor binned
+    bins, total, acknowledged = counter.latencies()
+    assert bins == (2, 1, 0, 1)  # <= 0.01, <= 0.1, <= 1.0, above
+    assert total == pytest.approx(2.065)
+    assert acknowledged == 5 and failed == ["boom"]
+    assert counter_type(print, print).latencies() is None  # without bounds: nothing measured
+
+
+@pytest.mark.parametrize("counter_type", COUNTERS, ids=lambda t: t.__module__)
+def test_delivery_counter_refuses_bounds_that_do_not_increase_and_counts_a_failing_latency(counter_type: Any) -> None:
+    for bounds in ((), (1.0, 1.0), (2.0, 1.0)):
+        with pytest.raises(ValueError, match="latency_bounds"):
+            counter_type(print, print, bounds)
+
+    class Broken:
+        def latency(self) -> float:
+            raise RuntimeError("no latency")
+
+    done: list[int] = []
+    counter = counter_type(print, lambda: done.append(1), (1.0,))
+    counter.seal(1)
+    with pytest.raises(RuntimeError, match="no latency"):
+        counter(None, Broken())
+    assert done == [1]  # the report still counts: the batch finishes
+
+
 # --- decoding ------------------------------------------------------------------------------
 
 
