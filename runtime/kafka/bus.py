@@ -209,7 +209,7 @@ class KafkaBus:
         name = topic.name
         loop = _get_running_loop()
         batch = self._delivery.batch(loop, name)
-        callback = batch.callback
+        callback = batch.counter
         wire_headers: Any = None if headers is None else normalize_headers(headers)
         sent = 0
         unsent: PublishError | None = None

@@ -27,7 +27,7 @@ from ..topic import DeliveryResult, Headers, Topic, normalize_headers
 from .errors import PURGED_CODES, kafka_error, publish_error
 
 if TYPE_CHECKING:
-    from ..metrics.publishing import DeliveryObserver, PublishMetrics
+    from ..metrics.publishing import PublishMetrics, TopicPublishes
     from .health import Health
     from .transactions import Transactions
 
@@ -64,7 +64,7 @@ class Batch:
         health: Health,
         loop: asyncio.AbstractEventLoop,
         topic: str,
-        observe: DeliveryObserver | None = None,
+        stats: TopicPublishes | None = None,
     ) -> None:
         self.future: asyncio.Future[None] = loop.create_future()
         self.failed: list[tuple[bytes | None, bytes | None, PublishError]] = []
@@ -73,16 +73,10 @@ class Batch:
         self._loop = loop
         self._topic = topic
         self.sent = 0
-        self.counter = counter = DeliveryCounter(self._failed, self._finish)
-        # The on_delivery callback of the batch's records: the counter itself, unless metrics observe them.
-        self.callback: Callable[[Any, Any], None] = counter
-        if observe is not None:
-
-            def observed(error: Any, message: Any) -> None:
-                observe(error, message)
-                counter(error, message)
-
-            self.callback = observed
+        # With metrics, the counter bins each record's latency itself (in C): no Python call per record.
+        self._stats = stats
+        bounds = None if stats is None else stats.latency.bounds
+        self.counter = DeliveryCounter(self._failed, self._finish, bounds)
 
     def seal(self, sent: int) -> None:
         """``publish_many`` sent its last record (``sent`` in all)."""
@@ -97,6 +91,11 @@ class Batch:
         self.failed.append((message.key(), message.value(), reason))
 
     def _finish(self) -> None:
+        stats = self._stats
+        if stats is not None:  # every report is in: count the batch once
+            latencies = self.counter.latencies()
+            if latencies is not None:
+                stats.add_batch(*latencies, failed=len(self.failed))
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
             self._loop.call_soon_threadsafe(self._resolve)
 
@@ -253,7 +252,7 @@ class Delivery:
     def batch(self, loop: asyncio.AbstractEventLoop, topic: str) -> Batch:
         """The collector of one ``publish_many``'s delivery reports (its ``counter`` is their callback)."""
         metrics = self._metrics
-        return Batch(self, self._health, loop, topic, None if metrics is None else metrics.topic_observer(topic))
+        return Batch(self, self._health, loop, topic, None if metrics is None else metrics.topic(topic))
 
     # --- errors -----------------------------------------------------------------------------
 

@@ -54,6 +54,16 @@ class Histogram:
         self.counts[bisect_left(self.bounds, value)] += 1
         self.total += value
 
+    def add(self, bins: tuple[int, ...] | list[int], total: float) -> None:
+        """Add observations binned already by these bounds (one count per bucket, the last above all)."""
+        if len(bins) != len(self.counts):
+            raise ValueError(f"{len(bins)} bins for a histogram of {len(self.counts)}")
+        counts = self.counts
+        for i, n in enumerate(bins):
+            if n:
+                counts[i] += n
+        self.total += total
+
     def snapshot(self) -> HistogramSnapshot:
         counts = list(self.counts)  # one copy: the cumulative sums below agree with each other
         total = self.total

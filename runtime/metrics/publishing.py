@@ -1,6 +1,11 @@
 """What the producers of the buses reporting to a :class:`~.Metrics` published, per topic: records
 acknowledged, records failed, and the produce-to-acknowledgement latency of each acknowledged record
-(librdkafka's own measure, ``Message.latency()``, read from the delivery report)."""
+(librdkafka's own measure, ``Message.latency()``, read from the delivery report).
+
+``publish``, ``publish_nowait`` and ``publish_sync`` count each delivery report as it comes
+(:meth:`PublishMetrics.observer`); a ``publish_many`` batch is binned by its delivery counter (in C)
+and counted once, when its last report is in (:meth:`TopicPublishes.add_batch`).
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,13 @@ class TopicPublishes:
         self.published = 0
         self.failed = 0
         self.latency = Histogram(LATENCY_BUCKETS)
+
+    def add_batch(self, bins: tuple[int, ...], total: float, acknowledged: int, *, failed: int) -> None:
+        """Count a whole ``publish_many`` batch at once: its records acknowledged and failed, and their
+        latencies binned by this topic's bounds already (``DeliveryCounter.latencies()``)."""
+        self.published += acknowledged
+        self.failed += failed
+        self.latency.add(bins, total)
 
 
 class PublishMetrics:
@@ -54,22 +66,6 @@ class PublishMetrics:
                 latency = message.latency()
                 if latency is not None:
                     stats.latency.observe(latency)
-            else:
-                stats.failed += 1
-
-        return observe
-
-    def topic_observer(self, name: str) -> DeliveryObserver:
-        """The observer of delivery reports of records of ``name`` only (one ``publish_many`` batch)."""
-        stats = self.topic(name)
-        observe_latency = stats.latency.observe
-
-        def observe(error: Any, message: Any) -> None:
-            if error is None:
-                stats.published += 1
-                latency = message.latency()
-                if latency is not None:
-                    observe_latency(latency)
             else:
                 stats.failed += 1
 

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 import platform_events as pe
 from schemabus.runtime import Event, RetryableError, RetryPolicy
 from schemabus.runtime.metrics import Histogram, Metrics
+from schemabus.runtime.metrics.histogram import LATENCY_BUCKETS
 from schemabus.runtime.metrics.kafka_stats import parse_statistics
 from schemabus.runtime.testing import InMemoryBus
 
@@ -80,6 +81,16 @@ def test_histogram_bounds_must_increase() -> None:
         Histogram((1.0, 0.5))
 
 
+def test_observations_binned_elsewhere_add_up() -> None:
+    h = Histogram((0.1, 1.0))
+    h.observe(0.5)
+    h.add((1, 0, 2), 20.05)
+    assert h.snapshot().buckets == ((0.1, 1), (1.0, 2), (math.inf, 4))
+    assert h.snapshot().sum == pytest.approx(20.55)
+    with pytest.raises(ValueError, match="2 bins"):
+        h.add((1, 2), 0.0)
+
+
 # --- publishing ---------------------------------------------------------------------------------
 
 
@@ -90,9 +101,10 @@ def test_delivery_reports_count_per_topic_and_their_latency_goes_to_the_histogra
     observe(None, Report("orders", 0.2))
     observe(None, Report("payments", None))  # acknowledged without a latency: counted, not observed
     observe(object(), Report("orders", None))  # failed
-    batch = metrics.publishing.topic_observer("payments")
-    for _ in range(3):
-        batch(None, Report("payments", 0.03))
+    # A publish_many batch of 3, binned by its delivery counter: counted once, at its end.
+    bins = [0] * (len(LATENCY_BUCKETS) + 1)
+    bins[LATENCY_BUCKETS.index(0.05)] = 3
+    metrics.publishing.topic("payments").add_batch(tuple(bins), 0.09, 3, failed=0)
     orders, payments = metrics.publishing.topics["orders"], metrics.publishing.topics["payments"]
     assert (orders.published, orders.failed, payments.published, payments.failed) == (2, 1, 4, 0)
     assert orders.latency.snapshot().count == 2 and payments.latency.snapshot().count == 3
