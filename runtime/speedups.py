@@ -6,6 +6,7 @@ runtime/_speedups.c when a C compiler is present at install), and what runs with
   ``(buffer, position) -> (model, end)`` function, several times faster than the generated Python
   writer and reader; None without the extension (callers then use the generated Python code).
 - :data:`DeliveryCounter`: the delivery callback of every record of one ``publish_many`` batch.
+- :data:`Bins`: the bucket counts of a histogram of :mod:`schemabus.runtime.metrics`.
 
 ``SCHEMABUS_NO_SPEEDUPS`` set to anything but empty or ``0`` switches the extension off.
 
@@ -22,12 +23,15 @@ import importlib
 import itertools
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "Bins",
     "DeliveryCounter",
+    "PyBins",
     "PyDeliveryCounter",
     "SpeedupsWarning",
     "compiled_encoder",
@@ -152,3 +156,39 @@ class PyDeliveryCounter:
 
 
 DeliveryCounter: Any = PyDeliveryCounter if extension is None else extension.DeliveryCounter
+
+
+class PyBins:
+    """``Bins(bounds)``: counts of observations per bucket (the first bound not below the value, as
+    Prometheus' ``le``; the last bucket above every bound) and their ``sum``. ``observe(value)``,
+    ``observe_since(started)`` (``time.perf_counter() - started``), ``add(bins, total)`` (observations
+    binned elsewhere), ``counts()``. (The compiled ``Bins`` does the same in one C call.)
+    """
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        bounds = tuple(float(b) for b in bounds)
+        if not bounds or list(bounds) != sorted(set(bounds)):
+            raise ValueError("histogram bounds must be increasing and not empty")
+        self.bounds = bounds
+        self._bins = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self._bins[bisect.bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def observe_since(self, started: float) -> None:
+        self.observe(time.perf_counter() - started)
+
+    def add(self, bins: tuple[int, ...] | list[int], total: float) -> None:
+        if len(bins) != len(self._bins):
+            raise ValueError(f"{len(bins)} bins for a histogram of {len(self._bins)}")
+        for i, n in enumerate(bins):
+            self._bins[i] += n
+        self.sum += total
+
+    def counts(self) -> tuple[int, ...]:
+        return tuple(self._bins)
+
+
+Bins: Any = PyBins if extension is None else extension.Bins

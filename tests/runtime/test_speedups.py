@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 import types
 import uuid
@@ -31,7 +32,7 @@ from platform_events import avro_codecs as codecs
 from platform_events import avro_models as m
 from schemabus.runtime import avro as rt
 from schemabus.runtime.serde import DeserializationError, frame_header
-from schemabus.runtime.speedups import PyDeliveryCounter, compiled_encoder, compiled_reader, extension
+from schemabus.runtime.speedups import PyBins, PyDeliveryCounter, compiled_encoder, compiled_reader, extension
 
 from ..catalog_examples import cost_recorded
 
@@ -463,6 +464,30 @@ def test_delivery_counter_refuses_bounds_that_do_not_increase_and_counts_a_faili
     with pytest.raises(RuntimeError, match="no latency"):
         counter(None, Broken())
     assert done == [1]  # the report still counts: the batch finishes
+
+
+BINS = [PyBins, speedups.Bins]
+
+
+@pytest.mark.parametrize("bins_type", BINS, ids=lambda t: t.__module__)
+def test_bins_count_each_observation_by_the_first_bound_not_below_it(bins_type: Any) -> None:
+    bins = bins_type((0.1, 1.0, 10.0))
+    assert bins.bounds == (0.1, 1.0, 10.0)
+    for value in (0.05, 0.1, 0.5, 1.0, 3.0, 50.0):
+        bins.observe(value)
+    assert bins.counts() == (2, 2, 1, 1)
+    assert bins.sum == pytest.approx(54.65)
+    bins.add([1, 0, 0, 3], 0.5)
+    assert bins.counts() == (3, 2, 1, 4)
+    with pytest.raises(ValueError, match="3 bins for a histogram of 4"):
+        bins.add((1, 2, 3), 0.0)
+    assert bins.counts() == (3, 2, 1, 4)  # a refused add adds nothing
+    started = time.perf_counter()
+    bins.observe_since(started - 5.0)  # five seconds ago (and a little)
+    assert bins.counts() == (3, 2, 2, 4)
+    for bounds in ((), (1.0, 1.0), (2.0, 1.0)):
+        with pytest.raises(ValueError, match="increasing"):
+            bins_type(bounds)
 
 
 # --- decoding ------------------------------------------------------------------------------
