@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
@@ -61,23 +61,6 @@ class ConsumerMetrics:
         return ConsumerMetrics(**counts, dead_letter_reasons=reasons)
 
 
-def timed(
-    handler: Callable[[Event[Any, Any]], Awaitable[None]], durations: Histogram
-) -> Callable[[Event[Any, Any]], Awaitable[None]]:
-    """``handler``, its every call's duration observed in ``durations`` (seconds), failed calls included."""
-    observe = durations.observe
-    clock = time.perf_counter
-
-    async def call(event: Event[Any, Any]) -> None:
-        started = clock()
-        try:
-            await handler(event)
-        finally:
-            observe(clock() - started)
-
-    return call
-
-
 class HandlerLoop:
     """One handler: its confluent Consumer (used on one thread only), its partitions and their workers.
     It runs until ``stop`` is set (or it fails: then it stops the runner)."""
@@ -106,13 +89,13 @@ class HandlerLoop:
         self._fatal: KafkaError | None = None
         self._refused: PublishError | None = None  # the brokers refused our credentials
         self._secrets = secret_values(runner.config)
-        # What runs the handler: the handler itself, or with metrics a wrapper timing it (no test per record).
-        self.invoke: Callable[[Event[Any, Any]], Awaitable[None]] = handler
+        # With metrics: where the handler's durations go (None: the handler is not timed).
         self.registration: LoopRegistration | None = None
+        self.durations: Histogram | None = None
         sink = runner.metrics_sink
         if sink is not None:
             self.registration = sink.consuming.register(self.topic.name, self.group, self.metrics, self._in_flight)
-            self.invoke = timed(handler, self.registration.durations)
+            self.durations = self.registration.durations
 
     def _in_flight(self) -> int:
         return self.in_flight
@@ -399,7 +382,8 @@ class HandlerLoop:
     async def _work(self, partition: PartitionState) -> None:
         """Handle one partition's records in order. The fast path (decode, handler) is inlined here."""
         queue, wake, tracker = partition.queue, partition.wake, partition.tracker
-        codec, topic, handler, metrics = self.runner.codec, self.topic, self.invoke, self.metrics
+        codec, topic, handler, metrics = self.runner.codec, self.topic, self.handler, self.metrics
+        durations, clock = self.durations, time.perf_counter
         decode_key, decode_value, name = codec.decode_key, codec.decode_value, topic.name
         keyed = topic.key is not None
         try:
@@ -431,7 +415,14 @@ class HandlerLoop:
                         message.timestamp()[1],
                     )
                     try:
-                        await handler(event)
+                        if durations is None:
+                            await handler(event)
+                        else:  # the one test per record metrics cost when they are off
+                            started = clock()
+                            try:
+                                await handler(event)
+                            finally:
+                                durations.observe_since(started)
                         metrics.handled += 1
                     except Exception as e:
                         await self._failed(message, event, e)
@@ -501,13 +492,25 @@ class HandlerLoop:
             await asyncio.sleep(delay)
             attempts += 1
             try:
-                await self.invoke(event)
+                await self._call_handler(event)
             except Exception as e:
                 error = e
             else:
                 self.metrics.handled += 1
                 return
         await self._give_up(message, decision)
+
+    async def _call_handler(self, event: Event[Any, Any]) -> None:
+        """The handler on ``event``, timed when metrics are on (a retry: the first call is inlined in _work)."""
+        durations = self.durations
+        if durations is None:
+            await self.handler(event)
+            return
+        started = time.perf_counter()
+        try:
+            await self.handler(event)
+        finally:
+            durations.observe_since(started)
 
     async def _give_up(self, message: Message, decision: DeadLetter | Stop) -> None:
         if decision.poison:

@@ -9,7 +9,7 @@ or ``asgi`` (mounted in a web framework).
 """
 
 from .core import DEFAULT_STATISTICS_INTERVAL_MS, Metrics
-from .histogram import Histogram, HistogramSnapshot
+from .histogram import Histogram, HistogramSnapshot, histogram, snapshot
 from .http import DEFAULT_PORT, MetricsServer, serve_metrics
 from .prometheus import INSTALL_HINT, MetricsUnavailableError
 
@@ -22,5 +22,7 @@ __all__ = [
     "Metrics",
     "MetricsServer",
     "MetricsUnavailableError",
+    "histogram",
     "serve_metrics",
+    "snapshot",
 ]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .histogram import HANDLER_BUCKETS, Histogram, HistogramSnapshot, combined
+from .histogram import HANDLER_BUCKETS, HistogramSnapshot, combined, histogram, snapshot
 
 __all__ = ["COUNTERS", "ConsumerCounters", "ConsumingMetrics", "GroupSnapshot", "LoopRegistration"]
 
@@ -84,7 +84,7 @@ class LoopRegistration:
         self.group = group
         self.counters = counters
         self.in_flight = in_flight
-        self.durations = Histogram(HANDLER_BUCKETS)
+        self.durations = histogram(HANDLER_BUCKETS)
 
     def retire(self) -> None:
         """The loop stopped: keep its final counts, forget the loop (idempotent)."""
@@ -115,7 +115,7 @@ class ConsumingMetrics:
             self._running.remove(registration)
             key = (registration.topic, registration.group)
             kept = self._retired.get(key) or self._retired.setdefault(key, GroupSnapshot(*key))
-            kept.add(registration.counters, registration.durations.snapshot(), 0)
+            kept.add(registration.counters, snapshot(registration.durations), 0)
 
     def groups(self) -> list[GroupSnapshot]:
         """Every (topic, group) registered, sorted."""
@@ -128,5 +128,5 @@ class ConsumingMetrics:
         for r in running:
             key = (r.topic, r.group)
             snap = out.get(key) or out.setdefault(key, GroupSnapshot(*key))
-            snap.add(r.counters, r.durations.snapshot(), r.in_flight())
+            snap.add(r.counters, snapshot(r.durations), r.in_flight())
         return [out[key] for key in sorted(out)]

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .consuming import ConsumingMetrics
+from .histogram import snapshot as histogram_snapshot
 from .kafka_stats import TOTALS, ClientStats, KafkaStatistics
 from .publishing import PublishMetrics
 
@@ -76,7 +77,7 @@ class Metrics:
             name: {
                 "published": stats.published,
                 "failed": stats.failed,
-                "publish_latency_seconds": stats.latency.snapshot().to_json(),
+                "publish_latency_seconds": histogram_snapshot(stats.latency).to_json(),
             }
             for name, stats in sorted(self.publishing.topics.items())
         }

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .histogram import HistogramSnapshot
+from .histogram import HistogramSnapshot, snapshot
 
 if TYPE_CHECKING:
     from prometheus_client.metrics_core import Metric
@@ -77,7 +77,7 @@ class SchemabusCollector:
         for topic, stats in sorted(metrics.publishing.topics.items()) if fill else []:
             published.add_metric([topic], stats.published)
             failed.add_metric([topic], stats.failed)
-            buckets, total = _histogram(stats.latency.snapshot())
+            buckets, total = _histogram(snapshot(stats.latency))
             latency.add_metric([topic], buckets, total)
         yield from (published, failed, latency)
 

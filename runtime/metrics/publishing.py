@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .histogram import LATENCY_BUCKETS, Histogram
+from .histogram import LATENCY_BUCKETS, histogram
 
 __all__ = ["DeliveryObserver", "PublishMetrics", "TopicPublishes"]
 
@@ -29,7 +29,7 @@ class TopicPublishes:
     def __init__(self) -> None:
         self.published = 0
         self.failed = 0
-        self.latency = Histogram(LATENCY_BUCKETS)
+        self.latency = histogram(LATENCY_BUCKETS)
 
     def add_batch(self, bins: tuple[int, ...], total: float, acknowledged: int, *, failed: int) -> None:
         """Count a whole ``publish_many`` batch at once: its records acknowledged and failed, and their

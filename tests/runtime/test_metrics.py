@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 
 import platform_events as pe
 from schemabus.runtime import Event, RetryableError, RetryPolicy
-from schemabus.runtime.metrics import Histogram, Metrics
+from schemabus.runtime.metrics import Metrics, histogram, snapshot
 from schemabus.runtime.metrics.histogram import LATENCY_BUCKETS
 from schemabus.runtime.metrics.kafka_stats import parse_statistics
 from schemabus.runtime.testing import InMemoryBus
@@ -67,10 +67,10 @@ def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], f
 
 
 def test_a_histogram_counts_each_observation_in_the_first_bucket_whose_bound_is_not_below_it() -> None:
-    h = Histogram((0.1, 1.0, 10.0))
+    h = histogram((0.1, 1.0, 10.0))
     for value in (0.05, 0.1, 0.5, 1.0, 3.0, 50.0):
         h.observe(value)
-    snap = h.snapshot()
+    snap = snapshot(h)
     assert snap.buckets == ((0.1, 2), (1.0, 4), (10.0, 5), (math.inf, 6))  # cumulative, le as Prometheus
     assert snap.count == 6
     assert snap.sum == pytest.approx(54.65)
@@ -78,15 +78,15 @@ def test_a_histogram_counts_each_observation_in_the_first_bucket_whose_bound_is_
 
 def test_histogram_bounds_must_increase() -> None:
     with pytest.raises(ValueError, match="increasing"):
-        Histogram((1.0, 0.5))
+        histogram((1.0, 0.5))
 
 
 def test_observations_binned_elsewhere_add_up() -> None:
-    h = Histogram((0.1, 1.0))
+    h = histogram((0.1, 1.0))
     h.observe(0.5)
     h.add((1, 0, 2), 20.05)
-    assert h.snapshot().buckets == ((0.1, 1), (1.0, 2), (math.inf, 4))
-    assert h.snapshot().sum == pytest.approx(20.55)
+    assert snapshot(h).buckets == ((0.1, 1), (1.0, 2), (math.inf, 4))
+    assert snapshot(h).sum == pytest.approx(20.55)
     with pytest.raises(ValueError, match="2 bins"):
         h.add((1, 2), 0.0)
 
@@ -107,8 +107,8 @@ def test_delivery_reports_count_per_topic_and_their_latency_goes_to_the_histogra
     metrics.publishing.topic("payments").add_batch(tuple(bins), 0.09, 3, failed=0)
     orders, payments = metrics.publishing.topics["orders"], metrics.publishing.topics["payments"]
     assert (orders.published, orders.failed, payments.published, payments.failed) == (2, 1, 4, 0)
-    assert orders.latency.snapshot().count == 2 and payments.latency.snapshot().count == 3
-    assert orders.latency.snapshot().sum == pytest.approx(0.204)
+    assert snapshot(orders.latency).count == 2 and snapshot(payments.latency).count == 3
+    assert snapshot(orders.latency).sum == pytest.approx(0.204)
 
     got = samples(metrics)
     assert got[("schemabus_published_total", (("topic", "orders"),))] == 2
