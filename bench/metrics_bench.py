@@ -10,7 +10,8 @@ topic (publishing) or a fresh consumer group over the same records (consuming); 
 warm-up pass, the best round of each variant is reported with the ratio of the two bests, and the
 median of the rounds' own on/off ratios (less sensitive to a shared machine's bursts). The metrics are
 scraped once per round (the Prometheus text of everything counted) so that the scrape is part of
-what is measured, as in production.
+what is measured, as in production. CPU time per record (of this process, all its threads: librdkafka's
+too) is reported beside the throughput: other processes on the machine move it less.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +61,14 @@ class Bench:
     def scrape(self) -> None:
         self.scraped += len(self.metrics.exposition()[0])
 
-    def publish_many(self, on: bool) -> float:
+    def publish_many(self, on: bool) -> tuple[float, float]:
         topic = dataclasses.replace(pe.AGENT_LIFECYCLE_CREATED, name=f"bench{uuid.uuid4().hex[:10]}.metrics")
         ensure_topics(self.bootstrap, [topic])
         bus = self.buses[on]
         batch = min(self.batch, self.records)
         values, keys = [EVENT] * batch, [KEY] * batch
 
-        async def run() -> float:
+        async def run() -> tuple[float, float]:
             await bus.publish(topic, EVENT, key=KEY)  # schema ids and metadata known before timing
             room = asyncio.Semaphore(self.in_flight)
 
@@ -74,28 +76,29 @@ class Bench:
                 async with room:
                     return await bus.publish_many(topic, values, keys=keys)
 
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             sent = sum(await asyncio.gather(*(one() for _ in range(self.records // batch))))
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             assert sent == self.records // batch * batch
-            return sent / elapsed
+            return sent / elapsed, cpu / sent
 
         rate = asyncio.run(run())
         if on:
             self.scrape()
         return rate
 
-    def consume(self, topic: Topic[Any, Any], n: int, on: bool) -> float:
-        async def go() -> float:
+    def consume(self, topic: Topic[Any, Any], n: int, on: bool) -> tuple[float, float]:
+        async def go() -> tuple[float, float]:
             count = 0
             started: float | None = None
+            cpu = 0.0
             done = asyncio.Event()
 
             @topic.handler()
             async def handle(event: Event[str, pe.AgentCreated]) -> None:
-                nonlocal count, started
+                nonlocal count, started, cpu
                 if started is None:
-                    started = time.perf_counter()
+                    started, cpu = time.perf_counter(), time.process_time()
                 count += 1
                 if count == n:
                     done.set()
@@ -109,10 +112,10 @@ class Bench:
             )
             task = asyncio.create_task(runner.run())
             await done.wait()
-            elapsed = time.perf_counter() - (started or time.perf_counter())
+            elapsed, cpu = time.perf_counter() - (started or time.perf_counter()), time.process_time() - cpu
             runner.stop()
             await task
-            return n / elapsed
+            return n / elapsed, cpu / n
 
         rate = asyncio.run(go())
         if on:
@@ -140,7 +143,7 @@ def main() -> None:
         topic = Topic(name, pe.AGENT_LIFECYCLE_CREATED.key, pe.AGENT_LIFECYCLE_CREATED.value, partitions=1)
         ensure_topics(bootstrap, [topic])
         fill(bootstrap, bench.registry, topic, args.consume_records)
-        variants = {
+        variants: dict[tuple[str, bool], Callable[[], tuple[float, float]]] = {
             ("publish_many", False): lambda: bench.publish_many(False),
             ("publish_many", True): lambda: bench.publish_many(True),
             ("ConsumerRunner", False): lambda: bench.consume(topic, args.consume_records, False),
@@ -151,20 +154,24 @@ def main() -> None:
         bench.records = max(1000, records // 10)
         for (kind, _), fn in variants.items():
             if kind == "publish_many":
-                fn()
+                fn()  # unmeasured
         bench.records = records
         best = dict.fromkeys(variants, 0.0)
         ratios: dict[str, list[float]] = {"publish_many": [], "ConsumerRunner": []}
+        cpu: dict[tuple[str, bool], list[float]] = {key: [] for key in variants}  # CPU seconds per record
         for round_ in range(1, args.rounds + 1):
             order = list(variants.items())
             if round_ % 2 == 0:  # alternate which of the two goes first
                 order = [order[1], order[0], order[3], order[2]]
             rates = {}
             for (kind, on), fn in order:
-                rate = rates[(kind, on)] = fn()
+                rate, per_record = fn()
+                rates[(kind, on)] = rate
+                cpu[(kind, on)].append(per_record)
                 best[(kind, on)] = max(best[(kind, on)], rate)
                 print(
-                    f"  round {round_}: {kind:15s} metrics {'on ' if on else 'off'} {rate / 1000:8.1f} k msg/s",
+                    f"  round {round_}: {kind:15s} metrics {'on ' if on else 'off'} {rate / 1000:8.1f} k msg/s"
+                    f"   {per_record * 1e6:6.2f} µs CPU per record (this process, every thread)",
                     flush=True,
                 )
             for kind in ratios:
@@ -182,6 +189,10 @@ def main() -> None:
             f"  {kind:15s} off {off / 1000:8.1f} k/s   on {on / 1000:8.1f} k/s   on/off {on / off:5.3f}x"
             f"   median of rounds {statistics.median(ratios[kind]):5.3f}x"
         )
+    print("CPU per record, median of rounds (less exposed to other processes than the wall clock):")
+    for kind in ("publish_many", "ConsumerRunner"):
+        off, on = statistics.median(cpu[(kind, False)]), statistics.median(cpu[(kind, True)])
+        print(f"  {kind:15s} off {off * 1e6:6.2f} µs   on {on * 1e6:6.2f} µs   off/on {off / on:5.3f}x")
     published = sum(t["published"] for t in snapshot["topics"].values())
     handled = sum(g["handled"] for g in snapshot["groups"])
     print(f"  (counted with metrics on: {published} published, {handled} handled; {bench.scraped} bytes scraped)")
