@@ -79,7 +79,7 @@ class Metrics:
                 "failed": stats.failed,
                 "publish_latency_seconds": histogram_snapshot(stats.latency).to_json(),
             }
-            for name, stats in sorted(self.publishing.topics.items())
+            for name, stats in self.publishing.items()
         }
         return {
             "timestamp": dt.datetime.now(dt.UTC).isoformat(),

@@ -74,7 +74,7 @@ class SchemabusCollector:
             "Produce to broker acknowledgement of acknowledged records (librdkafka's message latency).",
             labels=["topic"],
         )
-        for topic, stats in sorted(metrics.publishing.topics.items()) if fill else []:
+        for topic, stats in metrics.publishing.items() if fill else []:
             published.add_metric([topic], stats.published)
             failed.add_metric([topic], stats.failed)
             buckets, total = _histogram(snapshot(stats.latency))

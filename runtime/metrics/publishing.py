@@ -53,6 +53,11 @@ class PublishMetrics:
                 stats = self.topics.setdefault(name, TopicPublishes())
         return stats
 
+    def items(self) -> list[tuple[str, TopicPublishes]]:
+        """Every topic's counters, by name (a copy: a topic added meanwhile does not disturb the reader)."""
+        with self._lock:
+            return sorted(self.topics.items())
+
     def observer(self) -> DeliveryObserver:
         """The observer of delivery reports of any topic (``publish``, ``publish_nowait``, ``publish_sync``)."""
         topics = self.topics
