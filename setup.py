@@ -1,5 +1,6 @@
-"""The one compiled part of schemabus: the optional Avro codec (runtime/_speedups.c) and publish_many's
-delivery counter (runtime/_delivery_counter.c), one extension module.
+"""The one compiled part of schemabus: the optional Avro codec (runtime/_speedups.c), publish_many's
+delivery counter (runtime/_delivery_counter.c) and the metrics' histogram buckets (runtime/_histogram.c),
+one extension module.
 
 Everything else is declared in pyproject.toml. ``optional=True``: without a C compiler the install
 still succeeds and the generated Python writers encode instead (see runtime/avro.py, "speedups").
@@ -11,7 +12,7 @@ setup(
     ext_modules=[
         Extension(
             "schemabus.runtime._speedups",
-            ["runtime/_speedups.c", "runtime/_delivery_counter.c"],
+            ["runtime/_speedups.c", "runtime/_delivery_counter.c", "runtime/_histogram.c"],
             depends=["runtime/_speedups.h"],
             optional=True,
         ),

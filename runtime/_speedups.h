@@ -6,5 +6,7 @@
 
 /* Adds the DeliveryCounter type (runtime/_delivery_counter.c) to the module; -1 with an exception set on failure. */
 int add_delivery_counter(PyObject *module);
+/* Adds the Bins type (runtime/_histogram.c, the metrics' histograms) to the module; -1 with an exception set on failure. */
+int add_bins(PyObject *module);
 
 #endif

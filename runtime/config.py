@@ -362,7 +362,7 @@ class RegistryConfig(BaseModel):
         return _build(cls, values, names)
 
 
-# What a bus or runner does at start about its catalog topics (README, "Operations: topics").
+# What a bus or runner does at start about its catalog topics (README, "Operations", "Topics").
 TopicCheck = Literal["create", "verify", "off"]
 
 

@@ -6,6 +6,7 @@ runtime/_speedups.c when a C compiler is present at install), and what runs with
   ``(buffer, position) -> (model, end)`` function, several times faster than the generated Python
   writer and reader; None without the extension (callers then use the generated Python code).
 - :data:`DeliveryCounter`: the delivery callback of every record of one ``publish_many`` batch.
+- :data:`Bins`: the bucket counts of a histogram of :mod:`schemabus.runtime.metrics`.
 
 ``SCHEMABUS_NO_SPEEDUPS`` set to anything but empty or ``0`` switches the extension off.
 
@@ -17,16 +18,20 @@ Switched off on purpose, nothing is said.
 
 from __future__ import annotations
 
+import bisect
 import importlib
 import itertools
 import os
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
 
 __all__ = [
+    "Bins",
     "DeliveryCounter",
+    "PyBins",
     "PyDeliveryCounter",
     "SpeedupsWarning",
     "compiled_encoder",
@@ -98,21 +103,40 @@ class PyDeliveryCounter:
     """``counter(error, message)`` is the on_delivery callback of every record of one batch: it calls
     ``on_error(error, message)`` for a failed record, and ``on_done()`` once the reports of every
     record sent and the seal (``seal(sent)``: the batch has sent its last record) have arrived.
+    With ``latency_bounds`` (increasing), it also counts the acknowledged records and bins each one's
+    ``message.latency()`` by the first bound not below it: :meth:`latencies`.
 
     Reports arrive in whichever thread polls: ``itertools.count`` counts them atomically, so exactly
     one arrival sees the total. (The compiled ``DeliveryCounter`` does the same in C.)
     """
 
-    def __init__(self, on_error: Callable[[Any, Any], object], on_done: Callable[[], object]) -> None:
+    def __init__(
+        self,
+        on_error: Callable[[Any, Any], object],
+        on_done: Callable[[], object],
+        latency_bounds: tuple[float, ...] | None = None,
+    ) -> None:
         self._on_error = on_error
         self._on_done = on_done
         self._next = itertools.count(1).__next__
         self._expected = -1
+        if latency_bounds is not None and (not latency_bounds or list(latency_bounds) != sorted(set(latency_bounds))):
+            raise ValueError("latency_bounds must increase")
+        self._bounds = latency_bounds
+        self._bins = [0] * (len(latency_bounds) + 1) if latency_bounds else []
+        self._sum = 0.0
+        self._acknowledged = 0
 
     def __call__(self, error: Any, message: Any) -> None:
         try:
             if error is not None:
                 self._on_error(error, message)
+            elif self._bounds is not None:
+                self._acknowledged += 1
+                latency = message.latency()
+                if latency is not None:
+                    self._bins[bisect.bisect_left(self._bounds, latency)] += 1
+                    self._sum += latency
         finally:  # counted even when on_error raises: the batch must still finish
             if self._next() == self._expected:
                 self._on_done()
@@ -124,5 +148,47 @@ class PyDeliveryCounter:
         if self._next() == self._expected:
             self._on_done()
 
+    def latencies(self) -> tuple[tuple[int, ...], float, int] | None:
+        """(records per latency bucket, the sum of latencies, records acknowledged); None without bounds."""
+        if self._bounds is None:
+            return None
+        return tuple(self._bins), self._sum, self._acknowledged
+
 
 DeliveryCounter: Any = PyDeliveryCounter if extension is None else extension.DeliveryCounter
+
+
+class PyBins:
+    """``Bins(bounds)``: counts of observations per bucket (the first bound not below the value, as
+    Prometheus' ``le``; the last bucket above every bound) and their ``sum``. ``observe(value)``,
+    ``observe_since(started)`` (``time.perf_counter() - started``), ``add(bins, total)`` (observations
+    binned elsewhere), ``counts()``. (The compiled ``Bins`` does the same in one C call.)
+    """
+
+    def __init__(self, bounds: tuple[float, ...]) -> None:
+        bounds = tuple(float(b) for b in bounds)
+        if not bounds or list(bounds) != sorted(set(bounds)):
+            raise ValueError("histogram bounds must be increasing and not empty")
+        self.bounds = bounds
+        self._bins = [0] * (len(bounds) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self._bins[bisect.bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    def observe_since(self, started: float) -> None:
+        self.observe(time.perf_counter() - started)
+
+    def add(self, bins: tuple[int, ...] | list[int], total: float) -> None:
+        if len(bins) != len(self._bins):
+            raise ValueError(f"{len(bins)} bins for a histogram of {len(self._bins)}")
+        for i, n in enumerate(bins):
+            self._bins[i] += n
+        self.sum += total
+
+    def counts(self) -> tuple[int, ...]:
+        return tuple(self._bins)
+
+
+Bins: Any = PyBins if extension is None else extension.Bins

@@ -15,7 +15,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import Iterable
 from functools import partial
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .bus import RecordCodec
 from .config import ConsumerSettings
@@ -26,6 +26,9 @@ from .memory_log import InMemoryConsumer, InMemoryDeadLetterWriter, InMemoryLog,
 from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaVersion, canonical_schema
 from .retry import RetryPolicy
 from .topic import DeliveryResult, Event, Headers, Topic
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 __all__ = ["InMemoryBus", "InMemoryLog", "InMemoryRegistry", "StoredRecord"]
 
@@ -150,7 +153,8 @@ class InMemoryBus:
 
     ``publish`` returns once every subscribed handler has handled (or dead-lettered) the record and
     committed it, as a consumer group would; what stops a runner in production (a handler raising
-    with ``dead_letters=False``, an unimplemented stub) is raised to the publisher's caller.
+    with ``dead_letters=False``, an unimplemented stub) is raised to the publisher's caller. With
+    ``metrics``, the handlers' counters and durations are reported there as a ``ConsumerRunner``'s are.
     """
 
     def __init__(
@@ -161,7 +165,9 @@ class InMemoryBus:
         retry: RetryPolicy | None = None,
         dead_letters: bool = True,
         service: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.registry = registry or InMemoryRegistry()
         self.codec = RecordCodec(SchemaIds(self.registry, id_mode))
         self.log = InMemoryLog()
@@ -221,6 +227,7 @@ class InMemoryBus:
             commit_interval=0.001,
             poll_timeout=0.005,
             consumer_factory=partial(InMemoryConsumer, log=self.log),
+            metrics=self.metrics,
         )
         task = asyncio.create_task(runner.run(), name="schemabus-in-memory")
         try:

@@ -9,13 +9,13 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from ..config import redact, secret_values
-from ..dlq import DeadLetterError, DeadLetterWriter, dead_letter_of
+from ..dlq import HEADER_REASON, DeadLetterError, DeadLetterWriter, dead_letter_of
 from ..errors import AuthenticationError, AuthorizationError, PublishError
 from ..handler import AnyHandler, consumer_group
 from ..kafka.errors import AUTHENTICATION_CODES, AUTHORIZATION_CODES
@@ -26,6 +26,8 @@ from .partition import PartitionState, offsets_to_commit
 from .policy import DeadLetter, Retry, Stop, on_handler_error, on_undecodable
 
 if TYPE_CHECKING:
+    from ..metrics import Histogram
+    from ..metrics.consuming import LoopRegistration
     from .runner import ConsumerRunner
 
 __all__ = ["ConsumerMetrics", "HandlerLoop", "where"]
@@ -44,9 +46,19 @@ class ConsumerMetrics:
     poison: int = 0  # of those, records that could not be decoded
     committed: int = 0  # partition offsets committed
     rebalances: int = 0  # assignment changes (assigned, revoked or lost)
+    # dead_lettered by the reason the dead letter carries (handler-error, or the poison reason)
+    dead_letter_reasons: dict[str, int] = field(default_factory=dict)
 
     def __add__(self, other: ConsumerMetrics) -> ConsumerMetrics:
-        return ConsumerMetrics(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+        reasons = dict(self.dead_letter_reasons)
+        for reason, n in other.dead_letter_reasons.items():
+            reasons[reason] = reasons.get(reason, 0) + n
+        counts: dict[str, Any] = {
+            f.name: getattr(self, f.name) + getattr(other, f.name)
+            for f in fields(self)
+            if f.name != "dead_letter_reasons"
+        }
+        return ConsumerMetrics(**counts, dead_letter_reasons=reasons)
 
 
 class HandlerLoop:
@@ -77,11 +89,24 @@ class HandlerLoop:
         self._fatal: KafkaError | None = None
         self._refused: PublishError | None = None  # the brokers refused our credentials
         self._secrets = secret_values(runner.config)
+        # With metrics: where the handler's durations go (None: the handler is not timed).
+        self.registration: LoopRegistration | None = None
+        self.durations: Histogram | None = None
+        sink = runner.metrics_sink
+        if sink is not None:
+            self.registration = sink.consuming.register(self.topic.name, self.group, self.metrics, self._in_flight)
+            self.durations = self.registration.durations
+
+    def _in_flight(self) -> int:
+        return self.in_flight
 
     # --- the consumer thread -------------------------------------------------------------------
 
     def _create(self) -> Consumer:
         conf = self.runner.consumer_config(self.handler)
+        sink = self.runner.metrics_sink
+        if sink is not None and "statistics.interval.ms" not in conf:
+            conf.update(sink.client_config(self.group))
         conf.setdefault("error_cb", self._on_error)
         conf.setdefault("logger", librdkafka_logger())  # librdkafka's lines, each condition once
         consumer: Consumer = self.runner.consumer_factory(conf)  # or one that quacks alike (in memory)
@@ -349,6 +374,8 @@ class HandlerLoop:
                 self.metrics.committed += len(committed)
         finally:
             self.executor.shutdown(wait=False)
+            if self.registration is not None:
+                self.registration.retire()
 
     # --- handling one partition -----------------------------------------------------------------
 
@@ -356,6 +383,7 @@ class HandlerLoop:
         """Handle one partition's records in order. The fast path (decode, handler) is inlined here."""
         queue, wake, tracker = partition.queue, partition.wake, partition.tracker
         codec, topic, handler, metrics = self.runner.codec, self.topic, self.handler, self.metrics
+        durations, clock = self.durations, time.perf_counter
         decode_key, decode_value, name = codec.decode_key, codec.decode_value, topic.name
         keyed = topic.key is not None
         try:
@@ -387,7 +415,14 @@ class HandlerLoop:
                         message.timestamp()[1],
                     )
                     try:
-                        await handler(event)
+                        if durations is None:
+                            await handler(event)
+                        else:  # the one test per record metrics cost when they are off
+                            started = clock()
+                            try:
+                                await handler(event)
+                            finally:
+                                durations.observe_since(started)
                         metrics.handled += 1
                     except Exception as e:
                         await self._failed(message, event, e)
@@ -457,13 +492,25 @@ class HandlerLoop:
             await asyncio.sleep(delay)
             attempts += 1
             try:
-                await self.handler(event)
+                await self._call_handler(event)
             except Exception as e:
                 error = e
             else:
                 self.metrics.handled += 1
                 return
         await self._give_up(message, decision)
+
+    async def _call_handler(self, event: Event[Any, Any]) -> None:
+        """The handler on ``event``, timed when metrics are on (a retry: the first call is inlined in _work)."""
+        durations = self.durations
+        if durations is None:
+            await self.handler(event)
+            return
+        started = time.perf_counter()
+        try:
+            await self.handler(event)
+        finally:
+            durations.observe_since(started)
 
     async def _give_up(self, message: Message, decision: DeadLetter | Stop) -> None:
         if decision.poison:
@@ -483,7 +530,10 @@ class HandlerLoop:
             raise
         except Exception as e:
             raise DeadLetterError(f"cannot write {where(message)} to {record.topic}: {e}") from e
-        self.metrics.dead_lettered += 1
+        metrics = self.metrics
+        metrics.dead_lettered += 1
+        reason = (record.header(HEADER_REASON) or b"").decode(errors="replace")
+        metrics.dead_letter_reasons[reason] = metrics.dead_letter_reasons.get(reason, 0) + 1
 
 
 def where(message: Message) -> str:

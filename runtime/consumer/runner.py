@@ -35,6 +35,7 @@ from .loop import ConsumerMetrics, HandlerLoop
 
 if TYPE_CHECKING:
     from ..kafka import KafkaBus
+    from ..metrics import Metrics
     from ..registry_client import ConfluentRegistry
 
 __all__ = ["ConsumerRunner"]
@@ -149,6 +150,9 @@ class ConsumerRunner:
     one handler.
     ``consumer_factory`` builds each handler's consumer from its configuration (confluent's ``Consumer``;
     :class:`~schemabus.runtime.testing.InMemoryBus` passes one over its in-memory log).
+    ``metrics`` (a :class:`~schemabus.runtime.metrics.Metrics`) gets each handler's counters, records in
+    flight, handler durations and its consumer's librdkafka statistics (``metrics_sink``); the
+    counters are kept without it too (:attr:`metrics`, :meth:`handler_metrics`).
     """
 
     def __init__(
@@ -171,7 +175,9 @@ class ConsumerRunner:
         shutdown_timeout: float | None = None,
         exactly_once: KafkaBus | None = None,
         consumer_factory: Callable[[dict[str, Any]], Any] = Consumer,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics_sink = metrics
         if max_in_flight is not None and max_in_flight < 1:
             raise ValueError("max_in_flight must be >= 1")
         if exactly_once is not None and not exactly_once.transactional:
@@ -243,6 +249,7 @@ class ConsumerRunner:
         retry: RetryPolicy | None = None,
         dead_letters: DeadLetterWriter | bool = True,
         exactly_once: KafkaBus | None = None,
+        metrics: Metrics | None = None,
     ) -> ConsumerRunner:
         """A runner for ``config``. Without ``registry``, one for ``config.registry``, closed when the
         runner stops; its ids are looked up, never registered (in lookup mode, at the pinned
@@ -263,6 +270,7 @@ class ConsumerRunner:
                 settings=config.consumer,
                 dead_letters=dead_letters,
                 exactly_once=exactly_once,
+                metrics=metrics,
             )
         except BaseException:
             if owned is not None:
@@ -282,6 +290,7 @@ class ConsumerRunner:
         retry: RetryPolicy | None = None,
         dead_letters: DeadLetterWriter | bool = True,
         exactly_once: KafkaBus | None = None,
+        metrics: Metrics | None = None,
     ) -> ConsumerRunner:
         """A runner configured by ``SCHEMABUS_*`` variables (see :mod:`schemabus.runtime.config`), its
         settings by ``SCHEMABUS_CONSUMER_*``."""
@@ -293,6 +302,7 @@ class ConsumerRunner:
             retry=retry,
             dead_letters=dead_letters,
             exactly_once=exactly_once,
+            metrics=metrics,
         )
 
     # --- configuration --------------------------------------------------------------------

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from functools import partial
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
 
@@ -51,6 +51,9 @@ from .health import DRAIN_OLD_PRODUCER_S, Health
 from .topics import check_topics, ensure_topics
 from .transactions import Transactions
 
+if TYPE_CHECKING:
+    from ..metrics import Metrics
+
 __all__ = ["KafkaBus", "ensure_topics"]
 
 K = TypeVar("K")
@@ -67,7 +70,9 @@ class KafkaBus:
     """Publishes typed records to Kafka. ``kafka`` and ``registry`` are configs (or a bootstrap string
     and a registry URL); ``registry`` may also be any :class:`SchemaRegistry` (e.g. a shared client).
     ``id_mode`` overrides ``RegistryConfig.schema_ids`` ("register" on first use, or "lookup" only;
-    then ``RegistryConfig.schema_versions`` pins subjects to a version).
+    then ``RegistryConfig.schema_versions`` pins subjects to a version). ``metrics`` (a
+    :class:`~schemabus.runtime.metrics.Metrics`) counts what the bus publishes and gets its producer's
+    librdkafka statistics; without it nothing is measured.
     """
 
     def __init__(
@@ -77,7 +82,9 @@ class KafkaBus:
         *,
         producer: ProducerSettings | None = None,
         id_mode: IdMode | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics
         self.kafka = kafka if isinstance(kafka, KafkaConfig) else KafkaConfig(bootstrap_servers=kafka)
         self.settings = producer or ProducerSettings()
         if isinstance(registry, str):
@@ -102,7 +109,9 @@ class KafkaBus:
 
         self._health = health = Health(self.kafka, self.settings, self._secrets, self._new_producer)
         self._transactions = transactions = Transactions(self, health, self.settings, self._secrets)
-        self._delivery = delivery = Delivery(health, transactions, self.settings, self._secrets)
+        self._delivery = delivery = Delivery(
+            health, transactions, self.settings, self._secrets, None if metrics is None else metrics.publishing
+        )
         health.connect(delivery, transactions)
         # Read once per record: bound here (plain functions, no call layer), as the encoders are.
         self._delivered = delivery.delivered
@@ -112,18 +121,27 @@ class KafkaBus:
         delivery.start()
 
     @classmethod
-    def from_config(cls, config: BusConfig, *, registry: SchemaRegistry | None = None) -> KafkaBus:
+    def from_config(
+        cls, config: BusConfig, *, registry: SchemaRegistry | None = None, metrics: Metrics | None = None
+    ) -> KafkaBus:
         return cls(
             config.kafka,
             registry if registry is not None else config.registry,
             producer=config.producer,
             id_mode=config.registry.schema_ids,
+            metrics=metrics,
         )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, registry: SchemaRegistry | None = None) -> KafkaBus:
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        registry: SchemaRegistry | None = None,
+        metrics: Metrics | None = None,
+    ) -> KafkaBus:
         """A bus configured by ``SCHEMABUS_*`` variables (see :mod:`schemabus.runtime.config`)."""
-        return cls.from_config(BusConfig.from_env(environ), registry=registry)
+        return cls.from_config(BusConfig.from_env(environ), registry=registry, metrics=metrics)
 
     def health(self) -> HealthStatus:
         """Liveness and readiness for probes (:mod:`schemabus.runtime.health`): not live once closed or
@@ -320,7 +338,7 @@ class KafkaBus:
         return self.codec.encoder(topic)
 
     def _check_topic(self, topic: Topic[Any, Any]) -> None:
-        """The ``topic_check`` before a topic's first record (README, "Operations: topics"). Passed over
+        """The ``topic_check`` before a topic's first record (README, "Operations", "Topics"). Passed over
         with a warning when no broker answers: publishing then reports the outage as it does."""
         try:
             check_topics(self._admin_config, [topic], self.settings.topic_check, timeout=self._topic_check_timeout)
@@ -512,6 +530,8 @@ class KafkaBus:
         check_librdkafka(conf, self._secrets, what="producer", skip=("bootstrap.servers",))
         conf["error_cb"] = error_cb
         conf["logger"] = _rdkafka_log
+        if self.metrics is not None and "statistics.interval.ms" not in conf:
+            conf.update(self.metrics.client_config())
         return conf
 
     def _new_producer(self, error_cb: Callable[[KafkaError], None]) -> Producer:

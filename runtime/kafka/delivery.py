@@ -27,6 +27,7 @@ from ..topic import DeliveryResult, Headers, Topic, normalize_headers
 from .errors import PURGED_CODES, kafka_error, publish_error
 
 if TYPE_CHECKING:
+    from ..metrics.publishing import PublishMetrics, TopicPublishes
     from .health import Health
     from .transactions import Transactions
 
@@ -57,7 +58,14 @@ class Batch:
     """The delivery reports of one ``publish_many``: the failures, and one future that is resolved (in
     its loop) once every record sent has its report (see ``DeliveryCounter``). Made by :meth:`Delivery.batch`."""
 
-    def __init__(self, delivery: Delivery, health: Health, loop: asyncio.AbstractEventLoop, topic: str) -> None:
+    def __init__(
+        self,
+        delivery: Delivery,
+        health: Health,
+        loop: asyncio.AbstractEventLoop,
+        topic: str,
+        stats: TopicPublishes | None = None,
+    ) -> None:
         self.future: asyncio.Future[None] = loop.create_future()
         self.failed: list[tuple[bytes | None, bytes | None, PublishError]] = []
         self._delivery = delivery
@@ -65,7 +73,10 @@ class Batch:
         self._loop = loop
         self._topic = topic
         self.sent = 0
-        self.counter = DeliveryCounter(self._failed, self._finish)
+        # With metrics, the counter bins each record's latency itself (in C): no Python call per record.
+        self._stats = stats
+        bounds = None if stats is None else stats.latency.bounds
+        self.counter = DeliveryCounter(self._failed, self._finish, bounds)
 
     def seal(self, sent: int) -> None:
         """``publish_many`` sent its last record (``sent`` in all)."""
@@ -80,6 +91,11 @@ class Batch:
         self.failed.append((message.key(), message.value(), reason))
 
     def _finish(self) -> None:
+        stats = self._stats
+        if stats is not None:  # every report is in: count the batch once
+            latencies = self.counter.latencies()
+            if latencies is not None:
+                stats.add_batch(*latencies, failed=len(self.failed))
         with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
             self._loop.call_soon_threadsafe(self._resolve)
 
@@ -117,11 +133,18 @@ class Delivery:
     (:meth:`serve_inline`) resolves its futures at once; other reports are queued, and handed to their
     futures' loops in batches (:meth:`dispatch`) by the poll thread (:meth:`start`) or whoever polls.
     ``delivered`` (asyncio futures) and ``delivered_elsewhere`` (any other future) are the delivery
-    callbacks, bound with ``partial(callback, future)``; ``send`` is the one path of a publish.
+    callbacks, bound with ``partial(callback, future)``; ``send`` is the one path of a publish. With
+    ``metrics``, every delivery report is counted there before its future is resolved (without, the
+    callbacks are the same as ever: no test per record).
     """
 
     def __init__(
-        self, health: Health, transactions: Transactions, settings: ProducerSettings, secrets: list[str]
+        self,
+        health: Health,
+        transactions: Transactions,
+        settings: ProducerSettings,
+        secrets: list[str],
+        metrics: PublishMetrics | None = None,
     ) -> None:
         self._health = health
         self._transactions = transactions
@@ -145,8 +168,25 @@ class Delivery:
         def delivered_elsewhere(future: Any, error: KafkaError | None, message: Any) -> None:
             append((future, error, message))
 
-        self.delivered = delivered
-        self.delivered_elsewhere = delivered_elsewhere
+        self._metrics = metrics
+        if metrics is not None:
+            observe = metrics.observer()
+
+            def delivered_observed(
+                future: asyncio.Future[DeliveryResult], error: KafkaError | None, message: Any
+            ) -> None:
+                observe(error, message)
+                delivered(future, error, message)
+
+            def delivered_elsewhere_observed(future: Any, error: KafkaError | None, message: Any) -> None:
+                observe(error, message)
+                append((future, error, message))
+
+            self.delivered = delivered_observed
+            self.delivered_elsewhere = delivered_elsewhere_observed
+        else:
+            self.delivered = delivered
+            self.delivered_elsewhere = delivered_elsewhere
         self._inline = inline
         self._dispatch_lock = threading.Lock()
         self._inline_until = 0.0
@@ -211,7 +251,8 @@ class Delivery:
 
     def batch(self, loop: asyncio.AbstractEventLoop, topic: str) -> Batch:
         """The collector of one ``publish_many``'s delivery reports (its ``counter`` is their callback)."""
-        return Batch(self, self._health, loop, topic)
+        metrics = self._metrics
+        return Batch(self, self._health, loop, topic, None if metrics is None else metrics.topic(topic))
 
     # --- errors -----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The Kafka benchmarks still run, on the real servers: the memory benchmark with a few thousand events
-through publish and handle, the produce benchmark with every variant on a small count."""
+through publish and handle, the produce benchmark with every variant on a small count, the metrics
+benchmark with a round of each variant."""
 
 from __future__ import annotations
 
@@ -48,3 +49,20 @@ def test_produce_bench_runs(kafka_bootstrap: str, registry_url: str) -> None:
     )
     for variant in ("schemabus nowait", "schemabus publish_many", "schemabus publish"):
         assert re.search(rf"^\s+{variant}\s+[\d.]+x raw,", output, re.MULTILINE), output
+
+
+def test_metrics_bench_runs(kafka_bootstrap: str, registry_url: str) -> None:
+    output = bench(
+        "metrics_bench.py",
+        *("--records", "2000", "--consume-records", "1000", "--rounds", "1", "--batch", "500"),
+        kafka_bootstrap=kafka_bootstrap,
+        registry_url=registry_url,
+    )
+    for kind in ("publish_many", "ConsumerRunner"):
+        assert re.search(
+            rf"^\s+{kind}\s+off\s+[\d.]+ k/s\s+on\s+[\d.]+ k/s\s+on/off\s+[\d.]+x\s+median of rounds\s+[\d.]+x$",
+            output,
+            re.MULTILINE,
+        ), output
+    # Every record published with metrics on was counted: the warm-up's 1000 (+1), a round's 2000 (+1).
+    assert "counted with metrics on: 3002 published, 1000 handled" in output, output

@@ -15,6 +15,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import tracemalloc
 import types
 import uuid
@@ -31,7 +32,7 @@ from platform_events import avro_codecs as codecs
 from platform_events import avro_models as m
 from schemabus.runtime import avro as rt
 from schemabus.runtime.serde import DeserializationError, frame_header
-from schemabus.runtime.speedups import PyDeliveryCounter, compiled_encoder, compiled_reader, extension
+from schemabus.runtime.speedups import PyBins, PyDeliveryCounter, compiled_encoder, compiled_reader, extension
 
 from ..catalog_examples import cost_recorded
 
@@ -421,6 +422,72 @@ def test_delivery_counter_counts_reports_from_many_threads(counter_type: Any) ->
     for t in threads:
         t.join()
     assert done == [1]
+
+
+class Acked:
+    """A delivery report's message with the latency librdkafka measured (None: not known)."""
+
+    def __init__(self, latency: float | None) -> None:
+        self._latency = latency
+
+    def latency(self) -> float | None:
+        return self._latency
+
+
+@pytest.mark.parametrize("counter_type", COUNTERS, ids=lambda t: t.__module__)
+def test_delivery_counter_bins_the_latency_of_each_acknowledged_record(counter_type: Any) -> None:
+    failed: list[Any] = []
+    counter = counter_type(lambda e, m: failed.append(e), print, (0.01, 0.1, 1.0))
+    for report in (Acked(0.005), Acked(0.01), Acked(0.05), Acked(2.0), Acked(None)):
+        counter(None, report)
+    counter("boom", Acked(0.5))  # failed: neither acknowledged nor binned
+    bins, total, acknowledged = counter.latencies()
+    assert bins == (2, 1, 0, 1)  # <= 0.01, <= 0.1, <= 1.0, above
+    assert total == pytest.approx(2.065)
+    assert acknowledged == 5 and failed == ["boom"]
+    assert counter_type(print, print).latencies() is None  # without bounds: nothing measured
+
+
+@pytest.mark.parametrize("counter_type", COUNTERS, ids=lambda t: t.__module__)
+def test_delivery_counter_refuses_bounds_that_do_not_increase_and_counts_a_failing_latency(counter_type: Any) -> None:
+    for bounds in ((), (1.0, 1.0), (2.0, 1.0)):
+        with pytest.raises(ValueError, match="latency_bounds"):
+            counter_type(print, print, bounds)
+
+    class Broken:
+        def latency(self) -> float:
+            raise RuntimeError("no latency")
+
+    done: list[int] = []
+    counter = counter_type(print, lambda: done.append(1), (1.0,))
+    counter.seal(1)
+    with pytest.raises(RuntimeError, match="no latency"):
+        counter(None, Broken())
+    assert done == [1]  # the report still counts: the batch finishes
+
+
+BINS = [PyBins, speedups.Bins]
+
+
+@pytest.mark.parametrize("bins_type", BINS, ids=lambda t: t.__module__)
+def test_bins_count_each_observation_by_the_first_bound_not_below_it(bins_type: Any) -> None:
+    bins = bins_type((0.1, 1.0, 10.0))
+    assert bins.bounds == (0.1, 1.0, 10.0)
+    for value in (0.05, 0.1, 0.5, 1.0, 3.0, 50.0):
+        bins.observe(value)
+    assert bins.counts() == (2, 2, 1, 1)
+    assert bins.sum == pytest.approx(54.65)
+    bins.add([1, 0, 0, 3], 0.5)
+    assert bins.counts() == (3, 2, 1, 4)
+    with pytest.raises(ValueError, match="3 bins for a histogram of 4"):
+        bins.add((1, 2, 3), 0.0)
+    assert bins.counts() == (3, 2, 1, 4)  # a refused add adds nothing
+    started = time.perf_counter()
+    bins.observe_since(started - 5.0)  # five seconds ago (and a little)
+    assert bins.counts() == (3, 2, 2, 4)
+    for bounds in ((), (1.0, 1.0), (2.0, 1.0)):
+        with pytest.raises(ValueError, match="increasing"):
+            bins_type(bounds)
 
 
 # --- decoding ------------------------------------------------------------------------------
