@@ -166,3 +166,54 @@ def test_counts_per_topic_and_group_are_exact_when_scraped(kafka_bootstrap: str,
     assert all(v >= 0 for v in lags.values())
     rtts = [v for (n, _), v in samples.items() if n == "schemabus_kafka_broker_rtt_avg_seconds"]
     assert rtts and all(0 <= v < TIMEOUT for v in rtts)
+
+
+def probe(url: str, path: str) -> tuple[int, dict[str, object]]:
+    import json
+    import urllib.error
+
+    try:
+        with urllib.request.urlopen(url + path, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def test_probes_follow_a_real_bus_and_runner(kafka_bootstrap: str, registry_url: str) -> None:
+    """/readyz is 503 until the runner holds its partitions, 200 then; /healthz turns 503 once they
+    are stopped (what a Kubernetes probe sees)."""
+    topic = dataclasses.replace(pe.AGENT_LIFECYCLE_CREATED, name=f"t{uuid.uuid4().hex[:10]}.probes.created")
+
+    @topic.handler(group="probes-it")
+    async def handle(event: Event[str, pe.AgentCreated]) -> None:
+        pass
+
+    async def scenario() -> list[tuple[str, int, dict[str, object]]]:
+        registry = ConfluentRegistry(registry_url)
+        bus = KafkaBus(kafka_bootstrap, registry)
+        runner = ConsumerRunner(kafka_bootstrap, registry, [handle], service="it")
+        server = serve_metrics(None, port=0, host="127.0.0.1", health=[bus, runner])
+        seen: list[tuple[str, int, dict[str, object]]] = []
+        try:
+            seen.append(("before", *await asyncio.to_thread(probe, server.url, "/readyz")))
+            task = asyncio.create_task(runner.run())
+            await bus.publish(topic, agent(1), key="a")
+            await until(lambda: runner.health().ready, "the runner ready")
+            seen.append(("running", *await asyncio.to_thread(probe, server.url, "/readyz")))
+            runner.stop()
+            await asyncio.wait_for(task, TIMEOUT)
+            await bus.close()
+            seen.append(("stopped", *await asyncio.to_thread(probe, server.url, "/healthz")))
+        finally:
+            server.stop()
+            runner.stop()
+            await bus.close()
+            registry.close()
+        return seen
+
+    (before, running, stopped) = asyncio.run(scenario())
+    assert before[1] == 503, before
+    assert "not running yet" in str(before[2]), before
+    assert running[1] == 200, running
+    assert stopped[1] == 503, stopped
+    assert "closed" in str(stopped[2]) and "stopped" in str(stopped[2]), stopped
