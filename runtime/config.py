@@ -275,6 +275,9 @@ class RegistryConfig(BaseModel):
     retry_backoff_max_ms: int = Field(default=5_000, ge=0)
     # Retry for this long instead of max_retries times (a time bound, for command-line tools).
     retry_timeout_s: float | None = Field(default=None, gt=0)
+    # With max_retries: the most one operation may take, retries included. No attempt starts that could
+    # end after it (an attempt may take timeout_s): a hung registry fails a cold publish within this.
+    operation_timeout_s: float | None = Field(default=25.0, gt=0)
     schema_ids: IdMode = "register"
     # Lookup mode only: subject -> the version its schema must be (a number or "latest"; "*": any other).
     schema_versions: dict[str, Annotated[int, Field(ge=1)] | Literal["latest"]] = Field(default_factory=dict)

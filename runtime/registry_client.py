@@ -217,10 +217,10 @@ class ConfluentRegistry:
 
     def call(self, operation: str, fn: Callable[[], T]) -> T:
         """``fn()`` (a request of :attr:`client`), retried on network errors and 408/429/5xx answers with
-        exponential backoff: ``max_retries`` times, or until ``retry_timeout_s`` seconds have passed when
-        that is set. Then :class:`RegistryUnavailableError` names the registry, ``operation`` ("list the
-        versions of subject 'x'"), the attempts and the last error. Other refusals raise the client's
-        ``SchemaRegistryError``."""
+        exponential backoff: ``max_retries`` times, with no attempt starting that could end after
+        ``operation_timeout_s``; or until ``retry_timeout_s`` seconds have passed when that is set. Then
+        :class:`RegistryUnavailableError` names the registry, ``operation`` ("list the versions of subject
+        'x'"), the attempts and the last error. Other refusals raise the client's ``SchemaRegistryError``."""
         budget = self.config.retry_timeout_s
         attempts = 0
         delay = self.config.retry_backoff_ms / 1000
@@ -238,6 +238,9 @@ class ConfluentRegistry:
             if budget is None:
                 if attempts > self.config.max_retries:
                     break
+                bound = self.config.operation_timeout_s
+                if bound is not None and time.monotonic() - started + delay + self.config.timeout_s > bound:
+                    break  # the next attempt could end after operation_timeout_s
                 self.sleep(delay)
             else:
                 remaining = budget - (time.monotonic() - started)

@@ -193,3 +193,22 @@ def test_a_missing_latest_version_is_not_registered(fake: FakeRegistry) -> None:
     fake.on("GET", f"/subjects/{SUBJECT}/versions/latest", error(404, 40401))
     with pytest.raises(SchemaNotRegisteredError, match=r"has no versions in "):
         fake.client().lookup_version(SUBJECT, "latest", RECORD, "AVRO")
+
+
+def test_a_hung_registry_fails_an_operation_within_its_operation_timeout() -> None:
+    """A registry that accepts connections and never answers (as one stopped with SIGSTOP): attempts
+    stop before one could end after operation_timeout_s, however many retries are left."""
+    import socket
+    import time
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(16)  # the kernel accepts connections; nothing ever reads or answers them
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        config = RegistryConfig(url=url, timeout_s=0.5, max_retries=10, retry_backoff_ms=200, operation_timeout_s=1.3)
+        registry = ConfluentRegistry(config)
+        started = time.monotonic()
+        with pytest.raises(RegistryUnavailableError, match=r"could not fetch schema id 5 \(2 attempts in 1\.\ds\)"):
+            registry.schema_by_id(5)
+        assert time.monotonic() - started < 1.3 + 0.5
+        registry.close()
