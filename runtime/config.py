@@ -496,6 +496,12 @@ class ConsumerSettings(BaseModel):
         default=15.0, gt=0, description="seconds a revoked partition's current record may take to finish"
     )
     shutdown_timeout: float = Field(default=30.0, gt=0, description="seconds fetched records may take at shutdown")
+    registry_outage_limit: float = Field(
+        default=300.0,
+        ge=0,
+        description="seconds a partition waits for an unreachable schema registry to decode its next record "
+        "(retrying with the retry policy's backoff; not ready meanwhile) before the runner stops",
+    )
     startup_timeout: float | None = Field(
         default=30.0,
         gt=0,

@@ -5,6 +5,8 @@ handling its records in order, and the commits of what they finished."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
 import logging
 import time
 from collections.abc import Callable
@@ -33,6 +35,14 @@ if TYPE_CHECKING:
 __all__ = ["ConsumerMetrics", "HandlerLoop", "where"]
 
 log = logging.getLogger("schemabus.consumer")
+
+
+class _GaveWay(enum.Enum):
+    GAVE_WAY = "gave way"
+
+
+# What waiting for the registry returns when the runner stops or the partition goes meanwhile.
+GAVE_WAY = _GaveWay.GAVE_WAY
 
 
 @dataclass
@@ -80,6 +90,8 @@ class HandlerLoop:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"schemabus-{self.group}")
         self.consumer: Consumer | None = None
         self.partitions: dict[int, PartitionState] = {}
+        # partition -> why it waits for the schema registry (read by the runner's health)
+        self.waiting: dict[int, str] = {}
         self.metrics = ConsumerMetrics()
         self.failure: BaseException | None = None
         self.paused = False
@@ -400,10 +412,12 @@ class HandlerLoop:
                         key = decode_key(topic, message.key()) if keyed else None
                         value = decode_value(topic, message.value())
                     except Exception as e:
-                        decoded = await self._undecodable(message, e)
+                        decoded = await self._undecodable(message, e, partition)
                         if decoded is None:  # a poison message, now in the dead-letter topic
                             tracker.done(message.offset())  # type: ignore[arg-type]
                             continue
+                        if decoded is GAVE_WAY:
+                            return
                         key, value = decoded
                     event = Event(
                         name,
@@ -438,32 +452,48 @@ class HandlerLoop:
             log.error("%s: stopping: %s", self.group, e)
             self.runner.stop()
 
-    async def _undecodable(self, message: Message, error: Exception) -> tuple[Any, Any] | None:
-        """Decode ``message`` again while :func:`on_undecodable` says retry (the registry is unreachable);
-        None once it is dead-lettered (a poison message)."""
+    async def _undecodable(
+        self, message: Message, error: Exception, partition: PartitionState
+    ) -> tuple[Any, Any] | _GaveWay | None:
+        """Decode ``message`` again while :func:`on_undecodable` says retry (the registry is unreachable:
+        the partition waits, up to ``registry_outage_limit``, and the runner is not ready meanwhile);
+        None once it is dead-lettered (a poison message); :data:`GAVE_WAY` when the runner stops or the
+        partition is revoked during the wait (the record stays uncommitted)."""
         retry, codec, topic = self.runner.retry, self.runner.codec, self.topic
-        delays = retry.delays()
-        retries = 0
+        limit = self.runner.settings.registry_outage_limit
+        started = time.monotonic()
+        delay = retry.initial_backoff
+        at = where(message)
         while True:
+            waited = time.monotonic() - started
             decision = on_undecodable(
-                error,
-                retries=retries,
-                retry=retry,
-                dead_letters=self.writer is not None,
-                group=self.group,
-                where=where(message),
+                error, waited=waited, limit=limit, dead_letters=self.writer is not None, group=self.group, where=at
             )
             if not isinstance(decision, Retry):
                 break
-            delay = next(delays)
-            log.warning("%s: cannot decode %s (retrying in %.1fs): %s", self.group, where(message), delay, error)
-            await asyncio.sleep(delay)
-            retries += 1
+            if partition.number not in self.waiting:  # logged once per outage, not per retry
+                log.warning(
+                    "%s: cannot decode %s, waiting up to %gs for the registry: %s", self.group, at, limit, error
+                )
+            self.waiting[partition.number] = f"{at} waits for the schema registry: {error}"
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop.wait(), min(delay, max(limit - waited, 0.0)))
+            if self.stop.is_set() or partition.closing:
+                self.waiting.pop(partition.number, None)
+                return GAVE_WAY
+            delay = min(delay * retry.multiplier, retry.max_backoff)
             try:
                 key = codec.decode_key(topic, message.key()) if topic.key is not None else None
-                return key, codec.decode_value(topic, message.value())
+                value = codec.decode_value(topic, message.value())
             except Exception as e:
                 error = e
+                continue
+            log.warning(
+                "%s: decoded %s after waiting %.1fs for the registry", self.group, at, time.monotonic() - started
+            )
+            self.waiting.pop(partition.number, None)
+            return key, value
+        self.waiting.pop(partition.number, None)
         await self._give_up(message, decision)
         return None
 

@@ -85,22 +85,22 @@ def on_handler_error(
 
 
 def on_undecodable(
-    error: Exception, *, retries: int, retry: RetryPolicy, dead_letters: bool, group: str, where: str
+    error: Exception, *, waited: float, limit: float, dead_letters: bool, group: str, where: str
 ) -> Decision:
-    """What to do when the record at ``where`` could not be decoded, with ``error``, after ``retries``
-    retries of the decoding.
+    """What to do when the record at ``where`` could not be decoded, with ``error``, after its partition
+    has waited ``waited`` seconds for it.
 
     - a :class:`~schemabus.runtime.serde.DeserializationError` (bad magic byte, unknown schema id,
       truncated or invalid payload, failed validation) makes a poison record: it goes to the
       dead-letter topic at once, never retried (without a dead-letter topic, the runner stops with
       :class:`HandlerFailedError`);
     - any other error (the registry is unreachable) is not the record's fault: the decoding is
-      retried while the retry policy has retries left, whatever the error, then the runner stops
-      with the last error.
+      retried until the partition has waited ``limit`` seconds (``registry_outage_limit``), then the
+      runner stops with the last error, the record uncommitted.
     """
     if isinstance(error, DeserializationError):
         return _give_up(error, attempts=0, dead_letters=dead_letters, group=group, where=where, poison=True)
-    if retries < retry.max_retries:
+    if waited < limit:
         return Retry()
     return Stop(error)
 

@@ -499,8 +499,9 @@ class ConsumerRunner:
         """Liveness and readiness for probes (:mod:`schemabus.runtime.health`). Live until run() ends (an
         error that stopped it, such as a fatal Kafka error, a handler failure in exactly-once mode or a
         registry outage, is the reason). Ready while running with partitions assigned to every handler's
-        consumer: not while starting, rebalancing (an eager rebalance revokes every partition first), or
-        when the group has more members than the topic has partitions."""
+        consumer: not while starting, rebalancing (an eager rebalance revokes every partition first),
+        when the group has more members than the topic has partitions, or while a partition waits for an
+        unreachable schema registry (``registry_outage_limit``)."""
         component = f"ConsumerRunner({self.service or ', '.join(sorted({h.topic.name for h in self._handlers}))})"
         if self._failure is not None:
             failure, cause = self._failure, self._failure.__cause__
@@ -512,6 +513,9 @@ class ConsumerRunner:
             return HealthStatus(component, live=False, ready=False, reason="stopped")
         if not self._loops:
             return HealthStatus(component, live=True, ready=False, reason="not running yet")
+        waiting = [reason for hl in self._loops for _, reason in sorted(hl.waiting.items())]
+        if waiting:
+            return HealthStatus(component, live=True, ready=False, reason="; ".join(waiting))
         unassigned = sorted(hl.group for hl in self._loops if not hl.partitions)
         if unassigned:
             reason = f"no partitions assigned to group {', '.join(unassigned)}"

@@ -43,7 +43,7 @@ from schemabus.runtime import (
     Topic,
     consumer_group,
 )
-from schemabus.runtime.config import RegistryConfig
+from schemabus.runtime.config import ConsumerSettings, RegistryConfig
 from schemabus.runtime.consumer import (
     ConsumerRunner,
     HandlerFailedError,
@@ -1238,19 +1238,27 @@ def test_a_registry_that_stops_answering_delays_decoding_until_it_answers_again(
     runner = _runner(kafka_bootstrap, _impatient_reader(fault_servers.registry_url), [read], retry=retry)
     group = f"{runner.service}.{name}.read"
 
-    def retries() -> int:
-        return sum("cannot decode" in r.getMessage() and "retrying" in r.getMessage() for r in caplog.records)
+    def logged(text: str) -> int:
+        return sum(text in r.getMessage() for r in caplog.records)
 
     async def scenario() -> None:
         await async_wait_for(lambda: bool(runner.assignment().get(group)), "the partition assigned")
+        assert runner.health().ready
         with frozen(fault_servers.registry):
             await asyncio.to_thread(_produce, kafka_bootstrap, name, [(0, None, v, []) for v in records])
-            await async_wait_for(lambda: retries() >= 3, "three decode retries while the registry is frozen")
+            await async_wait_for(
+                lambda: "waits for the schema registry" in runner.health().reason, "the partition waiting"
+            )
+            await asyncio.sleep(2.5)  # several decode retries (0.2 s apart), all failing
             assert handled == []  # the partition waits: the record behind it is not handled first
+            assert not runner.health().ready and runner.health().live
         await async_wait_for(lambda: len(handled) == 2, "both records handled once the registry answers")
+        assert runner.health().ready
 
     asyncio.run(run_until(runner, scenario))
     assert handled == ["old-writer", "user-8"]
+    assert logged("cannot decode") == 1  # once per outage, not per retry
+    assert logged("after waiting") == 1
     metrics = runner.metrics
     assert (metrics.handled, metrics.poison, metrics.dead_lettered) == (2, 0, 0)
     assert "is unavailable" in caplog.text  # the retry says why: the registry, not the record
@@ -1260,7 +1268,7 @@ def test_a_registry_that_stops_answering_delays_decoding_until_it_answers_again(
 def test_a_registry_down_for_longer_than_the_retries_stops_the_runner_without_dead_lettering(
     kafka_bootstrap: str, fault_servers: FaultServers
 ) -> None:
-    """Retries run out while the registry is still frozen: run() raises the registry's error, the
+    """The registry stays frozen past the outage limit: run() raises the registry's error, the
     record is neither dead-lettered nor committed, and a restart handles it once the registry is back."""
     name = _name("registrygone")
     _create_topics(kafka_bootstrap, 1, name)
@@ -1272,8 +1280,11 @@ def test_a_registry_down_for_longer_than_the_retries_stops_the_runner_without_de
     async def read(event: Event[str, pe.AgentCreated]) -> None:
         handled.append(event.value.creator_id)
 
-    retry = RetryPolicy(max_retries=2, initial_backoff=0.1, jitter=0)
-    runner = _runner(kafka_bootstrap, _impatient_reader(fault_servers.registry_url), [read], retry=retry)
+    retry = RetryPolicy(max_retries=2, initial_backoff=0.1, jitter=0)  # the handler's: not used while waiting
+    settings = ConsumerSettings(registry_outage_limit=3.0)
+    runner = _runner(
+        kafka_bootstrap, _impatient_reader(fault_servers.registry_url), [read], retry=retry, settings=settings
+    )
     group = f"{runner.service}.{name}.read"
 
     async def until_it_fails() -> None:

@@ -38,11 +38,9 @@ def handler_error(
     )
 
 
-def undecodable(
-    error: Exception, retries: int = 0, *, retry: RetryPolicy = THREE, dead_letters: bool = True
-) -> Decision:
+def undecodable(error: Exception, waited: float = 0.0, *, limit: float = 300.0, dead_letters: bool = True) -> Decision:
     return on_undecodable(
-        error, retries=retries, retry=retry, dead_letters=dead_letters, group="billing.shop.orders.bill", where=WHERE
+        error, waited=waited, limit=limit, dead_letters=dead_letters, group="billing.shop.orders.bill", where=WHERE
     )
 
 
@@ -136,9 +134,7 @@ def test_in_exactly_once_mode_any_handler_error_stops_without_a_retry(error: Exc
 def test_a_poison_record_is_dead_lettered_at_once_with_zero_attempts() -> None:
     error = poison()
     assert undecodable(error) == DeadLetter(error, attempts=0, poison=True)
-    assert undecodable(error, retry=RetryPolicy(max_retries=9, retry_on=(ValueError,))) == DeadLetter(
-        error, attempts=0, poison=True
-    )
+    assert undecodable(error, limit=0) == DeadLetter(error, attempts=0, poison=True)
 
 
 def test_a_poison_record_without_a_dead_letter_topic_stops_with_handler_failed_error() -> None:
@@ -149,16 +145,16 @@ def test_a_poison_record_without_a_dead_letter_topic_stops_with_handler_failed_e
     assert "gave up on shop.orders[2]@41 after 0 attempts; no dead-letter topic" in str(decision.error)
 
 
-def test_an_unreachable_registry_is_retried_then_stops_the_runner_never_dead_letters() -> None:
+def test_an_unreachable_registry_is_waited_for_up_to_the_outage_limit_then_stops_never_dead_letters() -> None:
     error = ConnectionError("registry at http://registry:8081 refused the connection")
-    assert [undecodable(error, retries) for retries in (0, 1, 2)] == [Retry()] * 3
-    assert undecodable(error, 3) == Stop(error)  # not the record's fault: it stays uncommitted
-    assert undecodable(error, 3, dead_letters=False) == Stop(error)
-    # Retried whatever the policy deems retryable (it is not the handler's error), as often as it allows.
+    assert [undecodable(error, waited, limit=60) for waited in (0, 1.5, 59.9)] == [Retry()] * 3
+    assert undecodable(error, 60, limit=60) == Stop(error)  # not the record's fault: it stays uncommitted
+    assert undecodable(error, 60, limit=60, dead_letters=False) == Stop(error)
+    # Whatever the error (it is not the handler's), the handler's retry policy does not count here.
     assert undecodable(RuntimeError("registry answered 500"), 0) == Retry()
-    assert undecodable(error, retry=RetryPolicy.none()) == Stop(error)
+    assert undecodable(error, limit=0) == Stop(error)
 
 
 def test_a_record_found_poison_once_the_registry_answers_is_dead_lettered() -> None:
     error = DeserializationError("unknown-schema-id", "schema id 99 is not registered")
-    assert undecodable(error, 2) == DeadLetter(error, attempts=0, poison=True)
+    assert undecodable(error, 2.0) == DeadLetter(error, attempts=0, poison=True)
