@@ -33,7 +33,16 @@ the log file (with its last lines).
 from .errors import DevStackError
 from .fetch import cache_dir
 from .jdk import ENV_JAVA, Jdk, find_jdks, resolve_jdk
-from .kafka import KAFKA_VERSION, KafkaProcess, SaslListener, SaslUser, fetch_kafka, start_kafka
+from .kafka import (
+    KAFKA_VERSION,
+    KafkaProcess,
+    SaslListener,
+    SaslUser,
+    fetch_kafka,
+    restart_kafka,
+    start_kafka,
+    start_kafka_cluster,
+)
 from .process import ServerProcess
 from .registry import (
     REGISTRY_VERSION,
@@ -73,7 +82,9 @@ __all__ = [
     "new_run_dir",
     "prune_runs",
     "resolve_jdk",
+    "restart_kafka",
     "start_kafka",
+    "start_kafka_cluster",
     "start_registry",
     "start_stack",
 ]

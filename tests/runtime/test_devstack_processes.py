@@ -168,7 +168,7 @@ def test_a_recorded_server_is_running_only_while_its_marked_process_lives(tmp_pa
     kafka = KafkaProcess(
         "kafka", 1 << 22, "127.0.0.1:1", tmp_path / "k.log", new_marker(), "4", "java", sasl=SaslListener("127.0.0.1:2")
     )
-    stack = DevStack(run_dir=tmp_path, kafka=kafka, registry=recorded)
+    stack = DevStack(run_dir=tmp_path, brokers=[kafka], registry=recorded)
     assert stack.sasl.address == "127.0.0.1:2" and stack.running() == {"kafka": False, "registry": False}
     stack.save()
     loaded = DevStack.load(tmp_path)
