@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import shutil
 import subprocess
@@ -281,6 +282,28 @@ class KafkaProcess(ServerProcess):
             sasl=sasl,
             node_id=int(data.get("node_id", 1)),
         )
+
+
+def quorum_leader(brokers: list[KafkaProcess]) -> int | None:
+    """The node id of the active KRaft controller, as the running ``brokers`` last recorded it, or ``None``.
+
+    Not the ``controller`` of a DescribeCluster or Metadata answer: a KRaft broker names a
+    random live broker there, since clients never talk to the controllers. Each voter writes
+    the leader it follows, with the election's epoch, to ``quorum-state`` in its metadata log
+    folder; the newest epoch among the running nodes wins.
+    """
+    newest: tuple[int, int] | None = None
+    for broker in brokers:
+        if not broker.is_running():
+            continue
+        try:
+            state = json.loads((broker.data_dir / "__cluster_metadata-0" / "quorum-state").read_text())
+            seen = (int(state["leaderEpoch"]), int(state["leaderId"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if seen[1] >= 0 and (newest is None or seen > newest):
+            newest = seen
+    return None if newest is None else newest[1]
 
 
 def _cluster_id() -> str:

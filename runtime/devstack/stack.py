@@ -21,7 +21,7 @@ from typing import Self
 
 from .errors import DevStackError
 from .fetch import cache_dir
-from .kafka import KafkaProcess, SaslListener, restart_kafka, start_kafka_cluster
+from .kafka import KafkaProcess, SaslListener, quorum_leader, restart_kafka, start_kafka_cluster
 from .process import ServerProcess, pid_alive
 from .registry import start_registry
 
@@ -86,6 +86,10 @@ class DevStack:
             if broker.node_id == node_id:
                 return broker
         raise LookupError(f"this stack has no broker {node_id} (it has {[b.node_id for b in self.brokers]})")
+
+    def active_controller(self) -> int | None:
+        """The node id of the cluster's active KRaft controller (see ``quorum_leader``), or ``None``."""
+        return quorum_leader(self.brokers)
 
     def restart_broker(self, node_id: int, timeout: float = STARTUP_TIMEOUT) -> KafkaProcess:
         """Start the stopped broker ``node_id`` again on its data (see ``restart_kafka``) and return it
