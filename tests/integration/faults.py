@@ -98,6 +98,21 @@ class FaultCluster:
         metadata = self.admin().list_topics(topic, timeout=timeout)
         return int(metadata.topics[topic].partitions[partition].leader)
 
+    def wait_in_sync(self, topic: str, timeout: float = 60.0) -> float:
+        """Wait until every replica of ``topic`` is in sync again (a restarted broker caught up);
+        return the seconds it took."""
+        started = time.monotonic()
+        admin = self.admin()
+        while True:
+            partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions.values()
+            lagging = {p.id: sorted(set(p.replicas) - set(p.isrs)) for p in partitions if len(p.isrs) < len(p.replicas)}
+            if not lagging:
+                return time.monotonic() - started
+            assert time.monotonic() - started < timeout, (
+                f"{topic}: replicas out of sync after {timeout:.0f} s: {lagging}"
+            )
+            time.sleep(0.25)
+
     def active_controller(self) -> int:
         """The node id of the active KRaft controller (not DescribeCluster's ``controller``: in KRaft
         that is a random live broker)."""

@@ -188,12 +188,14 @@ def test_every_acknowledged_record_survives_a_broker_fault(
             return int(bus.codec.decode_value(topic, value).labels["n"])
 
         seen = _read_all(cluster.bootstrap, topic.name, decode)
+        # The broker came back on its own data: it catches up and rejoins every partition's ISR.
+        in_sync_s = cluster.wait_in_sync(topic.name)
         lost, duplicates = outcome.report(seen)
         codes = Counter(outcome.failed.values())
         summary = (
             f"{target} {how} (node {victim}; partition 0 led by {leader_before}; down at {outcome.fault_s:.1f} s, "
             f"back at {outcome.back_s:.1f} s): published {RECORDS} in {published_s:.1f} s, acked {len(outcome.acked)}, failed {len(outcome.failed)} {dict(codes)}, "
-            f"read {sum(seen.values())}, lost {lost}, duplicates {duplicates}"
+            f"read {sum(seen.values())}, lost {lost}, duplicates {duplicates}; all replicas in sync {in_sync_s:.1f} s later"
         )
         print(summary)
         for key, value in (("acked", len(outcome.acked)), ("lost", lost), ("duplicates", duplicates)):
