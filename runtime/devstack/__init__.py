@@ -7,7 +7,10 @@ and run on a local JDK (Java 17+; 21+ gets the newer registry):
 - Apache Kafka 4.x, one KRaft node, configured so idempotent producers, consumer groups
   and transactions work; besides its PLAINTEXT listener (open to everyone) it has a
   SASL_PLAINTEXT one with fixed SASL/PLAIN dev users and ACLs enforced, to test
-  authentication and authorization failures (``DevStack.sasl``);
+  authentication and authorization failures (``DevStack.sasl``); or, with
+  ``start_stack(brokers=3)``, a KRaft cluster of three broker+controller nodes whose topics
+  get 3 replicas and ``min.insync.replicas=2``, whose brokers can be killed, stopped and
+  restarted on their data one by one (``DevStack.broker``, ``restart_broker``);
 - Apicurio Registry 3.x on its Confluent-compatible API (``/apis/ccompat/v7``), in
   memory, with a global BACKWARD compatibility rule.
 
