@@ -94,9 +94,16 @@ class FaultCluster:
         return AdminClient({"bootstrap.servers": self.bootstrap})
 
     def leader_of(self, topic: str, partition: int = 0, timeout: float = 10.0) -> int:
-        """The node id leading ``topic``'s ``partition`` now (from the metadata)."""
-        metadata = self.admin().list_topics(topic, timeout=timeout)
-        return int(metadata.topics[topic].partitions[partition].leader)
+        """The node id leading ``topic``'s ``partition`` now (from the metadata; waits while it has none)."""
+        admin = self.admin()
+        deadline = time.monotonic() + timeout
+        while True:
+            metadata = admin.list_topics(topic, timeout=timeout)
+            leader = int(metadata.topics[topic].partitions[partition].leader)
+            if leader >= 0:
+                return leader
+            assert time.monotonic() < deadline, f"{topic} [{partition}] has no leader after {timeout:.0f} s"
+            time.sleep(0.1)
 
     def wait_in_sync(self, topic: str, timeout: float = 60.0) -> float:
         """Wait until every replica of ``topic`` is in sync again (a restarted broker caught up);
