@@ -48,6 +48,7 @@ READ_TIMEOUT_S = 30.0
 class Outcome:
     acked: set[int]
     failed: dict[int, str]  # id -> the PublishError's code
+    slowest_s: float  # the longest publish_many call: how long the fault held writes up
     fault_s: float  # seconds after the first record: when the broker was down
     back_s: float  # and when the cluster listed it again
 
@@ -76,12 +77,17 @@ async def _publish(bus: KafkaBus, topic: Any, fault: Callable[[], None], restart
     """Publish RECORDS ids (the value's label ``n``) while ``fault`` and then ``restart`` run in a thread."""
     await bus.prepare(topic)
     nowait: dict[int, asyncio.Future[DeliveryResult]] = {}
-    batches: list[tuple[list[int], asyncio.Task[int]]] = []
+    batches: list[tuple[list[int], asyncio.Task[tuple[int, float]]]] = []
     failed: dict[int, str] = {}
     per_slice = RECORDS // SLICES
     fault_task: asyncio.Task[None] | None = None
     began = time.monotonic()
     times: list[float] = []
+
+    async def timed(ids: list[int]) -> tuple[int, float]:
+        started = time.monotonic()
+        count = await bus.publish_many(topic, [agent_created(n) for n in ids], keys=map(str, ids))
+        return count, time.monotonic() - started
 
     async def fault_then_restart() -> None:
         await asyncio.to_thread(fault)
@@ -98,7 +104,7 @@ async def _publish(bus: KafkaBus, topic: Any, fault: Callable[[], None], restart
             except PublishError as e:  # refused before it was sent
                 failed[n] = e.code or type(e).__name__
         many = list(range(first + per_slice // 2, first + per_slice))
-        task = asyncio.create_task(bus.publish_many(topic, [agent_created(n) for n in many], keys=map(str, many)))
+        task = asyncio.create_task(timed(many))
         batches.append((many, task))
         if index == FAULT_AT_SLICE:
             fault_task = asyncio.create_task(fault_then_restart())
@@ -107,6 +113,7 @@ async def _publish(bus: KafkaBus, topic: Any, fault: Callable[[], None], restart
     await fault_task
 
     acked: set[int] = set()
+    slowest = 0.0
     await asyncio.gather(*nowait.values(), *(task for _, task in batches), return_exceptions=True)
     for n, future in nowait.items():
         error = future.exception()
@@ -120,6 +127,7 @@ async def _publish(bus: KafkaBus, topic: Any, fault: Callable[[], None], restart
         error = task.exception()
         if error is None:
             acked.update(ids)
+            slowest = max(slowest, task.result()[1])
         elif isinstance(error, PublishBatchError):
             failed.update({ids[position]: e.code or type(e).__name__ for position, e in error.failed.items()})
             acked.update(n for position, n in enumerate(ids) if position not in error.failed)
@@ -127,7 +135,7 @@ async def _publish(bus: KafkaBus, topic: Any, fault: Callable[[], None], restart
             failed.update(dict.fromkeys(ids, error.code or type(error).__name__))
         else:
             raise error
-    return Outcome(acked, failed, *times)
+    return Outcome(acked, failed, slowest, *times)
 
 
 def _read_all(bootstrap: str, name: str, decode: Callable[[bytes], int]) -> Counter[int]:
@@ -194,7 +202,7 @@ def test_every_acknowledged_record_survives_a_broker_fault(
         codes = Counter(outcome.failed.values())
         summary = (
             f"{target} {how} (node {victim}; partition 0 led by {leader_before}; down at {outcome.fault_s:.1f} s, "
-            f"back at {outcome.back_s:.1f} s): published {RECORDS} in {published_s:.1f} s, acked {len(outcome.acked)}, failed {len(outcome.failed)} {dict(codes)}, "
+            f"back at {outcome.back_s:.1f} s): published {RECORDS} in {published_s:.1f} s (slowest publish_many {outcome.slowest_s:.1f} s), acked {len(outcome.acked)}, failed {len(outcome.failed)} {dict(codes)}, "
             f"read {sum(seen.values())}, lost {lost}, duplicates {duplicates}; all replicas in sync {in_sync_s:.1f} s later"
         )
         print(summary)
