@@ -35,9 +35,13 @@ pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 PARTITIONS = 3
 RECORDS = 20_000
 SLICES = 100  # the records go out in slices, half through publish_nowait, half as one publish_many
-PACE_S = 0.1  # between slices: publishing spans ~10 s, so the fault lands mid-stream
-FAULT_AT_SLICE = 20
-DOWN_S = 3.0  # how long the broker stays down before it is started again
+PACE_S = 0.2  # between slices: publishing spans ~20 s, so the fault lands mid-stream
+FAULT_AT_SLICE = 10
+# How long the broker stays down before it is started again: longer than the controller takes to
+# fence a SIGKILLed broker (broker.session.timeout.ms, 9 s), so writes go on with two in-sync
+# replicas (min.insync.replicas=2) for a while, and the broker comes back behind and catches up
+# while records are still being written.
+DOWN_S = 12.0
 # A SIGKILLed broker is fenced after broker.session.timeout.ms (9 s); until then, acks=all writes
 # that wait for it stall. Well below the default 120 s, so a case stays within a minute.
 DELIVERY_TIMEOUT_MS = 45_000
