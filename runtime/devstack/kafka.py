@@ -1,4 +1,4 @@
-"""Apache Kafka, one KRaft node (broker and controller in one JVM), from Maven Central."""
+"""Apache Kafka from Maven Central: one KRaft node (broker and controller in one JVM), or a cluster of them."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ KAFKA_JVM_OPTS = (
     "-XX:+UseSerialGC",
     "-Djava.awt.headless=true",
 )
-# Per broker of a cluster: three JVMs and the registry's share 2 cores and a few GiB. 384m
+# Per broker of a cluster: three JVMs and the registry share 2 cores and a few GiB. 384m
 # holds a broker's caches once the log cleaner's buffer is shrunk (CLUSTER_DEDUPE_BUFFER).
 CLUSTER_JVM_OPTS = (
     "-Xms128m",
