@@ -7,7 +7,10 @@ and run on a local JDK (Java 17+; 21+ gets the newer registry):
 - Apache Kafka 4.x, one KRaft node, configured so idempotent producers, consumer groups
   and transactions work; besides its PLAINTEXT listener (open to everyone) it has a
   SASL_PLAINTEXT one with fixed SASL/PLAIN dev users and ACLs enforced, to test
-  authentication and authorization failures (``DevStack.sasl``);
+  authentication and authorization failures (``DevStack.sasl``); or, with
+  ``start_stack(brokers=3)``, a KRaft cluster of three broker+controller nodes whose topics
+  get 3 replicas and ``min.insync.replicas=2``, whose brokers can be killed, stopped and
+  restarted on their data one by one (``DevStack.broker``, ``restart_broker``);
 - Apicurio Registry 3.x on its Confluent-compatible API (``/apis/ccompat/v7``), in
   memory, with a global BACKWARD compatibility rule.
 
@@ -33,7 +36,17 @@ the log file (with its last lines).
 from .errors import DevStackError
 from .fetch import cache_dir
 from .jdk import ENV_JAVA, Jdk, find_jdks, resolve_jdk
-from .kafka import KAFKA_VERSION, KafkaProcess, SaslListener, SaslUser, fetch_kafka, start_kafka
+from .kafka import (
+    KAFKA_VERSION,
+    KafkaProcess,
+    SaslListener,
+    SaslUser,
+    fetch_kafka,
+    quorum_leader,
+    restart_kafka,
+    start_kafka,
+    start_kafka_cluster,
+)
 from .process import ServerProcess
 from .registry import (
     REGISTRY_VERSION,
@@ -72,8 +85,11 @@ __all__ = [
     "find_jdks",
     "new_run_dir",
     "prune_runs",
+    "quorum_leader",
     "resolve_jdk",
+    "restart_kafka",
     "start_kafka",
+    "start_kafka_cluster",
     "start_registry",
     "start_stack",
 ]

@@ -23,6 +23,9 @@ from .kafka import KafkaProcess
 from .process import ServerProcess
 from .stack import STARTUP_TIMEOUT, DevStack, dev_run_dir, start_stack
 
+# Every broker is a controller too, and each takes ~400 MiB: more would not fit a laptop's test run.
+MAX_BROKERS = 5
+
 
 def _progress(message: str) -> None:
     click.echo(message, err=True)
@@ -52,12 +55,25 @@ def dev() -> None:
     default=None,
     help="The java executable to run the servers with (default: the newest Java 17+ found).",
 )
-def up(timeout: float, java: Path | None) -> None:
+@click.option(
+    "--brokers",
+    type=click.IntRange(1, MAX_BROKERS),
+    default=1,
+    show_default=True,
+    help="Kafka brokers: 1 has a SASL/PLAIN listener too; 3 is a KRaft cluster whose topics get "
+    "3 replicas and min.insync.replicas=2.",
+)
+def up(timeout: float, java: Path | None, brokers: int) -> None:
     """Start Kafka and the registry in the background; print their addresses as shell exports."""
     run_dir = dev_run_dir()
     existing = DevStack.load(run_dir)
     if existing is not None:
         if existing.servers and all(existing.running().values()):
+            if len(existing.brokers) != brokers:
+                raise click.ClickException(
+                    f"already running with {len(existing.brokers)} broker(s) (run folder {run_dir}); "
+                    f"`schemabus dev down` first to start {brokers}"
+                )
             _progress(f"already running (run folder {run_dir}); `schemabus dev down` stops it")
             _print_exports(existing)
             return
@@ -66,7 +82,7 @@ def up(timeout: float, java: Path | None) -> None:
     # Fresh data every time, like the in-memory registry.
     shutil.rmtree(run_dir, ignore_errors=True)
     try:
-        stack = start_stack(run_dir, java=java, timeout=timeout, detached=True, progress=_progress)
+        stack = start_stack(run_dir, java=java, timeout=timeout, brokers=brokers, detached=True, progress=_progress)
     except DevStackError as exc:
         # When both servers failed, the second one's message is a note on the first.
         raise click.ClickException("\n".join([str(exc), *getattr(exc, "__notes__", [])])) from None
@@ -94,7 +110,7 @@ def _probe(server: ServerProcess, timeout: float) -> str | None:
     """None when ``server`` answers a request within ``timeout`` seconds, else the error line."""
     from ..errors import ServerUnavailableError
 
-    kind = "Kafka broker" if server.name == "kafka" else "schema registry"
+    kind = "Kafka broker" if isinstance(server, KafkaProcess) else "schema registry"
     if not server.is_running():
         return (
             f"{kind} {server.address} is unavailable: its process (pid {server.pid}) is not running; "
@@ -130,14 +146,15 @@ def _probe(server: ServerProcess, timeout: float) -> str | None:
 def status(timeout: float) -> None:
     """Show whether the `schemabus dev up` servers run and answer.
 
-    Exit 0 when both answer, 1 when no stack was started; 2 when a server is stopped or gives no
-    answer within --timeout seconds (one error line each, naming the server and its address).
+    Exit 0 when every server answers (each broker of a cluster on its own line), 1 when no stack
+    was started; 2 when a server is stopped or gives no answer within --timeout seconds (one error
+    line each, naming the server and its address).
     """
     stack = DevStack.load(dev_run_dir())
     if stack is None or not stack.servers:
         click.echo("not running (no `schemabus dev up` stack)")
         raise SystemExit(1)
-    with ThreadPoolExecutor(max_workers=len(stack.servers)) as pool:  # both within one --timeout
+    with ThreadPoolExecutor(max_workers=len(stack.servers)) as pool:  # all within one --timeout
         problems = list(pool.map(lambda server: _probe(server, timeout), stack.servers))
     for server, problem in zip(stack.servers, problems):
         state = "running" if problem is None else "stopped" if not server.is_running() else "no answer"

@@ -1,14 +1,16 @@
-"""Apache Kafka, one KRaft node (broker and controller in one JVM), from Maven Central."""
+"""Apache Kafka from Maven Central: one KRaft node (broker and controller in one JVM), or a cluster of them."""
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import shutil
 import subprocess
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from .errors import DevStackError
@@ -38,6 +40,18 @@ KAFKA_JVM_OPTS = (
     "-XX:+UseSerialGC",
     "-Djava.awt.headless=true",
 )
+# Per broker of a cluster: three JVMs and the registry share 2 cores and a few GiB. 384m
+# holds a broker's caches once the log cleaner's buffer is shrunk (CLUSTER_DEDUPE_BUFFER).
+CLUSTER_JVM_OPTS = (
+    "-Xms128m",
+    "-Xmx384m",
+    "-XX:+UseSerialGC",
+    "-Djava.awt.headless=true",
+)
+CLUSTER_DEDUPE_BUFFER = 32 * 1024 * 1024
+# What a cluster gives catalog and internal topics: a write needs 2 of the 3 copies.
+CLUSTER_REPLICATION = 3
+CLUSTER_MIN_ISR = 2
 STARTUP_TIMEOUT = 120.0
 
 # The SASL listener's name; Kafka lower-cases it in per-listener property names.
@@ -157,40 +171,59 @@ def _jaas_config(users: tuple[SaslUser, ...]) -> str:
     return f"org.apache.kafka.common.security.plain.PlainLoginModule required {table};"
 
 
-def _server_properties(host: str, broker_port: int, sasl_port: int, controller_port: int, data_dir: Path) -> str:
+@dataclass(frozen=True)
+class _Node:
+    """One KRaft node's identity, ports and folder (``sasl_port`` only on a single-broker stack)."""
+
+    node_id: int
+    broker_port: int
+    controller_port: int
+    sasl_port: int | None
+    work: Path
+
+    @property
+    def name(self) -> str:
+        return SERVER if self.sasl_port is not None else f"{SERVER}-{self.node_id}"
+
+
+def _server_properties(host: str, node: _Node, nodes: list[_Node]) -> str:
     sasl = SASL_LISTENER.lower()
+    # Internal topics are replicated like catalog topics (3 copies, 2 needed for a write); a
+    # single node can only keep one copy of each.
+    replicas = min(CLUSTER_REPLICATION, len(nodes))
+    min_isr = CLUSTER_MIN_ISR if replicas >= CLUSTER_REPLICATION else 1
+    listeners = f"PLAINTEXT://{host}:{node.broker_port}"
+    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    if node.sasl_port is not None:
+        listeners += f",{SASL_LISTENER}://{host}:{node.sasl_port}"
+        protocols += f",{SASL_LISTENER}:{SASL_LISTENER}"
     settings = {
         "process.roles": "broker,controller",
-        "node.id": "1",
-        # Static voters: `kafka-storage format` then needs neither --standalone nor
-        # --initial-controllers.
-        "controller.quorum.voters": f"1@{host}:{controller_port}",
-        "listeners": (
-            f"PLAINTEXT://{host}:{broker_port},{SASL_LISTENER}://{host}:{sasl_port},"
-            f"CONTROLLER://{host}:{controller_port}"
-        ),
-        "advertised.listeners": f"PLAINTEXT://{host}:{broker_port},{SASL_LISTENER}://{host}:{sasl_port}",
+        "node.id": str(node.node_id),
+        # Static voters, every node one of them: `kafka-storage format` then needs neither
+        # --standalone nor --initial-controllers, and a node restarted on its old folder
+        # rejoins the quorum without any reconfiguration.
+        "controller.quorum.voters": ",".join(f"{n.node_id}@{host}:{n.controller_port}" for n in nodes),
+        "listeners": f"{listeners},CONTROLLER://{host}:{node.controller_port}",
+        "advertised.listeners": listeners,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": f"PLAINTEXT:PLAINTEXT,{SASL_LISTENER}:{SASL_LISTENER},CONTROLLER:PLAINTEXT",
-        # A second listener where clients authenticate (SASL/PLAIN, users from the JAAS
-        # property) and ACLs apply, so wrong passwords and missing ACLs can be tested for real.
-        # The default mechanism list (GSSAPI) would need Kerberos: enable PLAIN only.
-        f"listener.name.{sasl}.sasl.enabled.mechanisms": SASL_MECHANISM,
-        f"listener.name.{sasl}.{SASL_MECHANISM.lower()}.sasl.jaas.config": _jaas_config(DEV_USERS),
+        "listener.security.protocol.map": protocols,
         "authorizer.class.name": AUTHORIZER,
         "super.users": ";".join(SUPER_USERS),
         # Kafka's default, spelled out: a resource without ACLs is denied to anyone not super.
         "allow.everyone.if.no.acl.found": "false",
-        "log.dirs": str(data_dir),
+        "log.dirs": str(node.work / "data"),
         "num.partitions": "1",
-        # One node: every internal topic must live with one replica, or consumer groups
-        # (offsets), transactions (InitProducerId) and share groups never become available.
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
+        "default.replication.factor": str(replicas),
+        "min.insync.replicas": str(min_isr),
+        # Without enough replicas for them, consumer groups (offsets), transactions
+        # (InitProducerId) and share groups never become available.
+        "offsets.topic.replication.factor": str(replicas),
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": str(min_isr),
+        "share.coordinator.state.topic.replication.factor": str(replicas),
+        "share.coordinator.state.topic.min.isr": str(min_isr),
         # The default 50 partitions per internal topic make the first group or
         # transaction wait while 50 logs are created and loaded (~2 s more on 2 cores);
         # one partition serves any number of test groups and transactional producers.
@@ -200,21 +233,41 @@ def _server_properties(host: str, broker_port: int, sasl_port: int, controller_p
         # Tests join groups one consumer at a time: do not wait 3 s for more members.
         "group.initial.rebalance.delay.ms": "0",
     }
+    if node.sasl_port is not None:
+        # A second listener where clients authenticate (SASL/PLAIN, users from the JAAS
+        # property) and ACLs apply, so wrong passwords and missing ACLs can be tested for real.
+        # The default mechanism list (GSSAPI) would need Kerberos: enable PLAIN only.
+        settings[f"listener.name.{sasl}.sasl.enabled.mechanisms"] = SASL_MECHANISM
+        settings[f"listener.name.{sasl}.{SASL_MECHANISM.lower()}.sasl.jaas.config"] = _jaas_config(DEV_USERS)
+    if len(nodes) > 1:
+        # Three brokers share the machine with -Xmx384m each (see CLUSTER_JVM_OPTS): the log
+        # cleaner's dedupe buffer (128 MiB by default) would take a third of that heap.
+        settings["log.cleaner.dedupe.buffer.size"] = str(CLUSTER_DEDUPE_BUFFER)
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
 
 @dataclass
 class KafkaProcess(ServerProcess):
-    """The running broker: ``address`` is its PLAINTEXT listener, ``sasl`` its SASL one.
+    """One running broker: ``address`` is its PLAINTEXT listener, ``sasl`` its SASL one.
 
-    ``sasl`` is ``None`` for a broker recorded by an older schemabus (no such listener).
+    ``node_id`` is its KRaft ``node.id`` (1 to N). ``sasl`` is ``None`` on the brokers of a
+    multi-broker cluster and for a broker recorded by an older schemabus (no such listener).
+    ``command`` is how it was started (kept in this process only, for ``restart_kafka``).
     """
 
     sasl: SaslListener | None = None
+    node_id: int = 1
+    command: tuple[str, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def data_dir(self) -> Path:
+        """Its log dir (the partitions' data and the KRaft metadata), beside its log file."""
+        return self.log_path.parent / "data"
 
     def to_json(self) -> dict[str, str | int]:
-        """``ServerProcess.to_json`` plus the SASL listener's address (the users are fixed)."""
+        """``ServerProcess.to_json`` plus the node id and the SASL listener's address (the users are fixed)."""
         data = super().to_json()
+        data["node_id"] = self.node_id
         if self.sasl is not None:
             data["sasl_address"] = self.sasl.address
         return data
@@ -224,7 +277,33 @@ class KafkaProcess(ServerProcess):
         """Rebuild a handle from ``to_json`` output, with the SASL listener when it was recorded."""
         server = ServerProcess.from_json(data)
         sasl = SaslListener(str(data["sasl_address"])) if "sasl_address" in data else None
-        return cls(**{f.name: getattr(server, f.name) for f in fields(ServerProcess)}, sasl=sasl)
+        return cls(
+            **{f.name: getattr(server, f.name) for f in fields(ServerProcess)},
+            sasl=sasl,
+            node_id=int(data.get("node_id", 1)),
+        )
+
+
+def quorum_leader(brokers: list[KafkaProcess]) -> int | None:
+    """The node id of the active KRaft controller, as the running ``brokers`` last recorded it, or ``None``.
+
+    Not the ``controller`` of a DescribeCluster or Metadata answer: a KRaft broker names a
+    random live broker there, since clients never talk to the controllers. Each voter writes
+    the leader it follows, with the election's epoch, to ``quorum-state`` in its metadata log
+    folder; the newest epoch among the running nodes wins.
+    """
+    newest: tuple[int, int] | None = None
+    for broker in brokers:
+        if not broker.is_running():
+            continue
+        try:
+            state = json.loads((broker.data_dir / "__cluster_metadata-0" / "quorum-state").read_text())
+            seen = (int(state["leaderEpoch"]), int(state["leaderId"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if seen[1] >= 0 and (newest is None or seen > newest):
+            newest = seen
+    return None if newest is None else newest[1]
 
 
 def _cluster_id() -> str:
@@ -279,12 +358,21 @@ def fetch_kafka(
     return cached(SERVER, target, build, lock_dir=root, progress=progress)
 
 
-def _kafka_probe(host: str, port: int, sasl_port: int) -> Callable[[float], str | None]:
+def _kafka_probe(
+    host: str,
+    ports: list[int],
+    brokers: int,
+    *,
+    must_list: int | None = None,
+    watch: tuple[KafkaProcess, ...] = (),
+) -> Callable[[float], str | None]:
+    """Ready when every port in ``ports`` accepts connections and the metadata lists ``brokers``
+    brokers (``must_list`` among them); raises ``DevStackError`` if a process of ``watch`` exits."""
     # Imported here, not at the top: `schemabus --help` should not load librdkafka.
     from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient
 
-    bootstrap = f"{host}:{port}"
+    bootstrap = ",".join(f"{host}:{port}" for port in ports)
     # librdkafka logs every refused connection to stderr; while we poll, that is noise.
     silent = logging.getLogger("schemabus.devstack.kafka.probe")
     silent.addHandler(logging.NullHandler())
@@ -293,20 +381,115 @@ def _kafka_probe(host: str, port: int, sasl_port: int) -> Callable[[float], str 
 
     def probe(budget: float) -> str | None:
         nonlocal admin
-        if not port_open(host, port):
-            return f"nothing listens on {bootstrap} yet"
-        # Both listeners open together; checking the SASL one too costs one connect.
-        if not port_open(host, sasl_port):
-            return f"nothing listens on {host}:{sasl_port} ({SASL_LISTENER}) yet"
+        for other in watch:
+            if other.popen is not None and (code := other.popen.poll()) is not None:
+                raise DevStackError(other.name, f"the process exited early with code {code}", other.log_path)
+        for port in ports:
+            if not port_open(host, port):
+                return f"nothing listens on {host}:{port} yet"
         if admin is None:
             admin = AdminClient({"bootstrap.servers": bootstrap}, logger=silent)
         try:
             metadata = admin.list_topics(timeout=max(0.5, min(5.0, budget)))
         except KafkaException as exc:
             return f"list_topics failed: {exc}"
-        return None if metadata.brokers else "metadata lists no broker"
+        # In KRaft the metadata lists the registered brokers that are not fenced.
+        listed = sorted(metadata.brokers)
+        if len(listed) < brokers:
+            return f"metadata lists {len(listed)} of {brokers} brokers ({listed})"
+        if must_list is not None and must_list not in listed:
+            return f"metadata does not list broker {must_list} yet ({listed})"
+        return None
 
     return probe
+
+
+class _Launcher:
+    """Commands for one Kafka version on one JDK: storage format and server start."""
+
+    def __init__(
+        self,
+        work: Path,
+        *,
+        java: str | Path | None,
+        version: str,
+        cache: Path | None,
+        jvm_opts: tuple[str, ...],
+        progress: Callable[[str], None],
+    ) -> None:
+        self.work = work
+        self.log_path = work / "kafka.log"
+        try:
+            self.jdk = resolve_jdk(java)
+        except LookupError as exc:
+            raise DevStackError(SERVER, str(exc), self.log_path) from None
+        self.home = fetch_kafka(version, cache=cache, progress=progress)
+        self.version = version
+        self.jvm_opts = jvm_opts
+        self.log_config = work / "log4j2.properties"
+        self.log_config.write_text(_LOG4J2)
+        self.cds_dir = (cache if cache is not None else cache_dir()) / "cds"
+
+    def command(self, role: str, main: list[str], *, options: tuple[str, ...] = ()) -> list[str]:
+        jdk = self.jdk
+        return [
+            str(jdk.java),
+            *options,
+            *self.jvm_opts,
+            # Java 23+ warns on every start that Kafka's clients use sun.misc.Unsafe; the
+            # option silencing it does not exist before 23 (and would stop older JVMs).
+            *(["--sun-misc-unsafe-memory-access=allow"] if jdk.major >= 23 else []),
+            # One archive per role: each holds the classes its own run loaded.
+            *class_data_sharing(jdk, self.cds_dir / f"kafka-{self.version}-java{jdk.major}-{role}.jsa"),
+            f"-Dlog4j2.configurationFile={self.log_config}",
+            # The classpath wildcard is expanded by java itself, not by a shell.
+            "-cp",
+            str(self.home / "libs" / "*"),
+            *main,
+        ]
+
+    def format(self, node: _Node, cluster_id: str, timeout: float) -> None:
+        """Format ``node``'s empty log dir for cluster ``cluster_id`` (``format`` refuses a used one)."""
+        log_path = node.work / "kafka.log"
+        properties = node.work / "server.properties"
+        command = self.command("format", ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)])
+        with log_path.open("ab") as log:
+            try:
+                formatted = subprocess.run(
+                    command,
+                    cwd=node.work,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired:
+                raise DevStackError(node.name, f"storage format took longer than {timeout:.0f} s", log_path) from None
+            except OSError as exc:
+                raise DevStackError(node.name, f"cannot run {self.jdk.java}: {exc}", log_path) from None
+        if formatted.returncode != 0:
+            raise DevStackError(node.name, f"storage format exited with code {formatted.returncode}", log_path)
+
+    def launch(self, node: _Node, host: str) -> KafkaProcess:
+        """Start ``node``'s server (not waiting for it)."""
+        log_path = node.work / "kafka.log"
+        marker = new_marker()
+        command = self.command("server", ["kafka.Kafka", str(node.work / "server.properties")], options=(marker,))
+        popen = launch(node.name, command, marker=marker, log_path=log_path, cwd=node.work)
+        return KafkaProcess(
+            name=node.name,
+            pid=popen.pid,
+            address=f"{host}:{node.broker_port}",
+            log_path=log_path,
+            marker=marker,
+            version=self.version,
+            java=str(self.jdk.java),
+            popen=popen,
+            sasl=SaslListener(f"{host}:{node.sasl_port}") if node.sasl_port is not None else None,
+            node_id=node.node_id,
+            command=tuple(command),
+        )
 
 
 def start_kafka(
@@ -330,85 +513,139 @@ def start_kafka(
     Java is missing, the download fails, the process exits, or it is not ready within
     ``timeout`` seconds (the process is stopped then).
     """
+    (broker,) = _start(
+        run_dir, 1, java=java, version=version, timeout=timeout, cache=cache, host=host, progress=progress
+    )
+    return broker
+
+
+def start_kafka_cluster(
+    run_dir: Path,
+    brokers: int = CLUSTER_REPLICATION,
+    *,
+    java: str | Path | None = None,
+    version: str = KAFKA_VERSION,
+    timeout: float = STARTUP_TIMEOUT,
+    cache: Path | None = None,
+    host: str = "127.0.0.1",
+    progress: Callable[[str], None] = _quiet,
+) -> list[KafkaProcess]:
+    """Start a KRaft cluster of ``brokers`` nodes and return them (by node id) once the metadata lists all.
+
+    Every node is broker and controller (one quorum of static voters), in
+    ``run_dir/kafka/node-<id>`` (``kafka.log``, ``data``; emptied first), named ``kafka-<id>``,
+    with a PLAINTEXT listener only (the SASL listener exists on the single-broker stack alone)
+    and -Xmx384m. Topics default to 3 replicas and ``min.insync.replicas=2`` (with 3 brokers
+    or more), internal topics too. With ``brokers=1`` this is ``start_kafka``. Errors as for
+    ``start_kafka``; a failure stops every node.
+    """
+    if brokers < 1:
+        raise ValueError(f"a cluster needs at least one broker, not {brokers}")
+    return _start(
+        run_dir, brokers, java=java, version=version, timeout=timeout, cache=cache, host=host, progress=progress
+    )
+
+
+def _start(
+    run_dir: Path,
+    brokers: int,
+    *,
+    java: str | Path | None,
+    version: str,
+    timeout: float,
+    cache: Path | None,
+    host: str,
+    progress: Callable[[str], None],
+) -> list[KafkaProcess]:
     work = (run_dir / SERVER).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    log_path = work / "kafka.log"
-    try:
-        jdk = resolve_jdk(java)
-    except LookupError as exc:
-        raise DevStackError(SERVER, str(exc), log_path) from None
-    home = fetch_kafka(version, cache=cache, progress=progress)
-
-    broker_port, sasl_port, controller_port = free_ports(3, host)
-    data_dir = work / "data"
-    # Every start is a new, empty cluster (like the in-memory registry); `format` refuses
-    # a folder that holds an earlier one.
-    shutil.rmtree(data_dir, ignore_errors=True)
-    properties = work / "server.properties"
-    properties.write_text(_server_properties(host, broker_port, sasl_port, controller_port, data_dir))
-    log_config = work / "log4j2.properties"
-    log_config.write_text(_LOG4J2)
-    cds_dir = (cache if cache is not None else cache_dir()) / "cds"
-
-    def java_command(role: str, main: list[str], *, options: tuple[str, ...] = ()) -> list[str]:
-        return [
-            str(jdk.java),
-            *options,
-            *KAFKA_JVM_OPTS,
-            # Java 23+ warns on every start that Kafka's clients use sun.misc.Unsafe; the
-            # option silencing it does not exist before 23 (and would stop older JVMs).
-            *(["--sun-misc-unsafe-memory-access=allow"] if jdk.major >= 23 else []),
-            # One archive per role: each holds the classes its own run loaded.
-            *class_data_sharing(jdk, cds_dir / f"kafka-{version}-java{jdk.major}-{role}.jsa"),
-            f"-Dlog4j2.configurationFile={log_config}",
-            # The classpath wildcard is expanded by java itself, not by a shell.
-            "-cp",
-            str(home / "libs" / "*"),
-            *main,
-        ]
-
-    progress(f"kafka: formatting storage in {data_dir}")
-    format_command = java_command(
-        "format", ["kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(properties)]
-    )
-    with log_path.open("ab") as log:
-        try:
-            formatted = subprocess.run(
-                format_command,
-                cwd=work,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise DevStackError(SERVER, f"storage format took longer than {timeout:.0f} s", log_path) from None
-        except OSError as exc:
-            raise DevStackError(SERVER, f"cannot run {jdk.java}: {exc}", log_path) from None
-    if formatted.returncode != 0:
-        raise DevStackError(SERVER, f"storage format exited with code {formatted.returncode}", log_path)
-
-    progress(f"kafka: starting {version} on {host}:{broker_port} with Java {jdk.major} (log: {log_path})")
-    marker = new_marker()
-    server_command = java_command("server", ["kafka.Kafka", str(properties)], options=(marker,))
-    popen = launch(SERVER, server_command, marker=marker, log_path=log_path, cwd=work)
-    wait_until_ready(
-        SERVER,
-        popen,
-        _kafka_probe(host, broker_port, sasl_port),
-        timeout=timeout,
-        log_path=log_path,
-        marker=marker,
-    )
-    return KafkaProcess(
-        name=SERVER,
-        pid=popen.pid,
-        address=f"{host}:{broker_port}",
-        log_path=log_path,
-        marker=marker,
+    single = brokers == 1
+    launcher = _Launcher(
+        work,
+        java=java,
         version=version,
-        java=str(jdk.java),
-        popen=popen,
-        sasl=SaslListener(f"{host}:{sasl_port}"),
+        cache=cache,
+        jvm_opts=KAFKA_JVM_OPTS if single else CLUSTER_JVM_OPTS,
+        progress=progress,
+    )
+    ports = free_ports(3 if single else 2 * brokers, host)
+    if single:
+        nodes = [_Node(1, ports[0], ports[2], ports[1], work)]
+    else:
+        nodes = [_Node(i + 1, ports[2 * i], ports[2 * i + 1], None, work / f"node-{i + 1}") for i in range(brokers)]
+    for node in nodes:
+        node.work.mkdir(parents=True, exist_ok=True)
+        # Every start is a new, empty cluster (like the in-memory registry); `format` refuses
+        # a folder that holds an earlier one.
+        shutil.rmtree(node.work / "data", ignore_errors=True)
+        (node.work / "server.properties").write_text(_server_properties(host, node, nodes))
+
+    cluster_id = _cluster_id()
+    progress(f"kafka: formatting storage of {brokers} node(s) in {work}")
+    # The formats are independent JVM runs of a few seconds each: run them side by side.
+    with ThreadPoolExecutor(max_workers=brokers, thread_name_prefix="kafka-format") as pool:
+        for done in [pool.submit(launcher.format, node, cluster_id, timeout) for node in nodes]:
+            done.result()
+
+    first = nodes[0]
+    where = f"{host}:{first.broker_port}" if single else f"{brokers} brokers ({host}:{first.broker_port}, ...)"
+    progress(f"kafka: starting {version} on {where} with Java {launcher.jdk.major} (log: {first.work / 'kafka.log'})")
+    started: list[KafkaProcess] = []
+    try:
+        for node in nodes:
+            started.append(launcher.launch(node, host))
+        head = started[0]
+        assert head.popen is not None
+        probe_ports = [nodes[0].broker_port, *(n.sasl_port for n in nodes if n.sasl_port is not None)]
+        wait_until_ready(
+            head.name,
+            head.popen,
+            _kafka_probe(
+                host,
+                probe_ports if single else [n.broker_port for n in nodes],
+                brokers,
+                watch=tuple(started[1:]),
+            ),
+            timeout=timeout,
+            log_path=head.log_path,
+            marker=head.marker,
+        )
+    except BaseException:
+        # Whatever went wrong (a node exited, a timeout, Ctrl-C), leave no node behind.
+        for broker in started:
+            broker.stop(timeout=15)
+        raise
+    return started
+
+
+def restart_kafka(
+    broker: KafkaProcess,
+    brokers: int,
+    *,
+    timeout: float = STARTUP_TIMEOUT,
+    host: str = "127.0.0.1",
+) -> None:
+    """Start a stopped ``broker`` again on its folder (its data kept, nothing reformatted).
+
+    Returns once the cluster's metadata lists ``broker`` and ``brokers`` brokers in all;
+    ``broker`` then describes the new process (PID, marker). Only for a broker this Python
+    process started (its command is not recorded in the state file). Raises ``DevStackError``
+    as ``start_kafka`` does, and ``RuntimeError`` if the old process still runs.
+    """
+    if not broker.command:
+        raise RuntimeError(f"{broker.name} was not started by this process: its command is unknown")
+    if broker.is_running():
+        raise RuntimeError(f"{broker.name} (pid {broker.pid}) still runs; stop it first")
+    marker = new_marker()
+    command = tuple(marker if part == broker.marker else part for part in broker.command)
+    popen = launch(broker.name, command, marker=marker, log_path=broker.log_path, cwd=broker.log_path.parent)
+    broker.pid, broker.marker, broker.popen, broker.command = popen.pid, marker, popen, command
+    _, _, port = broker.address.rpartition(":")
+    wait_until_ready(
+        broker.name,
+        popen,
+        _kafka_probe(host, [int(port)], brokers, must_list=broker.node_id),
+        timeout=timeout,
+        log_path=broker.log_path,
+        marker=marker,
     )

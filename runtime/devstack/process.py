@@ -185,6 +185,23 @@ class ServerProcess:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=10)
 
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL the server, as a crash would (no shutdown hooks); wait until it is gone.
+
+        A no-op if it is gone already or is no longer the process started (see ``is_ours``).
+        """
+        if is_ours(self.pid, self.marker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        _ATTACHED.pop(self.pid, None)
+        if self.popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.popen.wait(timeout=timeout)
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and pid_alive(self.pid):
+            time.sleep(0.05)
+
     def to_json(self) -> dict[str, str | int]:
         """The fields that the state file keeps (everything but the Popen handle)."""
         return {

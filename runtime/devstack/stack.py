@@ -21,7 +21,7 @@ from typing import Self
 
 from .errors import DevStackError
 from .fetch import cache_dir
-from .kafka import KafkaProcess, SaslListener, start_kafka
+from .kafka import KafkaProcess, SaslListener, quorum_leader, restart_kafka, start_kafka_cluster
 from .process import ServerProcess, pid_alive
 from .registry import start_registry
 
@@ -48,30 +48,59 @@ def _runs_dir(cache: Path | None) -> Path:
 
 @dataclass
 class DevStack:
-    """A running (or stopped) pair of servers and the run folder they live in.
+    """A running (or stopped) set of servers and the run folder they live in.
 
     Use ``bootstrap_servers`` and ``registry_url`` to connect, ``env()`` for the
-    ``SCHEMABUS_*`` variables, and ``stop()`` (or a ``with`` block) to end it. ``sasl`` is
-    Kafka's second listener, with SASL/PLAIN dev users and ACLs, for security tests.
+    ``SCHEMABUS_*`` variables, and ``stop()`` (or a ``with`` block) to end it. ``brokers`` are
+    Kafka's nodes by node id (one by default); ``kafka`` is the first. ``sasl`` is the single
+    broker's second listener, with SASL/PLAIN dev users and ACLs, for security tests.
     """
 
     run_dir: Path
-    kafka: KafkaProcess | None = None
+    brokers: list[KafkaProcess] = field(default_factory=list)
     registry: ServerProcess | None = None
     detached: bool = False
     owner_pid: int = field(default_factory=os.getpid)
 
     @property
+    def kafka(self) -> KafkaProcess | None:
+        """The first (on the default stack: the only) Kafka broker, if the stack has Kafka."""
+        return self.brokers[0] if self.brokers else None
+
+    @property
     def servers(self) -> list[ServerProcess]:
-        """The servers this stack started (one or both)."""
-        return [s for s in (self.kafka, self.registry) if s is not None]
+        """The servers this stack started: the brokers, then the registry."""
+        registry = [self.registry] if self.registry is not None else []
+        return [*self.brokers, *registry]
 
     @property
     def bootstrap_servers(self) -> str:
-        """Kafka's ``host:port``, for ``bootstrap.servers``."""
-        if self.kafka is None:
+        """Every broker's ``host:port``, comma-separated, for ``bootstrap.servers``."""
+        if not self.brokers:
             raise LookupError("this stack has no Kafka")
-        return self.kafka.address
+        return ",".join(broker.address for broker in self.brokers)
+
+    def broker(self, node_id: int) -> KafkaProcess:
+        """The broker whose KRaft ``node.id`` is ``node_id`` (``LookupError`` if none)."""
+        for broker in self.brokers:
+            if broker.node_id == node_id:
+                return broker
+        raise LookupError(f"this stack has no broker {node_id} (it has {[b.node_id for b in self.brokers]})")
+
+    def active_controller(self) -> int | None:
+        """The node id of the cluster's active KRaft controller (see ``quorum_leader``), or ``None``."""
+        return quorum_leader(self.brokers)
+
+    def restart_broker(self, node_id: int, timeout: float = STARTUP_TIMEOUT) -> KafkaProcess:
+        """Start the stopped broker ``node_id`` again on its data (see ``restart_kafka``) and return it
+        once the cluster lists it again. Only for a stack this Python process started."""
+        broker = self.broker(node_id)
+        restart_kafka(broker, len(self.brokers), timeout=timeout)
+        if self.detached:
+            broker.detach()
+        with contextlib.suppress(OSError):
+            self.save()
+        return broker
 
     @property
     def sasl(self) -> SaslListener:
@@ -94,8 +123,8 @@ class DevStack:
     def env(self) -> dict[str, str]:
         """``SCHEMABUS_BOOTSTRAP_SERVERS`` / ``SCHEMABUS_REGISTRY_URL`` for the servers it has."""
         values: dict[str, str] = {}
-        if self.kafka is not None:
-            values[ENV_BOOTSTRAP] = self.kafka.address
+        if self.brokers:
+            values[ENV_BOOTSTRAP] = self.bootstrap_servers
         if self.registry is not None:
             values[ENV_REGISTRY] = self.registry.address
         return values
@@ -105,14 +134,18 @@ class DevStack:
         return {s.name: s.is_running() for s in self.servers}
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop both servers (by PID, only if still the processes started) and drop Kafka's data.
+        """Stop every server (by PID, only if still the processes started) and drop Kafka's data.
 
         Logs stay in the run folder. Safe to call twice.
         """
-        for server in self.servers:
-            server.stop(timeout)
+        servers = self.servers
+        # All at once: a cluster's last broker cannot finish its controlled shutdown once
+        # the others (its controller quorum) are gone, and would wait for the SIGKILL.
+        with ThreadPoolExecutor(max_workers=max(1, len(servers)), thread_name_prefix="devstack-stop") as pool:
+            list(pool.map(lambda server: server.stop(timeout), servers))
         # The broker's data is worthless once it is gone; logs are kept for post-mortems.
-        shutil.rmtree(self.run_dir / "kafka" / "data", ignore_errors=True)
+        for broker in self.brokers:
+            shutil.rmtree(broker.data_dir, ignore_errors=True)
 
     def save(self) -> None:
         """Write ``state.json`` into the run folder (atomically)."""
@@ -136,8 +169,8 @@ class DevStack:
                 owner_pid=int(state["owner_pid"]),
             )
             for data in state["servers"]:
-                if data["name"] == "kafka":
-                    stack.kafka = KafkaProcess.from_json(data)
+                if str(data["name"]).startswith("kafka"):
+                    stack.brokers.append(KafkaProcess.from_json(data))
                 elif data["name"] == "registry":
                     stack.registry = ServerProcess.from_json(data)
         except (OSError, ValueError, KeyError, TypeError):
@@ -193,6 +226,7 @@ def start_stack(
     *,
     kafka: bool = True,
     registry: bool = True,
+    brokers: int = 1,
     java: str | Path | None = None,
     timeout: float = STARTUP_TIMEOUT,
     detached: bool = False,
@@ -200,6 +234,10 @@ def start_stack(
     progress: Callable[[str], None] = _quiet,
 ) -> DevStack:
     """Start Kafka and/or the registry concurrently and return once both are ready.
+
+    ``brokers`` is the number of Kafka nodes: 1 (the default) is one broker with the SASL
+    listener; 3 is a KRaft cluster whose topics get 3 replicas and ``min.insync.replicas=2``
+    (see ``start_kafka_cluster``), ready once the metadata lists every broker.
 
     ``run_dir`` defaults to a new folder under ``<cache>/runs`` (older ones are pruned).
     ``java`` is a ``java`` executable (default: the newest Java 17+ found); ``timeout``
@@ -220,11 +258,12 @@ def start_stack(
 
     errors: list[DevStackError] = []
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="devstack") as pool:
-        futures: dict[str, Future[ServerProcess]] = {}
+        futures: dict[str, Future[list[KafkaProcess]] | Future[ServerProcess]] = {}
         if kafka:
             futures["kafka"] = pool.submit(
-                start_kafka,
+                start_kafka_cluster,
                 run_dir,
+                brokers,
                 java=java,
                 timeout=timeout,
                 cache=cache,
@@ -241,7 +280,7 @@ def start_stack(
             )
         for name, future in futures.items():
             try:
-                server = future.result()
+                started = future.result()
             except DevStackError as exc:
                 errors.append(exc)
                 continue
@@ -249,16 +288,13 @@ def start_stack(
             except Exception as exc:
                 errors.append(DevStackError(name, f"unexpected {type(exc).__name__}: {exc}"))
                 continue
-            if isinstance(server, KafkaProcess):
-                stack.kafka = server
+            if isinstance(started, list):
+                stack.brokers = started
+                sasl = "".join(f" (SASL/PLAIN with ACLs at {b.sasl.address})" for b in started if b.sasl)
+                progress(f"{name}: ready at {stack.bootstrap_servers}{sasl}")
             else:
-                stack.registry = server
-            sasl = (
-                f" (SASL/PLAIN with ACLs at {server.sasl.address})"
-                if isinstance(server, KafkaProcess) and server.sasl
-                else ""
-            )
-            progress(f"{name}: ready at {server.address}{sasl}")
+                stack.registry = started
+                progress(f"{name}: ready at {started.address}")
 
     if errors:
         stack.stop()

@@ -10,6 +10,10 @@ listener with its dev users and ACLs (``kafka_sasl``), and processes a test may 
 (``fault_servers``). They get the session's own dev stack; when the environment named
 external servers, a second stack is started for them, once, the first time one is needed.
 No test is skipped for want of a server.
+
+``kafka_cluster`` is a KRaft cluster of three brokers for the tests marked ``cluster``
+(``pytest -m cluster``), started the first time one of them runs, whatever the environment
+says (its tests kill brokers), and stopped at the end of the session.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from faults import FaultServers
+from faults import FaultCluster, FaultServers
 
 from schemabus.runtime import RecordCodec, SchemaIds
 from schemabus.runtime.devstack import (
@@ -88,6 +92,16 @@ def fault_servers(request: pytest.FixtureRequest, _servers: tuple[str, str]) -> 
     finally:
         if extra is not None:
             extra.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster() -> Iterator[FaultCluster]:
+    """Three KRaft brokers this session started (no registry): RF 3 and min ISR 2 by default."""
+    stack = start_stack(kafka=True, registry=False, brokers=3, progress=_progress)
+    try:
+        yield FaultCluster(stack)
+    finally:
+        stack.stop()
 
 
 @pytest.fixture(scope="session")

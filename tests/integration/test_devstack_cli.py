@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,4 +69,42 @@ def test_up_status_down(private_cache: Path) -> None:
     down = runner.invoke(dev, ["down"])
     assert down.exit_code == 0
     assert not any(stack.running().values())
+    assert runner.invoke(dev, ["status"]).exit_code == 1
+
+
+@pytest.mark.cluster
+def test_up_status_down_with_three_brokers(private_cache: Path) -> None:
+    runner = CliRunner()
+    started = time.monotonic()
+    up = runner.invoke(dev, ["up", "--brokers", "3"])
+    took = time.monotonic() - started
+    assert up.exit_code == 0, up.output + up.stderr
+    print(f"dev up --brokers 3 (with the registry) took {took:.1f} s")
+    bootstrap = _exports(up.stdout)[ENV_BOOTSTRAP]
+    assert len(bootstrap.split(",")) == 3, "the bootstrap servers name every broker"
+    metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10)
+    assert sorted(metadata.brokers) == [1, 2, 3]
+
+    status = runner.invoke(dev, ["status"])
+    assert status.exit_code == 0, status.output
+    lines = status.stdout.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["kafka-1", "running"],
+        ["kafka-2", "running"],
+        ["kafka-3", "running"],
+        ["registry", "running"],
+    ]
+
+    other = runner.invoke(dev, ["up"])
+    assert other.exit_code != 0 and "already running with 3 broker(s)" in other.output
+    again = runner.invoke(dev, ["up", "--brokers", "3"])
+    assert again.exit_code == 0 and _exports(again.stdout)[ENV_BOOTSTRAP] == bootstrap
+
+    stack = DevStack.load(dev_run_dir())
+    assert stack is not None and len(stack.brokers) == 3
+    down = runner.invoke(dev, ["down"])
+    assert down.exit_code == 0
+    assert down.stderr.count("stopped (pid") == 4
+    assert not any(stack.running().values())
+    assert all(not broker.data_dir.exists() for broker in stack.brokers)
     assert runner.invoke(dev, ["status"]).exit_code == 1

@@ -1,6 +1,7 @@
 """The dev stack's process handling without real servers: which Java it accepts, how it stops a process
-that ignores SIGTERM, what an empty stack answers, and a stack whose two servers both fail to start
-(a fake ``java`` stands in; tests/integration/test_devstack_*.py start real servers)."""
+that ignores SIGTERM, what an empty stack answers, a stack whose two servers both fail to start, and
+how a three-broker cluster is configured and recorded (a fake ``java`` stands in;
+tests/integration/test_devstack_*.py and test_cluster_faults.py start real servers)."""
 
 from __future__ import annotations
 
@@ -24,8 +25,10 @@ from schemabus.runtime.devstack import (
     find_jdks,
     new_run_dir,
     prune_runs,
+    quorum_leader,
     resolve_jdk,
     start_kafka,
+    start_kafka_cluster,
     start_stack,
 )
 from schemabus.runtime.devstack.process import launch, new_marker, pid_alive, stop_pid
@@ -168,7 +171,7 @@ def test_a_recorded_server_is_running_only_while_its_marked_process_lives(tmp_pa
     kafka = KafkaProcess(
         "kafka", 1 << 22, "127.0.0.1:1", tmp_path / "k.log", new_marker(), "4", "java", sasl=SaslListener("127.0.0.1:2")
     )
-    stack = DevStack(run_dir=tmp_path, kafka=kafka, registry=recorded)
+    stack = DevStack(run_dir=tmp_path, brokers=[kafka], registry=recorded)
     assert stack.sasl.address == "127.0.0.1:2" and stack.running() == {"kafka": False, "registry": False}
     stack.save()
     loaded = DevStack.load(tmp_path)
@@ -187,3 +190,88 @@ def test_the_registry_launcher_is_the_fast_jar_or_the_legacy_runner(tmp_path: Pa
     assert launcher(tmp_path).name == "apicurio-registry-app-3.0.9-runner.jar"
     (tmp_path / "quarkus-run.jar").touch()
     assert launcher(tmp_path).name == "quarkus-run.jar"
+
+
+def _properties(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text().splitlines())
+
+
+def test_each_node_of_a_cluster_gets_its_id_ports_and_folder_and_the_replication_settings(tmp_path: Path) -> None:
+    java, cache = _fake_java(tmp_path), _fake_cache(tmp_path)
+    with pytest.raises(DevStackError, match="storage format exited with code 3") as info:
+        start_kafka_cluster(tmp_path / "run", 3, java=java, cache=cache, timeout=20)
+    assert info.value.server == "kafka-1"
+    nodes = [_properties(tmp_path / "run" / "kafka" / f"node-{i}" / "server.properties") for i in (1, 2, 3)]
+    assert [n["node.id"] for n in nodes] == ["1", "2", "3"]
+    assert len({n["log.dirs"] for n in nodes}) == 3 and len({n["listeners"] for n in nodes}) == 3
+    voters = nodes[0]["controller.quorum.voters"].split(",")
+    assert [v.split("@")[0] for v in voters] == ["1", "2", "3"]
+    for node in nodes:
+        assert node["process.roles"] == "broker,controller"
+        assert node["controller.quorum.voters"] == nodes[0]["controller.quorum.voters"]
+        assert "SASL" not in node["listeners"]  # the SASL listener is the single broker's alone
+        for key, value in {
+            "default.replication.factor": "3",
+            "min.insync.replicas": "2",
+            "offsets.topic.replication.factor": "3",
+            "transaction.state.log.replication.factor": "3",
+            "transaction.state.log.min.isr": "2",
+            "group.initial.rebalance.delay.ms": "0",
+        }.items():
+            assert node[key] == value, key
+    with pytest.raises(DevStackError):
+        start_kafka(tmp_path / "single", java=java, cache=cache, timeout=20)
+    single = _properties(tmp_path / "single" / "kafka" / "server.properties")
+    assert single["node.id"] == "1" and "SASL_PLAINTEXT://" in single["listeners"]
+    assert single["offsets.topic.replication.factor"] == "1" and single["min.insync.replicas"] == "1"
+    with pytest.raises(ValueError, match="at least one broker"):
+        start_kafka_cluster(tmp_path / "none", 0, java=java, cache=cache)
+
+
+def _broker(tmp_path: Path, node_id: int, popen: subprocess.Popen[bytes] | None = None) -> KafkaProcess:
+    folder = tmp_path / "kafka" / f"node-{node_id}"
+    return KafkaProcess(
+        f"kafka-{node_id}",
+        popen.pid if popen else 1 << 22,
+        f"127.0.0.1:{9090 + node_id}",
+        folder / "kafka.log",
+        new_marker(),
+        "4",
+        "java",
+        popen=popen,
+        node_id=node_id,
+    )
+
+
+def test_a_recorded_cluster_names_every_broker_and_cannot_restart_one_from_another_process(tmp_path: Path) -> None:
+    stack = DevStack(run_dir=tmp_path, brokers=[_broker(tmp_path, i) for i in (1, 2, 3)])
+    stack.save()
+    loaded = DevStack.load(tmp_path)
+    assert loaded is not None and loaded.brokers == stack.brokers
+    assert loaded.bootstrap_servers == "127.0.0.1:9091,127.0.0.1:9092,127.0.0.1:9093"
+    assert loaded.running() == {"kafka-1": False, "kafka-2": False, "kafka-3": False}
+    assert loaded.broker(2).node_id == 2 and loaded.kafka is loaded.brokers[0]
+    with pytest.raises(LookupError, match="no broker 4"):
+        loaded.broker(4)
+    with pytest.raises(LookupError, match="no Kafka SASL"):
+        _ = loaded.sasl
+    with pytest.raises(RuntimeError, match="its command is unknown"):
+        loaded.restart_broker(2)
+
+
+def test_the_active_controller_is_the_newest_leader_the_running_voters_recorded(tmp_path: Path) -> None:
+    sleepers = [subprocess.Popen(["sleep", "30"]) for _ in range(2)]
+    try:
+        brokers = [_broker(tmp_path, 1, sleepers[0]), _broker(tmp_path, 2, sleepers[1]), _broker(tmp_path, 3)]
+        assert quorum_leader(brokers) is None  # nothing recorded yet
+        for broker, epoch, leader in ((brokers[0], 4, 2), (brokers[1], 5, 1), (brokers[2], 9, 3)):
+            state = broker.data_dir / "__cluster_metadata-0" / "quorum-state"
+            state.parent.mkdir(parents=True)
+            state.write_text(f'{{"leaderId":{leader},"leaderEpoch":{epoch},"votedId":-1}}')
+        # Node 3 recorded a newer epoch, but it is not running: its file is stale.
+        assert quorum_leader(brokers) == 1
+        assert DevStack(run_dir=tmp_path, brokers=brokers).active_controller() == 1
+    finally:
+        for sleeper in sleepers:
+            sleeper.kill()
+            sleeper.wait()
