@@ -118,6 +118,8 @@ TYPED_CONSUMER_PROPERTIES = {
     "fetch.queue.backoff.ms": "fetch_queue_backoff_ms",
     "partition.assignment.strategy": "partition_assignment_strategy",
     "isolation.level": "isolation_level",
+    "group.instance.id": "instance_id",
+    "group.protocol": "group_protocol",
 }
 # Consumer properties the ConsumerRunner sets itself, with what it sets them to (None: its own value
 # per consumer) and why: its at-least-once commits depend on them.
@@ -533,7 +535,21 @@ class ConsumerSettings(BaseModel):
     queued_min_messages: int = Field(default=20000, gt=0, description="queued.min.messages")
     fetch_queue_backoff_ms: int = Field(default=20, ge=0, description="fetch.queue.backoff.ms")
     partition_assignment_strategy: str = Field(
-        default="cooperative-sticky", min_length=1, description="partition.assignment.strategy"
+        default="cooperative-sticky", min_length=1, description="partition.assignment.strategy (classic protocol)"
+    )
+    # Fast recovery (README, "Recovery after a restart"): a restarted instance with the same instance_id
+    # takes its partitions back at once, without waiting for its old session to expire.
+    instance_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=249,
+        description="group.instance.id: static membership, a stable name per instance (a pod name); it does "
+        "not leave its groups on shutdown, so its partitions wait for it until session_timeout_ms",
+    )
+    group_protocol: Literal["classic", "consumer"] = Field(
+        default="classic",
+        description="group.protocol: classic, or consumer (KIP-848: the broker assigns partitions, "
+        "incrementally; session and heartbeat times are the broker's group.consumer.* settings)",
     )
     isolation_level: Literal["read_committed", "read_uncommitted"] | None = Field(
         default=None,
@@ -564,12 +580,25 @@ class ConsumerSettings(BaseModel):
                 f"ConsumerSettings: heartbeat_interval_ms ({heartbeat}) must be below session_timeout_ms ({session})",
                 setting="heartbeat_interval_ms",
             )
+        if self.group_protocol == "consumer":
+            for name in ("session_timeout_ms", "heartbeat_interval_ms"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(
+                        f"ConsumerSettings: {name} is the broker's with group_protocol='consumer' "
+                        "(group.consumer.session.timeout.ms, group.consumer.heartbeat.interval.ms)",
+                        setting=name,
+                    )
+            if "partition_assignment_strategy" in self.model_fields_set:
+                raise ConfigError(
+                    "ConsumerSettings: with group_protocol='consumer' the broker assigns partitions "
+                    "(partition_assignment_strategy is for the classic protocol)",
+                    setting="partition_assignment_strategy",
+                )
         return self
 
     def librdkafka_config(self) -> dict[str, ExtraValue]:
         conf: dict[str, ExtraValue] = {
             "auto.offset.reset": self.auto_offset_reset,
-            "partition.assignment.strategy": self.partition_assignment_strategy,
             "queued.max.messages.kbytes": self.queued_max_messages_kbytes,
             "queued.min.messages": self.queued_min_messages,
             "fetch.queue.backoff.ms": self.fetch_queue_backoff_ms,
@@ -583,6 +612,12 @@ class ConsumerSettings(BaseModel):
             "isolation.level": self.isolation_level,
         }
         conf.update({k: v for k, v in optional.items() if v is not None})
+        if self.group_protocol == "consumer":
+            conf["group.protocol"] = "consumer"
+        else:
+            conf["partition.assignment.strategy"] = self.partition_assignment_strategy
+        if self.instance_id is not None:
+            conf["group.instance.id"] = self.instance_id
         return conf
 
     def merged(self, values: Mapping[str, Any], names: Mapping[str, str] | None = None) -> ConsumerSettings:

@@ -22,6 +22,7 @@ from confluent_kafka.schema_registry.error import SchemaRegistryError
 
 import platform_events as pe
 from schemabus.runtime import Event, FunctionHandler, SchemaNotRegisteredError, StringSerde, Topic
+from schemabus.runtime.config import ConsumerSettings
 from schemabus.runtime.consumer import ConsumerRunner
 from schemabus.runtime.retry import RetryPolicy
 
@@ -89,8 +90,15 @@ async def _main(args: argparse.Namespace) -> None:
         retry=RetryPolicy(max_retries=1, initial_backoff=0.01),
         max_in_flight=args.max_in_flight,
         commit_interval=0.2,
-        # A killed member holds its partitions until its session expires: keep that short (the broker minimum).
-        extra_config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000},
+        settings=ConsumerSettings(instance_id=args.instance_id, group_protocol=args.group_protocol),
+        # A killed member holds its partitions until its session expires: keep that short (the broker
+        # minimum), unless the test measures recovery with the defaults (--default-session); the consumer
+        # protocol's session is the broker's.
+        extra_config=(
+            {}
+            if args.default_session or args.group_protocol == "consumer"
+            else {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
+        ),
     )
 
     async def report_assignment() -> None:
@@ -121,6 +129,9 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds each record takes")
     parser.add_argument("--max-in-flight", type=int, default=50)
+    parser.add_argument("--instance-id", default=None, help="group.instance.id (static membership)")
+    parser.add_argument("--group-protocol", choices=["classic", "consumer"], default="classic")
+    parser.add_argument("--default-session", action="store_true", help="librdkafka's session timeout (45 s)")
     asyncio.run(_main(parser.parse_args()))
 
 

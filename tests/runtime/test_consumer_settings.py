@@ -289,3 +289,33 @@ def test_an_exactly_once_runner_reads_committed_records_only() -> None:
         assert runner.consumer_config(runner.handlers[0])["isolation.level"] == "read_committed"
     finally:
         bus.close_sync(1)
+
+
+def test_static_membership_and_the_consumer_group_protocol_reach_librdkafka() -> None:
+    from schemabus.runtime.config import ConsumerSettings
+
+    static = ConsumerSettings(instance_id="pod-3").librdkafka_config()
+    assert static["group.instance.id"] == "pod-3"
+    assert static["partition.assignment.strategy"] == "cooperative-sticky"
+    kip848 = ConsumerSettings(group_protocol="consumer").librdkafka_config()
+    assert kip848["group.protocol"] == "consumer"
+    assert "partition.assignment.strategy" not in kip848  # librdkafka refuses it with this protocol
+
+
+@pytest.mark.parametrize(
+    ("settings", "setting"),
+    [
+        ({"session_timeout_ms": 6000}, "session_timeout_ms"),
+        ({"heartbeat_interval_ms": 1000}, "heartbeat_interval_ms"),
+        ({"partition_assignment_strategy": "range"}, "partition_assignment_strategy"),
+    ],
+)
+def test_the_consumer_group_protocol_refuses_the_classic_protocols_settings(
+    settings: dict[str, object], setting: str
+) -> None:
+    from schemabus.runtime.config import ConsumerSettings
+    from schemabus.runtime.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ConsumerSettings: .*group_protocol='consumer'") as info:
+        ConsumerSettings(group_protocol="consumer", **settings)  # type: ignore[arg-type]
+    assert info.value.setting == setting
