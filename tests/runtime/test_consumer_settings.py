@@ -316,6 +316,6 @@ def test_the_consumer_group_protocol_refuses_the_classic_protocols_settings(
     from schemabus.runtime.config import ConsumerSettings
     from schemabus.runtime.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="ConsumerSettings: .*group_protocol='consumer'") as info:
+    with pytest.raises(ConfigError, match=r"ConsumerSettings: .*group_protocol='consumer'") as info:
         ConsumerSettings(group_protocol="consumer", **settings)  # type: ignore[arg-type]
     assert info.value.setting == setting
