@@ -574,7 +574,7 @@ def test_yaml_special_floats() -> None:
 
 def _readme_section() -> str:
     readme = (ROOT / "README.md").read_text()
-    start = readme.index("## Operations: AsyncAPI")
+    start = readme.index("### AsyncAPI")
     return readme[start : readme.index("\n## ", start + 1)]
 
 
