@@ -67,7 +67,15 @@ _UNREACHABLE = frozenset(
 # Errors of a cluster in flux (a partition's leader unknown for now, as when its broker just went away):
 # retried for a while, then reported as unavailable.
 _TRANSIENT = frozenset(
-    {KafkaError._UNKNOWN_PARTITION, KafkaError.LEADER_NOT_AVAILABLE, KafkaError.NOT_LEADER_FOR_PARTITION}
+    {
+        KafkaError._UNKNOWN_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        # A group's coordinator moving or loading (a broker just started): asked again, it answers.
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+    }
 )
 _TRANSIENT_PAUSE_S = 0.25
 # error_cb codes that say why: preferred over the generic "1/1 brokers are down".
