@@ -504,6 +504,12 @@ class ConsumerSettings(BaseModel):
         description="seconds a partition waits for an unreachable schema registry to decode its next record "
         "(retrying with the retry policy's backoff; not ready meanwhile) before the runner stops",
     )
+    cluster_down_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds without a reachable broker after which a running runner is not ready "
+        "(logged once, and once more when the cluster answers again)",
+    )
     startup_timeout: float | None = Field(
         default=30.0,
         gt=0,

@@ -37,6 +37,10 @@ __all__ = ["ConsumerMetrics", "HandlerLoop", "where"]
 log = logging.getLogger("schemabus.consumer")
 
 
+# librdkafka errors after which the cluster may be unreachable (each checked with a metadata request).
+_CONNECTION_LOST = frozenset({KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT, KafkaError._RESOLVE})
+
+
 class _GaveWay(enum.Enum):
     GAVE_WAY = "gave way"
 
@@ -100,6 +104,12 @@ class HandlerLoop:
         self._room_event = asyncio.Event()
         self._fatal: KafkaError | None = None
         self._refused: PublishError | None = None  # the brokers refused our credentials
+        # Set by a lost connection, cleared by the next sign of life (a record, a metadata answer); past
+        # ConsumerSettings.cluster_down_timeout the runner is not ready and says so once.
+        self.down_since: float | None = None
+        self.cycle_since: float | None = None  # when the consumer thread's current round began
+        self._down_reported = False
+        self._next_probe = 0.0
         self._secrets = secret_values(runner.config)
         # With metrics: where the handler's durations go (None: the handler is not timed).
         self.registration: LoopRegistration | None = None
@@ -133,6 +143,10 @@ class HandlerLoop:
         text = redact(error.str(), self._secrets)
         if error.fatal():
             self._fatal = error
+        elif error.code() in _CONNECTION_LOST:
+            # A suspicion only: _watch_cluster's metadata probe clears it when any broker answers.
+            if self.down_since is None:
+                self.down_since = time.monotonic()
         elif error.code() in AUTHENTICATION_CODES and self._refused is None:
             self._refused = AuthenticationError(self.topic.name, f"authentication failed: {text}", code=error.name())
         librdkafka_logger().warning("%s: %s", self.group, text)  # each condition once a minute
@@ -208,7 +222,42 @@ class HandlerLoop:
                 messages = [message]
                 if want > 1:
                     messages.extend(consumer.consume(want - 1, 0))
+        if self.down_since is not None:
+            self._watch_cluster(consumer, bool(messages))
         return committed, messages
+
+    def _watch_cluster(self, consumer: Consumer, fetched: bool) -> None:
+        """After a lost connection: probe the cluster once a second (a metadata request) until a record
+        or an answer shows that a broker is reachable again (the event loop reports the state)."""
+        now = time.monotonic()
+        if not fetched and now >= self._next_probe:
+            self._next_probe = now + 1.0
+            try:
+                consumer.list_topics(self.topic.name, timeout=0.5)
+                fetched = True
+            except KafkaException:
+                pass
+        if fetched:
+            self.down_since = None
+
+    def unreachable_since(self) -> float | None:
+        """Since when no broker has answered (a lost connection not cleared yet, or a round on the
+        consumer thread that has not returned: a commit waits for its coordinator), or None."""
+        since = [t for t in (self.down_since, self.cycle_since) if t is not None]
+        return min(since) if since else None
+
+    def _report_cluster(self, now: float) -> None:
+        """Log once when the cluster has been unreachable for ``cluster_down_timeout``, once when it answers."""
+        since = self.unreachable_since()
+        if since is not None and not self._down_reported and now - since >= self.runner.settings.cluster_down_timeout:
+            self._down_reported = True
+            servers = self.runner.config.get("bootstrap.servers", "?")
+            log.error(
+                "%s: no broker of %s answered for %.0fs (not ready until one does)", self.group, servers, now - since
+            )
+        elif since is None and self._down_reported:
+            self._down_reported = False
+            log.warning("%s: the cluster answers again", self.group)
 
     def _close(self, commits: list[TopicPartition]) -> list[TopicPartition]:
         committed = self._commit(commits)
@@ -279,7 +328,14 @@ class HandlerLoop:
                     commits = await self._commit_point()
                     next_commit = now + runner.commit_interval
                 want = 0 if self.paused else max_in_flight - self.in_flight
-                committed, messages = await self._call(self._cycle, commits, pause, want)
+                self.cycle_since = time.monotonic()
+                cycle = self.loop.run_in_executor(self.executor, self._cycle, commits, pause, want)
+                if not (await asyncio.wait((cycle,), timeout=runner.settings.cluster_down_timeout))[0]:
+                    self._report_cluster(time.monotonic())  # stuck waiting for the cluster
+                committed, messages = await cycle
+                self.cycle_since = None
+                if self.down_since is not None or self._down_reported:
+                    self._report_cluster(time.monotonic())
                 self._committed(committed)
                 if messages:
                     self._dispatch(messages)

@@ -514,6 +514,11 @@ class ConsumerRunner:
         if not self._loops:
             return HealthStatus(component, live=True, ready=False, reason="not running yet")
         waiting = [reason for hl in self._loops for _, reason in sorted(hl.waiting.items())]
+        now, limit = time.monotonic(), self.settings.cluster_down_timeout
+        for hl in self._loops:
+            since = hl.unreachable_since()
+            if since is not None and now - since >= limit:
+                waiting.append(f"no broker answered for {now - since:.0f}s (group {hl.group})")
         if waiting:
             return HealthStatus(component, live=True, ready=False, reason="; ".join(waiting))
         unassigned = sorted(hl.group for hl in self._loops if not hl.partitions)
