@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # stubs lack the re-export
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
@@ -41,6 +41,11 @@ SCHEMA = json.dumps(
 )
 RECORDS = [{"sensor": f"s{i}", "value": i} for i in range(5)]
 COMMITTED = 3  # the group commits after reading this many records
+COORDINATOR_MOVING = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+}
 
 
 @dataclass
@@ -140,18 +145,33 @@ def _consume(consumer: Consumer, until: int, topic: str) -> list[Message]:
     return received
 
 
+def _committed(bootstrap: str, written: Written) -> int:
+    """The group's committed offset; asked again while the group's coordinator moves (after a
+    broker restart the client may still ask the old one, which answers NOT_COORDINATOR)."""
+    group = _consumer(bootstrap, written.group)
+    deadline = time.monotonic() + TIMEOUT
+    try:
+        while True:
+            try:
+                (committed,) = group.committed([TopicPartition(written.topic, 0)], timeout=TIMEOUT)
+                return int(committed.offset)
+            except KafkaException as exc:
+                error = exc.args[0]
+                moving = error.code() in COORDINATOR_MOVING or error.retriable()
+                if not moving or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+    finally:
+        group.close()
+
+
 def _assert_kept(exports: dict[str, str], written: Written) -> None:
     """The topic, its records, the group's committed offset and the schema id are all still there,
     and every record written before decodes with a registry client that never saw it."""
     bootstrap, registry_url = exports[ENV_BOOTSTRAP], exports[ENV_REGISTRY]
     assert written.topic in AdminClient({"bootstrap.servers": bootstrap}).list_topics(timeout=10).topics
 
-    group = _consumer(bootstrap, written.group)
-    try:
-        (committed,) = group.committed([TopicPartition(written.topic, 0)], timeout=TIMEOUT)
-        assert committed.offset == COMMITTED
-    finally:
-        group.close()
+    assert _committed(bootstrap, written) == COMMITTED
 
     reader = _consumer(bootstrap, f"{written.group}-reader")
     try:
