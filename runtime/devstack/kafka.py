@@ -568,10 +568,10 @@ def start_kafka(
     listens on a free port on ``host`` (PLAINTEXT, the ``address`` everything uses) and on a
     second one for SASL/PLAIN clients (``sasl``, see ``SaslListener``); ACLs are enforced, but
     the PLAINTEXT listener's anonymous principal is a super user. Its log is
-    ``run_dir/kafka/kafka.log`` and its data ``run_dir/kafka/data`` (emptied first: every
-    start is a new cluster). Raises ``DevStackError`` naming the reason and the log when
-    Java is missing, the download fails, the process exits, or it is not ready within
-    ``timeout`` seconds (the process is stopped then).
+    ``run_dir/kafka/kafka.log`` and its data ``run_dir/kafka/data``: formatted on the first
+    start, kept and used by the next ones (see ``plan_storage``). Raises ``DevStackError``
+    naming the reason and the log when Java is missing, the download fails, the process
+    exits, or it is not ready within ``timeout`` seconds (the process is stopped then).
     """
     (broker,) = _start(
         run_dir, 1, java=java, version=version, timeout=timeout, cache=cache, host=host, progress=progress
@@ -593,11 +593,11 @@ def start_kafka_cluster(
     """Start a KRaft cluster of ``brokers`` nodes and return them (by node id) once the metadata lists all.
 
     Every node is broker and controller (one quorum of static voters), in
-    ``run_dir/kafka/node-<id>`` (``kafka.log``, ``data``; emptied first), named ``kafka-<id>``,
-    with a PLAINTEXT listener only (the SASL listener exists on the single-broker stack alone)
-    and -Xmx384m. Topics default to 3 replicas and ``min.insync.replicas=2`` (with 3 brokers
-    or more), internal topics too. With ``brokers=1`` this is ``start_kafka``. Errors as for
-    ``start_kafka``; a failure stops every node.
+    ``run_dir/kafka/node-<id>`` (``kafka.log``, ``data``; kept from an earlier start, see
+    ``plan_storage``), named ``kafka-<id>``, with a PLAINTEXT listener only (the SASL listener
+    exists on the single-broker stack alone) and -Xmx384m. Topics default to 3 replicas and
+    ``min.insync.replicas=2`` (with 3 brokers or more), internal topics too. With ``brokers=1``
+    this is ``start_kafka``. Errors as for ``start_kafka``; a failure stops every node.
     """
     if brokers < 1:
         raise ValueError(f"a cluster needs at least one broker, not {brokers}")
