@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from schemabus.runtime.devstack import (
     KAFKA_VERSION,
@@ -36,6 +37,7 @@ from schemabus.runtime.devstack import (
     start_kafka_cluster,
     start_stack,
 )
+from schemabus.runtime.devstack.cli import dev
 from schemabus.runtime.devstack.process import launch, new_marker, pid_alive, stop_pid
 from schemabus.runtime.devstack.registry import launcher
 
@@ -284,6 +286,10 @@ def test_the_active_controller_is_the_newest_leader_the_running_voters_recorded(
             sleeper.wait()
 
 
+# A server stand-in that runs until stopped; the marker follows as an argument it ignores.
+_SLEEPER = (sys.executable, "-c", "import time; time.sleep(30)")
+
+
 def _format(data: Path, cluster_id: str, node_id: int) -> None:
     data.mkdir(parents=True, exist_ok=True)
     (data / "meta.properties").write_text(f"#\nnode.id={node_id}\nversion=1\ncluster.id={cluster_id}\n")
@@ -340,7 +346,7 @@ def test_the_stacks_data_is_kafkas_log_dirs_and_the_registry_database_not_logs(t
 
 def test_the_state_file_records_how_to_start_each_server_again(tmp_path: Path) -> None:
     marker = new_marker()
-    command = ("sleep", marker, "30")
+    command = (*_SLEEPER, marker)
     registry = ServerProcess(
         "registry", 1 << 22, "http://127.0.0.1:1", tmp_path / "registry" / "r.log", marker, "3", "java", command=command
     )
@@ -355,7 +361,7 @@ def test_the_state_file_records_how_to_start_each_server_again(tmp_path: Path) -
     try:
         popen = server.relaunch()
         assert server.pid == popen.pid and server.marker != marker and server.is_running()
-        assert server.command == ("sleep", server.marker, "30")
+        assert server.command == (*_SLEEPER, server.marker)
         with pytest.raises(RuntimeError, match="still runs"):
             server.relaunch()
     finally:
@@ -373,3 +379,41 @@ def test_a_state_file_of_an_older_schemabus_loads_without_commands_or_keep_data(
     assert loaded is not None and loaded.keep_data and loaded.registry is not None and loaded.registry.command == ()
     with pytest.raises(RuntimeError, match="command is unknown"):
         loaded.restart([loaded.registry])
+
+
+def test_dev_restart_names_what_it_cannot_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEMABUS_CACHE_DIR", str(tmp_path))
+    runner = CliRunner()
+    missing = runner.invoke(dev, ["restart"])
+    assert missing.exit_code == 1 and "not running" in missing.output
+
+    marker = new_marker()
+    registry = ServerProcess(
+        "registry",
+        1 << 22,
+        "http://127.0.0.1:1/apis/ccompat/v7",
+        tmp_path / "dev" / "registry" / "registry.log",
+        marker,
+        "3",
+        "java",
+        command=(*_SLEEPER, marker),
+    )
+    (tmp_path / "dev").mkdir()
+    DevStack(
+        run_dir=tmp_path / "dev", brokers=[_broker(tmp_path / "dev", i) for i in (1, 2, 3)], registry=registry
+    ).save()
+    for args, message in [
+        (["broker"], "`broker` needs a node id (1, 2, 3)"),
+        (["registry", "2"], "a node id goes with `broker` only"),
+        (["broker", "4"], "no broker 4"),
+        (["broker", "2"], "kafka-2 was started by an older schemabus"),
+    ]:
+        result = runner.invoke(dev, ["restart", *args])
+        assert result.exit_code != 0 and message in result.output, (args, result.output)
+
+    # The recorded command runs again (a stand-in that never answers): the wait ends at --timeout.
+    result = runner.invoke(dev, ["restart", "registry", "--timeout", "1"])
+    assert result.exit_code == 1
+    assert "registry could not start: not ready within 1 s" in result.output
+    loaded = DevStack.load(tmp_path / "dev")
+    assert loaded is not None and loaded.registry is not None and not loaded.registry.is_running()
