@@ -1,16 +1,18 @@
-"""``schemabus dev up|down|status``: a local Kafka and schema registry in the background.
+"""``schemabus dev up|down|status|restart``: a local Kafka and schema registry in the background.
 
 ``up`` prints shell assignments on stdout (progress goes to stderr), so::
 
     eval "$(schemabus dev up)"
 
 sets ``SCHEMABUS_BOOTSTRAP_SERVERS`` and ``SCHEMABUS_REGISTRY_URL`` in the current shell.
+The stack's data (topics, records, offsets, schemas) outlives ``down``; ``up --fresh``
+starts clean.
 """
 
 from __future__ import annotations
 
 import shlex
-import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from schemabus.codegen.options import timeout_option
 from .errors import DevStackError
 from .kafka import KafkaProcess
 from .process import ServerProcess
-from .stack import STARTUP_TIMEOUT, DevStack, dev_run_dir, start_stack
+from .stack import STARTUP_TIMEOUT, DevStack, data_dirs, dev_run_dir, start_stack
 
 # Every broker is a controller too, and each takes ~400 MiB: more would not fit a laptop's test run.
 MAX_BROKERS = 5
@@ -63,12 +65,21 @@ def dev() -> None:
     help="Kafka brokers: 1 has a SASL/PLAIN listener too; 3 is a KRaft cluster whose topics get "
     "3 replicas and min.insync.replicas=2.",
 )
-def up(timeout: float, java: Path | None, brokers: int) -> None:
-    """Start Kafka and the registry in the background; print their addresses as shell exports."""
+@click.option(
+    "--fresh",
+    is_flag=True,
+    help="Delete the data of earlier runs (topics, records, offsets, schemas) first; "
+    "a running stack is stopped for that.",
+)
+def up(timeout: float, java: Path | None, brokers: int, fresh: bool) -> None:
+    """Start Kafka and the registry in the background; print their addresses as shell exports.
+
+    The data of the previous `schemabus dev up` (kept by `dev down`) is used again, unless --fresh.
+    """
     run_dir = dev_run_dir()
     existing = DevStack.load(run_dir)
     if existing is not None:
-        if existing.servers and all(existing.running().values()):
+        if existing.servers and all(existing.running().values()) and not fresh:
             if len(existing.brokers) != brokers:
                 raise click.ClickException(
                     f"already running with {len(existing.brokers)} broker(s) (run folder {run_dir}); "
@@ -77,22 +88,37 @@ def up(timeout: float, java: Path | None, brokers: int) -> None:
             _progress(f"already running (run folder {run_dir}); `schemabus dev down` stops it")
             _print_exports(existing)
             return
-        # Half of a previous stack may still run (the other crashed): start afresh.
+        # Half of a previous stack may still run (the other crashed), or --fresh asked for a
+        # clean start: stop what runs, keeping the data for start_stack to reuse or delete.
+        existing.keep_data = True
         existing.stop()
-    # Fresh data every time, like the in-memory registry.
-    shutil.rmtree(run_dir, ignore_errors=True)
+        (run_dir / "state.json").unlink(missing_ok=True)
+    kept = [] if fresh else data_dirs(run_dir)
     try:
-        stack = start_stack(run_dir, java=java, timeout=timeout, brokers=brokers, detached=True, progress=_progress)
+        stack = start_stack(
+            run_dir,
+            java=java,
+            timeout=timeout,
+            brokers=brokers,
+            detached=True,
+            fresh=fresh,
+            progress=_progress,
+        )
     except DevStackError as exc:
         # When both servers failed, the second one's message is a note on the first.
         raise click.ClickException("\n".join([str(exc), *getattr(exc, "__notes__", [])])) from None
-    _progress(f"started; logs in {run_dir}; `schemabus dev down` stops it")
+    data = "with the data of the previous run" if kept else "with no data"
+    _progress(f"started {data}; logs in {run_dir}; `schemabus dev down` stops it")
     _print_exports(stack)
 
 
 @dev.command()
 def down() -> None:
-    """Stop the servers that `schemabus dev up` started (by their PIDs)."""
+    """Stop the servers that `schemabus dev up` started (by their PIDs), keeping their data.
+
+    The next `schemabus dev up` finds the topics, records, offsets and schemas again;
+    `schemabus dev up --fresh` deletes them.
+    """
     run_dir = dev_run_dir()
     stack = DevStack.load(run_dir)
     if stack is None:
@@ -104,6 +130,8 @@ def down() -> None:
         done = "stopped" if running[server.name] else "was not running"
         _progress(f"{server.name}: {done} (pid {server.pid})")
     (run_dir / "state.json").unlink(missing_ok=True)
+    if stack.keep_data and data_dirs(run_dir):
+        _progress(f"data kept in {run_dir} for the next `schemabus dev up` (`--fresh` deletes it)")
 
 
 def _probe(server: ServerProcess, timeout: float) -> str | None:
@@ -169,6 +197,66 @@ def status(timeout: float) -> None:
             click.echo(f"error: {problem}", err=True)
     if any(problems):
         raise SystemExit(2)
+
+
+def _to_restart(stack: DevStack, target: str | None, node: int | None) -> list[ServerProcess]:
+    if target != "broker" and node is not None:
+        raise click.UsageError(f"a node id goes with `broker` only, not with `{target or 'all'}`")
+    if target is None:
+        return stack.servers
+    if target == "registry":
+        if stack.registry is None:
+            raise click.ClickException("this stack has no registry")
+        return [stack.registry]
+    if not stack.brokers:
+        raise click.ClickException("this stack has no Kafka")
+    if target == "kafka":
+        return list(stack.brokers)
+    if node is None:
+        raise click.UsageError(f"`broker` needs a node id ({', '.join(str(b.node_id) for b in stack.brokers)})")
+    try:
+        return [stack.broker(node)]
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@dev.command()
+@click.argument("target", type=click.Choice(["kafka", "registry", "broker"]), required=False)
+@click.argument("node", type=int, required=False)
+@click.option(
+    "--timeout",
+    type=float,
+    default=STARTUP_TIMEOUT,
+    show_default=True,
+    help="Seconds each server may take to answer again.",
+)
+def restart(target: str | None, node: int | None, timeout: float) -> None:
+    """Stop and start servers of the `schemabus dev up` stack, keeping their data, ports and addresses.
+
+    TARGET is `kafka` (every broker), `registry`, or `broker N` (node N of a cluster); without
+    it, every server restarts. Prints each restart and how long it took.
+    """
+    stack = DevStack.load(dev_run_dir())
+    if stack is None or not stack.servers:
+        raise click.ClickException("not running (no `schemabus dev up` stack)")
+    servers = _to_restart(stack, target, node)
+    before = {server.name: server.pid for server in servers}
+    for server in servers:
+        _progress(f"{server.name}: restarting (pid {server.pid}, {server.address})")
+    started = time.monotonic()
+    try:
+        stack.restart(servers, timeout=timeout)
+    except DevStackError as exc:
+        raise click.ClickException(str(exc)) from None
+    except RuntimeError as exc:
+        raise click.ClickException(f"{exc}; `schemabus dev down` and `dev up` to record it") from None
+    took = time.monotonic() - started
+    for server in servers:
+        _progress(
+            f"{server.name}: restarted (pid {before[server.name]} -> {server.pid}), answering at {server.address}"
+        )
+    names = ", ".join(server.name for server in servers)
+    click.echo(f"restarted {names} in {took:.1f} s")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ import subprocess
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from .errors import DevStackError
 from .fetch import cache_dir, cached, run_mvn
@@ -252,19 +253,17 @@ class KafkaProcess(ServerProcess):
 
     ``node_id`` is its KRaft ``node.id`` (1 to N). ``sasl`` is ``None`` on the brokers of a
     multi-broker cluster and for a broker recorded by an older schemabus (no such listener).
-    ``command`` is how it was started (kept in this process only, for ``restart_kafka``).
     """
 
     sasl: SaslListener | None = None
     node_id: int = 1
-    command: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def data_dir(self) -> Path:
         """Its log dir (the partitions' data and the KRaft metadata), beside its log file."""
         return self.log_path.parent / "data"
 
-    def to_json(self) -> dict[str, str | int]:
+    def to_json(self) -> dict[str, Any]:
         """``ServerProcess.to_json`` plus the node id and the SASL listener's address (the users are fixed)."""
         data = super().to_json()
         data["node_id"] = self.node_id
@@ -273,7 +272,7 @@ class KafkaProcess(ServerProcess):
         return data
 
     @classmethod
-    def from_json(cls, data: dict[str, str | int]) -> KafkaProcess:
+    def from_json(cls, data: dict[str, Any]) -> KafkaProcess:
         """Rebuild a handle from ``to_json`` output, with the SASL listener when it was recorded."""
         server = ServerProcess.from_json(data)
         sasl = SaslListener(str(data["sasl_address"])) if "sasl_address" in data else None
@@ -317,6 +316,67 @@ def _cluster_id() -> str:
 
 def _quiet(_: str) -> None:
     pass
+
+
+# What `kafka-storage format` writes into a log dir; its presence means "formatted".
+META_PROPERTIES = "meta.properties"
+
+
+def node_data_dirs(work: Path, brokers: int) -> dict[int, Path]:
+    """The log dir of each node of a ``brokers``-node Kafka in ``work`` (``run_dir/kafka``), by node id."""
+    if brokers == 1:
+        return {1: work / "data"}
+    return {i: work / f"node-{i}" / "data" for i in range(1, brokers + 1)}
+
+
+def formatted_data_dirs(work: Path) -> dict[Path, str]:
+    """Every formatted log dir in ``work`` (single-broker or cluster layout), with its cluster id.
+
+    A log dir whose ``meta.properties`` has no ``cluster.id`` maps to ``""``.
+    """
+    found: dict[Path, str] = {}
+    for data in [work / "data", *sorted(work.glob("node-*/data"))]:
+        try:
+            text = (data / META_PROPERTIES).read_text()
+        except OSError:
+            continue
+        values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
+        found[data] = values.get("cluster.id", "").strip()
+    return found
+
+
+@dataclass(frozen=True)
+class StoragePlan:
+    """What a start does with the nodes' log dirs: ``format`` lists the node ids whose log dir is
+    empty (to format for ``cluster_id``); the others keep their data and rejoin that cluster."""
+
+    cluster_id: str
+    format: tuple[int, ...]
+
+
+def plan_storage(work: Path, brokers: int, new_cluster_id: Callable[[], str] | None = None) -> StoragePlan:
+    """Decide which log dirs of a ``brokers``-node Kafka in ``work`` to format, and for which cluster id.
+
+    Nothing formatted yet: every node, for a new cluster id. Every node formatted, for one
+    cluster: none, reusing that id (recorded in each ``meta.properties``). Anything else (data
+    of a stack with another number of brokers, some nodes formatted and some not, nodes of
+    different clusters) raises ``DevStackError``: starting would mix two clusters' data.
+    """
+    wanted = node_data_dirs(work, brokers)
+    found = formatted_data_dirs(work)
+    if not found:
+        return StoragePlan((new_cluster_id or _cluster_id)(), tuple(wanted))
+    fresh = "`schemabus dev up --fresh` (or `start_stack(fresh=True)`) deletes it and starts a new cluster"
+    if set(found) != set(wanted.values()):
+        held = ", ".join(str(path.relative_to(work)) for path in found)
+        raise DevStackError(
+            SERVER,
+            f"{work} holds the data of another Kafka than a {brokers}-broker one (formatted: {held}); {fresh}",
+        )
+    ids = set(found.values())
+    if len(ids) != 1 or "" in ids:
+        raise DevStackError(SERVER, f"the log dirs in {work} belong to different clusters ({sorted(ids)}); {fresh}")
+    return StoragePlan(ids.pop(), ())
 
 
 def fetch_kafka(
@@ -508,10 +568,10 @@ def start_kafka(
     listens on a free port on ``host`` (PLAINTEXT, the ``address`` everything uses) and on a
     second one for SASL/PLAIN clients (``sasl``, see ``SaslListener``); ACLs are enforced, but
     the PLAINTEXT listener's anonymous principal is a super user. Its log is
-    ``run_dir/kafka/kafka.log`` and its data ``run_dir/kafka/data`` (emptied first: every
-    start is a new cluster). Raises ``DevStackError`` naming the reason and the log when
-    Java is missing, the download fails, the process exits, or it is not ready within
-    ``timeout`` seconds (the process is stopped then).
+    ``run_dir/kafka/kafka.log`` and its data ``run_dir/kafka/data``: formatted on the first
+    start, kept and used by the next ones (see ``plan_storage``). Raises ``DevStackError``
+    naming the reason and the log when Java is missing, the download fails, the process
+    exits, or it is not ready within ``timeout`` seconds (the process is stopped then).
     """
     (broker,) = _start(
         run_dir, 1, java=java, version=version, timeout=timeout, cache=cache, host=host, progress=progress
@@ -533,11 +593,11 @@ def start_kafka_cluster(
     """Start a KRaft cluster of ``brokers`` nodes and return them (by node id) once the metadata lists all.
 
     Every node is broker and controller (one quorum of static voters), in
-    ``run_dir/kafka/node-<id>`` (``kafka.log``, ``data``; emptied first), named ``kafka-<id>``,
-    with a PLAINTEXT listener only (the SASL listener exists on the single-broker stack alone)
-    and -Xmx384m. Topics default to 3 replicas and ``min.insync.replicas=2`` (with 3 brokers
-    or more), internal topics too. With ``brokers=1`` this is ``start_kafka``. Errors as for
-    ``start_kafka``; a failure stops every node.
+    ``run_dir/kafka/node-<id>`` (``kafka.log``, ``data``; kept from an earlier start, see
+    ``plan_storage``), named ``kafka-<id>``, with a PLAINTEXT listener only (the SASL listener
+    exists on the single-broker stack alone) and -Xmx384m. Topics default to 3 replicas and
+    ``min.insync.replicas=2`` (with 3 brokers or more), internal topics too. With ``brokers=1``
+    this is ``start_kafka``. Errors as for ``start_kafka``; a failure stops every node.
     """
     if brokers < 1:
         raise ValueError(f"a cluster needs at least one broker, not {brokers}")
@@ -573,19 +633,29 @@ def _start(
         nodes = [_Node(1, ports[0], ports[2], ports[1], work)]
     else:
         nodes = [_Node(i + 1, ports[2 * i], ports[2 * i + 1], None, work / f"node-{i + 1}") for i in range(brokers)]
+    # The data of an earlier start is kept: only empty log dirs are formatted (`format`
+    # refuses a used one), and they join the cluster the others belong to.
+    plan = plan_storage(work, brokers)
     for node in nodes:
         node.work.mkdir(parents=True, exist_ok=True)
-        # Every start is a new, empty cluster (like the in-memory registry); `format` refuses
-        # a folder that holds an earlier one.
-        shutil.rmtree(node.work / "data", ignore_errors=True)
         (node.work / "server.properties").write_text(_server_properties(host, node, nodes))
 
-    cluster_id = _cluster_id()
-    progress(f"kafka: formatting storage of {brokers} node(s) in {work}")
+    to_format = [node for node in nodes if node.node_id in plan.format]
+    if to_format:
+        progress(f"kafka: formatting storage of {len(to_format)} node(s) in {work} (cluster {plan.cluster_id})")
+    else:
+        progress(f"kafka: reusing the data of cluster {plan.cluster_id} in {work}")
     # The formats are independent JVM runs of a few seconds each: run them side by side.
-    with ThreadPoolExecutor(max_workers=brokers, thread_name_prefix="kafka-format") as pool:
-        for done in [pool.submit(launcher.format, node, cluster_id, timeout) for node in nodes]:
-            done.result()
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, len(to_format)), thread_name_prefix="kafka-format") as pool:
+            for done in [pool.submit(launcher.format, node, plan.cluster_id, timeout) for node in to_format]:
+                done.result()
+    except BaseException:
+        # Formatted log dirs hold nothing yet; leaving some would make the next start refuse
+        # a half-formatted cluster.
+        for node in to_format:
+            shutil.rmtree(node.work / "data", ignore_errors=True)
+        raise
 
     first = nodes[0]
     where = f"{host}:{first.broker_port}" if single else f"{brokers} brokers ({host}:{first.broker_port}, ...)"
@@ -625,27 +695,50 @@ def restart_kafka(
     timeout: float = STARTUP_TIMEOUT,
     host: str = "127.0.0.1",
 ) -> None:
-    """Start a stopped ``broker`` again on its folder (its data kept, nothing reformatted).
+    """Start a stopped ``broker`` again on its folder and ports (its data kept, nothing reformatted).
 
     Returns once the cluster's metadata lists ``broker`` and ``brokers`` brokers in all;
-    ``broker`` then describes the new process (PID, marker). Only for a broker this Python
-    process started (its command is not recorded in the state file). Raises ``DevStackError``
-    as ``start_kafka`` does, and ``RuntimeError`` if the old process still runs.
+    ``broker`` then describes the new process (PID, marker). Works from any process that has
+    the broker's recorded command (see ``ServerProcess.relaunch``). Raises ``DevStackError``
+    as ``start_kafka`` does, and ``RuntimeError`` if the old process still runs or its command
+    is unknown.
     """
-    if not broker.command:
-        raise RuntimeError(f"{broker.name} was not started by this process: its command is unknown")
-    if broker.is_running():
-        raise RuntimeError(f"{broker.name} (pid {broker.pid}) still runs; stop it first")
-    marker = new_marker()
-    command = tuple(marker if part == broker.marker else part for part in broker.command)
-    popen = launch(broker.name, command, marker=marker, log_path=broker.log_path, cwd=broker.log_path.parent)
-    broker.pid, broker.marker, broker.popen, broker.command = popen.pid, marker, popen, command
-    _, _, port = broker.address.rpartition(":")
-    wait_until_ready(
-        broker.name,
-        popen,
-        _kafka_probe(host, [int(port)], brokers, must_list=broker.node_id),
-        timeout=timeout,
-        log_path=broker.log_path,
-        marker=marker,
-    )
+    restart_kafka_nodes([broker], brokers, timeout=timeout, host=host)
+
+
+def restart_kafka_nodes(
+    stopped: list[KafkaProcess],
+    brokers: int,
+    *,
+    timeout: float = STARTUP_TIMEOUT,
+    host: str = "127.0.0.1",
+) -> None:
+    """Start the stopped brokers ``stopped`` again together, then wait until the metadata lists each.
+
+    All are launched before any wait: a cluster whose controller quorum is down needs a
+    majority of its voters back before any of them answers. Errors as for ``restart_kafka``;
+    a failure stops the brokers started here.
+    """
+    for broker in stopped:
+        if broker.is_running():
+            raise RuntimeError(f"{broker.name} (pid {broker.pid}) still runs; stop it first")
+    launched: list[KafkaProcess] = []
+    try:
+        for broker in stopped:
+            broker.relaunch()
+            launched.append(broker)
+        for broker in stopped:
+            assert broker.popen is not None
+            _, _, port = broker.address.rpartition(":")
+            wait_until_ready(
+                broker.name,
+                broker.popen,
+                _kafka_probe(host, [int(port)], brokers, must_list=broker.node_id, watch=tuple(stopped)),
+                timeout=timeout,
+                log_path=broker.log_path,
+                marker=broker.marker,
+            )
+    except BaseException:
+        for broker in launched:
+            broker.stop(timeout=15)
+        raise

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .errors import DevStackError
 
@@ -155,6 +156,8 @@ class ServerProcess:
     ``address`` is what clients use: ``host:port`` bootstrap servers for Kafka, the
     Confluent-compatible base URL for the registry. ``marker`` is the unique option in the
     process's command line (see ``new_marker``), checked before any signal is sent.
+    ``command`` is how it was started (recorded in the state file, so that another process
+    can start it again on the same ports and data: see ``relaunch``).
     """
 
     name: str
@@ -165,6 +168,7 @@ class ServerProcess:
     version: str
     java: str
     popen: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    command: tuple[str, ...] = field(default=(), repr=False)
 
     def is_running(self) -> bool:
         """Whether the process is still alive (and still the one this package started)."""
@@ -202,7 +206,7 @@ class ServerProcess:
         while time.monotonic() < deadline and pid_alive(self.pid):
             time.sleep(0.05)
 
-    def to_json(self) -> dict[str, str | int]:
+    def to_json(self) -> dict[str, Any]:
         """The fields that the state file keeps (everything but the Popen handle)."""
         return {
             "name": self.name,
@@ -212,11 +216,18 @@ class ServerProcess:
             "marker": self.marker,
             "version": self.version,
             "java": self.java,
+            "command": list(self.command),
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, str | int]) -> ServerProcess:
-        """Rebuild a handle from ``to_json`` output (for ``dev down``/``status`` in a later process)."""
+    def from_json(cls, data: dict[str, Any]) -> ServerProcess:
+        """Rebuild a handle from ``to_json`` output (for ``dev down``/``status``/``restart`` in a later process).
+
+        A state file written before commands were recorded gives an empty ``command``.
+        """
+        command = data.get("command", [])
+        if not isinstance(command, list) or not all(isinstance(part, str) for part in command):
+            raise ValueError(f"the recorded command of {data.get('name')} is not a list of strings")
         return cls(
             name=str(data["name"]),
             pid=int(data["pid"]),
@@ -225,7 +236,25 @@ class ServerProcess:
             marker=str(data["marker"]),
             version=str(data["version"]),
             java=str(data["java"]),
+            command=tuple(command),
         )
+
+    def relaunch(self) -> subprocess.Popen[bytes]:
+        """Start the stopped server again with its recorded command (same ports, same data), not waiting.
+
+        The command gets a new marker; afterwards this handle describes the new process (PID,
+        marker, Popen). Raises ``RuntimeError`` if the command is unknown or the old process still
+        runs, ``DevStackError`` if the command cannot run.
+        """
+        if not self.command:
+            raise RuntimeError(f"{self.name} was started by an older schemabus: its command is unknown")
+        if self.is_running():
+            raise RuntimeError(f"{self.name} (pid {self.pid}) still runs; stop it first")
+        marker = new_marker()
+        command = tuple(marker if part == self.marker else part for part in self.command)
+        popen = launch(self.name, command, marker=marker, log_path=self.log_path, cwd=self.log_path.parent)
+        self.pid, self.marker, self.popen, self.command = popen.pid, marker, popen, command
+        return popen
 
 
 def launch(

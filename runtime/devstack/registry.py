@@ -2,8 +2,9 @@
 
 Confluent's own registry is not published to Maven Central; Apicurio is, and its
 ``/apis/ccompat/v7`` endpoint is the Confluent REST API that confluent-kafka's
-``SchemaRegistryClient`` speaks. Storage is its default in-memory H2 database, so every
-start begins empty.
+``SchemaRegistryClient`` speaks. Storage is its SQL storage on an H2 database *file* in
+``run_dir/registry/data``, so schemas and their ids survive a restart (delete that folder,
+or ``start_stack(fresh=True)``, to begin empty).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ CCOMPAT_PATH = "/apis/ccompat/v7"
 COMPATIBILITY = "BACKWARD"
 REGISTRY_JVM_OPTS = ("-Xms64m", "-Xmx384m", "-XX:+UseSerialGC")
 STARTUP_TIMEOUT = 120.0
+# The H2 database (``registry.mv.db``) lives in this folder of ``run_dir/registry``.
+DATA_DIR = "data"
 
 
 def _quiet(_: str) -> None:
@@ -101,6 +104,11 @@ def fetch_registry(
     return cached(SERVER, target, build, lock_dir=root, progress=progress) / "app"
 
 
+def h2_url(data_dir: Path) -> str:
+    """The JDBC URL of the registry's H2 database file in ``data_dir`` (created on first use)."""
+    return f"jdbc:h2:file:{data_dir.resolve() / 'registry'}"
+
+
 def _registry_probe(url: str) -> Callable[[float], str | None]:
     subjects = f"{url}/subjects"
 
@@ -128,6 +136,9 @@ def start_registry(
     progress: Callable[[str], None] = _quiet,
 ) -> ServerProcess:
     """Start Apicurio Registry in ``run_dir/registry``; return once ``GET <url>/subjects`` is 200.
+
+    Its data is the H2 database in ``run_dir/registry/data``: what an earlier start there
+    registered is still there, under the same ids.
 
     The returned ``address`` is the Confluent-compatible base URL
     (``http://host:port/apis/ccompat/v7``) to give ``SchemaRegistryClient``. A global
@@ -162,6 +173,11 @@ def start_registry(
         f"-Dquarkus.management.host={host}",
         f"-Dquarkus.management.port={management_port}",
         f"-Dapicurio.rules.global.compatibility={COMPATIBILITY}",
+        # SQL storage (Apicurio 3's default kind) on an H2 file instead of its default
+        # in-memory H2 URL: schemas, and so the ids in records already written, outlive a restart.
+        "-Dapicurio.storage.kind=sql",
+        "-Dapicurio.storage.sql.kind=h2",
+        f"-Dapicurio.datasource.url={h2_url(work / DATA_DIR)}",
         # A test registry needs few database connections.
         "-Dapicurio.datasource.jdbc.initial-size=2",
         "-Dapicurio.datasource.jdbc.min-size=2",
@@ -187,4 +203,23 @@ def start_registry(
         version=chosen,
         java=str(jdk.java),
         popen=popen,
+        command=tuple(command),
+    )
+
+
+def restart_registry(server: ServerProcess, *, timeout: float = STARTUP_TIMEOUT) -> None:
+    """Start the stopped registry ``server`` again with its recorded command (same port, same data).
+
+    Returns once it answers; ``server`` then describes the new process. Raises
+    ``DevStackError`` as ``start_registry`` does, and ``RuntimeError`` if the old process
+    still runs or its command is unknown.
+    """
+    popen = server.relaunch()
+    wait_until_ready(
+        SERVER,
+        popen,
+        _registry_probe(server.address),
+        timeout=timeout,
+        log_path=server.log_path,
+        marker=server.marker,
     )

@@ -1,8 +1,11 @@
 """Kafka and the registry together: start both at once, record them, stop them.
 
 A *run folder* holds one stack's configuration, data, logs and ``state.json`` (PIDs,
-addresses, log paths). Test sessions get a new one under ``<cache>/runs/`` each time;
-``schemabus dev up`` uses the fixed ``<cache>/dev`` so that ``dev down`` finds it.
+addresses, log paths, and each server's command, so that another process can restart it).
+Test sessions get a new one under ``<cache>/runs/`` each time, and its data is deleted when
+the stack stops; ``schemabus dev up`` uses the fixed ``<cache>/dev`` so that ``dev down``
+finds it, and keeps its data (Kafka's log dirs, the registry's database) from one start to
+the next, until ``dev up --fresh``.
 """
 
 from __future__ import annotations
@@ -21,9 +24,19 @@ from typing import Self
 
 from .errors import DevStackError
 from .fetch import cache_dir
-from .kafka import KafkaProcess, SaslListener, quorum_leader, restart_kafka, start_kafka_cluster
+from .kafka import SERVER as KAFKA
+from .kafka import (
+    KafkaProcess,
+    SaslListener,
+    quorum_leader,
+    restart_kafka,
+    restart_kafka_nodes,
+    start_kafka_cluster,
+)
 from .process import ServerProcess, pid_alive
-from .registry import start_registry
+from .registry import DATA_DIR as REGISTRY_DATA_DIR
+from .registry import SERVER as REGISTRY
+from .registry import restart_registry, start_registry
 
 ENV_BOOTSTRAP = "SCHEMABUS_BOOTSTRAP_SERVERS"
 ENV_REGISTRY = "SCHEMABUS_REGISTRY_URL"
@@ -46,6 +59,26 @@ def _runs_dir(cache: Path | None) -> Path:
     return (cache if cache is not None else cache_dir()) / "runs"
 
 
+def data_dirs(run_dir: Path) -> list[Path]:
+    """The data folders a stack keeps in ``run_dir`` (those that exist): Kafka's log dirs, in the
+    single-broker and the cluster layout, and the registry's database folder. Logs and
+    configuration are not data."""
+    kafka = run_dir / KAFKA
+    candidates = [kafka / "data", *sorted(kafka.glob("node-*/data")), run_dir / REGISTRY / REGISTRY_DATA_DIR]
+    return [path for path in candidates if path.is_dir()]
+
+
+def delete_data(run_dir: Path) -> list[Path]:
+    """Delete the stack's data folders in ``run_dir`` (see ``data_dirs``); return those deleted.
+
+    Only for a stack that is not running.
+    """
+    deleted = data_dirs(run_dir)
+    for path in deleted:
+        shutil.rmtree(path, ignore_errors=True)
+    return deleted
+
+
 @dataclass
 class DevStack:
     """A running (or stopped) set of servers and the run folder they live in.
@@ -54,6 +87,7 @@ class DevStack:
     ``SCHEMABUS_*`` variables, and ``stop()`` (or a ``with`` block) to end it. ``brokers`` are
     Kafka's nodes by node id (one by default); ``kafka`` is the first. ``sasl`` is the single
     broker's second listener, with SASL/PLAIN dev users and ACLs, for security tests.
+    ``keep_data``: whether ``stop()`` leaves the data for the next start in the same run folder.
     """
 
     run_dir: Path
@@ -61,6 +95,7 @@ class DevStack:
     registry: ServerProcess | None = None
     detached: bool = False
     owner_pid: int = field(default_factory=os.getpid)
+    keep_data: bool = True
 
     @property
     def kafka(self) -> KafkaProcess | None:
@@ -93,14 +128,44 @@ class DevStack:
 
     def restart_broker(self, node_id: int, timeout: float = STARTUP_TIMEOUT) -> KafkaProcess:
         """Start the stopped broker ``node_id`` again on its data (see ``restart_kafka``) and return it
-        once the cluster lists it again. Only for a stack this Python process started."""
+        once the cluster lists it again. Works on a stack loaded from its state file too."""
         broker = self.broker(node_id)
         restart_kafka(broker, len(self.brokers), timeout=timeout)
+        self._restarted([broker])
+        return broker
+
+    def restart(self, servers: list[ServerProcess], timeout: float = STARTUP_TIMEOUT) -> None:
+        """Stop ``servers`` (some of this stack's) and start them again on their ports and data.
+
+        Returns once each answers again (brokers: listed in the cluster's metadata). Works on a
+        stack loaded from its state file (``DevStack.load``), which is then updated. Raises
+        ``DevStackError`` if a server does not come back, ``RuntimeError`` if a server's command
+        was not recorded (a stack started by an older schemabus).
+        """
+        for server in servers:
+            if not server.command:
+                raise RuntimeError(f"{server.name} was started by an older schemabus: its command is unknown")
+        brokers = [server for server in servers if isinstance(server, KafkaProcess)]
+        others = [server for server in servers if not isinstance(server, KafkaProcess)]
+        # Stopped together, like `stop()`: a cluster's last broker cannot shut down cleanly
+        # once its quorum is gone.
+        with ThreadPoolExecutor(max_workers=max(1, len(servers)), thread_name_prefix="devstack-stop") as pool:
+            list(pool.map(lambda server: server.stop(), servers))
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="devstack-restart") as pool:
+            futures: list[Future[None]] = []
+            if brokers:
+                futures.append(pool.submit(restart_kafka_nodes, brokers, len(self.brokers), timeout=timeout))
+            futures.extend(pool.submit(restart_registry, server, timeout=timeout) for server in others)
+            for future in futures:
+                future.result()
+        self._restarted(servers)
+
+    def _restarted(self, servers: list[ServerProcess]) -> None:
         if self.detached:
-            broker.detach()
+            for server in servers:
+                server.detach()
         with contextlib.suppress(OSError):
             self.save()
-        return broker
 
     @property
     def sasl(self) -> SaslListener:
@@ -134,24 +199,26 @@ class DevStack:
         return {s.name: s.is_running() for s in self.servers}
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop every server (by PID, only if still the processes started) and drop Kafka's data.
+        """Stop every server (by PID, only if still the processes started).
 
-        Logs stay in the run folder. Safe to call twice.
+        Unless ``keep_data``, their data is deleted then (see ``delete_data``). Logs stay in
+        the run folder. Safe to call twice.
         """
         servers = self.servers
         # All at once: a cluster's last broker cannot finish its controlled shutdown once
         # the others (its controller quorum) are gone, and would wait for the SIGKILL.
         with ThreadPoolExecutor(max_workers=max(1, len(servers)), thread_name_prefix="devstack-stop") as pool:
             list(pool.map(lambda server: server.stop(timeout), servers))
-        # The broker's data is worthless once it is gone; logs are kept for post-mortems.
-        for broker in self.brokers:
-            shutil.rmtree(broker.data_dir, ignore_errors=True)
+        if not self.keep_data:
+            # A test session's data is worthless once it ends; logs are kept for post-mortems.
+            delete_data(self.run_dir)
 
     def save(self) -> None:
         """Write ``state.json`` into the run folder (atomically)."""
         state = {
             "owner_pid": self.owner_pid,
             "detached": self.detached,
+            "keep_data": self.keep_data,
             "servers": [s.to_json() for s in self.servers],
         }
         tmp = self.run_dir / f".{STATE_FILE}.tmp"
@@ -167,6 +234,7 @@ class DevStack:
                 run_dir=run_dir,
                 detached=bool(state["detached"]),
                 owner_pid=int(state["owner_pid"]),
+                keep_data=bool(state.get("keep_data", True)),
             )
             for data in state["servers"]:
                 if str(data["name"]).startswith("kafka"):
@@ -230,6 +298,7 @@ def start_stack(
     java: str | Path | None = None,
     timeout: float = STARTUP_TIMEOUT,
     detached: bool = False,
+    fresh: bool = False,
     cache: Path | None = None,
     progress: Callable[[str], None] = _quiet,
 ) -> DevStack:
@@ -239,7 +308,11 @@ def start_stack(
     listener; 3 is a KRaft cluster whose topics get 3 replicas and ``min.insync.replicas=2``
     (see ``start_kafka_cluster``), ready once the metadata lists every broker.
 
-    ``run_dir`` defaults to a new folder under ``<cache>/runs`` (older ones are pruned).
+    ``run_dir`` defaults to a new folder under ``<cache>/runs`` (older ones are pruned), whose
+    data is deleted when the stack stops. In a given ``run_dir``, the data of an earlier start
+    is kept and used (topics, records, offsets, schemas and their ids) unless ``fresh``, which
+    deletes it first (see ``delete_data``); Kafka data of a stack with another number of
+    brokers is refused (``DevStackError``) unless ``fresh``.
     ``java`` is a ``java`` executable (default: the newest Java 17+ found); ``timeout``
     bounds each server's readiness wait, in seconds. Unless ``detached``, the servers are
     stopped when this Python process exits even if ``stop()`` is never called; detached
@@ -249,12 +322,16 @@ def start_stack(
     Raises ``DevStackError`` (server, reason, log) if either fails; the other is stopped
     then too, and the second error, if any, is attached as a note.
     """
+    keep_data = run_dir is not None
     if run_dir is None:
         prune_runs(cache)
         run_dir = new_run_dir(cache)
     run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
-    stack = DevStack(run_dir=run_dir, detached=detached)
+    if fresh:
+        for path in delete_data(run_dir):
+            progress(f"deleted {path}")
+    stack = DevStack(run_dir=run_dir, detached=detached, keep_data=keep_data)
 
     errors: list[DevStackError] = []
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="devstack") as pool:

@@ -21,8 +21,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from faults import FaultCluster, FaultServers
 
 from schemabus.runtime import RecordCodec, SchemaIds
@@ -31,8 +33,10 @@ from schemabus.runtime.devstack import (
     ENV_REGISTRY,
     DevStack,
     SaslListener,
+    cache_dir,
     start_stack,
 )
+from schemabus.runtime.devstack.cli import dev
 from schemabus.runtime.registry_client import ConfluentRegistry
 
 # The stack `_servers` started, for fixtures that need more of it than two addresses.
@@ -132,3 +136,20 @@ def registry(registry_url: str) -> ConfluentRegistry:
 def codec(registry: ConfluentRegistry) -> RecordCodec:
     """Frames records as a publisher does (registering the schemas on first use)."""
     return RecordCodec(SchemaIds(registry, "register"))
+
+
+@pytest.fixture
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A cache whose `dev` folder is private to this test, sharing the real downloads.
+
+    A developer's own `schemabus dev up` stack lives in the real cache's `dev` folder;
+    this test must neither find nor stop it.
+    """
+    real = cache_dir()
+    for shared in ("kafka", "apicurio", "cds"):
+        (real / shared).mkdir(parents=True, exist_ok=True)
+        (tmp_path / shared).symlink_to(real / shared)
+    monkeypatch.setenv("SCHEMABUS_CACHE_DIR", str(tmp_path))
+    yield tmp_path
+    # Whatever happened above, stop what `up` started.
+    CliRunner().invoke(dev, ["down"])

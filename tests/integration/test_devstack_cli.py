@@ -3,35 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from confluent_kafka.admin import AdminClient
 
-from schemabus.runtime.devstack import ENV_BOOTSTRAP, ENV_REGISTRY, DevStack, cache_dir, dev_run_dir
+from schemabus.runtime.devstack import ENV_BOOTSTRAP, ENV_REGISTRY, DevStack, dev_run_dir
 from schemabus.runtime.devstack.cli import dev
 
 # Runs whatever the environment says about servers: `dev up` starts its own, in a private cache.
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A cache whose `dev` folder is private to this test, sharing the real downloads.
-
-    A developer's own `schemabus dev up` stack lives in the real cache's `dev` folder;
-    this test must neither find nor stop it.
-    """
-    real = cache_dir()
-    for shared in ("kafka", "apicurio", "cds"):
-        (real / shared).mkdir(parents=True, exist_ok=True)
-        (tmp_path / shared).symlink_to(real / shared)
-    monkeypatch.setenv("SCHEMABUS_CACHE_DIR", str(tmp_path))
-    yield tmp_path
-    # Whatever happened above, stop what `up` started.
-    CliRunner().invoke(dev, ["down"])
 
 
 def _exports(output: str) -> dict[str, str]:
@@ -106,5 +88,6 @@ def test_up_status_down_with_three_brokers(private_cache: Path) -> None:
     assert down.exit_code == 0
     assert down.stderr.count("stopped (pid") == 4
     assert not any(stack.running().values())
-    assert all(not broker.data_dir.exists() for broker in stack.brokers)
+    # `down` keeps the data for the next `up` (tests/integration/test_devstack_persistence.py).
+    assert all(broker.data_dir.is_dir() for broker in stack.brokers) and "data kept" in down.stderr
     assert runner.invoke(dev, ["status"]).exit_code == 1

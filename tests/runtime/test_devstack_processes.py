@@ -1,10 +1,12 @@
 """The dev stack's process handling without real servers: which Java it accepts, how it stops a process
 that ignores SIGTERM, what an empty stack answers, a stack whose two servers both fail to start, and
-how a three-broker cluster is configured and recorded (a fake ``java`` stands in;
-tests/integration/test_devstack_*.py and test_cluster_faults.py start real servers)."""
+how a three-broker cluster is configured and recorded, when Kafka's storage is formatted, which
+folders are the stack's data, and how a recorded server is started again (a fake ``java`` stands
+in; tests/integration/test_devstack_*.py and test_cluster_faults.py start real servers)."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -13,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from schemabus.runtime.devstack import (
     KAFKA_VERSION,
@@ -22,8 +25,11 @@ from schemabus.runtime.devstack import (
     KafkaProcess,
     SaslListener,
     ServerProcess,
+    data_dirs,
+    delete_data,
     find_jdks,
     new_run_dir,
+    plan_storage,
     prune_runs,
     quorum_leader,
     resolve_jdk,
@@ -31,6 +37,7 @@ from schemabus.runtime.devstack import (
     start_kafka_cluster,
     start_stack,
 )
+from schemabus.runtime.devstack.cli import dev
 from schemabus.runtime.devstack.process import launch, new_marker, pid_alive, stop_pid
 from schemabus.runtime.devstack.registry import launcher
 
@@ -243,7 +250,9 @@ def _broker(tmp_path: Path, node_id: int, popen: subprocess.Popen[bytes] | None 
     )
 
 
-def test_a_recorded_cluster_names_every_broker_and_cannot_restart_one_from_another_process(tmp_path: Path) -> None:
+def test_a_recorded_cluster_names_every_broker_and_cannot_restart_one_whose_command_is_unknown(
+    tmp_path: Path,
+) -> None:
     stack = DevStack(run_dir=tmp_path, brokers=[_broker(tmp_path, i) for i in (1, 2, 3)])
     stack.save()
     loaded = DevStack.load(tmp_path)
@@ -275,3 +284,136 @@ def test_the_active_controller_is_the_newest_leader_the_running_voters_recorded(
         for sleeper in sleepers:
             sleeper.kill()
             sleeper.wait()
+
+
+# A server stand-in that runs until stopped; the marker follows as an argument it ignores.
+_SLEEPER = (sys.executable, "-c", "import time; time.sleep(30)")
+
+
+def _format(data: Path, cluster_id: str, node_id: int) -> None:
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "meta.properties").write_text(f"#\nnode.id={node_id}\nversion=1\ncluster.id={cluster_id}\n")
+
+
+def test_kafka_storage_is_formatted_only_where_no_node_holds_data(tmp_path: Path) -> None:
+    single, cluster = tmp_path / "single" / "kafka", tmp_path / "cluster" / "kafka"
+    plan = plan_storage(single, 1, lambda: "new-id")
+    assert plan.cluster_id == "new-id" and plan.format == (1,)
+    assert plan_storage(cluster, 3, lambda: "other").format == (1, 2, 3)
+    # An empty log dir (a crash before `format` wrote meta.properties) counts as unformatted.
+    (single / "data").mkdir(parents=True)
+    assert plan_storage(single, 1, lambda: "new-id").format == (1,)
+
+    _format(single / "data", "kept-id", 1)
+    kept = plan_storage(single, 1, lambda: "unused")
+    assert kept.cluster_id == "kept-id" and kept.format == ()
+    for node in (1, 2, 3):
+        _format(cluster / f"node-{node}" / "data", "cluster-id", node)
+    assert plan_storage(cluster, 3).cluster_id == "cluster-id" and plan_storage(cluster, 3).format == ()
+
+
+@pytest.mark.parametrize(
+    ("layout", "brokers", "reason"),
+    [
+        ({"data": "a"}, 3, "another Kafka than a 3-broker one"),
+        ({"node-1/data": "a", "node-2/data": "a", "node-3/data": "a"}, 1, "another Kafka than a 1-broker one"),
+        ({"node-1/data": "a", "node-2/data": "a", "node-3/data": "a"}, 2, "another Kafka than a 2-broker one"),
+        ({"node-1/data": "a", "node-2/data": "a"}, 3, "another Kafka than a 3-broker one"),
+        ({"node-1/data": "a", "node-2/data": "b", "node-3/data": "a"}, 3, "belong to different clusters"),
+    ],
+)
+def test_kafka_data_of_another_stack_is_refused_with_a_pointer_to_fresh(
+    tmp_path: Path, layout: dict[str, str], brokers: int, reason: str
+) -> None:
+    for node, (folder, cluster_id) in enumerate(layout.items(), start=1):
+        _format(tmp_path / folder, cluster_id, node)
+    with pytest.raises(DevStackError, match=reason) as info:
+        plan_storage(tmp_path, brokers)
+    assert "--fresh" in str(info.value) and info.value.server == "kafka"
+
+
+def test_the_stacks_data_is_kafkas_log_dirs_and_the_registry_database_not_logs(tmp_path: Path) -> None:
+    for folder in ("kafka/data", "kafka/node-2/data", "registry/data", "kafka/node-2/other"):
+        (tmp_path / folder).mkdir(parents=True)
+    for log in ("kafka/kafka.log", "kafka/node-2/kafka.log", "registry/registry.log", "state.json"):
+        (tmp_path / log).write_text("kept\n")
+    expected = [tmp_path / "kafka/data", tmp_path / "kafka/node-2/data", tmp_path / "registry/data"]
+    assert data_dirs(tmp_path) == expected
+    assert delete_data(tmp_path) == expected
+    assert data_dirs(tmp_path) == [] and (tmp_path / "kafka/node-2/other").is_dir()
+    assert all((tmp_path / log).read_text() == "kept\n" for log in ("kafka/kafka.log", "state.json"))
+
+
+def test_the_state_file_records_how_to_start_each_server_again(tmp_path: Path) -> None:
+    marker = new_marker()
+    command = (*_SLEEPER, marker)
+    registry = ServerProcess(
+        "registry", 1 << 22, "http://127.0.0.1:1", tmp_path / "registry" / "r.log", marker, "3", "java", command=command
+    )
+    broker = _broker(tmp_path, 1)
+    DevStack(run_dir=tmp_path, brokers=[broker], registry=registry, keep_data=False).save()
+    loaded = DevStack.load(tmp_path)
+    assert loaded is not None and loaded.registry == registry and loaded.registry.command == command
+    assert loaded.brokers == [broker] and not loaded.keep_data
+
+    # Another process (here: this one, from the file) starts it again with a new marker.
+    server = loaded.registry
+    try:
+        popen = server.relaunch()
+        assert server.pid == popen.pid and server.marker != marker and server.is_running()
+        assert server.command == (*_SLEEPER, server.marker)
+        with pytest.raises(RuntimeError, match="still runs"):
+            server.relaunch()
+    finally:
+        server.stop(timeout=5)
+    assert not server.is_running()
+
+
+def test_a_state_file_of_an_older_schemabus_loads_without_commands_or_keep_data(tmp_path: Path) -> None:
+    registry = ServerProcess("registry", 1 << 22, "http://127.0.0.1:1", tmp_path / "r.log", new_marker(), "3", "java")
+    DevStack(run_dir=tmp_path, registry=registry).save()
+    state = json.loads((tmp_path / "state.json").read_text())
+    del state["keep_data"], state["servers"][0]["command"]
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    loaded = DevStack.load(tmp_path)
+    assert loaded is not None and loaded.keep_data and loaded.registry is not None and loaded.registry.command == ()
+    with pytest.raises(RuntimeError, match="command is unknown"):
+        loaded.restart([loaded.registry])
+
+
+def test_dev_restart_names_what_it_cannot_restart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCHEMABUS_CACHE_DIR", str(tmp_path))
+    runner = CliRunner()
+    missing = runner.invoke(dev, ["restart"])
+    assert missing.exit_code == 1 and "not running" in missing.output
+
+    marker = new_marker()
+    registry = ServerProcess(
+        "registry",
+        1 << 22,
+        "http://127.0.0.1:1/apis/ccompat/v7",
+        tmp_path / "dev" / "registry" / "registry.log",
+        marker,
+        "3",
+        "java",
+        command=(*_SLEEPER, marker),
+    )
+    (tmp_path / "dev").mkdir()
+    DevStack(
+        run_dir=tmp_path / "dev", brokers=[_broker(tmp_path / "dev", i) for i in (1, 2, 3)], registry=registry
+    ).save()
+    for args, message in [
+        (["broker"], "`broker` needs a node id (1, 2, 3)"),
+        (["registry", "2"], "a node id goes with `broker` only"),
+        (["broker", "4"], "no broker 4"),
+        (["broker", "2"], "kafka-2 was started by an older schemabus"),
+    ]:
+        result = runner.invoke(dev, ["restart", *args])
+        assert result.exit_code != 0 and message in result.output, (args, result.output)
+
+    # The recorded command runs again (a stand-in that never answers): the wait ends at --timeout.
+    result = runner.invoke(dev, ["restart", "registry", "--timeout", "1"])
+    assert result.exit_code == 1
+    assert "registry could not start: not ready within 1 s" in result.output
+    loaded = DevStack.load(tmp_path / "dev")
+    assert loaded is not None and loaded.registry is not None and not loaded.registry.is_running()
