@@ -11,7 +11,7 @@ for longer, which would disturb the tests after it.
 ``FaultCluster`` is the three-broker KRaft cluster of the ``cluster`` tests: a broker is killed
 (SIGKILL, a crash), stopped cleanly (SIGTERM, controlled shutdown) and started again on its data,
 by node id; ``leader_of`` and ``active_controller`` say whom to hit. ``read_counts`` reads a topic of
-the cluster back, from the beginning to its end, as ids counted.
+the cluster back, from the beginning to its end, counting each record by a key of the test's choice.
 """
 
 from __future__ import annotations
@@ -21,15 +21,18 @@ import signal
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from schemabus.runtime.devstack import DevStack, KafkaProcess, SaslListener, ServerProcess
 from schemabus.runtime.devstack.process import is_ours
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -153,13 +156,13 @@ class FaultCluster:
 def read_counts(
     bootstrap: str,
     topic: str,
-    decode: Callable[[bytes], int],
+    key: Callable[[Message], K],
     *,
     isolation: str = "read_uncommitted",
     timeout: float = 30.0,
-) -> Counter[int]:
+) -> Counter[K]:
     """Every record of ``topic`` from the beginning up to each partition's end as it is now, counted by
-    ``decode(value)``. ``read_committed`` reaches a partition's end only once every transaction before it
+    ``key(message)``. ``read_committed`` reaches a partition's end only once every transaction before it
     is decided (the reader's position passes aborted records and transaction markers without returning
     them), so an open transaction makes this fail after ``timeout`` seconds."""
     consumer = Consumer(
@@ -170,7 +173,7 @@ def read_counts(
             "isolation.level": isolation,
         }
     )
-    seen: Counter[int] = Counter()
+    seen: Counter[K] = Counter()
     try:
         partitions = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
@@ -188,9 +191,7 @@ def read_counts(
                 if error is not None and error.code() == KafkaError._PARTITION_EOF:
                     continue
                 assert error is None, error
-                value = message.value()
-                assert value is not None
-                seen[decode(value)] += 1
+                seen[key(message)] += 1
     finally:
         consumer.close()
     return seen

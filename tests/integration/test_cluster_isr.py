@@ -144,7 +144,7 @@ def test_too_few_in_sync_replicas_fail_publishing_with_a_typed_error_until_a_bro
     try:
         times = asyncio.run(scenario())
         seen = read_counts(
-            cluster.bootstrap, topic.name, lambda v: int(bounded.codec.decode_value(topic, v).labels["n"])
+            cluster.bootstrap, topic.name, lambda m: int(bounded.codec.decode_value(topic, m.value()).labels["n"])
         )
         lost = len(acked - seen.keys())
         written_refused = sorted(refused & seen.keys())
