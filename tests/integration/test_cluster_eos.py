@@ -168,7 +168,8 @@ def test_exactly_once_copying_survives_three_broker_kills(
             except (SchemabusError, HandlerFailedError, KafkaException) as e:  # restart it, as a deployment would
                 if stop.is_set():
                     raise
-                copier_errors.append(f"{type(e).__name__}: {e}"[:300])
+                cause = "" if e.__cause__ is None else f" (cause: {type(e.__cause__).__name__}: {e.__cause__})"
+                copier_errors.append(f"{type(e).__name__}: {e}"[:300] + cause[:300])
                 mark(f"copier failed: {copier_errors[-1]}")
                 log.warning("copier failed (restart %d): %s", restarts + 1, copier_errors[-1])
                 restarts += 1
