@@ -5,16 +5,17 @@ A feeder publishes RECORDS records to a source topic (6 partitions), paced over 
 ``ConsumerRunner(exactly_once=bus)`` on a transactional ``KafkaBus`` in this process, publishes one
 output record per input, keyed by the input's ``partition-offset``, in the transaction that commits
 the input's offset. Meanwhile three brokers are SIGKILLed one at a time, each a different node, and
-started again on their data (then every replica of both topics is back in sync): first the
-transaction coordinator of the copier's transactional id (the leader of ``__transaction_state``'s
-only partition), then the leader of a source partition, then the active controller, as far as these
-are different nodes (else another node not yet killed).
+started again on their data (then every replica of both topics, of ``__transaction_state`` and of
+``__consumer_offsets`` is back in sync before the next kill): first the transaction coordinator of
+the copier's transactional id (the leader of ``__transaction_state``'s only partition), then the
+leader of a source partition, then the active controller, as far as these are different nodes (else
+another node not yet killed).
 
 The copier may fail with a typed error (a ``SchemabusError`` such as an aborted transaction, a commit
 of unknown outcome or a fatal producer error; ``HandlerFailedError``; a fatal ``KafkaException``); it
-is then started again, as a deployment would restart it: a new bus with the
-same transactional id (which fences the old producer and settles its open transaction) and a new
-runner in the same group, which goes on from the committed offsets. The number of restarts is printed.
+is then started again, as a deployment would restart it: a new bus with the same transactional id
+(which fences the old producer and settles its open transaction) and a new runner in the same group,
+which goes on from the committed offsets. The restarts and their errors are printed.
 
 At the end a ``read_committed`` reader sees every input's output exactly once: the outputs' keys are
 exactly the source's ``partition-offset`` set (lost = 0, duplicates = 0), and every record the feeder

@@ -8,9 +8,9 @@ process is SIGKILLed (no revocation, no final commit) and a replacement is start
 supervisor would: its partitions stay with the dead member until the session expires, then move.
 
 At the end, once the group has committed every partition to its end, every record in the topic was
-handled by some process (missing = 0). Records handled after their owner was killed but before
-their offset was committed are handled again by the next owner: those duplicates are counted and
-printed, not failed on (at-least-once).
+handled by some process (missing = 0). Records a killed process handled but had not committed yet
+are handled again by their partition's next owner: those duplicates are counted and printed, not
+failed on (at-least-once).
 """
 
 from __future__ import annotations
