@@ -10,6 +10,7 @@ __all__ = [
     "AUTHENTICATION_CODES",
     "AUTHORIZATION_CODES",
     "PURGED_CODES",
+    "TOO_FEW_REPLICAS_CODES",
     "FatalAuthorizationError",
     "error_text",
     "fatal_failure",
@@ -28,6 +29,11 @@ AUTHORIZATION_CODES = frozenset(
 )
 # A record purged from the producer's queue (by a purge() call) before or while in flight.
 PURGED_CODES = frozenset({KafkaError._PURGE_QUEUE, KafkaError._PURGE_INFLIGHT})
+# The partition has fewer in-sync replicas than the topic's min.insync.replicas, so an acks=all
+# write is refused (NOT_ENOUGH_REPLICAS: not written) or not acknowledged (..._AFTER_APPEND: the
+# leader wrote it, the followers did not). Transient: it passes once a replica catches up. A delivery
+# report does not carry librdkafka's retriable flag, so these are classified here.
+TOO_FEW_REPLICAS_CODES = frozenset({KafkaError.NOT_ENOUGH_REPLICAS, KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND})
 
 
 def kafka_error(e: BaseException) -> KafkaError | None:
@@ -73,4 +79,13 @@ def publish_error(error: KafkaError, topic: str, text: str, *, possibly_persiste
         return AuthorizationError(topic, f"not authorized: {text}", code=error.name())
     if code in AUTHENTICATION_CODES:
         return AuthenticationError(topic, f"authentication failed: {text}", code=error.name())
+    if code in TOO_FEW_REPLICAS_CODES:
+        after_append = code == KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND
+        return PublishError(
+            topic,
+            f"fewer in-sync replicas than the topic's min.insync.replicas (acks=all): {text}",
+            retriable=True,
+            possibly_persisted=after_append if possibly_persisted is None else possibly_persisted,
+            code=error.name(),
+        )
     return PublishError(topic, text, retriable=error.retriable(), code=error.name())

@@ -7,6 +7,10 @@ SIGTERM (graceful) or SIGKILL, and records its progress in files the test reads:
   ``O_APPEND`` descriptor, so a line is in the file the moment the handler returns (even if the
   process is killed right after);
 - ``--out`` + ``.assignment``: the partitions this process holds, rewritten (atomically) on change.
+
+``--registry memory`` (for the cluster tests, which have no registry) gives it an ``InMemoryRegistry``
+holding the topic's value schema, as id 1: the id the producing test's own fresh
+``InMemoryRegistry`` gives the one schema it registers.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from schemabus.runtime import Event, FunctionHandler, SchemaNotRegisteredError, 
 from schemabus.runtime.config import ConsumerSettings
 from schemabus.runtime.consumer import ConsumerRunner
 from schemabus.runtime.retry import RetryPolicy
+from schemabus.runtime.testing import InMemoryRegistry
 
 
 class ConfluentRegistry:
@@ -83,9 +88,17 @@ async def _main(args: argparse.Namespace) -> None:
             await asyncio.sleep(args.delay)
         os.write(out, f"{event.partition} {event.offset}\n".encode())
 
+    registry: ConfluentRegistry | InMemoryRegistry
+    if args.registry == "memory":
+        registry = InMemoryRegistry()
+        value = topic.value
+        assert value.schema is not None
+        assert registry.register_schema(topic.value_subject, value.schema, value.format) == 1
+    else:
+        registry = ConfluentRegistry(args.registry)
     runner = ConsumerRunner(
         args.bootstrap,
-        ConfluentRegistry(args.registry),
+        registry,
         [FunctionHandler(topic, record, group=args.group)],
         retry=RetryPolicy(max_retries=1, initial_backoff=0.01),
         max_in_flight=args.max_in_flight,
@@ -122,7 +135,7 @@ async def _main(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--bootstrap", required=True)
-    parser.add_argument("--registry", required=True)
+    parser.add_argument("--registry", required=True, help="its URL, or memory")
     parser.add_argument("--topic", required=True)
     parser.add_argument("--partitions", type=int, required=True)
     parser.add_argument("--group", required=True)

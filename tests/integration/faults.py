@@ -10,7 +10,8 @@ for longer, which would disturb the tests after it.
 
 ``FaultCluster`` is the three-broker KRaft cluster of the ``cluster`` tests: a broker is killed
 (SIGKILL, a crash), stopped cleanly (SIGTERM, controlled shutdown) and started again on its data,
-by node id; ``leader_of`` and ``active_controller`` say whom to hit.
+by node id; ``leader_of`` and ``active_controller`` say whom to hit. ``read_counts`` reads a topic of
+the cluster back, from the beginning to its end, counting each record by a key of the test's choice.
 """
 
 from __future__ import annotations
@@ -18,14 +19,20 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+import uuid
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from schemabus.runtime.devstack import DevStack, KafkaProcess, SaslListener, ServerProcess
 from schemabus.runtime.devstack.process import is_ours
+
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -144,3 +151,47 @@ class FaultCluster:
         for broker in self.brokers:
             if not broker.is_running():
                 self.start(broker.node_id)
+
+
+def read_counts(
+    bootstrap: str,
+    topic: str,
+    key: Callable[[Message], K],
+    *,
+    isolation: str = "read_uncommitted",
+    timeout: float = 30.0,
+) -> Counter[K]:
+    """Every record of ``topic`` from the beginning up to each partition's end as it is now, counted by
+    ``key(message)``. ``read_committed`` reaches a partition's end only once every transaction before it
+    is decided (the reader's position passes aborted records and transaction markers without returning
+    them), so an open transaction makes this fail after ``timeout`` seconds."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"reader-{uuid.uuid4().hex[:12]}",
+            "enable.auto.commit": False,
+            "isolation.level": isolation,
+        }
+    )
+    seen: Counter[K] = Counter()
+    try:
+        partitions = sorted(consumer.list_topics(topic, timeout=10).topics[topic].partitions)
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        pending = {p for p, end in ends.items() if end > 0}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in pending])
+        deadline = time.monotonic() + timeout
+        while pending:
+            positions = consumer.position([TopicPartition(topic, p) for p in pending])
+            pending -= {tp.partition for tp in positions if tp.offset >= ends[tp.partition]}
+            if not pending:
+                break
+            assert time.monotonic() < deadline, f"{topic}: partitions {sorted(pending)} not read to their end"
+            for message in consumer.consume(1000, timeout=0.5):
+                error = message.error()
+                if error is not None and error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                assert error is None, error
+                seen[key(message)] += 1
+    finally:
+        consumer.close()
+    return seen

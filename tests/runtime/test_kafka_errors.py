@@ -52,6 +52,18 @@ def test_other_errors_are_retriable_as_librdkafka_says() -> None:
     assert (type(final), final.retriable) == (PublishError, False)
 
 
+@pytest.mark.parametrize(
+    ("code", "persisted"),
+    [(KafkaError.NOT_ENOUGH_REPLICAS, False), (KafkaError.NOT_ENOUGH_REPLICAS_AFTER_APPEND, True)],
+)
+def test_too_few_in_sync_replicas_is_retriable_and_says_so(code: int, persisted: bool) -> None:
+    # As a delivery report carries it: without librdkafka's retriable flag.
+    error = KafkaError(code, "Broker: Not enough in-sync replicas")
+    e = publish_error(error, "t", error.str())
+    assert (type(e), e.retriable, e.possibly_persisted, e.code) == (PublishError, True, persisted, error.name())
+    assert "fewer in-sync replicas than the topic's min.insync.replicas (acks=all)" in str(e)
+
+
 def test_the_error_a_kafka_exception_carries() -> None:
     error = KafkaError(KafkaError._TRANSPORT, "connection refused")
     assert kafka_error(KafkaException(error)) is error
