@@ -26,12 +26,14 @@ import argparse
 import asyncio
 import dataclasses
 import datetime as dt
+import logging
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -189,7 +191,7 @@ async def _soak(args: argparse.Namespace, stack: Any) -> dict[str, Any]:
         except PublishError:
             tally.failed += 1
             continue
-        future.add_done_callback(lambda f, i=i, sent=time.monotonic(): acked(i, sent, f))
+        future.add_done_callback(partial(acked, i, time.monotonic()))
         if time.monotonic() >= next_report:
             next_report += 60
             rss.append((time.monotonic() - started, rss_mib()))
@@ -232,6 +234,8 @@ async def _soak(args: argparse.Namespace, stack: Any) -> dict[str, Any]:
 
 
 def main() -> None:
+    # The 1 % of records dead-lettered on purpose would fill the screen: warnings of the consumer off.
+    logging.basicConfig(level=logging.ERROR, format="%(name)s: %(message)s")
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=float, default=20.0)
     parser.add_argument("--rate", type=float, default=500.0, help="records per second")

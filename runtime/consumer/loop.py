@@ -241,8 +241,8 @@ class HandlerLoop:
             self.down_since = None
 
     def unreachable_since(self) -> float | None:
-        """Since when no broker has answered (a lost connection not cleared yet, or a round on the
-        consumer thread that has not returned: a commit waits for its coordinator), or None."""
+        """Since when Kafka has not answered: a lost connection not cleared yet, or a round on the consumer
+        thread that has not returned (a commit waits for the group's coordinator); or None."""
         since = [t for t in (self.down_since, self.cycle_since) if t is not None]
         return min(since) if since else None
 
@@ -253,7 +253,11 @@ class HandlerLoop:
             self._down_reported = True
             servers = self.runner.config.get("bootstrap.servers", "?")
             log.error(
-                "%s: no broker of %s answered for %.0fs (not ready until one does)", self.group, servers, now - since
+                "%s: waiting for Kafka (%s) for %.0fs: no broker, or not the group's coordinator, answers "
+                "(not ready until it does)",
+                self.group,
+                servers,
+                now - since,
             )
         elif since is None and self._down_reported:
             self._down_reported = False

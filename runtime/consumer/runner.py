@@ -518,7 +518,7 @@ class ConsumerRunner:
         for hl in self._loops:
             since = hl.unreachable_since()
             if since is not None and now - since >= limit:
-                waiting.append(f"no broker answered for {now - since:.0f}s (group {hl.group})")
+                waiting.append(f"waiting for Kafka for {now - since:.0f}s (group {hl.group})")
         if waiting:
             return HealthStatus(component, live=True, ready=False, reason="; ".join(waiting))
         unassigned = sorted(hl.group for hl in self._loops if not hl.partitions)
