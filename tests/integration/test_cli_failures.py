@@ -221,7 +221,7 @@ def test_dev_status_names_a_server_that_does_not_answer(tmp_path: Path) -> None:
         address = f"127.0.0.1:{closed_port()}"
         kafka = KafkaProcess("kafka", process.pid, address, tmp_path / "kafka.log", marker, "4.x", "java")
         (tmp_path / "dev").mkdir()
-        DevStack(run_dir=tmp_path / "dev", kafka=kafka, detached=True).save()
+        DevStack(run_dir=tmp_path / "dev", brokers=[kafka], detached=True).save()
         run = run_cli("dev", "status", "--timeout", str(TIMEOUT), env=_env(SCHEMABUS_CACHE_DIR=str(tmp_path)))
     finally:
         process.kill()
