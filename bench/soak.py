@@ -27,12 +27,10 @@ import asyncio
 import dataclasses
 import datetime as dt
 import logging
-import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections import Counter
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -43,11 +41,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated"))
 
 import platform_events as pe
-from schemabus.runtime import Event
+from schemabus.runtime import Event, RecordCodec, SchemaIds
 from schemabus.runtime.config import ConsumerSettings, ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
 from schemabus.runtime.devstack import start_stack
-from schemabus.runtime.dlq import HEADER_ORIGINAL_OFFSET
 from schemabus.runtime.errors import PublishError
 from schemabus.runtime.kafka import KafkaBus
 from schemabus.runtime.testing import InMemoryRegistry
@@ -81,37 +78,75 @@ def agent(i: int) -> pe.AgentCreated:
     )
 
 
+class Flags:
+    """One byte per record id (a count up to 255): the bench's own bookkeeping stays small and flat,
+    so that the RSS it reports is the runtime's."""
+
+    def __init__(self) -> None:
+        self.bytes = bytearray()
+
+    def add(self, i: int) -> None:
+        if i >= len(self.bytes):
+            self.bytes.extend(bytes(max(i + 1 - len(self.bytes), 65536)))
+        self.bytes[i] = min(self.bytes[i] + 1, 255)
+
+    def ids(self) -> set[int]:
+        return {i for i, n in enumerate(self.bytes) if n}
+
+    def total(self) -> int:
+        return sum(self.bytes)
+
+
+class Latencies:
+    """Publish latencies in 1 ms bins up to 60 s (fixed memory), and the current minute's as a list."""
+
+    def __init__(self) -> None:
+        self.bins = [0] * 60_001
+        self.minute: list[float] = []
+        self.max = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.bins[min(int(seconds * 1000), 60_000)] += 1
+        self.minute.append(seconds)
+        self.max = max(self.max, seconds)
+
+    def quantile_ms(self, q: float) -> float:
+        total, seen = sum(self.bins), 0
+        for ms, n in enumerate(self.bins):
+            seen += n
+            if total and seen >= q * total:
+                return float(ms)
+        return float("nan")
+
+
 @dataclasses.dataclass
 class Tally:
-    acked: set[int] = dataclasses.field(default_factory=set)
+    acked: Flags = dataclasses.field(default_factory=Flags)
     failed: int = 0
-    handled: Counter[int] = dataclasses.field(default_factory=Counter)
-    latencies: list[float] = dataclasses.field(default_factory=list)  # of the current minute
-    all_latencies: list[float] = dataclasses.field(default_factory=list)
+    handled: Flags = dataclasses.field(default_factory=Flags)
+    latencies: Latencies = dataclasses.field(default_factory=Latencies)
     kills: int = 0
 
 
-def dead_lettered_offsets(bootstrap: str, topic: str) -> list[tuple[int, int]]:
-    """(partition, offset) of every record of ``topic`` found in ``dlq.{topic}``."""
+def dead_lettered_ids(bootstrap: str, topic: Any, codec: RecordCodec) -> set[int]:
+    """The ids of the records in ``dlq.{topic}`` (their values are the original bytes)."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"soak-{uuid.uuid4().hex}"})
-    dlq = f"dlq.{topic}"
+    dlq = f"dlq.{topic.name}"
     metadata = consumer.list_topics(dlq, timeout=30).topics.get(dlq)
     if metadata is None or metadata.error is not None:
         consumer.close()
-        return []
+        return set()
     parts = [TopicPartition(dlq, p, OFFSET_BEGINNING) for p in metadata.partitions]
     ends = {p.partition: consumer.get_watermark_offsets(p, timeout=30)[1] for p in parts}
     consumer.assign(parts)
-    out: list[tuple[int, int]] = []
+    out: set[int] = set()
     seen: dict[int, int] = {}
     while any(seen.get(p, 0) < end for p, end in ends.items()):
         message = consumer.poll(5)
         if message is None or message.error() is not None:
             continue
         seen[message.partition()] = message.offset() + 1  # type: ignore[operator]
-        headers = dict(message.headers() or [])
-        original = int(headers[HEADER_ORIGINAL_OFFSET])
-        out.append((int(headers.get("schemabus.dlq.original.partition", b"-1")), original))
+        out.add(codec.decode_value(topic, message.value()).agent_id.int)
     consumer.close()
     return out
 
@@ -136,14 +171,13 @@ async def _soak(args: argparse.Namespace, stack: Any) -> dict[str, Any]:
     topic = dataclasses.replace(pe.AGENT_LIFECYCLE_CREATED, name=name, partitions=PARTITIONS)
     registry = InMemoryRegistry()
     tally = Tally()
-    ids_at: dict[tuple[int, int], int] = {}  # (partition, offset) -> id, for the dead letters
 
     @topic.handler(group="soak")
     async def handle(event: Event[str, pe.AgentCreated]) -> None:
         i = event.value.agent_id.int
         if i % REFUSE_EVERY == 0:
             raise ValueError(f"record {i} refused on purpose")
-        tally.handled[i] += 1
+        tally.handled.add(i)
 
     runner = ConsumerRunner(bootstrap, registry, [handle], settings=ConsumerSettings(instance_id="soak-0"))
     consuming = asyncio.create_task(runner.run())
@@ -167,12 +201,8 @@ async def _soak(args: argparse.Namespace, stack: Any) -> dict[str, Any]:
         if future.exception() is not None:
             tally.failed += 1
             return
-        result = future.result()
-        ids_at[(result.partition, result.offset)] = i
         tally.acked.add(i)
-        latency = time.monotonic() - sent
-        tally.latencies.append(latency)
-        tally.all_latencies.append(latency)
+        tally.latencies.add(time.monotonic() - sent)
 
     rss: list[tuple[float, float]] = []
     kill_task = asyncio.create_task(killer())
@@ -195,40 +225,42 @@ async def _soak(args: argparse.Namespace, stack: Any) -> dict[str, Any]:
         if time.monotonic() >= next_report:
             next_report += 60
             rss.append((time.monotonic() - started, rss_mib()))
-            handled = len(tally.handled)
             print(
-                f"  [{time.monotonic() - started:6.0f}s] acked {len(tally.acked)}, handled {handled}, "
+                f"  [{time.monotonic() - started:6.0f}s] acked {tally.acked.total()}, handled {tally.handled.total()}, "
                 f"failed {tally.failed}, rss {rss[-1][1]:.0f} MiB, "
-                f"p99 {percentile(tally.latencies, 0.99) * 1000:.1f} ms",
+                f"p99 {percentile(tally.latencies.minute, 0.99) * 1000:.1f} ms",
                 flush=True,
             )
-            tally.latencies = []
+            tally.latencies.minute = []
     kill_task.cancel()
     await bus.flush()
     await bus.close()
     published = i
     # Wait for the consumer to handle (or dead-letter) everything acknowledged.
-    refused = {x for x in tally.acked if x % REFUSE_EVERY == 0}
+    acked = tally.acked.ids()
+    refused = {x for x in acked if x % REFUSE_EVERY == 0}
     wait_until = time.monotonic() + 180
-    while time.monotonic() < wait_until and not (tally.acked - refused) <= set(tally.handled):
+    while time.monotonic() < wait_until and not (acked - refused) <= tally.handled.ids():
         await asyncio.sleep(1)
     runner.stop()
     await asyncio.wait_for(consuming, 120)
-    dead = {ids_at[p] for p in dead_lettered_offsets(bootstrap, name) if p in ids_at}
-    lost = tally.acked - set(tally.handled) - dead
+    dead = dead_lettered_ids(bootstrap, topic, RecordCodec(SchemaIds(registry, "register")))
+    handled = tally.handled.ids()
+    lost = acked - handled - dead
     return {
         "minutes": args.minutes,
         "published": published,
-        "acked": len(tally.acked),
+        "acked": len(acked),
         "failed": tally.failed,
-        "handled": len(tally.handled),
+        "handled": len(handled),
         "dead_lettered": len(dead),
         "lost": len(lost),
-        "duplicates": sum(tally.handled.values()) - len(tally.handled),
+        "duplicates": tally.handled.total() - len(handled),
         "kills": tally.kills,
-        "p50_ms": statistics.median(tally.all_latencies) * 1000 if tally.all_latencies else float("nan"),
-        "p99_ms": percentile(tally.all_latencies, 0.99) * 1000,
-        "max_ms": max(tally.all_latencies, default=float("nan")) * 1000,
+        "p50_ms": tally.latencies.quantile_ms(0.5),
+        "p99_ms": tally.latencies.quantile_ms(0.99),
+        "p999_ms": tally.latencies.quantile_ms(0.999),
+        "max_ms": tally.latencies.max * 1000,
         "rss_mib": rss,
     }
 
