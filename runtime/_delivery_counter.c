@@ -99,15 +99,7 @@ static int counter_observe(DeliveryCounter *self, PyObject *message) {
     double v = PyFloat_AsDouble(latency);
     Py_DECREF(latency);
     if (v == -1.0 && PyErr_Occurred()) return -1;
-    Py_ssize_t lo = 0, hi = self->nbounds;
-    while (lo < hi) { /* bisect_left: the first bound >= v */
-        Py_ssize_t mid = (lo + hi) / 2;
-        if (self->bounds[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    self->bins[lo]++;
+    self->bins[bin_of(self->bounds, self->nbounds, v)]++;
     self->latency_sum += v;
     return 0;
 }

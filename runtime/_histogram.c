@@ -74,15 +74,7 @@ static int bins_ready(Bins *self) {
 }
 
 static void bins_observe(Bins *self, double v) {
-    Py_ssize_t lo = 0, hi = self->n;
-    while (lo < hi) { /* bisect_left: the first bound >= v */
-        Py_ssize_t mid = (lo + hi) / 2;
-        if (self->bounds[mid] < v)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    self->bins[lo]++;
+    self->bins[bin_of(self->bounds, self->n, v)]++;
     self->sum += v;
 }
 

@@ -9,4 +9,18 @@ int add_delivery_counter(PyObject *module);
 /* Adds the Bins type (runtime/_histogram.c, the metrics' histograms) to the module; -1 with an exception set on failure. */
 int add_bins(PyObject *module);
 
+/* The histogram bin of ``v`` among ``n`` ascending upper bounds (bisect_left: the first bound >= v; n when
+   above them all): shared by the delivery counter's latencies and the metrics' Bins. */
+static inline Py_ssize_t bin_of(const double *bounds, Py_ssize_t n, double v) {
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = (lo + hi) / 2;
+        if (bounds[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 #endif
