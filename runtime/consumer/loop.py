@@ -110,6 +110,7 @@ class HandlerLoop:
         self.cycle_since: float | None = None  # when the consumer thread's current round began
         self._down_reported = False
         self._next_probe = 0.0
+        self._watch: asyncio.TimerHandle | None = None  # the once-a-second _watch_tick
         self._secrets = secret_values(runner.config)
         # With metrics: where the handler's durations go (None: the handler is not timed).
         self.registration: LoopRegistration | None = None
@@ -306,6 +307,7 @@ class HandlerLoop:
     async def run(self) -> None:
         runner = self.runner
         stop = self.stop
+        self._watch = self.loop.call_later(1.0, self._watch_tick)
         try:
             self.consumer = await self._call(self._create)
             next_commit = 0.0
@@ -333,20 +335,24 @@ class HandlerLoop:
                     next_commit = now + runner.commit_interval
                 want = 0 if self.paused else max_in_flight - self.in_flight
                 self.cycle_since = time.monotonic()
-                cycle = self.loop.run_in_executor(self.executor, self._cycle, commits, pause, want)
-                if not (await asyncio.wait((cycle,), timeout=runner.settings.cluster_down_timeout))[0]:
-                    self._report_cluster(time.monotonic())  # stuck waiting for the cluster
-                committed, messages = await cycle
+                committed, messages = await self._call(self._cycle, commits, pause, want)
                 self.cycle_since = None
-                if self.down_since is not None or self._down_reported:
+                if self._down_reported:  # say at once that it answers again (the tick says when it stops)
                     self._report_cluster(time.monotonic())
                 self._committed(committed)
                 if messages:
                     self._dispatch(messages)
         finally:
+            if self._watch is not None:
+                self._watch.cancel()
             await self._shutdown()
         if self.failure is not None:
             raise self.failure
+
+    def _watch_tick(self) -> None:
+        """Once a second on the event loop, off the poll loop's path: report the cluster's state."""
+        self._report_cluster(time.monotonic())
+        self._watch = self.loop.call_later(1.0, self._watch_tick)
 
     def _dispatch(self, messages: list[Message]) -> None:
         partitions = self.partitions
