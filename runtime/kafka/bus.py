@@ -48,6 +48,7 @@ from ..transactions import Transaction
 from .delivery import INLINE_POLL_EVERY, Delivery, Record
 from .errors import error_text
 from .health import DRAIN_OLD_PRODUCER_S, Health
+from .replicas import ReplicaCheck
 from .topics import check_topics, ensure_topics
 from .transactions import Transactions
 
@@ -110,7 +111,12 @@ class KafkaBus:
         self._health = health = Health(self.kafka, self.settings, self._secrets, self._new_producer)
         self._transactions = transactions = Transactions(self, health, self.settings, self._secrets)
         self._delivery = delivery = Delivery(
-            health, transactions, self.settings, self._secrets, None if metrics is None else metrics.publishing
+            health,
+            transactions,
+            self.settings,
+            self._secrets,
+            ReplicaCheck(self._admin_config),
+            None if metrics is None else metrics.publishing,
         )
         health.connect(delivery, transactions)
         # Read once per record: bound here (plain functions, no call layer), as the encoders are.

@@ -29,6 +29,7 @@ from .errors import PURGED_CODES, kafka_error, publish_error
 if TYPE_CHECKING:
     from ..metrics.publishing import PublishMetrics, TopicPublishes
     from .health import Health
+    from .replicas import ReplicaCheck
     from .transactions import Transactions
 
 __all__ = ["INLINE_POLL_EVERY", "Batch", "Delivery", "Record", "Send"]
@@ -85,7 +86,7 @@ class Batch:
 
     def _failed(self, error: KafkaError, message: Any) -> None:
         try:
-            reason = self._delivery.delivery_error(error, self._topic)
+            reason = self._delivery.delivery_error(error, self._topic, partition=message.partition())
         except Exception as e:  # never lose a failure: it would be counted as a success
             reason = PublishError(self._topic, f"{error.name()}: {e}", code=error.name())
         self.failed.append((message.key(), message.value(), reason))
@@ -144,9 +145,11 @@ class Delivery:
         transactions: Transactions,
         settings: ProducerSettings,
         secrets: list[str],
+        replicas: ReplicaCheck,
         metrics: PublishMetrics | None = None,
     ) -> None:
         self._health = health
+        self._replicas = replicas
         self._transactions = transactions
         self._settings = settings
         self._secrets = secrets
@@ -273,20 +276,20 @@ class Delivery:
                 return refused
         return self.delivery_error(error, topic, possibly_persisted=False)
 
-    def delivery_error(self, error: KafkaError, topic: str, *, possibly_persisted: bool | None = None) -> PublishError:
-        """What the future of a record whose delivery report is ``error`` fails with."""
+    def delivery_error(
+        self,
+        error: KafkaError,
+        topic: str,
+        *,
+        possibly_persisted: bool | None = None,
+        partition: int | None = None,
+    ) -> PublishError:
+        """What the future of a record (of ``partition``, if known) whose delivery report is ``error``
+        fails with. A timeout is explained when the cluster can say why: too few in-sync replicas, say."""
         code = error.code()
         text = redact(error.str(), self._secrets)
         if code == KafkaError._MSG_TIMED_OUT:
-            last_transport = self._health.last_transport
-            detail = f"; last broker error: {last_transport}" if last_transport else ""
-            return PublishError(
-                topic,
-                f"not acknowledged within the delivery timeout ({self._settings.delivery_timeout_ms} ms){detail}",
-                retriable=True,
-                possibly_persisted=True if possibly_persisted is None else possibly_persisted,
-                code=error.name(),
-            )
+            return self._timed_out(error, topic, possibly_persisted, partition)
         if code in PURGED_CODES:
             reason = self._health.purge_reason or PublishError(topic, "purged before delivery", retriable=True)
             if self._transactional and not isinstance(reason, TransactionAbortedError):
@@ -296,6 +299,28 @@ class Delivery:
             in_flight = code == KafkaError._PURGE_INFLIGHT and not isinstance(reason, TransactionAbortedError)
             return reason.for_topic(topic, possibly_persisted=in_flight)
         return publish_error(error, topic, text, possibly_persisted=possibly_persisted)
+
+    def _timed_out(
+        self, error: KafkaError, topic: str, possibly_persisted: bool | None, partition: int | None
+    ) -> PublishError:
+        health = self._health
+        waited = f"not acknowledged within the delivery timeout ({self._settings.delivery_timeout_ms} ms)"
+        shortage = None
+        if health.down_since is None:  # the brokers answer: ask them what holds the partition back
+            shortage = self._replicas.shortage(topic, None if partition is None or partition < 0 else partition)
+        if shortage is not None:
+            reason, name = f"{waited}: {shortage.text}", shortage.code
+        else:
+            last_transport = health.last_transport
+            reason = waited + (f"; last broker error: {last_transport}" if last_transport else "")
+            name = error.name()
+        return PublishError(
+            topic,
+            reason,
+            retriable=True,
+            possibly_persisted=True if possibly_persisted is None else possibly_persisted,
+            code=name,
+        )
 
     # --- delivery reports -------------------------------------------------------------------
 
@@ -405,4 +430,4 @@ class Delivery:
                 _new_result((message.topic(), message.partition(), message.offset(), message.timestamp()[1]))
             )
         else:
-            future.set_exception(self.delivery_error(error, message.topic() or ""))
+            future.set_exception(self.delivery_error(error, message.topic() or "", partition=message.partition()))

@@ -8,11 +8,13 @@ too, so stopping two would lose the controller quorum as well, and then no ISR c
 leader keeps waiting for the dead followers: requests time out) and no leader can move, which tests
 something else than too few in-sync replicas.
 
-- librdkafka retries NOT_ENOUGH_REPLICAS (the record was not written) until the delivery timeout, so
-  a bus with its default settings fails the record with ``_MSG_TIMED_OUT`` (retriable, possibly
-  persisted) after ``delivery_timeout_ms``;
-- with retries bounded (``KafkaConfig(extra={"retries": 3})``) the broker's error reaches the caller:
-  ``PublishError(code="NOT_ENOUGH_REPLICAS")``, retriable, not persisted, within the delivery timeout.
+- librdkafka retries NOT_ENOUGH_REPLICAS (the record was not written) until the delivery timeout, and
+  then reports ``_MSG_TIMED_OUT``; a bus with its default settings asks the cluster why, and fails the
+  record with ``PublishError(code="NOT_ENOUGH_REPLICAS")`` (retriable; possibly persisted, as any
+  timeout) naming the partition, its in-sync replicas and ``min.insync.replicas``, at the delivery
+  timeout: ``publish`` and every record of a ``publish_many``;
+- with retries bounded (``KafkaConfig(extra={"retries": 3})``) the broker's error reaches the caller
+  sooner: ``PublishError(code="NOT_ENOUGH_REPLICAS")``, retriable, not persisted.
 
 Once the broker is back in every ISR, both buses publish again (no new bus). Every acknowledged
 record is read back, and no record refused with NOT_ENOUGH_REPLICAS is in the log.
@@ -126,7 +128,24 @@ def test_too_few_in_sync_replicas_fail_publishing_with_a_typed_error_until_a_bro
             await default.publish(topic, agent_created(4000), key="4000")
         times["default"] = time.monotonic() - started
         error = timed_out.value
-        assert (error.code, error.retriable, error.possibly_persisted) == ("_MSG_TIMED_OUT", True, True), repr(error)
+        assert (type(error), error.code, error.retriable, error.possibly_persisted) == (
+            PublishError,
+            "NOT_ENOUGH_REPLICAS",
+            True,
+            True,
+        ), repr(error)
+        assert f"not acknowledged within the delivery timeout ({DELIVERY_TIMEOUT_MS} ms): partition " in str(error)
+        assert "has 2 in-sync replicas of 3, fewer than the topic's min.insync.replicas=3" in str(error), str(error)
+        refused.add(4000)  # never written: the leader refused every attempt
+
+        ids = list(range(4100, 4100 + BATCH))
+        started = time.monotonic()
+        with pytest.raises(PublishBatchError) as batch:
+            await default.publish_many(topic, [agent_created(n) for n in ids], keys=map(str, ids))
+        times["default batch"] = time.monotonic() - started
+        assert len(batch.value.failed) == BATCH, repr(batch.value)
+        assert {e.code for e in batch.value.failed.values()} == {"NOT_ENOUGH_REPLICAS"}, repr(batch.value)
+        refused.update(ids)
 
         await asyncio.to_thread(cluster.start, victim)
         started = time.monotonic()
@@ -150,7 +169,8 @@ def test_too_few_in_sync_replicas_fail_publishing_with_a_typed_error_until_a_bro
         written_refused = sorted(refused & seen.keys())
         summary = (
             f"node {victim} stopped: NOT_ENOUGH_REPLICAS after {times['single']:.1f} s (one record) and "
-            f"{times['batch']:.1f} s ({BATCH} records), default retries timed out after {times['default']:.1f} s "
+            f"{times['batch']:.1f} s ({BATCH} records); with default retries after {times['default']:.1f} s (one record) "
+            f"and {times['default batch']:.1f} s ({BATCH} records) "
             f"(delivery timeout {DELIVERY_TIMEOUT_MS / 1000:.0f} s); publishing resumed {times['resumed']:.1f} s after "
             f"the restart; acked {len(acked)}, refused {len(refused)}, read {sum(seen.values())}, lost {lost}, "
             f"refused yet written {len(written_refused)}"
@@ -158,7 +178,8 @@ def test_too_few_in_sync_replicas_fail_publishing_with_a_typed_error_until_a_bro
         print(summary)
         record_property("lost", lost)
         assert times["single"] < DELIVERY_TIMEOUT_MS / 1000 and times["batch"] < DELIVERY_TIMEOUT_MS / 1000, summary
-        assert times["default"] < DELIVERY_TIMEOUT_MS / 1000 + 5, summary
+        for what in ("default", "default batch"):  # the delivery timeout, and the question to the cluster
+            assert DELIVERY_TIMEOUT_MS / 1000 <= times[what] < DELIVERY_TIMEOUT_MS / 1000 + 3, summary
         assert lost == 0 and not written_refused, summary
         assert len(acked) >= 4 * BATCH, summary
     finally:
