@@ -51,6 +51,7 @@ from schemabus.runtime.consumer import (
     PartitionLag,
     consumer_lag,
 )
+from schemabus.runtime.devstack import restart_registry
 from schemabus.runtime.dlq import (
     HEADER_ATTEMPTS,
     HEADER_PREFIX,
@@ -1301,6 +1302,64 @@ def test_a_registry_that_stops_answering_delays_decoding_until_it_answers_again(
     assert (metrics.handled, metrics.poison, metrics.dead_lettered) == (2, 0, 0)
     assert "is unavailable" in caplog.text  # the retry says why: the registry, not the record
     assert _all_committed(kafka_bootstrap, group, name)
+
+
+def test_a_registry_killed_mid_stream_holds_only_the_partitions_that_need_it_until_it_is_back(
+    kafka_bootstrap: str, fault_servers: FaultServers, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The registry is SIGKILLed (a crash: connections refused, where a frozen one times out) while the
+    runner reads two partitions. Records of a schema id the runner knows keep flowing on partition 1;
+    partition 0, whose next record needs a writer schema not yet fetched, waits (not ready, still live)
+    and nothing behind it is handled first. The registry is started again on its data (same port, same
+    schema ids): partition 0's records are handled in order, nothing dead-lettered, all committed."""
+    caplog.set_level(logging.WARNING, logger="schemabus.consumer")
+    name = _name("registrykilled")
+    _create_topics(kafka_bootstrap, 2, name)
+    topic = agent_topic(name, 2)
+    old, current = _old_and_new_records(fault_servers, topic)
+    handled: list[tuple[int, str]] = []
+
+    @topic.handler()
+    async def read(event: Event[str, pe.AgentCreated]) -> None:
+        handled.append((event.partition, event.value.creator_id))
+
+    retry = RetryPolicy(max_retries=1000, initial_backoff=0.2, multiplier=1, jitter=0)
+    runner = _runner(kafka_bootstrap, _impatient_reader(fault_servers.registry_url), [read], retry=retry)
+    group = f"{runner.service}.{name}.read"
+    server = fault_servers.registry
+    killed_pid = server.pid
+
+    def on(partition: int) -> list[str]:
+        return [creator for p, creator in handled if p == partition]
+
+    async def scenario() -> None:
+        await async_wait_for(lambda: len(runner.assignment().get(group, ())) == 2, "both partitions assigned")
+        await asyncio.to_thread(_produce, kafka_bootstrap, name, [(1, None, current, [])])
+        await async_wait_for(lambda: on(1) == ["user-8"], "the current schema's id known to the runner")
+        server.kill()  # SIGKILL
+        try:
+            await asyncio.to_thread(_produce, kafka_bootstrap, name, [(0, None, v, []) for v in (old, current)])
+            await async_wait_for(
+                lambda: "waits for the schema registry" in runner.health().reason, "partition 0 waiting"
+            )
+            await asyncio.to_thread(_produce, kafka_bootstrap, name, [(1, None, current, [])] * 3)
+            await async_wait_for(lambda: len(on(1)) == 4, "partition 1 flowing while the registry is down")
+            await asyncio.sleep(1.0)  # decode retries of partition 0 meanwhile, all refused
+            assert on(0) == []  # the partition waits: the record behind the old one is not handled first
+            health = runner.health()
+            assert not health.ready and health.live, health
+        finally:
+            await asyncio.to_thread(restart_registry, server)
+        assert server.pid != killed_pid
+        await async_wait_for(lambda: on(0) == ["old-writer", "user-8"], "partition 0 handled once the registry is back")
+        await async_wait_for(lambda: runner.health().ready, "ready again")
+
+    asyncio.run(run_until(runner, scenario))
+    assert on(0) == ["old-writer", "user-8"] and on(1) == ["user-8"] * 4
+    assert sum("cannot decode" in r.getMessage() for r in caplog.records) == 1  # once per outage
+    metrics = runner.metrics
+    assert (metrics.handled, metrics.poison, metrics.dead_lettered) == (6, 0, 0)
+    wait_for(lambda: _all_committed(kafka_bootstrap, group, name), "everything committed")
 
 
 def test_a_registry_down_for_longer_than_the_retries_stops_the_runner_without_dead_lettering(
