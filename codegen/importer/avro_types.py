@@ -169,8 +169,10 @@ class AvroTypes:
         for arg in args:
             mapped = self.type_of(arg, constraints, where, notes)
             branches.extend(mapped if isinstance(mapped, list) else [mapped])
-        if "null" in branches:  # Optional[T]: null first, so that the default can be null
-            branches = ["null", *(b for b in branches if b != "null")]
+        # Null first (Optional[T]: so that the default can be null); then boolean before the integers
+        # before the floating point types: a writer takes the first branch that holds a value, and a
+        # double holds a Python int only approximately (2**53 + 1), an int holds a bool as 1.
+        branches.sort(key=lambda b: _UNION_RANK.get(branch_key(b), len(_UNION_RANK)))
         seen: dict[str, Any] = {}
         for b in branches:
             key = branch_key(b)
@@ -245,6 +247,7 @@ class AvroTypes:
 
 
 _FIELD_KEYS = ["name", "aliases", "doc", "type", "default"]
+_UNION_RANK = {"null": 0, "boolean": 1, "int": 2, "long": 2, "float": 3, "double": 3}
 
 
 def own_doc(cls: type) -> str:

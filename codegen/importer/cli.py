@@ -70,6 +70,10 @@ def pydantic_command(
             raise SchemaError(Source(str(catalog)), f"--out {out} is not inside the catalog's directory") from None
         prefix = "" if prefix == "." else prefix + "/"
     result = plan(resolved, topics, "json" if fmt == "json" else "avro", namespace, prefix)
+    new_catalog = None
+    if catalog is not None:  # checked before anything is written
+        text = catalog.read_text(encoding="utf-8")
+        new_catalog = add_entries(text, result.entries, topics, Source(str(catalog)))
     for warning in result.warnings:
         click.echo(f"note: {warning}", err=True)
     for rel, text in result.files.items():
@@ -77,9 +81,8 @@ def pydantic_command(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         click.echo(f"wrote {path}", err=True)
-    if catalog is None:
+    if catalog is None or new_catalog is None:
         click.echo("".join(("\n" if i else "") + entry for i, entry in enumerate(result.entries)), nl=False)
         return
-    text = catalog.read_text(encoding="utf-8")
-    catalog.write_text(add_entries(text, result.entries, topics, Source(str(catalog))), encoding="utf-8")
+    catalog.write_text(new_catalog, encoding="utf-8")
     click.echo(f"added {len(result.entries)} topic(s) to {catalog}", err=True)
