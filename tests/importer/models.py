@@ -57,6 +57,8 @@ class GeoPoint(BaseModel):
 
 
 class Priority(enum.IntEnum):
+    """How urgent (Avro writes the number; the names go into the field's doc)."""
+
     LOW = 1
     NORMAL = 5
     HIGH = 10

@@ -24,41 +24,42 @@ _ZONES = st.sampled_from([dt.UTC, dt.timezone(dt.timedelta(hours=2)), dt.timezon
 MAX_DEPTH = 3  # recursive models (Subtask.children): lists are empty below this depth
 
 
-def model_input(model: type[BaseModel], depth: int = 0) -> st.SearchStrategy[dict[str, Any]]:
-    """A dict the model validates, keyed as its input is (by alias where a field has one)."""
+def model_input(model: type[BaseModel], depth: int = 0, *, utf8: bool = False) -> st.SearchStrategy[dict[str, Any]]:
+    """A dict the model validates, keyed as its input is (by alias where a field has one). With
+    ``utf8``, bytes are UTF-8 text: pydantic's JSON writes bytes as UTF-8 and fails on others."""
     fields = {}
     for name, info in model.model_fields.items():
         key = info.alias or name
-        fields[key] = value(info.annotation, collect(info.metadata), depth)
+        fields[key] = value(info.annotation, collect(info.metadata), depth, utf8)
     return st.fixed_dictionaries(fields)
 
 
-def value(annotation: Any, constraints: dict[str, Any], depth: int) -> st.SearchStrategy[Any]:
+def value(annotation: Any, constraints: dict[str, Any], depth: int, utf8: bool) -> st.SearchStrategy[Any]:
     annotation, constraints = unwrap(annotation, constraints)
     origin = get_origin(annotation)
     if annotation is type(None):
         return st.none()
     if origin in (typing.Union, types.UnionType):
-        return st.one_of([value(arg, constraints, depth) for arg in get_args(annotation)])
+        return st.one_of([value(arg, constraints, depth, utf8) for arg in get_args(annotation)])
     if origin is Literal:
         return st.sampled_from(get_args(annotation))
     if origin in (list, tuple):
         if depth >= MAX_DEPTH:
             return st.just(origin())
-        lists = st.lists(value(get_args(annotation)[0], {}, depth + 1), max_size=3)
+        lists = st.lists(value(get_args(annotation)[0], {}, depth + 1, utf8), max_size=3)
         return lists.map(tuple) if origin is tuple else lists
     if origin is dict:
         if depth >= MAX_DEPTH:
             return st.just({})
-        return st.dictionaries(_TEXT, value(get_args(annotation)[1], {}, depth + 1), max_size=3)
+        return st.dictionaries(_TEXT, value(get_args(annotation)[1], {}, depth + 1, utf8), max_size=3)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return model_input(annotation, depth + 1)
+        return model_input(annotation, depth + 1, utf8=utf8)
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return st.sampled_from(list(annotation))
-    return scalar(annotation, constraints)
+    return scalar(annotation, constraints, utf8)
 
 
-def scalar(annotation: Any, c: dict[str, Any]) -> st.SearchStrategy[Any]:
+def scalar(annotation: Any, c: dict[str, Any], utf8: bool) -> st.SearchStrategy[Any]:
     if annotation is bool:
         return st.booleans()
     if annotation is int:
@@ -72,7 +73,7 @@ def scalar(annotation: Any, c: dict[str, Any]) -> st.SearchStrategy[Any]:
             return st.from_regex(c["pattern"], fullmatch=True)
         return st.text(min_size=c.get("min_length", 0), max_size=c.get("max_length", 12))
     if annotation is bytes:
-        return st.binary(max_size=12)
+        return st.text(max_size=12).map(str.encode) if utf8 else st.binary(max_size=12)
     if annotation is Decimal:
         precision, scale = c["max_digits"], c["decimal_places"]
         bound = Decimal(10) ** (precision - scale) - Decimal(1).scaleb(-scale)

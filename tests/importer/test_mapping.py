@@ -1,0 +1,245 @@
+"""How the importer maps each type family (README, "Importing Pydantic models"), read from the
+schema :func:`plan` computes, and the one-line errors of what Avro cannot hold."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import uuid
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pytest
+from click.testing import CliRunner
+from pydantic import AwareDatetime, BaseModel, Field, NaiveDatetime
+
+from schemabus.codegen.cli import main
+from schemabus.codegen.importer.plan import plan
+
+
+class Colour(enum.StrEnum):
+    """A colour."""
+
+    red = "red"
+    blue = "blue"
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class Part(BaseModel):
+    """A part."""
+
+    colour: Colour = Field(Colour.blue, description="Its colour.")
+
+
+class Everything(BaseModel):
+    """One of each type family.
+
+    A second paragraph.
+    """
+
+    price: Decimal = Field(max_digits=9, decimal_places=3, description="Price.")
+    at: AwareDatetime = Field(description="Instant.")
+    wall: NaiveDatetime = Field(description="Wall clock.")
+    day: dt.date = Field(description="Day.")
+    clock: dt.time = Field(description="Clock.")
+    ident: uuid.UUID = Field(default_factory=uuid.uuid4, description="Id.")
+    small: Annotated[int, Field(ge=0, le=100)] = Field(description="Small.")
+    big: int = Field(description="Big.")
+    ratio: float = Field(description="Ratio.")
+    blob: bytes = Field(b"\x01", description="Blob.")
+    flag: bool = Field(True, description="Flag.")
+    level: Level = Field(Level.HIGH, description="Level.")
+    kind: Literal["a", "b"] = Field("a", description="Kind.")
+    note: str | None = Field(None, description="Note.")
+    first: Part = Field(description="First part.")
+    second: Part | None = Field(None, description="Second part.")
+    parts: list[Part] = Field(default_factory=list, description="More parts.")
+    by_name: dict[str, Colour] = Field(default_factory=dict, description="Colours by name.")
+    camel_case: str = Field("x", alias="camelCase", description="Aliased.")
+    number: float | int | bool = Field(description="A number.")
+
+
+def _fields(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {f["name"]: f for f in schema["fields"]}
+
+
+def test_each_type_family_maps_to_its_avro_type() -> None:
+    result = plan([Everything], [], "avro", "com.example")
+    schema = json.loads(result.files["everything.avsc"])
+    assert schema["namespace"] == "com.example" and schema["doc"].startswith("One of each type family.")
+    f = _fields(schema)
+    assert f["price"]["type"] == {"type": "bytes", "logicalType": "decimal", "precision": 9, "scale": 3}
+    assert f["at"]["type"]["logicalType"] == "timestamp-micros"
+    assert f["wall"]["type"]["logicalType"] == "local-timestamp-micros"
+    assert f["day"]["type"] == {"type": "int", "logicalType": "date"}
+    assert f["clock"]["type"] == {"type": "long", "logicalType": "time-micros"}
+    assert f["ident"]["type"] == {"type": "string", "logicalType": "uuid"} and "default" not in f["ident"]
+    assert "computes the default (uuid4)" in f["ident"]["doc"]
+    assert f["small"]["type"] == "int" and "ge=0, le=100" in f["small"]["doc"]
+    assert f["big"]["type"] == "long" and f["ratio"]["type"] == "double"
+    assert (f["blob"]["type"], f["blob"]["default"]) == ("bytes", "\x01")
+    assert (f["flag"]["type"], f["flag"]["default"]) == ("boolean", True)
+    assert (f["level"]["type"], f["level"]["default"]) == ("int", 2) and "LOW=1, HIGH=2" in f["level"]["doc"]
+    assert (f["kind"]["type"], f["kind"]["default"]) == ("string", "a") and "One of: 'a', 'b'." in f["kind"]["doc"]
+    assert (f["note"]["type"], f["note"]["default"]) == (["null", "string"], None)
+    # A nested model is defined once, where first met, and named afterwards; so is an enum.
+    part = f["first"]["type"]
+    assert part["type"] == "record" and part["name"] == "Part" and part["doc"] == "A part."
+    assert part["fields"][0]["type"] == {
+        "type": "enum",
+        "name": "Colour",
+        "doc": "A colour.",
+        "symbols": ["red", "blue"],
+        "default": "red",
+    }
+    assert part["fields"][0]["default"] == "blue"
+    assert f["second"]["type"] == ["null", "com.example.Part"]
+    assert f["parts"]["type"] == {"type": "array", "items": "com.example.Part"} and f["parts"]["default"] == []
+    assert f["by_name"]["type"] == {"type": "map", "values": "com.example.Colour"}
+    assert f["camelCase"]["aliases"] == ["camel_case"] and f["camelCase"]["doc"] == "Aliased."
+    # A writer takes the first branch that holds a value: bool before int before float.
+    assert f["number"]["type"] == ["boolean", "long", "double"]
+
+
+def test_a_topic_places_the_file_and_the_namespace_and_gives_a_catalog_entry() -> None:
+    result = plan([Part], ["shop.part.painted"], "avro", "com.example")
+    assert list(result.files) == ["shop/part/painted.avsc"]
+    assert json.loads(result.files["shop/part/painted.avsc"])["namespace"] == "com.example.shop.part"
+    assert result.entries == ['[topics."shop.part.painted"]\nvalue = "shop/part/painted.avsc"\ndoc = "A part."\n']
+
+
+def test_json_output_is_pydantics_schema_cleaned_for_a_registry() -> None:
+    result = plan([Everything], [], "json", None)
+    schema = json.loads(result.files["everything.schema.json"])
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["title"] == "Everything" and "Part" in schema["$defs"]
+    assert schema["additionalProperties"] is True
+    assert "camelCase" in schema["properties"]
+
+
+class Cat(BaseModel):
+    """A cat."""
+
+    kind: Literal["cat"] = Field("cat", description="Tag.")
+
+
+class Dog(BaseModel):
+    """A dog."""
+
+    kind: Literal["dog"] = Field("dog", description="Tag.")
+
+
+class Pet(BaseModel):
+    """A discriminated union."""
+
+    pet: Annotated[Cat | Dog, Field(discriminator="kind")] = Field(description="The pet.")
+
+
+def test_a_discriminated_union_is_a_union_of_records_and_json_loses_openapis_discriminator() -> None:
+    avro = json.loads(plan([Pet], [], "avro", "pets").files["pet.avsc"])
+    assert [branch["name"] for branch in avro["fields"][0]["type"]] == ["Cat", "Dog"]
+    text = plan([Pet], [], "json", None).files["pet.schema.json"]
+    assert "oneOf" in text and "discriminator" not in text
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+class Thing:
+    pass
+
+
+class IntKeys(BaseModel):
+    counts: dict[int, str]
+
+
+class Anything(BaseModel):
+    payload: Any
+
+
+class Arbitrary(BaseModel):
+    model_config = {"arbitrary_types_allowed": True}
+    thing: Thing
+
+
+class BareDecimal(BaseModel):
+    amount: Decimal
+
+
+class Dashed(enum.Enum):
+    IN_PROGRESS = "in-progress"
+
+
+class BadSymbol(BaseModel):
+    state: Dashed
+
+
+class Pair(BaseModel):
+    pair: tuple[int, str]
+
+
+class TwoLists(BaseModel):
+    either: list[int] | list[str]
+
+
+class DashedAlias(BaseModel):
+    agent_id: str = Field(alias="agent-id")
+
+
+class ClockDelta(BaseModel):
+    elapsed: dt.timedelta
+
+
+ERRORS = [
+    ("IntKeys", "field 'counts': dict[int, str]: Avro map keys are strings, not int"),
+    ("Anything", "field 'payload': Any has no Avro type"),
+    ("Arbitrary", "field 'thing': Thing has no Avro type"),
+    ("BareDecimal", "field 'amount': Decimal needs max_digits and decimal_places"),
+    ("BadSymbol", "field 'state': enum Dashed: value 'in-progress' is not an Avro enum symbol"),
+    ("Pair", "field 'pair': tuple[int, str]: a fixed-length tuple has no Avro type"),
+    ("TwoLists", "field 'either': a union may hold one array only"),
+    ("DashedAlias", "field 'agent_id': 'agent-id' is not an Avro name"),
+    ("ClockDelta", "field 'elapsed': timedelta has no Avro type"),
+]
+
+
+@pytest.mark.parametrize(("model", "message"), ERRORS, ids=[m for m, _ in ERRORS])
+def test_a_type_avro_cannot_hold_is_one_error_line_naming_model_and_field(
+    tmp_path: Path, model: str, message: str
+) -> None:
+    run = CliRunner().invoke(main, ["import", "pydantic", f"{__name__}:{model}", "--out", str(tmp_path)])
+    assert run.exit_code == 2, run.output
+    assert "Traceback" not in run.output
+    lines = run.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {__name__}:{model}: {message}"), run.output
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("no.such.module:X", "cannot import no.such.module: ModuleNotFoundError"),
+        (f"{__name__}:Missing", f"{__name__} has no Missing"),
+        (f"{__name__}:Thing", "Thing is not a Pydantic model"),
+        ("nocolon", "name a model as module.path:ClassName"),
+    ],
+)
+def test_a_model_that_cannot_be_found_is_one_error_line(tmp_path: Path, spec: str, message: str) -> None:
+    run = CliRunner().invoke(main, ["import", "pydantic", spec, "--out", str(tmp_path)])
+    assert run.exit_code == 2 and run.output.startswith(f"error: {spec}: {message}"), run.output
+
+
+def test_a_topic_the_catalog_has_is_an_error_and_the_catalog_is_unchanged(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text('[topics."shop.part.painted"]\nvalue = "x.avsc"\n')
+    args = ["import", "pydantic", f"{__name__}:Part", "--out", str(tmp_path), "--topic", "shop.part.painted"]
+    run = CliRunner().invoke(main, [*args, "--catalog", str(catalog)])
+    assert run.exit_code == 2 and "the catalog has this topic already" in run.output, run.output
+    assert catalog.read_text() == '[topics."shop.part.painted"]\nvalue = "x.avsc"\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.toml"]  # and no schema file written
