@@ -76,7 +76,7 @@ class AvroTypes:
         if fullname is not None and (fullname in self.named or model is not self.root):
             return fullname  # defined already, or a top-level model that its own file defines
         if fullname is None:
-            fullname = self._new_name(model, model.__name__)
+            fullname = self.claim(model)
         definition: dict[str, Any] = {"type": "record", "name": model.__name__}
         doc = own_doc(model)
         if doc:
@@ -221,7 +221,7 @@ class AvroTypes:
         fullname = self.fullnames.get(cls)
         if fullname is not None:
             return fullname
-        fullname = self._new_name(cls, cls.__name__)
+        fullname = self.claim(cls)
         # The first symbol is the enum's default: a reader maps a symbol added later to it
         # (lint's ENUM_DEFAULT) instead of failing. Edit the file to choose another.
         definition: dict[str, Any] = {"type": "enum", "name": cls.__name__}
@@ -232,7 +232,10 @@ class AvroTypes:
         self.named[fullname] = definition
         return definition
 
-    def _new_name(self, cls: type, name: str) -> str:
+    def claim(self, cls: type) -> str:
+        """Give ``cls`` (a model or an enum) its Avro full name in the current namespace: its class
+        name, which must be an Avro name and no other class's there."""
+        name = cls.__name__
         if not AVRO_NAME.fullmatch(name):
             raise SchemaError(model_source(cls), f"{name!r} is not an Avro name: name the class (a subclass)")
         fullname = f"{self.namespace}.{name}" if self.namespace else name

@@ -19,9 +19,8 @@ from pydantic import BaseModel
 from ..diagnostics import SchemaError, Source
 from ..load.catalog import TOPIC_NAME
 from ..naming import snake
-from .avro_types import AVRO_NAME, AvroTypes, own_doc
+from .avro_types import AvroTypes, own_doc
 from .json_schema import registry_json_schema
-from .resolve import model_source
 
 Format = Literal["avro", "json"]
 _SUFFIX = {"avro": ".avsc", "json": ".schema.json"}
@@ -78,7 +77,7 @@ def _avro_files(
     mapper = AvroTypes(fullnames={})
     for model, topic in pairs:  # every top-level model is named first: its own file defines it
         mapper.namespace = file_namespace(model, topic, namespace)
-        mapper.fullnames[model] = _claim(mapper, model)
+        mapper.claim(model)
     files: dict[str, dict[str, Any]] = {}
     for model, topic in pairs:
         mapper.namespace = file_namespace(model, topic, namespace)
@@ -88,15 +87,6 @@ def _avro_files(
         files[paths[model]] = {**root, **definition}
     mapper.add_defaults()
     return {path: _dump(schema) for path, schema in files.items()}, mapper.warnings
-
-
-def _claim(mapper: AvroTypes, model: type[BaseModel]) -> str:
-    if not AVRO_NAME.fullmatch(model.__name__):
-        raise SchemaError(model_source(model), f"{model.__name__!r} is not an Avro name: name the class (a subclass)")
-    fullname = f"{mapper.namespace}.{model.__name__}" if mapper.namespace else model.__name__
-    if fullname in mapper.fullnames.values():
-        raise SchemaError(model_source(model), f"{fullname} is the Avro name of two models: rename one")
-    return fullname
 
 
 def _dump(schema: dict[str, Any]) -> str:
