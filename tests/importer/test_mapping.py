@@ -9,11 +9,11 @@ import json
 import uuid
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import pytest
 from click.testing import CliRunner
-from pydantic import AwareDatetime, BaseModel, Field, NaiveDatetime
+from pydantic import AwareDatetime, BaseModel, Field, NaiveDatetime, computed_field
 
 from schemabus.codegen.cli import main
 from schemabus.codegen.importer.plan import plan
@@ -243,3 +243,61 @@ def test_a_topic_the_catalog_has_is_an_error_and_the_catalog_is_unchanged(tmp_pa
     assert run.exit_code == 2 and "the catalog has this topic already" in run.output, run.output
     assert catalog.read_text() == '[topics."shop.part.painted"]\nvalue = "x.avsc"\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.toml"]  # and no schema file written
+
+
+T = TypeVar("T")
+
+
+class Box(BaseModel, Generic[T]):
+    item: T
+
+
+def _other_part() -> type[BaseModel]:
+    class Part(BaseModel):  # the same name as the module's Part, in the same namespace
+        size: int
+
+    return Part
+
+
+def test_two_classes_of_one_avro_name_or_a_parametrized_generic_are_errors() -> None:
+    other = _other_part()
+    with pytest.raises(Exception, match=r"two models would write one file"):
+        plan([Part, other], [], "avro", "com.example")
+    with pytest.raises(Exception, match=r"com\.example\.shop\.part\.Part is also the Avro name of"):
+        plan([Part, other], ["shop.part.painted", "shop.part.sized"], "avro", "com.example")
+    with pytest.raises(Exception, match=r"'Box\[int\]' is not an Avro name"):
+        plan([Box[int]], [], "avro", "com.example")
+
+
+class Stamped(BaseModel):
+    """With a plain datetime and a computed field."""
+
+    at: dt.datetime = Field(description="When.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def year(self) -> int:
+        return self.at.year
+
+
+def test_a_plain_datetime_and_a_computed_field_are_noted() -> None:
+    warnings = plan([Stamped], [], "avro", "x").warnings
+    assert any("field 'at': datetime is written as timestamp-micros" in w for w in warnings)
+    assert any("computed field 'year' is not in the schema" in w for w in warnings)
+    run = CliRunner().invoke(main, ["import", "pydantic", f"{__name__}:Stamped", "--out", "unused", "--topic", "a.b"])
+    assert run.exit_code == 2 and "a topic name is {domain}.{entity}.{action}" in run.output, run.output
+
+
+def test_without_catalog_the_entries_are_printed(tmp_path: Path) -> None:
+    run = CliRunner().invoke(
+        main,
+        ["import", "pydantic", f"{__name__}:Part", f"{__name__}:Pet", "--out", str(tmp_path)]
+        + ["--topic", "shop.part.painted", "--topic", "shop.pet.adopted"],
+    )
+    assert run.exit_code == 0, run.output
+    assert '[topics."shop.part.painted"]\nvalue = "shop/part/painted.avsc"\ndoc = "A part."\n\n' in run.stdout
+    assert (tmp_path / "shop" / "pet" / "adopted.avsc").is_file()
+    one_topic = CliRunner().invoke(
+        main, ["import", "pydantic", f"{__name__}:Part", f"{__name__}:Pet", "--out", str(tmp_path), "--topic", "a.b.c"]
+    )
+    assert one_topic.exit_code == 2 and "give one --topic per model (2 models, 1 topics)" in one_topic.output

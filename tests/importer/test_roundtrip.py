@@ -10,6 +10,7 @@ import enum
 import importlib
 import io
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -91,6 +92,20 @@ def test_the_generated_package_imports_in_a_fresh_interpreter(imported: Imported
         text=True,
     )
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("fmt", ["avro", "json"])
+def test_the_generated_packages_pass_mypy_strict(imported: Imported, imported_json: Imported, fmt: str) -> None:
+    root = (imported if fmt == "avro" else imported_json).root / "generated"
+    done = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull]
+        + ["-p", f"{PACKAGE}_{fmt}"],
+        cwd=root,
+        env={**os.environ, "MYPYPATH": str(root)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def datum(value: Any) -> Any:
