@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import importlib
 import json
+import sys
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -63,6 +65,8 @@ class Everything(BaseModel):
     by_name: dict[str, Colour] = Field(default_factory=dict, description="Colours by name.")
     camel_case: str = Field("x", alias="camelCase", description="Aliased.")
     number: float | int | bool = Field(description="A number.")
+    code: Literal[200, 404] = Field(200, description="A status.")
+    always: Literal[True] | None = Field(None, description="True or nothing.")
 
 
 def _fields(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -105,6 +109,8 @@ def test_each_type_family_maps_to_its_avro_type() -> None:
     assert f["camelCase"]["aliases"] == ["camel_case"] and f["camelCase"]["doc"] == "Aliased."
     # A writer takes the first branch that holds a value: bool before int before float.
     assert f["number"]["type"] == ["boolean", "long", "double"]
+    assert (f["code"]["type"], f["code"]["default"]) == ("int", 200) and "One of: 200, 404." in f["code"]["doc"]
+    assert f["always"]["type"] == ["null", "boolean"] and "Always True." in f["always"]["doc"]
 
 
 def test_a_topic_places_the_file_and_the_namespace_and_gives_a_catalog_entry() -> None:
@@ -196,6 +202,23 @@ class ClockDelta(BaseModel):
     elapsed: dt.timedelta
 
 
+class BareList(BaseModel):
+    items: list  # type: ignore[type-arg]
+
+
+class MixedLiteral(BaseModel):
+    code: Literal["a", 1]
+
+
+class Mixed(enum.Enum):
+    A = "a"
+    B = 2
+
+
+class MixedEnum(BaseModel):
+    value: Mixed
+
+
 ERRORS = [
     ("IntKeys", "field 'counts': dict[int, str]: Avro map keys are strings, not int"),
     ("Anything", "field 'payload': Any has no Avro type"),
@@ -206,6 +229,9 @@ ERRORS = [
     ("TwoLists", "field 'either': a union may hold one array only"),
     ("DashedAlias", "field 'agent_id': 'agent-id' is not an Avro name"),
     ("ClockDelta", "field 'elapsed': timedelta has no Avro type"),
+    ("BareList", "field 'items': list needs its item type"),
+    ("MixedLiteral", "field 'code': Literal['a', 1]: only a Literal of str, of int or of bool values"),
+    ("MixedEnum", "field 'value': enum Mixed: only enums of str values or of int values"),
 ]
 
 
@@ -301,3 +327,62 @@ def test_without_catalog_the_entries_are_printed(tmp_path: Path) -> None:
         main, ["import", "pydantic", f"{__name__}:Part", f"{__name__}:Pet", "--out", str(tmp_path), "--topic", "a.b.c"]
     )
     assert one_topic.exit_code == 2 and "give one --topic per model (2 models, 1 topics)" in one_topic.output
+
+
+class WithDefaults(BaseModel):
+    """A default of every kind."""
+
+    price: Decimal = Field(Decimal("-12.50"), max_digits=6, decimal_places=2)
+    top_price: Decimal = Field(Decimal("9999.99"), max_digits=6, decimal_places=2)
+    ident: uuid.UUID = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    day: dt.date = dt.date(2024, 2, 29)
+    clock: dt.time = dt.time(23, 59, 59, 999_999)
+    at: AwareDatetime = dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    wall: NaiveDatetime = dt.datetime(1969, 12, 31, 23, 59, 59, 1)
+    blob: bytes = b"\x00\xff\x80"
+    colour: Colour = Colour.blue
+    level: Level = Level.HIGH
+    either: int | str = "x"
+    maybe: int | None = 7
+    counts: dict[str, int] = {"a": 1, "b": -2}
+    parts: list[Part] = [Part(colour=Colour.red)]
+    part: Part = Part()
+    part_or_none: Part | None = Part()
+    none_default: int = None  # type: ignore[assignment]
+    text: str = "héllo"
+    ratio: float = 0.5
+    flag: bool = True
+    tags: tuple[str, ...] = ("a", "b")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def test_every_default_comes_back_from_the_generated_model(tmp_path: Path) -> None:
+    (path,) = _write(tmp_path, plan([WithDefaults], [], "avro", "defaults").files)
+    fields = _fields(json.loads(path.read_text()))
+    assert fields["either"]["type"] == ["string", "long"] and fields["maybe"]["type"] == ["long", "null"]
+    assert fields["none_default"]["type"] == ["null", "long"] and "default is None" in fields["none_default"]["doc"]
+    run = CliRunner().invoke(main, ["generate", "-q", "--output", str(tmp_path / "defaults_pkg"), str(path)])
+    assert run.exit_code == 0, run.output
+    sys.path.insert(0, str(tmp_path))
+    try:
+        generated = importlib.import_module("defaults_pkg.avro_models").WithDefaults
+    finally:
+        sys.path.remove(str(tmp_path))
+    assert _plain(generated().model_dump(by_alias=True)) == _plain(WithDefaults().model_dump(by_alias=True))
+
+
+def _write(root: Path, files: dict[str, str]) -> list[Path]:
+    paths = []
+    for rel, text in files.items():
+        (root / rel).write_text(text)
+        paths.append(root / rel)
+    return paths
