@@ -64,11 +64,11 @@ def _relative(path: Path) -> str:
         return str(path)
 
 
-# Commands defined beside what they run (the runtime's dev stack and dead letters), loaded when they
-# run: their modules import the dev stack and confluent-kafka, which neither `schemabus --help` nor the
-# other commands need. name -> (module, attribute, the first paragraph of the command's help:
-# `schemabus --help` lists it without importing the module; a test keeps it true). The codegen
-# commands are all below, each importing what it runs when it runs.
+# Commands defined beside what they run (the runtime's dev stack and dead letters, the importer),
+# loaded when they run: their modules import the dev stack and confluent-kafka (or the user's models),
+# which neither `schemabus --help` nor the other commands need. name -> (module, attribute, the first
+# paragraph of the command's help: `schemabus --help` lists it without importing the module; a test
+# keeps it true). The codegen commands are all below, each importing what it runs when it runs.
 _LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "dev": (
         "schemabus.runtime.devstack.cli",
@@ -79,6 +79,11 @@ _LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "schemabus.runtime.dlq_cli",
         "dlq",
         "Dead-letter topics (dlq.{topic}): inspect and replay records that could not be handled.",
+    ),
+    "import": (
+        "schemabus.codegen.importer.cli",
+        "import_group",
+        "Import schemas from code: Pydantic v2 models to Avro or JSON Schema files.",
     ),
     "lag": (
         "schemabus.runtime.lag_cli",

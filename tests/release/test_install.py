@@ -150,6 +150,8 @@ def test_version_and_the_help_of_every_command(release: Release) -> None:
         "dev up",
         "dev down",
         "dev status",
+        "import",
+        "import pydantic",
     }
     for command in ["", *commands]:
         done = ok(venv.schemabus(*command.split(), "--help", cwd=cwd))
