@@ -78,7 +78,17 @@ async def main(args: argparse.Namespace) -> None:
             print(report(platform))
         if not args.exit_after_demo:
             print("serving; Ctrl-C stops", file=sys.stderr)
-            await stop.wait()
+            await serve_until(platform, stop)
+
+
+async def serve_until(platform: AgentPlatform, stop: asyncio.Event) -> None:
+    """Serve until ``stop`` is set or a consumer stops on an error, which is raised: the process exits
+    with it, to be restarted (a restarted aggregator restores its totals)."""
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait([stopped, *platform.tasks], return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if (error := platform.failed()) is not None:
+        raise error
 
 
 if __name__ == "__main__":

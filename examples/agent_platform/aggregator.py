@@ -18,8 +18,10 @@ the last committed offset. So a start
 A cost whose transaction did not commit is neither in the restored totals nor behind the committed
 offset: it is counted once, when it is consumed again. A stop (or a crash) therefore neither loses
 nor double-counts a cost. When the runner stops with an error its transaction was aborted while the
-in-memory totals had already counted its costs: such an aggregator is discarded and a new one
-started, which restores again (``CostAggregator.run`` does that for each start).
+in-memory totals had already counted its costs: :meth:`CostAggregator.run` raises, its totals are
+discarded, and the process exits (its ``/healthz`` turns 503 meanwhile) to be started again, which
+restores again. It does not restart itself: after a ``ProducerFencedError`` another instance has
+taken over, and starting again would fence that one in turn.
 
 One instance per summary topic: the totals of an agent span every partition of the cost topic, so
 a second instance holding other partitions would publish partial totals for the same keys.
@@ -34,12 +36,11 @@ import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 import platform_events as pe
-from schemabus.runtime import ConsumerRunner, Event, FunctionHandler, KafkaBus, RecordCodec, RetryPolicy
+from schemabus.runtime import ConsumerRunner, Event, FunctionHandler, KafkaBus, RecordCodec, RetryPolicy, Topic
 from schemabus.runtime.config import ProducerSettings
 from schemabus.runtime.health import HealthStatus
 from schemabus.runtime.metrics import Metrics
@@ -111,7 +112,11 @@ class CostTotals:
 
 
 def read_summaries(
-    bootstrap: str, codec: RecordCodec, topic: Any, *, timeout: float = 30.0
+    bootstrap: str,
+    codec: RecordCodec,
+    topic: Topic[pe.CostSummaryKey, pe.CostSummaryUpdated],
+    *,
+    timeout: float = 30.0,
 ) -> Iterator[pe.CostSummaryUpdated]:
     """Every committed record of the summary topic, oldest first per partition, read to the end.
 

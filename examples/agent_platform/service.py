@@ -82,15 +82,14 @@ class AgentPlatform:
         ]
 
     async def stop(self) -> None:
-        """Stop consuming (in-flight records finish and commit), then flush and close the bus."""
+        """Stop consuming (in-flight records finish and commit), then flush and close the bus. What stopped
+        a consumer before is not raised here: :meth:`failed` says it."""
         self.projector.stop()
         self.aggregator.stop()
-        try:
-            await asyncio.gather(*self.tasks)
-        finally:
-            await self.bus.close()
-            if self.server is not None:
-                self.server.stop()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.bus.close()
+        if self.server is not None:
+            self.server.stop()
 
     def failed(self) -> BaseException | None:
         """What stopped a consumer against its will, if anything did."""
