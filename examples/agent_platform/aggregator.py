@@ -135,13 +135,15 @@ def read_summaries(
     )
     try:
         metadata = consumer.list_topics(topic.name, timeout=timeout).topics[topic.name]
+        starts: dict[int, int] = {}
         ends: dict[int, int] = {}
         deadline = time.monotonic() + timeout
         for partition in metadata.partitions:
             low, high = _watermarks(consumer, TopicPartition(topic.name, partition), deadline)
-            if high > low:
-                ends[partition] = high
-        consumer.assign([TopicPartition(topic.name, p, 0) for p in ends])
+            if high > low:  # an empty partition has nothing to read (and no position to reach)
+                starts[partition], ends[partition] = low, high
+        # From the first offset still there (compaction and retention remove the oldest ones).
+        consumer.assign([TopicPartition(topic.name, p, starts[p]) for p in ends])
         while ends:
             positions = consumer.position([TopicPartition(topic.name, p) for p in ends])
             for position in positions:

@@ -75,7 +75,6 @@ class AgentPlatform:
         if self.config.metrics_port is not None:
             health: list[HealthCheck] = [self.bus, self.projector, self.aggregator]
             self.server = serve_metrics(self.metrics, port=self.config.metrics_port, health=health)
-        await self.bus.start()
         self.tasks = [
             asyncio.create_task(self.projector.run(), name="projector"),
             asyncio.create_task(self.aggregator.run(), name="cost-aggregator"),
