@@ -58,6 +58,7 @@ def report(platform: AgentPlatform) -> str:
 
 
 async def main(args: argparse.Namespace) -> None:
+    """Start the service, play the demo unless told not to, serve until SIGINT or SIGTERM."""
     config = PlatformConfig(
         args.bootstrap_servers,
         args.registry_url,
