@@ -1,4 +1,4 @@
-"""No module of codegen/ or runtime/ uses another module's private names (README, "Layout"): not by
+"""No module of codegen/, runtime/ or examples/ uses another module's private names (README, "Layout"): not by
 importing them, nor by reaching for an underscored attribute that some other module defines.
 
 Reading ``obj._name`` is fine on ``self``, ``cls`` and ``super()``, and where the module defines
@@ -14,7 +14,7 @@ import pytest
 
 from .conftest import ROOT
 
-PACKAGES = ("codegen", "runtime")
+PACKAGES = ("codegen", "runtime", "examples")  # the examples are code users copy: the same rule
 
 
 def _modules() -> dict[str, ast.Module]:

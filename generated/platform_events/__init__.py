@@ -7,6 +7,8 @@
 #   capability/search/started.avsc
 #   common/agent_type.avsc
 #   common/error_info.avsc
+#   cost/summary/updated.avsc
+#   cost/summary/updated_key.avsc
 #   cost/tracking/recorded.avsc
 #   cost/tracking/recorded_key.avsc
 #   task/execution/completed.avsc
@@ -56,6 +58,7 @@ from .topics import (
     CAPABILITY_SEARCH_COMPLETED,
     CAPABILITY_SEARCH_FAILED,
     CAPABILITY_SEARCH_STARTED,
+    COST_SUMMARY_UPDATED,
     COST_TRACKING_RECORDED,
     CapabilityGenericCompleted,
     CapabilityGenericCompletedHandler,
@@ -80,6 +83,11 @@ from .topics import (
     CapabilitySearchStartedPublisher,
     CostRecorded,
     CostRecordedKey,
+    CostSummaryKey,
+    CostSummaryUpdated,
+    CostSummaryUpdatedHandler,
+    CostSummaryUpdatedHandlerFn,
+    CostSummaryUpdatedPublisher,
     CostTrackingRecordedHandler,
     CostTrackingRecordedHandlerFn,
     CostTrackingRecordedPublisher,
@@ -141,6 +149,7 @@ __all__ = [
     "CAPABILITY_SEARCH_COMPLETED",
     "CAPABILITY_SEARCH_FAILED",
     "CAPABILITY_SEARCH_STARTED",
+    "COST_SUMMARY_UPDATED",
     "COST_TRACKING_RECORDED",
     "CapabilityGenericCompleted",
     "CapabilityGenericCompletedHandler",
@@ -165,6 +174,11 @@ __all__ = [
     "CapabilitySearchStartedPublisher",
     "CostRecorded",
     "CostRecordedKey",
+    "CostSummaryKey",
+    "CostSummaryUpdated",
+    "CostSummaryUpdatedHandler",
+    "CostSummaryUpdatedHandlerFn",
+    "CostSummaryUpdatedPublisher",
     "CostTrackingRecordedHandler",
     "CostTrackingRecordedHandlerFn",
     "CostTrackingRecordedPublisher",

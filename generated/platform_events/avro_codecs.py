@@ -7,6 +7,8 @@
 #   capability/search/started.avsc
 #   common/agent_type.avsc
 #   common/error_info.avsc
+#   cost/summary/updated.avsc
+#   cost/summary/updated_key.avsc
 #   cost/tracking/recorded.avsc
 #   cost/tracking/recorded_key.avsc
 #   task/execution/completed.avsc
@@ -38,6 +40,8 @@ from .avro_models import (
     AvailabilityWindow,
     CostRecorded,
     CostRecordedKey,
+    CostSummaryKey,
+    CostSummaryUpdated,
     DocumentMatch,
     ErrorInfo,
     FilterOperator,
@@ -64,6 +68,8 @@ __all__ = [
     "search_failed_serde",
     "search_started_serde",
     "error_info_serde",
+    "cost_summary_updated_serde",
+    "cost_summary_key_serde",
     "cost_recorded_serde",
     "cost_recorded_key_serde",
     "task_completed_serde",
@@ -1898,6 +1904,260 @@ def _r_ErrorInfo(buf: bytes, p: int) -> tuple[ErrorInfo, int]:
     ), p
 
 
+def _w_CostSummaryKey(v: CostSummaryKey, b: bytearray) -> None:
+    x1 = v.agent_id
+    if x1 is None:
+        b.append(0)
+    else:
+        b.append(2)
+        b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
+        b += str(x1).encode()
+    x2 = _avro.date_to_days(v.billing_date)
+    if -64 <= x2 < 64:
+        b.append((x2 << 1) ^ (x2 >> 63))
+    else:
+        b += _avro.write_int(x2)
+    x3 = v.currency.encode()
+    x4 = len(x3)
+    if x4 < 64:
+        b.append(x4 << 1)
+    else:
+        b += _avro.write_long(x4)
+    b += x3
+
+
+_F_CostSummaryKey = frozenset(("agent_id", "billing_date", "currency"))
+
+
+def _r_CostSummaryKey(buf: bytes, p: int) -> tuple[CostSummaryKey, int]:
+    x1: _uuid.UUID | None
+    x3 = buf[p]
+    if x3 < 128:
+        x2 = (x3 >> 1) ^ -(x3 & 1)
+        p += 1
+    else:
+        x2, p = _avro.read_long(buf, p)
+    if x2 == 0:
+        x1 = None
+    elif x2 == 1:
+        x6 = buf[p]
+        if x6 < 128:
+            x5 = (x6 >> 1) ^ -(x6 & 1)
+            p += 1
+        else:
+            x5, p = _avro.read_long(buf, p)
+        x7 = p + x5
+        if x5 < 0 or x7 > len(buf):
+            raise _avro.bad_length(x5, "string")
+        x4 = str(buf[p:x7], "utf-8")
+        p = x7
+        x1 = _avro.uuid_from_str(x4)
+    else:
+        raise _avro.AvroDecodeError(f"union index {x2} out of range")
+    x10 = buf[p]
+    if x10 < 128:
+        x9 = (x10 >> 1) ^ -(x10 & 1)
+        p += 1
+    else:
+        x9, p = _avro.read_long(buf, p)
+    x8 = _avro.days_to_date(x9)
+    x13 = buf[p]
+    if x13 < 128:
+        x12 = (x13 >> 1) ^ -(x13 & 1)
+        p += 1
+    else:
+        x12, p = _avro.read_long(buf, p)
+    x14 = p + x12
+    if x12 < 0 or x14 > len(buf):
+        raise _avro.bad_length(x12, "string")
+    x11 = str(buf[p:x14], "utf-8")
+    p = x14
+    return _avro.construct(
+        CostSummaryKey,
+        {
+            "agent_id": x1,
+            "billing_date": x8,
+            "currency": x11,
+        },
+        _F_CostSummaryKey,
+    ), p
+
+
+def _w_CostSummaryUpdated(v: CostSummaryUpdated, b: bytearray) -> None:
+    x1 = v.agent_id
+    if x1 is None:
+        b.append(0)
+    else:
+        b.append(2)
+        b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
+        b += str(x1).encode()
+    x2 = _avro.date_to_days(v.billing_date)
+    if -64 <= x2 < 64:
+        b.append((x2 << 1) ^ (x2 >> 63))
+    else:
+        b += _avro.write_int(x2)
+    x3 = v.currency.encode()
+    x4 = len(x3)
+    if x4 < 64:
+        b.append(x4 << 1)
+    else:
+        b += _avro.write_long(x4)
+    b += x3
+    x5 = v.entries
+    if -64 <= x5 < 64:
+        b.append((x5 << 1) ^ (x5 >> 63))
+    else:
+        b += _avro.write_long(x5)
+    x6 = v.prompt_tokens
+    if -64 <= x6 < 64:
+        b.append((x6 << 1) ^ (x6 >> 63))
+    else:
+        b += _avro.write_long(x6)
+    x7 = v.completion_tokens
+    if -64 <= x7 < 64:
+        b.append((x7 << 1) ^ (x7 >> 63))
+    else:
+        b += _avro.write_long(x7)
+    x8 = _avro.decimal_to_bytes(v.total_cost, 8, 38)
+    x9 = len(x8)
+    if x9 < 64:
+        b.append(x9 << 1)
+    else:
+        b += _avro.write_long(x9)
+    b += x8
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
+    b += str(v.last_token_usage_id).encode()
+    x10 = _avro.timestamp_to_micros(v.updated_at)
+    if -64 <= x10 < 64:
+        b.append((x10 << 1) ^ (x10 >> 63))
+    else:
+        b += _avro.write_long(x10)
+
+
+_F_CostSummaryUpdated = frozenset(
+    (
+        "agent_id",
+        "billing_date",
+        "completion_tokens",
+        "currency",
+        "entries",
+        "last_token_usage_id",
+        "prompt_tokens",
+        "total_cost",
+        "updated_at",
+    )
+)
+
+
+def _r_CostSummaryUpdated(buf: bytes, p: int) -> tuple[CostSummaryUpdated, int]:
+    x1: _uuid.UUID | None
+    x3 = buf[p]
+    if x3 < 128:
+        x2 = (x3 >> 1) ^ -(x3 & 1)
+        p += 1
+    else:
+        x2, p = _avro.read_long(buf, p)
+    if x2 == 0:
+        x1 = None
+    elif x2 == 1:
+        x6 = buf[p]
+        if x6 < 128:
+            x5 = (x6 >> 1) ^ -(x6 & 1)
+            p += 1
+        else:
+            x5, p = _avro.read_long(buf, p)
+        x7 = p + x5
+        if x5 < 0 or x7 > len(buf):
+            raise _avro.bad_length(x5, "string")
+        x4 = str(buf[p:x7], "utf-8")
+        p = x7
+        x1 = _avro.uuid_from_str(x4)
+    else:
+        raise _avro.AvroDecodeError(f"union index {x2} out of range")
+    x10 = buf[p]
+    if x10 < 128:
+        x9 = (x10 >> 1) ^ -(x10 & 1)
+        p += 1
+    else:
+        x9, p = _avro.read_long(buf, p)
+    x8 = _avro.days_to_date(x9)
+    x13 = buf[p]
+    if x13 < 128:
+        x12 = (x13 >> 1) ^ -(x13 & 1)
+        p += 1
+    else:
+        x12, p = _avro.read_long(buf, p)
+    x14 = p + x12
+    if x12 < 0 or x14 > len(buf):
+        raise _avro.bad_length(x12, "string")
+    x11 = str(buf[p:x14], "utf-8")
+    p = x14
+    x16 = buf[p]
+    if x16 < 128:
+        x15 = (x16 >> 1) ^ -(x16 & 1)
+        p += 1
+    else:
+        x15, p = _avro.read_long(buf, p)
+    x18 = buf[p]
+    if x18 < 128:
+        x17 = (x18 >> 1) ^ -(x18 & 1)
+        p += 1
+    else:
+        x17, p = _avro.read_long(buf, p)
+    x20 = buf[p]
+    if x20 < 128:
+        x19 = (x20 >> 1) ^ -(x20 & 1)
+        p += 1
+    else:
+        x19, p = _avro.read_long(buf, p)
+    x24 = buf[p]
+    if x24 < 128:
+        x23 = (x24 >> 1) ^ -(x24 & 1)
+        p += 1
+    else:
+        x23, p = _avro.read_long(buf, p)
+    x25 = p + x23
+    if x23 < 0 or x25 > len(buf):
+        raise _avro.bad_length(x23, "bytes")
+    x22 = bytes(buf[p:x25])
+    p = x25
+    x21 = _avro.decimal_from_bytes(x22, 8, 38)
+    x29 = buf[p]
+    if x29 < 128:
+        x28 = (x29 >> 1) ^ -(x29 & 1)
+        p += 1
+    else:
+        x28, p = _avro.read_long(buf, p)
+    x30 = p + x28
+    if x28 < 0 or x30 > len(buf):
+        raise _avro.bad_length(x28, "string")
+    x27 = str(buf[p:x30], "utf-8")
+    p = x30
+    x26 = _avro.uuid_from_str(x27)
+    x33 = buf[p]
+    if x33 < 128:
+        x32 = (x33 >> 1) ^ -(x33 & 1)
+        p += 1
+    else:
+        x32, p = _avro.read_long(buf, p)
+    x31 = _avro.micros_to_timestamp(x32)
+    return _avro.construct(
+        CostSummaryUpdated,
+        {
+            "agent_id": x1,
+            "billing_date": x8,
+            "currency": x11,
+            "entries": x15,
+            "prompt_tokens": x17,
+            "completion_tokens": x19,
+            "total_cost": x21,
+            "last_token_usage_id": x26,
+            "updated_at": x31,
+        },
+        _F_CostSummaryUpdated,
+    ), p
+
+
 def _w_CostRecorded(v: CostRecorded, b: bytearray) -> None:
     b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.token_usage_id).encode()
@@ -3009,6 +3269,35 @@ _P_SearchStarted = (
     SearchStarted,
     _F_SearchStarted,
 )
+_P_CostSummaryKey = (
+    _avro.OP_RECORD,
+    (
+        ("agent_id", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_UUID,))),
+        ("billing_date", (_avro.OP_CONVERT, _avro.date_to_days, (_avro.OP_INT,), _avro.days_to_date)),
+        ("currency", (_avro.OP_STRING,)),
+    ),
+    CostSummaryKey,
+    _F_CostSummaryKey,
+)
+_P_CostSummaryUpdated = (
+    _avro.OP_RECORD,
+    (
+        ("agent_id", (_avro.OP_OPTIONAL, 0, 1, (_avro.OP_UUID,))),
+        ("billing_date", (_avro.OP_CONVERT, _avro.date_to_days, (_avro.OP_INT,), _avro.days_to_date)),
+        ("currency", (_avro.OP_STRING,)),
+        ("entries", (_avro.OP_LONG,)),
+        ("prompt_tokens", (_avro.OP_LONG,)),
+        ("completion_tokens", (_avro.OP_LONG,)),
+        (
+            "total_cost",
+            (_avro.OP_CONVERT, _avro.decimal_to_wire(8, 38), (_avro.OP_BYTES,), _avro.decimal_from_wire(8, 38)),
+        ),
+        ("last_token_usage_id", (_avro.OP_UUID,)),
+        ("updated_at", (_avro.OP_TIMESTAMP, 1, _avro.timestamp_to_micros, _avro.micros_to_timestamp)),
+    ),
+    CostSummaryUpdated,
+    _F_CostSummaryUpdated,
+)
 _P_CostRecorded = (
     _avro.OP_RECORD,
     (
@@ -3365,6 +3654,58 @@ error_info_serde: AvroSerde[ErrorInfo] = AvroSerde(
     _P_ErrorInfo,
 )
 """common/error_info.avsc"""
+
+
+cost_summary_updated_serde: AvroSerde[CostSummaryUpdated] = AvroSerde(
+    CostSummaryUpdated,
+    (
+        '{"type":"record","name":"io.schemabus.platform.cost.summary.CostSummaryUpdated",'
+        '"doc":"Published on topic cost.summary.updated each time a recorded cost changes the '
+        "running total of its agent, billing day and currency. Written in the same transaction "
+        "as the consumed offsets of cost.tracking.recorded, so each recorded cost is counted "
+        'exactly once.","fields":[{"name":"agent_id","type":["null",{"type":"string",'
+        '"logicalType":"uuid"}],"doc":"Agent the costs are attributed to; null for costs '
+        'recorded without an agent.","default":null},{"name":"billing_date","type":{"type":"int",'
+        '"logicalType":"date"},"doc":"Calendar day the costs are attributed to (days since '
+        '1970-01-01)."},{"name":"currency","type":"string","doc":"ISO 4217 code of the currency '
+        'of total_cost.","default":"USD"},{"name":"entries","type":"long","doc":"Number of '
+        'recorded costs counted in this total."},{"name":"prompt_tokens","type":"long",'
+        '"doc":"Sum of the prompt tokens of the counted costs.","default":0},'
+        '{"name":"completion_tokens","type":"long","doc":"Sum of the completion tokens of the '
+        'counted costs.","default":0},{"name":"total_cost","type":{"type":"bytes",'
+        '"logicalType":"decimal","precision":38,"scale":8},"doc":"Sum of the total_cost of the '
+        'counted costs, in currency units, exact."},{"name":"last_token_usage_id",'
+        '"type":{"type":"string","logicalType":"uuid"},"doc":"Token usage entry of the cost that '
+        'last changed this total."},{"name":"updated_at","type":{"type":"long",'
+        '"logicalType":"timestamp-micros"},"doc":"Instant the total was last changed, in '
+        'microseconds since the Unix epoch (UTC)."}]}'
+    ),
+    _w_CostSummaryUpdated,
+    _r_CostSummaryUpdated,
+    _P_CostSummaryUpdated,
+)
+"""cost/summary/updated.avsc"""
+
+
+cost_summary_key_serde: AvroSerde[CostSummaryKey] = AvroSerde(
+    CostSummaryKey,
+    (
+        '{"type":"record","name":"io.schemabus.platform.cost.summary.CostSummaryKey",'
+        '"doc":"Message key of topic cost.summary.updated: one running total per agent, billing '
+        'day and currency. The topic is compacted, so the latest record of a key is that total.",'
+        '"fields":[{"name":"agent_id","type":["null",{"type":"string","logicalType":"uuid"}],'
+        '"doc":"Agent the costs are attributed to; null for costs recorded without an agent.",'
+        '"default":null},{"name":"billing_date","type":{"type":"int","logicalType":"date"},'
+        '"doc":"Calendar day the costs are attributed to, as in cost.tracking.recorded (days '
+        'since 1970-01-01)."},{"name":"currency","type":"string","doc":"ISO 4217 code of the '
+        'currency of the totals; amounts in different currencies are never added.",'
+        '"default":"USD"}]}'
+    ),
+    _w_CostSummaryKey,
+    _r_CostSummaryKey,
+    _P_CostSummaryKey,
+)
+"""cost/summary/updated_key.avsc"""
 
 
 cost_recorded_serde: AvroSerde[CostRecorded] = AvroSerde(

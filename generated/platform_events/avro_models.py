@@ -7,6 +7,8 @@
 #   capability/search/started.avsc
 #   common/agent_type.avsc
 #   common/error_info.avsc
+#   cost/summary/updated.avsc
+#   cost/summary/updated_key.avsc
 #   cost/tracking/recorded.avsc
 #   cost/tracking/recorded_key.avsc
 #   task/execution/completed.avsc
@@ -51,6 +53,8 @@ __all__ = [
     "SearchFilter",
     "SearchQuery",
     "SearchStarted",
+    "CostSummaryKey",
+    "CostSummaryUpdated",
     "CostRecorded",
     "CostRecordedKey",
     "SubtaskOutcome",
@@ -379,6 +383,47 @@ class SearchStarted(_avro.AvroRecord):
     )
     timestamp: _pd.AwareDatetime = _pd.Field(
         description="Instant the execution started, in milliseconds since the Unix epoch (UTC)."
+    )
+
+
+class CostSummaryKey(_avro.AvroRecord):
+    """Message key of topic cost.summary.updated: one running total per agent, billing day and currency. The topic is compacted, so the latest record of a key is that total."""
+
+    __avro_name__: _t.ClassVar[str] = "io.schemabus.platform.cost.summary.CostSummaryKey"
+    agent_id: _uuid.UUID | None = _pd.Field(
+        default=None, description="Agent the costs are attributed to; null for costs recorded without an agent."
+    )
+    billing_date: _dt.date = _pd.Field(
+        description="Calendar day the costs are attributed to, as in cost.tracking.recorded (days since 1970-01-01)."
+    )
+    currency: str = _pd.Field(
+        default="USD",
+        description="ISO 4217 code of the currency of the totals; amounts in different currencies are never added.",
+    )
+
+
+class CostSummaryUpdated(_avro.AvroRecord):
+    """Published on topic cost.summary.updated each time a recorded cost changes the running total of its agent, billing day and currency. Written in the same transaction as the consumed offsets of cost.tracking.recorded, so each recorded cost is counted exactly once."""
+
+    __avro_name__: _t.ClassVar[str] = "io.schemabus.platform.cost.summary.CostSummaryUpdated"
+    agent_id: _uuid.UUID | None = _pd.Field(
+        default=None, description="Agent the costs are attributed to; null for costs recorded without an agent."
+    )
+    billing_date: _dt.date = _pd.Field(description="Calendar day the costs are attributed to (days since 1970-01-01).")
+    currency: str = _pd.Field(default="USD", description="ISO 4217 code of the currency of total_cost.")
+    entries: _avro.Int64 = _pd.Field(description="Number of recorded costs counted in this total.")
+    prompt_tokens: _avro.Int64 = _pd.Field(default=0, description="Sum of the prompt tokens of the counted costs.")
+    completion_tokens: _avro.Int64 = _pd.Field(
+        default=0, description="Sum of the completion tokens of the counted costs."
+    )
+    total_cost: _t.Annotated[_decimal.Decimal, _pd.Field(max_digits=38, decimal_places=8)] = _pd.Field(
+        description="Sum of the total_cost of the counted costs, in currency units, exact."
+    )
+    last_token_usage_id: _uuid.UUID = _pd.Field(
+        description="Token usage entry of the cost that last changed this total."
+    )
+    updated_at: _pd.AwareDatetime = _pd.Field(
+        description="Instant the total was last changed, in microseconds since the Unix epoch (UTC)."
     )
 
 

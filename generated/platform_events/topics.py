@@ -11,6 +11,8 @@
 #   capability/search/completed.avsc
 #   capability/search/failed.avsc
 #   capability/search/started.avsc
+#   cost/summary/updated.avsc
+#   cost/summary/updated_key.avsc
 #   cost/tracking/recorded.avsc
 #   cost/tracking/recorded_key.avsc
 #   evolution/generation/evaluated.schema.json
@@ -45,6 +47,8 @@ from .avro_models import (
     AgentUpdated,
     CostRecorded,
     CostRecordedKey,
+    CostSummaryKey,
+    CostSummaryUpdated,
     SearchCompleted,
     SearchFailed,
     SearchStarted,
@@ -94,6 +98,7 @@ __all__ = [
     "CAPABILITY_SEARCH_COMPLETED",
     "CAPABILITY_SEARCH_FAILED",
     "CAPABILITY_SEARCH_STARTED",
+    "COST_SUMMARY_UPDATED",
     "COST_TRACKING_RECORDED",
     "CapabilityGenericCompleted",
     "CapabilityGenericCompletedHandler",
@@ -118,6 +123,11 @@ __all__ = [
     "CapabilitySearchStartedPublisher",
     "CostRecorded",
     "CostRecordedKey",
+    "CostSummaryKey",
+    "CostSummaryUpdated",
+    "CostSummaryUpdatedHandler",
+    "CostSummaryUpdatedHandlerFn",
+    "CostSummaryUpdatedPublisher",
     "CostTrackingRecordedHandler",
     "CostTrackingRecordedHandlerFn",
     "CostTrackingRecordedPublisher",
@@ -530,6 +540,41 @@ class CapabilitySearchStartedHandlerFn(_t.Protocol):
     """The signature of a function handling ``capability.search.started``."""
 
     async def __call__(self, event: Event[str, SearchStarted], /) -> None: ...
+
+
+# --- cost.summary.updated ------------------------------------------------------------
+
+COST_SUMMARY_UPDATED: _t.Final[Topic[CostSummaryKey, CostSummaryUpdated]] = Topic(
+    name="cost.summary.updated",
+    key=_avro_codecs.cost_summary_key_serde,
+    value=_avro_codecs.cost_summary_updated_serde,
+    partitions=6,
+    retention_ms=-1,
+    cleanup_policy="compact",
+    compatibility="BACKWARD",
+    doc="The running cost total of an agent for one billing day, written exactly once per recorded cost by the cost aggregator; compacted, so the latest record of a key is the current total.",
+)
+
+
+class CostSummaryUpdatedPublisher(Publisher[CostSummaryKey, CostSummaryUpdated]):
+    """Publishes ``CostSummaryUpdated`` to ``cost.summary.updated``, keyed by ``CostSummaryKey``."""
+
+    topic = COST_SUMMARY_UPDATED
+
+
+class CostSummaryUpdatedHandler(Handler[CostSummaryKey, CostSummaryUpdated]):
+    """Handles ``cost.summary.updated``: subclass it and implement :meth:`handle`."""
+
+    topic = COST_SUMMARY_UPDATED
+
+    async def handle(self, event: Event[CostSummaryKey, CostSummaryUpdated]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle is not implemented")
+
+
+class CostSummaryUpdatedHandlerFn(_t.Protocol):
+    """The signature of a function handling ``cost.summary.updated``."""
+
+    async def __call__(self, event: Event[CostSummaryKey, CostSummaryUpdated], /) -> None: ...
 
 
 # --- cost.tracking.recorded ----------------------------------------------------------
