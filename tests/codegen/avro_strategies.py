@@ -92,8 +92,14 @@ class Models:
     def _logical(self, t: Logical) -> st.SearchStrategy[Any]:
         lg = t.logical
         if lg == "decimal":
-            limit = decimal.Decimal(10) ** (t.precision - t.scale) - decimal.Decimal(10) ** -t.scale
-            return st.decimals(min_value=-limit, max_value=limit, places=t.scale, allow_nan=False, allow_infinity=False)
+            # The largest value of the precision, written out: arithmetic would round it to the
+            # context's 28 digits (10**30 - 10**-8 becomes 1E+30, one digit too many for (38, 8)), and so
+            # would a unary minus.
+            whole, fraction = "9" * (t.precision - t.scale), "9" * t.scale
+            limit = decimal.Decimal(f"{whole or 0}.{fraction}" if fraction else whole)
+            return st.decimals(
+                min_value=limit.copy_negate(), max_value=limit, places=t.scale, allow_nan=False, allow_infinity=False
+            )
         if lg == "uuid":
             return st.uuids()
         if lg == "date":
