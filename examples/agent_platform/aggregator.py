@@ -12,7 +12,8 @@ the last committed offset. So a start
 
 1. starts the transactional bus, which fences a previous instance with the same transactional id
    and aborts whatever it left open (nothing it wrote can commit after this point);
-2. reads the summary topic to its end, committed records only, into the totals;
+2. reads the summary topic to its end, committed records only, into the totals
+   (``schemabus.runtime.reading.read_events``);
 3. consumes costs from the committed offsets on.
 
 A cost whose transaction did not commit is neither in the restored totals nor behind the committed
@@ -32,19 +33,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import time
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-
 import platform_events as pe
-from schemabus.runtime import ConsumerRunner, Event, FunctionHandler, KafkaBus, RecordCodec, RetryPolicy, Topic
+from schemabus.runtime import ConsumerRunner, Event, FunctionHandler, KafkaBus, RetryPolicy
 from schemabus.runtime.config import ProducerSettings
 from schemabus.runtime.health import HealthStatus
 from schemabus.runtime.metrics import Metrics
-from schemabus.runtime.retry import is_transient_kafka_error
+from schemabus.runtime.reading import read_events
 
 from .topics import PlatformTopics
 
@@ -111,74 +108,6 @@ class CostTotals:
         return out
 
 
-def read_summaries(
-    bootstrap: str,
-    codec: RecordCodec,
-    topic: Topic[pe.CostSummaryKey, pe.CostSummaryUpdated],
-    *,
-    timeout: float = 30.0,
-) -> Iterator[pe.CostSummaryUpdated]:
-    """Every committed record of the summary topic, oldest first per partition, read to the end.
-
-    schemabus has no reader of a whole topic, so this uses confluent-kafka's ``Consumer`` directly:
-    assigned every partition from the start (no consumer group, nothing committed), isolation
-    ``read_committed``, and stopped once its position passes the end offsets taken at the start.
-    A read_committed consumer passes an offset only when the transactions before it are decided.
-    """
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
-            "group.id": "unused",  # librdkafka wants one; assign() never joins it
-            "enable.auto.commit": False,
-            "isolation.level": "read_committed",
-        }
-    )
-    try:
-        metadata = consumer.list_topics(topic.name, timeout=timeout).topics[topic.name]
-        starts: dict[int, int] = {}
-        ends: dict[int, int] = {}
-        deadline = time.monotonic() + timeout
-        for partition in metadata.partitions:
-            low, high = _watermarks(consumer, TopicPartition(topic.name, partition), deadline)
-            if high > low:  # an empty partition has nothing to read (and no position to reach)
-                starts[partition], ends[partition] = low, high
-        # From the first offset still there (compaction and retention remove the oldest ones).
-        consumer.assign([TopicPartition(topic.name, p, starts[p]) for p in ends])
-        while ends:
-            positions = consumer.position([TopicPartition(topic.name, p) for p in ends])
-            for position in positions:
-                if position.offset >= ends[position.partition]:
-                    del ends[position.partition]
-            if not ends:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{topic.name} was not read to its end within {timeout}s")
-            message = consumer.poll(0.2)
-            if message is None:
-                continue
-            error = message.error()
-            if error is not None:
-                if error.code() == KafkaError._PARTITION_EOF:
-                    continue
-                raise RuntimeError(f"reading {topic.name}: {error}")
-            yield codec.decode_value(topic, message.value())
-    finally:
-        consumer.close()
-
-
-def _watermarks(consumer: Consumer, partition: TopicPartition, deadline: float) -> tuple[int, int]:
-    """The partition's (low, high) offsets, asked again while the broker says "not now" (a topic
-    created a moment ago has no leader yet) until ``deadline``."""
-    while True:
-        try:
-            low, high = consumer.get_watermark_offsets(partition, timeout=max(0.1, deadline - time.monotonic()))
-            return low, high
-        except KafkaException as error:
-            if not is_transient_kafka_error(error) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 class CostAggregator:
     """Runs the exactly-once aggregation; :meth:`run` restores the totals and consumes until stopped."""
 
@@ -217,11 +146,9 @@ class CostAggregator:
         async with bus:
             await bus.start()
             totals = CostTotals()
-            summaries = await asyncio.to_thread(
-                lambda: list(read_summaries(self.bootstrap, bus.codec, self.topics.cost_summary))
-            )
+            summaries = await asyncio.to_thread(read_events, self.bootstrap, bus.codec, self.topics.cost_summary)
             for summary in summaries:
-                totals.restore(summary)
+                totals.restore(summary.value)
             await bus.prepare(self.topics.cost_summary)
 
             async def on_cost(event: Event[pe.CostRecordedKey, pe.CostRecorded]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from ..kafka_logging import BrokerErrors
+from ..reading import read_to_end
 from .records import (
     DLQ_PREFIX,
     DLQ_PRODUCER_MAX_BYTES,
@@ -188,80 +189,6 @@ def _reader(config: ClientConfig, group: str | None, errors: BrokerErrors) -> Co
     )
 
 
-def _read_to_end(
-    consumer: Consumer,
-    topic: str,
-    *,
-    errors: BrokerErrors,
-    group: str | None = None,
-    limit: int | None,
-    timeout: float,
-) -> list[Message]:
-    """The records of every partition of ``topic`` from the start (or ``group``'s committed offset) to
-    the end as of now, up to ``limit`` in all (the oldest of each partition first). A broker that does
-    not answer within ``timeout`` (or a read that makes no progress for that long) raises
-    ServerUnavailableError; a topic that does not exist, LookupError."""
-    metadata = errors.call(
-        f"read the metadata of topic {topic}", lambda: consumer.list_topics(topic, timeout=timeout), client=consumer
-    ).topics.get(topic)
-    if metadata is None or metadata.error is not None:
-        raise LookupError(f"topic {topic} does not exist on {errors.servers}")
-    remaining: dict[int, int] = {}  # partition -> end offset
-    starts: list[TopicPartition] = []
-    committed: dict[int, int] = {}
-    if group is not None:
-        found = errors.call(
-            f"read the offsets committed by group {group} on {topic}",
-            lambda: consumer.committed([TopicPartition(topic, p) for p in metadata.partitions], timeout=timeout),
-            client=consumer,
-            retry_for=timeout,
-        )
-        committed = {tp.partition: tp.offset for tp in found if tp.offset >= 0}
-    for p in sorted(metadata.partitions):
-        low, high = errors.call(
-            f"read the offsets of {topic}[{p}]",
-            partial(consumer.get_watermark_offsets, TopicPartition(topic, p), timeout=timeout, cached=False),
-            client=consumer,
-            retry_for=timeout,
-        )
-        start = max(committed.get(p, low), low)
-        if start < high:
-            remaining[p] = high
-            starts.append(TopicPartition(topic, p, start))
-    if not starts:
-        return []
-    consumer.assign(starts)
-    out: list[Message] = []
-    progress = time.monotonic()
-    while remaining and (limit is None or len(out) < limit):
-        idle = time.monotonic() - progress
-        if idle > timeout:
-            what = f"read {topic} to the end (partitions {sorted(remaining)} gave no record)"
-            raise errors.unavailable(what, elapsed=idle, client=consumer)
-        batch = consumer.consume(num_messages=500 if limit is None else min(500, limit - len(out)), timeout=0.2)
-        for message in batch:
-            error = message.error()
-            if error is not None:
-                if error.fatal():
-                    raise KafkaException(error)
-                errors(error)
-                continue
-            p, o = message.partition(), message.offset()
-            assert p is not None and o is not None
-            end = remaining.get(p)
-            if end is None or o >= end:
-                continue
-            out.append(message)
-            progress = time.monotonic()
-            if o >= end - 1:
-                del remaining[p]
-        if not batch:  # offsets may end in a gap (a transaction marker): ask where the consumer is
-            for tp in consumer.position([TopicPartition(topic, p) for p in list(remaining)]):
-                if tp.offset >= remaining[tp.partition]:
-                    del remaining[tp.partition]
-    return out if limit is None else out[:limit]
-
-
 def read_dead_letters(
     bootstrap: ClientConfig, dlq_topic: str, limit: int | None = 100, *, timeout: float = TIMEOUT
 ) -> list[DeadLetter]:
@@ -273,7 +200,7 @@ def read_dead_letters(
     errors = broker_errors(conf)
     consumer = _reader(conf, None, errors)
     try:
-        messages = _read_to_end(consumer, dlq_topic, errors=errors, limit=limit, timeout=timeout)
+        messages = read_to_end(consumer, dlq_topic, errors=errors, limit=limit, timeout=timeout)
     finally:
         consumer.close()
     letters = sorted((_parse_message(m) for m in messages), key=lambda d: (d.timestamp_ms, d.partition, d.offset))
@@ -344,7 +271,7 @@ def replay(
     result = ReplayResult()
     originals: Consumer | None = None  # reads the records that dead letters refer to
     try:
-        messages = _read_to_end(consumer, dlq_topic, errors=errors, group=group, limit=limit, timeout=timeout)
+        messages = read_to_end(consumer, dlq_topic, errors=errors, group=group, limit=limit, timeout=timeout)
         letters = [_parse_message(m) for m in messages]
         failures: list[KafkaError] = []
 

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 import platform_events as pe
-from examples.agent_platform.aggregator import CostAggregator, read_summaries
+from examples.agent_platform.aggregator import CostAggregator
 from examples.agent_platform.costs import CostEntry, record_cost
 from examples.agent_platform.demo import caught_up, run_scenario
 from examples.agent_platform.projector import AgentNotProjectedYet
@@ -34,6 +34,7 @@ from platform_events.avro_models import AgentStatus, AgentType
 from schemabus.runtime import KafkaBus, ensure_topics
 from schemabus.runtime.dlq import read_dead_letters
 from schemabus.runtime.errors import ProducerFencedError, TransactionAbortedError
+from schemabus.runtime.reading import read_events
 
 pytestmark = pytest.mark.integration
 
@@ -83,7 +84,8 @@ def _sum_by(costs: Iterable[pe.CostRecorded], key: Any) -> dict[Any, Decimal]:
 
 def _latest_summaries(bootstrap: str, bus: KafkaBus, topics: PlatformTopics) -> dict[Any, pe.CostSummaryUpdated]:
     latest = {}
-    for summary in read_summaries(bootstrap, bus.codec, topics.cost_summary):
+    for event in read_events(bootstrap, bus.codec, topics.cost_summary):
+        summary = event.value
         latest[summary.agent_id, summary.billing_date, summary.currency] = summary
     return latest
 

@@ -43,6 +43,7 @@ from schemabus.runtime.errors import (
     TransactionStateError,
 )
 from schemabus.runtime.kafka import KafkaBus
+from schemabus.runtime.reading import read_events
 
 pytestmark = pytest.mark.integration
 
@@ -657,3 +658,34 @@ def test_a_transactional_bus_whose_cluster_cannot_be_reached_fails_its_async_wit
     assert info.value.retriable and info.value.code == "_TIMED_OUT"
     with pytest.raises(PublishError, match="the bus is closed"):
         run(bus.publish(fresh(pe.AGENT_LIFECYCLE_CREATED), agent_created(0), key="x"))
+
+
+def test_read_events_returns_every_committed_record_decoded_and_none_of_an_aborted_transaction(
+    kafka_bootstrap: str, registry_url: str
+) -> None:
+    """``read_events`` (how a service restores its state from a topic) reads a keyed topic to its end:
+    typed keys and values with their partitions and offsets, the records of a committed transaction,
+    not those of an aborted one, and nothing after the call began; a missing topic is a LookupError."""
+    topic = fresh(pe.AGENT_LIFECYCLE_CREATED)
+    bus = tx_bus(kafka_bootstrap, registry_url)
+    bus.ensure_topics([topic])
+
+    async def scenario() -> None:
+        async with bus:
+            async with bus.transaction():
+                for n in range(3):
+                    await bus.publish(topic, agent_created(n), key=f"k{n}")
+            with contextlib.suppress(RuntimeError):
+                async with bus.transaction():
+                    await bus.publish(topic, agent_created(9), key="aborted")
+                    raise RuntimeError("abort it")
+            async with bus.transaction():
+                await bus.publish(topic, agent_created(3), key="k3")
+
+    run(scenario())
+    events = read_events(kafka_bootstrap, bus.codec, topic, timeout=TIMEOUT)
+    assert sorted((e.key, e.value.creator_id) for e in events) == [(f"k{n}", f"user-{n}") for n in range(4)]
+    assert all(e.topic == topic.name and e.offset >= 0 and e.partition >= 0 for e in events)
+    assert all(isinstance(e.value, pe.AgentCreated) for e in events)
+    with pytest.raises(LookupError, match="does not exist"):
+        read_events(kafka_bootstrap, bus.codec, fresh(pe.AGENT_LIFECYCLE_CREATED), timeout=5)
