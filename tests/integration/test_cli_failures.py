@@ -292,7 +292,7 @@ def test_dlq_replay_when_the_broker_stops_mid_run(own_servers: Callable[..., Dev
     dlq_topic = _dead_letters(bootstrap, topic, 3)
     # The dead letters were read; then the broker is gone before they are republished.
     run = run_paused(
-        "schemabus.runtime.dlq.reader:_read_to_end",
+        "schemabus.runtime.dlq.reader:read_to_end",
         1,
         *("dlq", "replay", dlq_topic, "--bootstrap-servers", bootstrap, "--timeout", str(TIMEOUT)),
         meanwhile=stack.stop,
