@@ -14,7 +14,10 @@ import dataclasses
 import datetime as dt
 import signal
 import socket
+import sys
+import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -68,6 +71,15 @@ def _closed_port() -> int:
 
 def _uid() -> str:
     return uuid.uuid4().hex[:10]
+
+
+def _thread_stacks() -> str:
+    """Every thread's stack: where the poll thread is when a producer is not replaced in time."""
+    names = {t.ident: t.name for t in threading.enumerate()}
+    return "\n".join(
+        f"thread {names.get(ident, ident)}:\n{''.join(traceback.format_stack(frame))}"
+        for ident, frame in sys._current_frames().items()
+    )
 
 
 def fresh(topic: Topic[Any, Any]) -> Topic[Any, Any]:
@@ -594,7 +606,7 @@ def test_a_commit_the_frozen_broker_never_answers_has_an_unknown_outcome_and_a_n
                     thaw.enter_context(frozen(fault_servers.kafka))  # then the commit gets no answer
             deadline = time.monotonic() + TIMEOUT
             while bus.producer is old:
-                assert time.monotonic() < deadline, "the producer was not replaced"
+                assert time.monotonic() < deadline, "the producer was not replaced; threads:\n" + _thread_stacks()
                 await asyncio.sleep(0.05)
             async with bus.transaction():
                 after = await bus.publish(topic, agent_created(2), key="committed-after")
@@ -630,7 +642,7 @@ def test_an_abort_the_frozen_broker_never_answers_is_noted_on_the_error_and_a_ne
                     raise RuntimeError("boom")
             deadline = time.monotonic() + TIMEOUT
             while bus.producer is old:
-                assert time.monotonic() < deadline, "the producer was not replaced"
+                assert time.monotonic() < deadline, "the producer was not replaced; threads:\n" + _thread_stacks()
                 await asyncio.sleep(0.05)
             async with bus.transaction():
                 await bus.publish(topic, agent_created(1), key="committed-after")
