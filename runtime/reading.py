@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from .bus import RecordCodec
+from .config import secret_values
 from .kafka_logging import BrokerErrors, librdkafka_logger
 from .topic import Event, Topic
 
@@ -108,7 +109,8 @@ def read_events(
     raises for a record that cannot be decoded."""
     conf: dict[str, Any] = {"bootstrap.servers": config} if isinstance(config, str) else dict(config)
     conf.setdefault("logger", librdkafka_logger())
-    errors = BrokerErrors(str(conf.get("bootstrap.servers", "?")), [])
+    # Its errors are redacted of the configuration's secrets (SASL passwords), as every client's are.
+    errors = BrokerErrors(str(conf.get("bootstrap.servers", "?")), secret_values(conf))
     consumer = Consumer(
         {
             **conf,
