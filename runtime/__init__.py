@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # type checkers see the real names; at run time they load on 
         TransactionOutcomeUnknownError,
         TransactionStateError,
     )
-    from .handler import FunctionHandler, Handler, consumer_group
+    from .handler import BatchFailedError, BatchHandler, FunctionBatchHandler, FunctionHandler, Handler, consumer_group
     from .kafka import KafkaBus, ensure_topics
     from .publisher import NotConnectedError, Publisher
     from .registry import IdMode, SchemaIds, SchemaNotRegisteredError, SchemaRegistry, SchemaVersion
@@ -50,6 +50,8 @@ _LAZY = {
     "AuthenticationError": "errors",
     "AuthorizationError": "errors",
     "AvroSerde": "serde",
+    "BatchFailedError": "handler",
+    "BatchHandler": "handler",
     "Bus": "bus",
     "BusConfig": "config",
     "ConfigError": "errors",
@@ -62,6 +64,7 @@ _LAZY = {
     "DeserializationError": "serde",
     "Event": "topic",
     "FatalProducerError": "errors",
+    "FunctionBatchHandler": "handler",
     "FunctionHandler": "handler",
     "Handler": "handler",
     "Headers": "topic",
@@ -114,6 +117,8 @@ __all__ = [
     "AuthenticationError",
     "AuthorizationError",
     "AvroSerde",
+    "BatchFailedError",
+    "BatchHandler",
     "Bus",
     "BusConfig",
     "ConfigError",
@@ -126,6 +131,7 @@ __all__ = [
     "DeserializationError",
     "Event",
     "FatalProducerError",
+    "FunctionBatchHandler",
     "FunctionHandler",
     "Handler",
     "Headers",

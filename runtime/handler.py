@@ -1,4 +1,6 @@
-"""Typed handlers: subclass a generated ``<Topic>Handler`` or decorate a function with ``topic.handler()``."""
+"""Typed handlers: subclass a generated ``<Topic>Handler`` or decorate a function with ``topic.handler()``;
+batch handlers, which take a list of one partition's events: subclass :class:`BatchHandler` or decorate a
+function with ``topic.batch_handler()``."""
 
 from __future__ import annotations
 
@@ -8,7 +10,19 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from .topic import Event, Topic
 
-__all__ = ["FunctionHandler", "Handler", "consumer_group"]
+__all__ = [
+    "AnyBatchHandler",
+    "AnyHandler",
+    "AnyRecordHandler",
+    "BatchFailedError",
+    "BatchHandler",
+    "FunctionBatchHandler",
+    "FunctionHandler",
+    "Handler",
+    "consumer_group",
+]
+
+DEFAULT_MAX_BATCH = 500
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -57,7 +71,84 @@ class FunctionHandler(Generic[K, V]):
         await self.fn(event)
 
 
-AnyHandler = Handler[Any, Any] | FunctionHandler[Any, Any]
+class BatchHandler(Generic[K, V]):
+    """Base of batch handler classes: set ``topic`` (and ``group``, ``max_batch``), implement
+    :meth:`handle_batch`.
+
+    ``handle_batch`` gets the events of one partition in offset order, at most ``max_batch`` of them
+    (what has been fetched and not handled yet, so as many as are waiting, up to that). Their offsets
+    are committed once it returns. When it raises, README ("Batch handlers") says what happens: in
+    short, :class:`BatchFailedError` names the event that failed (those before it are committed), the
+    retry policy retries from there, and an event given up on goes to the dead-letter topic alone.
+    """
+
+    topic: ClassVar[Topic[Any, Any]]
+    group: ClassVar[str | None] = None
+    max_batch: ClassVar[int] = DEFAULT_MAX_BATCH
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    async def handle_batch(self, events: list[Event[K, V]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+    async def __call__(self, events: list[Event[K, V]]) -> None:
+        await self.handle_batch(events)
+
+
+class FunctionBatchHandler(Generic[K, V]):
+    """A batch handler made from ``async def fn(events)`` by ``Topic.batch_handler()``."""
+
+    def __init__(
+        self,
+        topic: Topic[K, V],
+        fn: Callable[[list[Event[K, V]]], Awaitable[None]],
+        *,
+        group: str | None = None,
+        name: str | None = None,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        self.topic = topic
+        self.fn = fn
+        self.group = group
+        self.name: str = name or str(getattr(fn, "__name__", "handler"))
+        self.max_batch = max_batch
+
+    async def __call__(self, events: list[Event[K, V]]) -> None:
+        await self.fn(events)
+
+    async def handle_batch(self, events: list[Event[K, V]]) -> None:
+        await self.fn(events)
+
+
+class BatchFailedError(Exception):
+    """Raised by a batch handler: the event at ``index`` of the list it was given failed, every event
+    before it was handled. Raise it ``from`` the error itself: the retry policy judges that one
+    (:class:`~schemabus.runtime.RetryableError`…), and the dead letter names it.
+
+        for i, event in enumerate(events):
+            try:
+                await store(event.value)
+            except StoreError as e:
+                raise BatchFailedError(i) from e
+
+    Spring Kafka's ``BatchListenerFailedException``. Any other exception from a batch handler says
+    only that the batch failed: see README ("Batch handlers").
+    """
+
+    def __init__(self, index: int, message: str | None = None) -> None:
+        if index < 0:
+            raise ValueError("index must be >= 0")
+        super().__init__(message or f"the event at index {index} of the batch failed")
+        self.index = index
+
+
+AnyRecordHandler = Handler[Any, Any] | FunctionHandler[Any, Any]
+AnyBatchHandler = BatchHandler[Any, Any] | FunctionBatchHandler[Any, Any]
+AnyHandler = AnyRecordHandler | AnyBatchHandler
 
 
 def consumer_group(handler: AnyHandler, service: str | None = None) -> str:

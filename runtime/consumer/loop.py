@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import gc
 import logging
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
@@ -19,12 +21,20 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from ..config import redact, secret_values
 from ..dlq import HEADER_REASON, DeadLetterError, DeadLetterWriter, dead_letter_of
 from ..errors import AuthenticationError, AuthorizationError, PublishError
-from ..handler import AnyHandler, consumer_group
+from ..handler import (
+    AnyHandler,
+    BatchFailedError,
+    BatchHandler,
+    FunctionBatchHandler,
+    FunctionHandler,
+    Handler,
+    consumer_group,
+)
 from ..kafka.errors import AUTHENTICATION_CODES, AUTHORIZATION_CODES
 from ..kafka_logging import librdkafka_logger
-from ..topic import Event, Topic
+from ..topic import Event, Topic, event_of
 from .lag import PartitionLag, partition_lags
-from .partition import PartitionState, offsets_to_commit
+from .partition import OffsetTracker, PartitionState, offsets_to_commit
 from .policy import DeadLetter, Retry, Stop, on_handler_error, on_undecodable
 
 if TYPE_CHECKING:
@@ -88,6 +98,10 @@ class HandlerLoop:
         self.stop = stop
         self.handler = handler
         self.topic: Topic[Any, Any] = handler.topic
+        # The callable the partition workers await: the handler's function or method itself when its
+        # __call__ only forwards to it (one coroutine per record fewer).
+        self.batch = isinstance(handler, BatchHandler | FunctionBatchHandler)
+        self.call: Callable[[Any], Awaitable[None]] = _direct(handler)
         self.group = consumer_group(handler, runner.service)
         self.writer = writer
         self.loop = asyncio.get_running_loop()
@@ -397,7 +411,8 @@ class HandlerLoop:
         for number in numbers:
             if number not in self.partitions:
                 partition = PartitionState(number)
-                partition.task = asyncio.create_task(self._work(partition), name=f"{self.group}[{number}]")
+                worker = self._work_batches if self.batch else self._work
+                partition.task = asyncio.create_task(worker(partition), name=f"{self.group}[{number}]")
                 self.partitions[number] = partition
         log.info("%s: assigned %s[%s]", self.group, self.topic.name, ",".join(map(str, sorted(numbers))))
 
@@ -460,7 +475,7 @@ class HandlerLoop:
     async def _work(self, partition: PartitionState) -> None:
         """Handle one partition's records in order. The fast path (decode, handler) is inlined here."""
         queue, wake, tracker = partition.queue, partition.wake, partition.tracker
-        codec, topic, handler, metrics = self.runner.codec, self.topic, self.handler, self.metrics
+        codec, topic, handler, metrics = self.runner.codec, self.topic, self.call, self.metrics
         durations, clock = self.durations, time.perf_counter
         decode_key, decode_value, name = codec.decode_key, codec.decode_value, topic.name
         keyed = topic.key is not None
@@ -473,6 +488,7 @@ class HandlerLoop:
                     await wake.wait()
                     continue
                 message = queue.popleft()
+                offset: int = message.offset()  # type: ignore[assignment]
                 try:
                     try:
                         key = decode_key(topic, message.key()) if keyed else None
@@ -480,18 +496,19 @@ class HandlerLoop:
                     except Exception as e:
                         decoded = await self._undecodable(message, e, partition)
                         if decoded is None:  # a poison message, now in the dead-letter topic
-                            tracker.done(message.offset())  # type: ignore[arg-type]
+                            tracker.done(offset)
                             continue
                         if decoded is GAVE_WAY:
                             return
                         key, value = decoded
-                    event = Event(
+                    headers = message.headers()
+                    event = event_of(
                         name,
                         key,
                         value,
-                        tuple(message.headers() or ()),  # type: ignore[arg-type]
+                        tuple(headers) if headers else (),  # type: ignore[arg-type]
                         message.partition(),  # type: ignore[arg-type]
-                        message.offset(),  # type: ignore[arg-type]
+                        offset,
                         message.timestamp()[1],
                     )
                     try:
@@ -510,13 +527,182 @@ class HandlerLoop:
                     self.in_flight -= 1
                     if self.in_flight <= self._room_at:
                         self._room_event.set()
-                tracker.done(message.offset())  # type: ignore[arg-type]
+                tracker.done(offset)
         except Exception as e:
-            # A dead-letter write failed (or worse): stop everything without committing this record.
-            if self.failure is None:
-                self.failure = e
-            log.error("%s: stopping: %s", self.group, e)
-            self.runner.stop()
+            self._stopping_on(e)
+
+    async def _work_batches(self, partition: PartitionState) -> None:
+        """Handle one partition's records in batches, in order: what is queued, up to the handler's
+        ``max_batch``, decoded (a poison record goes to the dead-letter topic alone, at once), then the
+        batch handler on their events; the offsets become committable as the handler finishes them."""
+        queue, wake, tracker = partition.queue, partition.wake, partition.tracker
+        max_batch: int = self.handler.max_batch  # type: ignore[union-attr]
+        try:
+            while True:
+                if not queue:
+                    if partition.closing:
+                        return
+                    wake.clear()
+                    await wake.wait()
+                    continue
+                taken = 0  # records popped from the queue (in flight until the batch is over)
+                messages: list[Message] = []
+                events: list[Event[Any, Any]] = []
+                try:
+                    while queue and len(events) < max_batch:
+                        popped, failed = self._decode_batch(queue, max_batch, messages, events)
+                        taken += popped
+                        if failed is None:
+                            continue
+                        message, error = failed
+                        decoded = await self._undecodable(message, error, partition)
+                        if decoded is None:  # a poison message, now in the dead-letter topic
+                            tracker.done(message.offset())  # type: ignore[arg-type]
+                            continue
+                        if decoded is GAVE_WAY:
+                            return
+                        messages.append(message)
+                        events.append(self._event(message, *decoded))
+                    if events:
+                        await self._handle_batch(messages, events, tracker)
+                finally:
+                    self.in_flight -= taken
+                    if self.in_flight <= self._room_at:
+                        self._room_event.set()
+        except Exception as e:
+            self._stopping_on(e)
+
+    def _decode_batch(
+        self, queue: deque[Message], max_batch: int, messages: list[Message], events: list[Event[Any, Any]]
+    ) -> tuple[int, tuple[Message, Exception] | None]:
+        """Pop records off ``queue`` into ``messages`` and their events into ``events`` until it is empty,
+        ``events`` holds ``max_batch``, or a record cannot be decoded; return how many were popped and
+        the record that could not be decoded, with the error.
+
+        The garbage collector is paused meanwhile (no await here, so no other code of the event loop
+        runs; threads are paused from collecting only): the batch's models all outlive their
+        allocation, and CPython would otherwise run a collection every 700 of their objects, and
+        through them the whole heap now and then, which measured as slow as the decoding itself.
+        """
+        topic = self.topic
+        decode_key, decode_value = self.runner.codec.decode_key, self.runner.codec.decode_value
+        keyed = topic.key is not None
+        event = self._event
+        popped = 0
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
+        try:
+            while queue and len(events) < max_batch:
+                message = queue.popleft()
+                popped += 1
+                try:
+                    key = decode_key(topic, message.key()) if keyed else None
+                    value = decode_value(topic, message.value())
+                except Exception as e:
+                    return popped, (message, e)
+                messages.append(message)
+                events.append(event(message, key, value))
+            return popped, None
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _event(self, message: Message, key: Any, value: Any) -> Event[Any, Any]:
+        headers = message.headers()
+        return event_of(
+            self.topic.name,
+            key,
+            value,
+            tuple(headers) if headers else (),  # type: ignore[arg-type]
+            message.partition(),  # type: ignore[arg-type]
+            message.offset(),  # type: ignore[arg-type]
+            message.timestamp()[1],
+        )
+
+    def _stopping_on(self, error: Exception) -> None:
+        """A dead-letter write failed (or worse): stop everything without committing the record."""
+        if self.failure is None:
+            self.failure = error
+        log.error("%s: stopping: %s", self.group, error)
+        self.runner.stop()
+
+    async def _handle_batch(
+        self, messages: list[Message], events: list[Event[Any, Any]], tracker: OffsetTracker
+    ) -> None:
+        """The batch handler on ``events`` (of ``messages``), each offset done once its event is handled.
+
+        When the handler raises :class:`BatchFailedError` naming index ``i``, the events before ``i`` are
+        done and the policy (:func:`on_handler_error`, on the error it was raised from) decides about
+        the rest: retry the handler on the events from ``i`` on, or give the event at ``i`` up (to the
+        dead-letter topic, or stop) and go on with the events after it. Any other error leaves it
+        unknown which event failed: the batch is retried as the policy says, then its events are
+        handled one at a time (each a batch of one, retried as a single record is), so that only the
+        events that fail alone are given up on.
+        """
+        metrics = self.metrics
+        start, attempts, count = 0, 1, len(events)
+        delays = self.runner.retry.delays()
+        while start < count:
+            batch = events[start:] if start else events
+            try:
+                await self._call_handler(batch)
+            except Exception as e:
+                failing = _failing_index(e, len(batch))
+                error: Exception = e
+                if failing is not None:
+                    cause = e.__cause__
+                    error = cause if isinstance(cause, Exception) else e
+                    for message in messages[start : start + failing]:
+                        tracker.done(message.offset())  # type: ignore[arg-type]
+                    metrics.handled += failing
+                    if failing:  # progress: the policy starts over for the rest
+                        start += failing
+                        attempts, delays = 1, self.runner.retry.delays()
+                at = where(messages[start]) if failing is not None else _span(messages[start:])
+                decision = on_handler_error(
+                    error,
+                    attempts=attempts,
+                    retry=self.runner.retry,
+                    dead_letters=self.writer is not None,
+                    transactional=self.transactional,
+                    group=self.group,
+                    where=at,
+                )
+                if isinstance(decision, Retry):
+                    delay = next(delays)
+                    log.info(
+                        "%s: batch handler failed on %s (attempt %d, retrying in %.2fs): %r",
+                        self.group,
+                        at,
+                        attempts,
+                        delay,
+                        error,
+                    )
+                    metrics.retried += 1
+                    await asyncio.sleep(delay)
+                    attempts += 1
+                    continue
+                if isinstance(decision, Stop) or failing is not None:
+                    await self._give_up(messages[start], decision)  # raises on Stop
+                    tracker.done(messages[start].offset())  # type: ignore[arg-type]
+                    start += 1
+                    attempts, delays = 1, self.runner.retry.delays()
+                    continue
+                # Which event failed is unknown: isolate it, handling the events one at a time.
+                for message, event in zip(messages[start:], events[start:], strict=True):
+                    try:
+                        await self._call_handler([event])
+                        metrics.handled += 1
+                    except Exception as one:
+                        await self._failed(message, [event], _cause_of(one))
+                    tracker.done(message.offset())  # type: ignore[arg-type]
+                return
+            else:
+                for message in messages[start:] if start else messages:
+                    tracker.done(message.offset())  # type: ignore[arg-type]
+                metrics.handled += len(batch)
+                return
 
     async def _undecodable(
         self, message: Message, error: Exception, partition: PartitionState
@@ -563,8 +749,9 @@ class HandlerLoop:
         await self._give_up(message, decision)
         return None
 
-    async def _failed(self, message: Message, event: Event[Any, Any], error: Exception) -> None:
-        """Run the handler again while :func:`on_handler_error` says retry, then dead-letter or stop."""
+    async def _failed(self, message: Message, event: Event[Any, Any] | list[Event[Any, Any]], error: Exception) -> None:
+        """Run the handler again on ``event`` (a batch handler: on ``[event]``) while
+        :func:`on_handler_error` says retry, then dead-letter or stop."""
         retry = self.runner.retry
         delays = retry.delays()
         attempts = 1
@@ -590,21 +777,22 @@ class HandlerLoop:
             try:
                 await self._call_handler(event)
             except Exception as e:
-                error = e
+                error = _cause_of(e)
             else:
                 self.metrics.handled += 1
                 return
         await self._give_up(message, decision)
 
-    async def _call_handler(self, event: Event[Any, Any]) -> None:
-        """The handler on ``event``, timed when metrics are on (a retry: the first call is inlined in _work)."""
+    async def _call_handler(self, event: Event[Any, Any] | list[Event[Any, Any]]) -> None:
+        """The handler on ``event`` (a batch handler: on a list of events), timed when metrics are on (a
+        record handler's retry: its first call is inlined in _work)."""
         durations = self.durations
         if durations is None:
-            await self.handler(event)
+            await self.call(event)
             return
         started = time.perf_counter()
         try:
-            await self.handler(event)
+            await self.call(event)
         finally:
             durations.observe_since(started)
 
@@ -630,6 +818,44 @@ class HandlerLoop:
         metrics.dead_lettered += 1
         reason = (record.header(HEADER_REASON) or b"").decode(errors="replace")
         metrics.dead_letter_reasons[reason] = metrics.dead_letter_reasons.get(reason, 0) + 1
+
+
+def _direct(handler: AnyHandler) -> Callable[[Any], Awaitable[None]]:
+    """What to await for ``handler``: its function or ``handle`` method when ``__call__`` is the base
+    class's (which only forwards to it), else the handler itself."""
+    if isinstance(handler, FunctionHandler | FunctionBatchHandler) and type(handler).__call__ in (
+        FunctionHandler.__call__,
+        FunctionBatchHandler.__call__,
+    ):
+        return handler.fn
+    if type(handler).__call__ is Handler.__call__:
+        return handler.handle  # type: ignore[union-attr]
+    if type(handler).__call__ is BatchHandler.__call__:
+        return handler.handle_batch  # type: ignore[union-attr]
+    return handler
+
+
+def _failing_index(error: Exception, size: int) -> int | None:
+    """The index a :class:`BatchFailedError` names in a batch of ``size`` (None: another error, or an
+    index outside the batch, which names no event)."""
+    if isinstance(error, BatchFailedError) and error.index < size:
+        return error.index
+    return None
+
+
+def _cause_of(error: Exception) -> Exception:
+    """The error a :class:`BatchFailedError` was raised from (a batch of one raises it too), else ``error``."""
+    if isinstance(error, BatchFailedError) and isinstance(error.__cause__, Exception):
+        return error.__cause__
+    return error
+
+
+def _span(messages: list[Message]) -> str:
+    """Where a batch was read from: ``topic[partition]@first..last``."""
+    first, last = messages[0], messages[-1]
+    if first is last:
+        return where(first)
+    return f"{first.topic()}[{first.partition()}]@{first.offset()}..{last.offset()}"
 
 
 def where(message: Message) -> str:
