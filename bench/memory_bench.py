@@ -18,6 +18,8 @@ in a fresh 6-partition topic, deleted at the end.
   handle    ConsumerRunner with a generated handler class (AgentLifecycleCreatedHandler) that counts;
             the phase ends when all N were handled, then the runner stops (final commit) and the
             group's committed offsets are checked against the end of every partition.
+  batch     the same with a batch handler (BatchHandler, lists of at most 500 events), a group of its own
+            reading the same topic.
             ``--consumer-config`` adds librdkafka settings (the runner's ``extra_config``).
 
 RSS is read from /proc/self/statm (current, not only the high-water mark) at the start and at every
@@ -25,7 +27,7 @@ RSS is read from /proc/self/statm (current, not only the high-water mark) at the
 means bounded: memory that does not grow with the number of events. The gate is the RSS growth over
 the second half of each phase (50% -> 100%): a leak grows there as much as anywhere, while bounded
 buffers that fill up early (librdkafka's prefetch queue, pymalloc arenas) are full by then. Past
-``--max-growth`` MiB in either phase the benchmark prints a WARNING and exits with 1. The growth from
+``--max-growth`` MiB in any phase the benchmark prints a WARNING and exits with 1. The growth from
 the 10% mark is printed too (it includes the consumer's prefetch queue filling up: 15-20 MiB with
 the runner's defaults). Throughputs are printed for information; this is not a timed test.
 
@@ -66,7 +68,7 @@ from servers import servers
 
 import platform_events as pe
 from platform_events import avro_models as m
-from schemabus.runtime import DeliveryResult, Event, Topic
+from schemabus.runtime import BatchHandler, DeliveryResult, Event, Topic
 from schemabus.runtime.consumer import ConsumerRunner, consumer_lag
 from schemabus.runtime.handler import consumer_group
 from schemabus.runtime.kafka import KafkaBus, ensure_topics
@@ -219,18 +221,18 @@ async def publish_all(bus: KafkaBus, topic: Topic[Any, Any], phase: Phase, windo
     assert acked == phase.n and last is not None and last.offset >= 0
 
 
-class CountingHandler(pe.AgentLifecycleCreatedHandler):
-    """Counts the events it handles, samples RSS at the phase's marks, sets ``done`` at the last one."""
+class Counter:
+    """Counts the events handled, samples RSS at the phase's marks, sets ``done`` at the last one."""
 
     def __init__(self, phase: Phase, done: asyncio.Event) -> None:
         self.phase = phase
         self.done = done
         self.count = 0
 
-    async def handle(self, event: Event[str, pe.AgentCreated]) -> None:
-        self.count += 1
+    def handled(self, events: int) -> None:
+        self.count += events
         phase = self.phase
-        if self.count == 1:
+        if self.count == events:
             phase.started = time.perf_counter()
         if self.count >= phase.next_mark:
             if self.count == phase.n:
@@ -239,12 +241,32 @@ class CountingHandler(pe.AgentLifecycleCreatedHandler):
             phase.reached(self.count)
 
 
-async def handle_all(
-    bootstrap: str, registry_url: str, topic: Topic[Any, Any], phase: Phase, extra_config: dict[str, str]
-) -> None:
-    """Handle ``phase.n`` events with a ConsumerRunner; stop it once all are handled; check the commits."""
+class CountingHandler(pe.AgentLifecycleCreatedHandler, Counter):
+    """The generated handler class, counting."""
 
-    class Handler(CountingHandler):
+    async def handle(self, event: Event[str, pe.AgentCreated]) -> None:
+        self.handled(1)
+
+
+class CountingBatchHandler(BatchHandler[str, pe.AgentCreated], Counter):
+    """A batch handler (at most 500 events a call, the default), counting."""
+
+    async def handle_batch(self, events: list[Event[str, pe.AgentCreated]]) -> None:
+        self.handled(len(events))
+
+
+async def handle_all(
+    bootstrap: str,
+    registry_url: str,
+    topic: Topic[Any, Any],
+    phase: Phase,
+    extra_config: dict[str, str],
+    batch: bool = False,
+) -> None:
+    """Handle ``phase.n`` events with a ConsumerRunner (``batch``: with a batch handler); stop it once all
+    are handled; check the commits."""
+
+    class Handler(CountingBatchHandler if batch else CountingHandler):  # type: ignore[misc]
         pass
 
     Handler.topic = topic
@@ -290,6 +312,7 @@ def run_phases(
             async with bus:
                 await publish_all(bus, topic, phases[0], window)
             await handle_all(bootstrap, registry_url, topic, phases[1], consumer_config)
+            await handle_all(bootstrap, registry_url, topic, phases[2], consumer_config, batch=True)
 
         asyncio.run(run())
     finally:
@@ -318,7 +341,7 @@ def main() -> None:
 
     if args.tracemalloc:
         tracemalloc.start(args.tracemalloc)
-    phases = [Phase("publish", args.records, args.tracemalloc), Phase("handle", args.records, args.tracemalloc)]
+    phases = [Phase(name, args.records, args.tracemalloc) for name in ("publish", "handle", "batch")]
     began = time.perf_counter()
     with servers() as (bootstrap, registry_url):
         run_phases(bootstrap, registry_url, phases, args.window, consumer_config)
