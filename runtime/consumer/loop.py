@@ -528,6 +528,8 @@ class HandlerLoop:
                     if self.in_flight <= self._room_at:
                         self._room_event.set()
                 tracker.done(offset)
+                if self._room_at >= 0 and self._room_event.is_set():
+                    await self._let_poll()
         except Exception as e:
             self._stopping_on(e)
 
@@ -569,6 +571,8 @@ class HandlerLoop:
                     self.in_flight -= taken
                     if self.in_flight <= self._room_at:
                         self._room_event.set()
+                if self._room_at >= 0 and self._room_event.is_set():
+                    await self._let_poll()
         except Exception as e:
             self._stopping_on(e)
 
@@ -619,6 +623,13 @@ class HandlerLoop:
             message.offset(),  # type: ignore[arg-type]
             message.timestamp()[1],
         )
+
+    @staticmethod
+    async def _let_poll() -> None:
+        """Let the poll loop, which waits for room, ask the consumer thread for the next records now,
+        rather than once this worker has run out: a handler that does not suspend would otherwise
+        keep the event loop until its queue is empty, and the fetch would not overlap the handling."""
+        await asyncio.sleep(0)
 
     def _stopping_on(self, error: Exception) -> None:
         """A dead-letter write failed (or worse): stop everything without committing the record."""
