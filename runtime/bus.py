@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any, NamedTuple, Protocol, TypeVar
 
 from .registry import SchemaIds
-from .serde import DeserializationError
+from .serde import AvroSerde, DeserializationError, frame_header
 from .topic import DeliveryResult, Headers, Topic
 
 __all__ = ["Bus", "RecordCodec", "TopicEncoder"]
@@ -90,6 +90,37 @@ class RecordCodec:
         serde = topic.value
         own = None if serde.schema is None else self._own_id(topic.value_subject, serde.schema, serde.format)
         return serde.deserialize(data, own, self.ids)
+
+    def value_decoder(self, topic: Topic[Any, V]) -> Callable[[bytes | None], V]:
+        """``decode_value`` for ``topic``, for a consumer's hot path: a record framed with the id of the
+        topic's own Avro schema (once it is known) is read directly, without checking the frame and
+        the id anew for each; anything else, and anything the direct read finds wrong, goes through
+        :meth:`decode_value`, which decodes or raises as it always does."""
+        slow: Callable[[bytes | None], V] = partial(self.decode_value, topic)
+        serde = topic.value
+        if not isinstance(serde, AvroSerde):
+            return slow
+        ids, subject, schema = self.ids, topic.value_subject, serde.schema
+        read = serde.reader()
+        header: bytes | None = None
+
+        def decode(data: bytes | None) -> V:
+            nonlocal header
+            if header is None:
+                own = ids.known_id(subject, schema)
+                if own is None:  # not known yet: decode_value looks it up
+                    return slow(data)
+                header = frame_header(own)
+            if data is not None and data.startswith(header):
+                try:
+                    value, end = read(data, 5)
+                except Exception:
+                    return slow(data)
+                if end == len(data):
+                    return value  # type: ignore[no-any-return]
+            return slow(data)
+
+        return decode
 
     def decode_key(self, topic: Topic[K, Any], data: bytes | None) -> K | None:
         if data is None or topic.key is None:

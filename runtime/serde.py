@@ -120,11 +120,18 @@ class AvroSerde(Generic[T]):
             bound = self._bound[None] = self._encoder(b"")
         return bound(value)
 
-    def decode(self, payload: bytes, pos: int = 0) -> T:
-        """Read a payload written with exactly this schema."""
+    def reader(self) -> Callable[[bytes, int], tuple[T, int]]:
+        """``(data, pos) -> (value, end)`` for data written with exactly this schema: the compiled reader
+        when the extension is built, else the generated one. Bad bytes raise what the reader meets
+        (IndexError, ValueError…), not DeserializationError: :meth:`decode` checks and wraps."""
         read = self._bound.get("read")
         if read is None:
             read = self._bound["read"] = compiled_reader(self.program) or self.read
+        return read
+
+    def decode(self, payload: bytes, pos: int = 0) -> T:
+        """Read a payload written with exactly this schema."""
+        read = self.reader()
         try:
             value, end = read(payload, pos)
         except (IndexError, ValueError, UnicodeDecodeError, OverflowError, struct.error, RecursionError) as e:

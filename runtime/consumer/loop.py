@@ -102,6 +102,7 @@ class HandlerLoop:
         # __call__ only forwards to it (one coroutine per record fewer).
         self.batch = isinstance(handler, BatchHandler | FunctionBatchHandler)
         self.call: Callable[[Any], Awaitable[None]] = _direct(handler)
+        self._decode_value = runner.codec.value_decoder(self.topic)
         self.group = consumer_group(handler, runner.service)
         self.writer = writer
         self.loop = asyncio.get_running_loop()
@@ -477,7 +478,7 @@ class HandlerLoop:
         queue, wake, tracker = partition.queue, partition.wake, partition.tracker
         codec, topic, handler, metrics = self.runner.codec, self.topic, self.call, self.metrics
         durations, clock = self.durations, time.perf_counter
-        decode_key, decode_value, name = codec.decode_key, codec.decode_value, topic.name
+        decode_key, decode_value, name = codec.decode_key, self._decode_value, topic.name
         keyed = topic.key is not None
         try:
             while True:
@@ -492,7 +493,7 @@ class HandlerLoop:
                 try:
                     try:
                         key = decode_key(topic, message.key()) if keyed else None
-                        value = decode_value(topic, message.value())
+                        value = decode_value(message.value())
                     except Exception as e:
                         decoded = await self._undecodable(message, e, partition)
                         if decoded is None:  # a poison message, now in the dead-letter topic
@@ -589,7 +590,7 @@ class HandlerLoop:
         through them the whole heap now and then, which measured as slow as the decoding itself.
         """
         topic = self.topic
-        decode_key, decode_value = self.runner.codec.decode_key, self.runner.codec.decode_value
+        decode_key, decode_value = self.runner.codec.decode_key, self._decode_value
         keyed = topic.key is not None
         event = self._event
         popped = 0
@@ -602,7 +603,7 @@ class HandlerLoop:
                 popped += 1
                 try:
                     key = decode_key(topic, message.key()) if keyed else None
-                    value = decode_value(topic, message.value())
+                    value = decode_value(message.value())
                 except Exception as e:
                     return popped, (message, e)
                 messages.append(message)
