@@ -4,7 +4,8 @@
   confluent      Consumer.consume() + AvroDeserializer(from_dict=model_validate) + a sync commit per batch
   schemabus      ConsumerRunner: decode with the generated decoder + typed handler + at-least-once commits
   batch          ConsumerRunner with a batch handler (topic.batch_handler(): lists of one partition's
-                 events, committed after each batch), the same decoding and commits
+                 events, committed after each batch), the same decoding and commits; with the default
+                 max_batch (100), and with 500
 
     .venv/bin/python bench/consume_bench.py [--records 50000] [--rounds 3]
 
@@ -46,6 +47,7 @@ RAW = "raw consume (bytes)"
 CONFLUENT = "confluent AvroDeserializer + model_validate"
 OURS = "schemabus ConsumerRunner (models, commits)"
 BATCH = "schemabus batch handler (models, commits)"
+BIG_BATCH = "schemabus batch handler, max_batch=500"
 
 
 def fill(bootstrap: str, registry: ConfluentRegistry, topic: Topic[Any, Any], n: int) -> None:
@@ -146,13 +148,13 @@ def schemabus(bootstrap: str, registry: ConfluentRegistry, topic: Topic[Any, Any
     return asyncio.run(go())
 
 
-def batch(bootstrap: str, registry: ConfluentRegistry, topic: Topic[Any, Any], n: int) -> float:
+def batch(bootstrap: str, registry: ConfluentRegistry, topic: Topic[Any, Any], n: int, max_batch: int) -> float:
     async def go() -> float:
         count = 0
         started: float | None = None
         done = asyncio.Event()
 
-        @topic.batch_handler()
+        @topic.batch_handler(max_batch=max_batch)
         async def handle(events: list[Event[str, pe.AgentCreated]]) -> None:
             nonlocal count, started
             if started is None:
@@ -190,7 +192,8 @@ def main() -> None:
             OURS: lambda: schemabus(bootstrap, registry, topic, args.records),
         }
         if hasattr(Topic, "batch_handler"):
-            variants[BATCH] = lambda: batch(bootstrap, registry, topic, args.records)
+            variants[BATCH] = lambda: batch(bootstrap, registry, topic, args.records, 100)
+            variants[BIG_BATCH] = lambda: batch(bootstrap, registry, topic, args.records, 500)
         rates = dict.fromkeys(variants, 0.0)
         for round_ in range(1, args.rounds + 1):
             for label, variant in variants.items():

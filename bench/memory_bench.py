@@ -18,7 +18,7 @@ in a fresh 6-partition topic, deleted at the end.
   handle    ConsumerRunner with a generated handler class (AgentLifecycleCreatedHandler) that counts;
             the phase ends when all N were handled, then the runner stops (final commit) and the
             group's committed offsets are checked against the end of every partition.
-  batch     the same with a batch handler (BatchHandler, lists of at most 500 events), a group of its own
+  batch     the same with a batch handler (BatchHandler, lists of at most 100 events), a group of its own
             reading the same topic.
             ``--consumer-config`` adds librdkafka settings (the runner's ``extra_config``).
 
@@ -249,7 +249,7 @@ class CountingHandler(pe.AgentLifecycleCreatedHandler, Counter):
 
 
 class CountingBatchHandler(BatchHandler[str, pe.AgentCreated], Counter):
-    """A batch handler (at most 500 events a call, the default), counting."""
+    """A batch handler (at most 100 events a call, the default), counting."""
 
     async def handle_batch(self, events: list[Event[str, pe.AgentCreated]]) -> None:
         self.handled(len(events))

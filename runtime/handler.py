@@ -22,7 +22,10 @@ __all__ = [
     "consumer_group",
 ]
 
-DEFAULT_MAX_BATCH = 500
+# A batch's models all live until the handler returns: past about 100 (of a model of a few nested
+# fields) they outnumber the garbage collector's youngest generation (700 objects), which then moves
+# them on to older ones, and consuming measured 1.5x slower per record at 500 than at 100.
+DEFAULT_MAX_BATCH = 100
 
 K = TypeVar("K")
 V = TypeVar("V")

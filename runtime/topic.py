@@ -74,7 +74,7 @@ class Topic(Generic[K, V]):
         return wrap
 
     def batch_handler(
-        self, *, group: str | None = None, name: str | None = None, max_batch: int = 500
+        self, *, group: str | None = None, name: str | None = None, max_batch: int = 100
     ) -> Callable[[Callable[[list[Event[K, V]]], Awaitable[None]]], FunctionBatchHandler[K, V]]:
         """Decorate ``async def fn(events)`` to handle this topic in batches: lists of at most
         ``max_batch`` events of one partition, in offset order, committed once ``fn`` returns
