@@ -32,7 +32,7 @@ from faults import FaultServers, frozen
 from worker_process import WorkerProcess
 
 import platform_events as pe
-from schemabus.runtime import DeliveryResult, Event, FunctionHandler, RecordCodec, Topic
+from schemabus.runtime import DeliveryResult, Event, FunctionBatchHandler, FunctionHandler, RecordCodec, Topic
 from schemabus.runtime.config import ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner
 from schemabus.runtime.dlq import read_dead_letters
@@ -413,6 +413,47 @@ def test_consume_transform_produce_commits_outputs_with_offsets_and_dead_letters
     # The dead-letter topic ends in a transaction marker (an offset no record has): read to its end anyway.
     (parsed,) = read_dead_letters(kafka_bootstrap, f"dlq.{source.name}", timeout=TIMEOUT)
     assert (parsed.value, parsed.reason, parsed.original_topic) == (b"not a framed record", "bad-magic", source.name)
+    assert runner.metrics.dead_lettered == runner.metrics.poison == 1 and runner.metrics.handled == 60
+
+
+def test_a_batch_handler_s_outputs_commit_with_its_batches_offsets_in_the_transactions(
+    kafka_bootstrap: str, registry_url: str, registry: ConfluentRegistry, codec: RecordCodec
+) -> None:
+    source, target = agent_topic(f"t{_uid()}.eos.bin", 3), output_topic(f"t{_uid()}.eos.bout", 3)
+    _create_topics(kafka_bootstrap, 3, source.name, target.name)
+    inputs = _produce_inputs(kafka_bootstrap, codec, source, 60)
+    producer = Producer({"bootstrap.servers": kafka_bootstrap})
+    producer.produce(source.name, value=b"not a framed record", partition=2)  # poison: to the dead-letter topic
+    assert producer.flush(TIMEOUT) == 0
+    group = f"g{_uid()}"
+    bus = tx_bus(kafka_bootstrap, registry_url)
+    sizes: list[int] = []
+
+    async def transform(events: list[Event[str, pe.AgentCreated]]) -> None:
+        sizes.append(len(events))
+        await bus.publish_many(target, [e.value for e in events], keys=[f"{e.partition}-{e.offset}" for e in events])
+
+    handler = FunctionBatchHandler(source, transform, group=group, max_batch=8)
+    runner = _eos_runner(kafka_bootstrap, registry, bus, handler)
+
+    async def scenario() -> None:
+        async with bus:
+            task = asyncio.create_task(runner.run())
+            try:
+                deadline = time.monotonic() + TIMEOUT
+                while not await asyncio.to_thread(_committed_everything, kafka_bootstrap, group, source.name):
+                    assert not task.done(), task.exception()
+                    assert time.monotonic() < deadline, "the runner did not commit everything in time"
+                    await asyncio.sleep(0.2)
+            finally:
+                runner.stop()
+                await asyncio.wait_for(task, TIMEOUT)
+
+    run(scenario())
+    assert keys(read_to_end(kafka_bootstrap, target.name, "read_committed")) == sorted(inputs)
+    (letter,) = read_to_end(kafka_bootstrap, f"dlq.{source.name}", "read_committed")
+    assert letter.value() == b"not a framed record"
+    assert max(sizes) <= 8 and sum(sizes) == 60
     assert runner.metrics.dead_lettered == runner.metrics.poison == 1 and runner.metrics.handled == 60
 
 
