@@ -2,7 +2,8 @@
 dead-letter topic, or exactly once (README, "On Kafka" and "Exactly once", says what is guaranteed).
 
 ``runner`` (:class:`ConsumerRunner`: configuration, run and stop, metrics and lag) runs a ``loop`` per
-handler (its consumer thread, back-pressure, partition workers, commits) over ``partition`` state
+handler (its consumer thread, back-pressure, partition workers handling records one at a time or in
+batches, commits) over ``partition`` state
 (:class:`OffsetTracker`); ``policy`` decides what a failure leads to; ``exactly_once`` is the
 transactional loop; ``lag`` measures consumer lag (of a runner's partitions, or of any group from
 outside: :class:`ConsumerLagMonitor`, :class:`LagCollector` for Prometheus).

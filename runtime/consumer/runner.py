@@ -129,6 +129,10 @@ def _settings(
 class ConsumerRunner:
     """Runs typed handlers against Kafka; README ("On Kafka") says what it guarantees.
 
+    ``handlers`` handle one event at a time (``topic.handler()``, a generated ``<Topic>Handler``) or
+    lists of one partition's events (``topic.batch_handler()``, a
+    :class:`~schemabus.runtime.handler.BatchHandler`; README, "Batch handlers"); each has its own
+    consumer group and the same loop.
     ``config`` is the bootstrap servers or a client configuration (shared with the dead-letter
     producer: security settings go here); ``settings`` are the runner's :class:`ConsumerSettings`;
     ``extra_config`` is added to each consumer's configuration only (``socket.keepalive.enable``…).
