@@ -36,7 +36,7 @@ def bench(name: str, *args: str, kafka_bootstrap: str, registry_url: str) -> str
 def test_memory_bench_runs(kafka_bootstrap: str, registry_url: str) -> None:
     output = bench("memory_bench.py", "--records", "2000", kafka_bootstrap=kafka_bootstrap, registry_url=registry_url)
     assert "peak RSS" in output
-    for phase in ("publish", "handle"):
+    for phase in ("publish", "handle", "batch"):
         assert re.search(rf"^\s+{phase}\s+100%\s+2000\s", output, re.MULTILINE), output
 
 
