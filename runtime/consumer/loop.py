@@ -372,6 +372,7 @@ class HandlerLoop:
     def _dispatch(self, messages: list[Message]) -> None:
         partitions = self.partitions
         count = 0
+        fed: set[PartitionState] = set()  # whose workers to wake, once each
         for message in messages:
             error = message.error()
             if error is not None:
@@ -388,8 +389,10 @@ class HandlerLoop:
                 continue  # revoked meanwhile: its next owner reads it from the committed offset
             partition.tracker.add(message.offset())  # type: ignore[arg-type]
             partition.queue.append(message)
-            partition.wake.set()
+            fed.add(partition)
             count += 1
+        for partition in fed:
+            partition.wake.set()
         self.in_flight += count
         self.metrics.consumed += count
 
