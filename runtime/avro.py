@@ -166,6 +166,8 @@ class AvroRecord(pydantic.BaseModel):
     """Base of generated Avro record models.
 
     Fields are built by their Python name or their Avro name; ``model_dump`` and JSON use the Avro names.
+    Decoders build models without validation (:func:`construct`), so a consumer that only reads
+    never builds a validator.
     """
 
     model_config = pydantic.ConfigDict(
@@ -174,6 +176,9 @@ class AvroRecord(pydantic.BaseModel):
         serialize_by_alias=True,
         extra="forbid",
         protected_namespaces=(),
+        # The validator and serializer of a model are built on its first use, not at import: a
+        # service pays for the models it uses, not for every model of the package it imports.
+        defer_build=True,
     )
     __avro_name__: ClassVar[str] = ""
 

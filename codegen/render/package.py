@@ -110,6 +110,7 @@ def render_package(
         docstring=naming.docstring(description),
         imports=[(module, ", ".join(names)) for module, names in exports],
         exports=[naming.literal(n) for n in all_names],
+        lazy=[(naming.literal(module), [naming.literal(n) for n in names]) for module, names in exports],
     )
     files["py.typed"] = ""
     return dict(sorted(files.items()))

@@ -5,18 +5,24 @@
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
 """Event models, codecs, topics, publishers and handlers generated from schemas/ by schemabus."""
 
-from .topics import (
-    Money,
-    ORDERS_ORDER_PLACED,
-    OrderPlaced,
-    OrdersOrderPlacedHandler,
-    OrdersOrderPlacedHandlerFn,
-    OrdersOrderPlacedPublisher,
-    SHARED_MONEY_MOVED,
-    SharedMoneyMovedHandler,
-    SharedMoneyMovedHandlerFn,
-    SharedMoneyMovedPublisher,
-)
+from __future__ import annotations
+
+import importlib as _importlib
+import typing as _t
+
+if _t.TYPE_CHECKING:
+    from .topics import (
+        Money,
+        ORDERS_ORDER_PLACED,
+        OrderPlaced,
+        OrdersOrderPlacedHandler,
+        OrdersOrderPlacedHandlerFn,
+        OrdersOrderPlacedPublisher,
+        SHARED_MONEY_MOVED,
+        SharedMoneyMovedHandler,
+        SharedMoneyMovedHandlerFn,
+        SharedMoneyMovedPublisher,
+    )
 
 __all__ = [
     "Money",
@@ -30,3 +36,35 @@ __all__ = [
     "SharedMoneyMovedHandlerFn",
     "SharedMoneyMovedPublisher",
 ]
+
+# Each name is imported from its module on first use (PEP 562): importing the package costs nothing,
+# and a service pays only for the modules whose names it uses.
+_MODULES: dict[str, tuple[str, ...]] = {
+    ".topics": (
+        "Money",
+        "ORDERS_ORDER_PLACED",
+        "OrderPlaced",
+        "OrdersOrderPlacedHandler",
+        "OrdersOrderPlacedHandlerFn",
+        "OrdersOrderPlacedPublisher",
+        "SHARED_MONEY_MOVED",
+        "SharedMoneyMovedHandler",
+        "SharedMoneyMovedHandlerFn",
+        "SharedMoneyMovedPublisher",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
+
+if not _t.TYPE_CHECKING:  # type checkers see the imports above, and an unknown name stays an error
+
+    def __getattr__(name: str) -> object:
+        module = _MODULE_OF.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(_importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
