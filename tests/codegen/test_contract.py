@@ -47,5 +47,7 @@ def test_a_package_for_another_contract_says_so_on_import(tmp_path: Path) -> Non
     )
     assert run.returncode == 1
     last = run.stderr.strip().splitlines()[-1]
-    assert re.match(r"schemabus\.runtime\.contract\.ContractError: golden_avro_features\.[a-z_.]*avro_models was generated", last), last
+    assert re.match(
+        r"schemabus\.runtime\.contract\.ContractError: golden_avro_features\.[a-z_.]*avro_models was generated", last
+    ), last
     assert "runtime contract 99, and the installed schemabus" in last and f"speaks contract {CONTRACT}" in last

@@ -11,13 +11,20 @@ import importlib as _importlib
 import typing as _t
 
 if _t.TYPE_CHECKING:
-    from .topics import (
-        Money,
+    from .avro_models import Currency, Money
+    from .orders import (
+        Line,
+        Md5,
         ORDERS_ORDER_PLACED,
         OrderPlaced,
         OrdersOrderPlacedHandler,
         OrdersOrderPlacedHandlerFn,
         OrdersOrderPlacedPublisher,
+        Price,
+        Shipping,
+        Status,
+    )
+    from .shared import (
         SHARED_MONEY_MOVED,
         SharedMoneyMovedHandler,
         SharedMoneyMovedHandlerFn,
@@ -25,28 +32,44 @@ if _t.TYPE_CHECKING:
     )
 
 __all__ = [
+    "Currency",
+    "Line",
+    "Md5",
     "Money",
     "ORDERS_ORDER_PLACED",
     "OrderPlaced",
     "OrdersOrderPlacedHandler",
     "OrdersOrderPlacedHandlerFn",
     "OrdersOrderPlacedPublisher",
+    "Price",
     "SHARED_MONEY_MOVED",
     "SharedMoneyMovedHandler",
     "SharedMoneyMovedHandlerFn",
     "SharedMoneyMovedPublisher",
+    "Shipping",
+    "Status",
 ]
 
 # Each name is imported from its module on first use (PEP 562): importing the package costs nothing,
 # and a service pays only for the modules whose names it uses.
 _MODULES: dict[str, tuple[str, ...]] = {
-    ".topics": (
+    ".avro_models": (
+        "Currency",
         "Money",
+    ),
+    ".orders": (
+        "Line",
+        "Md5",
         "ORDERS_ORDER_PLACED",
         "OrderPlaced",
         "OrdersOrderPlacedHandler",
         "OrdersOrderPlacedHandlerFn",
         "OrdersOrderPlacedPublisher",
+        "Price",
+        "Shipping",
+        "Status",
+    ),
+    ".shared": (
         "SHARED_MONEY_MOVED",
         "SharedMoneyMovedHandler",
         "SharedMoneyMovedHandlerFn",

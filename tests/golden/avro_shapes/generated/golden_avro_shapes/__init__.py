@@ -13,8 +13,8 @@ import importlib as _importlib
 import typing as _t
 
 if _t.TYPE_CHECKING:
-    from .avro_models import Amount, Color, Deep, Impossible, Kind, Md5, Point, Shape
     from .avro_codecs import deep_serde
+    from .avro_models import Amount, Color, Deep, Impossible, Kind, Md5, Point, Shape
 
 __all__ = [
     "Amount",
@@ -31,6 +31,7 @@ __all__ = [
 # Each name is imported from its module on first use (PEP 562): importing the package costs nothing,
 # and a service pays only for the modules whose names it uses.
 _MODULES: dict[str, tuple[str, ...]] = {
+    ".avro_codecs": ("deep_serde",),
     ".avro_models": (
         "Amount",
         "Color",
@@ -41,7 +42,6 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "Point",
         "Shape",
     ),
-    ".avro_codecs": ("deep_serde",),
 }
 _MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
 

@@ -17,23 +17,16 @@ import importlib as _importlib
 import typing as _t
 
 if _t.TYPE_CHECKING:
-    from .topics import (
-        ANY_THING_HAPPENED,
-        AnyThingHappenedHandler,
-        AnyThingHappenedHandlerFn,
-        AnyThingHappenedPublisher,
-        Anything,
-        CartUpdated,
-        Flag,
-        GEO_CART_UPDATED,
-        GeoCartUpdatedHandler,
-        GeoCartUpdatedHandlerFn,
-        GeoCartUpdatedPublisher,
-        Invoice,
+    from .any import ANY_THING_HAPPENED, AnyThingHappenedHandler, AnyThingHappenedHandlerFn, AnyThingHappenedPublisher
+    from .geo import GEO_CART_UPDATED, GeoCartUpdatedHandler, GeoCartUpdatedHandlerFn, GeoCartUpdatedPublisher
+    from .json_models import Anything, CartUpdated, Flag, Invoice, Names, Person, Point
+    from .legacy import (
         LEGACY_INVOICE_ISSUED,
         LegacyInvoiceIssuedHandler,
         LegacyInvoiceIssuedHandlerFn,
         LegacyInvoiceIssuedPublisher,
+    )
+    from .modern import (
         MODERN_PERSON_REGISTERED,
         MODERN_POINT_MEASURED,
         ModernPersonRegisteredHandler,
@@ -42,18 +35,14 @@ if _t.TYPE_CHECKING:
         ModernPointMeasuredHandler,
         ModernPointMeasuredHandlerFn,
         ModernPointMeasuredPublisher,
-        Names,
-        Person,
-        Point,
+    )
+    from .unicode import (
         UNICODE_NAMES_SEEN,
         UnicodeNamesSeenHandler,
         UnicodeNamesSeenHandlerFn,
         UnicodeNamesSeenPublisher,
-        V6FlagSetHandler,
-        V6FlagSetHandlerFn,
-        V6FlagSetPublisher,
-        V6_FLAG_SET,
     )
+    from .v6 import V6FlagSetHandler, V6FlagSetHandlerFn, V6FlagSetPublisher, V6_FLAG_SET
 
 __all__ = [
     "ANY_THING_HAPPENED",
@@ -96,23 +85,34 @@ __all__ = [
 # Each name is imported from its module on first use (PEP 562): importing the package costs nothing,
 # and a service pays only for the modules whose names it uses.
 _MODULES: dict[str, tuple[str, ...]] = {
-    ".topics": (
+    ".any": (
         "ANY_THING_HAPPENED",
         "AnyThingHappenedHandler",
         "AnyThingHappenedHandlerFn",
         "AnyThingHappenedPublisher",
-        "Anything",
-        "CartUpdated",
-        "Flag",
+    ),
+    ".geo": (
         "GEO_CART_UPDATED",
         "GeoCartUpdatedHandler",
         "GeoCartUpdatedHandlerFn",
         "GeoCartUpdatedPublisher",
+    ),
+    ".json_models": (
+        "Anything",
+        "CartUpdated",
+        "Flag",
         "Invoice",
+        "Names",
+        "Person",
+        "Point",
+    ),
+    ".legacy": (
         "LEGACY_INVOICE_ISSUED",
         "LegacyInvoiceIssuedHandler",
         "LegacyInvoiceIssuedHandlerFn",
         "LegacyInvoiceIssuedPublisher",
+    ),
+    ".modern": (
         "MODERN_PERSON_REGISTERED",
         "MODERN_POINT_MEASURED",
         "ModernPersonRegisteredHandler",
@@ -121,13 +121,14 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "ModernPointMeasuredHandler",
         "ModernPointMeasuredHandlerFn",
         "ModernPointMeasuredPublisher",
-        "Names",
-        "Person",
-        "Point",
+    ),
+    ".unicode": (
         "UNICODE_NAMES_SEEN",
         "UnicodeNamesSeenHandler",
         "UnicodeNamesSeenHandlerFn",
         "UnicodeNamesSeenPublisher",
+    ),
+    ".v6": (
         "V6FlagSetHandler",
         "V6FlagSetHandlerFn",
         "V6FlagSetPublisher",

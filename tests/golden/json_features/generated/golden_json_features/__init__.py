@@ -12,9 +12,8 @@ import importlib as _importlib
 import typing as _t
 
 if _t.TYPE_CHECKING:
-    from .topics import (
-        CustomerKey,
-        CustomerRegistered,
+    from .json_models import CustomerKey, CustomerRegistered
+    from .shop import (
         SHOP_CUSTOMER_REGISTERED,
         ShopCustomerRegisteredHandler,
         ShopCustomerRegisteredHandlerFn,
@@ -33,9 +32,11 @@ __all__ = [
 # Each name is imported from its module on first use (PEP 562): importing the package costs nothing,
 # and a service pays only for the modules whose names it uses.
 _MODULES: dict[str, tuple[str, ...]] = {
-    ".topics": (
+    ".json_models": (
         "CustomerKey",
         "CustomerRegistered",
+    ),
+    ".shop": (
         "SHOP_CUSTOMER_REGISTERED",
         "ShopCustomerRegisteredHandler",
         "ShopCustomerRegisteredHandlerFn",

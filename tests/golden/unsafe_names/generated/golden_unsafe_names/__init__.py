@@ -10,25 +10,37 @@ import importlib as _importlib
 import typing as _t
 
 if _t.TYPE_CHECKING:
-    from .topics import EDGE_NAMES_SEEN, EdgeNamesSeenHandler, EdgeNamesSeenHandlerFn, EdgeNamesSeenPublisher, class_
+    from .edge import (
+        EDGE_NAMES_SEEN,
+        EdgeNamesSeenHandler,
+        EdgeNamesSeenHandlerFn,
+        EdgeNamesSeenPublisher,
+        Status,
+        class_,
+        len_,
+    )
 
 __all__ = [
     "EDGE_NAMES_SEEN",
     "EdgeNamesSeenHandler",
     "EdgeNamesSeenHandlerFn",
     "EdgeNamesSeenPublisher",
+    "Status",
     "class_",
+    "len_",
 ]
 
 # Each name is imported from its module on first use (PEP 562): importing the package costs nothing,
 # and a service pays only for the modules whose names it uses.
 _MODULES: dict[str, tuple[str, ...]] = {
-    ".topics": (
+    ".edge": (
         "EDGE_NAMES_SEEN",
         "EdgeNamesSeenHandler",
         "EdgeNamesSeenHandlerFn",
         "EdgeNamesSeenPublisher",
+        "Status",
         "class_",
+        "len_",
     ),
 }
 _MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}

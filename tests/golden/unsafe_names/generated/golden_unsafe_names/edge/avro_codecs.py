@@ -5,6 +5,8 @@
 
 Each encoder writes exactly what ``fastavro.schemaless_writer`` writes for the same model; each
 decoder reads data written with exactly this schema (other versions go through schema resolution).
+
+The types of the ``edge`` topics (those several domains share are in the top level).
 """
 
 from __future__ import annotations
