@@ -564,6 +564,6 @@ def locate(project: Project, rel: str, text: str, lineno: int) -> tuple[Source, 
                     kind = "record" if isinstance(n, Record) else "enum" if isinstance(n, Enum) else "fixed"
                     return n.source, f'{kind} "{n.fullname}"'
             if re.fullmatch(r"_Nested\d+|_[wr]\d+", name):
-                return _first_source(project), "the code of a deeply nested array or map"
+                return _first_source(project), "the code of an array or map type"
         return _first_source(project), f"the module {rel}"
     return _first_source(project), f"the module {rel}"

@@ -48,32 +48,14 @@ _S_AgentType: dict[int, AgentType] = {
 
 
 def _w_ErrorInfo(v: ErrorInfo, b: bytearray) -> None:
-    x1 = v.error_type.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
-    x3 = v.message.encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
-    else:
-        b += _avro.write_long(x4)
-    b += x3
-    x5 = v.stack_trace
-    if x5 is None:
+    _avro.write_string(b, v.error_type)
+    _avro.write_string(b, v.message)
+    x1 = v.stack_trace
+    if x1 is None:
         b.append(0)
     else:
         b.append(2)
-        x6 = x5.encode()
-        x7 = len(x6)
-        if x7 < 64:
-            b.append(x7 << 1)
-        else:
-            b += _avro.write_long(x7)
-        b += x6
+        _avro.write_string(b, x1)
     b.append(1 if v.retryable else 0)
 
 
@@ -81,60 +63,30 @@ _F_ErrorInfo = frozenset(("error_type", "message", "retryable", "stack_trace"))
 
 
 def _r_ErrorInfo(buf: bytes, p: int) -> tuple[ErrorInfo, int]:
-    x3 = buf[p]
-    if x3 < 128:
-        x2 = (x3 >> 1) ^ -(x3 & 1)
+    x1, p = _avro.read_string(buf, p)
+    x2, p = _avro.read_string(buf, p)
+    x3: str | None
+    x5 = buf[p]
+    if x5 < 128:
+        x4 = (x5 >> 1) ^ -(x5 & 1)
         p += 1
     else:
-        x2, p = _avro.read_long(buf, p)
-    x4 = p + x2
-    if x2 < 0 or x4 > len(buf):
-        raise _avro.bad_length(x2, "string")
-    x1 = str(buf[p:x4], "utf-8")
-    p = x4
-    x7 = buf[p]
-    if x7 < 128:
-        x6 = (x7 >> 1) ^ -(x7 & 1)
-        p += 1
+        x4, p = _avro.read_long(buf, p)
+    if x4 == 0:
+        x3 = None
+    elif x4 == 1:
+        x3, p = _avro.read_string(buf, p)
     else:
-        x6, p = _avro.read_long(buf, p)
-    x8 = p + x6
-    if x6 < 0 or x8 > len(buf):
-        raise _avro.bad_length(x6, "string")
-    x5 = str(buf[p:x8], "utf-8")
-    p = x8
-    x9: str | None
-    x11 = buf[p]
-    if x11 < 128:
-        x10 = (x11 >> 1) ^ -(x11 & 1)
-        p += 1
-    else:
-        x10, p = _avro.read_long(buf, p)
-    if x10 == 0:
-        x9 = None
-    elif x10 == 1:
-        x13 = buf[p]
-        if x13 < 128:
-            x12 = (x13 >> 1) ^ -(x13 & 1)
-            p += 1
-        else:
-            x12, p = _avro.read_long(buf, p)
-        x14 = p + x12
-        if x12 < 0 or x14 > len(buf):
-            raise _avro.bad_length(x12, "string")
-        x9 = str(buf[p:x14], "utf-8")
-        p = x14
-    else:
-        raise _avro.AvroDecodeError(f"union index {x10} out of range")
-    x15 = buf[p] != 0
+        raise _avro.AvroDecodeError(f"union index {x4} out of range")
+    x6 = buf[p] != 0
     p += 1
     return _avro.construct(
         ErrorInfo,
         {
             "error_type": x1,
-            "message": x5,
-            "stack_trace": x9,
-            "retryable": x15,
+            "message": x2,
+            "stack_trace": x3,
+            "retryable": x6,
         },
         _F_ErrorInfo,
     ), p

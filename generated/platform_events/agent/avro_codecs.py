@@ -63,75 +63,26 @@ def _w_AgentCreated(v: AgentCreated, b: bytearray) -> None:
         b.append(0)
     else:
         b.append(2)
-        x2 = x1.encode()
-        x3 = len(x2)
-        if x3 < 64:
-            b.append(x3 << 1)
-        else:
-            b += _avro.write_long(x3)
-        b += x2
-    x4 = _avro.timestamp_to_micros(v.created_at)
-    if -64 <= x4 < 64:
-        b.append((x4 << 1) ^ (x4 >> 63))
+        _avro.write_string(b, x1)
+    x2 = _avro.timestamp_to_micros(v.created_at)
+    if -64 <= x2 < 64:
+        b.append((x2 << 1) ^ (x2 >> 63))
     else:
-        b += _avro.write_long(x4)
-    x5 = v.capabilities
-    if x5:
-        x7 = len(x5)
-        if x7 < 64:
-            b.append(x7 << 1)
-        else:
-            b += _avro.write_long(x7)
-        for x6 in x5:
-            x8 = x6.encode()
-            x9 = len(x8)
-            if x9 < 64:
-                b.append(x9 << 1)
-            else:
-                b += _avro.write_long(x9)
-            b += x8
-    b.append(0)
-    x10 = v.creator_id.encode()
-    x11 = len(x10)
-    if x11 < 64:
-        b.append(x11 << 1)
-    else:
-        b += _avro.write_long(x11)
-    b += x10
-    x12 = v.labels
-    if x12:
-        x15 = len(x12)
-        if x15 < 64:
-            b.append(x15 << 1)
-        else:
-            b += _avro.write_long(x15)
-        for x13, x14 in x12.items():
-            x16 = x13.encode()
-            x17 = len(x16)
-            if x17 < 64:
-                b.append(x17 << 1)
-            else:
-                b += _avro.write_long(x17)
-            b += x16
-            x18 = x14.encode()
-            x19 = len(x18)
-            if x19 < 64:
-                b.append(x19 << 1)
-            else:
-                b += _avro.write_long(x19)
-            b += x18
-    b.append(0)
-    x20 = v.availability
-    if x20 is None:
+        b += _avro.write_long(x2)
+    _w1(v.capabilities, b)
+    _avro.write_string(b, v.creator_id)
+    _w2(v.labels, b)
+    x3 = v.availability
+    if x3 is None:
         b.append(0)
     else:
         b.append(2)
-        _w_AvailabilityWindow(x20, b)
-    x21 = v.schema_version
-    if -64 <= x21 < 64:
-        b.append((x21 << 1) ^ (x21 >> 63))
+        _w_AvailabilityWindow(x3, b)
+    x4 = v.schema_version
+    if -64 <= x4 < 64:
+        b.append((x4 << 1) ^ (x4 >> 63))
     else:
-        b += _avro.write_int(x21)
+        b += _avro.write_int(x4)
 
 
 _F_AgentCreated = frozenset(
@@ -150,165 +101,72 @@ _F_AgentCreated = frozenset(
 
 
 def _r_AgentCreated(buf: bytes, p: int) -> tuple[AgentCreated, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
+    x2, p = _avro.read_string(buf, p)
+    x1 = _avro.uuid_from_str(x2)
+    x5 = buf[p]
+    if x5 < 128:
+        x4 = (x5 >> 1) ^ -(x5 & 1)
         p += 1
     else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
-    x1 = _avro.uuid_from_str(x2)
+        x4, p = _avro.read_long(buf, p)
+    try:
+        x3 = _S_AgentType[x4]
+    except KeyError:
+        raise _avro.AvroDecodeError(f"enum index {x4} out of range for AgentType") from None
+    x6: str | None
     x8 = buf[p]
     if x8 < 128:
         x7 = (x8 >> 1) ^ -(x8 & 1)
         p += 1
     else:
         x7, p = _avro.read_long(buf, p)
-    try:
-        x6 = _S_AgentType[x7]
-    except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x7} out of range for AgentType") from None
-    x9: str | None
+    if x7 == 0:
+        x6 = None
+    elif x7 == 1:
+        x6, p = _avro.read_string(buf, p)
+    else:
+        raise _avro.AvroDecodeError(f"union index {x7} out of range")
     x11 = buf[p]
     if x11 < 128:
         x10 = (x11 >> 1) ^ -(x11 & 1)
         p += 1
     else:
         x10, p = _avro.read_long(buf, p)
-    if x10 == 0:
-        x9 = None
-    elif x10 == 1:
-        x13 = buf[p]
-        if x13 < 128:
-            x12 = (x13 >> 1) ^ -(x13 & 1)
-            p += 1
-        else:
-            x12, p = _avro.read_long(buf, p)
-        x14 = p + x12
-        if x12 < 0 or x14 > len(buf):
-            raise _avro.bad_length(x12, "string")
-        x9 = str(buf[p:x14], "utf-8")
-        p = x14
-    else:
-        raise _avro.AvroDecodeError(f"union index {x10} out of range")
+    x9 = _avro.micros_to_timestamp(x10)
+    x12, p = _r3(buf, p)
+    x13, p = _avro.read_string(buf, p)
+    x14, p = _r4(buf, p)
+    x15: AvailabilityWindow | None
     x17 = buf[p]
     if x17 < 128:
         x16 = (x17 >> 1) ^ -(x17 & 1)
         p += 1
     else:
         x16, p = _avro.read_long(buf, p)
-    x15 = _avro.micros_to_timestamp(x16)
-    x19: list[str] = []
-    while True:
-        x23 = buf[p]
-        if x23 < 128:
-            x20 = (x23 >> 1) ^ -(x23 & 1)
-            p += 1
-        else:
-            x20, p = _avro.read_long(buf, p)
-        if x20 == 0:
-            break
-        if x20 < 0:
-            x20 = -x20
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x20):
-            x25 = buf[p]
-            if x25 < 128:
-                x24 = (x25 >> 1) ^ -(x25 & 1)
-                p += 1
-            else:
-                x24, p = _avro.read_long(buf, p)
-            x26 = p + x24
-            if x24 < 0 or x26 > len(buf):
-                raise _avro.bad_length(x24, "string")
-            x21 = str(buf[p:x26], "utf-8")
-            p = x26
-            x19.append(x21)
-    x18 = x19
-    x29 = buf[p]
-    if x29 < 128:
-        x28 = (x29 >> 1) ^ -(x29 & 1)
+    if x16 == 0:
+        x15 = None
+    elif x16 == 1:
+        x15, p = _r_AvailabilityWindow(buf, p)
+    else:
+        raise _avro.AvroDecodeError(f"union index {x16} out of range")
+    x19 = buf[p]
+    if x19 < 128:
+        x18 = (x19 >> 1) ^ -(x19 & 1)
         p += 1
     else:
-        x28, p = _avro.read_long(buf, p)
-    x30 = p + x28
-    if x28 < 0 or x30 > len(buf):
-        raise _avro.bad_length(x28, "string")
-    x27 = str(buf[p:x30], "utf-8")
-    p = x30
-    x32: dict[str, str] = {}
-    while True:
-        x36 = buf[p]
-        if x36 < 128:
-            x33 = (x36 >> 1) ^ -(x36 & 1)
-            p += 1
-        else:
-            x33, p = _avro.read_long(buf, p)
-        if x33 == 0:
-            break
-        if x33 < 0:
-            x33 = -x33
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x33):
-            x38 = buf[p]
-            if x38 < 128:
-                x37 = (x38 >> 1) ^ -(x38 & 1)
-                p += 1
-            else:
-                x37, p = _avro.read_long(buf, p)
-            x39 = p + x37
-            if x37 < 0 or x39 > len(buf):
-                raise _avro.bad_length(x37, "string")
-            x35 = str(buf[p:x39], "utf-8")
-            p = x39
-            x41 = buf[p]
-            if x41 < 128:
-                x40 = (x41 >> 1) ^ -(x41 & 1)
-                p += 1
-            else:
-                x40, p = _avro.read_long(buf, p)
-            x42 = p + x40
-            if x40 < 0 or x42 > len(buf):
-                raise _avro.bad_length(x40, "string")
-            x34 = str(buf[p:x42], "utf-8")
-            p = x42
-            x32[x35] = x34
-    x31 = x32
-    x43: AvailabilityWindow | None
-    x45 = buf[p]
-    if x45 < 128:
-        x44 = (x45 >> 1) ^ -(x45 & 1)
-        p += 1
-    else:
-        x44, p = _avro.read_long(buf, p)
-    if x44 == 0:
-        x43 = None
-    elif x44 == 1:
-        x43, p = _r_AvailabilityWindow(buf, p)
-    else:
-        raise _avro.AvroDecodeError(f"union index {x44} out of range")
-    x47 = buf[p]
-    if x47 < 128:
-        x46 = (x47 >> 1) ^ -(x47 & 1)
-        p += 1
-    else:
-        x46, p = _avro.read_long(buf, p)
+        x18, p = _avro.read_long(buf, p)
     return _avro.construct(
         AgentCreated,
         {
             "agent_id": x1,
-            "agent_type": x6,
-            "display_name": x9,
-            "created_at": x15,
-            "capabilities": x18,
-            "creator_id": x27,
-            "labels": x31,
-            "availability": x43,
-            "schema_version": x46,
+            "agent_type": x3,
+            "display_name": x6,
+            "created_at": x9,
+            "capabilities": x12,
+            "creator_id": x13,
+            "labels": x14,
+            "availability": x15,
+            "schema_version": x18,
         },
         _F_AgentCreated,
     ), p
@@ -328,25 +186,13 @@ def _w_AgentDeleted(v: AgentDeleted, b: bytearray) -> None:
         b.append(0)
     else:
         b.append(2)
-        x3 = x2.encode()
-        x4 = len(x3)
-        if x4 < 64:
-            b.append(x4 << 1)
-        else:
-            b += _avro.write_long(x4)
-        b += x3
-    x5 = v.reason
-    if x5 is None:
+        _avro.write_string(b, x2)
+    x3 = v.reason
+    if x3 is None:
         b.append(0)
     else:
         b.append(2)
-        x6 = x5.encode()
-        x7 = len(x6)
-        if x7 < 64:
-            b.append(x7 << 1)
-        else:
-            b += _avro.write_long(x7)
-        b += x6
+        _avro.write_string(b, x3)
     b.append(1 if v.hard_delete else 0)
 
 
@@ -354,35 +200,38 @@ _F_AgentDeleted = frozenset(("agent_id", "agent_type", "deleted_at", "deleted_by
 
 
 def _r_AgentDeleted(buf: bytes, p: int) -> tuple[AgentDeleted, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
+    x2, p = _avro.read_string(buf, p)
+    x1 = _avro.uuid_from_str(x2)
+    x5 = buf[p]
+    if x5 < 128:
+        x4 = (x5 >> 1) ^ -(x5 & 1)
         p += 1
     else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
-    x1 = _avro.uuid_from_str(x2)
+        x4, p = _avro.read_long(buf, p)
+    try:
+        x3 = _S_AgentType[x4]
+    except KeyError:
+        raise _avro.AvroDecodeError(f"enum index {x4} out of range for AgentType") from None
     x8 = buf[p]
     if x8 < 128:
         x7 = (x8 >> 1) ^ -(x8 & 1)
         p += 1
     else:
         x7, p = _avro.read_long(buf, p)
-    try:
-        x6 = _S_AgentType[x7]
-    except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x7} out of range for AgentType") from None
+    x6 = _avro.micros_to_timestamp(x7)
+    x9: str | None
     x11 = buf[p]
     if x11 < 128:
         x10 = (x11 >> 1) ^ -(x11 & 1)
         p += 1
     else:
         x10, p = _avro.read_long(buf, p)
-    x9 = _avro.micros_to_timestamp(x10)
+    if x10 == 0:
+        x9 = None
+    elif x10 == 1:
+        x9, p = _avro.read_string(buf, p)
+    else:
+        raise _avro.AvroDecodeError(f"union index {x10} out of range")
     x12: str | None
     x14 = buf[p]
     if x14 < 128:
@@ -393,53 +242,20 @@ def _r_AgentDeleted(buf: bytes, p: int) -> tuple[AgentDeleted, int]:
     if x13 == 0:
         x12 = None
     elif x13 == 1:
-        x16 = buf[p]
-        if x16 < 128:
-            x15 = (x16 >> 1) ^ -(x16 & 1)
-            p += 1
-        else:
-            x15, p = _avro.read_long(buf, p)
-        x17 = p + x15
-        if x15 < 0 or x17 > len(buf):
-            raise _avro.bad_length(x15, "string")
-        x12 = str(buf[p:x17], "utf-8")
-        p = x17
+        x12, p = _avro.read_string(buf, p)
     else:
         raise _avro.AvroDecodeError(f"union index {x13} out of range")
-    x18: str | None
-    x20 = buf[p]
-    if x20 < 128:
-        x19 = (x20 >> 1) ^ -(x20 & 1)
-        p += 1
-    else:
-        x19, p = _avro.read_long(buf, p)
-    if x19 == 0:
-        x18 = None
-    elif x19 == 1:
-        x22 = buf[p]
-        if x22 < 128:
-            x21 = (x22 >> 1) ^ -(x22 & 1)
-            p += 1
-        else:
-            x21, p = _avro.read_long(buf, p)
-        x23 = p + x21
-        if x21 < 0 or x23 > len(buf):
-            raise _avro.bad_length(x21, "string")
-        x18 = str(buf[p:x23], "utf-8")
-        p = x23
-    else:
-        raise _avro.AvroDecodeError(f"union index {x19} out of range")
-    x24 = buf[p] != 0
+    x15 = buf[p] != 0
     p += 1
     return _avro.construct(
         AgentDeleted,
         {
             "agent_id": x1,
-            "agent_type": x6,
-            "deleted_at": x9,
-            "deleted_by": x12,
-            "reason": x18,
-            "hard_delete": x24,
+            "agent_type": x3,
+            "deleted_at": x6,
+            "deleted_by": x9,
+            "reason": x12,
+            "hard_delete": x15,
         },
         _F_AgentDeleted,
     ), p
@@ -465,68 +281,10 @@ def _w_AgentUpdated(v: AgentUpdated, b: bytearray) -> None:
         b.append(0)
     else:
         b.append(2)
-        x4 = x3.encode()
-        x5 = len(x4)
-        if x5 < 64:
-            b.append(x5 << 1)
-        else:
-            b += _avro.write_long(x5)
-        b += x4
-    x6 = v.capabilities
-    if x6:
-        x8 = len(x6)
-        if x8 < 64:
-            b.append(x8 << 1)
-        else:
-            b += _avro.write_long(x8)
-        for x7 in x6:
-            x9 = x7.encode()
-            x10 = len(x9)
-            if x10 < 64:
-                b.append(x10 << 1)
-            else:
-                b += _avro.write_long(x10)
-            b += x9
-    b.append(0)
-    x11 = v.changed_fields
-    if x11:
-        x13 = len(x11)
-        if x13 < 64:
-            b.append(x13 << 1)
-        else:
-            b += _avro.write_long(x13)
-        for x12 in x11:
-            x14 = x12.encode()
-            x15 = len(x14)
-            if x15 < 64:
-                b.append(x15 << 1)
-            else:
-                b += _avro.write_long(x15)
-            b += x14
-    b.append(0)
-    x16 = v.labels
-    if x16:
-        x19 = len(x16)
-        if x19 < 64:
-            b.append(x19 << 1)
-        else:
-            b += _avro.write_long(x19)
-        for x17, x18 in x16.items():
-            x20 = x17.encode()
-            x21 = len(x20)
-            if x21 < 64:
-                b.append(x21 << 1)
-            else:
-                b += _avro.write_long(x21)
-            b += x20
-            x22 = x18.encode()
-            x23 = len(x22)
-            if x23 < 64:
-                b.append(x23 << 1)
-            else:
-                b += _avro.write_long(x23)
-            b += x22
-    b.append(0)
+        _avro.write_string(b, x3)
+    _w1(v.capabilities, b)
+    _w1(v.changed_fields, b)
+    _w2(v.labels, b)
 
 
 _F_AgentUpdated = frozenset(
@@ -545,18 +303,18 @@ _F_AgentUpdated = frozenset(
 
 
 def _r_AgentUpdated(buf: bytes, p: int) -> tuple[AgentUpdated, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
+    x2, p = _avro.read_string(buf, p)
+    x1 = _avro.uuid_from_str(x2)
+    x5 = buf[p]
+    if x5 < 128:
+        x4 = (x5 >> 1) ^ -(x5 & 1)
         p += 1
     else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
-    x1 = _avro.uuid_from_str(x2)
+        x4, p = _avro.read_long(buf, p)
+    try:
+        x3 = _S_AgentType[x4]
+    except KeyError:
+        raise _avro.AvroDecodeError(f"enum index {x4} out of range for AgentType") from None
     x8 = buf[p]
     if x8 < 128:
         x7 = (x8 >> 1) ^ -(x8 & 1)
@@ -564,159 +322,50 @@ def _r_AgentUpdated(buf: bytes, p: int) -> tuple[AgentUpdated, int]:
     else:
         x7, p = _avro.read_long(buf, p)
     try:
-        x6 = _S_AgentType[x7]
+        x6 = _S_AgentStatus[x7]
     except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x7} out of range for AgentType") from None
-    x11 = buf[p]
-    if x11 < 128:
-        x10 = (x11 >> 1) ^ -(x11 & 1)
+        raise _avro.AvroDecodeError(f"enum index {x7} out of range for AgentStatus") from None
+    x10 = buf[p]
+    if x10 < 128:
+        x9 = (x10 >> 1) ^ -(x10 & 1)
         p += 1
     else:
-        x10, p = _avro.read_long(buf, p)
-    try:
-        x9 = _S_AgentStatus[x10]
-    except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x10} out of range for AgentStatus") from None
+        x9, p = _avro.read_long(buf, p)
     x13 = buf[p]
     if x13 < 128:
         x12 = (x13 >> 1) ^ -(x13 & 1)
         p += 1
     else:
         x12, p = _avro.read_long(buf, p)
+    x11 = _avro.micros_to_timestamp(x12)
+    x14: str | None
     x16 = buf[p]
     if x16 < 128:
         x15 = (x16 >> 1) ^ -(x16 & 1)
         p += 1
     else:
         x15, p = _avro.read_long(buf, p)
-    x14 = _avro.micros_to_timestamp(x15)
-    x17: str | None
-    x19 = buf[p]
-    if x19 < 128:
-        x18 = (x19 >> 1) ^ -(x19 & 1)
-        p += 1
+    if x15 == 0:
+        x14 = None
+    elif x15 == 1:
+        x14, p = _avro.read_string(buf, p)
     else:
-        x18, p = _avro.read_long(buf, p)
-    if x18 == 0:
-        x17 = None
-    elif x18 == 1:
-        x21 = buf[p]
-        if x21 < 128:
-            x20 = (x21 >> 1) ^ -(x21 & 1)
-            p += 1
-        else:
-            x20, p = _avro.read_long(buf, p)
-        x22 = p + x20
-        if x20 < 0 or x22 > len(buf):
-            raise _avro.bad_length(x20, "string")
-        x17 = str(buf[p:x22], "utf-8")
-        p = x22
-    else:
-        raise _avro.AvroDecodeError(f"union index {x18} out of range")
-    x24: list[str] = []
-    while True:
-        x28 = buf[p]
-        if x28 < 128:
-            x25 = (x28 >> 1) ^ -(x28 & 1)
-            p += 1
-        else:
-            x25, p = _avro.read_long(buf, p)
-        if x25 == 0:
-            break
-        if x25 < 0:
-            x25 = -x25
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x25):
-            x30 = buf[p]
-            if x30 < 128:
-                x29 = (x30 >> 1) ^ -(x30 & 1)
-                p += 1
-            else:
-                x29, p = _avro.read_long(buf, p)
-            x31 = p + x29
-            if x29 < 0 or x31 > len(buf):
-                raise _avro.bad_length(x29, "string")
-            x26 = str(buf[p:x31], "utf-8")
-            p = x31
-            x24.append(x26)
-    x23 = x24
-    x33: list[str] = []
-    while True:
-        x37 = buf[p]
-        if x37 < 128:
-            x34 = (x37 >> 1) ^ -(x37 & 1)
-            p += 1
-        else:
-            x34, p = _avro.read_long(buf, p)
-        if x34 == 0:
-            break
-        if x34 < 0:
-            x34 = -x34
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x34):
-            x39 = buf[p]
-            if x39 < 128:
-                x38 = (x39 >> 1) ^ -(x39 & 1)
-                p += 1
-            else:
-                x38, p = _avro.read_long(buf, p)
-            x40 = p + x38
-            if x38 < 0 or x40 > len(buf):
-                raise _avro.bad_length(x38, "string")
-            x35 = str(buf[p:x40], "utf-8")
-            p = x40
-            x33.append(x35)
-    x32 = x33
-    x42: dict[str, str] = {}
-    while True:
-        x46 = buf[p]
-        if x46 < 128:
-            x43 = (x46 >> 1) ^ -(x46 & 1)
-            p += 1
-        else:
-            x43, p = _avro.read_long(buf, p)
-        if x43 == 0:
-            break
-        if x43 < 0:
-            x43 = -x43
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x43):
-            x48 = buf[p]
-            if x48 < 128:
-                x47 = (x48 >> 1) ^ -(x48 & 1)
-                p += 1
-            else:
-                x47, p = _avro.read_long(buf, p)
-            x49 = p + x47
-            if x47 < 0 or x49 > len(buf):
-                raise _avro.bad_length(x47, "string")
-            x45 = str(buf[p:x49], "utf-8")
-            p = x49
-            x51 = buf[p]
-            if x51 < 128:
-                x50 = (x51 >> 1) ^ -(x51 & 1)
-                p += 1
-            else:
-                x50, p = _avro.read_long(buf, p)
-            x52 = p + x50
-            if x50 < 0 or x52 > len(buf):
-                raise _avro.bad_length(x50, "string")
-            x44 = str(buf[p:x52], "utf-8")
-            p = x52
-            x42[x45] = x44
-    x41 = x42
+        raise _avro.AvroDecodeError(f"union index {x15} out of range")
+    x17, p = _r3(buf, p)
+    x18, p = _r3(buf, p)
+    x19, p = _r4(buf, p)
     return _avro.construct(
         AgentUpdated,
         {
             "agent_id": x1,
-            "agent_type": x6,
-            "status": x9,
-            "revision": x12,
-            "updated_at": x14,
-            "updated_by": x17,
-            "capabilities": x23,
-            "changed_fields": x32,
-            "labels": x41,
+            "agent_type": x3,
+            "status": x6,
+            "revision": x9,
+            "updated_at": x11,
+            "updated_by": x14,
+            "capabilities": x17,
+            "changed_fields": x18,
+            "labels": x19,
         },
         _F_AgentUpdated,
     ), p
@@ -733,13 +382,7 @@ def _w_AvailabilityWindow(v: AvailabilityWindow, b: bytearray) -> None:
         b.append((x2 << 1) ^ (x2 >> 63))
     else:
         b += _avro.write_int(x2)
-    x3 = v.timezone.encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
-    else:
-        b += _avro.write_long(x4)
-    b += x3
+    _avro.write_string(b, v.timezone)
 
 
 _F_AvailabilityWindow = frozenset(("end_time", "start_time", "timezone"))
@@ -760,17 +403,7 @@ def _r_AvailabilityWindow(buf: bytes, p: int) -> tuple[AvailabilityWindow, int]:
     else:
         x5, p = _avro.read_long(buf, p)
     x4 = _avro.millis_to_time(x5)
-    x9 = buf[p]
-    if x9 < 128:
-        x8 = (x9 >> 1) ^ -(x9 & 1)
-        p += 1
-    else:
-        x8, p = _avro.read_long(buf, p)
-    x10 = p + x8
-    if x8 < 0 or x10 > len(buf):
-        raise _avro.bad_length(x8, "string")
-    x7 = str(buf[p:x10], "utf-8")
-    p = x10
+    x7, p = _avro.read_string(buf, p)
     return _avro.construct(
         AvailabilityWindow,
         {
@@ -780,6 +413,79 @@ def _r_AvailabilityWindow(buf: bytes, p: int) -> tuple[AvailabilityWindow, int]:
         },
         _F_AvailabilityWindow,
     ), p
+
+
+# Arrays and maps: an encoder and a decoder per type, which the records above call.
+
+
+def _w1(v: list[str], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _avro.write_string(b, x2)
+    b.append(0)
+
+
+def _w2(v: dict[str, str], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _avro.write_string(b, x3)
+    b.append(0)
+
+
+def _r3(buf: bytes, p: int) -> tuple[list[str], int]:
+    x1: list[str] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _avro.read_string(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r4(buf: bytes, p: int) -> tuple[dict[str, str], int]:
+    x1: dict[str, str] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _avro.read_string(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
 
 
 # Encoder programs: the same encodings for the compiled encoder (see schemabus.runtime.avro).

@@ -23,7 +23,7 @@ from schemabus.runtime.contract import require_contract as _require_contract
 
 from ..avro_models import AgentType
 
-_require_contract(1, __name__)  # before anything here uses the runtime
+_require_contract(2, __name__)  # before anything here uses the runtime
 
 __all__ = [
     "AgentStatus",

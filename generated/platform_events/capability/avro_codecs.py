@@ -82,208 +82,93 @@ def _w_AgentMatch(v: AgentMatch, b: bytearray) -> None:
     b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
     b += _E_AgentType[v.agent_type]
-    x1 = v.matched_capabilities
-    if x1:
-        x3 = len(x1)
-        if x3 < 64:
-            b.append(x3 << 1)
-        else:
-            b += _avro.write_long(x3)
-        for x2 in x1:
-            x4 = x2.encode()
-            x5 = len(x4)
-            if x5 < 64:
-                b.append(x5 << 1)
-            else:
-                b += _avro.write_long(x5)
-            b += x4
-    b.append(0)
+    _w1(v.matched_capabilities, b)
 
 
 _F_AgentMatch = frozenset(("agent_id", "agent_type", "matched_capabilities"))
 
 
 def _r_AgentMatch(buf: bytes, p: int) -> tuple[AgentMatch, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
-        p += 1
-    else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
+    x2, p = _avro.read_string(buf, p)
     x1 = _avro.uuid_from_str(x2)
-    x8 = buf[p]
-    if x8 < 128:
-        x7 = (x8 >> 1) ^ -(x8 & 1)
+    x5 = buf[p]
+    if x5 < 128:
+        x4 = (x5 >> 1) ^ -(x5 & 1)
         p += 1
     else:
-        x7, p = _avro.read_long(buf, p)
+        x4, p = _avro.read_long(buf, p)
     try:
-        x6 = _S_AgentType[x7]
+        x3 = _S_AgentType[x4]
     except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x7} out of range for AgentType") from None
-    x10: list[str] = []
-    while True:
-        x14 = buf[p]
-        if x14 < 128:
-            x11 = (x14 >> 1) ^ -(x14 & 1)
-            p += 1
-        else:
-            x11, p = _avro.read_long(buf, p)
-        if x11 == 0:
-            break
-        if x11 < 0:
-            x11 = -x11
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x11):
-            x16 = buf[p]
-            if x16 < 128:
-                x15 = (x16 >> 1) ^ -(x16 & 1)
-                p += 1
-            else:
-                x15, p = _avro.read_long(buf, p)
-            x17 = p + x15
-            if x15 < 0 or x17 > len(buf):
-                raise _avro.bad_length(x15, "string")
-            x12 = str(buf[p:x17], "utf-8")
-            p = x17
-            x10.append(x12)
-    x9 = x10
+        raise _avro.AvroDecodeError(f"enum index {x4} out of range for AgentType") from None
+    x6, p = _r2(buf, p)
     return _avro.construct(
         AgentMatch,
         {
             "agent_id": x1,
-            "agent_type": x6,
-            "matched_capabilities": x9,
+            "agent_type": x3,
+            "matched_capabilities": x6,
         },
         _F_AgentMatch,
     ), p
 
 
 def _w_DocumentMatch(v: DocumentMatch, b: bytearray) -> None:
-    x1 = v.document_id.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
-    x3 = v.uri.encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
-    else:
-        b += _avro.write_long(x4)
-    b += x3
-    x5 = v.title
-    if x5 is None:
+    _avro.write_string(b, v.document_id)
+    _avro.write_string(b, v.uri)
+    x1 = v.title
+    if x1 is None:
         b.append(0)
     else:
         b.append(2)
-        x6 = x5.encode()
-        x7 = len(x6)
-        if x7 < 64:
-            b.append(x7 << 1)
-        else:
-            b += _avro.write_long(x7)
-        b += x6
-    x8 = v.snippet
-    if x8 is None:
+        _avro.write_string(b, x1)
+    x2 = v.snippet
+    if x2 is None:
         b.append(0)
     else:
         b.append(2)
-        x9 = x8.encode()
-        x10 = len(x9)
-        if x10 < 64:
-            b.append(x10 << 1)
-        else:
-            b += _avro.write_long(x10)
-        b += x9
+        _avro.write_string(b, x2)
 
 
 _F_DocumentMatch = frozenset(("document_id", "snippet", "title", "uri"))
 
 
 def _r_DocumentMatch(buf: bytes, p: int) -> tuple[DocumentMatch, int]:
-    x3 = buf[p]
-    if x3 < 128:
-        x2 = (x3 >> 1) ^ -(x3 & 1)
+    x1, p = _avro.read_string(buf, p)
+    x2, p = _avro.read_string(buf, p)
+    x3: str | None
+    x5 = buf[p]
+    if x5 < 128:
+        x4 = (x5 >> 1) ^ -(x5 & 1)
         p += 1
     else:
-        x2, p = _avro.read_long(buf, p)
-    x4 = p + x2
-    if x2 < 0 or x4 > len(buf):
-        raise _avro.bad_length(x2, "string")
-    x1 = str(buf[p:x4], "utf-8")
-    p = x4
-    x7 = buf[p]
-    if x7 < 128:
-        x6 = (x7 >> 1) ^ -(x7 & 1)
+        x4, p = _avro.read_long(buf, p)
+    if x4 == 0:
+        x3 = None
+    elif x4 == 1:
+        x3, p = _avro.read_string(buf, p)
+    else:
+        raise _avro.AvroDecodeError(f"union index {x4} out of range")
+    x6: str | None
+    x8 = buf[p]
+    if x8 < 128:
+        x7 = (x8 >> 1) ^ -(x8 & 1)
         p += 1
     else:
-        x6, p = _avro.read_long(buf, p)
-    x8 = p + x6
-    if x6 < 0 or x8 > len(buf):
-        raise _avro.bad_length(x6, "string")
-    x5 = str(buf[p:x8], "utf-8")
-    p = x8
-    x9: str | None
-    x11 = buf[p]
-    if x11 < 128:
-        x10 = (x11 >> 1) ^ -(x11 & 1)
-        p += 1
+        x7, p = _avro.read_long(buf, p)
+    if x7 == 0:
+        x6 = None
+    elif x7 == 1:
+        x6, p = _avro.read_string(buf, p)
     else:
-        x10, p = _avro.read_long(buf, p)
-    if x10 == 0:
-        x9 = None
-    elif x10 == 1:
-        x13 = buf[p]
-        if x13 < 128:
-            x12 = (x13 >> 1) ^ -(x13 & 1)
-            p += 1
-        else:
-            x12, p = _avro.read_long(buf, p)
-        x14 = p + x12
-        if x12 < 0 or x14 > len(buf):
-            raise _avro.bad_length(x12, "string")
-        x9 = str(buf[p:x14], "utf-8")
-        p = x14
-    else:
-        raise _avro.AvroDecodeError(f"union index {x10} out of range")
-    x15: str | None
-    x17 = buf[p]
-    if x17 < 128:
-        x16 = (x17 >> 1) ^ -(x17 & 1)
-        p += 1
-    else:
-        x16, p = _avro.read_long(buf, p)
-    if x16 == 0:
-        x15 = None
-    elif x16 == 1:
-        x19 = buf[p]
-        if x19 < 128:
-            x18 = (x19 >> 1) ^ -(x19 & 1)
-            p += 1
-        else:
-            x18, p = _avro.read_long(buf, p)
-        x20 = p + x18
-        if x18 < 0 or x20 > len(buf):
-            raise _avro.bad_length(x18, "string")
-        x15 = str(buf[p:x20], "utf-8")
-        p = x20
-    else:
-        raise _avro.AvroDecodeError(f"union index {x16} out of range")
+        raise _avro.AvroDecodeError(f"union index {x7} out of range")
     return _avro.construct(
         DocumentMatch,
         {
             "document_id": x1,
-            "uri": x5,
-            "title": x9,
-            "snippet": x15,
+            "uri": x2,
+            "title": x3,
+            "snippet": x6,
         },
         _F_DocumentMatch,
     ), p
@@ -294,88 +179,52 @@ def _w_SearchCompleted(v: SearchCompleted, b: bytearray) -> None:
     b += str(v.operation_id).encode()
     b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
-    x1 = v.capability_type.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
+    _avro.write_string(b, v.capability_type)
+    _w_SearchResult(v.result, b)
+    x1 = v.duration_ms
+    if -64 <= x1 < 64:
+        b.append((x1 << 1) ^ (x1 >> 63))
+    else:
+        b += _avro.write_long(x1)
+    x2 = _avro.timestamp_to_millis(v.timestamp)
+    if -64 <= x2 < 64:
+        b.append((x2 << 1) ^ (x2 >> 63))
     else:
         b += _avro.write_long(x2)
-    b += x1
-    _w_SearchResult(v.result, b)
-    x3 = v.duration_ms
-    if -64 <= x3 < 64:
-        b.append((x3 << 1) ^ (x3 >> 63))
-    else:
-        b += _avro.write_long(x3)
-    x4 = _avro.timestamp_to_millis(v.timestamp)
-    if -64 <= x4 < 64:
-        b.append((x4 << 1) ^ (x4 >> 63))
-    else:
-        b += _avro.write_long(x4)
 
 
 _F_SearchCompleted = frozenset(("agent_id", "capability_type", "duration_ms", "operation_id", "result", "timestamp"))
 
 
 def _r_SearchCompleted(buf: bytes, p: int) -> tuple[SearchCompleted, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
-        p += 1
-    else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
+    x2, p = _avro.read_string(buf, p)
     x1 = _avro.uuid_from_str(x2)
-    x9 = buf[p]
-    if x9 < 128:
-        x8 = (x9 >> 1) ^ -(x9 & 1)
+    x4, p = _avro.read_string(buf, p)
+    x3 = _avro.uuid_from_str(x4)
+    x5, p = _avro.read_string(buf, p)
+    x6, p = _r_SearchResult(buf, p)
+    x8 = buf[p]
+    if x8 < 128:
+        x7 = (x8 >> 1) ^ -(x8 & 1)
         p += 1
     else:
-        x8, p = _avro.read_long(buf, p)
-    x10 = p + x8
-    if x8 < 0 or x10 > len(buf):
-        raise _avro.bad_length(x8, "string")
-    x7 = str(buf[p:x10], "utf-8")
-    p = x10
-    x6 = _avro.uuid_from_str(x7)
-    x13 = buf[p]
-    if x13 < 128:
-        x12 = (x13 >> 1) ^ -(x13 & 1)
+        x7, p = _avro.read_long(buf, p)
+    x11 = buf[p]
+    if x11 < 128:
+        x10 = (x11 >> 1) ^ -(x11 & 1)
         p += 1
     else:
-        x12, p = _avro.read_long(buf, p)
-    x14 = p + x12
-    if x12 < 0 or x14 > len(buf):
-        raise _avro.bad_length(x12, "string")
-    x11 = str(buf[p:x14], "utf-8")
-    p = x14
-    x15, p = _r_SearchResult(buf, p)
-    x17 = buf[p]
-    if x17 < 128:
-        x16 = (x17 >> 1) ^ -(x17 & 1)
-        p += 1
-    else:
-        x16, p = _avro.read_long(buf, p)
-    x20 = buf[p]
-    if x20 < 128:
-        x19 = (x20 >> 1) ^ -(x20 & 1)
-        p += 1
-    else:
-        x19, p = _avro.read_long(buf, p)
-    x18 = _avro.millis_to_timestamp(x19)
+        x10, p = _avro.read_long(buf, p)
+    x9 = _avro.millis_to_timestamp(x10)
     return _avro.construct(
         SearchCompleted,
         {
             "operation_id": x1,
-            "agent_id": x6,
-            "capability_type": x11,
-            "result": x15,
-            "duration_ms": x16,
-            "timestamp": x18,
+            "agent_id": x3,
+            "capability_type": x5,
+            "result": x6,
+            "duration_ms": x7,
+            "timestamp": x9,
         },
         _F_SearchCompleted,
     ), p
@@ -386,248 +235,121 @@ def _w_SearchFailed(v: SearchFailed, b: bytearray) -> None:
     b += str(v.operation_id).encode()
     b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
-    x1 = v.capability_type.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
+    _avro.write_string(b, v.capability_type)
     _w_ErrorInfo(v.error, b)
-    x3 = v.params
-    if x3:
-        x6 = len(x3)
-        if x6 < 64:
-            b.append(x6 << 1)
-        else:
-            b += _avro.write_long(x6)
-        for x4, x5 in x3.items():
-            x7 = x4.encode()
-            x8 = len(x7)
-            if x8 < 64:
-                b.append(x8 << 1)
-            else:
-                b += _avro.write_long(x8)
-            b += x7
-            x9 = x5.encode()
-            x10 = len(x9)
-            if x10 < 64:
-                b.append(x10 << 1)
-            else:
-                b += _avro.write_long(x10)
-            b += x9
-    b.append(0)
-    x11 = _avro.timestamp_to_millis(v.timestamp)
-    if -64 <= x11 < 64:
-        b.append((x11 << 1) ^ (x11 >> 63))
+    _w3(v.params, b)
+    x1 = _avro.timestamp_to_millis(v.timestamp)
+    if -64 <= x1 < 64:
+        b.append((x1 << 1) ^ (x1 >> 63))
     else:
-        b += _avro.write_long(x11)
+        b += _avro.write_long(x1)
 
 
 _F_SearchFailed = frozenset(("agent_id", "capability_type", "error", "operation_id", "params", "timestamp"))
 
 
 def _r_SearchFailed(buf: bytes, p: int) -> tuple[SearchFailed, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
-        p += 1
-    else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
+    x2, p = _avro.read_string(buf, p)
     x1 = _avro.uuid_from_str(x2)
-    x9 = buf[p]
-    if x9 < 128:
-        x8 = (x9 >> 1) ^ -(x9 & 1)
-        p += 1
-    else:
-        x8, p = _avro.read_long(buf, p)
-    x10 = p + x8
-    if x8 < 0 or x10 > len(buf):
-        raise _avro.bad_length(x8, "string")
-    x7 = str(buf[p:x10], "utf-8")
-    p = x10
-    x6 = _avro.uuid_from_str(x7)
-    x13 = buf[p]
-    if x13 < 128:
-        x12 = (x13 >> 1) ^ -(x13 & 1)
-        p += 1
-    else:
-        x12, p = _avro.read_long(buf, p)
-    x14 = p + x12
-    if x12 < 0 or x14 > len(buf):
-        raise _avro.bad_length(x12, "string")
-    x11 = str(buf[p:x14], "utf-8")
-    p = x14
-    x15, p = _r_ErrorInfo(buf, p)
-    x17: dict[str, str] = {}
-    while True:
-        x21 = buf[p]
-        if x21 < 128:
-            x18 = (x21 >> 1) ^ -(x21 & 1)
-            p += 1
-        else:
-            x18, p = _avro.read_long(buf, p)
-        if x18 == 0:
-            break
-        if x18 < 0:
-            x18 = -x18
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x18):
-            x23 = buf[p]
-            if x23 < 128:
-                x22 = (x23 >> 1) ^ -(x23 & 1)
-                p += 1
-            else:
-                x22, p = _avro.read_long(buf, p)
-            x24 = p + x22
-            if x22 < 0 or x24 > len(buf):
-                raise _avro.bad_length(x22, "string")
-            x20 = str(buf[p:x24], "utf-8")
-            p = x24
-            x26 = buf[p]
-            if x26 < 128:
-                x25 = (x26 >> 1) ^ -(x26 & 1)
-                p += 1
-            else:
-                x25, p = _avro.read_long(buf, p)
-            x27 = p + x25
-            if x25 < 0 or x27 > len(buf):
-                raise _avro.bad_length(x25, "string")
-            x19 = str(buf[p:x27], "utf-8")
-            p = x27
-            x17[x20] = x19
-    x16 = x17
-    x30 = buf[p]
-    if x30 < 128:
-        x29 = (x30 >> 1) ^ -(x30 & 1)
-        p += 1
-    else:
-        x29, p = _avro.read_long(buf, p)
-    x28 = _avro.millis_to_timestamp(x29)
-    return _avro.construct(
-        SearchFailed,
-        {
-            "operation_id": x1,
-            "agent_id": x6,
-            "capability_type": x11,
-            "error": x15,
-            "params": x16,
-            "timestamp": x28,
-        },
-        _F_SearchFailed,
-    ), p
-
-
-def _w_SearchFilter(v: SearchFilter, b: bytearray) -> None:
-    x1 = v.field.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
-    b += _E_FilterOperator[v.operator]
-    x3 = v.value
-    if x3 is None:
-        b += b"\x00"
-    elif isinstance(x3, bool):
-        b += b"\x02"
-        b.append(1 if x3 else 0)
-    elif isinstance(x3, int) and not isinstance(x3, bool):
-        b += b"\x04"
-        x4 = x3
-        if -64 <= x4 < 64:
-            b.append((x4 << 1) ^ (x4 >> 63))
-        else:
-            b += _avro.write_long(x4)
-    elif isinstance(x3, (int, float)) and not isinstance(x3, bool):
-        b += b"\x06"
-        b += _avro.pack_double(x3)
-    elif isinstance(x3, str):
-        b += b"\x08"
-        x5 = x3.encode()
-        x6 = len(x5)
-        if x6 < 64:
-            b.append(x6 << 1)
-        else:
-            b += _avro.write_long(x6)
-        b += x5
-    else:
-        raise TypeError(f"{type(x3).__name__} matches no branch of the union")
-
-
-_F_SearchFilter = frozenset(("field", "operator", "value"))
-
-
-def _r_SearchFilter(buf: bytes, p: int) -> tuple[SearchFilter, int]:
-    x3 = buf[p]
-    if x3 < 128:
-        x2 = (x3 >> 1) ^ -(x3 & 1)
-        p += 1
-    else:
-        x2, p = _avro.read_long(buf, p)
-    x4 = p + x2
-    if x2 < 0 or x4 > len(buf):
-        raise _avro.bad_length(x2, "string")
-    x1 = str(buf[p:x4], "utf-8")
-    p = x4
-    x7 = buf[p]
-    if x7 < 128:
-        x6 = (x7 >> 1) ^ -(x7 & 1)
-        p += 1
-    else:
-        x6, p = _avro.read_long(buf, p)
-    try:
-        x5 = _S_FilterOperator[x6]
-    except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x6} out of range for FilterOperator") from None
-    x8: bool | _avro.Int64 | float | str | None
+    x4, p = _avro.read_string(buf, p)
+    x3 = _avro.uuid_from_str(x4)
+    x5, p = _avro.read_string(buf, p)
+    x6, p = _r_ErrorInfo(buf, p)
+    x7, p = _r4(buf, p)
     x10 = buf[p]
     if x10 < 128:
         x9 = (x10 >> 1) ^ -(x10 & 1)
         p += 1
     else:
         x9, p = _avro.read_long(buf, p)
-    if x9 == 0:
-        x8 = None
-    elif x9 == 1:
-        x8 = buf[p] != 0
-        p += 1
-    elif x9 == 2:
-        x11 = buf[p]
-        if x11 < 128:
-            x8 = (x11 >> 1) ^ -(x11 & 1)
-            p += 1
+    x8 = _avro.millis_to_timestamp(x9)
+    return _avro.construct(
+        SearchFailed,
+        {
+            "operation_id": x1,
+            "agent_id": x3,
+            "capability_type": x5,
+            "error": x6,
+            "params": x7,
+            "timestamp": x8,
+        },
+        _F_SearchFailed,
+    ), p
+
+
+def _w_SearchFilter(v: SearchFilter, b: bytearray) -> None:
+    _avro.write_string(b, v.field)
+    b += _E_FilterOperator[v.operator]
+    x1 = v.value
+    if x1 is None:
+        b += b"\x00"
+    elif isinstance(x1, bool):
+        b += b"\x02"
+        b.append(1 if x1 else 0)
+    elif isinstance(x1, int) and not isinstance(x1, bool):
+        b += b"\x04"
+        x2 = x1
+        if -64 <= x2 < 64:
+            b.append((x2 << 1) ^ (x2 >> 63))
         else:
-            x8, p = _avro.read_long(buf, p)
-    elif x9 == 3:
-        (x8,) = _avro.unpack_double(buf, p)
-        p += 8
-    elif x9 == 4:
-        x13 = buf[p]
-        if x13 < 128:
-            x12 = (x13 >> 1) ^ -(x13 & 1)
-            p += 1
-        else:
-            x12, p = _avro.read_long(buf, p)
-        x14 = p + x12
-        if x12 < 0 or x14 > len(buf):
-            raise _avro.bad_length(x12, "string")
-        x8 = str(buf[p:x14], "utf-8")
-        p = x14
+            b += _avro.write_long(x2)
+    elif isinstance(x1, (int, float)) and not isinstance(x1, bool):
+        b += b"\x06"
+        b += _avro.pack_double(x1)
+    elif isinstance(x1, str):
+        b += b"\x08"
+        _avro.write_string(b, x1)
     else:
-        raise _avro.AvroDecodeError(f"union index {x9} out of range")
+        raise TypeError(f"{type(x1).__name__} matches no branch of the union")
+
+
+_F_SearchFilter = frozenset(("field", "operator", "value"))
+
+
+def _r_SearchFilter(buf: bytes, p: int) -> tuple[SearchFilter, int]:
+    x1, p = _avro.read_string(buf, p)
+    x4 = buf[p]
+    if x4 < 128:
+        x3 = (x4 >> 1) ^ -(x4 & 1)
+        p += 1
+    else:
+        x3, p = _avro.read_long(buf, p)
+    try:
+        x2 = _S_FilterOperator[x3]
+    except KeyError:
+        raise _avro.AvroDecodeError(f"enum index {x3} out of range for FilterOperator") from None
+    x5: bool | _avro.Int64 | float | str | None
+    x7 = buf[p]
+    if x7 < 128:
+        x6 = (x7 >> 1) ^ -(x7 & 1)
+        p += 1
+    else:
+        x6, p = _avro.read_long(buf, p)
+    if x6 == 0:
+        x5 = None
+    elif x6 == 1:
+        x5 = buf[p] != 0
+        p += 1
+    elif x6 == 2:
+        x8 = buf[p]
+        if x8 < 128:
+            x5 = (x8 >> 1) ^ -(x8 & 1)
+            p += 1
+        else:
+            x5, p = _avro.read_long(buf, p)
+    elif x6 == 3:
+        (x5,) = _avro.unpack_double(buf, p)
+        p += 8
+    elif x6 == 4:
+        x5, p = _avro.read_string(buf, p)
+    else:
+        raise _avro.AvroDecodeError(f"union index {x6} out of range")
     return _avro.construct(
         SearchFilter,
         {
             "field": x1,
-            "operator": x5,
-            "value": x8,
+            "operator": x2,
+            "value": x5,
         },
         _F_SearchFilter,
     ), p
@@ -649,16 +371,7 @@ def _w_SearchHit(v: SearchHit, b: bytearray) -> None:
         _w_AgentMatch(x2, b)
     else:
         raise TypeError(f"{type(x2).__name__} matches no branch of the union")
-    x3 = v.children
-    if x3:
-        x5 = len(x3)
-        if x5 < 64:
-            b.append(x5 << 1)
-        else:
-            b += _avro.write_long(x5)
-        for x4 in x3:
-            _w_SearchHit(x4, b)
-    b.append(0)
+    _w5(v.children, b)
 
 
 _F_SearchHit = frozenset(("children", "item", "rank", "score"))
@@ -686,23 +399,7 @@ def _r_SearchHit(buf: bytes, p: int) -> tuple[SearchHit, int]:
         x4, p = _r_AgentMatch(buf, p)
     else:
         raise _avro.AvroDecodeError(f"union index {x5} out of range")
-    x8: list[SearchHit] = []
-    while True:
-        x12 = buf[p]
-        if x12 < 128:
-            x9 = (x12 >> 1) ^ -(x12 & 1)
-            p += 1
-        else:
-            x9, p = _avro.read_long(buf, p)
-        if x9 == 0:
-            break
-        if x9 < 0:
-            x9 = -x9
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x9):
-            x10, p = _r_SearchHit(buf, p)
-            x8.append(x10)
-    x7 = x8
+    x7, p = _r6(buf, p)
     return _avro.construct(
         SearchHit,
         {
@@ -716,86 +413,45 @@ def _r_SearchHit(buf: bytes, p: int) -> tuple[SearchHit, int]:
 
 
 def _w_SearchQuery(v: SearchQuery, b: bytearray) -> None:
-    x1 = v.text.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
+    _avro.write_string(b, v.text)
     b += _E_SearchMode[v.mode]
-    x3 = v.filters
-    if x3:
-        x5 = len(x3)
-        if x5 < 64:
-            b.append(x5 << 1)
-        else:
-            b += _avro.write_long(x5)
-        for x4 in x3:
-            _w_SearchFilter(x4, b)
-    b.append(0)
-    x6 = v.max_results
-    if -64 <= x6 < 64:
-        b.append((x6 << 1) ^ (x6 >> 63))
+    _w7(v.filters, b)
+    x1 = v.max_results
+    if -64 <= x1 < 64:
+        b.append((x1 << 1) ^ (x1 >> 63))
     else:
-        b += _avro.write_int(x6)
+        b += _avro.write_int(x1)
 
 
 _F_SearchQuery = frozenset(("filters", "max_results", "mode", "text"))
 
 
 def _r_SearchQuery(buf: bytes, p: int) -> tuple[SearchQuery, int]:
-    x3 = buf[p]
-    if x3 < 128:
-        x2 = (x3 >> 1) ^ -(x3 & 1)
+    x1, p = _avro.read_string(buf, p)
+    x4 = buf[p]
+    if x4 < 128:
+        x3 = (x4 >> 1) ^ -(x4 & 1)
         p += 1
     else:
-        x2, p = _avro.read_long(buf, p)
-    x4 = p + x2
-    if x2 < 0 or x4 > len(buf):
-        raise _avro.bad_length(x2, "string")
-    x1 = str(buf[p:x4], "utf-8")
-    p = x4
+        x3, p = _avro.read_long(buf, p)
+    try:
+        x2 = _S_SearchMode[x3]
+    except KeyError:
+        raise _avro.AvroDecodeError(f"enum index {x3} out of range for SearchMode") from None
+    x5, p = _r8(buf, p)
     x7 = buf[p]
     if x7 < 128:
         x6 = (x7 >> 1) ^ -(x7 & 1)
         p += 1
     else:
         x6, p = _avro.read_long(buf, p)
-    try:
-        x5 = _S_SearchMode[x6]
-    except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x6} out of range for SearchMode") from None
-    x9: list[SearchFilter] = []
-    while True:
-        x13 = buf[p]
-        if x13 < 128:
-            x10 = (x13 >> 1) ^ -(x13 & 1)
-            p += 1
-        else:
-            x10, p = _avro.read_long(buf, p)
-        if x10 == 0:
-            break
-        if x10 < 0:
-            x10 = -x10
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x10):
-            x11, p = _r_SearchFilter(buf, p)
-            x9.append(x11)
-    x8 = x9
-    x15 = buf[p]
-    if x15 < 128:
-        x14 = (x15 >> 1) ^ -(x15 & 1)
-        p += 1
-    else:
-        x14, p = _avro.read_long(buf, p)
     return _avro.construct(
         SearchQuery,
         {
             "text": x1,
-            "mode": x5,
-            "filters": x8,
-            "max_results": x14,
+            "mode": x2,
+            "filters": x5,
+            "max_results": x6,
         },
         _F_SearchQuery,
     ), p
@@ -808,16 +464,7 @@ def _w_SearchResult(v: SearchResult, b: bytearray) -> None:
     else:
         b += _avro.write_long(x1)
     b.append(1 if v.truncated else 0)
-    x2 = v.hits
-    if x2:
-        x4 = len(x2)
-        if x4 < 64:
-            b.append(x4 << 1)
-        else:
-            b += _avro.write_long(x4)
-        for x3 in x2:
-            _w_SearchHit(x3, b)
-    b.append(0)
+    _w5(v.hits, b)
 
 
 _F_SearchResult = frozenset(("hits", "total_hits", "truncated"))
@@ -832,23 +479,7 @@ def _r_SearchResult(buf: bytes, p: int) -> tuple[SearchResult, int]:
         x1, p = _avro.read_long(buf, p)
     x3 = buf[p] != 0
     p += 1
-    x5: list[SearchHit] = []
-    while True:
-        x9 = buf[p]
-        if x9 < 128:
-            x6 = (x9 >> 1) ^ -(x9 & 1)
-            p += 1
-        else:
-            x6, p = _avro.read_long(buf, p)
-        if x6 == 0:
-            break
-        if x6 < 0:
-            x6 = -x6
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x6):
-            x7, p = _r_SearchHit(buf, p)
-            x5.append(x7)
-    x4 = x5
+    x4, p = _r6(buf, p)
     return _avro.construct(
         SearchResult,
         {
@@ -865,141 +496,187 @@ def _w_SearchStarted(v: SearchStarted, b: bytearray) -> None:
     b += str(v.operation_id).encode()
     b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
-    x1 = v.capability_type.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
+    _avro.write_string(b, v.capability_type)
     _w_SearchQuery(v.query, b)
-    x3 = v.params
-    if x3:
-        x6 = len(x3)
-        if x6 < 64:
-            b.append(x6 << 1)
-        else:
-            b += _avro.write_long(x6)
-        for x4, x5 in x3.items():
-            x7 = x4.encode()
-            x8 = len(x7)
-            if x8 < 64:
-                b.append(x8 << 1)
-            else:
-                b += _avro.write_long(x8)
-            b += x7
-            x9 = x5.encode()
-            x10 = len(x9)
-            if x10 < 64:
-                b.append(x10 << 1)
-            else:
-                b += _avro.write_long(x10)
-            b += x9
-    b.append(0)
-    x11 = _avro.timestamp_to_millis(v.timestamp)
-    if -64 <= x11 < 64:
-        b.append((x11 << 1) ^ (x11 >> 63))
+    _w3(v.params, b)
+    x1 = _avro.timestamp_to_millis(v.timestamp)
+    if -64 <= x1 < 64:
+        b.append((x1 << 1) ^ (x1 >> 63))
     else:
-        b += _avro.write_long(x11)
+        b += _avro.write_long(x1)
 
 
 _F_SearchStarted = frozenset(("agent_id", "capability_type", "operation_id", "params", "query", "timestamp"))
 
 
 def _r_SearchStarted(buf: bytes, p: int) -> tuple[SearchStarted, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
-        p += 1
-    else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
+    x2, p = _avro.read_string(buf, p)
     x1 = _avro.uuid_from_str(x2)
-    x9 = buf[p]
-    if x9 < 128:
-        x8 = (x9 >> 1) ^ -(x9 & 1)
+    x4, p = _avro.read_string(buf, p)
+    x3 = _avro.uuid_from_str(x4)
+    x5, p = _avro.read_string(buf, p)
+    x6, p = _r_SearchQuery(buf, p)
+    x7, p = _r4(buf, p)
+    x10 = buf[p]
+    if x10 < 128:
+        x9 = (x10 >> 1) ^ -(x10 & 1)
         p += 1
     else:
-        x8, p = _avro.read_long(buf, p)
-    x10 = p + x8
-    if x8 < 0 or x10 > len(buf):
-        raise _avro.bad_length(x8, "string")
-    x7 = str(buf[p:x10], "utf-8")
-    p = x10
-    x6 = _avro.uuid_from_str(x7)
-    x13 = buf[p]
-    if x13 < 128:
-        x12 = (x13 >> 1) ^ -(x13 & 1)
-        p += 1
-    else:
-        x12, p = _avro.read_long(buf, p)
-    x14 = p + x12
-    if x12 < 0 or x14 > len(buf):
-        raise _avro.bad_length(x12, "string")
-    x11 = str(buf[p:x14], "utf-8")
-    p = x14
-    x15, p = _r_SearchQuery(buf, p)
-    x17: dict[str, str] = {}
-    while True:
-        x21 = buf[p]
-        if x21 < 128:
-            x18 = (x21 >> 1) ^ -(x21 & 1)
-            p += 1
-        else:
-            x18, p = _avro.read_long(buf, p)
-        if x18 == 0:
-            break
-        if x18 < 0:
-            x18 = -x18
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x18):
-            x23 = buf[p]
-            if x23 < 128:
-                x22 = (x23 >> 1) ^ -(x23 & 1)
-                p += 1
-            else:
-                x22, p = _avro.read_long(buf, p)
-            x24 = p + x22
-            if x22 < 0 or x24 > len(buf):
-                raise _avro.bad_length(x22, "string")
-            x20 = str(buf[p:x24], "utf-8")
-            p = x24
-            x26 = buf[p]
-            if x26 < 128:
-                x25 = (x26 >> 1) ^ -(x26 & 1)
-                p += 1
-            else:
-                x25, p = _avro.read_long(buf, p)
-            x27 = p + x25
-            if x25 < 0 or x27 > len(buf):
-                raise _avro.bad_length(x25, "string")
-            x19 = str(buf[p:x27], "utf-8")
-            p = x27
-            x17[x20] = x19
-    x16 = x17
-    x30 = buf[p]
-    if x30 < 128:
-        x29 = (x30 >> 1) ^ -(x30 & 1)
-        p += 1
-    else:
-        x29, p = _avro.read_long(buf, p)
-    x28 = _avro.millis_to_timestamp(x29)
+        x9, p = _avro.read_long(buf, p)
+    x8 = _avro.millis_to_timestamp(x9)
     return _avro.construct(
         SearchStarted,
         {
             "operation_id": x1,
-            "agent_id": x6,
-            "capability_type": x11,
-            "query": x15,
-            "params": x16,
-            "timestamp": x28,
+            "agent_id": x3,
+            "capability_type": x5,
+            "query": x6,
+            "params": x7,
+            "timestamp": x8,
         },
         _F_SearchStarted,
     ), p
+
+
+# Arrays and maps: an encoder and a decoder per type, which the records above call.
+
+
+def _w1(v: list[str], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _avro.write_string(b, x2)
+    b.append(0)
+
+
+def _r2(buf: bytes, p: int) -> tuple[list[str], int]:
+    x1: list[str] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _avro.read_string(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _w3(v: dict[str, str], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _avro.write_string(b, x3)
+    b.append(0)
+
+
+def _r4(buf: bytes, p: int) -> tuple[dict[str, str], int]:
+    x1: dict[str, str] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _avro.read_string(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _w5(v: list[SearchHit], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w_SearchHit(x2, b)
+    b.append(0)
+
+
+def _r6(buf: bytes, p: int) -> tuple[list[SearchHit], int]:
+    x1: list[SearchHit] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r_SearchHit(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _w7(v: list[SearchFilter], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w_SearchFilter(x2, b)
+    b.append(0)
+
+
+def _r8(buf: bytes, p: int) -> tuple[list[SearchFilter], int]:
+    x1: list[SearchFilter] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r_SearchFilter(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
 
 
 # Encoder programs: the same encodings for the compiled encoder (see schemabus.runtime.avro).

@@ -47,13 +47,7 @@ def _w_CostSummaryKey(v: CostSummaryKey, b: bytearray) -> None:
         b.append((x2 << 1) ^ (x2 >> 63))
     else:
         b += _avro.write_int(x2)
-    x3 = v.currency.encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
-    else:
-        b += _avro.write_long(x4)
-    b += x3
+    _avro.write_string(b, v.currency)
 
 
 _F_CostSummaryKey = frozenset(("agent_id", "billing_date", "currency"))
@@ -70,44 +64,24 @@ def _r_CostSummaryKey(buf: bytes, p: int) -> tuple[CostSummaryKey, int]:
     if x2 == 0:
         x1 = None
     elif x2 == 1:
-        x6 = buf[p]
-        if x6 < 128:
-            x5 = (x6 >> 1) ^ -(x6 & 1)
-            p += 1
-        else:
-            x5, p = _avro.read_long(buf, p)
-        x7 = p + x5
-        if x5 < 0 or x7 > len(buf):
-            raise _avro.bad_length(x5, "string")
-        x4 = str(buf[p:x7], "utf-8")
-        p = x7
+        x4, p = _avro.read_string(buf, p)
         x1 = _avro.uuid_from_str(x4)
     else:
         raise _avro.AvroDecodeError(f"union index {x2} out of range")
-    x10 = buf[p]
-    if x10 < 128:
-        x9 = (x10 >> 1) ^ -(x10 & 1)
+    x7 = buf[p]
+    if x7 < 128:
+        x6 = (x7 >> 1) ^ -(x7 & 1)
         p += 1
     else:
-        x9, p = _avro.read_long(buf, p)
-    x8 = _avro.days_to_date(x9)
-    x13 = buf[p]
-    if x13 < 128:
-        x12 = (x13 >> 1) ^ -(x13 & 1)
-        p += 1
-    else:
-        x12, p = _avro.read_long(buf, p)
-    x14 = p + x12
-    if x12 < 0 or x14 > len(buf):
-        raise _avro.bad_length(x12, "string")
-    x11 = str(buf[p:x14], "utf-8")
-    p = x14
+        x6, p = _avro.read_long(buf, p)
+    x5 = _avro.days_to_date(x6)
+    x8, p = _avro.read_string(buf, p)
     return _avro.construct(
         CostSummaryKey,
         {
             "agent_id": x1,
-            "billing_date": x8,
-            "currency": x11,
+            "billing_date": x5,
+            "currency": x8,
         },
         _F_CostSummaryKey,
     ), p
@@ -126,42 +100,30 @@ def _w_CostSummaryUpdated(v: CostSummaryUpdated, b: bytearray) -> None:
         b.append((x2 << 1) ^ (x2 >> 63))
     else:
         b += _avro.write_int(x2)
-    x3 = v.currency.encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
+    _avro.write_string(b, v.currency)
+    x3 = v.entries
+    if -64 <= x3 < 64:
+        b.append((x3 << 1) ^ (x3 >> 63))
+    else:
+        b += _avro.write_long(x3)
+    x4 = v.prompt_tokens
+    if -64 <= x4 < 64:
+        b.append((x4 << 1) ^ (x4 >> 63))
     else:
         b += _avro.write_long(x4)
-    b += x3
-    x5 = v.entries
+    x5 = v.completion_tokens
     if -64 <= x5 < 64:
         b.append((x5 << 1) ^ (x5 >> 63))
     else:
         b += _avro.write_long(x5)
-    x6 = v.prompt_tokens
+    _avro.write_bytes(b, _avro.decimal_to_bytes(v.total_cost, 8, 38))
+    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
+    b += str(v.last_token_usage_id).encode()
+    x6 = _avro.timestamp_to_micros(v.updated_at)
     if -64 <= x6 < 64:
         b.append((x6 << 1) ^ (x6 >> 63))
     else:
         b += _avro.write_long(x6)
-    x7 = v.completion_tokens
-    if -64 <= x7 < 64:
-        b.append((x7 << 1) ^ (x7 >> 63))
-    else:
-        b += _avro.write_long(x7)
-    x8 = _avro.decimal_to_bytes(v.total_cost, 8, 38)
-    x9 = len(x8)
-    if x9 < 64:
-        b.append(x9 << 1)
-    else:
-        b += _avro.write_long(x9)
-    b += x8
-    b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
-    b += str(v.last_token_usage_id).encode()
-    x10 = _avro.timestamp_to_micros(v.updated_at)
-    if -64 <= x10 < 64:
-        b.append((x10 << 1) ^ (x10 >> 63))
-    else:
-        b += _avro.write_long(x10)
 
 
 _F_CostSummaryUpdated = frozenset(
@@ -190,99 +152,59 @@ def _r_CostSummaryUpdated(buf: bytes, p: int) -> tuple[CostSummaryUpdated, int]:
     if x2 == 0:
         x1 = None
     elif x2 == 1:
-        x6 = buf[p]
-        if x6 < 128:
-            x5 = (x6 >> 1) ^ -(x6 & 1)
-            p += 1
-        else:
-            x5, p = _avro.read_long(buf, p)
-        x7 = p + x5
-        if x5 < 0 or x7 > len(buf):
-            raise _avro.bad_length(x5, "string")
-        x4 = str(buf[p:x7], "utf-8")
-        p = x7
+        x4, p = _avro.read_string(buf, p)
         x1 = _avro.uuid_from_str(x4)
     else:
         raise _avro.AvroDecodeError(f"union index {x2} out of range")
+    x7 = buf[p]
+    if x7 < 128:
+        x6 = (x7 >> 1) ^ -(x7 & 1)
+        p += 1
+    else:
+        x6, p = _avro.read_long(buf, p)
+    x5 = _avro.days_to_date(x6)
+    x8, p = _avro.read_string(buf, p)
     x10 = buf[p]
     if x10 < 128:
         x9 = (x10 >> 1) ^ -(x10 & 1)
         p += 1
     else:
         x9, p = _avro.read_long(buf, p)
-    x8 = _avro.days_to_date(x9)
-    x13 = buf[p]
-    if x13 < 128:
-        x12 = (x13 >> 1) ^ -(x13 & 1)
+    x12 = buf[p]
+    if x12 < 128:
+        x11 = (x12 >> 1) ^ -(x12 & 1)
         p += 1
     else:
-        x12, p = _avro.read_long(buf, p)
-    x14 = p + x12
-    if x12 < 0 or x14 > len(buf):
-        raise _avro.bad_length(x12, "string")
-    x11 = str(buf[p:x14], "utf-8")
-    p = x14
-    x16 = buf[p]
-    if x16 < 128:
-        x15 = (x16 >> 1) ^ -(x16 & 1)
+        x11, p = _avro.read_long(buf, p)
+    x14 = buf[p]
+    if x14 < 128:
+        x13 = (x14 >> 1) ^ -(x14 & 1)
         p += 1
     else:
-        x15, p = _avro.read_long(buf, p)
-    x18 = buf[p]
-    if x18 < 128:
-        x17 = (x18 >> 1) ^ -(x18 & 1)
+        x13, p = _avro.read_long(buf, p)
+    x16, p = _avro.read_bytes(buf, p)
+    x15 = _avro.decimal_from_bytes(x16, 8, 38)
+    x18, p = _avro.read_string(buf, p)
+    x17 = _avro.uuid_from_str(x18)
+    x21 = buf[p]
+    if x21 < 128:
+        x20 = (x21 >> 1) ^ -(x21 & 1)
         p += 1
     else:
-        x17, p = _avro.read_long(buf, p)
-    x20 = buf[p]
-    if x20 < 128:
-        x19 = (x20 >> 1) ^ -(x20 & 1)
-        p += 1
-    else:
-        x19, p = _avro.read_long(buf, p)
-    x24 = buf[p]
-    if x24 < 128:
-        x23 = (x24 >> 1) ^ -(x24 & 1)
-        p += 1
-    else:
-        x23, p = _avro.read_long(buf, p)
-    x25 = p + x23
-    if x23 < 0 or x25 > len(buf):
-        raise _avro.bad_length(x23, "bytes")
-    x22 = bytes(buf[p:x25])
-    p = x25
-    x21 = _avro.decimal_from_bytes(x22, 8, 38)
-    x29 = buf[p]
-    if x29 < 128:
-        x28 = (x29 >> 1) ^ -(x29 & 1)
-        p += 1
-    else:
-        x28, p = _avro.read_long(buf, p)
-    x30 = p + x28
-    if x28 < 0 or x30 > len(buf):
-        raise _avro.bad_length(x28, "string")
-    x27 = str(buf[p:x30], "utf-8")
-    p = x30
-    x26 = _avro.uuid_from_str(x27)
-    x33 = buf[p]
-    if x33 < 128:
-        x32 = (x33 >> 1) ^ -(x33 & 1)
-        p += 1
-    else:
-        x32, p = _avro.read_long(buf, p)
-    x31 = _avro.micros_to_timestamp(x32)
+        x20, p = _avro.read_long(buf, p)
+    x19 = _avro.micros_to_timestamp(x20)
     return _avro.construct(
         CostSummaryUpdated,
         {
             "agent_id": x1,
-            "billing_date": x8,
-            "currency": x11,
-            "entries": x15,
-            "prompt_tokens": x17,
-            "completion_tokens": x19,
-            "total_cost": x21,
-            "last_token_usage_id": x26,
-            "updated_at": x31,
+            "billing_date": x5,
+            "currency": x8,
+            "entries": x9,
+            "prompt_tokens": x11,
+            "completion_tokens": x13,
+            "total_cost": x15,
+            "last_token_usage_id": x17,
+            "updated_at": x19,
         },
         _F_CostSummaryUpdated,
     ), p
@@ -291,89 +213,53 @@ def _r_CostSummaryUpdated(buf: bytes, p: int) -> tuple[CostSummaryUpdated, int]:
 def _w_CostRecorded(v: CostRecorded, b: bytearray) -> None:
     b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.token_usage_id).encode()
-    x1 = v.tenant_id.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
-    x3 = v.agent_id
-    if x3 is None:
+    _avro.write_string(b, v.tenant_id)
+    x1 = v.agent_id
+    if x1 is None:
         b.append(0)
     else:
         b.append(2)
         b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
-        b += str(x3).encode()
-    x4 = v.task_id
-    if x4 is None:
+        b += str(x1).encode()
+    x2 = v.task_id
+    if x2 is None:
         b.append(0)
     else:
         b.append(2)
         b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
-        b += str(x4).encode()
-    x5 = v.model.encode()
-    x6 = len(x5)
-    if x6 < 64:
-        b.append(x6 << 1)
+        b += str(x2).encode()
+    _avro.write_string(b, v.model)
+    x3 = v.prompt_tokens
+    if -64 <= x3 < 64:
+        b.append((x3 << 1) ^ (x3 >> 63))
+    else:
+        b += _avro.write_long(x3)
+    x4 = v.completion_tokens
+    if -64 <= x4 < 64:
+        b.append((x4 << 1) ^ (x4 >> 63))
+    else:
+        b += _avro.write_long(x4)
+    b += _avro.decimal_to_fixed(v.prompt_unit_price, 8, 18, 8)
+    b += _avro.decimal_to_fixed(v.completion_unit_price, 8, 18, 8)
+    _avro.write_bytes(b, _avro.decimal_to_bytes(v.prompt_cost, 8, 18))
+    _avro.write_bytes(b, _avro.decimal_to_bytes(v.completion_cost, 8, 18))
+    _avro.write_bytes(b, _avro.decimal_to_bytes(v.total_cost, 8, 18))
+    _avro.write_string(b, v.currency)
+    x5 = _avro.date_to_days(v.billing_date)
+    if -64 <= x5 < 64:
+        b.append((x5 << 1) ^ (x5 >> 63))
+    else:
+        b += _avro.write_int(x5)
+    x6 = _avro.local_timestamp_to_millis(v.usage_local_time)
+    if -64 <= x6 < 64:
+        b.append((x6 << 1) ^ (x6 >> 63))
     else:
         b += _avro.write_long(x6)
-    b += x5
-    x7 = v.prompt_tokens
+    x7 = _avro.timestamp_to_micros(v.timestamp)
     if -64 <= x7 < 64:
         b.append((x7 << 1) ^ (x7 >> 63))
     else:
         b += _avro.write_long(x7)
-    x8 = v.completion_tokens
-    if -64 <= x8 < 64:
-        b.append((x8 << 1) ^ (x8 >> 63))
-    else:
-        b += _avro.write_long(x8)
-    b += _avro.decimal_to_fixed(v.prompt_unit_price, 8, 18, 8)
-    b += _avro.decimal_to_fixed(v.completion_unit_price, 8, 18, 8)
-    x9 = _avro.decimal_to_bytes(v.prompt_cost, 8, 18)
-    x10 = len(x9)
-    if x10 < 64:
-        b.append(x10 << 1)
-    else:
-        b += _avro.write_long(x10)
-    b += x9
-    x11 = _avro.decimal_to_bytes(v.completion_cost, 8, 18)
-    x12 = len(x11)
-    if x12 < 64:
-        b.append(x12 << 1)
-    else:
-        b += _avro.write_long(x12)
-    b += x11
-    x13 = _avro.decimal_to_bytes(v.total_cost, 8, 18)
-    x14 = len(x13)
-    if x14 < 64:
-        b.append(x14 << 1)
-    else:
-        b += _avro.write_long(x14)
-    b += x13
-    x15 = v.currency.encode()
-    x16 = len(x15)
-    if x16 < 64:
-        b.append(x16 << 1)
-    else:
-        b += _avro.write_long(x16)
-    b += x15
-    x17 = _avro.date_to_days(v.billing_date)
-    if -64 <= x17 < 64:
-        b.append((x17 << 1) ^ (x17 >> 63))
-    else:
-        b += _avro.write_int(x17)
-    x18 = _avro.local_timestamp_to_millis(v.usage_local_time)
-    if -64 <= x18 < 64:
-        b.append((x18 << 1) ^ (x18 >> 63))
-    else:
-        b += _avro.write_long(x18)
-    x19 = _avro.timestamp_to_micros(v.timestamp)
-    if -64 <= x19 < 64:
-        b.append((x19 << 1) ^ (x19 >> 63))
-    else:
-        b += _avro.write_long(x19)
 
 
 _F_CostRecorded = frozenset(
@@ -399,246 +285,124 @@ _F_CostRecorded = frozenset(
 
 
 def _r_CostRecorded(buf: bytes, p: int) -> tuple[CostRecorded, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
-        p += 1
-    else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
+    x2, p = _avro.read_string(buf, p)
     x1 = _avro.uuid_from_str(x2)
-    x8 = buf[p]
-    if x8 < 128:
-        x7 = (x8 >> 1) ^ -(x8 & 1)
+    x3, p = _avro.read_string(buf, p)
+    x4: _uuid.UUID | None
+    x6 = buf[p]
+    if x6 < 128:
+        x5 = (x6 >> 1) ^ -(x6 & 1)
         p += 1
     else:
-        x7, p = _avro.read_long(buf, p)
-    x9 = p + x7
-    if x7 < 0 or x9 > len(buf):
-        raise _avro.bad_length(x7, "string")
-    x6 = str(buf[p:x9], "utf-8")
-    p = x9
-    x10: _uuid.UUID | None
-    x12 = buf[p]
-    if x12 < 128:
-        x11 = (x12 >> 1) ^ -(x12 & 1)
+        x5, p = _avro.read_long(buf, p)
+    if x5 == 0:
+        x4 = None
+    elif x5 == 1:
+        x7, p = _avro.read_string(buf, p)
+        x4 = _avro.uuid_from_str(x7)
+    else:
+        raise _avro.AvroDecodeError(f"union index {x5} out of range")
+    x8: _uuid.UUID | None
+    x10 = buf[p]
+    if x10 < 128:
+        x9 = (x10 >> 1) ^ -(x10 & 1)
         p += 1
     else:
-        x11, p = _avro.read_long(buf, p)
-    if x11 == 0:
-        x10 = None
-    elif x11 == 1:
-        x15 = buf[p]
-        if x15 < 128:
-            x14 = (x15 >> 1) ^ -(x15 & 1)
-            p += 1
-        else:
-            x14, p = _avro.read_long(buf, p)
-        x16 = p + x14
-        if x14 < 0 or x16 > len(buf):
-            raise _avro.bad_length(x14, "string")
-        x13 = str(buf[p:x16], "utf-8")
-        p = x16
-        x10 = _avro.uuid_from_str(x13)
+        x9, p = _avro.read_long(buf, p)
+    if x9 == 0:
+        x8 = None
+    elif x9 == 1:
+        x11, p = _avro.read_string(buf, p)
+        x8 = _avro.uuid_from_str(x11)
     else:
-        raise _avro.AvroDecodeError(f"union index {x11} out of range")
-    x17: _uuid.UUID | None
-    x19 = buf[p]
-    if x19 < 128:
-        x18 = (x19 >> 1) ^ -(x19 & 1)
+        raise _avro.AvroDecodeError(f"union index {x9} out of range")
+    x12, p = _avro.read_string(buf, p)
+    x14 = buf[p]
+    if x14 < 128:
+        x13 = (x14 >> 1) ^ -(x14 & 1)
         p += 1
     else:
-        x18, p = _avro.read_long(buf, p)
-    if x18 == 0:
-        x17 = None
-    elif x18 == 1:
-        x22 = buf[p]
-        if x22 < 128:
-            x21 = (x22 >> 1) ^ -(x22 & 1)
-            p += 1
-        else:
-            x21, p = _avro.read_long(buf, p)
-        x23 = p + x21
-        if x21 < 0 or x23 > len(buf):
-            raise _avro.bad_length(x21, "string")
-        x20 = str(buf[p:x23], "utf-8")
-        p = x23
-        x17 = _avro.uuid_from_str(x20)
-    else:
-        raise _avro.AvroDecodeError(f"union index {x18} out of range")
-    x26 = buf[p]
-    if x26 < 128:
-        x25 = (x26 >> 1) ^ -(x26 & 1)
+        x13, p = _avro.read_long(buf, p)
+    x16 = buf[p]
+    if x16 < 128:
+        x15 = (x16 >> 1) ^ -(x16 & 1)
         p += 1
     else:
-        x25, p = _avro.read_long(buf, p)
-    x27 = p + x25
-    if x25 < 0 or x27 > len(buf):
-        raise _avro.bad_length(x25, "string")
-    x24 = str(buf[p:x27], "utf-8")
-    p = x27
-    x29 = buf[p]
-    if x29 < 128:
-        x28 = (x29 >> 1) ^ -(x29 & 1)
-        p += 1
-    else:
-        x28, p = _avro.read_long(buf, p)
-    x31 = buf[p]
-    if x31 < 128:
-        x30 = (x31 >> 1) ^ -(x31 & 1)
-        p += 1
-    else:
-        x30, p = _avro.read_long(buf, p)
-    x33 = buf[p : p + 8]
+        x15, p = _avro.read_long(buf, p)
+    x18 = buf[p : p + 8]
     p += 8
-    x32 = _avro.decimal_from_bytes(x33, 8, 18)
-    x35 = buf[p : p + 8]
+    x17 = _avro.decimal_from_bytes(x18, 8, 18)
+    x20 = buf[p : p + 8]
     p += 8
-    x34 = _avro.decimal_from_bytes(x35, 8, 18)
-    x39 = buf[p]
-    if x39 < 128:
-        x38 = (x39 >> 1) ^ -(x39 & 1)
+    x19 = _avro.decimal_from_bytes(x20, 8, 18)
+    x22, p = _avro.read_bytes(buf, p)
+    x21 = _avro.decimal_from_bytes(x22, 8, 18)
+    x24, p = _avro.read_bytes(buf, p)
+    x23 = _avro.decimal_from_bytes(x24, 8, 18)
+    x26, p = _avro.read_bytes(buf, p)
+    x25 = _avro.decimal_from_bytes(x26, 8, 18)
+    x27, p = _avro.read_string(buf, p)
+    x30 = buf[p]
+    if x30 < 128:
+        x29 = (x30 >> 1) ^ -(x30 & 1)
         p += 1
     else:
-        x38, p = _avro.read_long(buf, p)
-    x40 = p + x38
-    if x38 < 0 or x40 > len(buf):
-        raise _avro.bad_length(x38, "bytes")
-    x37 = bytes(buf[p:x40])
-    p = x40
-    x36 = _avro.decimal_from_bytes(x37, 8, 18)
-    x44 = buf[p]
-    if x44 < 128:
-        x43 = (x44 >> 1) ^ -(x44 & 1)
+        x29, p = _avro.read_long(buf, p)
+    x28 = _avro.days_to_date(x29)
+    x33 = buf[p]
+    if x33 < 128:
+        x32 = (x33 >> 1) ^ -(x33 & 1)
         p += 1
     else:
-        x43, p = _avro.read_long(buf, p)
-    x45 = p + x43
-    if x43 < 0 or x45 > len(buf):
-        raise _avro.bad_length(x43, "bytes")
-    x42 = bytes(buf[p:x45])
-    p = x45
-    x41 = _avro.decimal_from_bytes(x42, 8, 18)
-    x49 = buf[p]
-    if x49 < 128:
-        x48 = (x49 >> 1) ^ -(x49 & 1)
+        x32, p = _avro.read_long(buf, p)
+    x31 = _avro.millis_to_local_timestamp(x32)
+    x36 = buf[p]
+    if x36 < 128:
+        x35 = (x36 >> 1) ^ -(x36 & 1)
         p += 1
     else:
-        x48, p = _avro.read_long(buf, p)
-    x50 = p + x48
-    if x48 < 0 or x50 > len(buf):
-        raise _avro.bad_length(x48, "bytes")
-    x47 = bytes(buf[p:x50])
-    p = x50
-    x46 = _avro.decimal_from_bytes(x47, 8, 18)
-    x53 = buf[p]
-    if x53 < 128:
-        x52 = (x53 >> 1) ^ -(x53 & 1)
-        p += 1
-    else:
-        x52, p = _avro.read_long(buf, p)
-    x54 = p + x52
-    if x52 < 0 or x54 > len(buf):
-        raise _avro.bad_length(x52, "string")
-    x51 = str(buf[p:x54], "utf-8")
-    p = x54
-    x57 = buf[p]
-    if x57 < 128:
-        x56 = (x57 >> 1) ^ -(x57 & 1)
-        p += 1
-    else:
-        x56, p = _avro.read_long(buf, p)
-    x55 = _avro.days_to_date(x56)
-    x60 = buf[p]
-    if x60 < 128:
-        x59 = (x60 >> 1) ^ -(x60 & 1)
-        p += 1
-    else:
-        x59, p = _avro.read_long(buf, p)
-    x58 = _avro.millis_to_local_timestamp(x59)
-    x63 = buf[p]
-    if x63 < 128:
-        x62 = (x63 >> 1) ^ -(x63 & 1)
-        p += 1
-    else:
-        x62, p = _avro.read_long(buf, p)
-    x61 = _avro.micros_to_timestamp(x62)
+        x35, p = _avro.read_long(buf, p)
+    x34 = _avro.micros_to_timestamp(x35)
     return _avro.construct(
         CostRecorded,
         {
             "token_usage_id": x1,
-            "tenant_id": x6,
-            "agent_id": x10,
-            "task_id": x17,
-            "model": x24,
-            "prompt_tokens": x28,
-            "completion_tokens": x30,
-            "prompt_unit_price": x32,
-            "completion_unit_price": x34,
-            "prompt_cost": x36,
-            "completion_cost": x41,
-            "total_cost": x46,
-            "currency": x51,
-            "billing_date": x55,
-            "usage_local_time": x58,
-            "timestamp": x61,
+            "tenant_id": x3,
+            "agent_id": x4,
+            "task_id": x8,
+            "model": x12,
+            "prompt_tokens": x13,
+            "completion_tokens": x15,
+            "prompt_unit_price": x17,
+            "completion_unit_price": x19,
+            "prompt_cost": x21,
+            "completion_cost": x23,
+            "total_cost": x25,
+            "currency": x27,
+            "billing_date": x28,
+            "usage_local_time": x31,
+            "timestamp": x34,
         },
         _F_CostRecorded,
     ), p
 
 
 def _w_CostRecordedKey(v: CostRecordedKey, b: bytearray) -> None:
-    x1 = v.tenant_id.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
-    x3 = v.token_usage_id.encode()
-    x4 = len(x3)
-    if x4 < 64:
-        b.append(x4 << 1)
-    else:
-        b += _avro.write_long(x4)
-    b += x3
+    _avro.write_string(b, v.tenant_id)
+    _avro.write_string(b, v.token_usage_id)
 
 
 _F_CostRecordedKey = frozenset(("tenant_id", "token_usage_id"))
 
 
 def _r_CostRecordedKey(buf: bytes, p: int) -> tuple[CostRecordedKey, int]:
-    x3 = buf[p]
-    if x3 < 128:
-        x2 = (x3 >> 1) ^ -(x3 & 1)
-        p += 1
-    else:
-        x2, p = _avro.read_long(buf, p)
-    x4 = p + x2
-    if x2 < 0 or x4 > len(buf):
-        raise _avro.bad_length(x2, "string")
-    x1 = str(buf[p:x4], "utf-8")
-    p = x4
-    x7 = buf[p]
-    if x7 < 128:
-        x6 = (x7 >> 1) ^ -(x7 & 1)
-        p += 1
-    else:
-        x6, p = _avro.read_long(buf, p)
-    x8 = p + x6
-    if x6 < 0 or x8 > len(buf):
-        raise _avro.bad_length(x6, "string")
-    x5 = str(buf[p:x8], "utf-8")
-    p = x8
+    x1, p = _avro.read_string(buf, p)
+    x2, p = _avro.read_string(buf, p)
     return _avro.construct(
         CostRecordedKey,
         {
             "tenant_id": x1,
-            "token_usage_id": x5,
+            "token_usage_id": x2,
         },
         _F_CostRecordedKey,
     ), p

@@ -58,99 +58,48 @@ _S_SubtaskStatus: dict[int, SubtaskStatus] = {
 def _w_SubtaskOutcome(v: SubtaskOutcome, b: bytearray) -> None:
     b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.task_id).encode()
-    x1 = v.task_type.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
+    _avro.write_string(b, v.task_type)
     b += _E_SubtaskStatus[v.status]
-    x3 = v.duration_ms
-    if -64 <= x3 < 64:
-        b.append((x3 << 1) ^ (x3 >> 63))
+    x1 = v.duration_ms
+    if -64 <= x1 < 64:
+        b.append((x1 << 1) ^ (x1 >> 63))
     else:
-        b += _avro.write_long(x3)
-    x4 = v.subtasks
-    if x4:
-        x6 = len(x4)
-        if x6 < 64:
-            b.append(x6 << 1)
-        else:
-            b += _avro.write_long(x6)
-        for x5 in x4:
-            _w_SubtaskOutcome(x5, b)
-    b.append(0)
+        b += _avro.write_long(x1)
+    _w1(v.subtasks, b)
 
 
 _F_SubtaskOutcome = frozenset(("duration_ms", "status", "subtasks", "task_id", "task_type"))
 
 
 def _r_SubtaskOutcome(buf: bytes, p: int) -> tuple[SubtaskOutcome, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
+    x2, p = _avro.read_string(buf, p)
+    x1 = _avro.uuid_from_str(x2)
+    x3, p = _avro.read_string(buf, p)
+    x6 = buf[p]
+    if x6 < 128:
+        x5 = (x6 >> 1) ^ -(x6 & 1)
         p += 1
     else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
-    x1 = _avro.uuid_from_str(x2)
+        x5, p = _avro.read_long(buf, p)
+    try:
+        x4 = _S_SubtaskStatus[x5]
+    except KeyError:
+        raise _avro.AvroDecodeError(f"enum index {x5} out of range for SubtaskStatus") from None
     x8 = buf[p]
     if x8 < 128:
         x7 = (x8 >> 1) ^ -(x8 & 1)
         p += 1
     else:
         x7, p = _avro.read_long(buf, p)
-    x9 = p + x7
-    if x7 < 0 or x9 > len(buf):
-        raise _avro.bad_length(x7, "string")
-    x6 = str(buf[p:x9], "utf-8")
-    p = x9
-    x12 = buf[p]
-    if x12 < 128:
-        x11 = (x12 >> 1) ^ -(x12 & 1)
-        p += 1
-    else:
-        x11, p = _avro.read_long(buf, p)
-    try:
-        x10 = _S_SubtaskStatus[x11]
-    except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x11} out of range for SubtaskStatus") from None
-    x14 = buf[p]
-    if x14 < 128:
-        x13 = (x14 >> 1) ^ -(x14 & 1)
-        p += 1
-    else:
-        x13, p = _avro.read_long(buf, p)
-    x16: list[SubtaskOutcome] = []
-    while True:
-        x20 = buf[p]
-        if x20 < 128:
-            x17 = (x20 >> 1) ^ -(x20 & 1)
-            p += 1
-        else:
-            x17, p = _avro.read_long(buf, p)
-        if x17 == 0:
-            break
-        if x17 < 0:
-            x17 = -x17
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x17):
-            x18, p = _r_SubtaskOutcome(buf, p)
-            x16.append(x18)
-    x15 = x16
+    x9, p = _r2(buf, p)
     return _avro.construct(
         SubtaskOutcome,
         {
             "task_id": x1,
-            "task_type": x6,
-            "status": x10,
-            "duration_ms": x13,
-            "subtasks": x15,
+            "task_type": x3,
+            "status": x4,
+            "duration_ms": x7,
+            "subtasks": x9,
         },
         _F_SubtaskOutcome,
     ), p
@@ -189,37 +138,16 @@ def _w_TaskCompleted(v: TaskCompleted, b: bytearray) -> None:
         b += _avro.pack_double(x3)
     elif isinstance(x3, str):
         b += b"\x08"
-        x5 = x3.encode()
-        x6 = len(x5)
-        if x6 < 64:
-            b.append(x6 << 1)
-        else:
-            b += _avro.write_long(x6)
-        b += x5
+        _avro.write_string(b, x3)
     else:
         raise TypeError(f"{type(x3).__name__} matches no branch of the union")
-    x7 = v.output_uri
-    if x7 is None:
+    x5 = v.output_uri
+    if x5 is None:
         b.append(0)
     else:
         b.append(2)
-        x8 = x7.encode()
-        x9 = len(x8)
-        if x9 < 64:
-            b.append(x9 << 1)
-        else:
-            b += _avro.write_long(x9)
-        b += x8
-    x10 = v.subtasks
-    if x10:
-        x12 = len(x10)
-        if x12 < 64:
-            b.append(x12 << 1)
-        else:
-            b += _avro.write_long(x12)
-        for x11 in x10:
-            _w_SubtaskOutcome(x11, b)
-    b.append(0)
+        _avro.write_string(b, x5)
+    _w1(v.subtasks, b)
 
 
 _F_TaskCompleted = frozenset(
@@ -228,129 +156,73 @@ _F_TaskCompleted = frozenset(
 
 
 def _r_TaskCompleted(buf: bytes, p: int) -> tuple[TaskCompleted, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
+    x2, p = _avro.read_string(buf, p)
+    x1 = _avro.uuid_from_str(x2)
+    x4, p = _avro.read_string(buf, p)
+    x3 = _avro.uuid_from_str(x4)
+    x7 = buf[p]
+    if x7 < 128:
+        x6 = (x7 >> 1) ^ -(x7 & 1)
         p += 1
     else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
-    x1 = _avro.uuid_from_str(x2)
+        x6, p = _avro.read_long(buf, p)
+    x5 = _avro.micros_to_timestamp(x6)
     x9 = buf[p]
     if x9 < 128:
         x8 = (x9 >> 1) ^ -(x9 & 1)
         p += 1
     else:
         x8, p = _avro.read_long(buf, p)
-    x10 = p + x8
-    if x8 < 0 or x10 > len(buf):
-        raise _avro.bad_length(x8, "string")
-    x7 = str(buf[p:x10], "utf-8")
-    p = x10
-    x6 = _avro.uuid_from_str(x7)
-    x13 = buf[p]
-    if x13 < 128:
-        x12 = (x13 >> 1) ^ -(x13 & 1)
+    x10: bool | _avro.Int64 | float | str | None
+    x12 = buf[p]
+    if x12 < 128:
+        x11 = (x12 >> 1) ^ -(x12 & 1)
         p += 1
     else:
-        x12, p = _avro.read_long(buf, p)
-    x11 = _avro.micros_to_timestamp(x12)
-    x15 = buf[p]
-    if x15 < 128:
-        x14 = (x15 >> 1) ^ -(x15 & 1)
+        x11, p = _avro.read_long(buf, p)
+    if x11 == 0:
+        x10 = None
+    elif x11 == 1:
+        x10 = buf[p] != 0
         p += 1
-    else:
-        x14, p = _avro.read_long(buf, p)
-    x16: bool | _avro.Int64 | float | str | None
-    x18 = buf[p]
-    if x18 < 128:
-        x17 = (x18 >> 1) ^ -(x18 & 1)
-        p += 1
-    else:
-        x17, p = _avro.read_long(buf, p)
-    if x17 == 0:
-        x16 = None
-    elif x17 == 1:
-        x16 = buf[p] != 0
-        p += 1
-    elif x17 == 2:
-        x19 = buf[p]
-        if x19 < 128:
-            x16 = (x19 >> 1) ^ -(x19 & 1)
+    elif x11 == 2:
+        x13 = buf[p]
+        if x13 < 128:
+            x10 = (x13 >> 1) ^ -(x13 & 1)
             p += 1
         else:
-            x16, p = _avro.read_long(buf, p)
-    elif x17 == 3:
-        (x16,) = _avro.unpack_double(buf, p)
+            x10, p = _avro.read_long(buf, p)
+    elif x11 == 3:
+        (x10,) = _avro.unpack_double(buf, p)
         p += 8
-    elif x17 == 4:
-        x21 = buf[p]
-        if x21 < 128:
-            x20 = (x21 >> 1) ^ -(x21 & 1)
-            p += 1
-        else:
-            x20, p = _avro.read_long(buf, p)
-        x22 = p + x20
-        if x20 < 0 or x22 > len(buf):
-            raise _avro.bad_length(x20, "string")
-        x16 = str(buf[p:x22], "utf-8")
-        p = x22
+    elif x11 == 4:
+        x10, p = _avro.read_string(buf, p)
     else:
-        raise _avro.AvroDecodeError(f"union index {x17} out of range")
-    x23: str | None
-    x25 = buf[p]
-    if x25 < 128:
-        x24 = (x25 >> 1) ^ -(x25 & 1)
+        raise _avro.AvroDecodeError(f"union index {x11} out of range")
+    x14: str | None
+    x16 = buf[p]
+    if x16 < 128:
+        x15 = (x16 >> 1) ^ -(x16 & 1)
         p += 1
     else:
-        x24, p = _avro.read_long(buf, p)
-    if x24 == 0:
-        x23 = None
-    elif x24 == 1:
-        x27 = buf[p]
-        if x27 < 128:
-            x26 = (x27 >> 1) ^ -(x27 & 1)
-            p += 1
-        else:
-            x26, p = _avro.read_long(buf, p)
-        x28 = p + x26
-        if x26 < 0 or x28 > len(buf):
-            raise _avro.bad_length(x26, "string")
-        x23 = str(buf[p:x28], "utf-8")
-        p = x28
+        x15, p = _avro.read_long(buf, p)
+    if x15 == 0:
+        x14 = None
+    elif x15 == 1:
+        x14, p = _avro.read_string(buf, p)
     else:
-        raise _avro.AvroDecodeError(f"union index {x24} out of range")
-    x30: list[SubtaskOutcome] = []
-    while True:
-        x34 = buf[p]
-        if x34 < 128:
-            x31 = (x34 >> 1) ^ -(x34 & 1)
-            p += 1
-        else:
-            x31, p = _avro.read_long(buf, p)
-        if x31 == 0:
-            break
-        if x31 < 0:
-            x31 = -x31
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x31):
-            x32, p = _r_SubtaskOutcome(buf, p)
-            x30.append(x32)
-    x29 = x30
+        raise _avro.AvroDecodeError(f"union index {x15} out of range")
+    x17, p = _r2(buf, p)
     return _avro.construct(
         TaskCompleted,
         {
             "task_id": x1,
-            "agent_id": x6,
-            "completed_at": x11,
-            "duration_ms": x14,
-            "return_value": x16,
-            "output_uri": x23,
-            "subtasks": x29,
+            "agent_id": x3,
+            "completed_at": x5,
+            "duration_ms": x8,
+            "return_value": x10,
+            "output_uri": x14,
+            "subtasks": x17,
         },
         _F_TaskCompleted,
     ), p
@@ -379,55 +251,35 @@ _F_TaskFailed = frozenset(("agent_id", "attempt", "error", "failed_at", "task_id
 
 
 def _r_TaskFailed(buf: bytes, p: int) -> tuple[TaskFailed, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
+    x2, p = _avro.read_string(buf, p)
+    x1 = _avro.uuid_from_str(x2)
+    x4, p = _avro.read_string(buf, p)
+    x3 = _avro.uuid_from_str(x4)
+    x7 = buf[p]
+    if x7 < 128:
+        x6 = (x7 >> 1) ^ -(x7 & 1)
         p += 1
     else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
-    x1 = _avro.uuid_from_str(x2)
+        x6, p = _avro.read_long(buf, p)
+    x5 = _avro.micros_to_timestamp(x6)
     x9 = buf[p]
     if x9 < 128:
         x8 = (x9 >> 1) ^ -(x9 & 1)
         p += 1
     else:
         x8, p = _avro.read_long(buf, p)
-    x10 = p + x8
-    if x8 < 0 or x10 > len(buf):
-        raise _avro.bad_length(x8, "string")
-    x7 = str(buf[p:x10], "utf-8")
-    p = x10
-    x6 = _avro.uuid_from_str(x7)
-    x13 = buf[p]
-    if x13 < 128:
-        x12 = (x13 >> 1) ^ -(x13 & 1)
-        p += 1
-    else:
-        x12, p = _avro.read_long(buf, p)
-    x11 = _avro.micros_to_timestamp(x12)
-    x15 = buf[p]
-    if x15 < 128:
-        x14 = (x15 >> 1) ^ -(x15 & 1)
-        p += 1
-    else:
-        x14, p = _avro.read_long(buf, p)
-    x16 = buf[p] != 0
+    x10 = buf[p] != 0
     p += 1
-    x17, p = _r_ErrorInfo(buf, p)
+    x11, p = _r_ErrorInfo(buf, p)
     return _avro.construct(
         TaskFailed,
         {
             "task_id": x1,
-            "agent_id": x6,
-            "failed_at": x11,
-            "attempt": x14,
-            "will_retry": x16,
-            "error": x17,
+            "agent_id": x3,
+            "failed_at": x5,
+            "attempt": x8,
+            "will_retry": x10,
+            "error": x11,
         },
         _F_TaskFailed,
     ), p
@@ -445,61 +297,33 @@ def _w_TaskStarted(v: TaskStarted, b: bytearray) -> None:
         b += str(x1).encode()
     b.append(72)  # the length of a UUID's 36 characters, zig-zag encoded
     b += str(v.agent_id).encode()
-    x2 = v.task_type.encode()
-    x3 = len(x2)
-    if x3 < 64:
-        b.append(x3 << 1)
+    _avro.write_string(b, v.task_type)
+    x2 = v.priority
+    if -64 <= x2 < 64:
+        b.append((x2 << 1) ^ (x2 >> 63))
     else:
-        b += _avro.write_long(x3)
-    b += x2
-    x4 = v.priority
+        b += _avro.write_int(x2)
+    x3 = v.attempt
+    if -64 <= x3 < 64:
+        b.append((x3 << 1) ^ (x3 >> 63))
+    else:
+        b += _avro.write_int(x3)
+    _w3(v.input, b)
+    x4 = _avro.timestamp_to_micros(v.started_at)
     if -64 <= x4 < 64:
         b.append((x4 << 1) ^ (x4 >> 63))
     else:
-        b += _avro.write_int(x4)
-    x5 = v.attempt
-    if -64 <= x5 < 64:
-        b.append((x5 << 1) ^ (x5 >> 63))
-    else:
-        b += _avro.write_int(x5)
-    x6 = v.input
-    if x6:
-        x9 = len(x6)
-        if x9 < 64:
-            b.append(x9 << 1)
-        else:
-            b += _avro.write_long(x9)
-        for x7, x8 in x6.items():
-            x10 = x7.encode()
-            x11 = len(x10)
-            if x11 < 64:
-                b.append(x11 << 1)
-            else:
-                b += _avro.write_long(x11)
-            b += x10
-            x12 = x8.encode()
-            x13 = len(x12)
-            if x13 < 64:
-                b.append(x13 << 1)
-            else:
-                b += _avro.write_long(x13)
-            b += x12
-    b.append(0)
-    x14 = _avro.timestamp_to_micros(v.started_at)
-    if -64 <= x14 < 64:
-        b.append((x14 << 1) ^ (x14 >> 63))
-    else:
-        b += _avro.write_long(x14)
-    x15 = v.deadline
-    if x15 is None:
+        b += _avro.write_long(x4)
+    x5 = v.deadline
+    if x5 is None:
         b.append(0)
     else:
         b.append(2)
-        x16 = _avro.timestamp_to_millis(x15)
-        if -64 <= x16 < 64:
-            b.append((x16 << 1) ^ (x16 >> 63))
+        x6 = _avro.timestamp_to_millis(x5)
+        if -64 <= x6 < 64:
+            b.append((x6 << 1) ^ (x6 >> 63))
         else:
-            b += _avro.write_long(x16)
+            b += _avro.write_long(x6)
 
 
 _F_TaskStarted = frozenset(
@@ -508,156 +332,152 @@ _F_TaskStarted = frozenset(
 
 
 def _r_TaskStarted(buf: bytes, p: int) -> tuple[TaskStarted, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
-        p += 1
-    else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
+    x2, p = _avro.read_string(buf, p)
     x1 = _avro.uuid_from_str(x2)
-    x6: _uuid.UUID | None
-    x8 = buf[p]
-    if x8 < 128:
-        x7 = (x8 >> 1) ^ -(x8 & 1)
+    x3: _uuid.UUID | None
+    x5 = buf[p]
+    if x5 < 128:
+        x4 = (x5 >> 1) ^ -(x5 & 1)
         p += 1
     else:
-        x7, p = _avro.read_long(buf, p)
-    if x7 == 0:
-        x6 = None
-    elif x7 == 1:
-        x11 = buf[p]
-        if x11 < 128:
-            x10 = (x11 >> 1) ^ -(x11 & 1)
-            p += 1
-        else:
-            x10, p = _avro.read_long(buf, p)
-        x12 = p + x10
-        if x10 < 0 or x12 > len(buf):
-            raise _avro.bad_length(x10, "string")
-        x9 = str(buf[p:x12], "utf-8")
-        p = x12
-        x6 = _avro.uuid_from_str(x9)
+        x4, p = _avro.read_long(buf, p)
+    if x4 == 0:
+        x3 = None
+    elif x4 == 1:
+        x6, p = _avro.read_string(buf, p)
+        x3 = _avro.uuid_from_str(x6)
     else:
-        raise _avro.AvroDecodeError(f"union index {x7} out of range")
-    x16 = buf[p]
-    if x16 < 128:
-        x15 = (x16 >> 1) ^ -(x16 & 1)
+        raise _avro.AvroDecodeError(f"union index {x4} out of range")
+    x8, p = _avro.read_string(buf, p)
+    x7 = _avro.uuid_from_str(x8)
+    x9, p = _avro.read_string(buf, p)
+    x11 = buf[p]
+    if x11 < 128:
+        x10 = (x11 >> 1) ^ -(x11 & 1)
         p += 1
     else:
-        x15, p = _avro.read_long(buf, p)
-    x17 = p + x15
-    if x15 < 0 or x17 > len(buf):
-        raise _avro.bad_length(x15, "string")
-    x14 = str(buf[p:x17], "utf-8")
-    p = x17
-    x13 = _avro.uuid_from_str(x14)
+        x10, p = _avro.read_long(buf, p)
+    x13 = buf[p]
+    if x13 < 128:
+        x12 = (x13 >> 1) ^ -(x13 & 1)
+        p += 1
+    else:
+        x12, p = _avro.read_long(buf, p)
+    x14, p = _r4(buf, p)
+    x17 = buf[p]
+    if x17 < 128:
+        x16 = (x17 >> 1) ^ -(x17 & 1)
+        p += 1
+    else:
+        x16, p = _avro.read_long(buf, p)
+    x15 = _avro.micros_to_timestamp(x16)
+    x18: _pd.AwareDatetime | None
     x20 = buf[p]
     if x20 < 128:
         x19 = (x20 >> 1) ^ -(x20 & 1)
         p += 1
     else:
         x19, p = _avro.read_long(buf, p)
-    x21 = p + x19
-    if x19 < 0 or x21 > len(buf):
-        raise _avro.bad_length(x19, "string")
-    x18 = str(buf[p:x21], "utf-8")
-    p = x21
-    x23 = buf[p]
-    if x23 < 128:
-        x22 = (x23 >> 1) ^ -(x23 & 1)
-        p += 1
-    else:
-        x22, p = _avro.read_long(buf, p)
-    x25 = buf[p]
-    if x25 < 128:
-        x24 = (x25 >> 1) ^ -(x25 & 1)
-        p += 1
-    else:
-        x24, p = _avro.read_long(buf, p)
-    x27: dict[str, str] = {}
-    while True:
-        x31 = buf[p]
-        if x31 < 128:
-            x28 = (x31 >> 1) ^ -(x31 & 1)
+    if x19 == 0:
+        x18 = None
+    elif x19 == 1:
+        x22 = buf[p]
+        if x22 < 128:
+            x21 = (x22 >> 1) ^ -(x22 & 1)
             p += 1
         else:
-            x28, p = _avro.read_long(buf, p)
-        if x28 == 0:
-            break
-        if x28 < 0:
-            x28 = -x28
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x28):
-            x33 = buf[p]
-            if x33 < 128:
-                x32 = (x33 >> 1) ^ -(x33 & 1)
-                p += 1
-            else:
-                x32, p = _avro.read_long(buf, p)
-            x34 = p + x32
-            if x32 < 0 or x34 > len(buf):
-                raise _avro.bad_length(x32, "string")
-            x30 = str(buf[p:x34], "utf-8")
-            p = x34
-            x36 = buf[p]
-            if x36 < 128:
-                x35 = (x36 >> 1) ^ -(x36 & 1)
-                p += 1
-            else:
-                x35, p = _avro.read_long(buf, p)
-            x37 = p + x35
-            if x35 < 0 or x37 > len(buf):
-                raise _avro.bad_length(x35, "string")
-            x29 = str(buf[p:x37], "utf-8")
-            p = x37
-            x27[x30] = x29
-    x26 = x27
-    x40 = buf[p]
-    if x40 < 128:
-        x39 = (x40 >> 1) ^ -(x40 & 1)
-        p += 1
+            x21, p = _avro.read_long(buf, p)
+        x18 = _avro.millis_to_timestamp(x21)
     else:
-        x39, p = _avro.read_long(buf, p)
-    x38 = _avro.micros_to_timestamp(x39)
-    x41: _pd.AwareDatetime | None
-    x43 = buf[p]
-    if x43 < 128:
-        x42 = (x43 >> 1) ^ -(x43 & 1)
-        p += 1
-    else:
-        x42, p = _avro.read_long(buf, p)
-    if x42 == 0:
-        x41 = None
-    elif x42 == 1:
-        x45 = buf[p]
-        if x45 < 128:
-            x44 = (x45 >> 1) ^ -(x45 & 1)
-            p += 1
-        else:
-            x44, p = _avro.read_long(buf, p)
-        x41 = _avro.millis_to_timestamp(x44)
-    else:
-        raise _avro.AvroDecodeError(f"union index {x42} out of range")
+        raise _avro.AvroDecodeError(f"union index {x19} out of range")
     return _avro.construct(
         TaskStarted,
         {
             "task_id": x1,
-            "parent_task_id": x6,
-            "agent_id": x13,
-            "task_type": x18,
-            "priority": x22,
-            "attempt": x24,
-            "input": x26,
-            "started_at": x38,
-            "deadline": x41,
+            "parent_task_id": x3,
+            "agent_id": x7,
+            "task_type": x9,
+            "priority": x10,
+            "attempt": x12,
+            "input": x14,
+            "started_at": x15,
+            "deadline": x18,
         },
         _F_TaskStarted,
     ), p
+
+
+# Arrays and maps: an encoder and a decoder per type, which the records above call.
+
+
+def _w1(v: list[SubtaskOutcome], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w_SubtaskOutcome(x2, b)
+    b.append(0)
+
+
+def _r2(buf: bytes, p: int) -> tuple[list[SubtaskOutcome], int]:
+    x1: list[SubtaskOutcome] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r_SubtaskOutcome(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _w3(v: dict[str, str], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _avro.write_string(b, x3)
+    b.append(0)
+
+
+def _r4(buf: bytes, p: int) -> tuple[dict[str, str], int]:
+    x1: dict[str, str] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _avro.read_string(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
 
 
 # Encoder programs: the same encodings for the compiled encoder (see schemabus.runtime.avro).

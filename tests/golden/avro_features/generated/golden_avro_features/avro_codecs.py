@@ -39,13 +39,7 @@ _S_Currency: dict[int, Currency] = {
 
 
 def _w_Money(v: Money, b: bytearray) -> None:
-    x1 = _avro.decimal_to_bytes(v.amount, 2, 12)
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
+    _avro.write_bytes(b, _avro.decimal_to_bytes(v.amount, 2, 12))
     b += _E_Currency[v.currency]
 
 
@@ -53,33 +47,23 @@ _F_Money = frozenset(("amount", "currency"))
 
 
 def _r_Money(buf: bytes, p: int) -> tuple[Money, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
-        p += 1
-    else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "bytes")
-    x2 = bytes(buf[p:x5])
-    p = x5
+    x2, p = _avro.read_bytes(buf, p)
     x1 = _avro.decimal_from_bytes(x2, 2, 12)
-    x8 = buf[p]
-    if x8 < 128:
-        x7 = (x8 >> 1) ^ -(x8 & 1)
+    x5 = buf[p]
+    if x5 < 128:
+        x4 = (x5 >> 1) ^ -(x5 & 1)
         p += 1
     else:
-        x7, p = _avro.read_long(buf, p)
+        x4, p = _avro.read_long(buf, p)
     try:
-        x6 = _S_Currency[x7]
+        x3 = _S_Currency[x4]
     except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x7} out of range for Currency") from None
+        raise _avro.AvroDecodeError(f"enum index {x4} out of range for Currency") from None
     return _avro.construct(
         Money,
         {
             "amount": x1,
-            "currency": x6,
+            "currency": x3,
         },
         _F_Money,
     ), p

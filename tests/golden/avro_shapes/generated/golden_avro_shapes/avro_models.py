@@ -20,7 +20,7 @@ import pydantic as _pd
 from schemabus.runtime import avro as _avro
 from schemabus.runtime.contract import require_contract as _require_contract
 
-_require_contract(1, __name__)  # before anything here uses the runtime
+_require_contract(2, __name__)  # before anything here uses the runtime
 
 __all__ = [
     "Color",

@@ -53,65 +53,24 @@ _S_Status: dict[int, Status] = {
 
 
 def _w_Line(v: Line, b: bytearray) -> None:
-    x1 = v.sku.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
+    _avro.write_string(b, v.sku)
     _w_Money(v.price, b)
-    x3 = v.children
-    if x3:
-        x5 = len(x3)
-        if x5 < 64:
-            b.append(x5 << 1)
-        else:
-            b += _avro.write_long(x5)
-        for x4 in x3:
-            _w_Line(x4, b)
-    b.append(0)
+    _w1(v.children, b)
 
 
 _F_Line = frozenset(("children", "price", "sku"))
 
 
 def _r_Line(buf: bytes, p: int) -> tuple[Line, int]:
-    x3 = buf[p]
-    if x3 < 128:
-        x2 = (x3 >> 1) ^ -(x3 & 1)
-        p += 1
-    else:
-        x2, p = _avro.read_long(buf, p)
-    x4 = p + x2
-    if x2 < 0 or x4 > len(buf):
-        raise _avro.bad_length(x2, "string")
-    x1 = str(buf[p:x4], "utf-8")
-    p = x4
-    x5, p = _r_Money(buf, p)
-    x7: list[Line] = []
-    while True:
-        x11 = buf[p]
-        if x11 < 128:
-            x8 = (x11 >> 1) ^ -(x11 & 1)
-            p += 1
-        else:
-            x8, p = _avro.read_long(buf, p)
-        if x8 == 0:
-            break
-        if x8 < 0:
-            x8 = -x8
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x8):
-            x9, p = _r_Line(buf, p)
-            x7.append(x9)
-    x6 = x7
+    x1, p = _avro.read_string(buf, p)
+    x2, p = _r_Money(buf, p)
+    x3, p = _r2(buf, p)
     return _avro.construct(
         Line,
         {
             "sku": x1,
-            "price": x5,
-            "children": x6,
+            "price": x2,
+            "children": x3,
         },
         _F_Line,
     ), p
@@ -176,179 +135,71 @@ def _w_OrderPlaced(v: OrderPlaced, b: bytearray) -> None:
     b += _avro.pack_float(v.weight_kg)
     b += _avro.pack_double(v.volume)
     b.append(1 if v.gift else 0)
-    x11 = v.raw
-    x12 = len(x11)
-    if x12 < 64:
-        b.append(x12 << 1)
-    else:
-        b += _avro.write_long(x12)
-    b += x11
-    x13 = v.tags
-    if x13:
-        x15 = len(x13)
-        if x15 < 64:
-            b.append(x15 << 1)
-        else:
-            b += _avro.write_long(x15)
-        for x14 in x13:
-            x16 = x14.encode()
-            x17 = len(x16)
-            if x17 < 64:
-                b.append(x17 << 1)
-            else:
-                b += _avro.write_long(x17)
-            b += x16
-    b.append(0)
-    x18 = v.attributes
-    if x18:
-        x21 = len(x18)
-        if x21 < 64:
-            b.append(x21 << 1)
-        else:
-            b += _avro.write_long(x21)
-        for x19, x20 in x18.items():
-            x22 = x19.encode()
-            x23 = len(x22)
-            if x23 < 64:
-                b.append(x23 << 1)
-            else:
-                b += _avro.write_long(x23)
-            b += x22
-            x24 = x20
-            if x24 is None:
-                b.append(0)
-            else:
-                b.append(2)
-                x25 = x24
-                if -64 <= x25 < 64:
-                    b.append((x25 << 1) ^ (x25 >> 63))
-                else:
-                    b += _avro.write_long(x25)
-    b.append(0)
-    x26 = v.lines
-    if x26:
-        x28 = len(x26)
-        if x28 < 64:
-            b.append(x28 << 1)
-        else:
-            b += _avro.write_long(x28)
-        for x27 in x26:
-            _w_Line(x27, b)
-    b.append(0)
-    x29 = v.note
-    if x29 is None:
+    _avro.write_bytes(b, v.raw)
+    _w3(v.tags, b)
+    _w4(v.attributes, b)
+    _w1(v.lines, b)
+    x11 = v.note
+    if x11 is None:
         b.append(0)
     else:
         b.append(2)
-        x30 = x29.encode()
-        x31 = len(x30)
-        if x31 < 64:
-            b.append(x31 << 1)
-        else:
-            b += _avro.write_long(x31)
-        b += x30
-    x32 = v.payload
-    if x32 is None:
+        _avro.write_string(b, x11)
+    x12 = v.payload
+    if x12 is None:
         b += b"\x00"
-    elif isinstance(x32, bool):
+    elif isinstance(x12, bool):
         b += b"\x02"
-        b.append(1 if x32 else 0)
-    elif type(x32) is int and -2147483648 <= x32 <= 2147483647:
+        b.append(1 if x12 else 0)
+    elif type(x12) is int and -2147483648 <= x12 <= 2147483647:
         b += b"\x04"
-        x33 = x32
-        if -64 <= x33 < 64:
-            b.append((x33 << 1) ^ (x33 >> 63))
+        x13 = x12
+        if -64 <= x13 < 64:
+            b.append((x13 << 1) ^ (x13 >> 63))
         else:
-            b += _avro.write_int(x33)
-    elif isinstance(x32, int) and not isinstance(x32, bool):
+            b += _avro.write_int(x13)
+    elif isinstance(x12, int) and not isinstance(x12, bool):
         b += b"\x06"
-        x34 = x32
-        if -64 <= x34 < 64:
-            b.append((x34 << 1) ^ (x34 >> 63))
+        x14 = x12
+        if -64 <= x14 < 64:
+            b.append((x14 << 1) ^ (x14 >> 63))
         else:
-            b += _avro.write_long(x34)
-    elif isinstance(x32, (int, float)) and not isinstance(x32, bool):
+            b += _avro.write_long(x14)
+    elif isinstance(x12, (int, float)) and not isinstance(x12, bool):
         b += b"\x08"
-        b += _avro.pack_double(x32)
-    elif isinstance(x32, str):
+        b += _avro.pack_double(x12)
+    elif isinstance(x12, str):
         b += b"\n"
-        x35 = x32.encode()
-        x36 = len(x35)
-        if x36 < 64:
-            b.append(x36 << 1)
-        else:
-            b += _avro.write_long(x36)
-        b += x35
-    elif isinstance(x32, bytes):
+        _avro.write_string(b, x12)
+    elif isinstance(x12, bytes):
         b += b"\x0c"
-        x37 = x32
-        x38 = len(x37)
-        if x38 < 64:
-            b.append(x38 << 1)
-        else:
-            b += _avro.write_long(x38)
-        b += x37
-    elif isinstance(x32, Currency):
+        _avro.write_bytes(b, x12)
+    elif isinstance(x12, Currency):
         b += b"\x0e"
-        b += _E_Currency[x32]
-    elif isinstance(x32, Line):
+        b += _E_Currency[x12]
+    elif isinstance(x12, Line):
         b += b"\x10"
-        _w_Line(x32, b)
-    elif isinstance(x32, list):
+        _w_Line(x12, b)
+    elif isinstance(x12, list):
         b += b"\x12"
-        x39 = x32
-        if x39:
-            x41 = len(x39)
-            if x41 < 64:
-                b.append(x41 << 1)
-            else:
-                b += _avro.write_long(x41)
-            for x40 in x39:
-                x42 = x40
-                if -64 <= x42 < 64:
-                    b.append((x42 << 1) ^ (x42 >> 63))
-                else:
-                    b += _avro.write_int(x42)
-        b.append(0)
-    elif isinstance(x32, dict):
+        _w5(x12, b)
+    elif isinstance(x12, dict):
         b += b"\x14"
-        x43 = x32
-        if x43:
-            x46 = len(x43)
-            if x46 < 64:
-                b.append(x46 << 1)
-            else:
-                b += _avro.write_long(x46)
-            for x44, x45 in x43.items():
-                x47 = x44.encode()
-                x48 = len(x47)
-                if x48 < 64:
-                    b.append(x48 << 1)
-                else:
-                    b += _avro.write_long(x48)
-                b += x47
-                x49 = x45.encode()
-                x50 = len(x49)
-                if x50 < 64:
-                    b.append(x50 << 1)
-                else:
-                    b += _avro.write_long(x50)
-                b += x49
-        b.append(0)
+        _w6(x12, b)
     else:
-        raise TypeError(f"{type(x32).__name__} matches no branch of the union")
+        raise TypeError(f"{type(x12).__name__} matches no branch of the union")
     b += _E_Status[v.status]
     _w_Shipping(v.shipping, b)
-    x51 = v.eta
-    if x51 is None:
+    x15 = v.eta
+    if x15 is None:
         b.append(0)
     else:
         b.append(2)
-        x52 = _avro.timestamp_to_micros(x51)
-        if -64 <= x52 < 64:
-            b.append((x52 << 1) ^ (x52 >> 63))
+        x16 = _avro.timestamp_to_micros(x15)
+        if -64 <= x16 < 64:
+            b.append((x16 << 1) ^ (x16 >> 63))
         else:
-            b += _avro.write_long(x52)
+            b += _avro.write_long(x16)
 
 
 _F_OrderPlaced = frozenset(
@@ -384,225 +235,109 @@ _F_OrderPlaced = frozenset(
 
 
 def _r_OrderPlaced(buf: bytes, p: int) -> tuple[OrderPlaced, int]:
-    x4 = buf[p]
-    if x4 < 128:
-        x3 = (x4 >> 1) ^ -(x4 & 1)
+    x2, p = _avro.read_string(buf, p)
+    x1 = _avro.uuid_from_str(x2)
+    x5 = buf[p]
+    if x5 < 128:
+        x4 = (x5 >> 1) ^ -(x5 & 1)
         p += 1
     else:
-        x3, p = _avro.read_long(buf, p)
-    x5 = p + x3
-    if x3 < 0 or x5 > len(buf):
-        raise _avro.bad_length(x3, "string")
-    x2 = str(buf[p:x5], "utf-8")
-    p = x5
-    x1 = _avro.uuid_from_str(x2)
+        x4, p = _avro.read_long(buf, p)
+    x3 = _avro.millis_to_timestamp(x4)
     x8 = buf[p]
     if x8 < 128:
         x7 = (x8 >> 1) ^ -(x8 & 1)
         p += 1
     else:
         x7, p = _avro.read_long(buf, p)
-    x6 = _avro.millis_to_timestamp(x7)
+    x6 = _avro.micros_to_timestamp(x7)
     x11 = buf[p]
     if x11 < 128:
         x10 = (x11 >> 1) ^ -(x11 & 1)
         p += 1
     else:
         x10, p = _avro.read_long(buf, p)
-    x9 = _avro.micros_to_timestamp(x10)
+    x9 = _avro.millis_to_local_timestamp(x10)
     x14 = buf[p]
     if x14 < 128:
         x13 = (x14 >> 1) ^ -(x14 & 1)
         p += 1
     else:
         x13, p = _avro.read_long(buf, p)
-    x12 = _avro.millis_to_local_timestamp(x13)
+    x12 = _avro.micros_to_local_timestamp(x13)
     x17 = buf[p]
     if x17 < 128:
         x16 = (x17 >> 1) ^ -(x17 & 1)
         p += 1
     else:
         x16, p = _avro.read_long(buf, p)
-    x15 = _avro.micros_to_local_timestamp(x16)
+    x15 = _avro.days_to_date(x16)
     x20 = buf[p]
     if x20 < 128:
         x19 = (x20 >> 1) ^ -(x20 & 1)
         p += 1
     else:
         x19, p = _avro.read_long(buf, p)
-    x18 = _avro.days_to_date(x19)
+    x18 = _avro.millis_to_time(x19)
     x23 = buf[p]
     if x23 < 128:
         x22 = (x23 >> 1) ^ -(x23 & 1)
         p += 1
     else:
         x22, p = _avro.read_long(buf, p)
-    x21 = _avro.millis_to_time(x22)
-    x26 = buf[p]
-    if x26 < 128:
-        x25 = (x26 >> 1) ^ -(x26 & 1)
+    x21 = _avro.micros_to_time(x22)
+    x24, p = _r_Money(buf, p)
+    x25: Money | None
+    x27 = buf[p]
+    if x27 < 128:
+        x26 = (x27 >> 1) ^ -(x27 & 1)
         p += 1
     else:
-        x25, p = _avro.read_long(buf, p)
-    x24 = _avro.micros_to_time(x25)
-    x27, p = _r_Money(buf, p)
-    x28: Money | None
-    x30 = buf[p]
-    if x30 < 128:
-        x29 = (x30 >> 1) ^ -(x30 & 1)
-        p += 1
+        x26, p = _avro.read_long(buf, p)
+    if x26 == 0:
+        x25 = None
+    elif x26 == 1:
+        x25, p = _r_Money(buf, p)
     else:
-        x29, p = _avro.read_long(buf, p)
-    if x29 == 0:
-        x28 = None
-    elif x29 == 1:
-        x28, p = _r_Money(buf, p)
-    else:
-        raise _avro.AvroDecodeError(f"union index {x29} out of range")
-    x32 = buf[p : p + 8]
+        raise _avro.AvroDecodeError(f"union index {x26} out of range")
+    x29 = buf[p : p + 8]
     p += 8
-    x31 = _avro.decimal_from_bytes(x32, 4, 15)
-    x34 = buf[p : p + 8]
+    x28 = _avro.decimal_from_bytes(x29, 4, 15)
+    x31 = buf[p : p + 8]
     p += 8
-    x33 = _avro.decimal_from_bytes(x34, 4, 15)
-    x35 = buf[p : p + 16]
+    x30 = _avro.decimal_from_bytes(x31, 4, 15)
+    x32 = buf[p : p + 16]
     p += 16
-    x37 = buf[p]
-    if x37 < 128:
-        x36 = (x37 >> 1) ^ -(x37 & 1)
+    x34 = buf[p]
+    if x34 < 128:
+        x33 = (x34 >> 1) ^ -(x34 & 1)
         p += 1
     else:
-        x36, p = _avro.read_long(buf, p)
-    (x38,) = _avro.unpack_float(buf, p)
+        x33, p = _avro.read_long(buf, p)
+    (x35,) = _avro.unpack_float(buf, p)
     p += 4
-    (x39,) = _avro.unpack_double(buf, p)
+    (x36,) = _avro.unpack_double(buf, p)
     p += 8
-    x40 = buf[p] != 0
+    x37 = buf[p] != 0
     p += 1
-    x43 = buf[p]
-    if x43 < 128:
-        x42 = (x43 >> 1) ^ -(x43 & 1)
+    x38, p = _avro.read_bytes(buf, p)
+    x39, p = _r7(buf, p)
+    x40, p = _r8(buf, p)
+    x41, p = _r2(buf, p)
+    x42: str | None
+    x44 = buf[p]
+    if x44 < 128:
+        x43 = (x44 >> 1) ^ -(x44 & 1)
         p += 1
     else:
-        x42, p = _avro.read_long(buf, p)
-    x44 = p + x42
-    if x42 < 0 or x44 > len(buf):
-        raise _avro.bad_length(x42, "bytes")
-    x41 = bytes(buf[p:x44])
-    p = x44
-    x46: list[str] = []
-    while True:
-        x50 = buf[p]
-        if x50 < 128:
-            x47 = (x50 >> 1) ^ -(x50 & 1)
-            p += 1
-        else:
-            x47, p = _avro.read_long(buf, p)
-        if x47 == 0:
-            break
-        if x47 < 0:
-            x47 = -x47
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x47):
-            x52 = buf[p]
-            if x52 < 128:
-                x51 = (x52 >> 1) ^ -(x52 & 1)
-                p += 1
-            else:
-                x51, p = _avro.read_long(buf, p)
-            x53 = p + x51
-            if x51 < 0 or x53 > len(buf):
-                raise _avro.bad_length(x51, "string")
-            x48 = str(buf[p:x53], "utf-8")
-            p = x53
-            x46.append(x48)
-    x45 = x46
-    x55: dict[str, _avro.Int64 | None] = {}
-    while True:
-        x59 = buf[p]
-        if x59 < 128:
-            x56 = (x59 >> 1) ^ -(x59 & 1)
-            p += 1
-        else:
-            x56, p = _avro.read_long(buf, p)
-        if x56 == 0:
-            break
-        if x56 < 0:
-            x56 = -x56
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x56):
-            x61 = buf[p]
-            if x61 < 128:
-                x60 = (x61 >> 1) ^ -(x61 & 1)
-                p += 1
-            else:
-                x60, p = _avro.read_long(buf, p)
-            x62 = p + x60
-            if x60 < 0 or x62 > len(buf):
-                raise _avro.bad_length(x60, "string")
-            x58 = str(buf[p:x62], "utf-8")
-            p = x62
-            x57: _avro.Int64 | None
-            x64 = buf[p]
-            if x64 < 128:
-                x63 = (x64 >> 1) ^ -(x64 & 1)
-                p += 1
-            else:
-                x63, p = _avro.read_long(buf, p)
-            if x63 == 0:
-                x57 = None
-            elif x63 == 1:
-                x65 = buf[p]
-                if x65 < 128:
-                    x57 = (x65 >> 1) ^ -(x65 & 1)
-                    p += 1
-                else:
-                    x57, p = _avro.read_long(buf, p)
-            else:
-                raise _avro.AvroDecodeError(f"union index {x63} out of range")
-            x55[x58] = x57
-    x54 = x55
-    x67: list[Line] = []
-    while True:
-        x71 = buf[p]
-        if x71 < 128:
-            x68 = (x71 >> 1) ^ -(x71 & 1)
-            p += 1
-        else:
-            x68, p = _avro.read_long(buf, p)
-        if x68 == 0:
-            break
-        if x68 < 0:
-            x68 = -x68
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x68):
-            x69, p = _r_Line(buf, p)
-            x67.append(x69)
-    x66 = x67
-    x72: str | None
-    x74 = buf[p]
-    if x74 < 128:
-        x73 = (x74 >> 1) ^ -(x74 & 1)
-        p += 1
+        x43, p = _avro.read_long(buf, p)
+    if x43 == 0:
+        x42 = None
+    elif x43 == 1:
+        x42, p = _avro.read_string(buf, p)
     else:
-        x73, p = _avro.read_long(buf, p)
-    if x73 == 0:
-        x72 = None
-    elif x73 == 1:
-        x76 = buf[p]
-        if x76 < 128:
-            x75 = (x76 >> 1) ^ -(x76 & 1)
-            p += 1
-        else:
-            x75, p = _avro.read_long(buf, p)
-        x77 = p + x75
-        if x75 < 0 or x77 > len(buf):
-            raise _avro.bad_length(x75, "string")
-        x72 = str(buf[p:x77], "utf-8")
-        p = x77
-    else:
-        raise _avro.AvroDecodeError(f"union index {x73} out of range")
-    x78: (
+        raise _avro.AvroDecodeError(f"union index {x43} out of range")
+    x45: (
         bool
         | _avro.Int32
         | _avro.Int64
@@ -615,207 +350,123 @@ def _r_OrderPlaced(buf: bytes, p: int) -> tuple[OrderPlaced, int]:
         | dict[str, str]
         | None
     )
-    x80 = buf[p]
-    if x80 < 128:
-        x79 = (x80 >> 1) ^ -(x80 & 1)
+    x47 = buf[p]
+    if x47 < 128:
+        x46 = (x47 >> 1) ^ -(x47 & 1)
         p += 1
     else:
-        x79, p = _avro.read_long(buf, p)
-    if x79 == 0:
-        x78 = None
-    elif x79 == 1:
-        x78 = buf[p] != 0
+        x46, p = _avro.read_long(buf, p)
+    if x46 == 0:
+        x45 = None
+    elif x46 == 1:
+        x45 = buf[p] != 0
         p += 1
-    elif x79 == 2:
-        x81 = buf[p]
-        if x81 < 128:
-            x78 = (x81 >> 1) ^ -(x81 & 1)
+    elif x46 == 2:
+        x48 = buf[p]
+        if x48 < 128:
+            x45 = (x48 >> 1) ^ -(x48 & 1)
             p += 1
         else:
-            x78, p = _avro.read_long(buf, p)
-    elif x79 == 3:
-        x82 = buf[p]
-        if x82 < 128:
-            x78 = (x82 >> 1) ^ -(x82 & 1)
+            x45, p = _avro.read_long(buf, p)
+    elif x46 == 3:
+        x49 = buf[p]
+        if x49 < 128:
+            x45 = (x49 >> 1) ^ -(x49 & 1)
             p += 1
         else:
-            x78, p = _avro.read_long(buf, p)
-    elif x79 == 4:
-        (x78,) = _avro.unpack_double(buf, p)
+            x45, p = _avro.read_long(buf, p)
+    elif x46 == 4:
+        (x45,) = _avro.unpack_double(buf, p)
         p += 8
-    elif x79 == 5:
-        x84 = buf[p]
-        if x84 < 128:
-            x83 = (x84 >> 1) ^ -(x84 & 1)
+    elif x46 == 5:
+        x45, p = _avro.read_string(buf, p)
+    elif x46 == 6:
+        x45, p = _avro.read_bytes(buf, p)
+    elif x46 == 7:
+        x51 = buf[p]
+        if x51 < 128:
+            x50 = (x51 >> 1) ^ -(x51 & 1)
             p += 1
         else:
-            x83, p = _avro.read_long(buf, p)
-        x85 = p + x83
-        if x83 < 0 or x85 > len(buf):
-            raise _avro.bad_length(x83, "string")
-        x78 = str(buf[p:x85], "utf-8")
-        p = x85
-    elif x79 == 6:
-        x87 = buf[p]
-        if x87 < 128:
-            x86 = (x87 >> 1) ^ -(x87 & 1)
-            p += 1
-        else:
-            x86, p = _avro.read_long(buf, p)
-        x88 = p + x86
-        if x86 < 0 or x88 > len(buf):
-            raise _avro.bad_length(x86, "bytes")
-        x78 = bytes(buf[p:x88])
-        p = x88
-    elif x79 == 7:
-        x90 = buf[p]
-        if x90 < 128:
-            x89 = (x90 >> 1) ^ -(x90 & 1)
-            p += 1
-        else:
-            x89, p = _avro.read_long(buf, p)
+            x50, p = _avro.read_long(buf, p)
         try:
-            x78 = _S_Currency[x89]
+            x45 = _S_Currency[x50]
         except KeyError:
-            raise _avro.AvroDecodeError(f"enum index {x89} out of range for Currency") from None
-    elif x79 == 8:
-        x78, p = _r_Line(buf, p)
-    elif x79 == 9:
-        x91: list[_avro.Int32] = []
-        while True:
-            x95 = buf[p]
-            if x95 < 128:
-                x92 = (x95 >> 1) ^ -(x95 & 1)
-                p += 1
-            else:
-                x92, p = _avro.read_long(buf, p)
-            if x92 == 0:
-                break
-            if x92 < 0:
-                x92 = -x92
-                _, p = _avro.read_long(buf, p)
-            for _ in range(x92):
-                x96 = buf[p]
-                if x96 < 128:
-                    x93 = (x96 >> 1) ^ -(x96 & 1)
-                    p += 1
-                else:
-                    x93, p = _avro.read_long(buf, p)
-                x91.append(x93)
-        x78 = x91
-    elif x79 == 10:
-        x97: dict[str, str] = {}
-        while True:
-            x101 = buf[p]
-            if x101 < 128:
-                x98 = (x101 >> 1) ^ -(x101 & 1)
-                p += 1
-            else:
-                x98, p = _avro.read_long(buf, p)
-            if x98 == 0:
-                break
-            if x98 < 0:
-                x98 = -x98
-                _, p = _avro.read_long(buf, p)
-            for _ in range(x98):
-                x103 = buf[p]
-                if x103 < 128:
-                    x102 = (x103 >> 1) ^ -(x103 & 1)
-                    p += 1
-                else:
-                    x102, p = _avro.read_long(buf, p)
-                x104 = p + x102
-                if x102 < 0 or x104 > len(buf):
-                    raise _avro.bad_length(x102, "string")
-                x100 = str(buf[p:x104], "utf-8")
-                p = x104
-                x106 = buf[p]
-                if x106 < 128:
-                    x105 = (x106 >> 1) ^ -(x106 & 1)
-                    p += 1
-                else:
-                    x105, p = _avro.read_long(buf, p)
-                x107 = p + x105
-                if x105 < 0 or x107 > len(buf):
-                    raise _avro.bad_length(x105, "string")
-                x99 = str(buf[p:x107], "utf-8")
-                p = x107
-                x97[x100] = x99
-        x78 = x97
+            raise _avro.AvroDecodeError(f"enum index {x50} out of range for Currency") from None
+    elif x46 == 8:
+        x45, p = _r_Line(buf, p)
+    elif x46 == 9:
+        x45, p = _r9(buf, p)
+    elif x46 == 10:
+        x45, p = _r10(buf, p)
     else:
-        raise _avro.AvroDecodeError(f"union index {x79} out of range")
-    x110 = buf[p]
-    if x110 < 128:
-        x109 = (x110 >> 1) ^ -(x110 & 1)
+        raise _avro.AvroDecodeError(f"union index {x46} out of range")
+    x54 = buf[p]
+    if x54 < 128:
+        x53 = (x54 >> 1) ^ -(x54 & 1)
         p += 1
     else:
-        x109, p = _avro.read_long(buf, p)
+        x53, p = _avro.read_long(buf, p)
     try:
-        x108 = _S_Status[x109]
+        x52 = _S_Status[x53]
     except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x109} out of range for Status") from None
-    x111, p = _r_Shipping(buf, p)
-    x112: _pd.AwareDatetime | None
-    x114 = buf[p]
-    if x114 < 128:
-        x113 = (x114 >> 1) ^ -(x114 & 1)
+        raise _avro.AvroDecodeError(f"enum index {x53} out of range for Status") from None
+    x55, p = _r_Shipping(buf, p)
+    x56: _pd.AwareDatetime | None
+    x58 = buf[p]
+    if x58 < 128:
+        x57 = (x58 >> 1) ^ -(x58 & 1)
         p += 1
     else:
-        x113, p = _avro.read_long(buf, p)
-    if x113 == 0:
-        x112 = None
-    elif x113 == 1:
-        x116 = buf[p]
-        if x116 < 128:
-            x115 = (x116 >> 1) ^ -(x116 & 1)
+        x57, p = _avro.read_long(buf, p)
+    if x57 == 0:
+        x56 = None
+    elif x57 == 1:
+        x60 = buf[p]
+        if x60 < 128:
+            x59 = (x60 >> 1) ^ -(x60 & 1)
             p += 1
         else:
-            x115, p = _avro.read_long(buf, p)
-        x112 = _avro.micros_to_timestamp(x115)
+            x59, p = _avro.read_long(buf, p)
+        x56 = _avro.micros_to_timestamp(x59)
     else:
-        raise _avro.AvroDecodeError(f"union index {x113} out of range")
+        raise _avro.AvroDecodeError(f"union index {x57} out of range")
     return _avro.construct(
         OrderPlaced,
         {
             "order_id": x1,
-            "placed_at": x6,
-            "placed_at_us": x9,
-            "local_time_ms": x12,
-            "local_time_us": x15,
-            "delivery_date": x18,
-            "cutoff_ms": x21,
-            "cutoff_us": x24,
-            "total": x27,
-            "discount": x28,
-            "unit_price": x31,
-            "list_price": x33,
-            "checksum": x35,
-            "quantity": x36,
-            "weight_kg": x38,
-            "volume": x39,
-            "gift": x40,
-            "raw": x41,
-            "tags": x45,
-            "attributes": x54,
-            "lines": x66,
-            "note": x72,
-            "payload": x78,
-            "status": x108,
-            "shipping": x111,
-            "eta": x112,
+            "placed_at": x3,
+            "placed_at_us": x6,
+            "local_time_ms": x9,
+            "local_time_us": x12,
+            "delivery_date": x15,
+            "cutoff_ms": x18,
+            "cutoff_us": x21,
+            "total": x24,
+            "discount": x25,
+            "unit_price": x28,
+            "list_price": x30,
+            "checksum": x32,
+            "quantity": x33,
+            "weight_kg": x35,
+            "volume": x36,
+            "gift": x37,
+            "raw": x38,
+            "tags": x39,
+            "attributes": x40,
+            "lines": x41,
+            "note": x42,
+            "payload": x45,
+            "status": x52,
+            "shipping": x55,
+            "eta": x56,
         },
         _F_OrderPlaced,
     ), p
 
 
 def _w_Shipping(v: Shipping, b: bytearray) -> None:
-    x1 = v.method.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
-    else:
-        b += _avro.write_long(x2)
-    b += x1
+    _avro.write_string(b, v.method)
     _w_Money(v.cost, b)
 
 
@@ -823,26 +474,228 @@ _F_Shipping = frozenset(("cost", "method"))
 
 
 def _r_Shipping(buf: bytes, p: int) -> tuple[Shipping, int]:
-    x3 = buf[p]
-    if x3 < 128:
-        x2 = (x3 >> 1) ^ -(x3 & 1)
-        p += 1
-    else:
-        x2, p = _avro.read_long(buf, p)
-    x4 = p + x2
-    if x2 < 0 or x4 > len(buf):
-        raise _avro.bad_length(x2, "string")
-    x1 = str(buf[p:x4], "utf-8")
-    p = x4
-    x5, p = _r_Money(buf, p)
+    x1, p = _avro.read_string(buf, p)
+    x2, p = _r_Money(buf, p)
     return _avro.construct(
         Shipping,
         {
             "method": x1,
-            "cost": x5,
+            "cost": x2,
         },
         _F_Shipping,
     ), p
+
+
+# Arrays and maps: an encoder and a decoder per type, which the records above call.
+
+
+def _w1(v: list[Line], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w_Line(x2, b)
+    b.append(0)
+
+
+def _r2(buf: bytes, p: int) -> tuple[list[Line], int]:
+    x1: list[Line] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r_Line(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _w3(v: list[str], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _avro.write_string(b, x2)
+    b.append(0)
+
+
+def _w4(v: dict[str, _avro.Int64 | None], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            x5 = x3
+            if x5 is None:
+                b.append(0)
+            else:
+                b.append(2)
+                x6 = x5
+                if -64 <= x6 < 64:
+                    b.append((x6 << 1) ^ (x6 >> 63))
+                else:
+                    b += _avro.write_long(x6)
+    b.append(0)
+
+
+def _w5(v: list[_avro.Int32], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            x4 = x2
+            if -64 <= x4 < 64:
+                b.append((x4 << 1) ^ (x4 >> 63))
+            else:
+                b += _avro.write_int(x4)
+    b.append(0)
+
+
+def _w6(v: dict[str, str], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _avro.write_string(b, x3)
+    b.append(0)
+
+
+def _r7(buf: bytes, p: int) -> tuple[list[str], int]:
+    x1: list[str] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _avro.read_string(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r8(buf: bytes, p: int) -> tuple[dict[str, _avro.Int64 | None], int]:
+    x1: dict[str, _avro.Int64 | None] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3: _avro.Int64 | None
+            x7 = buf[p]
+            if x7 < 128:
+                x6 = (x7 >> 1) ^ -(x7 & 1)
+                p += 1
+            else:
+                x6, p = _avro.read_long(buf, p)
+            if x6 == 0:
+                x3 = None
+            elif x6 == 1:
+                x8 = buf[p]
+                if x8 < 128:
+                    x3 = (x8 >> 1) ^ -(x8 & 1)
+                    p += 1
+                else:
+                    x3, p = _avro.read_long(buf, p)
+            else:
+                raise _avro.AvroDecodeError(f"union index {x6} out of range")
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _r9(buf: bytes, p: int) -> tuple[list[_avro.Int32], int]:
+    x1: list[_avro.Int32] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x6 = buf[p]
+            if x6 < 128:
+                x3 = (x6 >> 1) ^ -(x6 & 1)
+                p += 1
+            else:
+                x3, p = _avro.read_long(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r10(buf: bytes, p: int) -> tuple[dict[str, str], int]:
+    x1: dict[str, str] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _avro.read_string(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
 
 
 # Encoder programs: the same encodings for the compiled encoder (see schemabus.runtime.avro).
