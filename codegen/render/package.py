@@ -252,7 +252,16 @@ class _AvroModules:
     def models_module(self, package: str) -> str:
         classes = []
         tokens: set[str] = set()
+        # Annotations are evaluated where the class is defined (pydantic then need not evaluate
+        # strings: a third less time per class), unless one names a class defined further down (a
+        # recursive type): then the module postpones them all (from __future__ import annotations).
+        defined: set[str] = set()
+        postponed = False
         for c in self.specs[package]:
+            defined.update(a.name for a in c.aliases)
+            later = self.names[package] - defined
+            postponed = postponed or any(set(_TOKEN.findall(spec.annotation)) & later for spec in c.fields)
+            defined.add(c.name)
             default_doc = {"enum": "Avro enum", "fixed": "Avro fixed", "record": "Avro record"}[c.kind]
             doc = c.doc or f"{default_doc} ``{c.fullname}``."
             fields = [
@@ -288,6 +297,7 @@ class _AvroModules:
             contract=CONTRACT,
             header=header(self._sources(package)),
             scope=self._scope(package),
+            postponed=postponed,
             imports=[(module, ", ".join(names)) for module, names in imports],
             exports=[naming.literal(c["name"]) for c in classes],
             classes=classes,

@@ -7,8 +7,6 @@
 The types that the topics of several domains share, and those no topic uses.
 """
 
-from __future__ import annotations
-
 import datetime as _dt
 import decimal as _decimal
 import enum as _enum
@@ -41,7 +39,7 @@ class AgentType(_enum.Enum):
     CUSTOM = "CUSTOM"
 
     @classmethod
-    def _missing_(cls, value: object) -> AgentType:
+    def _missing_(cls, value: object) -> "AgentType":
         # Avro's enum default: an unknown symbol from a newer writer reads as the default.
         return cls.UNKNOWN
 

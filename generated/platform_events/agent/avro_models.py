@@ -8,8 +8,6 @@
 The types of the ``agent`` topics (those several domains share are in the top level).
 """
 
-from __future__ import annotations
-
 import datetime as _dt
 import decimal as _decimal
 import enum as _enum
@@ -44,7 +42,7 @@ class AgentStatus(_enum.Enum):
     DISABLED = "DISABLED"
 
     @classmethod
-    def _missing_(cls, value: object) -> AgentStatus:
+    def _missing_(cls, value: object) -> "AgentStatus":
         # Avro's enum default: an unknown symbol from a newer writer reads as the default.
         return cls.UNKNOWN
 

@@ -9,8 +9,6 @@
 The types of the ``cost`` topics (those several domains share are in the top level).
 """
 
-from __future__ import annotations
-
 import datetime as _dt
 import decimal as _decimal
 import enum as _enum

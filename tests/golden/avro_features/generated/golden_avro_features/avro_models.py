@@ -6,8 +6,6 @@
 The types that the topics of several domains share, and those no topic uses.
 """
 
-from __future__ import annotations
-
 import datetime as _dt
 import decimal as _decimal
 import enum as _enum
@@ -36,7 +34,7 @@ class Currency(_enum.Enum):
     OTHER = "OTHER"
 
     @classmethod
-    def _missing_(cls, value: object) -> Currency:
+    def _missing_(cls, value: object) -> "Currency":
         # Avro's enum default: an unknown symbol from a newer writer reads as the default.
         return cls.OTHER
 

@@ -7,8 +7,6 @@
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
 """Pydantic models of the Avro named types."""
 
-from __future__ import annotations
-
 import datetime as _dt
 import decimal as _decimal
 import enum as _enum
@@ -42,7 +40,7 @@ class Color(_enum.Enum):
     BLUE = "BLUE"
 
     @classmethod
-    def _missing_(cls, value: object) -> Color:
+    def _missing_(cls, value: object) -> "Color":
         # Avro's enum default: an unknown symbol from a newer writer reads as the default.
         return cls.RED
 

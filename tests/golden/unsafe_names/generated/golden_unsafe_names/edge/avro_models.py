@@ -6,8 +6,6 @@
 The types of the ``edge`` topics (those several domains share are in the top level).
 """
 
-from __future__ import annotations
-
 import datetime as _dt
 import decimal as _decimal
 import enum as _enum
