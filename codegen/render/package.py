@@ -499,7 +499,7 @@ def _render_topics(
         module_imports=[
             (_parent(package, there), module, alias)
             for (there, module), alias in sorted(
-                serde_modules.items(), key=lambda x: (_parent(package, x[0][0]), x[0][1])
+                serde_modules.items(), key=lambda x: (-len(_parent(package, x[0][0])), x[0][1])
             )
         ],
         model_imports=[(module, ", ".join(names)) for module, names in sorted(imports.items())],

@@ -25,8 +25,8 @@ import typing as _t
 
 from schemabus.runtime import Event, Handler, Publisher, StringSerde, Topic
 
-from . import avro_codecs as _avro_codecs
 from .. import json_models as _json_models
+from . import avro_codecs as _avro_codecs
 from ..json_models import CapabilityGenericCompleted, CapabilityGenericFailed, CapabilityGenericStarted
 from .avro_models import SearchCompleted, SearchFailed, SearchStarted
 
