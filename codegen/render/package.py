@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from schemabus.runtime.contract import CONTRACT
 
 from .. import __version__, naming
 from ..diagnostics import SchemaError, Source
-from ..ir import Array, AvroType, Enum, Logical, Map, NamedRef, Project, Record, SchemaUse, Topic, Union
+from ..ir import Enum, NamedRef, Project, Record, SchemaUse, Topic
 from .avro_codec import CodecHelpers
 from .avro_model import AvroModel, ClassSpec
 from .avro_programs import programs as avro_programs
@@ -130,14 +131,14 @@ def render_package(
             files[_path(package, "topics.py")] = text
             exported = {n for _, ns in init for n in ns}
             init.append((".avro_models", [n for n in own_avro.get(package, []) if n not in exported]))
-            files[_path(package, "__init__.py")] = _render_domain_init(project, mine, package, init)
+            files[_path(package, "__init__.py")] = _render_domain_init(mine, init)
             generated.append(("." + package, names))
     by_module: dict[str, list[str]] = {}
     for module, names in [*definitions, *generated]:
         by_module.setdefault(module, []).extend(names)
     exports = [(module, sorted(names)) for module, names in sorted(by_module.items()) if names]
     all_names = sorted(n for _, names in exports for n in names)
-    dupes = sorted({n for n in all_names if all_names.count(n) > 1})
+    dupes = sorted(n for n, count in Counter(all_names).items() if count > 1)
     if dupes:
         raise SchemaError(
             _first_source(project),
@@ -156,22 +157,6 @@ def render_package(
 
 def _path(package: str, module: str) -> str:
     return f"{package}/{module}" if package != TOP else module
-
-
-def top_level_types(root: AvroType) -> list[str]:
-    """Full names of the named types a file's top-level type is made of: itself when it is named,
-    each branch of a union (a "schema list"), the items or values of an array or map."""
-    if isinstance(root, NamedRef):
-        return [root.fullname]
-    if isinstance(root, Logical):
-        return top_level_types(root.base)
-    if isinstance(root, Array):
-        return top_level_types(root.items)
-    if isinstance(root, Map):
-        return top_level_types(root.values)
-    if isinstance(root, Union):
-        return [n for b in root.branches for n in top_level_types(b)]
-    return []
 
 
 def _first_source(project: Project) -> Source:
@@ -520,7 +505,7 @@ def _parent(here: str, there: str) -> str:
     return ("." if here == TOP else "..") + (there if there != TOP else "")
 
 
-def _render_domain_init(project: Project, topics: list[Topic], package: str, init: list[tuple[str, list[str]]]) -> str:
+def _render_domain_init(topics: list[Topic], init: list[tuple[str, list[str]]]) -> str:
     init = sorted((module, sorted(names)) for module, names in init if names)
     return _env.get_template("domain_init.py.jinja").render(
         header=header(["catalog"] + sorted({f for t in topics for f in _files(t.key, t.value)})),
