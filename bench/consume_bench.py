@@ -57,7 +57,7 @@ def fill(bootstrap: str, registry: ConfluentRegistry, topic: Topic[Any, Any], n:
     for i in range(n):
         value = pe.AgentCreated(
             agent_id=uuid.UUID(int=i),
-            agent_type=pe.avro_models.AgentType.CODER,
+            agent_type=pe.AgentType.CODER,
             created_at=now,
             creator_id=f"user-{i}",
             capabilities=["search", "summarize"],

@@ -24,7 +24,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated"))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from platform_events import avro_codecs as codecs
+import platform_events as pe
 from schemabus.runtime import avro as rt
 from schemabus.runtime.speedups import compiled_encoder
 
@@ -149,7 +149,8 @@ def main() -> None:
         ("task.execution.completed", "TaskCompleted"),
         ("cost.tracking.recorded", "CostRecorded"),
     ):
-        program, generated = getattr(codecs, f"_P_{name}"), getattr(codecs, f"_w_{name}")
+        serde = getattr(pe, topic.replace(".", "_").upper()).value  # the generated AvroSerde
+        program, generated = serde.program, serde.write
         value = examples(records(topic), 1)[0][1]
         cases.append((name, program, generated, value))
     print(f"{'record':28} {'generated µs':>13} {'from program':>13} {'ratio':>6} {'compiled':>9}")

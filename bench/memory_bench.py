@@ -66,8 +66,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated"))
 from produce_bench import EVENT
 from servers import servers
 
+import platform_events as m
 import platform_events as pe
-from platform_events import avro_models as m
 from schemabus.runtime import BatchHandler, DeliveryResult, Event, Topic
 from schemabus.runtime.consumer import ConsumerRunner, consumer_lag
 from schemabus.runtime.handler import consumer_group

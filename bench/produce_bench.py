@@ -52,8 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "generated"))
 from serde_bench import to_dict  # model_dump with enums as symbols, as confluent's AvroSerializer takes it
 from servers import servers
 
+import platform_events as m
 import platform_events as pe
-from platform_events import avro_models as m
 from schemabus.runtime import Topic
 from schemabus.runtime.config import KafkaConfig, ProducerSettings
 from schemabus.runtime.kafka import KafkaBus, ensure_topics

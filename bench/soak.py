@@ -70,7 +70,7 @@ def percentile(values: list[float], q: float) -> float:
 def agent(i: int) -> pe.AgentCreated:
     return pe.AgentCreated(
         agent_id=uuid.UUID(int=i),
-        agent_type=pe.avro_models.AgentType.RESEARCHER,
+        agent_type=pe.AgentType.RESEARCHER,
         created_at=dt.datetime.now(dt.UTC),
         creator_id=f"user-{i}",
         capabilities=["search"],

@@ -1,7 +1,8 @@
 """Avro binary building blocks for generated codecs, and the base class of generated Avro models.
 
-Generated encoders inline the common cases (small ints, string lengths) and call these functions
-for the rest. Every conversion matches fastavro's output byte for byte (tests/codegen/test_roundtrip.py).
+Generated encoders and decoders inline the common case of a number (a small int) and call these
+functions for the rest: large numbers, strings and bytes, conversions. Every conversion matches
+fastavro's output byte for byte (tests/codegen/test_roundtrip.py).
 
 Generated codecs also describe each record as a *codec program* for the compiled codec
 (``schemabus.runtime._speedups``, built from runtime/_speedups.c when a C compiler is present). A
@@ -84,7 +85,9 @@ __all__ = [
     "pack_double",
     "pack_float",
     "prebuild",
+    "read_bytes",
     "read_long",
+    "read_string",
     "time_to_micros",
     "time_to_millis",
     "timestamp_to_micros",
@@ -92,8 +95,10 @@ __all__ = [
     "unpack_double",
     "unpack_float",
     "uuid_from_str",
+    "write_bytes",
     "write_int",
     "write_long",
+    "write_string",
 ]
 
 Int32 = Annotated[int, pydantic.Field(ge=-(2**31), le=2**31 - 1)]
@@ -166,6 +171,8 @@ class AvroRecord(pydantic.BaseModel):
     """Base of generated Avro record models.
 
     Fields are built by their Python name or their Avro name; ``model_dump`` and JSON use the Avro names.
+    Decoders build models without validation (:func:`construct`), so a consumer that only reads
+    never builds a validator.
     """
 
     model_config = pydantic.ConfigDict(
@@ -174,6 +181,9 @@ class AvroRecord(pydantic.BaseModel):
         serialize_by_alias=True,
         extra="forbid",
         protected_namespaces=(),
+        # The validator and serializer of a model are built on its first use, not at import: a
+        # service pays for the models it uses, not for every model of the package it imports.
+        defer_build=True,
     )
     __avro_name__: ClassVar[str] = ""
 
@@ -303,6 +313,52 @@ def read_long(buf: bytes, pos: int) -> tuple[int, int]:
         if c < 0x80:
             return (n >> 1) ^ -(n & 1), pos
         shift += 7
+
+
+def write_string(b: bytearray, s: str) -> None:
+    """Append a string: the length of its UTF-8 bytes, then the bytes (one byte of length up to 63)."""
+    data = s.encode()
+    n = len(data)
+    if n < 64:
+        b.append(n << 1)
+    else:
+        b += write_long(n)
+    b += data
+
+
+def write_bytes(b: bytearray, data: bytes) -> None:
+    """Append bytes: their length, then the bytes."""
+    n = len(data)
+    if n < 64:
+        b.append(n << 1)
+    else:
+        b += write_long(n)
+    b += data
+
+
+def _length(buf: bytes, p: int, what: str) -> tuple[int, int]:
+    """The length of a string or bytes at ``p``: checked to be within ``buf``; and where the data starts."""
+    c = buf[p]
+    if c < 128:
+        n = (c >> 1) ^ -(c & 1)
+        p += 1
+    else:
+        n, p = read_long(buf, p)
+    if n < 0 or p + n > len(buf):
+        raise bad_length(n, what)
+    return n, p
+
+
+def read_string(buf: bytes, p: int) -> tuple[str, int]:
+    """The string at ``p``, and the position after it."""
+    n, p = _length(buf, p, "string")
+    return str(buf[p : p + n], "utf-8"), p + n
+
+
+def read_bytes(buf: bytes, p: int) -> tuple[bytes, int]:
+    """The bytes at ``p``, and the position after them."""
+    n, p = _length(buf, p, "bytes")
+    return bytes(buf[p : p + n]), p + n
 
 
 def decimal_to_bytes(d: Decimal, scale: int, precision: int) -> bytes:

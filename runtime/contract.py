@@ -8,7 +8,7 @@ __all__ = ["CONTRACT", "require_contract"]
 
 # The version of what generated code may use of the runtime. Raise it when generated code starts
 # to need something an older runtime lacks (or stops matching what it does).
-CONTRACT = 1
+CONTRACT = 2
 
 
 class ContractError(ImportError):

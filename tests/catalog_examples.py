@@ -6,7 +6,6 @@ and one fixed cost event (decimals, a date, a local timestamp) for the tests tha
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -15,20 +14,20 @@ from hypothesis import Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
+import platform_events as m
 import platform_events as pe
-from platform_events import avro_models as m
 from schemabus.codegen.config import load_config
 from schemabus.codegen.ir import NamedRef
 from schemabus.codegen.pipeline import load_project
 from schemabus.runtime import Handler, Publisher, Topic
 
-from .codegen.avro_strategies import Models
+from .codegen.avro_strategies import Models, merged
 from .conftest import ROOT
 from .json_differential import FORMATS, generation_schema
 
 CONFIG = load_config(ROOT / "pyproject.toml")
 PROJECT = load_project(CONFIG)
-MODELS = Models(PROJECT.named, importlib.import_module(f"{CONFIG.package}.avro_models"))
+MODELS = Models(PROJECT.named, merged(CONFIG.package, "avro_models"))
 TOPICS = {t.name: t for t in PROJECT.topics}
 
 

@@ -8,9 +8,6 @@ from ..ir import AvroType
 from ..naming import literal
 from .avro_model import AvroModel
 
-# A codec that reaches HELPER_DEPTH nested blocks (Python allows 20) continues in a helper function.
-HELPER_DEPTH = 8
-
 # Logical types carried by an int or a long: the base type, and the runtime.avro conversions to the
 # number and back (used by the writers, the readers and the codec programs alike).
 NUMBER_LOGICALS = {
@@ -36,7 +33,8 @@ def avro_long_literal(i: int) -> str:
 
 
 class CodecHelpers:
-    """The helper functions of a codecs module, shared by its encoders and decoders (one numbering)."""
+    """The helper functions of a codecs module, shared by its encoders and decoders (one numbering):
+    one encoder and one decoder per array or map type, called by every record that has one."""
 
     def __init__(self) -> None:
         self._names: dict[tuple[str, AvroType], str] = {}  # (writer "w" or reader "r", type) -> name
@@ -56,7 +54,8 @@ class CodecHelpers:
 
 class CodeEmitter(ABC):
     """Straight-line code of one direction (``KIND`` "w" writes, "r" reads): numbered temporaries, and
-    helper functions for arrays and maps nested too many blocks deep."""
+    a helper function per array or map type (a record's code calls it: each type's loop is written once
+    per module, and no function nests too many blocks deep)."""
 
     KIND: str
 
@@ -64,6 +63,7 @@ class CodeEmitter(ABC):
         self.model = model
         self.helpers = helpers
         self._tmp = 0
+        self._expanding: AvroType | None = None  # the type whose helper function is being written
 
     def tmp(self) -> str:
         self._tmp += 1
@@ -73,18 +73,24 @@ class CodeEmitter(ABC):
         """Number temporaries from the start again (each record's codec function)."""
         self._tmp = 0
 
-    @staticmethod
-    def too_deep(ind: str) -> bool:
-        """Whether code indented by ``ind`` sits deep enough to continue in a helper function."""
-        return len(ind) >= 4 * HELPER_DEPTH
+    def in_helper(self, t: AvroType) -> bool:
+        """Whether the code for array or map ``t`` is written here: the body of its own helper function
+        (every other use calls that function)."""
+        if t is self._expanding:
+            self._expanding = None
+            return True
+        return False
 
     def helper(self, t: AvroType) -> str:
-        """The helper function for an array or map that sits too many blocks deep; made once per type."""
+        """The helper function for an array or map type; made once per type."""
         name, new = self.helpers.name(self.KIND, t)
         if new:
             body: list[str] = []
             annotation = self.model.annotation(t)
+            saved, self._tmp = self._tmp, 0  # its own temporaries: a function of its own
+            self._expanding = t
             self.emit(t, "v", body, "")
+            self._tmp = saved
             self.helpers.add(*self.helper_function(name, annotation, body))
         return name
 

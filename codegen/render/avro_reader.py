@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..ir import Array, AvroType, Enum, Logical, Map, NamedRef, Primitive, Record, Union
-from ..naming import literal
 from .avro_codec import NUMBER_LOGICALS, CodeEmitter
 
 
@@ -42,7 +41,7 @@ class AvroReader(CodeEmitter):
             self._read_primitive(t.name, var, out, ind)
         elif isinstance(t, Logical):
             self._read_logical(t, var, out, ind)
-        elif isinstance(t, (Array, Map)) and self.too_deep(ind):
+        elif isinstance(t, (Array, Map)) and not self.in_helper(t):
             out.append(f"{ind}{var}, p = {self.helper(t)}(buf, p)")
         elif isinstance(t, (Array, Map)):
             # Collect into a fresh, precisely typed local: ``var`` may be declared as a union.
@@ -107,20 +106,8 @@ class AvroReader(CodeEmitter):
         elif name in ("float", "double"):
             fn, size = ("unpack_float", 4) if name == "float" else ("unpack_double", 8)
             out += [f"{ind}({var},) = _avro.{fn}(buf, p)", f"{ind}p += {size}"]
-        else:
-            n = self.tmp()
-            self._read_long(n, out, ind)
-            end = self.tmp()
-            out += [
-                f"{ind}{end} = p + {n}",
-                f"{ind}if {n} < 0 or {end} > len(buf):",
-                f"{ind}    raise _avro.bad_length({n}, {literal(name)})",
-            ]
-            if name == "string":
-                out.append(f"{ind}{var} = str(buf[p:{end}], 'utf-8')")
-            else:
-                out.append(f"{ind}{var} = bytes(buf[p:{end}])")
-            out.append(f"{ind}p = {end}")
+        else:  # a call, where inline code would take 11 lines per value
+            out.append(f"{ind}{var}, p = _avro.read_{name}(buf, p)")
 
     def _read_logical(self, t: Logical, var: str, out: list[str], ind: str) -> None:
         lg = t.logical

@@ -30,12 +30,13 @@ class AvroWriter(CodeEmitter):
             self._write_primitive(t.name, expr, out, ind)
         elif isinstance(t, Logical):
             self._write_logical(t, expr, out, ind)
-        elif isinstance(t, (Array, Map)) and self.too_deep(ind):
+        elif isinstance(t, (Array, Map)) and not self.in_helper(t):
             out.append(f"{ind}{self.helper(t)}({expr}, b)")
         elif isinstance(t, Array):
             x, y = self.tmp(), self.tmp()
             out += [f"{ind}{x} = {expr}", f"{ind}if {x}:"]
             self._write_count(f"len({x})", out, ind + "    ")
+            self._declare_empty(t.items, y, out, ind + "    ")
             out.append(f"{ind}    for {y} in {x}:")
             self.emit(t.items, y, out, ind + "        ")
             out.append(f"{ind}b.append(0)")
@@ -43,6 +44,7 @@ class AvroWriter(CodeEmitter):
             x, k, y = self.tmp(), self.tmp(), self.tmp()
             out += [f"{ind}{x} = {expr}", f"{ind}if {x}:"]
             self._write_count(f"len({x})", out, ind + "    ")
+            self._declare_empty(t.values, y, out, ind + "    ")
             out.append(f"{ind}    for {k}, {y} in {x}.items():")
             self._write_primitive("string", k, out, ind + "        ")
             self.emit(t.values, y, out, ind + "        ")
@@ -65,6 +67,12 @@ class AvroWriter(CodeEmitter):
                     f"{ind}b += {x}",
                 ]
 
+    @staticmethod
+    def _declare_empty(t: AvroType, var: str, out: list[str], ind: str) -> None:
+        """Declare the loop variable over items of the empty union (no value): mypy cannot infer it."""
+        if isinstance(t, Union) and not t.branches:
+            out.append(f"{ind}{var}: _avro.EmptyUnion")
+
     def _write_primitive(self, name: str, expr: str, out: list[str], ind: str) -> None:
         if name == "null":
             return
@@ -84,11 +92,8 @@ class AvroWriter(CodeEmitter):
             out.append(f"{ind}b += _avro.pack_float({expr})")
         elif name == "double":
             out.append(f"{ind}b += _avro.pack_double({expr})")
-        else:
-            x = self.tmp()
-            out.append(f"{ind}{x} = {expr}.encode()" if name == "string" else f"{ind}{x} = {expr}")
-            self._write_count(f"len({x})", out, ind)
-            out.append(f"{ind}b += {x}")
+        else:  # the length, then the bytes: a call, where inline code would take 7 lines per value
+            out.append(f"{ind}_avro.write_{name}(b, {expr})")
 
     def _write_count(self, expr: str, out: list[str], ind: str) -> None:
         """A length or block count: never negative, so one byte up to 63."""

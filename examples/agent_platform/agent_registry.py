@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 
 import platform_events as pe
-from platform_events.avro_models import AgentStatus, AgentType
+from platform_events import AgentStatus, AgentType
 from schemabus.runtime import Bus
 
 from .topics import PlatformTopics

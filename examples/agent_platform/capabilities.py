@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 import platform_events as pe
-from platform_events.avro_models import ErrorInfo, SearchQuery, SearchResult
+from platform_events import ErrorInfo, SearchQuery, SearchResult
 from schemabus.runtime import Bus, RetryableError
 
 from .topics import PlatformTopics

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 
 import platform_events as pe
-from platform_events.avro_models import AgentStatus, AgentType, DocumentMatch, SearchHit, SearchQuery, SearchResult
+from platform_events import AgentStatus, AgentType, DocumentMatch, SearchHit, SearchQuery, SearchResult
 
 from .agent_registry import Agent
 from .capabilities import SearchCapability

@@ -18,7 +18,7 @@ import uuid
 from typing import Any
 
 import platform_events as pe
-from platform_events.avro_models import AgentStatus, AgentType
+from platform_events import AgentStatus, AgentType
 from schemabus.runtime import Event, FunctionHandler, RetryableError
 
 from .topics import PlatformTopics

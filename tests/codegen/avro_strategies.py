@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import importlib
+import importlib.util
+import pkgutil
 import uuid
 from enum import Enum as PyEnum
-from types import ModuleType
+from types import SimpleNamespace
 from typing import Any
 
 from hypothesis import strategies as st
@@ -37,10 +40,21 @@ _MIN_DT = dt.datetime(1900, 1, 1)
 _MAX_DT = dt.datetime(2200, 1, 1)
 
 
+def merged(package: str, module: str) -> SimpleNamespace:
+    """Every name of each ``module`` ("avro_models" or "avro_codecs") of a generated package, the top
+    level's and each domain subpackage's, in one namespace: tests look models and codecs up by name."""
+    top = importlib.import_module(package)
+    names: dict[str, Any] = {}
+    for prefix in [package, *(m.name for m in pkgutil.iter_modules(top.__path__, package + ".") if m.ispkg)]:
+        if importlib.util.find_spec(f"{prefix}.{module}") is not None:
+            names.update(vars(importlib.import_module(f"{prefix}.{module}")))
+    return SimpleNamespace(**names)
+
+
 class Models:
     """Strategies and fastavro datums for one generated package's Avro types."""
 
-    def __init__(self, named: dict[str, NamedType], models_module: ModuleType) -> None:
+    def __init__(self, named: dict[str, NamedType], models_module: Any) -> None:
         self.named = named
         self.py = AvroModel(named)
         self.writer = AvroWriter(self.py, CodecHelpers())

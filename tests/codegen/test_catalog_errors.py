@@ -137,7 +137,7 @@ def test_replication_factor_and_kafka_configs_reach_the_generated_topic(tmp_path
         [
             sys.executable,
             "-c",
-            "import ev_cfg.topics as t; d, u = t.AGENT_THING_DONE, t.AGENT_THING_UNDONE;"
+            "import ev_cfg as t; d, u = t.AGENT_THING_DONE, t.AGENT_THING_UNDONE;"
             "print(d.partitions, d.replication_factor, d.topic_configs()['min.insync.replicas'],"
             " u.replication_factor, sorted(u.topic_configs()))",
         ],

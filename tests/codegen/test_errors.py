@@ -188,5 +188,5 @@ def test_a_json_title_taken_by_an_avro_record_is_qualified_by_its_file(tmp_path:
     (root / "schemas" / "other.schema.json").write_text('{"title": "Created", "type": "object", "properties": {}}')
     result = _run(["generate", "--project", str(root)])
     assert result.exit_code == 0, result.output
-    topics = (root / "generated" / "ev" / "topics.py").read_text()
+    topics = (root / "generated" / "ev" / "a" / "topics.py").read_text()  # the subpackage of domain "a"
     assert "Topic[None, Created]" in topics and "Topic[None, OtherCreated]" in topics

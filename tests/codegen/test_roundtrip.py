@@ -4,7 +4,6 @@ decode back equal, and read back equal with Apache Avro's reader."""
 
 from __future__ import annotations
 
-import importlib
 import io
 import json
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from schemabus.codegen.ir import NamedRef, Project, Record
 from schemabus.codegen.pipeline import load_project
 
 from ..conftest import GOLDEN, ROOT, golden_cases, import_golden
-from .avro_strategies import Models
+from .avro_strategies import Models, merged
 
 
 @dataclass
@@ -42,8 +41,7 @@ def _case(name: str) -> Case:
             import_golden(name)
         config = load_config(root / "pyproject.toml")
         project = load_project(config)
-        module = importlib.import_module(f"{config.package}.avro_models")
-        _CASES[name] = Case(project, config.package, Models(project.named, module))
+        _CASES[name] = Case(project, config.package, Models(project.named, merged(config.package, "avro_models")))
     return _CASES[name]
 
 
@@ -74,7 +72,7 @@ def test_generated_codec_matches_fastavro_and_apache_avro(case: str, file: str, 
     schema = c.project.avro[file]
     root = schema.root
     assert isinstance(root, NamedRef) and isinstance(c.project.named[root.fullname], Record)
-    codecs = importlib.import_module(f"{c.package}.avro_codecs")
+    codecs = merged(c.package, "avro_codecs")
     serde = next(s for s in vars(codecs).values() if getattr(s, "schema", None) == schema.canonical)
 
     value = data.draw(c.models.strategy(root))

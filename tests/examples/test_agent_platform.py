@@ -18,7 +18,7 @@ from examples.agent_platform.costs import CostEntry, cost_event, cost_of
 from examples.agent_platform.demo import SearchIndexTimeout, fake_search
 from examples.agent_platform.projector import AgentView, projector_handlers
 from examples.agent_platform.topics import PlatformTopics
-from platform_events.avro_models import AgentStatus, AgentType, SearchQuery
+from platform_events import AgentStatus, AgentType, SearchQuery
 from schemabus.runtime import RetryPolicy
 from schemabus.runtime.testing import InMemoryBus
 

@@ -374,7 +374,7 @@ def test_every_default_comes_back_from_the_generated_model(tmp_path: Path) -> No
     assert run.exit_code == 0, run.output
     sys.path.insert(0, str(tmp_path))
     try:
-        generated = importlib.import_module("defaults_pkg.avro_models").WithDefaults
+        generated = importlib.import_module("defaults_pkg").WithDefaults
     finally:
         sys.path.remove(str(tmp_path))
     assert _plain(generated().model_dump(by_alias=True)) == _plain(WithDefaults().model_dump(by_alias=True))

@@ -29,6 +29,7 @@ from schemabus.codegen.config import load_config
 from schemabus.codegen.ir import Project
 from schemabus.codegen.pipeline import load_project
 
+from ..codegen.avro_strategies import merged
 from .models import MODELS
 from .strategies import model_input
 
@@ -84,9 +85,16 @@ def test_every_model_has_a_file_and_a_topic_and_lint_finds_nothing(imported: Imp
     assert "no findings" in imported.lint_output
 
 
+_IMPORT_EVERY_MODULE = (
+    "import importlib, pkgutil, {package} as p\n"
+    "for m in pkgutil.walk_packages(p.__path__, p.__name__ + '.'):\n"
+    "    importlib.import_module(m.name)"
+)
+
+
 def test_the_generated_package_imports_in_a_fresh_interpreter(imported: Imported) -> None:
     done = subprocess.run(
-        [sys.executable, "-W", "error", "-c", f"import {PACKAGE}_avro.avro_codecs, {PACKAGE}_avro.topics"],
+        [sys.executable, "-W", "error", "-c", _IMPORT_EVERY_MODULE.format(package=f"{PACKAGE}_avro")],
         cwd=imported.root / "generated",
         capture_output=True,
         text=True,
@@ -124,7 +132,7 @@ def _generated(imported: Imported, topic: str) -> tuple[Any, dict[str, Any]]:
     root = str(imported.root / "generated")
     if root not in sys.path:
         sys.path.insert(0, root)
-    codecs = importlib.import_module(f"{PACKAGE}_avro.avro_codecs")
+    codecs = merged(f"{PACKAGE}_avro", "avro_codecs")
     canonical = imported.project.avro[topic.replace(".", "/") + ".avsc"].canonical
     serde = next(s for s in vars(codecs).values() if getattr(s, "schema", None) == canonical)
     return serde, fastavro.parse_schema(json.loads(canonical))
@@ -172,8 +180,8 @@ def imported_json(tmp_path_factory: pytest.TempPathFactory) -> Imported:
 def test_instances_of_the_original_round_trip_through_the_generated_json_serde(
     imported_json: Imported, model: type[BaseModel], topic: str, data: st.DataObject
 ) -> None:
-    topics = importlib.import_module(f"{PACKAGE}_json.topics")
-    serde = getattr(topics, topic.replace(".", "_").upper()).value
+    package = importlib.import_module(f"{PACKAGE}_json")
+    serde = getattr(package, topic.replace(".", "_").upper()).value
     original = model.model_validate(data.draw(model_input(model, utf8=True)))
     dumped = original.model_dump(mode="json", by_alias=True)
 

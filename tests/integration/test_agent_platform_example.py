@@ -30,7 +30,7 @@ from examples.agent_platform.demo import caught_up, run_scenario
 from examples.agent_platform.projector import AgentNotProjectedYet
 from examples.agent_platform.service import RETRY, AgentPlatform, PlatformConfig
 from examples.agent_platform.topics import PlatformTopics
-from platform_events.avro_models import AgentStatus, AgentType
+from platform_events import AgentStatus, AgentType
 from schemabus.runtime import KafkaBus, ensure_topics
 from schemabus.runtime.dlq import read_dead_letters
 from schemabus.runtime.errors import ProducerFencedError, TransactionAbortedError

@@ -111,7 +111,7 @@ def _produce(
 def _agent(i: int, creator: str | None = None) -> pe.AgentCreated:
     return pe.AgentCreated(
         agent_id=uuid.UUID(int=i),
-        agent_type=pe.avro_models.AgentType.RESEARCHER,
+        agent_type=pe.AgentType.RESEARCHER,
         created_at=dt.datetime(2026, 11, 28, 10, 0, i % 60, tzinfo=dt.UTC),
         creator_id=creator or f"user-{i}",
         labels={"n": str(i)},
@@ -1050,7 +1050,7 @@ def test_records_written_with_an_older_schema_are_read_by_the_current_model(
     assert isinstance(old_value, pe.AgentCreated)
     assert (old_value.agent_id, old_value.agent_type, old_value.creator_id) == (
         uuid.UUID(int=7),
-        pe.avro_models.AgentType.CODER,
+        pe.AgentType.CODER,
         "old-writer",
     )
     assert old_value.created_at == dt.datetime(2025, 1, 2, 3, 4, 5, tzinfo=dt.UTC)

@@ -91,7 +91,7 @@ def fresh(topic: Topic[Any, Any]) -> Topic[Any, Any]:
 def agent_created(n: int) -> pe.AgentCreated:
     return pe.AgentCreated(
         agent_id=uuid.UUID(int=n + 1),
-        agent_type=pe.avro_models.AgentType.RESEARCHER,
+        agent_type=pe.AgentType.RESEARCHER,
         created_at=NOW,
         creator_id=f"user-{n}",
         labels={"n": str(n)},

@@ -34,8 +34,8 @@ from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSe
 from confluent_kafka.serialization import MessageField, SerializationContext
 from faults import FaultServers, frozen
 
+import platform_events as m
 import platform_events as pe
-from platform_events import avro_models as m
 from schemabus.runtime import DeliveryResult, RecordCodec, SchemaIds, SchemaNotRegisteredError, Topic
 from schemabus.runtime.config import KafkaConfig, ProducerSettings, RegistryConfig
 from schemabus.runtime.errors import (

@@ -14,8 +14,8 @@ import pytest
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 
+import platform_events as m
 import platform_events as pe
-from platform_events import avro_models as m
 from schemabus.runtime.config import KafkaConfig, ProducerSettings
 from schemabus.runtime.errors import PublishBatchError, PublishError
 from schemabus.runtime.kafka import KafkaBus

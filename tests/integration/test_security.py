@@ -38,8 +38,8 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # stubs lack 
 )
 from pydantic import SecretStr
 
+import platform_events as m
 import platform_events as pe
-from platform_events import avro_models as m
 from schemabus.runtime import DeliveryResult, Event, FunctionHandler, Topic
 from schemabus.runtime.config import ConsumerSettings, KafkaConfig, ProducerSettings
 from schemabus.runtime.consumer import ConsumerRunner

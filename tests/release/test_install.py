@@ -43,7 +43,7 @@ def run_quickstart(release: Release, venv: Venv, name: str, installed: Path) -> 
     assert n == 1 and install.startswith("pip install "), install
     out = bash(venv, install, project) if installed.suffix == ".whl" else ""
     out += bash(venv, commands, project)
-    assert (project / "generated" / "shop_events" / "topics.py").is_file()
+    assert (project / "generated" / "shop_events" / "shop" / "topics.py").is_file()  # the "shop" domain
     assert ok(venv.schemabus("generate", "--check", cwd=project)).returncode == 0
     return out
 

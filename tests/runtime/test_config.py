@@ -155,8 +155,8 @@ def test_registry_errors_carry_no_credentials() -> None:
 
 
 def test_publish_errors_and_logs_carry_no_credentials(caplog: pytest.LogCaptureFixture) -> None:
+    import platform_events as m
     import platform_events as pe
-    from platform_events import avro_models as m
 
     kafka = KafkaConfig(
         bootstrap_servers=f"127.0.0.1:{closed_port()}",

@@ -14,8 +14,8 @@ import pydantic
 import pytest
 from packaging.requirements import Requirement
 
-from platform_events import avro_codecs as codecs
-from platform_events import avro_models as m
+import platform_events as m
+from platform_events.cost import avro_codecs as codecs
 from schemabus.runtime import avro as rt
 from schemabus.runtime.speedups import compiled_reader
 

@@ -70,7 +70,7 @@ def test_unconnected_publisher_says_how_to_connect() -> None:
 def MODELS_EXAMPLE() -> pe.AgentCreated:
     return pe.AgentCreated(
         agent_id="6f1c0a3e-3f0e-4c57-9d2b-3d6f2f0d1a11",  # type: ignore[arg-type]
-        agent_type=pe.avro_models.AgentType.RESEARCHER,
+        agent_type=pe.AgentType.RESEARCHER,
         created_at="2026-11-28T10:00:00Z",  # type: ignore[arg-type]
         creator_id="user-1",
     )
@@ -193,7 +193,7 @@ def test_data_written_with_an_older_schema_is_resolved() -> None:
     event = bus.decode(pe.AGENT_LIFECYCLE_CREATED, record)
     assert event.value.creator_id == "u-9"  # resolved through the field alias
     assert event.value.labels == {} and event.value.schema_version == 1  # defaults of fields v1 lacks
-    assert event.value.agent_type is pe.avro_models.AgentType.CODER
+    assert event.value.agent_type is pe.AgentType.CODER
 
 
 def test_publish_many_publishes_in_order_and_encodes_everything_first() -> None:

@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+import platform_events as m
 import platform_events as pe
-from platform_events import avro_models as m
 from schemabus.runtime import Topic
 from schemabus.runtime.config import ProducerSettings
 from schemabus.runtime.errors import PublishError, ServerUnavailableError

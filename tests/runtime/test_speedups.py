@@ -28,8 +28,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from platform_events import avro_codecs as codecs
-from platform_events import avro_models as m
+import platform_events as m
+from platform_events.agent import avro_codecs as agent_codecs
+from platform_events.cost import avro_codecs as cost_codecs
 from schemabus.runtime import avro as rt
 from schemabus.runtime.serde import DeserializationError, frame_header
 from schemabus.runtime.speedups import PyBins, PyDeliveryCounter, compiled_encoder, compiled_reader, extension
@@ -41,7 +42,7 @@ if os.environ.get("SCHEMABUS_NO_SPEEDUPS", "") not in ("", "0"):
 # Not skipped when missing: scripts/setup builds it, and a failed build must not pass unnoticed.
 from schemabus.runtime import _speedups as speedups
 
-SERDE = codecs.agent_created_serde
+SERDE = agent_codecs.agent_created_serde
 
 
 def event(**changes: Any) -> m.AgentCreated:
@@ -359,7 +360,7 @@ def test_switched_off_by_the_environment() -> None:
     script = (
         "import sys; sys.path.insert(0, 'generated')\n"
         "from schemabus.runtime import speedups\n"
-        "from platform_events import avro_codecs as c\n"
+        "from platform_events.agent import avro_codecs as c\n"
         "print(speedups.extension is None, speedups.compiled_encoder(c.agent_created_serde.program) is None,"
         " type(c.agent_created_serde.serializer(1)).__name__, speedups.DeliveryCounter.__name__)\n"
     )
@@ -510,7 +511,7 @@ NOW = dt.datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=dt.UTC)
 SAMPLES = [
     (SERDE, event()),
     (SERDE, event(display_name=None, availability=None)),
-    (codecs.cost_recorded_serde, cost_recorded()[1]),
+    (cost_codecs.cost_recorded_serde, cost_recorded()[1]),
 ]
 
 

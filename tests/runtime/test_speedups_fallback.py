@@ -20,10 +20,11 @@ if sys.argv[1] == "hide":
 warnings.simplefilter("always")  # a second warning from any line would be shown too
 sys.path.insert(0, "generated")
 from schemabus.runtime import speedups
-from platform_events import avro_codecs as c, avro_models as m
+from platform_events import ErrorInfo, avro_codecs as c
+from platform_events.agent import avro_codecs as agent
 
-info = m.ErrorInfo(error_type="TimeoutError", message="m", retryable=True)
-for serde in (c.error_info_serde, c.agent_created_serde):
+info = ErrorInfo(error_type="TimeoutError", message="m", retryable=True)
+for serde in (c.error_info_serde, agent.agent_created_serde):
     serde.serializer(1)
     serde.serializer(2)
 framed = c.error_info_serde.serializer(7)(info)

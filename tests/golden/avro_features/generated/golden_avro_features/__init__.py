@@ -5,28 +5,89 @@
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
 """Event models, codecs, topics, publishers and handlers generated from schemas/ by schemabus."""
 
-from .topics import (
-    Money,
-    ORDERS_ORDER_PLACED,
-    OrderPlaced,
-    OrdersOrderPlacedHandler,
-    OrdersOrderPlacedHandlerFn,
-    OrdersOrderPlacedPublisher,
-    SHARED_MONEY_MOVED,
-    SharedMoneyMovedHandler,
-    SharedMoneyMovedHandlerFn,
-    SharedMoneyMovedPublisher,
-)
+from __future__ import annotations
+
+import importlib as _importlib
+import typing as _t
+
+if _t.TYPE_CHECKING:
+    from .avro_models import Currency, Money
+    from .orders import (
+        Line,
+        Md5,
+        ORDERS_ORDER_PLACED,
+        OrderPlaced,
+        OrdersOrderPlacedHandler,
+        OrdersOrderPlacedHandlerFn,
+        OrdersOrderPlacedPublisher,
+        Price,
+        Shipping,
+        Status,
+    )
+    from .shared import (
+        SHARED_MONEY_MOVED,
+        SharedMoneyMovedHandler,
+        SharedMoneyMovedHandlerFn,
+        SharedMoneyMovedPublisher,
+    )
 
 __all__ = [
+    "Currency",
+    "Line",
+    "Md5",
     "Money",
     "ORDERS_ORDER_PLACED",
     "OrderPlaced",
     "OrdersOrderPlacedHandler",
     "OrdersOrderPlacedHandlerFn",
     "OrdersOrderPlacedPublisher",
+    "Price",
     "SHARED_MONEY_MOVED",
     "SharedMoneyMovedHandler",
     "SharedMoneyMovedHandlerFn",
     "SharedMoneyMovedPublisher",
+    "Shipping",
+    "Status",
 ]
+
+# Each name is imported from its module on first use (PEP 562): importing the package costs nothing,
+# and a service pays only for the modules whose names it uses.
+_MODULES: dict[str, tuple[str, ...]] = {
+    ".avro_models": (
+        "Currency",
+        "Money",
+    ),
+    ".orders": (
+        "Line",
+        "Md5",
+        "ORDERS_ORDER_PLACED",
+        "OrderPlaced",
+        "OrdersOrderPlacedHandler",
+        "OrdersOrderPlacedHandlerFn",
+        "OrdersOrderPlacedPublisher",
+        "Price",
+        "Shipping",
+        "Status",
+    ),
+    ".shared": (
+        "SHARED_MONEY_MOVED",
+        "SharedMoneyMovedHandler",
+        "SharedMoneyMovedHandlerFn",
+        "SharedMoneyMovedPublisher",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
+
+if not _t.TYPE_CHECKING:  # type checkers see the imports above, and an unknown name stays an error
+
+    def __getattr__(name: str) -> object:
+        module = _MODULE_OF.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(_importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

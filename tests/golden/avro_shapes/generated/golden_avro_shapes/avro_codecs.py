@@ -56,478 +56,70 @@ _S_Kind: dict[int, Kind] = {
 
 
 def _w_Deep(v: Deep, b: bytearray) -> None:
-    x1 = v.grid
-    if x1:
-        x4 = len(x1)
-        if x4 < 64:
-            b.append(x4 << 1)
-        else:
-            b += _avro.write_long(x4)
-        for x2, x3 in x1.items():
-            x5 = x2.encode()
-            x6 = len(x5)
-            if x6 < 64:
-                b.append(x6 << 1)
-            else:
-                b += _avro.write_long(x6)
-            b += x5
-            x7 = x3
-            if x7:
-                x9 = len(x7)
-                if x9 < 64:
-                    b.append(x9 << 1)
-                else:
-                    b += _avro.write_long(x9)
-                for x8 in x7:
-                    x10 = x8
-                    if x10:
-                        x13 = len(x10)
-                        if x13 < 64:
-                            b.append(x13 << 1)
-                        else:
-                            b += _avro.write_long(x13)
-                        for x11, x12 in x10.items():
-                            x14 = x11.encode()
-                            x15 = len(x14)
-                            if x15 < 64:
-                                b.append(x15 << 1)
-                            else:
-                                b += _avro.write_long(x15)
-                            b += x14
-                            x16 = x12
-                            if x16:
-                                x18 = len(x16)
-                                if x18 < 64:
-                                    b.append(x18 << 1)
-                                else:
-                                    b += _avro.write_long(x18)
-                                for x17 in x16:
-                                    _w1(x17, b)
-                            b.append(0)
-                    b.append(0)
-            b.append(0)
-    b.append(0)
-    x56 = v.maybe
-    if x56 is None:
+    _w1(v.grid, b)
+    x1 = v.maybe
+    if x1 is None:
         b.append(0)
     else:
         b.append(2)
-        x57 = x56
-        if x57:
-            x59 = len(x57)
-            if x59 < 64:
-                b.append(x59 << 1)
-            else:
-                b += _avro.write_long(x59)
-            for x58 in x57:
-                x60 = x58
-                if x60:
-                    x63 = len(x60)
-                    if x63 < 64:
-                        b.append(x63 << 1)
-                    else:
-                        b += _avro.write_long(x63)
-                    for x61, x62 in x60.items():
-                        x64 = x61.encode()
-                        x65 = len(x64)
-                        if x65 < 64:
-                            b.append(x65 << 1)
-                        else:
-                            b += _avro.write_long(x65)
-                        b += x64
-                        x66 = x62
-                        if x66:
-                            x68 = len(x66)
-                            if x68 < 64:
-                                b.append(x68 << 1)
-                            else:
-                                b += _avro.write_long(x68)
-                            for x67 in x66:
-                                x69 = x67
-                                if x69:
-                                    x72 = len(x69)
-                                    if x72 < 64:
-                                        b.append(x72 << 1)
-                                    else:
-                                        b += _avro.write_long(x72)
-                                    for x70, x71 in x69.items():
-                                        x73 = x70.encode()
-                                        x74 = len(x73)
-                                        if x74 < 64:
-                                            b.append(x74 << 1)
-                                        else:
-                                            b += _avro.write_long(x74)
-                                        b += x73
-                                        _w3(x71, b)
-                                b.append(0)
-                        b.append(0)
-                b.append(0)
-        b.append(0)
-    x96 = v.choice
-    if isinstance(x96, dict):
+        _w13(x1, b)
+    x2 = v.choice
+    if isinstance(x2, dict):
         b += b"\x00"
-        x97 = x96
-        if x97:
-            x100 = len(x97)
-            if x100 < 64:
-                b.append(x100 << 1)
-            else:
-                b += _avro.write_long(x100)
-            for x98, x99 in x97.items():
-                x101 = x98.encode()
-                x102 = len(x101)
-                if x102 < 64:
-                    b.append(x102 << 1)
-                else:
-                    b += _avro.write_long(x102)
-                b += x101
-                x103 = x99
-                if x103:
-                    x105 = len(x103)
-                    if x105 < 64:
-                        b.append(x105 << 1)
-                    else:
-                        b += _avro.write_long(x105)
-                    for x104 in x103:
-                        x106 = x104
-                        if x106:
-                            x109 = len(x106)
-                            if x109 < 64:
-                                b.append(x109 << 1)
-                            else:
-                                b += _avro.write_long(x109)
-                            for x107, x108 in x106.items():
-                                x110 = x107.encode()
-                                x111 = len(x110)
-                                if x111 < 64:
-                                    b.append(x111 << 1)
-                                else:
-                                    b += _avro.write_long(x111)
-                                b += x110
-                                x112 = x108
-                                if x112:
-                                    x114 = len(x112)
-                                    if x114 < 64:
-                                        b.append(x114 << 1)
-                                    else:
-                                        b += _avro.write_long(x114)
-                                    for x113 in x112:
-                                        _w5(x113, b)
-                                b.append(0)
-                        b.append(0)
-                b.append(0)
-        b.append(0)
-    elif isinstance(x96, int) and not isinstance(x96, bool):
+        _w22(x2, b)
+    elif isinstance(x2, int) and not isinstance(x2, bool):
         b += b"\x02"
-        x135 = x96
-        if -64 <= x135 < 64:
-            b.append((x135 << 1) ^ (x135 >> 63))
+        x3 = x2
+        if -64 <= x3 < 64:
+            b.append((x3 << 1) ^ (x3 >> 63))
         else:
-            b += _avro.write_long(x135)
+            b += _avro.write_long(x3)
     else:
-        raise TypeError(f"{type(x96).__name__} matches no branch of the union")
+        raise TypeError(f"{type(x2).__name__} matches no branch of the union")
 
 
 _F_Deep = frozenset(("choice", "grid", "maybe"))
 
 
 def _r_Deep(buf: bytes, p: int) -> tuple[Deep, int]:
-    x2: dict[str, list[dict[str, list[_Nested1]]]] = {}
-    while True:
-        x6 = buf[p]
-        if x6 < 128:
-            x3 = (x6 >> 1) ^ -(x6 & 1)
-            p += 1
-        else:
-            x3, p = _avro.read_long(buf, p)
-        if x3 == 0:
-            break
-        if x3 < 0:
-            x3 = -x3
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x3):
-            x8 = buf[p]
-            if x8 < 128:
-                x7 = (x8 >> 1) ^ -(x8 & 1)
-                p += 1
-            else:
-                x7, p = _avro.read_long(buf, p)
-            x9 = p + x7
-            if x7 < 0 or x9 > len(buf):
-                raise _avro.bad_length(x7, "string")
-            x5 = str(buf[p:x9], "utf-8")
-            p = x9
-            x10: list[dict[str, list[_Nested1]]] = []
-            while True:
-                x14 = buf[p]
-                if x14 < 128:
-                    x11 = (x14 >> 1) ^ -(x14 & 1)
-                    p += 1
-                else:
-                    x11, p = _avro.read_long(buf, p)
-                if x11 == 0:
-                    break
-                if x11 < 0:
-                    x11 = -x11
-                    _, p = _avro.read_long(buf, p)
-                for _ in range(x11):
-                    x15: dict[str, list[_Nested1]] = {}
-                    while True:
-                        x19 = buf[p]
-                        if x19 < 128:
-                            x16 = (x19 >> 1) ^ -(x19 & 1)
-                            p += 1
-                        else:
-                            x16, p = _avro.read_long(buf, p)
-                        if x16 == 0:
-                            break
-                        if x16 < 0:
-                            x16 = -x16
-                            _, p = _avro.read_long(buf, p)
-                        for _ in range(x16):
-                            x21 = buf[p]
-                            if x21 < 128:
-                                x20 = (x21 >> 1) ^ -(x21 & 1)
-                                p += 1
-                            else:
-                                x20, p = _avro.read_long(buf, p)
-                            x22 = p + x20
-                            if x20 < 0 or x22 > len(buf):
-                                raise _avro.bad_length(x20, "string")
-                            x18 = str(buf[p:x22], "utf-8")
-                            p = x22
-                            x23: list[_Nested1] = []
-                            while True:
-                                x27 = buf[p]
-                                if x27 < 128:
-                                    x24 = (x27 >> 1) ^ -(x27 & 1)
-                                    p += 1
-                                else:
-                                    x24, p = _avro.read_long(buf, p)
-                                if x24 == 0:
-                                    break
-                                if x24 < 0:
-                                    x24 = -x24
-                                    _, p = _avro.read_long(buf, p)
-                                for _ in range(x24):
-                                    x25, p = _r6(buf, p)
-                                    x23.append(x25)
-                            x17 = x23
-                            x15[x18] = x17
-                    x12 = x15
-                    x10.append(x12)
-            x4 = x10
-            x2[x5] = x4
-    x1 = x2
-    x81: list[_Nested2] | None
-    x83 = buf[p]
-    if x83 < 128:
-        x82 = (x83 >> 1) ^ -(x83 & 1)
+    x1, p = _r30(buf, p)
+    x2: list[_Nested2] | None
+    x4 = buf[p]
+    if x4 < 128:
+        x3 = (x4 >> 1) ^ -(x4 & 1)
         p += 1
     else:
-        x82, p = _avro.read_long(buf, p)
-    if x82 == 0:
-        x81 = None
-    elif x82 == 1:
-        x84: list[_Nested2] = []
-        while True:
-            x88 = buf[p]
-            if x88 < 128:
-                x85 = (x88 >> 1) ^ -(x88 & 1)
-                p += 1
-            else:
-                x85, p = _avro.read_long(buf, p)
-            if x85 == 0:
-                break
-            if x85 < 0:
-                x85 = -x85
-                _, p = _avro.read_long(buf, p)
-            for _ in range(x85):
-                x89: _Nested2 = {}
-                while True:
-                    x93 = buf[p]
-                    if x93 < 128:
-                        x90 = (x93 >> 1) ^ -(x93 & 1)
-                        p += 1
-                    else:
-                        x90, p = _avro.read_long(buf, p)
-                    if x90 == 0:
-                        break
-                    if x90 < 0:
-                        x90 = -x90
-                        _, p = _avro.read_long(buf, p)
-                    for _ in range(x90):
-                        x95 = buf[p]
-                        if x95 < 128:
-                            x94 = (x95 >> 1) ^ -(x95 & 1)
-                            p += 1
-                        else:
-                            x94, p = _avro.read_long(buf, p)
-                        x96 = p + x94
-                        if x94 < 0 or x96 > len(buf):
-                            raise _avro.bad_length(x94, "string")
-                        x92 = str(buf[p:x96], "utf-8")
-                        p = x96
-                        x97: list[dict[str, list[dict[str, list[dict[str, list[Color]]]]]]] = []
-                        while True:
-                            x101 = buf[p]
-                            if x101 < 128:
-                                x98 = (x101 >> 1) ^ -(x101 & 1)
-                                p += 1
-                            else:
-                                x98, p = _avro.read_long(buf, p)
-                            if x98 == 0:
-                                break
-                            if x98 < 0:
-                                x98 = -x98
-                                _, p = _avro.read_long(buf, p)
-                            for _ in range(x98):
-                                x102: dict[str, list[dict[str, list[dict[str, list[Color]]]]]] = {}
-                                while True:
-                                    x106 = buf[p]
-                                    if x106 < 128:
-                                        x103 = (x106 >> 1) ^ -(x106 & 1)
-                                        p += 1
-                                    else:
-                                        x103, p = _avro.read_long(buf, p)
-                                    if x103 == 0:
-                                        break
-                                    if x103 < 0:
-                                        x103 = -x103
-                                        _, p = _avro.read_long(buf, p)
-                                    for _ in range(x103):
-                                        x108 = buf[p]
-                                        if x108 < 128:
-                                            x107 = (x108 >> 1) ^ -(x108 & 1)
-                                            p += 1
-                                        else:
-                                            x107, p = _avro.read_long(buf, p)
-                                        x109 = p + x107
-                                        if x107 < 0 or x109 > len(buf):
-                                            raise _avro.bad_length(x107, "string")
-                                        x105 = str(buf[p:x109], "utf-8")
-                                        p = x109
-                                        x104, p = _r8(buf, p)
-                                        x102[x105] = x104
-                                x99 = x102
-                                x97.append(x99)
-                        x91 = x97
-                        x89[x92] = x91
-                x86 = x89
-                x84.append(x86)
-        x81 = x84
+        x3, p = _avro.read_long(buf, p)
+    if x3 == 0:
+        x2 = None
+    elif x3 == 1:
+        x2, p = _r42(buf, p)
     else:
-        raise _avro.AvroDecodeError(f"union index {x82} out of range")
-    x143: _Nested3 | _avro.Int64
-    x145 = buf[p]
-    if x145 < 128:
-        x144 = (x145 >> 1) ^ -(x145 & 1)
+        raise _avro.AvroDecodeError(f"union index {x3} out of range")
+    x5: _Nested3 | _avro.Int64
+    x7 = buf[p]
+    if x7 < 128:
+        x6 = (x7 >> 1) ^ -(x7 & 1)
         p += 1
     else:
-        x144, p = _avro.read_long(buf, p)
-    if x144 == 0:
-        x146: _Nested3 = {}
-        while True:
-            x150 = buf[p]
-            if x150 < 128:
-                x147 = (x150 >> 1) ^ -(x150 & 1)
-                p += 1
-            else:
-                x147, p = _avro.read_long(buf, p)
-            if x147 == 0:
-                break
-            if x147 < 0:
-                x147 = -x147
-                _, p = _avro.read_long(buf, p)
-            for _ in range(x147):
-                x152 = buf[p]
-                if x152 < 128:
-                    x151 = (x152 >> 1) ^ -(x152 & 1)
-                    p += 1
-                else:
-                    x151, p = _avro.read_long(buf, p)
-                x153 = p + x151
-                if x151 < 0 or x153 > len(buf):
-                    raise _avro.bad_length(x151, "string")
-                x149 = str(buf[p:x153], "utf-8")
-                p = x153
-                x154: list[dict[str, list[dict[str, list[dict[str, list[str]]]]]]] = []
-                while True:
-                    x158 = buf[p]
-                    if x158 < 128:
-                        x155 = (x158 >> 1) ^ -(x158 & 1)
-                        p += 1
-                    else:
-                        x155, p = _avro.read_long(buf, p)
-                    if x155 == 0:
-                        break
-                    if x155 < 0:
-                        x155 = -x155
-                        _, p = _avro.read_long(buf, p)
-                    for _ in range(x155):
-                        x159: dict[str, list[dict[str, list[dict[str, list[str]]]]]] = {}
-                        while True:
-                            x163 = buf[p]
-                            if x163 < 128:
-                                x160 = (x163 >> 1) ^ -(x163 & 1)
-                                p += 1
-                            else:
-                                x160, p = _avro.read_long(buf, p)
-                            if x160 == 0:
-                                break
-                            if x160 < 0:
-                                x160 = -x160
-                                _, p = _avro.read_long(buf, p)
-                            for _ in range(x160):
-                                x165 = buf[p]
-                                if x165 < 128:
-                                    x164 = (x165 >> 1) ^ -(x165 & 1)
-                                    p += 1
-                                else:
-                                    x164, p = _avro.read_long(buf, p)
-                                x166 = p + x164
-                                if x164 < 0 or x166 > len(buf):
-                                    raise _avro.bad_length(x164, "string")
-                                x162 = str(buf[p:x166], "utf-8")
-                                p = x166
-                                x167: list[dict[str, list[dict[str, list[str]]]]] = []
-                                while True:
-                                    x171 = buf[p]
-                                    if x171 < 128:
-                                        x168 = (x171 >> 1) ^ -(x171 & 1)
-                                        p += 1
-                                    else:
-                                        x168, p = _avro.read_long(buf, p)
-                                    if x168 == 0:
-                                        break
-                                    if x168 < 0:
-                                        x168 = -x168
-                                        _, p = _avro.read_long(buf, p)
-                                    for _ in range(x168):
-                                        x169, p = _r10(buf, p)
-                                        x167.append(x169)
-                                x161 = x167
-                                x159[x162] = x161
-                        x156 = x159
-                        x154.append(x156)
-                x148 = x154
-                x146[x149] = x148
-        x143 = x146
-    elif x144 == 1:
-        x201 = buf[p]
-        if x201 < 128:
-            x143 = (x201 >> 1) ^ -(x201 & 1)
+        x6, p = _avro.read_long(buf, p)
+    if x6 == 0:
+        x5, p = _r51(buf, p)
+    elif x6 == 1:
+        x8 = buf[p]
+        if x8 < 128:
+            x5 = (x8 >> 1) ^ -(x8 & 1)
             p += 1
         else:
-            x143, p = _avro.read_long(buf, p)
+            x5, p = _avro.read_long(buf, p)
     else:
-        raise _avro.AvroDecodeError(f"union index {x144} out of range")
+        raise _avro.AvroDecodeError(f"union index {x6} out of range")
     return _avro.construct(
         Deep,
         {
             "grid": x1,
-            "maybe": x81,
-            "choice": x143,
+            "maybe": x2,
+            "choice": x5,
         },
         _F_Deep,
     ), p
@@ -598,26 +190,17 @@ def _r_Point(buf: bytes, p: int) -> tuple[Point, int]:
 
 
 def _w_Shape(v: Shape, b: bytearray) -> None:
-    x1 = v.points
-    if x1:
-        x3 = len(x1)
-        if x3 < 64:
-            b.append(x3 << 1)
-        else:
-            b += _avro.write_long(x3)
-        for x2 in x1:
-            _w_Point(x2, b)
-    b.append(0)
+    _w59(v.points, b)
     b += _E_Color[v.color]
-    x4 = v.digest
-    if x4 is None:
+    x1 = v.digest
+    if x1 is None:
         b.append(0)
     else:
         b.append(2)
-        x5 = x4
-        if len(x5) != 16:
-            raise ValueError("fixed shapes.Md5 needs 16 bytes, not " + str(len(x5)))
-        b += x5
+        x2 = x1
+        if len(x2) != 16:
+            raise ValueError("fixed shapes.Md5 needs 16 bytes, not " + str(len(x2)))
+        b += x2
     b += _avro.decimal_to_fixed(v.area, 2, 12, 8)
     b += _avro.pack_double(v.scale)
     b += _avro.pack_float(v.limit)
@@ -627,716 +210,1118 @@ _F_Shape = frozenset(("area", "color", "digest", "limit", "points", "scale"))
 
 
 def _r_Shape(buf: bytes, p: int) -> tuple[Shape, int]:
-    x2: list[Point] = []
-    while True:
-        x6 = buf[p]
-        if x6 < 128:
-            x3 = (x6 >> 1) ^ -(x6 & 1)
-            p += 1
-        else:
-            x3, p = _avro.read_long(buf, p)
-        if x3 == 0:
-            break
-        if x3 < 0:
-            x3 = -x3
-            _, p = _avro.read_long(buf, p)
-        for _ in range(x3):
-            x4, p = _r_Point(buf, p)
-            x2.append(x4)
-    x1 = x2
-    x9 = buf[p]
-    if x9 < 128:
-        x8 = (x9 >> 1) ^ -(x9 & 1)
+    x1, p = _r60(buf, p)
+    x4 = buf[p]
+    if x4 < 128:
+        x3 = (x4 >> 1) ^ -(x4 & 1)
         p += 1
     else:
-        x8, p = _avro.read_long(buf, p)
+        x3, p = _avro.read_long(buf, p)
     try:
-        x7 = _S_Color[x8]
+        x2 = _S_Color[x3]
     except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x8} out of range for Color") from None
-    x10: Md5 | None
-    x12 = buf[p]
-    if x12 < 128:
-        x11 = (x12 >> 1) ^ -(x12 & 1)
+        raise _avro.AvroDecodeError(f"enum index {x3} out of range for Color") from None
+    x5: Md5 | None
+    x7 = buf[p]
+    if x7 < 128:
+        x6 = (x7 >> 1) ^ -(x7 & 1)
         p += 1
     else:
-        x11, p = _avro.read_long(buf, p)
-    if x11 == 0:
-        x10 = None
-    elif x11 == 1:
-        x10 = buf[p : p + 16]
+        x6, p = _avro.read_long(buf, p)
+    if x6 == 0:
+        x5 = None
+    elif x6 == 1:
+        x5 = buf[p : p + 16]
         p += 16
     else:
-        raise _avro.AvroDecodeError(f"union index {x11} out of range")
-    x14 = buf[p : p + 8]
+        raise _avro.AvroDecodeError(f"union index {x6} out of range")
+    x9 = buf[p : p + 8]
     p += 8
-    x13 = _avro.decimal_from_bytes(x14, 2, 12)
-    (x15,) = _avro.unpack_double(buf, p)
+    x8 = _avro.decimal_from_bytes(x9, 2, 12)
+    (x10,) = _avro.unpack_double(buf, p)
     p += 8
-    (x16,) = _avro.unpack_float(buf, p)
+    (x11,) = _avro.unpack_float(buf, p)
     p += 4
     return _avro.construct(
         Shape,
         {
             "points": x1,
-            "color": x7,
-            "digest": x10,
-            "area": x13,
-            "scale": x15,
-            "limit": x16,
+            "color": x2,
+            "digest": x5,
+            "area": x8,
+            "scale": x10,
+            "limit": x11,
         },
         _F_Shape,
     ), p
 
 
-# Arrays and maps nested too deep for one function continue in these.
+# Arrays and maps: an encoder and a decoder per type, which the records above call.
 
 
-def _w2(v: dict[str, list[dict[str, list[_avro.Int32]]]], b: bytearray) -> None:
-    x37 = v
-    if x37:
-        x40 = len(x37)
-        if x40 < 64:
-            b.append(x40 << 1)
+def _w12(v: list[_avro.Int32], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
         else:
-            b += _avro.write_long(x40)
-        for x38, x39 in x37.items():
-            x41 = x38.encode()
-            x42 = len(x41)
-            if x42 < 64:
-                b.append(x42 << 1)
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            x4 = x2
+            if -64 <= x4 < 64:
+                b.append((x4 << 1) ^ (x4 >> 63))
             else:
-                b += _avro.write_long(x42)
-            b += x41
-            x43 = x39
-            if x43:
-                x45 = len(x43)
-                if x45 < 64:
-                    b.append(x45 << 1)
-                else:
-                    b += _avro.write_long(x45)
-                for x44 in x43:
-                    x46 = x44
-                    if x46:
-                        x49 = len(x46)
-                        if x49 < 64:
-                            b.append(x49 << 1)
-                        else:
-                            b += _avro.write_long(x49)
-                        for x47, x48 in x46.items():
-                            x50 = x47.encode()
-                            x51 = len(x50)
-                            if x51 < 64:
-                                b.append(x51 << 1)
-                            else:
-                                b += _avro.write_long(x51)
-                            b += x50
-                            x52 = x48
-                            if x52:
-                                x54 = len(x52)
-                                if x54 < 64:
-                                    b.append(x54 << 1)
-                                else:
-                                    b += _avro.write_long(x54)
-                                for x53 in x52:
-                                    x55 = x53
-                                    if -64 <= x55 < 64:
-                                        b.append((x55 << 1) ^ (x55 >> 63))
-                                    else:
-                                        b += _avro.write_int(x55)
-                            b.append(0)
-                    b.append(0)
-            b.append(0)
+                b += _avro.write_int(x4)
     b.append(0)
 
 
-def _w1(v: _Nested1, b: bytearray) -> None:
-    x19 = v
-    if x19:
-        x22 = len(x19)
-        if x22 < 64:
-            b.append(x22 << 1)
+def _w11(v: dict[str, list[_avro.Int32]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
         else:
-            b += _avro.write_long(x22)
-        for x20, x21 in x19.items():
-            x23 = x20.encode()
-            x24 = len(x23)
-            if x24 < 64:
-                b.append(x24 << 1)
-            else:
-                b += _avro.write_long(x24)
-            b += x23
-            x25 = x21
-            if x25:
-                x27 = len(x25)
-                if x27 < 64:
-                    b.append(x27 << 1)
-                else:
-                    b += _avro.write_long(x27)
-                for x26 in x25:
-                    x28 = x26
-                    if x28:
-                        x31 = len(x28)
-                        if x31 < 64:
-                            b.append(x31 << 1)
-                        else:
-                            b += _avro.write_long(x31)
-                        for x29, x30 in x28.items():
-                            x32 = x29.encode()
-                            x33 = len(x32)
-                            if x33 < 64:
-                                b.append(x33 << 1)
-                            else:
-                                b += _avro.write_long(x33)
-                            b += x32
-                            x34 = x30
-                            if x34:
-                                x36 = len(x34)
-                                if x36 < 64:
-                                    b.append(x36 << 1)
-                                else:
-                                    b += _avro.write_long(x36)
-                                for x35 in x34:
-                                    _w2(x35, b)
-                            b.append(0)
-                    b.append(0)
-            b.append(0)
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w12(x3, b)
     b.append(0)
 
 
-def _w4(v: list[Color], b: bytearray) -> None:
-    x93 = v
-    if x93:
-        x95 = len(x93)
-        if x95 < 64:
-            b.append(x95 << 1)
+def _w10(v: list[dict[str, list[_avro.Int32]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
         else:
-            b += _avro.write_long(x95)
-        for x94 in x93:
-            b += _E_Color[x94]
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w11(x2, b)
     b.append(0)
 
 
-def _w3(v: list[dict[str, list[dict[str, list[Color]]]]], b: bytearray) -> None:
-    x75 = v
-    if x75:
-        x77 = len(x75)
-        if x77 < 64:
-            b.append(x77 << 1)
+def _w9(v: dict[str, list[dict[str, list[_avro.Int32]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
         else:
-            b += _avro.write_long(x77)
-        for x76 in x75:
-            x78 = x76
-            if x78:
-                x81 = len(x78)
-                if x81 < 64:
-                    b.append(x81 << 1)
-                else:
-                    b += _avro.write_long(x81)
-                for x79, x80 in x78.items():
-                    x82 = x79.encode()
-                    x83 = len(x82)
-                    if x83 < 64:
-                        b.append(x83 << 1)
-                    else:
-                        b += _avro.write_long(x83)
-                    b += x82
-                    x84 = x80
-                    if x84:
-                        x86 = len(x84)
-                        if x86 < 64:
-                            b.append(x86 << 1)
-                        else:
-                            b += _avro.write_long(x86)
-                        for x85 in x84:
-                            x87 = x85
-                            if x87:
-                                x90 = len(x87)
-                                if x90 < 64:
-                                    b.append(x90 << 1)
-                                else:
-                                    b += _avro.write_long(x90)
-                                for x88, x89 in x87.items():
-                                    x91 = x88.encode()
-                                    x92 = len(x91)
-                                    if x92 < 64:
-                                        b.append(x92 << 1)
-                                    else:
-                                        b += _avro.write_long(x92)
-                                    b += x91
-                                    _w4(x89, b)
-                            b.append(0)
-                    b.append(0)
-            b.append(0)
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w10(x3, b)
     b.append(0)
 
 
-def _w5(v: dict[str, list[dict[str, list[str]]]], b: bytearray) -> None:
-    x115 = v
-    if x115:
-        x118 = len(x115)
-        if x118 < 64:
-            b.append(x118 << 1)
+def _w8(v: list[dict[str, list[dict[str, list[_avro.Int32]]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
         else:
-            b += _avro.write_long(x118)
-        for x116, x117 in x115.items():
-            x119 = x116.encode()
-            x120 = len(x119)
-            if x120 < 64:
-                b.append(x120 << 1)
-            else:
-                b += _avro.write_long(x120)
-            b += x119
-            x121 = x117
-            if x121:
-                x123 = len(x121)
-                if x123 < 64:
-                    b.append(x123 << 1)
-                else:
-                    b += _avro.write_long(x123)
-                for x122 in x121:
-                    x124 = x122
-                    if x124:
-                        x127 = len(x124)
-                        if x127 < 64:
-                            b.append(x127 << 1)
-                        else:
-                            b += _avro.write_long(x127)
-                        for x125, x126 in x124.items():
-                            x128 = x125.encode()
-                            x129 = len(x128)
-                            if x129 < 64:
-                                b.append(x129 << 1)
-                            else:
-                                b += _avro.write_long(x129)
-                            b += x128
-                            x130 = x126
-                            if x130:
-                                x132 = len(x130)
-                                if x132 < 64:
-                                    b.append(x132 << 1)
-                                else:
-                                    b += _avro.write_long(x132)
-                                for x131 in x130:
-                                    x133 = x131.encode()
-                                    x134 = len(x133)
-                                    if x134 < 64:
-                                        b.append(x134 << 1)
-                                    else:
-                                        b += _avro.write_long(x134)
-                                    b += x133
-                            b.append(0)
-                    b.append(0)
-            b.append(0)
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w9(x2, b)
     b.append(0)
 
 
-def _r7(buf: bytes, p: int) -> tuple[dict[str, list[dict[str, list[_avro.Int32]]]], int]:
-    x54: dict[str, list[dict[str, list[_avro.Int32]]]] = {}
+def _w7(v: dict[str, list[dict[str, list[dict[str, list[_avro.Int32]]]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w8(x3, b)
+    b.append(0)
+
+
+def _w6(v: list[dict[str, list[dict[str, list[dict[str, list[_avro.Int32]]]]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w7(x2, b)
+    b.append(0)
+
+
+def _w5(v: _Nested1, b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w6(x3, b)
+    b.append(0)
+
+
+def _w4(v: list[_Nested1], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w5(x2, b)
+    b.append(0)
+
+
+def _w3(v: dict[str, list[_Nested1]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w4(x3, b)
+    b.append(0)
+
+
+def _w2(v: list[dict[str, list[_Nested1]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w3(x2, b)
+    b.append(0)
+
+
+def _w1(v: dict[str, list[dict[str, list[_Nested1]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w2(x3, b)
+    b.append(0)
+
+
+def _w21(v: list[Color], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            b += _E_Color[x2]
+    b.append(0)
+
+
+def _w20(v: dict[str, list[Color]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w21(x3, b)
+    b.append(0)
+
+
+def _w19(v: list[dict[str, list[Color]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w20(x2, b)
+    b.append(0)
+
+
+def _w18(v: dict[str, list[dict[str, list[Color]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w19(x3, b)
+    b.append(0)
+
+
+def _w17(v: list[dict[str, list[dict[str, list[Color]]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w18(x2, b)
+    b.append(0)
+
+
+def _w16(v: dict[str, list[dict[str, list[dict[str, list[Color]]]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w17(x3, b)
+    b.append(0)
+
+
+def _w15(v: list[dict[str, list[dict[str, list[dict[str, list[Color]]]]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w16(x2, b)
+    b.append(0)
+
+
+def _w14(v: _Nested2, b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w15(x3, b)
+    b.append(0)
+
+
+def _w13(v: list[_Nested2], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w14(x2, b)
+    b.append(0)
+
+
+def _w29(v: list[str], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _avro.write_string(b, x2)
+    b.append(0)
+
+
+def _w28(v: dict[str, list[str]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w29(x3, b)
+    b.append(0)
+
+
+def _w27(v: list[dict[str, list[str]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w28(x2, b)
+    b.append(0)
+
+
+def _w26(v: dict[str, list[dict[str, list[str]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w27(x3, b)
+    b.append(0)
+
+
+def _w25(v: list[dict[str, list[dict[str, list[str]]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w26(x2, b)
+    b.append(0)
+
+
+def _w24(v: dict[str, list[dict[str, list[dict[str, list[str]]]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w25(x3, b)
+    b.append(0)
+
+
+def _w23(v: list[dict[str, list[dict[str, list[dict[str, list[str]]]]]]], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w24(x2, b)
+    b.append(0)
+
+
+def _w22(v: _Nested3, b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x4 = len(x1)
+        if x4 < 64:
+            b.append(x4 << 1)
+        else:
+            b += _avro.write_long(x4)
+        for x2, x3 in x1.items():
+            _avro.write_string(b, x2)
+            _w23(x3, b)
+    b.append(0)
+
+
+def _r41(buf: bytes, p: int) -> tuple[list[_avro.Int32], int]:
+    x1: list[_avro.Int32] = []
     while True:
-        x58 = buf[p]
-        if x58 < 128:
-            x55 = (x58 >> 1) ^ -(x58 & 1)
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
             p += 1
         else:
-            x55, p = _avro.read_long(buf, p)
-        if x55 == 0:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
             break
-        if x55 < 0:
-            x55 = -x55
+        if x2 < 0:
+            x2 = -x2
             _, p = _avro.read_long(buf, p)
-        for _ in range(x55):
-            x60 = buf[p]
-            if x60 < 128:
-                x59 = (x60 >> 1) ^ -(x60 & 1)
+        for _ in range(x2):
+            x6 = buf[p]
+            if x6 < 128:
+                x3 = (x6 >> 1) ^ -(x6 & 1)
                 p += 1
             else:
-                x59, p = _avro.read_long(buf, p)
-            x61 = p + x59
-            if x59 < 0 or x61 > len(buf):
-                raise _avro.bad_length(x59, "string")
-            x57 = str(buf[p:x61], "utf-8")
-            p = x61
-            x62: list[dict[str, list[_avro.Int32]]] = []
-            while True:
-                x66 = buf[p]
-                if x66 < 128:
-                    x63 = (x66 >> 1) ^ -(x66 & 1)
-                    p += 1
-                else:
-                    x63, p = _avro.read_long(buf, p)
-                if x63 == 0:
-                    break
-                if x63 < 0:
-                    x63 = -x63
-                    _, p = _avro.read_long(buf, p)
-                for _ in range(x63):
-                    x67: dict[str, list[_avro.Int32]] = {}
-                    while True:
-                        x71 = buf[p]
-                        if x71 < 128:
-                            x68 = (x71 >> 1) ^ -(x71 & 1)
-                            p += 1
-                        else:
-                            x68, p = _avro.read_long(buf, p)
-                        if x68 == 0:
-                            break
-                        if x68 < 0:
-                            x68 = -x68
-                            _, p = _avro.read_long(buf, p)
-                        for _ in range(x68):
-                            x73 = buf[p]
-                            if x73 < 128:
-                                x72 = (x73 >> 1) ^ -(x73 & 1)
-                                p += 1
-                            else:
-                                x72, p = _avro.read_long(buf, p)
-                            x74 = p + x72
-                            if x72 < 0 or x74 > len(buf):
-                                raise _avro.bad_length(x72, "string")
-                            x70 = str(buf[p:x74], "utf-8")
-                            p = x74
-                            x75: list[_avro.Int32] = []
-                            while True:
-                                x79 = buf[p]
-                                if x79 < 128:
-                                    x76 = (x79 >> 1) ^ -(x79 & 1)
-                                    p += 1
-                                else:
-                                    x76, p = _avro.read_long(buf, p)
-                                if x76 == 0:
-                                    break
-                                if x76 < 0:
-                                    x76 = -x76
-                                    _, p = _avro.read_long(buf, p)
-                                for _ in range(x76):
-                                    x80 = buf[p]
-                                    if x80 < 128:
-                                        x77 = (x80 >> 1) ^ -(x80 & 1)
-                                        p += 1
-                                    else:
-                                        x77, p = _avro.read_long(buf, p)
-                                    x75.append(x77)
-                            x69 = x75
-                            x67[x70] = x69
-                    x64 = x67
-                    x62.append(x64)
-            x56 = x62
-            x54[x57] = x56
-    v = x54
+                x3, p = _avro.read_long(buf, p)
+            x1.append(x3)
+    v = x1
     return v, p
 
 
-def _r6(buf: bytes, p: int) -> tuple[_Nested1, int]:
-    x28: _Nested1 = {}
+def _r40(buf: bytes, p: int) -> tuple[dict[str, list[_avro.Int32]], int]:
+    x1: dict[str, list[_avro.Int32]] = {}
     while True:
-        x32 = buf[p]
-        if x32 < 128:
-            x29 = (x32 >> 1) ^ -(x32 & 1)
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
             p += 1
         else:
-            x29, p = _avro.read_long(buf, p)
-        if x29 == 0:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
             break
-        if x29 < 0:
-            x29 = -x29
+        if x2 < 0:
+            x2 = -x2
             _, p = _avro.read_long(buf, p)
-        for _ in range(x29):
-            x34 = buf[p]
-            if x34 < 128:
-                x33 = (x34 >> 1) ^ -(x34 & 1)
-                p += 1
-            else:
-                x33, p = _avro.read_long(buf, p)
-            x35 = p + x33
-            if x33 < 0 or x35 > len(buf):
-                raise _avro.bad_length(x33, "string")
-            x31 = str(buf[p:x35], "utf-8")
-            p = x35
-            x36: list[dict[str, list[dict[str, list[dict[str, list[_avro.Int32]]]]]]] = []
-            while True:
-                x40 = buf[p]
-                if x40 < 128:
-                    x37 = (x40 >> 1) ^ -(x40 & 1)
-                    p += 1
-                else:
-                    x37, p = _avro.read_long(buf, p)
-                if x37 == 0:
-                    break
-                if x37 < 0:
-                    x37 = -x37
-                    _, p = _avro.read_long(buf, p)
-                for _ in range(x37):
-                    x41: dict[str, list[dict[str, list[dict[str, list[_avro.Int32]]]]]] = {}
-                    while True:
-                        x45 = buf[p]
-                        if x45 < 128:
-                            x42 = (x45 >> 1) ^ -(x45 & 1)
-                            p += 1
-                        else:
-                            x42, p = _avro.read_long(buf, p)
-                        if x42 == 0:
-                            break
-                        if x42 < 0:
-                            x42 = -x42
-                            _, p = _avro.read_long(buf, p)
-                        for _ in range(x42):
-                            x47 = buf[p]
-                            if x47 < 128:
-                                x46 = (x47 >> 1) ^ -(x47 & 1)
-                                p += 1
-                            else:
-                                x46, p = _avro.read_long(buf, p)
-                            x48 = p + x46
-                            if x46 < 0 or x48 > len(buf):
-                                raise _avro.bad_length(x46, "string")
-                            x44 = str(buf[p:x48], "utf-8")
-                            p = x48
-                            x49: list[dict[str, list[dict[str, list[_avro.Int32]]]]] = []
-                            while True:
-                                x53 = buf[p]
-                                if x53 < 128:
-                                    x50 = (x53 >> 1) ^ -(x53 & 1)
-                                    p += 1
-                                else:
-                                    x50, p = _avro.read_long(buf, p)
-                                if x50 == 0:
-                                    break
-                                if x50 < 0:
-                                    x50 = -x50
-                                    _, p = _avro.read_long(buf, p)
-                                for _ in range(x50):
-                                    x51, p = _r7(buf, p)
-                                    x49.append(x51)
-                            x43 = x49
-                            x41[x44] = x43
-                    x38 = x41
-                    x36.append(x38)
-            x30 = x36
-            x28[x31] = x30
-    v = x28
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r41(buf, p)
+            x1[x4] = x3
+    v = x1
     return v, p
 
 
-def _r9(buf: bytes, p: int) -> tuple[list[Color], int]:
-    x136: list[Color] = []
+def _r39(buf: bytes, p: int) -> tuple[list[dict[str, list[_avro.Int32]]], int]:
+    x1: list[dict[str, list[_avro.Int32]]] = []
     while True:
-        x140 = buf[p]
-        if x140 < 128:
-            x137 = (x140 >> 1) ^ -(x140 & 1)
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
             p += 1
         else:
-            x137, p = _avro.read_long(buf, p)
-        if x137 == 0:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
             break
-        if x137 < 0:
-            x137 = -x137
+        if x2 < 0:
+            x2 = -x2
             _, p = _avro.read_long(buf, p)
-        for _ in range(x137):
-            x142 = buf[p]
-            if x142 < 128:
-                x141 = (x142 >> 1) ^ -(x142 & 1)
+        for _ in range(x2):
+            x3, p = _r40(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r38(buf: bytes, p: int) -> tuple[dict[str, list[dict[str, list[_avro.Int32]]]], int]:
+    x1: dict[str, list[dict[str, list[_avro.Int32]]]] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r39(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _r37(buf: bytes, p: int) -> tuple[list[dict[str, list[dict[str, list[_avro.Int32]]]]], int]:
+    x1: list[dict[str, list[dict[str, list[_avro.Int32]]]]] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r38(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r36(buf: bytes, p: int) -> tuple[dict[str, list[dict[str, list[dict[str, list[_avro.Int32]]]]]], int]:
+    x1: dict[str, list[dict[str, list[dict[str, list[_avro.Int32]]]]]] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r37(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _r35(buf: bytes, p: int) -> tuple[list[dict[str, list[dict[str, list[dict[str, list[_avro.Int32]]]]]]], int]:
+    x1: list[dict[str, list[dict[str, list[dict[str, list[_avro.Int32]]]]]]] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r36(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r34(buf: bytes, p: int) -> tuple[_Nested1, int]:
+    x1: _Nested1 = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r35(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _r33(buf: bytes, p: int) -> tuple[list[_Nested1], int]:
+    x1: list[_Nested1] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r34(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r32(buf: bytes, p: int) -> tuple[dict[str, list[_Nested1]], int]:
+    x1: dict[str, list[_Nested1]] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r33(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _r31(buf: bytes, p: int) -> tuple[list[dict[str, list[_Nested1]]], int]:
+    x1: list[dict[str, list[_Nested1]]] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r32(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r30(buf: bytes, p: int) -> tuple[dict[str, list[dict[str, list[_Nested1]]]], int]:
+    x1: dict[str, list[dict[str, list[_Nested1]]]] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r31(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _r50(buf: bytes, p: int) -> tuple[list[Color], int]:
+    x1: list[Color] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x7 = buf[p]
+            if x7 < 128:
+                x6 = (x7 >> 1) ^ -(x7 & 1)
                 p += 1
             else:
-                x141, p = _avro.read_long(buf, p)
+                x6, p = _avro.read_long(buf, p)
             try:
-                x138 = _S_Color[x141]
+                x3 = _S_Color[x6]
             except KeyError:
-                raise _avro.AvroDecodeError(f"enum index {x141} out of range for Color") from None
-            x136.append(x138)
-    v = x136
+                raise _avro.AvroDecodeError(f"enum index {x6} out of range for Color") from None
+            x1.append(x3)
+    v = x1
     return v, p
 
 
-def _r8(buf: bytes, p: int) -> tuple[list[dict[str, list[dict[str, list[Color]]]]], int]:
-    x110: list[dict[str, list[dict[str, list[Color]]]]] = []
+def _r49(buf: bytes, p: int) -> tuple[dict[str, list[Color]], int]:
+    x1: dict[str, list[Color]] = {}
     while True:
-        x114 = buf[p]
-        if x114 < 128:
-            x111 = (x114 >> 1) ^ -(x114 & 1)
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
             p += 1
         else:
-            x111, p = _avro.read_long(buf, p)
-        if x111 == 0:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
             break
-        if x111 < 0:
-            x111 = -x111
+        if x2 < 0:
+            x2 = -x2
             _, p = _avro.read_long(buf, p)
-        for _ in range(x111):
-            x115: dict[str, list[dict[str, list[Color]]]] = {}
-            while True:
-                x119 = buf[p]
-                if x119 < 128:
-                    x116 = (x119 >> 1) ^ -(x119 & 1)
-                    p += 1
-                else:
-                    x116, p = _avro.read_long(buf, p)
-                if x116 == 0:
-                    break
-                if x116 < 0:
-                    x116 = -x116
-                    _, p = _avro.read_long(buf, p)
-                for _ in range(x116):
-                    x121 = buf[p]
-                    if x121 < 128:
-                        x120 = (x121 >> 1) ^ -(x121 & 1)
-                        p += 1
-                    else:
-                        x120, p = _avro.read_long(buf, p)
-                    x122 = p + x120
-                    if x120 < 0 or x122 > len(buf):
-                        raise _avro.bad_length(x120, "string")
-                    x118 = str(buf[p:x122], "utf-8")
-                    p = x122
-                    x123: list[dict[str, list[Color]]] = []
-                    while True:
-                        x127 = buf[p]
-                        if x127 < 128:
-                            x124 = (x127 >> 1) ^ -(x127 & 1)
-                            p += 1
-                        else:
-                            x124, p = _avro.read_long(buf, p)
-                        if x124 == 0:
-                            break
-                        if x124 < 0:
-                            x124 = -x124
-                            _, p = _avro.read_long(buf, p)
-                        for _ in range(x124):
-                            x128: dict[str, list[Color]] = {}
-                            while True:
-                                x132 = buf[p]
-                                if x132 < 128:
-                                    x129 = (x132 >> 1) ^ -(x132 & 1)
-                                    p += 1
-                                else:
-                                    x129, p = _avro.read_long(buf, p)
-                                if x129 == 0:
-                                    break
-                                if x129 < 0:
-                                    x129 = -x129
-                                    _, p = _avro.read_long(buf, p)
-                                for _ in range(x129):
-                                    x134 = buf[p]
-                                    if x134 < 128:
-                                        x133 = (x134 >> 1) ^ -(x134 & 1)
-                                        p += 1
-                                    else:
-                                        x133, p = _avro.read_long(buf, p)
-                                    x135 = p + x133
-                                    if x133 < 0 or x135 > len(buf):
-                                        raise _avro.bad_length(x133, "string")
-                                    x131 = str(buf[p:x135], "utf-8")
-                                    p = x135
-                                    x130, p = _r9(buf, p)
-                                    x128[x131] = x130
-                            x125 = x128
-                            x123.append(x125)
-                    x117 = x123
-                    x115[x118] = x117
-            x112 = x115
-            x110.append(x112)
-    v = x110
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r50(buf, p)
+            x1[x4] = x3
+    v = x1
     return v, p
 
 
-def _r10(buf: bytes, p: int) -> tuple[dict[str, list[dict[str, list[str]]]], int]:
-    x172: dict[str, list[dict[str, list[str]]]] = {}
+def _r48(buf: bytes, p: int) -> tuple[list[dict[str, list[Color]]], int]:
+    x1: list[dict[str, list[Color]]] = []
     while True:
-        x176 = buf[p]
-        if x176 < 128:
-            x173 = (x176 >> 1) ^ -(x176 & 1)
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
             p += 1
         else:
-            x173, p = _avro.read_long(buf, p)
-        if x173 == 0:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
             break
-        if x173 < 0:
-            x173 = -x173
+        if x2 < 0:
+            x2 = -x2
             _, p = _avro.read_long(buf, p)
-        for _ in range(x173):
-            x178 = buf[p]
-            if x178 < 128:
-                x177 = (x178 >> 1) ^ -(x178 & 1)
-                p += 1
-            else:
-                x177, p = _avro.read_long(buf, p)
-            x179 = p + x177
-            if x177 < 0 or x179 > len(buf):
-                raise _avro.bad_length(x177, "string")
-            x175 = str(buf[p:x179], "utf-8")
-            p = x179
-            x180: list[dict[str, list[str]]] = []
-            while True:
-                x184 = buf[p]
-                if x184 < 128:
-                    x181 = (x184 >> 1) ^ -(x184 & 1)
-                    p += 1
-                else:
-                    x181, p = _avro.read_long(buf, p)
-                if x181 == 0:
-                    break
-                if x181 < 0:
-                    x181 = -x181
-                    _, p = _avro.read_long(buf, p)
-                for _ in range(x181):
-                    x185: dict[str, list[str]] = {}
-                    while True:
-                        x189 = buf[p]
-                        if x189 < 128:
-                            x186 = (x189 >> 1) ^ -(x189 & 1)
-                            p += 1
-                        else:
-                            x186, p = _avro.read_long(buf, p)
-                        if x186 == 0:
-                            break
-                        if x186 < 0:
-                            x186 = -x186
-                            _, p = _avro.read_long(buf, p)
-                        for _ in range(x186):
-                            x191 = buf[p]
-                            if x191 < 128:
-                                x190 = (x191 >> 1) ^ -(x191 & 1)
-                                p += 1
-                            else:
-                                x190, p = _avro.read_long(buf, p)
-                            x192 = p + x190
-                            if x190 < 0 or x192 > len(buf):
-                                raise _avro.bad_length(x190, "string")
-                            x188 = str(buf[p:x192], "utf-8")
-                            p = x192
-                            x193: list[str] = []
-                            while True:
-                                x197 = buf[p]
-                                if x197 < 128:
-                                    x194 = (x197 >> 1) ^ -(x197 & 1)
-                                    p += 1
-                                else:
-                                    x194, p = _avro.read_long(buf, p)
-                                if x194 == 0:
-                                    break
-                                if x194 < 0:
-                                    x194 = -x194
-                                    _, p = _avro.read_long(buf, p)
-                                for _ in range(x194):
-                                    x199 = buf[p]
-                                    if x199 < 128:
-                                        x198 = (x199 >> 1) ^ -(x199 & 1)
-                                        p += 1
-                                    else:
-                                        x198, p = _avro.read_long(buf, p)
-                                    x200 = p + x198
-                                    if x198 < 0 or x200 > len(buf):
-                                        raise _avro.bad_length(x198, "string")
-                                    x195 = str(buf[p:x200], "utf-8")
-                                    p = x200
-                                    x193.append(x195)
-                            x187 = x193
-                            x185[x188] = x187
-                    x182 = x185
-                    x180.append(x182)
-            x174 = x180
-            x172[x175] = x174
-    v = x172
+        for _ in range(x2):
+            x3, p = _r49(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r47(buf: bytes, p: int) -> tuple[dict[str, list[dict[str, list[Color]]]], int]:
+    x1: dict[str, list[dict[str, list[Color]]]] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r48(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _r46(buf: bytes, p: int) -> tuple[list[dict[str, list[dict[str, list[Color]]]]], int]:
+    x1: list[dict[str, list[dict[str, list[Color]]]]] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r47(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r45(buf: bytes, p: int) -> tuple[dict[str, list[dict[str, list[dict[str, list[Color]]]]]], int]:
+    x1: dict[str, list[dict[str, list[dict[str, list[Color]]]]]] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r46(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _r44(buf: bytes, p: int) -> tuple[list[dict[str, list[dict[str, list[dict[str, list[Color]]]]]]], int]:
+    x1: list[dict[str, list[dict[str, list[dict[str, list[Color]]]]]]] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r45(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r43(buf: bytes, p: int) -> tuple[_Nested2, int]:
+    x1: _Nested2 = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r44(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _r42(buf: bytes, p: int) -> tuple[list[_Nested2], int]:
+    x1: list[_Nested2] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r43(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r58(buf: bytes, p: int) -> tuple[list[str], int]:
+    x1: list[str] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _avro.read_string(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r57(buf: bytes, p: int) -> tuple[dict[str, list[str]], int]:
+    x1: dict[str, list[str]] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r58(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _r56(buf: bytes, p: int) -> tuple[list[dict[str, list[str]]], int]:
+    x1: list[dict[str, list[str]]] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r57(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r55(buf: bytes, p: int) -> tuple[dict[str, list[dict[str, list[str]]]], int]:
+    x1: dict[str, list[dict[str, list[str]]]] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r56(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _r54(buf: bytes, p: int) -> tuple[list[dict[str, list[dict[str, list[str]]]]], int]:
+    x1: list[dict[str, list[dict[str, list[str]]]]] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r55(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r53(buf: bytes, p: int) -> tuple[dict[str, list[dict[str, list[dict[str, list[str]]]]]], int]:
+    x1: dict[str, list[dict[str, list[dict[str, list[str]]]]]] = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r54(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _r52(buf: bytes, p: int) -> tuple[list[dict[str, list[dict[str, list[dict[str, list[str]]]]]]], int]:
+    x1: list[dict[str, list[dict[str, list[dict[str, list[str]]]]]]] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r53(buf, p)
+            x1.append(x3)
+    v = x1
+    return v, p
+
+
+def _r51(buf: bytes, p: int) -> tuple[_Nested3, int]:
+    x1: _Nested3 = {}
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x4, p = _avro.read_string(buf, p)
+            x3, p = _r52(buf, p)
+            x1[x4] = x3
+    v = x1
+    return v, p
+
+
+def _w59(v: list[Point], b: bytearray) -> None:
+    x1 = v
+    if x1:
+        x3 = len(x1)
+        if x3 < 64:
+            b.append(x3 << 1)
+        else:
+            b += _avro.write_long(x3)
+        for x2 in x1:
+            _w_Point(x2, b)
+    b.append(0)
+
+
+def _r60(buf: bytes, p: int) -> tuple[list[Point], int]:
+    x1: list[Point] = []
+    while True:
+        x5 = buf[p]
+        if x5 < 128:
+            x2 = (x5 >> 1) ^ -(x5 & 1)
+            p += 1
+        else:
+            x2, p = _avro.read_long(buf, p)
+        if x2 == 0:
+            break
+        if x2 < 0:
+            x2 = -x2
+            _, p = _avro.read_long(buf, p)
+        for _ in range(x2):
+            x3, p = _r_Point(buf, p)
+            x1.append(x3)
+    v = x1
     return v, p
 
 

@@ -7,8 +7,6 @@
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
 """Pydantic models of the Avro named types."""
 
-from __future__ import annotations
-
 import datetime as _dt
 import decimal as _decimal
 import enum as _enum
@@ -20,7 +18,7 @@ import pydantic as _pd
 from schemabus.runtime import avro as _avro
 from schemabus.runtime.contract import require_contract as _require_contract
 
-_require_contract(1, __name__)  # before anything here uses the runtime
+_require_contract(2, __name__)  # before anything here uses the runtime
 
 __all__ = [
     "Color",
@@ -42,7 +40,7 @@ class Color(_enum.Enum):
     BLUE = "BLUE"
 
     @classmethod
-    def _missing_(cls, value: object) -> Color:
+    def _missing_(cls, value: object) -> "Color":
         # Avro's enum default: an unknown symbol from a newer writer reads as the default.
         return cls.RED
 

@@ -11,43 +11,38 @@
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
 """Event models, codecs, topics, publishers and handlers generated from schemas/ by schemabus."""
 
-from .topics import (
-    ANY_THING_HAPPENED,
-    AnyThingHappenedHandler,
-    AnyThingHappenedHandlerFn,
-    AnyThingHappenedPublisher,
-    Anything,
-    CartUpdated,
-    Flag,
-    GEO_CART_UPDATED,
-    GeoCartUpdatedHandler,
-    GeoCartUpdatedHandlerFn,
-    GeoCartUpdatedPublisher,
-    Invoice,
-    LEGACY_INVOICE_ISSUED,
-    LegacyInvoiceIssuedHandler,
-    LegacyInvoiceIssuedHandlerFn,
-    LegacyInvoiceIssuedPublisher,
-    MODERN_PERSON_REGISTERED,
-    MODERN_POINT_MEASURED,
-    ModernPersonRegisteredHandler,
-    ModernPersonRegisteredHandlerFn,
-    ModernPersonRegisteredPublisher,
-    ModernPointMeasuredHandler,
-    ModernPointMeasuredHandlerFn,
-    ModernPointMeasuredPublisher,
-    Names,
-    Person,
-    Point,
-    UNICODE_NAMES_SEEN,
-    UnicodeNamesSeenHandler,
-    UnicodeNamesSeenHandlerFn,
-    UnicodeNamesSeenPublisher,
-    V6FlagSetHandler,
-    V6FlagSetHandlerFn,
-    V6FlagSetPublisher,
-    V6_FLAG_SET,
-)
+from __future__ import annotations
+
+import importlib as _importlib
+import typing as _t
+
+if _t.TYPE_CHECKING:
+    from .any import ANY_THING_HAPPENED, AnyThingHappenedHandler, AnyThingHappenedHandlerFn, AnyThingHappenedPublisher
+    from .geo import GEO_CART_UPDATED, GeoCartUpdatedHandler, GeoCartUpdatedHandlerFn, GeoCartUpdatedPublisher
+    from .json_models import Anything, CartUpdated, Flag, Invoice, Names, Person, Point
+    from .legacy import (
+        LEGACY_INVOICE_ISSUED,
+        LegacyInvoiceIssuedHandler,
+        LegacyInvoiceIssuedHandlerFn,
+        LegacyInvoiceIssuedPublisher,
+    )
+    from .modern import (
+        MODERN_PERSON_REGISTERED,
+        MODERN_POINT_MEASURED,
+        ModernPersonRegisteredHandler,
+        ModernPersonRegisteredHandlerFn,
+        ModernPersonRegisteredPublisher,
+        ModernPointMeasuredHandler,
+        ModernPointMeasuredHandlerFn,
+        ModernPointMeasuredPublisher,
+    )
+    from .unicode import (
+        UNICODE_NAMES_SEEN,
+        UnicodeNamesSeenHandler,
+        UnicodeNamesSeenHandlerFn,
+        UnicodeNamesSeenPublisher,
+    )
+    from .v6 import V6FlagSetHandler, V6FlagSetHandlerFn, V6FlagSetPublisher, V6_FLAG_SET
 
 __all__ = [
     "ANY_THING_HAPPENED",
@@ -86,3 +81,72 @@ __all__ = [
     "V6FlagSetPublisher",
     "V6_FLAG_SET",
 ]
+
+# Each name is imported from its module on first use (PEP 562): importing the package costs nothing,
+# and a service pays only for the modules whose names it uses.
+_MODULES: dict[str, tuple[str, ...]] = {
+    ".any": (
+        "ANY_THING_HAPPENED",
+        "AnyThingHappenedHandler",
+        "AnyThingHappenedHandlerFn",
+        "AnyThingHappenedPublisher",
+    ),
+    ".geo": (
+        "GEO_CART_UPDATED",
+        "GeoCartUpdatedHandler",
+        "GeoCartUpdatedHandlerFn",
+        "GeoCartUpdatedPublisher",
+    ),
+    ".json_models": (
+        "Anything",
+        "CartUpdated",
+        "Flag",
+        "Invoice",
+        "Names",
+        "Person",
+        "Point",
+    ),
+    ".legacy": (
+        "LEGACY_INVOICE_ISSUED",
+        "LegacyInvoiceIssuedHandler",
+        "LegacyInvoiceIssuedHandlerFn",
+        "LegacyInvoiceIssuedPublisher",
+    ),
+    ".modern": (
+        "MODERN_PERSON_REGISTERED",
+        "MODERN_POINT_MEASURED",
+        "ModernPersonRegisteredHandler",
+        "ModernPersonRegisteredHandlerFn",
+        "ModernPersonRegisteredPublisher",
+        "ModernPointMeasuredHandler",
+        "ModernPointMeasuredHandlerFn",
+        "ModernPointMeasuredPublisher",
+    ),
+    ".unicode": (
+        "UNICODE_NAMES_SEEN",
+        "UnicodeNamesSeenHandler",
+        "UnicodeNamesSeenHandlerFn",
+        "UnicodeNamesSeenPublisher",
+    ),
+    ".v6": (
+        "V6FlagSetHandler",
+        "V6FlagSetHandlerFn",
+        "V6FlagSetPublisher",
+        "V6_FLAG_SET",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
+
+if not _t.TYPE_CHECKING:  # type checkers see the imports above, and an unknown name stays an error
+
+    def __getattr__(name: str) -> object:
+        module = _MODULE_OF.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(_importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -6,14 +6,19 @@
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
 """Event models, codecs, topics, publishers and handlers generated from schemas/ by schemabus."""
 
-from .topics import (
-    CustomerKey,
-    CustomerRegistered,
-    SHOP_CUSTOMER_REGISTERED,
-    ShopCustomerRegisteredHandler,
-    ShopCustomerRegisteredHandlerFn,
-    ShopCustomerRegisteredPublisher,
-)
+from __future__ import annotations
+
+import importlib as _importlib
+import typing as _t
+
+if _t.TYPE_CHECKING:
+    from .json_models import CustomerKey, CustomerRegistered
+    from .shop import (
+        SHOP_CUSTOMER_REGISTERED,
+        ShopCustomerRegisteredHandler,
+        ShopCustomerRegisteredHandlerFn,
+        ShopCustomerRegisteredPublisher,
+    )
 
 __all__ = [
     "CustomerKey",
@@ -23,3 +28,33 @@ __all__ = [
     "ShopCustomerRegisteredHandlerFn",
     "ShopCustomerRegisteredPublisher",
 ]
+
+# Each name is imported from its module on first use (PEP 562): importing the package costs nothing,
+# and a service pays only for the modules whose names it uses.
+_MODULES: dict[str, tuple[str, ...]] = {
+    ".json_models": (
+        "CustomerKey",
+        "CustomerRegistered",
+    ),
+    ".shop": (
+        "SHOP_CUSTOMER_REGISTERED",
+        "ShopCustomerRegisteredHandler",
+        "ShopCustomerRegisteredHandlerFn",
+        "ShopCustomerRegisteredPublisher",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
+
+if not _t.TYPE_CHECKING:  # type checkers see the imports above, and an unknown name stays an error
+
+    def __getattr__(name: str) -> object:
+        module = _MODULE_OF.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(_importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

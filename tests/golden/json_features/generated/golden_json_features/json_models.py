@@ -22,7 +22,7 @@ from schemabus.runtime import JsonSerde
 from schemabus.runtime import json_schema as _js
 from schemabus.runtime.contract import require_contract as _require_contract
 
-_require_contract(1, __name__)  # before anything here uses the runtime
+_require_contract(2, __name__)  # before anything here uses the runtime
 
 __all__ = [
     "Address",

@@ -4,12 +4,57 @@
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
 """Event models, codecs, topics, publishers and handlers generated from schemas/ by schemabus."""
 
-from .topics import EDGE_NAMES_SEEN, EdgeNamesSeenHandler, EdgeNamesSeenHandlerFn, EdgeNamesSeenPublisher, class_
+from __future__ import annotations
+
+import importlib as _importlib
+import typing as _t
+
+if _t.TYPE_CHECKING:
+    from .edge import (
+        EDGE_NAMES_SEEN,
+        EdgeNamesSeenHandler,
+        EdgeNamesSeenHandlerFn,
+        EdgeNamesSeenPublisher,
+        Status,
+        class_,
+        len_,
+    )
 
 __all__ = [
     "EDGE_NAMES_SEEN",
     "EdgeNamesSeenHandler",
     "EdgeNamesSeenHandlerFn",
     "EdgeNamesSeenPublisher",
+    "Status",
     "class_",
+    "len_",
 ]
+
+# Each name is imported from its module on first use (PEP 562): importing the package costs nothing,
+# and a service pays only for the modules whose names it uses.
+_MODULES: dict[str, tuple[str, ...]] = {
+    ".edge": (
+        "EDGE_NAMES_SEEN",
+        "EdgeNamesSeenHandler",
+        "EdgeNamesSeenHandlerFn",
+        "EdgeNamesSeenPublisher",
+        "Status",
+        "class_",
+        "len_",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _MODULES.items() for name in names}
+
+if not _t.TYPE_CHECKING:  # type checkers see the imports above, and an unknown name stays an error
+
+    def __getattr__(name: str) -> object:
+        module = _MODULE_OF.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(_importlib.import_module(module, __name__), name)
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -5,6 +5,8 @@
 
 Each encoder writes exactly what ``fastavro.schemaless_writer`` writes for the same model; each
 decoder reads data written with exactly this schema (other versions go through schema resolution).
+
+The types of the ``edge`` topics (those several domains share are in the top level).
 """
 
 from __future__ import annotations
@@ -42,82 +44,34 @@ _S_Status: dict[int, Status] = {
 
 
 def _w_class_(v: class_, b: bytearray) -> None:
-    x1 = v.class__.encode()
-    x2 = len(x1)
-    if x2 < 64:
-        b.append(x2 << 1)
+    _avro.write_string(b, v.class__)
+    x1 = v.from_
+    if -64 <= x1 < 64:
+        b.append((x1 << 1) ^ (x1 >> 63))
+    else:
+        b += _avro.write_int(x1)
+    _avro.write_string(b, v.type_)
+    x2 = v.id
+    if -64 <= x2 < 64:
+        b.append((x2 << 1) ^ (x2 >> 63))
     else:
         b += _avro.write_long(x2)
-    b += x1
-    x3 = v.from_
+    _avro.write_string(b, v.schema_)
+    _avro.write_string(b, v.model_config_)
+    _avro.write_string(b, v.json_)
+    _avro.write_string(b, v.str_)
+    x3 = v.int_
     if -64 <= x3 < 64:
         b.append((x3 << 1) ^ (x3 >> 63))
     else:
         b += _avro.write_int(x3)
-    x4 = v.type_.encode()
-    x5 = len(x4)
-    if x5 < 64:
-        b.append(x5 << 1)
-    else:
-        b += _avro.write_long(x5)
-    b += x4
-    x6 = v.id
-    if -64 <= x6 < 64:
-        b.append((x6 << 1) ^ (x6 >> 63))
-    else:
-        b += _avro.write_long(x6)
-    x7 = v.schema_.encode()
-    x8 = len(x7)
-    if x8 < 64:
-        b.append(x8 << 1)
-    else:
-        b += _avro.write_long(x8)
-    b += x7
-    x9 = v.model_config_.encode()
-    x10 = len(x9)
-    if x10 < 64:
-        b.append(x10 << 1)
-    else:
-        b += _avro.write_long(x10)
-    b += x9
-    x11 = v.json_.encode()
-    x12 = len(x11)
-    if x12 < 64:
-        b.append(x12 << 1)
-    else:
-        b += _avro.write_long(x12)
-    b += x11
-    x13 = v.str_.encode()
-    x14 = len(x13)
-    if x14 < 64:
-        b.append(x14 << 1)
-    else:
-        b += _avro.write_long(x14)
-    b += x13
-    x15 = v.int_
-    if -64 <= x15 < 64:
-        b.append((x15 << 1) ^ (x15 >> 63))
-    else:
-        b += _avro.write_int(x15)
-    x16 = v.None_
-    if x16 is None:
+    x4 = v.None_
+    if x4 is None:
         b.append(0)
     else:
         b.append(2)
-        x17 = x16.encode()
-        x18 = len(x17)
-        if x18 < 64:
-            b.append(x18 << 1)
-        else:
-            b += _avro.write_long(x18)
-        b += x17
-    x19 = v.field_private.encode()
-    x20 = len(x19)
-    if x20 < 64:
-        b.append(x20 << 1)
-    else:
-        b += _avro.write_long(x20)
-    b += x19
+        _avro.write_string(b, x4)
+    _avro.write_string(b, v.field_private)
     b.append(1 if v.ok else 0)
     b += _E_Status[v.Status_]
     b += _E_Status[v.status]
@@ -146,165 +100,85 @@ _F_class_ = frozenset(
 
 
 def _r_class_(buf: bytes, p: int) -> tuple[class_, int]:
+    x1, p = _avro.read_string(buf, p)
     x3 = buf[p]
     if x3 < 128:
         x2 = (x3 >> 1) ^ -(x3 & 1)
         p += 1
     else:
         x2, p = _avro.read_long(buf, p)
-    x4 = p + x2
-    if x2 < 0 or x4 > len(buf):
-        raise _avro.bad_length(x2, "string")
-    x1 = str(buf[p:x4], "utf-8")
-    p = x4
+    x4, p = _avro.read_string(buf, p)
     x6 = buf[p]
     if x6 < 128:
         x5 = (x6 >> 1) ^ -(x6 & 1)
         p += 1
     else:
         x5, p = _avro.read_long(buf, p)
-    x9 = buf[p]
-    if x9 < 128:
-        x8 = (x9 >> 1) ^ -(x9 & 1)
-        p += 1
-    else:
-        x8, p = _avro.read_long(buf, p)
-    x10 = p + x8
-    if x8 < 0 or x10 > len(buf):
-        raise _avro.bad_length(x8, "string")
-    x7 = str(buf[p:x10], "utf-8")
-    p = x10
+    x7, p = _avro.read_string(buf, p)
+    x8, p = _avro.read_string(buf, p)
+    x9, p = _avro.read_string(buf, p)
+    x10, p = _avro.read_string(buf, p)
     x12 = buf[p]
     if x12 < 128:
         x11 = (x12 >> 1) ^ -(x12 & 1)
         p += 1
     else:
         x11, p = _avro.read_long(buf, p)
+    x13: str | None
     x15 = buf[p]
     if x15 < 128:
         x14 = (x15 >> 1) ^ -(x15 & 1)
         p += 1
     else:
         x14, p = _avro.read_long(buf, p)
-    x16 = p + x14
-    if x14 < 0 or x16 > len(buf):
-        raise _avro.bad_length(x14, "string")
-    x13 = str(buf[p:x16], "utf-8")
-    p = x16
-    x19 = buf[p]
-    if x19 < 128:
-        x18 = (x19 >> 1) ^ -(x19 & 1)
+    if x14 == 0:
+        x13 = None
+    elif x14 == 1:
+        x13, p = _avro.read_string(buf, p)
+    else:
+        raise _avro.AvroDecodeError(f"union index {x14} out of range")
+    x16, p = _avro.read_string(buf, p)
+    x17 = buf[p] != 0
+    p += 1
+    x20 = buf[p]
+    if x20 < 128:
+        x19 = (x20 >> 1) ^ -(x20 & 1)
         p += 1
     else:
-        x18, p = _avro.read_long(buf, p)
-    x20 = p + x18
-    if x18 < 0 or x20 > len(buf):
-        raise _avro.bad_length(x18, "string")
-    x17 = str(buf[p:x20], "utf-8")
-    p = x20
+        x19, p = _avro.read_long(buf, p)
+    try:
+        x18 = _S_Status[x19]
+    except KeyError:
+        raise _avro.AvroDecodeError(f"enum index {x19} out of range for Status") from None
     x23 = buf[p]
     if x23 < 128:
         x22 = (x23 >> 1) ^ -(x23 & 1)
         p += 1
     else:
         x22, p = _avro.read_long(buf, p)
-    x24 = p + x22
-    if x22 < 0 or x24 > len(buf):
-        raise _avro.bad_length(x22, "string")
-    x21 = str(buf[p:x24], "utf-8")
-    p = x24
-    x27 = buf[p]
-    if x27 < 128:
-        x26 = (x27 >> 1) ^ -(x27 & 1)
-        p += 1
-    else:
-        x26, p = _avro.read_long(buf, p)
-    x28 = p + x26
-    if x26 < 0 or x28 > len(buf):
-        raise _avro.bad_length(x26, "string")
-    x25 = str(buf[p:x28], "utf-8")
-    p = x28
-    x30 = buf[p]
-    if x30 < 128:
-        x29 = (x30 >> 1) ^ -(x30 & 1)
-        p += 1
-    else:
-        x29, p = _avro.read_long(buf, p)
-    x31: str | None
-    x33 = buf[p]
-    if x33 < 128:
-        x32 = (x33 >> 1) ^ -(x33 & 1)
-        p += 1
-    else:
-        x32, p = _avro.read_long(buf, p)
-    if x32 == 0:
-        x31 = None
-    elif x32 == 1:
-        x35 = buf[p]
-        if x35 < 128:
-            x34 = (x35 >> 1) ^ -(x35 & 1)
-            p += 1
-        else:
-            x34, p = _avro.read_long(buf, p)
-        x36 = p + x34
-        if x34 < 0 or x36 > len(buf):
-            raise _avro.bad_length(x34, "string")
-        x31 = str(buf[p:x36], "utf-8")
-        p = x36
-    else:
-        raise _avro.AvroDecodeError(f"union index {x32} out of range")
-    x39 = buf[p]
-    if x39 < 128:
-        x38 = (x39 >> 1) ^ -(x39 & 1)
-        p += 1
-    else:
-        x38, p = _avro.read_long(buf, p)
-    x40 = p + x38
-    if x38 < 0 or x40 > len(buf):
-        raise _avro.bad_length(x38, "string")
-    x37 = str(buf[p:x40], "utf-8")
-    p = x40
-    x41 = buf[p] != 0
-    p += 1
-    x44 = buf[p]
-    if x44 < 128:
-        x43 = (x44 >> 1) ^ -(x44 & 1)
-        p += 1
-    else:
-        x43, p = _avro.read_long(buf, p)
     try:
-        x42 = _S_Status[x43]
+        x21 = _S_Status[x22]
     except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x43} out of range for Status") from None
-    x47 = buf[p]
-    if x47 < 128:
-        x46 = (x47 >> 1) ^ -(x47 & 1)
-        p += 1
-    else:
-        x46, p = _avro.read_long(buf, p)
-    try:
-        x45 = _S_Status[x46]
-    except KeyError:
-        raise _avro.AvroDecodeError(f"enum index {x46} out of range for Status") from None
-    x48, p = _r_len_(buf, p)
+        raise _avro.AvroDecodeError(f"enum index {x22} out of range for Status") from None
+    x24, p = _r_len_(buf, p)
     return _avro.construct(
         class_,
         {
             "class__": x1,
-            "from_": x5,
-            "type_": x7,
-            "id": x11,
-            "schema_": x13,
-            "model_config_": x17,
-            "json_": x21,
-            "str_": x25,
-            "int_": x29,
-            "None_": x31,
-            "field_private": x37,
-            "ok": x41,
-            "Status_": x42,
-            "status": x45,
-            "range": x48,
+            "from_": x2,
+            "type_": x4,
+            "id": x5,
+            "schema_": x7,
+            "model_config_": x8,
+            "json_": x9,
+            "str_": x10,
+            "int_": x11,
+            "None_": x13,
+            "field_private": x16,
+            "ok": x17,
+            "Status_": x18,
+            "status": x21,
+            "range": x24,
         },
         _F_class_,
     ), p
