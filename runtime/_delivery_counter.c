@@ -203,7 +203,85 @@ static PyTypeObject DeliveryCounterType = {
     .tp_methods = DeliveryCounter_methods,
 };
 
+/* produce_each(produce, topic, records, start, stop, on_delivery, headers) hands records[start:stop]
+ * (each a (value, key) tuple) to produce(topic, value, key, -1, on_delivery[, headers=headers]) in
+ * one C loop: the calls publish_many makes, without an interpreted loop around each. It returns
+ * (next, error): next is the position of the first record not produced (stop when all were), error
+ * None, or the exception that produce raised for records[next] (BufferError: the local queue is full).
+ * The caller decides what an exception means; nothing is raised here but a wrong argument. */
+static PyObject *partition_ua; /* -1: RD_KAFKA_PARTITION_UA, the partitioner picks */
+static PyObject *headers_kwnames; /* ("headers",) */
+
+static PyObject *produce_each(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "produce_each(produce, topic, records, start, stop, on_delivery, headers)");
+        return NULL;
+    }
+    PyObject *produce = args[0], *topic = args[1], *records = args[2], *callback = args[5], *headers = args[6];
+    if (!PyList_Check(records)) {
+        PyErr_SetString(PyExc_TypeError, "records must be a list of (value, key) tuples");
+        return NULL;
+    }
+    Py_ssize_t start = PyLong_AsSsize_t(args[3]);
+    if (start == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t stop = PyLong_AsSsize_t(args[4]);
+    if (stop == -1 && PyErr_Occurred()) return NULL;
+    if (start < 0 || stop < start) {
+        PyErr_SetString(PyExc_ValueError, "produce_each: 0 <= start <= stop");
+        return NULL;
+    }
+    int with_headers = headers != Py_None;
+    /* +1: PY_VECTORCALL_ARGUMENTS_OFFSET lets the callee borrow the slot before the arguments */
+    PyObject *call[7] = {NULL, topic, NULL, NULL, partition_ua, callback, headers};
+    PyObject *error = NULL;
+    Py_ssize_t i = start;
+    for (; i < stop; i++) {
+        if (i >= PyList_GET_SIZE(records)) { /* the list shrank under us: stop there */
+            break;
+        }
+        PyObject *record = PyList_GET_ITEM(records, i);
+        if (!PyTuple_Check(record) || PyTuple_GET_SIZE(record) != 2) {
+            PyErr_SetString(PyExc_TypeError, "records must be a list of (value, key) tuples");
+            return NULL;
+        }
+        Py_INCREF(record); /* produce runs Python code (a log callback, say): keep the tuple alive */
+        call[2] = PyTuple_GET_ITEM(record, 0);
+        call[3] = PyTuple_GET_ITEM(record, 1);
+        PyObject *r = PyObject_Vectorcall(produce, call + 1, 5 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+                                          with_headers ? headers_kwnames : NULL);
+        Py_DECREF(record);
+        if (r == NULL) {
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyErr_NormalizeException(&type, &value, &tb);
+            if (tb != NULL && value != NULL) PyException_SetTraceback(value, tb);
+            Py_XDECREF(type);
+            Py_XDECREF(tb);
+            error = value;
+            if (error == NULL) error = Py_NewRef(Py_None);
+            break;
+        }
+        Py_DECREF(r);
+    }
+    return Py_BuildValue("(nN)", i, error == NULL ? Py_NewRef(Py_None) : error);
+}
+
+static PyMethodDef produce_each_def = {
+    "produce_each", (PyCFunction)(void (*)(void))produce_each, METH_FASTCALL,
+    "produce_each(produce, topic, records, start, stop, on_delivery, headers) -> (next, error): "
+    "produce records[start:stop] ((value, key) tuples) in one C loop; stops at the first exception, "
+    "which it returns with the position of its record.",
+};
+
 int add_delivery_counter(PyObject *module) {
+    if (partition_ua == NULL && (partition_ua = PyLong_FromLong(-1)) == NULL) return -1;
+    if (headers_kwnames == NULL && (headers_kwnames = Py_BuildValue("(s)", "headers")) == NULL) return -1;
+    PyObject *fn = PyCFunction_New(&produce_each_def, NULL);
+    if (fn == NULL) return -1;
+    if (PyModule_AddObject(module, "produce_each", fn) < 0) {
+        Py_DECREF(fn);
+        return -1;
+    }
     if (latency_name == NULL && (latency_name = PyUnicode_InternFromString("latency")) == NULL) return -1;
     if (PyType_Ready(&DeliveryCounterType) < 0) return -1;
     return PyModule_AddObjectRef(module, "DeliveryCounter", (PyObject *)&DeliveryCounterType);

@@ -23,6 +23,17 @@ class DeliveryCounter:
     def seal(self, sent: int, /) -> None: ...
     def latencies(self) -> tuple[tuple[int, ...], float, int] | None: ...
 
+def produce_each(
+    produce: Callable[..., object],
+    topic: str,
+    records: list[tuple[bytes, bytes | None]],
+    start: int,
+    stop: int,
+    on_delivery: Any,
+    headers: Any,
+    /,
+) -> tuple[int, BaseException | None]: ...
+
 class Bins:
     def __init__(self, bounds: tuple[float, ...]) -> None: ...
     @property
