@@ -36,17 +36,6 @@ class Reports:
     def resolve(self, batch: list[tuple[Any, Any, Any]], /) -> None: ...
     def __len__(self) -> int: ...
 
-def produce_each(
-    produce: Callable[..., object],
-    topic: str,
-    records: list[tuple[bytes, bytes | None]],
-    start: int,
-    stop: int,
-    on_delivery: Any,
-    headers: Any,
-    /,
-) -> tuple[int, BaseException | None]: ...
-
 class Bins:
     def __init__(self, bounds: tuple[float, ...]) -> None: ...
     @property

@@ -7,7 +7,6 @@ runtime/_speedups.c when a C compiler is present at install), and what runs with
   writer and reader; None without the extension (callers then use the generated Python code).
 - :data:`DeliveryCounter`: the delivery callback of every record of one ``publish_many`` batch.
 - :data:`Reports`: the delivery reports of asyncio publishes, and their futures' resolution.
-- :data:`produce_each`: ``produce`` over a slice of one ``publish_many`` batch, in one call.
 - :data:`Bins`: the bucket counts of a histogram of :mod:`schemabus.runtime.metrics`.
 
 ``SCHEMABUS_NO_SPEEDUPS`` set to anything but empty or ``0`` switches the extension off.
@@ -42,8 +41,6 @@ __all__ = [
     "compiled_encoder",
     "compiled_reader",
     "extension",
-    "produce_each",
-    "py_produce_each",
 ]
 
 
@@ -234,45 +231,6 @@ class PyReports:
 
 
 Reports: Any = PyReports if extension is None else extension.Reports
-
-
-def py_produce_each(
-    produce: Callable[..., object],
-    topic: str,
-    records: list[tuple[bytes, bytes | None]],
-    start: int,
-    stop: int,
-    on_delivery: Any,
-    headers: Any,
-) -> tuple[int, BaseException | None]:
-    """``produce(topic, value, key, -1, on_delivery[, headers=headers])`` for each ``(value, key)`` of
-    ``records[start:stop]``; (the position of the first record not produced, None) once all were, or
-    (its position, the exception ``produce`` raised for it): ``BufferError`` when the local queue is
-    full. (The compiled ``produce_each`` does the same in one C loop.)"""
-    if start < 0 or stop < start:
-        raise ValueError("produce_each: 0 <= start <= stop")
-    i = start
-    stop = min(stop, len(records))
-    try:
-        if headers is None:
-            while i < stop:
-                value, key = records[i]
-                produce(topic, value, key, -1, on_delivery)
-                i += 1
-        else:
-            while i < stop:
-                value, key = records[i]
-                produce(topic, value, key, -1, on_delivery, headers=headers)
-                i += 1
-    except BaseException as e:  # KeyboardInterrupt too: the caller must know what was produced
-        return i, e
-    return i, None
-
-
-produce_each: Callable[
-    [Callable[..., object], str, list[tuple[bytes, bytes | None]], int, int, Any, Any],
-    tuple[int, BaseException | None],
-] = py_produce_each if extension is None else extension.produce_each
 
 
 class PyBins:

@@ -237,27 +237,19 @@ class KafkaBus:
         sent = 0
         unsent: PublishError | None = None
         health = self._health
-        enqueue_many = self._delivery.enqueue_many
+        enqueue = self._delivery.enqueue
         producer = health.producer
-        total = len(encoded)
         try:
-            # Slices of INLINE_POLL_EVERY records, each produced in one call; the bus's state is checked
-            # before each. A record produced after a failure within a slice fails through its delivery
-            # report (a failure purges the queue with its reason), as one produced just before it would.
-            while sent < total:
+            for value_bytes, key_bytes in encoded:
                 if health.failure is not None or health.closed or health.producer is not producer:
                     failure = health.failure
                     if failure is not None or health.closed:
                         raise health.refusal(name, failure)
                     producer = health.producer  # replaced after a fatal error, and healthy again
-                stop = min(sent - sent % INLINE_POLL_EVERY + INLINE_POLL_EVERY, total)
-                sent, refused = enqueue_many(producer, name, encoded, sent, stop, callback, wire_headers)
-                if refused is not None:
-                    raise refused
-                if sent < stop:  # the local queue is full
-                    value_bytes, key_bytes = encoded[sent]
-                    await self._wait_for_room((name, value_bytes, key_bytes, wire_headers), callback)
-                    sent += 1
+                record = (name, value_bytes, key_bytes, wire_headers)
+                if not enqueue(producer, record, callback):
+                    await self._wait_for_room(record, callback)
+                sent += 1
                 if not sent % INLINE_POLL_EVERY:
                     self._serve_inline(loop)
                     await asyncio.sleep(0)  # let other tasks run between slices of a large batch

@@ -22,7 +22,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from ..bus import TopicEncoder
 from ..config import ProducerSettings, redact
 from ..errors import PublishError, TransactionAbortedError
-from ..speedups import DeliveryCounter, Reports, produce_each
+from ..speedups import DeliveryCounter, Reports
 from ..topic import DeliveryResult, Headers, Topic, normalize_headers
 from .errors import PURGED_CODES, kafka_error, publish_error
 
@@ -236,27 +236,6 @@ class Delivery:
         except KafkaException as e:
             raise self.produce_error(e, record[0]) from None
         return True
-
-    def enqueue_many(
-        self,
-        producer: Producer,
-        topic: str,
-        encoded: list[tuple[bytes, bytes | None]],
-        start: int,
-        stop: int,
-        callback: Any,
-        headers: Any,
-    ) -> tuple[int, BaseException | None]:
-        """``produce`` the records ``encoded[start:stop]`` (value and key bytes) in one call (see
-        ``produce_each``). Returns the position of the first record not produced (``stop`` when all
-        were; less when the local queue is full) and None, or that position and what to raise for its
-        record: a refusal typed as :meth:`enqueue`'s. The caller counts the records produced first."""
-        end, error = produce_each(producer.produce, topic, encoded, start, stop, callback, headers)
-        if error is None or isinstance(error, BufferError):
-            return end, None
-        if isinstance(error, KafkaException):
-            return end, self.produce_error(error, topic)
-        return end, error
 
     def batch(self, loop: asyncio.AbstractEventLoop, topic: str) -> Batch:
         """The collector of one ``publish_many``'s delivery reports (its ``counter`` is their callback)."""

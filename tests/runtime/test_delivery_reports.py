@@ -1,6 +1,5 @@
-"""The delivery reports of asyncio publishes (``speedups.Reports``) and publish_many's batch produce
-(``speedups.produce_each``), compiled (runtime/_delivery_reports.c, runtime/_delivery_counter.c) and
-in Python: the same behaviour from both."""
+"""The delivery reports of asyncio publishes (``speedups.Reports``), compiled
+(runtime/_delivery_reports.c) and in Python: the same behaviour from both."""
 
 from __future__ import annotations
 
@@ -11,11 +10,10 @@ from typing import Any
 import pytest
 
 from schemabus.runtime import speedups
-from schemabus.runtime.speedups import PyReports, py_produce_each
+from schemabus.runtime.speedups import PyReports
 from schemabus.runtime.topic import DeliveryResult
 
 REPORTS = [PyReports] + ([] if speedups.extension is None else [speedups.extension.Reports])
-PRODUCE_EACH = [py_produce_each] + ([] if speedups.extension is None else [speedups.extension.produce_each])
 
 
 class Message:
@@ -120,33 +118,3 @@ def test_reports_refuse_what_they_cannot_use(reports_type: Any) -> None:
             reports.callback(loop.create_future())("boom", Message(1))
 
     asyncio.run(main())
-
-
-@pytest.mark.parametrize("produce_each", PRODUCE_EACH, ids=lambda f: f.__module__)
-def test_produce_each_stops_at_the_first_exception_and_says_where(produce_each: Any) -> None:
-    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
-    full_at = {3}
-
-    def produce(*args: Any, **kwargs: Any) -> None:
-        if len(calls) in full_at:
-            full_at.discard(len(calls))
-            raise BufferError("queue full")
-        calls.append((args, kwargs))
-
-    records = [(b"v%d" % i, None if i % 2 else b"k%d" % i) for i in range(6)]
-    end, error = produce_each(produce, "orders", records, 1, 6, "callback", None)
-    assert end == 4 and isinstance(error, BufferError)
-    assert [a for a, _ in calls] == [("orders", b"v%d" % i, records[i][1], -1, "callback") for i in (1, 2, 3)]
-    end, error = produce_each(produce, "orders", records, 4, 6, "callback", [("h", b"1")])
-    assert (end, error) == (6, None)
-    assert calls[-1] == (("orders", b"v5", None, -1, "callback"), {"headers": [("h", b"1")]})
-    assert produce_each(produce, "orders", records, 6, 6, "callback", None) == (6, None)
-    assert produce_each(produce, "orders", records, 5, 99, "callback", None) == (6, None)  # stops at the end
-    with pytest.raises(ValueError):
-        produce_each(produce, "orders", records, 3, 2, "callback", None)
-
-    def interrupted(*args: Any) -> None:
-        raise KeyboardInterrupt
-
-    end, error = produce_each(interrupted, "orders", records, 2, 6, "callback", None)
-    assert end == 2 and isinstance(error, KeyboardInterrupt)  # returned: the caller counts what was produced
