@@ -390,9 +390,7 @@ class Delivery:
             for future, error, message in sync:
                 self._resolve_elsewhere(future, error, message)
         health = self._health
-        if health.down_since is not None and (
-            any(item[1] is None for b in batches.values() for item in b) or any(item[1] is None for item in sync)
-        ):
+        if health.down_since is not None and any(item[1] is None for b in batches.values() for item in b):
             health.recovered("a record was acknowledged")
 
     def _failed(self, future: Any, error: KafkaError, message: Any) -> None:
