@@ -2,7 +2,7 @@
 keeps the process's memory flat. Prints resident memory (RSS) along the way, the peak, and how much
 RSS grew after warm-up.
 
-    .venv/bin/python bench/memory_bench.py [--records 1000000] [--window 10000] [--max-growth 16]
+    .venv/bin/python bench/memory_bench.py [--records 1000000] [--window 10000] [--max-growth 16] [--publish-only]
                                            [--tracemalloc [FRAMES]] [--consumer-config KEY=VALUE ...]
 
 Uses ``SCHEMABUS_BOOTSTRAP_SERVERS`` / ``SCHEMABUS_REGISTRY_URL`` when set, else starts the dev stack
@@ -311,8 +311,9 @@ def run_phases(
         async def run() -> None:
             async with bus:
                 await publish_all(bus, topic, phases[0], window)
-            await handle_all(bootstrap, registry_url, topic, phases[1], consumer_config)
-            await handle_all(bootstrap, registry_url, topic, phases[2], consumer_config, batch=True)
+            if len(phases) > 1:
+                await handle_all(bootstrap, registry_url, topic, phases[1], consumer_config)
+                await handle_all(bootstrap, registry_url, topic, phases[2], consumer_config, batch=True)
 
         asyncio.run(run())
     finally:
@@ -332,6 +333,7 @@ def main() -> None:
     parser.add_argument(
         "--consumer-config", action="append", default=[], metavar="KEY=VALUE", help="librdkafka consumer setting"
     )
+    parser.add_argument("--publish-only", action="store_true", help="run the publish phase alone")
     args = parser.parse_args()
     if args.records < STEPS or args.window < 1:
         parser.error(f"--records must be >= {STEPS} and --window >= 1")
@@ -342,6 +344,8 @@ def main() -> None:
     if args.tracemalloc:
         tracemalloc.start(args.tracemalloc)
     phases = [Phase(name, args.records, args.tracemalloc) for name in ("publish", "handle", "batch")]
+    if args.publish_only:
+        del phases[1:]
     began = time.perf_counter()
     with servers() as (bootstrap, registry_url):
         run_phases(bootstrap, registry_url, phases, args.window, consumer_config)

@@ -1170,7 +1170,8 @@ PyMODINIT_FUNC PyInit__speedups(void) {
     PyObject *m = PyModule_Create(&speedups_module);
     if (m == NULL) return NULL;
     if (PyModule_AddObjectRef(m, "Encoder", (PyObject *)&EncoderType) < 0 ||
-        PyModule_AddObjectRef(m, "Decoder", (PyObject *)&DecoderType) < 0 || add_delivery_counter(m) < 0 || add_bins(m) < 0) {
+        PyModule_AddObjectRef(m, "Decoder", (PyObject *)&DecoderType) < 0 || add_delivery_counter(m) < 0 || add_reports(m) < 0 ||
+        add_bins(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -6,6 +6,8 @@
 
 /* Adds the DeliveryCounter type (runtime/_delivery_counter.c) to the module; -1 with an exception set on failure. */
 int add_delivery_counter(PyObject *module);
+/* Adds the Reports type (runtime/_delivery_reports.c) to the module; -1 with an exception set on failure. */
+int add_reports(PyObject *module);
 /* Adds the Bins type (runtime/_histogram.c, the metrics' histograms) to the module; -1 with an exception set on failure. */
 int add_bins(PyObject *module);
 

@@ -6,6 +6,7 @@ runtime/_speedups.c when a C compiler is present at install), and what runs with
   ``(buffer, position) -> (model, end)`` function, several times faster than the generated Python
   writer and reader; None without the extension (callers then use the generated Python code).
 - :data:`DeliveryCounter`: the delivery callback of every record of one ``publish_many`` batch.
+- :data:`Reports`: the delivery reports of asyncio publishes, and their futures' resolution.
 - :data:`Bins`: the bucket counts of a histogram of :mod:`schemabus.runtime.metrics`.
 
 ``SCHEMABUS_NO_SPEEDUPS`` set to anything but empty or ``0`` switches the extension off.
@@ -19,6 +20,7 @@ Switched off on purpose, nothing is said.
 from __future__ import annotations
 
 import bisect
+import functools
 import importlib
 import itertools
 import os
@@ -33,6 +35,8 @@ __all__ = [
     "DeliveryCounter",
     "PyBins",
     "PyDeliveryCounter",
+    "PyReports",
+    "Reports",
     "SpeedupsWarning",
     "compiled_encoder",
     "compiled_reader",
@@ -156,6 +160,77 @@ class PyDeliveryCounter:
 
 
 DeliveryCounter: Any = PyDeliveryCounter if extension is None else extension.DeliveryCounter
+
+
+class PyReports:
+    """``Reports(result_type, on_error, observe=None)`` holds the delivery reports of records whose
+    futures are asyncio futures. ``reports.callback(future)`` is the on_delivery callback of one record:
+    called with ``(error, message)`` in whichever thread polls, it first calls ``observe(error,
+    message)`` (the metrics), then resolves the future at once when that thread serves its own loop's
+    reports (``serve(loop)`` ... ``serve(None)``), or else keeps ``(future, error, message)`` until
+    :meth:`take` hands the kept reports over, grouped by their futures' loops, for :meth:`resolve` in
+    each loop's thread. A future is resolved once: not when done already (cancelled); with
+    ``result_type((topic, partition, offset, timestamp))`` when acknowledged, else by ``on_error(future,
+    error, message)``. (The compiled ``Reports`` does the same in C.)
+    """
+
+    def __init__(
+        self,
+        result_type: type[tuple[Any, ...]],
+        on_error: Callable[[Any, Any, Any], object],
+        observe: Callable[[Any, Any], object] | None = None,
+    ) -> None:
+        if not (isinstance(result_type, type) and issubclass(result_type, tuple)):
+            raise TypeError("result_type must be a tuple subclass")
+        if not callable(on_error) or (observe is not None and not callable(observe)):
+            raise TypeError("on_error (and observe, unless None) must be callable")
+        self._new = functools.partial(tuple.__new__, result_type)
+        self._on_error = on_error
+        self._observe = observe
+        self._kept: list[tuple[Any, Any, Any]] = []
+        self._serving: tuple[int, Any] | None = None
+
+    def callback(self, future: Any) -> Callable[[Any, Any], None]:
+        return functools.partial(self._delivered, future)
+
+    def _delivered(self, future: Any, error: Any, message: Any) -> None:
+        if self._observe is not None:
+            self._observe(error, message)
+        serving = self._serving
+        if serving is not None and serving[0] == threading.get_ident() and future.get_loop() is serving[1]:
+            self._resolve_one(future, error, message)
+        else:
+            self._kept.append((future, error, message))
+
+    def serve(self, loop: Any) -> None:
+        self._serving = None if loop is None else (threading.get_ident(), loop)
+
+    def take(self) -> dict[Any, list[tuple[Any, Any, Any]]]:
+        kept, self._kept = self._kept, []
+        by_loop: dict[Any, list[tuple[Any, Any, Any]]] = {}
+        for report in kept:
+            by_loop.setdefault(report[0].get_loop(), []).append(report)
+        return by_loop
+
+    def resolve(self, batch: list[tuple[Any, Any, Any]]) -> None:
+        for future, error, message in batch:
+            self._resolve_one(future, error, message)
+
+    def _resolve_one(self, future: Any, error: Any, message: Any) -> None:
+        if future.done():  # cancelled by its caller
+            return
+        if error is None:
+            future.set_result(
+                self._new((message.topic(), message.partition(), message.offset(), message.timestamp()[1]))
+            )
+        else:
+            self._on_error(future, error, message)
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+Reports: Any = PyReports if extension is None else extension.Reports
 
 
 class PyBins:

@@ -120,7 +120,7 @@ class KafkaBus:
         )
         health.connect(delivery, transactions)
         # Read once per record: bound here (plain functions, no call layer), as the encoders are.
-        self._delivered = delivery.delivered
+        self._callback_for = delivery.callback_for
         self._delivered_elsewhere = delivery.delivered_elsewhere
         self._send = delivery.send
         self._since_poll = 0  # records published since this bus last served its delivery reports inline
@@ -169,7 +169,7 @@ class KafkaBus:
         if encoder is None:
             encoder = await asyncio.to_thread(self._warm_up, topic)
         future: asyncio.Future[DeliveryResult] = _get_running_loop().create_future()
-        callback = partial(self._delivered, future)
+        callback = self._callback_for(future)
         full = self._send(encoder, topic, value, key, headers, callback)
         if full is not None:
             await self._wait_for_room(full, callback)
@@ -187,7 +187,7 @@ class KafkaBus:
         encoder = self._encoders.get(topic) or self._warm_up(topic)
         loop = _get_running_loop()
         future: asyncio.Future[DeliveryResult] = loop.create_future()
-        callback = partial(self._delivered, future)
+        callback = self._callback_for(future)
         full = self._send(encoder, topic, value, key, headers, callback)
         if full is not None:
             self._wait_for_room_blocking(full, callback, loop)

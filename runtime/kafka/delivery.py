@@ -22,7 +22,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from ..bus import TopicEncoder
 from ..config import ProducerSettings, redact
 from ..errors import PublishError, TransactionAbortedError
-from ..speedups import DeliveryCounter
+from ..speedups import DeliveryCounter, Reports
 from ..topic import DeliveryResult, Headers, Topic, normalize_headers
 from .errors import PURGED_CODES, kafka_error, publish_error
 
@@ -133,10 +133,9 @@ class Delivery:
     librdkafka calls back in whichever thread polls: a publishing thread serving its own reports
     (:meth:`serve_inline`) resolves its futures at once; other reports are queued, and handed to their
     futures' loops in batches (:meth:`dispatch`) by the poll thread (:meth:`start`) or whoever polls.
-    ``delivered`` (asyncio futures) and ``delivered_elsewhere`` (any other future) are the delivery
-    callbacks, bound with ``partial(callback, future)``; ``send`` is the one path of a publish. With
-    ``metrics``, every delivery report is counted there before its future is resolved (without, the
-    callbacks are the same as ever: no test per record).
+    ``callback_for(future)`` (an asyncio future; see ``speedups.Reports``) and ``partial(delivered_elsewhere,
+    future)`` (any other future) are the delivery callbacks of a record; ``send`` is the one path of a
+    publish. With ``metrics``, every delivery report is counted there before its future is resolved.
     """
 
     def __init__(
@@ -155,42 +154,28 @@ class Delivery:
         self._secrets = secrets
         self._transactional = settings.transactional_id is not None
 
-        self._done: deque[_Report] = deque()
+        self._done: deque[_Report] = deque()  # reports of futures of no event loop (publish_sync)
         append = self._done.append
-        inline: list[tuple[int, asyncio.AbstractEventLoop] | None] = [None]
-        get_ident = threading.get_ident
-        resolve_one = self._resolve_one
-
-        def delivered(future: asyncio.Future[DeliveryResult], error: KafkaError | None, message: Any) -> None:
-            serving = inline[0]
-            if serving is not None and serving[0] == get_ident() and future.get_loop() is serving[1]:
-                resolve_one(future, error, message)
-            else:
-                append((future, error, message))
 
         def delivered_elsewhere(future: Any, error: KafkaError | None, message: Any) -> None:
             append((future, error, message))
 
         self._metrics = metrics
-        if metrics is not None:
-            observe = metrics.observer()
-
-            def delivered_observed(
-                future: asyncio.Future[DeliveryResult], error: KafkaError | None, message: Any
-            ) -> None:
-                observe(error, message)
-                delivered(future, error, message)
+        observe = None if metrics is None else metrics.observer()
+        # The reports of asyncio futures (see speedups.Reports): compiled, a callback per record costs
+        # no Python call; with metrics every report is counted (observe) before its future is resolved.
+        self._reports = reports = Reports(DeliveryResult, self._failed, observe)
+        self.callback_for: Callable[[asyncio.Future[DeliveryResult]], Any] = reports.callback
+        if observe is not None:
+            observed = observe
 
             def delivered_elsewhere_observed(future: Any, error: KafkaError | None, message: Any) -> None:
-                observe(error, message)
+                observed(error, message)
                 append((future, error, message))
 
-            self.delivered = delivered_observed
             self.delivered_elsewhere = delivered_elsewhere_observed
         else:
-            self.delivered = delivered
             self.delivered_elsewhere = delivered_elsewhere
-        self._inline = inline
         self._dispatch_lock = threading.Lock()
         self._inline_until = 0.0
         self._stopping = threading.Event()
@@ -331,12 +316,13 @@ class Delivery:
         if loop is None:
             self.poll(self._health.producer, timeout)
         else:
-            self._inline[0] = (threading.get_ident(), loop)
+            reports = self._reports
+            reports.serve(loop)
             try:
                 self.poll(self._health.producer, timeout)
             finally:
-                self._inline[0] = None
-        if self._done:
+                reports.serve(None)
+        if self._done or self._reports:
             self.dispatch(loop)
 
     def poll(self, producer: Producer, timeout: float) -> None:
@@ -374,7 +360,7 @@ class Delivery:
                     self._stopping.wait(_INLINE_WINDOW_S / 4)
                 else:
                     self.poll(health.producer, _POLL_INTERVAL_S)
-                if self._done:
+                if self._done or self._reports:
                     self.dispatch()
                 health.housekeeping()
             except Exception:  # never let the thread die: every publish would then hang
@@ -385,44 +371,34 @@ class Delivery:
         """Hand finished delivery reports to their futures' event loops, one batch per loop; the
         batch of ``here`` (the loop running in this thread) is resolved at once."""
         with self._dispatch_lock:
+            reports = self._reports
+            batches = reports.take() if reports else {}
             done = self._done
-            if not done:
-                return
-            batches: dict[Any, list[_Report]] = {}
-            pop = done.popleft
             sync = []
+            pop = done.popleft
             try:
                 while True:
-                    item = pop()
-                    future = item[0]
-                    if isinstance(future, asyncio.Future):
-                        loop = future.get_loop()
-                        batch = batches.get(loop)
-                        if batch is None:
-                            batch = batches[loop] = []
-                        batch.append(item)
-                    else:
-                        sync.append(item)
+                    sync.append(pop())
             except IndexError:
                 pass
             for loop, batch in batches.items():
                 if loop is here:
-                    self._resolve(batch)
+                    reports.resolve(batch)
                     continue
                 with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-                    loop.call_soon_threadsafe(self._resolve, batch)
-            if sync:
-                self._resolve(sync)
+                    loop.call_soon_threadsafe(reports.resolve, batch)
+            for future, error, message in sync:
+                self._resolve_elsewhere(future, error, message)
         health = self._health
         if health.down_since is not None and any(item[1] is None for b in batches.values() for item in b):
             health.recovered("a record was acknowledged")
 
-    def _resolve(self, batch: list[_Report]) -> None:
-        resolve_one = self._resolve_one
-        for future, error, message in batch:
-            resolve_one(future, error, message)
+    def _failed(self, future: Any, error: KafkaError, message: Any) -> None:
+        """Fail the future of a record whose delivery report is ``error``."""
+        future.set_exception(self.delivery_error(error, message.topic() or "", partition=message.partition()))
 
-    def _resolve_one(self, future: Any, error: KafkaError | None, message: Any) -> None:
+    def _resolve_elsewhere(self, future: Any, error: KafkaError | None, message: Any) -> None:
+        """Resolve the future of a record published from a thread without an event loop."""
         if future.done():  # cancelled by its caller
             return
         if error is None:
@@ -430,4 +406,4 @@ class Delivery:
                 _new_result((message.topic(), message.partition(), message.offset(), message.timestamp()[1]))
             )
         else:
-            future.set_exception(self.delivery_error(error, message.topic() or "", partition=message.partition()))
+            self._failed(future, error, message)

@@ -1,6 +1,6 @@
 """The Kafka benchmarks still run, on the real servers: the memory benchmark with a few thousand events
-through publish and handle, the produce benchmark with every variant on a small count, the metrics
-benchmark with a round of each variant."""
+through publish and handle, the produce benchmark with every variant on a small count, the latency
+benchmark for a second of each variant, the metrics benchmark with a round of each variant."""
 
 from __future__ import annotations
 
@@ -48,7 +48,19 @@ def test_produce_bench_runs(kafka_bootstrap: str, registry_url: str) -> None:
         registry_url=registry_url,
     )
     for variant in ("schemabus nowait", "schemabus publish_many", "schemabus publish"):
-        assert re.search(rf"^\s+{variant}\s+[\d.]+x raw,", output, re.MULTILINE), output
+        assert re.search(rf"^\s+{variant}\s+[\d.]+x raw \(goal >= [\d.]+x: ", output, re.MULTILINE), output
+
+
+def test_latency_bench_runs(kafka_bootstrap: str, registry_url: str) -> None:
+    output = bench(
+        "latency_bench.py",
+        *("--rate", "1000", "--seconds", "1", "--rounds", "1"),
+        kafka_bootstrap=kafka_bootstrap,
+        registry_url=registry_url,
+    )
+    for variant in ("schemabus publish", "confluent callback"):
+        assert re.search(rf"^\s+{variant}\s+p50\s+[\d.]+\s+p99\s+[\d.]+\s+p99\.9\s+[\d.]+\s+max", output, re.M), output
+    assert re.search(r"goal: p99 within 1\.1x confluent's: [\d.]+x", output), output
 
 
 def test_metrics_bench_runs(kafka_bootstrap: str, registry_url: str) -> None:
