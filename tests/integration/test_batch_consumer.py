@@ -31,7 +31,7 @@ PER_PARTITION = 40
 def _agent(i: int) -> pe.AgentCreated:
     return pe.AgentCreated(
         agent_id=uuid.UUID(int=i),
-        agent_type=pe.avro_models.AgentType.RESEARCHER,
+        agent_type=pe.AgentType.RESEARCHER,
         created_at=dt.datetime(2026, 11, 28, 10, 0, i % 60, tzinfo=dt.UTC),
         creator_id=f"user-{i}",
     )

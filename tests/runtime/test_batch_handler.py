@@ -27,7 +27,7 @@ DLQ = f"dlq.{TOPIC.name}"
 def created(n: int) -> pe.AgentCreated:
     return pe.AgentCreated(
         agent_id=uuid.UUID(int=n),
-        agent_type=pe.avro_models.AgentType.RESEARCHER,
+        agent_type=pe.AgentType.RESEARCHER,
         created_at=dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC),
         creator_id=f"user-{n}",
     )

@@ -21,7 +21,7 @@ TOPIC = pe.AGENT_LIFECYCLE_CREATED
 def created(n: int) -> pe.AgentCreated:
     return pe.AgentCreated(
         agent_id=uuid.UUID(int=n),
-        agent_type=pe.avro_models.AgentType.CODER,
+        agent_type=pe.AgentType.CODER,
         created_at=dt.datetime(2026, 11, 28, 10, 0, tzinfo=dt.UTC),
         creator_id=f"user-{n}",
         capabilities=["search"],
