@@ -1,10 +1,15 @@
 """load + validate -> IR -> render -> format: generation as a pure function returning ``{path: content}``."""
 
 from __future__ import annotations
+import __future__
 
+import functools
 import hashlib
+import json
+import operator
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -256,16 +261,125 @@ def _bug(locate: Locate, rel: str, text: str, lineno: int, what: str) -> SchemaE
 
 def compile_check(files: dict[str, str], locate: Locate = _where) -> None:
     """Compile every generated module: code that Python refuses is a bug of schemabus, reported as
-    a SchemaError naming the schema element it was generated for, never written."""
-    for rel, text in files.items():
-        if not rel.endswith(".py"):
-            continue
+    a SchemaError naming the schema element it was generated for, never written.
+
+    Large modules are compiled in pieces (see :func:`pieces`) on every core this process may use:
+    compiling is most of a large project's generate. A piece that fails sends its module to the
+    whole-module check here, which finds the error and its line (or, when only the cut was wrong,
+    none)."""
+    py = {rel: text for rel, text in files.items() if rel.endswith(".py")}
+    workers = _cores() - 1
+    if workers < 1 or sum(map(len, py.values())) < PARALLEL_FROM or not sys.executable:
+        _compile_all(py, locate)
+        return
+    jobs = [(rel, *piece) for rel, text in py.items() for piece in pieces(text, PARALLEL_FROM // 2)]
+    bins: list[list[tuple[str, str, int]]] = [[] for _ in range(workers + 1)]
+    for job in sorted(jobs, key=lambda j: len(j[1]), reverse=True):  # the largest first, to the lightest bin
+        min(bins, key=lambda b: sum(len(text) for _, text, _ in b)).append(job)
+    own, *theirs = (b for b in bins if b)
+    started: list[tuple[list[tuple[str, str, int]], subprocess.Popen[bytes] | None]] = []
+    for share in theirs:
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _COMPILE_PIECES],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            proc = None  # compiled here instead
+        started.append((share, proc))
+    failed: set[str] = set()
+    try:
+        for share, proc in started:
+            if proc is not None:
+                assert proc.stdin is not None
+                try:
+                    with proc.stdin:
+                        proc.stdin.write(json.dumps(share).encode())
+                except OSError:
+                    pass  # the worker is gone: its exit status fails its share
+        for rel, text, flags in own:
+            if not _compiles(rel, text, flags):
+                failed.add(rel)
+    finally:
+        for share, proc in started:
+            if proc is None or proc.wait() != 0:
+                failed |= {rel for rel, _, _ in share}
+    _compile_all({rel: py[rel] for rel in sorted(failed)}, locate)
+
+
+# Below this many characters of Python in all, one process compiles them (a worker costs a start-up).
+PARALLEL_FROM = 400_000
+
+# A worker of compile_check: compiles the pieces of JSON [[name, text, flags], ...] on stdin; exits 1 if one fails.
+_COMPILE_PIECES = """
+import json, sys
+for name, text, flags in json.load(sys.stdin):
+    compile(text, name, "exec", flags=flags, dont_inherit=True)
+"""
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _compiles(rel: str, text: str, flags: int) -> bool:
+    try:
+        compile(text, rel, "exec", flags=flags, dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
+def _compile_all(py: dict[str, str], locate: Locate) -> None:
+    for rel, text in py.items():
         try:
             compile(text, rel, "exec", dont_inherit=True)
         except SyntaxError as e:
             raise _bug(locate, rel, text, e.lineno or 1, f"{e.msg}") from None
         except (ValueError, RecursionError, MemoryError) as e:
             raise _bug(locate, rel, text, 1, f"{type(e).__name__}: {e}") from None
+
+
+def pieces(text: str, size: int) -> list[tuple[str, int]]:
+    """A module cut into pieces of about ``size`` characters that compile each as the module does, with
+    the compile flags of each: cut before top-level ``def``, ``class`` and decorator lines; the first
+    piece holds the module's head (its docstring and imports: what comes before the first definition),
+    the others are compiled with the ``from __future__`` features the head turns on.
+
+    A cut inside a string or a bracketed expression leaves a piece that does not compile, so the
+    pieces all compile only if the module does (a head that does not compile alone is one piece)."""
+    lines = text.split("\n")
+    lines = [line + "\n" for line in lines[:-1]] + lines[-1:]  # the text, cut after each line feed
+    starts = [
+        i
+        for i, line in enumerate(lines)
+        if line.startswith(("def ", "class ", "async def ", "@")) and not (i and lines[i - 1].startswith("@"))
+    ]
+    if not starts or len(text) <= size:
+        return [(text, 0)]
+    try:
+        head = compile("".join(lines[: starts[0]]), "<head>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return [(text, 0)]
+    flags = head.co_flags & _FUTURE_FLAGS
+    out: list[tuple[str, int]] = []
+    begin = length = 0
+    for a, b in zip(starts, [*starts[1:], len(lines)]):
+        length += sum(len(line) for line in lines[a:b])
+        if length >= size or b == len(lines):
+            out.append(("".join(lines[begin:b]), flags if out else 0))
+            begin, length = b, 0
+    return out
+
+
+_FUTURE_FLAGS = functools.reduce(
+    operator.or_, (getattr(__future__, name).compiler_flag for name in __future__.all_feature_names)
+)
 
 
 def format_files(files: dict[str, str], line_length: int, locate: Locate = _where) -> dict[str, str]:
