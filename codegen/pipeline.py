@@ -8,9 +8,8 @@ import hashlib
 import json
 import operator
 import os
-import subprocess
+import re
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,30 +124,97 @@ def _prefixed(e: SchemaError, prefix: str) -> SchemaError:
     return SchemaError(Source(prefix + e.source.file, e.source.pointer), e.message)
 
 
+# What generated code depends on besides the generator's own files: the formatter, the model library
+# (its attribute names are reserved), the template engine.
+DEPENDENCIES = ("schemabus", "ruff", "pydantic", "jinja2")
+
+
 def fingerprint(config: Config) -> str:
-    """A hash of everything generation depends on: tool versions, settings and every schema file."""
-    from importlib.metadata import version
-
+    """A hash of everything generation depends on: Python and tool versions, the generator's code and
+    templates, settings, and every file under the schemas directory (the catalog too)."""
     h = hashlib.sha256()
-    for dist in ("schemabus", "ruff", "pydantic"):
-        try:
-            h.update(f"{dist}={version(dist)}\n".encode())
-        except Exception:  # not installed as a distribution (a source checkout): hash nothing for it
-            h.update(f"{dist}=?\n".encode())
+    h.update(f"{sys.implementation.cache_tag} {sys.version}\n".encode())
+    for dist, version in versions(DEPENDENCIES).items():
+        h.update(f"{dist}={version}\n".encode())
     # The generator's own code too: an edited template must not pass for a no-op in a source checkout.
-    here = Path(__file__).parent
-    from schemabus.runtime import contract  # the contract version generated code checks
-
-    for path in [*sorted([*here.rglob("*.py"), *here.rglob("*.jinja")]), Path(contract.__file__)]:
+    for path in generator_files():
         h.update(hashlib.sha256(path.read_bytes()).digest())
     # Lint and AsyncAPI settings do not change generated code.
     h.update(repr(sorted((k, v) for k, v in vars(config).items() if k not in ("root", "lint", "asyncapi"))).encode())
     schemas_dir = config.schemas_dir
-    if schemas_dir.is_dir():
-        for path in sorted(p for p in schemas_dir.rglob("*") if p.is_file()):
-            h.update(os.fsencode(path.relative_to(schemas_dir).as_posix()) + b"\0")
-            h.update(hashlib.sha256(path.read_bytes()).digest())
+    for rel, path in _files_under(schemas_dir):
+        h.update(os.fsencode(rel) + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
+
+
+def generator_files() -> list[Path]:
+    """The files of the generator: every module and template of schemabus.codegen, and the runtime
+    contract the generated code checks."""
+    here = Path(__file__).parent
+    from schemabus.runtime import contract
+
+    own = [path for _, path in _files_under(here) if path.suffix in (".py", ".jinja")]
+    return [*own, Path(contract.__file__)]
+
+
+def _files_under(root: Path) -> list[tuple[str, Path]]:
+    """``(path relative to root, path)`` of every file under ``root``, sorted, as ``root.rglob("*")``
+    finds them (symbolic links to files, not to folders); none if ``root`` is not a folder."""
+    out: list[tuple[str, Path]] = []
+    folders = [(root, "")]
+    while folders:
+        folder, prefix = folders.pop()
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append((Path(entry.path), f"{prefix}{entry.name}/"))
+                    elif entry.is_file():
+                        out.append((prefix + entry.name, Path(entry.path)))
+        except OSError:  # not a folder, or one that cannot be read
+            continue
+    return sorted(out)
+
+
+def versions(names: tuple[str, ...]) -> dict[str, str]:
+    """The version of each installed distribution, from the first metadata folder on ``sys.path``
+    (``ruff-0.6.9.dist-info``, ``schemabus.egg-info``) as importlib.metadata finds it; ``"?"`` when
+    there is none. Read from the folders themselves: importing importlib.metadata costs more than a
+    no-op run's whole check."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
+        try:
+            listing = sorted(os.listdir(entry or "."))
+        except OSError:  # a zip file, or a folder that is gone
+            continue
+        for item in listing:
+            stem = item.lower().removesuffix(".dist-info").removesuffix(".egg-info")
+            # name-version, the name normalised (lower case, "_" for "-" and ".")
+            name = re.sub(r"[-_.]+", "_", stem.partition("-")[0])
+            if stem == item.lower() or name not in names or name in found:
+                continue
+            metadata = os.path.join(
+                entry or ".", item, "METADATA" if stem + ".dist-info" == item.lower() else "PKG-INFO"
+            )
+            version = _metadata_version(metadata)
+            if version is not None:
+                found[name] = version
+    return {name: found.get(name, "?") for name in names}
+
+
+def _metadata_version(path: str) -> str | None:
+    """The ``Version:`` of a METADATA or PKG-INFO file (its headers end at the first empty line)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    break
+                if line.startswith("Version:"):
+                    return line.partition(":")[2].strip()
+    except (OSError, UnicodeDecodeError):
+        pass
+    return None
 
 
 def generate(config: Config, progress: Progress | None = None) -> dict[str, str]:
@@ -267,6 +333,8 @@ def compile_check(files: dict[str, str], locate: Locate = _where) -> None:
     compiling is most of a large project's generate. A piece that fails sends its module to the
     whole-module check here, which finds the error and its line (or, when only the cut was wrong,
     none)."""
+    import subprocess
+
     py = {rel: text for rel, text in files.items() if rel.endswith(".py")}
     workers = _cores() - 1
     if workers < 1 or sum(map(len, py.values())) < PARALLEL_FROM or not sys.executable:
@@ -386,6 +454,9 @@ def format_files(files: dict[str, str], line_length: int, locate: Locate = _wher
     """ruff-format every Python file in one ruff run; meanwhile, on the other core, compile each as
     generated (see :func:`compile_check`; formatting keeps the syntax tree, so the check holds for
     the formatted files too)."""
+    import subprocess
+    import tempfile
+
     from ruff.__main__ import find_ruff_bin
 
     py = {rel: text for rel, text in files.items() if rel.endswith(".py")}
