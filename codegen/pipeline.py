@@ -21,6 +21,8 @@ from .load.json_drafts import DEFAULT_DRAFT, Draft
 # The IR, the loaders and the renderer are imported by the functions that use them: a no-op `generate`
 # only needs fingerprint(), and the renderer's imports (jinja2, pydantic) cost more than the whole no-op.
 if TYPE_CHECKING:
+    import subprocess
+
     from .ir import AvroSchema, JsonSchemaFile, NamedType, Project, Topic
 
 Progress = Callable[[str], None]
@@ -351,7 +353,7 @@ def compile_check(files: dict[str, str], locate: Locate = _where) -> None:
             proc = subprocess.Popen(
                 [sys.executable, "-I", "-S", "-c", _COMPILE_PIECES],
                 stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
             )
         except OSError:
@@ -372,7 +374,7 @@ def compile_check(files: dict[str, str], locate: Locate = _where) -> None:
                 failed.add(rel)
     finally:
         for share, proc in started:
-            if proc is None or proc.wait() != 0:
+            if proc is None or not _compiled_all(proc, len(share)):
                 failed |= {rel for rel, _, _ in share}
     _compile_all({rel: py[rel] for rel in sorted(failed)}, locate)
 
@@ -380,12 +382,23 @@ def compile_check(files: dict[str, str], locate: Locate = _where) -> None:
 # Below this many characters of Python in all, one process compiles them (a worker costs a start-up).
 PARALLEL_FROM = 400_000
 
-# A worker of compile_check: compiles the pieces of JSON [[name, text, flags], ...] on stdin; exits 1 if one fails.
+# A worker of compile_check: compiles the pieces of JSON [[name, text, flags], ...] on stdin, then
+# prints how many it compiled (it fails at the first that does not compile).
 _COMPILE_PIECES = """
 import json, sys
-for name, text, flags in json.load(sys.stdin):
+pieces = json.load(sys.stdin)
+for name, text, flags in pieces:
     compile(text, name, "exec", flags=flags, dont_inherit=True)
+print(f"compiled {len(pieces)}")
 """
+
+
+def _compiled_all(proc: subprocess.Popen[bytes], count: int) -> bool:
+    """Whether a worker compiled all ``count`` pieces it was given: it says so, and exits 0."""
+    assert proc.stdout is not None
+    with proc.stdout:
+        said = proc.stdout.read()
+    return proc.wait() == 0 and said == f"compiled {count}\n".encode()
 
 
 def _cores() -> int:
@@ -451,9 +464,9 @@ _FUTURE_FLAGS = functools.reduce(
 
 
 def format_files(files: dict[str, str], line_length: int, locate: Locate = _where) -> dict[str, str]:
-    """ruff-format every Python file in one ruff run; meanwhile, on the other core, compile each as
-    generated (see :func:`compile_check`; formatting keeps the syntax tree, so the check holds for
-    the formatted files too)."""
+    """ruff-format every Python file in one ruff run; meanwhile compile each as generated (see
+    :func:`compile_check`; formatting keeps the syntax tree, so the check holds for the formatted
+    files too)."""
     import subprocess
     import tempfile
 

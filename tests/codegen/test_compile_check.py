@@ -86,8 +86,11 @@ def test_a_cut_inside_a_string_costs_time_not_correctness() -> None:
 
 
 @pytest.mark.usefixtures("parallel")
-def test_a_worker_that_cannot_run_leaves_its_share_to_this_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pipeline.sys, "executable", "/bin/false")
+@pytest.mark.parametrize("program", ["/bin/false", "/bin/true", "/no/such/program"])
+def test_a_worker_that_does_not_compile_leaves_its_share_to_this_process(
+    monkeypatch: pytest.MonkeyPatch, program: str
+) -> None:
+    monkeypatch.setattr(pipeline.sys, "executable", program)
     pipeline.compile_check({"mod.py": _module(*[VALID] * 30)})
     bodies = [VALID] * 30
     bodies[20] = "    return )\n"
