@@ -21,6 +21,7 @@ import keyword
 import math
 import re
 import unicodedata
+from collections.abc import Set as AbstractSet
 
 import pydantic
 
@@ -51,6 +52,8 @@ _CODEC_NAMES = frozenset(
 )
 _PYDANTIC_ATTRIBUTES = frozenset(n for n in dir(pydantic.BaseModel) if not n.startswith("__"))
 _ENUM_RESERVED = frozenset({"name", "value", "mro"})
+_FIELD_RESERVED = _BUILTINS_IN_ANNOTATIONS | _PYDANTIC_ATTRIBUTES
+_CLASS_RESERVED = _BUILTINS_IN_ANNOTATIONS | _CODEC_NAMES
 
 
 # --- identifiers -----------------------------------------------------------------------------
@@ -85,28 +88,32 @@ def identifier(text: str, *, ascii_only: bool = True) -> str:
     return out
 
 
-def _avoid(name: str, taken: set[str] | frozenset[str]) -> str:
-    while keyword.iskeyword(name) or (keyword.issoftkeyword(name) and name == "_") or python_name(name) in taken:
+def _avoid(name: str, taken: tuple[AbstractSet[str], ...]) -> str:
+    while (
+        keyword.iskeyword(name)
+        or (keyword.issoftkeyword(name) and name == "_")
+        or any(python_name(name) in names for names in taken)
+    ):
         name += "_"
     return name
 
 
-def unique(name: str, used: set[str], reserved: frozenset[str] = frozenset()) -> str:
-    """``name`` (an identifier) made distinct, as Python compares names, from ``used``, ``reserved``
-    and the keywords, with trailing ``_``; the result is added to ``used``. For any generator that
-    turns several inputs into names of one namespace (the JSON side too)."""
-    out = _avoid(python_name(name), reserved | used)
+def unique(name: str, used: set[str], *reserved: AbstractSet[str]) -> str:
+    """``name`` (an identifier) made distinct, as Python compares names, from ``used``, every set of
+    ``reserved`` and the keywords, with trailing ``_``; the result is added to ``used``. For any
+    generator that turns several inputs into names of one namespace (the JSON side too)."""
+    out = _avoid(python_name(name), (used, *reserved))
     used.add(python_name(out))
     return out
 
 
-def field_name(wire: str, module_names: frozenset[str], used: set[str], *, ascii_only: bool = True) -> str:
+def field_name(wire: str, module_names: AbstractSet[str], used: set[str], *, ascii_only: bool = True) -> str:
     """The Python attribute for a record field; ``used`` collects the names already given in the class.
     Avro names are ASCII; JSON property names keep their letters (``ascii_only=False``)."""
     name = identifier(wire, ascii_only=ascii_only)
     if name.startswith("_"):  # pydantic treats underscore names as private attributes, not fields
         name = "field" + name
-    return unique(name, used, _BUILTINS_IN_ANNOTATIONS | _PYDANTIC_ATTRIBUTES | module_names)
+    return unique(name, used, _FIELD_RESERVED, module_names)
 
 
 def class_name(name: str, taken: set[str]) -> str:
@@ -115,7 +122,7 @@ def class_name(name: str, taken: set[str]) -> str:
     out = identifier(name)
     if out.startswith("_") or re.fullmatch(r"x\d+", out):  # private, or a codec's temporary
         out = "M" + out
-    return unique(out, taken, _BUILTINS_IN_ANNOTATIONS | _CODEC_NAMES)
+    return unique(out, taken, _CLASS_RESERVED)
 
 
 def enum_member(symbol: str, used: set[str]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
@@ -66,6 +65,8 @@ def write_tree(root: Path, files: dict[str, str]) -> Changes:
 
 def diff_tree(root: Path, files: dict[str, str], display_root: str) -> str:
     """A unified diff from what is on disk to what would be generated ('' when up to date)."""
+    import difflib  # here: a no-op run never diffs
+
     out: list[str] = []
     existing = _existing(root)
     for rel in sorted(set(files) | {r for r, p in existing.items() if _owned(p)}):

@@ -76,6 +76,7 @@ class AvroModel:
         # Names of the models module that the code generated since the last clear() refers to.
         self.referenced: set[str] = set()
         self._heights: dict[int, tuple[AvroType, int]] = {}
+        self._attributes: dict[str, list[str]] = {}
 
     # --- annotations -------------------------------------------------------------------------
 
@@ -242,9 +243,15 @@ class AvroModel:
         return order
 
     def attribute_names(self, record: Record) -> list[str]:
-        """The Python attribute of each field of ``record``."""
-        used: set[str] = set()
-        return [naming.field_name(f.name, self.module_names, used) for f in record.fields]
+        """The Python attribute of each field of ``record`` (the models, the writer, the reader and the
+        programs all ask: computed once per record)."""
+        names = self._attributes.get(record.fullname)
+        if names is None:
+            used: set[str] = set()
+            names = self._attributes[record.fullname] = [
+                naming.field_name(f.name, self.module_names, used) for f in record.fields
+            ]
+        return list(names)
 
     def field_specs(self, record: Record) -> list[FieldSpec]:
         out = []

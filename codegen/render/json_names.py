@@ -89,7 +89,7 @@ class JsonNames:
 
     def field(self, wire: str, used: set[str]) -> str:
         """The attribute of property ``wire`` in a class whose attributes so far are ``used``."""
-        attr = naming.field_name(wire, frozenset(self._taken), used, ascii_only=False)
+        attr = naming.field_name(wire, self._taken, used, ascii_only=False)
         self._attributes.add(attr)
         return attr
 

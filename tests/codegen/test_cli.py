@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from schemabus.codegen import pipeline
 from schemabus.codegen.cli import main
 
 from ..conftest import GOLDEN
@@ -56,6 +59,115 @@ def test_only_changed_files_are_written_and_stale_owned_files_removed(project: P
     assert not (package / "old_module.py").exists()
     assert (package / "user_notes.py").exists()  # not ours: left alone
     assert "# local edit" not in models.read_text()
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def _change_schema(root: Path) -> None:
+    _edit(root / "schemas" / "shared" / "money.avsc", '"An amount in a currency."', '"An amount of money."')
+
+
+def _add_schema(root: Path) -> None:
+    extra = {"type": "record", "name": "Extra", "namespace": "acme", "fields": [{"name": "n", "type": "int"}]}
+    (root / "schemas" / "extra.avsc").write_text(json.dumps(extra))
+
+
+def _rename_schema(root: Path) -> None:
+    (root / "schemas" / "shared" / "money.avsc").rename(root / "schemas" / "shared" / "cash.avsc")
+    _edit(root / "schemas" / "catalog.toml", '"shared/money.avsc"', '"shared/cash.avsc"')
+
+
+def _rename_other_file(root: Path) -> None:
+    (root / "schemas" / "notes.txt").rename(root / "schemas" / "notes.md")  # only its name changes
+
+
+def _change_catalog(root: Path) -> None:
+    _edit(root / "schemas" / "catalog.toml", 'doc = "An order was placed."', 'doc = "An order came in."')
+
+
+def _change_config(root: Path) -> None:
+    _edit(root / "pyproject.toml", "[tool.schemabus]\n", "[tool.schemabus]\nline_length = 88\n")
+
+
+def _version_of(dist: str) -> Callable[[Path, pytest.MonkeyPatch], None]:
+    def change(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        installed = pipeline.versions
+        monkeypatch.setattr(pipeline, "versions", lambda names: {**installed(names), dist: "99.0"})
+
+    return change
+
+
+def _python_version(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline.sys, "version", pipeline.sys.version + " (another build)")
+
+
+def _template(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The generator's files, copied; one template of the copy is edited.
+    copies = root.parent / "generator"
+    files = []
+    for i, path in enumerate(pipeline.generator_files()):
+        files.append(copies / f"{i}{path.suffix}")
+        files[-1].parent.mkdir(exist_ok=True)
+        files[-1].write_bytes(path.read_bytes())
+    monkeypatch.setattr(pipeline, "generator_files", lambda: files)
+    assert _generate(root)[0] == 0 and "is up to date" in _generate(root)[1]  # the copies alone change nothing
+    template = next(f for f in files if f.suffix == ".jinja")
+    template.write_text(template.read_text() + "\n")
+
+
+# Each changes one input of generate; a change that alters the generated code also says which file.
+CHANGES: dict[str, tuple[Callable[..., None], str | None]] = {
+    "schema": (_change_schema, "avro_models.py"),
+    "new schema file": (_add_schema, "avro_models.py"),
+    "renamed schema file": (_rename_schema, "__init__.py"),
+    "renamed file": (_rename_other_file, None),
+    "catalog": (_change_catalog, "topics.py"),
+    "config": (_change_config, None),
+    "schemabus version": (_version_of("schemabus"), None),
+    "ruff version": (_version_of("ruff"), None),
+    "pydantic version": (_version_of("pydantic"), None),
+    "jinja2 version": (_version_of("jinja2"), None),
+    "python version": (_python_version, None),
+    "template": (_template, None),
+}
+
+
+@pytest.mark.parametrize("name", CHANGES)
+def test_any_changed_input_makes_generate_run_again(project: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    change, written = CHANGES[name]
+    (project / "schemas" / "notes.txt").write_text("Not a schema: the inputs are every file of the folder.\n")
+    assert _generate(project)[0] == 0
+    assert "is up to date (inputs unchanged" in _generate(project)[1]
+    if change.__code__.co_argcount == 2:
+        change(project, monkeypatch)
+    else:
+        change(project)
+    code, out = _generate(project)
+    assert code == 0, out
+    assert "is up to date" not in out and "written" in out
+    if written is not None:
+        assert f"golden_avro_features/{written}" in out
+    assert "is up to date (inputs unchanged" in _generate(project)[1]  # the new inputs are recorded
+
+
+def test_the_generator_files_are_every_module_and_template_and_the_contract() -> None:
+    from schemabus.runtime import contract
+
+    package = Path(pipeline.__file__).parent
+    expected = {*package.rglob("*.py"), *package.rglob("*.jinja"), Path(contract.__file__)}
+    assert set(pipeline.generator_files()) == expected
+    assert any(p.name == "avro_models.py.jinja" for p in expected) and any(p.parent.name == "render" for p in expected)
+
+
+def test_versions_are_read_as_importlib_metadata_reads_them() -> None:
+    from importlib.metadata import version
+
+    assert pipeline.versions(pipeline.DEPENDENCIES) == {d: version(d) for d in pipeline.DEPENDENCIES}
+    assert pipeline.versions(("no_such_distribution",)) == {"no_such_distribution": "?"}
 
 
 def test_check_exits_1_with_a_diff_and_writes_nothing(project: Path) -> None:

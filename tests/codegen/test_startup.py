@@ -44,8 +44,17 @@ WATCHED = (
     "schemabus.runtime.serde",
     "schemabus.runtime.config",
 )
-# ... nor a no-op generate (the lint rules, which lint --help loads, import the IR).
-NOOP_WATCHED = (*WATCHED, "schemabus.codegen.ir", "schemabus.codegen.load.avro", "schemabus.codegen.load.jsonschema")
+# ... nor a no-op generate (the lint rules, which lint --help loads, import the IR), which reads the
+# versions of its dependencies without importlib.metadata, and starts no process.
+NOOP_WATCHED = (
+    *WATCHED,
+    "schemabus.codegen.ir",
+    "schemabus.codegen.load.avro",
+    "schemabus.codegen.load.jsonschema",
+    "importlib.metadata",
+    "subprocess",
+    "tempfile",
+)
 
 
 def loaded_modules(*args: str, env: dict[str, str] | None = None, watched: tuple[str, ...] = WATCHED) -> list[str]:
