@@ -125,7 +125,7 @@ CHANGES: dict[str, tuple[Callable[..., None], str | None]] = {
     "new schema file": (_add_schema, "avro_models.py"),
     "renamed schema file": (_rename_schema, "__init__.py"),
     "renamed file": (_rename_other_file, None),
-    "catalog": (_change_catalog, "topics.py"),
+    "catalog": (_change_catalog, "orders/topics.py"),
     "config": (_change_config, None),
     "schemabus version": (_version_of("schemabus"), None),
     "ruff version": (_version_of("ruff"), None),
