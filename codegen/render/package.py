@@ -69,6 +69,16 @@ class _Model:
         return serde
 
 
+_TOPIC_CLASSES = ("Publisher", "Handler", "HandlerFn", "BatchHandler", "BatchHandlerFn")
+
+
+def topic_names(topic: str) -> list[str]:
+    """The names topics.py defines for ``topic``: its descriptor, its publisher, its handler and batch
+    handler stubs, and the protocols of their function forms."""
+    pascal = naming.pascal(topic)
+    return [naming.constant(topic), *(pascal + kind for kind in _TOPIC_CLASSES)]
+
+
 def relative(here: str, there: str, module: str) -> str:
     """The relative import, from a module of subpackage ``here``, of ``module`` of subpackage ``there``."""
     if here == there:
@@ -414,14 +424,12 @@ def _render_topics(
     for t in topics:
         values.append(model_of(t.value, t.source.at("value")))
         keys.append(None if t.key is None else "str" if t.key.kind == "string" else model_of(t.key, t.source.at("key")))
-    runtime = {"Event", "Handler", "Publisher", "Topic"}
+    runtime = {"BatchHandler", "Event", "Handler", "Publisher", "Topic"}
     if any(k == "str" for k in keys):
         runtime.add("StringSerde")
     # A model whose name topics.py gives to something else (an imported runtime class, a generated
     # publisher or handler) is imported under a private name there; the package exports it itself.
-    generated = {f"{naming.pascal(t.name)}{s}" for t in topics for s in ("Publisher", "Handler", "HandlerFn")}
-    generated |= {naming.constant(t.name) for t in topics}
-    taken = runtime | generated
+    taken = runtime | {name for t in topics for name in topic_names(t.name)}
     local = {name: (f"_m_{name}" if name in taken else name) for name in used_models}
     # The serde modules: this domain's own, and the top level's (the shared Avro types, JSON).
     serde_modules: dict[tuple[str, str], str] = {}
@@ -468,9 +476,15 @@ def _render_topics(
                 "publisher_doc": naming.docstring(f"Publishes ``{value_type}`` to ``{t.name}``{keyed}."),
                 "handler_doc": naming.docstring(f"Handles ``{t.name}``: subclass it and implement :meth:`handle`."),
                 "handler_fn_doc": naming.docstring(f"The signature of a function handling ``{t.name}``."),
+                "batch_handler_doc": naming.docstring(
+                    f"Handles ``{t.name}`` in batches: subclass it and implement :meth:`handle_batch`."
+                ),
+                "batch_handler_fn_doc": naming.docstring(
+                    f"The signature of a function handling ``{t.name}`` in batches."
+                ),
             }
         )
-        names += [const, f"{pascal}Publisher", f"{pascal}Handler", f"{pascal}HandlerFn"]
+        names += topic_names(t.name)
     # Models imported under their own name are exported from topics.py too; the others come into the
     # subpackage straight from their module.
     exports = names + [name for name in used_models if local[name] == name]
@@ -546,8 +560,7 @@ def locate(project: Project, rel: str, text: str, lineno: int) -> tuple[Source, 
     if module == "topics.py":
         for name in names:
             for t in project.topics:
-                pascal, const = naming.pascal(t.name), naming.constant(t.name)
-                if name in (const, f"{pascal}Publisher", f"{pascal}Handler", f"{pascal}HandlerFn"):
+                if name in topic_names(t.name):
                     return t.source, f'topic "{t.name}"'
         return Source("catalog.toml"), "the topics"
     if module in ("avro_models.py", "avro_codecs.py"):
