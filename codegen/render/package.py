@@ -135,6 +135,7 @@ def render_package(
     generated: list[tuple[str, list[str]]] = []
     if topics:
         note(f"rendering {len(topics)} topics")
+        _check_topic_names(topics)
         for package in sorted(set(layout.domains.values())):
             mine = [t for t in topics if layout.domains[t.name] == package]
             text, names, init = _render_topics(project, models, mine, package)
@@ -150,6 +151,13 @@ def render_package(
     all_names = sorted(n for _, names in exports for n in names)
     dupes = sorted(n for n, count in Counter(all_names).items() if count > 1)
     if dupes:
+        owner = next((t for t in topics if dupes[0] in topic_names(t.name)), None)
+        if owner is not None:
+            raise SchemaError(
+                owner.source,
+                f'a model is named {dupes[0]!r}, a name generated for topic "{owner.name}"; give the model '
+                "another name (its Avro name or its JSON Schema title)",
+            )
         raise SchemaError(
             _first_source(project),
             f"two schemas define the model name {dupes[0]!r}; give one of them another name or title",
@@ -163,6 +171,19 @@ def render_package(
     )
     files["py.typed"] = ""
     return dict(sorted(files.items()))
+
+
+def _check_topic_names(topics: list[Topic]) -> None:
+    """Two topics may not generate the same name: ``a.b.c`` and ``a.b.c_batch`` would both define
+    ``ABCBatchHandler``, ``a.b_c.d`` and ``a.b.c_d`` every name."""
+    first: dict[str, Topic] = {}
+    for t in topics:
+        for name in topic_names(t.name):
+            other = first.setdefault(name, t)
+            if other is not t:
+                raise SchemaError(
+                    t.source, f'topics "{other.name}" and "{t.name}" both generate the name {name!r}; rename one'
+                )
 
 
 def _path(package: str, module: str) -> str:
