@@ -69,6 +69,16 @@ class _Model:
         return serde
 
 
+_TOPIC_CLASSES = ("Publisher", "Handler", "HandlerFn", "BatchHandler", "BatchHandlerFn")
+
+
+def topic_names(topic: str) -> list[str]:
+    """The names topics.py defines for ``topic``: its descriptor, its publisher, its handler and batch
+    handler stubs, and the protocols of their function forms."""
+    pascal = naming.pascal(topic)
+    return [naming.constant(topic), *(pascal + kind for kind in _TOPIC_CLASSES)]
+
+
 def relative(here: str, there: str, module: str) -> str:
     """The relative import, from a module of subpackage ``here``, of ``module`` of subpackage ``there``."""
     if here == there:
@@ -125,6 +135,7 @@ def render_package(
     generated: list[tuple[str, list[str]]] = []
     if topics:
         note(f"rendering {len(topics)} topics")
+        _check_topic_names(topics)
         for package in sorted(set(layout.domains.values())):
             mine = [t for t in topics if layout.domains[t.name] == package]
             text, names, init = _render_topics(project, models, mine, package)
@@ -140,6 +151,13 @@ def render_package(
     all_names = sorted(n for _, names in exports for n in names)
     dupes = sorted(n for n, count in Counter(all_names).items() if count > 1)
     if dupes:
+        owner = next((t for t in topics if dupes[0] in topic_names(t.name)), None)
+        if owner is not None:
+            raise SchemaError(
+                owner.source,
+                f'a model is named {dupes[0]!r}, a name generated for topic "{owner.name}"; give the model '
+                "another name (its Avro name or its JSON Schema title)",
+            )
         raise SchemaError(
             _first_source(project),
             f"two schemas define the model name {dupes[0]!r}; give one of them another name or title",
@@ -153,6 +171,19 @@ def render_package(
     )
     files["py.typed"] = ""
     return dict(sorted(files.items()))
+
+
+def _check_topic_names(topics: list[Topic]) -> None:
+    """Two topics may not generate the same name: ``a.b.c`` and ``a.b.c_batch`` would both define
+    ``ABCBatchHandler``, ``a.b_c.d`` and ``a.b.c_d`` every name."""
+    first: dict[str, Topic] = {}
+    for t in topics:
+        for name in topic_names(t.name):
+            other = first.setdefault(name, t)
+            if other is not t:
+                raise SchemaError(
+                    t.source, f'topics "{other.name}" and "{t.name}" both generate the name {name!r}; rename one'
+                )
 
 
 def _path(package: str, module: str) -> str:
@@ -414,14 +445,12 @@ def _render_topics(
     for t in topics:
         values.append(model_of(t.value, t.source.at("value")))
         keys.append(None if t.key is None else "str" if t.key.kind == "string" else model_of(t.key, t.source.at("key")))
-    runtime = {"Event", "Handler", "Publisher", "Topic"}
+    runtime = {"BatchHandler", "Event", "Handler", "Publisher", "Topic"}
     if any(k == "str" for k in keys):
         runtime.add("StringSerde")
     # A model whose name topics.py gives to something else (an imported runtime class, a generated
     # publisher or handler) is imported under a private name there; the package exports it itself.
-    generated = {f"{naming.pascal(t.name)}{s}" for t in topics for s in ("Publisher", "Handler", "HandlerFn")}
-    generated |= {naming.constant(t.name) for t in topics}
-    taken = runtime | generated
+    taken = runtime | {name for t in topics for name in topic_names(t.name)}
     local = {name: (f"_m_{name}" if name in taken else name) for name in used_models}
     # The serde modules: this domain's own, and the top level's (the shared Avro types, JSON).
     serde_modules: dict[tuple[str, str], str] = {}
@@ -468,9 +497,15 @@ def _render_topics(
                 "publisher_doc": naming.docstring(f"Publishes ``{value_type}`` to ``{t.name}``{keyed}."),
                 "handler_doc": naming.docstring(f"Handles ``{t.name}``: subclass it and implement :meth:`handle`."),
                 "handler_fn_doc": naming.docstring(f"The signature of a function handling ``{t.name}``."),
+                "batch_handler_doc": naming.docstring(
+                    f"Handles ``{t.name}`` in batches: subclass it and implement :meth:`handle_batch`."
+                ),
+                "batch_handler_fn_doc": naming.docstring(
+                    f"The signature of a function handling ``{t.name}`` in batches."
+                ),
             }
         )
-        names += [const, f"{pascal}Publisher", f"{pascal}Handler", f"{pascal}HandlerFn"]
+        names += topic_names(t.name)
     # Models imported under their own name are exported from topics.py too; the others come into the
     # subpackage straight from their module.
     exports = names + [name for name in used_models if local[name] == name]
@@ -546,8 +581,7 @@ def locate(project: Project, rel: str, text: str, lineno: int) -> tuple[Source, 
     if module == "topics.py":
         for name in names:
             for t in project.topics:
-                pascal, const = naming.pascal(t.name), naming.constant(t.name)
-                if name in (const, f"{pascal}Publisher", f"{pascal}Handler", f"{pascal}HandlerFn"):
+                if name in topic_names(t.name):
                     return t.source, f'topic "{t.name}"'
         return Source("catalog.toml"), "the topics"
     if module in ("avro_models.py", "avro_codecs.py"):

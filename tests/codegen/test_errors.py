@@ -190,3 +190,32 @@ def test_a_json_title_taken_by_an_avro_record_is_qualified_by_its_file(tmp_path:
     assert result.exit_code == 0, result.output
     topics = (root / "generated" / "ev" / "a" / "topics.py").read_text()  # the subpackage of domain "a"
     assert "Topic[None, Created]" in topics and "Topic[None, OtherCreated]" in topics
+
+
+@pytest.mark.parametrize("name", ["ABCBatchHandler", "ABCBatchHandlerFn", "ABCHandler", "ABCPublisher", "A_B_C"])
+def test_a_model_named_like_a_name_generated_for_a_topic_is_an_error_naming_the_topic(
+    tmp_path: Path, name: str
+) -> None:
+    root = _project(tmp_path, '[topics."a.b.c"]\nvalue = "created.avsc"\n')
+    (root / "schemas" / "created.avsc").write_text(_record({"name": "a", "type": "string"}, name=name))
+    result = _run(["generate", "--project", str(root)])
+    assert result.exit_code == 2, result.output
+    assert (
+        f"error: schemas/catalog.toml#/topics/a.b.c: a model is named {name!r}, a name generated for topic "
+        '"a.b.c"; give the model another name' in result.output
+    )
+    assert "Traceback" not in result.output
+
+
+def test_two_topics_that_generate_the_same_name_are_an_error_naming_both(tmp_path: Path) -> None:
+    # Topic "a.b.c_batch"'s handler and topic "a.b.c"'s batch handler are both ABCBatchHandler.
+    root = _project(
+        tmp_path, '[topics."a.b.c"]\nvalue = "created.avsc"\n[topics."a.b.c_batch"]\nvalue = "created.avsc"\n'
+    )
+    result = _run(["generate", "--project", str(root)])
+    assert result.exit_code == 2, result.output
+    assert (
+        'error: schemas/catalog.toml#/topics/a.b.c_batch: topics "a.b.c" and "a.b.c_batch" both generate the '
+        "name 'ABCBatchHandler'; rename one" in result.output
+    )
+    assert not (root / "generated").exists()

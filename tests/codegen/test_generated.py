@@ -8,6 +8,7 @@ import pkgutil
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -56,6 +57,76 @@ def test_mypy_strict(case: str) -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# A service's handlers of the generated batch stubs, type-checked against this repository's package.
+# Each line marked "# error: CODE" must be reported with that code, and no other line.
+_TYPED_BATCH_HANDLERS = """
+from platform_events import (
+    AGENT_LIFECYCLE_CREATED,
+    AgentCreated,
+    AgentLifecycleCreatedBatchHandler,
+    AgentLifecycleCreatedBatchHandlerFn,
+    TaskCompleted,
+)
+from schemabus.runtime import Event, FunctionBatchHandler
+
+
+class Load(AgentLifecycleCreatedBatchHandler):
+    max_batch = 500
+
+    async def handle_batch(self, events: list[Event[str, AgentCreated]]) -> None:
+        creators: list[str] = [e.value.creator_id for e in events]
+        print(creators)
+
+
+async def load(events: list[Event[str, AgentCreated]]) -> None: ...
+
+
+async def one(event: Event[str, AgentCreated]) -> None: ...
+
+
+async def other(events: list[Event[str, TaskCompleted]]) -> None: ...
+
+
+typed: AgentLifecycleCreatedBatchHandlerFn = load
+decorated: FunctionBatchHandler[str, AgentCreated] = AGENT_LIFECYCLE_CREATED.batch_handler(max_batch=10)(typed)
+
+
+class OtherTopic(AgentLifecycleCreatedBatchHandler):
+    async def handle_batch(self, events: list[Event[str, TaskCompleted]]) -> None: ...  # error: override
+
+
+class PerRecord(AgentLifecycleCreatedBatchHandler):
+    async def handle_batch(self, event: Event[str, AgentCreated]) -> None: ...  # error: override
+
+
+class Counts(AgentLifecycleCreatedBatchHandler):
+    async def handle_batch(self, events: list[Event[str, AgentCreated]]) -> int:  # error: override
+        return len(events)
+
+
+not_batch: AgentLifecycleCreatedBatchHandlerFn = one  # error: assignment
+wrong_value: AgentLifecycleCreatedBatchHandlerFn = other  # error: assignment
+"""
+
+
+def test_mypy_strict_checks_handlers_of_the_generated_batch_stubs(tmp_path: Path) -> None:
+    (tmp_path / "service.py").write_text(_TYPED_BATCH_HANDLERS)
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull, "service.py"],
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": str(CONFIG.root / CONFIG.output)},
+        capture_output=True,
+        text=True,
+    )
+    lines = _TYPED_BATCH_HANDLERS.splitlines()
+    expected = {(n, m.group(1)) for n, line in enumerate(lines, 1) if (m := re.search(r"# error: (\S+)$", line))}
+    errors = [line for line in result.stdout.splitlines() if ": error: " in line]
+    found = [re.fullmatch(r"service\.py:(\d+): error: .*\[([a-z-]+)\]", line) for line in errors]
+    reported = {(int(m.group(1)), m.group(2)) if m else (0, line) for m, line in zip(found, errors)}
+    assert len(expected) == 5
+    assert reported == expected, result.stdout + result.stderr
 
 
 def _generate_digest(seed: str) -> str:

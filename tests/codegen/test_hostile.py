@@ -187,7 +187,7 @@ def _names() -> Hostile:
     ]  # fmt: skip
     records = [_record(n, {"name": "a", "type": "int"}) for n in record_names]
     symbols = ["None", "True", "mro", "name", "value", "_missing_", "_", "__class__", "_ignore_", "A"]
-    # The topic's value and key are named like the runtime classes topics.py imports.
+    # The topics' values and key are named like the runtime classes topics.py imports.
     root = _record(
         "Event",
         *({"name": n, "type": "int"} for n in field_names),
@@ -198,9 +198,13 @@ def _names() -> Hostile:
         namespace="class.def.None",
     )
     key = _record("Handler", {"name": "id", "type": "string"}, namespace="k")
+    batch = _record("BatchHandler", {"name": "id", "type": "string"}, namespace="b")
     return Hostile(
-        {"names.avsc": json.dumps(root), "key.avsc": json.dumps(key)},
-        {"hostile.names.all": {"value": "names.avsc", "key": "key.avsc"}},
+        {"names.avsc": json.dumps(root), "key.avsc": json.dumps(key), "batch.avsc": json.dumps(batch)},
+        {
+            "hostile.names.all": {"value": "names.avsc", "key": "key.avsc"},
+            "hostile.names.batch": {"value": "batch.avsc", "key": "key.avsc"},
+        },
     )
 
 

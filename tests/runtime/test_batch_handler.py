@@ -226,6 +226,63 @@ def test_a_batch_handler_class_with_its_max_batch() -> None:
     assert max(len(b) for b in handler.batches) <= 2
 
 
+# --- the generated stubs: <Topic>BatchHandler and <Topic>BatchHandlerFn ------------------------
+
+
+class LoadCreated(pe.AgentLifecycleCreatedBatchHandler):  # topic and types from the generated stub
+    group = "warehouse"
+    max_batch = 3
+
+    def __init__(self) -> None:
+        self.batches: list[list[Event[str, pe.AgentCreated]]] = []
+
+    async def handle_batch(self, events: list[Event[str, pe.AgentCreated]]) -> None:
+        self.batches.append(events)
+
+
+def test_a_generated_batch_handler_stub_gets_typed_batches_of_its_topic_through_the_runner() -> None:
+    handler = LoadCreated()
+    assert handler.topic is TOPIC
+    bus = InMemoryBus()
+    bus.subscribe(handler)
+    records = store(bus, range(7))
+    asyncio.run(bus.deliver())
+    events = [e for batch in handler.batches for e in batch]
+    assert users(events) == list(range(7))
+    assert all(type(e.value) is pe.AgentCreated and e.key == "k" and e.topic == TOPIC.name for e in events)
+    assert events[3].value == created(3) and dict(events[3].headers)["n"] == b"3"
+    assert max(len(b) for b in handler.batches) <= 3 and len(handler.batches) >= 3
+    assert committed(bus, "warehouse", records[-1]) == records[-1].offset + 1
+    assert bus.records(DLQ) == []
+
+
+class UnimplementedStub(pe.AgentLifecycleCreatedBatchHandler):
+    pass
+
+
+def test_an_unimplemented_generated_batch_handler_stub_stops_the_runner() -> None:
+    bus = InMemoryBus(retry=FAST)
+    bus.subscribe(UnimplementedStub())
+    store(bus, range(2))
+    with pytest.raises(NotImplementedError, match=r"UnimplementedStub\.handle_batch is not implemented"):
+        asyncio.run(bus.deliver())
+    assert bus.records(DLQ) == []
+
+
+def test_a_function_of_the_generated_batch_handler_fn_type_handles_batches() -> None:
+    seen: list[int] = []
+
+    async def load(events: list[Event[str, pe.AgentCreated]]) -> None:
+        seen.extend(users(events))
+
+    typed: pe.AgentLifecycleCreatedBatchHandlerFn = load  # mypy checks the signature (tests/codegen too)
+    bus = InMemoryBus()
+    bus.subscribe(TOPIC.batch_handler(group="fn", max_batch=2)(typed))
+    store(bus, range(5))
+    asyncio.run(bus.deliver())
+    assert seen == list(range(5))
+
+
 def test_batch_handler_arguments_are_checked() -> None:
     async def fn(events: list[Event[str, Any]]) -> None:
         pass

@@ -6,7 +6,7 @@
 #   agent/lifecycle/deleted.avsc
 #   agent/lifecycle/updated.avsc
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
-"""Topics of the catalog: a descriptor, a typed publisher and a handler stub per topic.
+"""Topics of the catalog: a descriptor, a typed publisher and handler stubs per topic.
 
 Publish::
 
@@ -16,13 +16,19 @@ Handle: subclass ``<Topic>Handler`` and implement ``handle``, or decorate a func
 
     @AGENT_LIFECYCLE_CREATED.handler(group="billing")
     async def on_created(event: Event[str, AgentCreated]) -> None: ...
+
+Handle in batches (lists of one partition's events): subclass ``<Topic>BatchHandler`` and implement
+``handle_batch``, or decorate a function::
+
+    @AGENT_LIFECYCLE_CREATED.batch_handler(group="warehouse", max_batch=500)
+    async def load(events: list[Event[str, AgentCreated]]) -> None: ...
 """
 
 from __future__ import annotations
 
 import typing as _t
 
-from schemabus.runtime import Event, Handler, Publisher, StringSerde, Topic
+from schemabus.runtime import BatchHandler, Event, Handler, Publisher, StringSerde, Topic
 
 from .. import json_models as _json_models
 from . import avro_codecs as _avro_codecs
@@ -38,19 +44,29 @@ __all__ = [
     "AgentCreated",
     "AgentDeleted",
     "AgentExecutionCompleted",
+    "AgentExecutionCompletedBatchHandler",
+    "AgentExecutionCompletedBatchHandlerFn",
     "AgentExecutionCompletedHandler",
     "AgentExecutionCompletedHandlerFn",
     "AgentExecutionCompletedPublisher",
     "AgentExecutionStarted",
+    "AgentExecutionStartedBatchHandler",
+    "AgentExecutionStartedBatchHandlerFn",
     "AgentExecutionStartedHandler",
     "AgentExecutionStartedHandlerFn",
     "AgentExecutionStartedPublisher",
+    "AgentLifecycleCreatedBatchHandler",
+    "AgentLifecycleCreatedBatchHandlerFn",
     "AgentLifecycleCreatedHandler",
     "AgentLifecycleCreatedHandlerFn",
     "AgentLifecycleCreatedPublisher",
+    "AgentLifecycleDeletedBatchHandler",
+    "AgentLifecycleDeletedBatchHandlerFn",
     "AgentLifecycleDeletedHandler",
     "AgentLifecycleDeletedHandlerFn",
     "AgentLifecycleDeletedPublisher",
+    "AgentLifecycleUpdatedBatchHandler",
+    "AgentLifecycleUpdatedBatchHandlerFn",
     "AgentLifecycleUpdatedHandler",
     "AgentLifecycleUpdatedHandlerFn",
     "AgentLifecycleUpdatedPublisher",
@@ -92,6 +108,21 @@ class AgentExecutionCompletedHandlerFn(_t.Protocol):
     async def __call__(self, event: Event[str, AgentExecutionCompleted], /) -> None: ...
 
 
+class AgentExecutionCompletedBatchHandler(BatchHandler[str, AgentExecutionCompleted]):
+    """Handles ``agent.execution.completed`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = AGENT_EXECUTION_COMPLETED
+
+    async def handle_batch(self, events: list[Event[str, AgentExecutionCompleted]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class AgentExecutionCompletedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``agent.execution.completed`` in batches."""
+
+    async def __call__(self, events: list[Event[str, AgentExecutionCompleted]], /) -> None: ...
+
+
 # --- agent.execution.started ---------------------------------------------------------
 
 AGENT_EXECUTION_STARTED: _t.Final[Topic[str, AgentExecutionStarted]] = Topic(
@@ -125,6 +156,21 @@ class AgentExecutionStartedHandlerFn(_t.Protocol):
     """The signature of a function handling ``agent.execution.started``."""
 
     async def __call__(self, event: Event[str, AgentExecutionStarted], /) -> None: ...
+
+
+class AgentExecutionStartedBatchHandler(BatchHandler[str, AgentExecutionStarted]):
+    """Handles ``agent.execution.started`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = AGENT_EXECUTION_STARTED
+
+    async def handle_batch(self, events: list[Event[str, AgentExecutionStarted]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class AgentExecutionStartedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``agent.execution.started`` in batches."""
+
+    async def __call__(self, events: list[Event[str, AgentExecutionStarted]], /) -> None: ...
 
 
 # --- agent.lifecycle.created ---------------------------------------------------------
@@ -162,6 +208,21 @@ class AgentLifecycleCreatedHandlerFn(_t.Protocol):
     async def __call__(self, event: Event[str, AgentCreated], /) -> None: ...
 
 
+class AgentLifecycleCreatedBatchHandler(BatchHandler[str, AgentCreated]):
+    """Handles ``agent.lifecycle.created`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = AGENT_LIFECYCLE_CREATED
+
+    async def handle_batch(self, events: list[Event[str, AgentCreated]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class AgentLifecycleCreatedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``agent.lifecycle.created`` in batches."""
+
+    async def __call__(self, events: list[Event[str, AgentCreated]], /) -> None: ...
+
+
 # --- agent.lifecycle.deleted ---------------------------------------------------------
 
 AGENT_LIFECYCLE_DELETED: _t.Final[Topic[str, AgentDeleted]] = Topic(
@@ -197,6 +258,21 @@ class AgentLifecycleDeletedHandlerFn(_t.Protocol):
     async def __call__(self, event: Event[str, AgentDeleted], /) -> None: ...
 
 
+class AgentLifecycleDeletedBatchHandler(BatchHandler[str, AgentDeleted]):
+    """Handles ``agent.lifecycle.deleted`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = AGENT_LIFECYCLE_DELETED
+
+    async def handle_batch(self, events: list[Event[str, AgentDeleted]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class AgentLifecycleDeletedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``agent.lifecycle.deleted`` in batches."""
+
+    async def __call__(self, events: list[Event[str, AgentDeleted]], /) -> None: ...
+
+
 # --- agent.lifecycle.updated ---------------------------------------------------------
 
 AGENT_LIFECYCLE_UPDATED: _t.Final[Topic[str, AgentUpdated]] = Topic(
@@ -230,3 +306,18 @@ class AgentLifecycleUpdatedHandlerFn(_t.Protocol):
     """The signature of a function handling ``agent.lifecycle.updated``."""
 
     async def __call__(self, event: Event[str, AgentUpdated], /) -> None: ...
+
+
+class AgentLifecycleUpdatedBatchHandler(BatchHandler[str, AgentUpdated]):
+    """Handles ``agent.lifecycle.updated`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = AGENT_LIFECYCLE_UPDATED
+
+    async def handle_batch(self, events: list[Event[str, AgentUpdated]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class AgentLifecycleUpdatedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``agent.lifecycle.updated`` in batches."""
+
+    async def __call__(self, events: list[Event[str, AgentUpdated]], /) -> None: ...

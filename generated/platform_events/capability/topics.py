@@ -7,7 +7,7 @@
 #   capability/search/failed.avsc
 #   capability/search/started.avsc
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
-"""Topics of the catalog: a descriptor, a typed publisher and a handler stub per topic.
+"""Topics of the catalog: a descriptor, a typed publisher and handler stubs per topic.
 
 Publish::
 
@@ -17,13 +17,19 @@ Handle: subclass ``<Topic>Handler`` and implement ``handle``, or decorate a func
 
     @AGENT_LIFECYCLE_CREATED.handler(group="billing")
     async def on_created(event: Event[str, AgentCreated]) -> None: ...
+
+Handle in batches (lists of one partition's events): subclass ``<Topic>BatchHandler`` and implement
+``handle_batch``, or decorate a function::
+
+    @AGENT_LIFECYCLE_CREATED.batch_handler(group="warehouse", max_batch=500)
+    async def load(events: list[Event[str, AgentCreated]]) -> None: ...
 """
 
 from __future__ import annotations
 
 import typing as _t
 
-from schemabus.runtime import Event, Handler, Publisher, StringSerde, Topic
+from schemabus.runtime import BatchHandler, Event, Handler, Publisher, StringSerde, Topic
 
 from .. import json_models as _json_models
 from . import avro_codecs as _avro_codecs
@@ -38,23 +44,35 @@ __all__ = [
     "CAPABILITY_SEARCH_FAILED",
     "CAPABILITY_SEARCH_STARTED",
     "CapabilityGenericCompleted",
+    "CapabilityGenericCompletedBatchHandler",
+    "CapabilityGenericCompletedBatchHandlerFn",
     "CapabilityGenericCompletedHandler",
     "CapabilityGenericCompletedHandlerFn",
     "CapabilityGenericCompletedPublisher",
     "CapabilityGenericFailed",
+    "CapabilityGenericFailedBatchHandler",
+    "CapabilityGenericFailedBatchHandlerFn",
     "CapabilityGenericFailedHandler",
     "CapabilityGenericFailedHandlerFn",
     "CapabilityGenericFailedPublisher",
     "CapabilityGenericStarted",
+    "CapabilityGenericStartedBatchHandler",
+    "CapabilityGenericStartedBatchHandlerFn",
     "CapabilityGenericStartedHandler",
     "CapabilityGenericStartedHandlerFn",
     "CapabilityGenericStartedPublisher",
+    "CapabilitySearchCompletedBatchHandler",
+    "CapabilitySearchCompletedBatchHandlerFn",
     "CapabilitySearchCompletedHandler",
     "CapabilitySearchCompletedHandlerFn",
     "CapabilitySearchCompletedPublisher",
+    "CapabilitySearchFailedBatchHandler",
+    "CapabilitySearchFailedBatchHandlerFn",
     "CapabilitySearchFailedHandler",
     "CapabilitySearchFailedHandlerFn",
     "CapabilitySearchFailedPublisher",
+    "CapabilitySearchStartedBatchHandler",
+    "CapabilitySearchStartedBatchHandlerFn",
     "CapabilitySearchStartedHandler",
     "CapabilitySearchStartedHandlerFn",
     "CapabilitySearchStartedPublisher",
@@ -98,6 +116,21 @@ class CapabilityGenericCompletedHandlerFn(_t.Protocol):
     async def __call__(self, event: Event[str, CapabilityGenericCompleted], /) -> None: ...
 
 
+class CapabilityGenericCompletedBatchHandler(BatchHandler[str, CapabilityGenericCompleted]):
+    """Handles ``capability.generic.completed`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = CAPABILITY_GENERIC_COMPLETED
+
+    async def handle_batch(self, events: list[Event[str, CapabilityGenericCompleted]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class CapabilityGenericCompletedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``capability.generic.completed`` in batches."""
+
+    async def __call__(self, events: list[Event[str, CapabilityGenericCompleted]], /) -> None: ...
+
+
 # --- capability.generic.failed -------------------------------------------------------
 
 CAPABILITY_GENERIC_FAILED: _t.Final[Topic[str, CapabilityGenericFailed]] = Topic(
@@ -131,6 +164,21 @@ class CapabilityGenericFailedHandlerFn(_t.Protocol):
     """The signature of a function handling ``capability.generic.failed``."""
 
     async def __call__(self, event: Event[str, CapabilityGenericFailed], /) -> None: ...
+
+
+class CapabilityGenericFailedBatchHandler(BatchHandler[str, CapabilityGenericFailed]):
+    """Handles ``capability.generic.failed`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = CAPABILITY_GENERIC_FAILED
+
+    async def handle_batch(self, events: list[Event[str, CapabilityGenericFailed]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class CapabilityGenericFailedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``capability.generic.failed`` in batches."""
+
+    async def __call__(self, events: list[Event[str, CapabilityGenericFailed]], /) -> None: ...
 
 
 # --- capability.generic.started ------------------------------------------------------
@@ -168,6 +216,21 @@ class CapabilityGenericStartedHandlerFn(_t.Protocol):
     async def __call__(self, event: Event[str, CapabilityGenericStarted], /) -> None: ...
 
 
+class CapabilityGenericStartedBatchHandler(BatchHandler[str, CapabilityGenericStarted]):
+    """Handles ``capability.generic.started`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = CAPABILITY_GENERIC_STARTED
+
+    async def handle_batch(self, events: list[Event[str, CapabilityGenericStarted]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class CapabilityGenericStartedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``capability.generic.started`` in batches."""
+
+    async def __call__(self, events: list[Event[str, CapabilityGenericStarted]], /) -> None: ...
+
+
 # --- capability.search.completed -----------------------------------------------------
 
 CAPABILITY_SEARCH_COMPLETED: _t.Final[Topic[str, SearchCompleted]] = Topic(
@@ -201,6 +264,21 @@ class CapabilitySearchCompletedHandlerFn(_t.Protocol):
     """The signature of a function handling ``capability.search.completed``."""
 
     async def __call__(self, event: Event[str, SearchCompleted], /) -> None: ...
+
+
+class CapabilitySearchCompletedBatchHandler(BatchHandler[str, SearchCompleted]):
+    """Handles ``capability.search.completed`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = CAPABILITY_SEARCH_COMPLETED
+
+    async def handle_batch(self, events: list[Event[str, SearchCompleted]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class CapabilitySearchCompletedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``capability.search.completed`` in batches."""
+
+    async def __call__(self, events: list[Event[str, SearchCompleted]], /) -> None: ...
 
 
 # --- capability.search.failed --------------------------------------------------------
@@ -238,6 +316,21 @@ class CapabilitySearchFailedHandlerFn(_t.Protocol):
     async def __call__(self, event: Event[str, SearchFailed], /) -> None: ...
 
 
+class CapabilitySearchFailedBatchHandler(BatchHandler[str, SearchFailed]):
+    """Handles ``capability.search.failed`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = CAPABILITY_SEARCH_FAILED
+
+    async def handle_batch(self, events: list[Event[str, SearchFailed]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class CapabilitySearchFailedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``capability.search.failed`` in batches."""
+
+    async def __call__(self, events: list[Event[str, SearchFailed]], /) -> None: ...
+
+
 # --- capability.search.started -------------------------------------------------------
 
 CAPABILITY_SEARCH_STARTED: _t.Final[Topic[str, SearchStarted]] = Topic(
@@ -271,3 +364,18 @@ class CapabilitySearchStartedHandlerFn(_t.Protocol):
     """The signature of a function handling ``capability.search.started``."""
 
     async def __call__(self, event: Event[str, SearchStarted], /) -> None: ...
+
+
+class CapabilitySearchStartedBatchHandler(BatchHandler[str, SearchStarted]):
+    """Handles ``capability.search.started`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = CAPABILITY_SEARCH_STARTED
+
+    async def handle_batch(self, events: list[Event[str, SearchStarted]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class CapabilitySearchStartedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``capability.search.started`` in batches."""
+
+    async def __call__(self, events: list[Event[str, SearchStarted]], /) -> None: ...

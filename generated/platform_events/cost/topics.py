@@ -5,7 +5,7 @@
 #   cost/tracking/recorded.avsc
 #   cost/tracking/recorded_key.avsc
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
-"""Topics of the catalog: a descriptor, a typed publisher and a handler stub per topic.
+"""Topics of the catalog: a descriptor, a typed publisher and handler stubs per topic.
 
 Publish::
 
@@ -15,13 +15,19 @@ Handle: subclass ``<Topic>Handler`` and implement ``handle``, or decorate a func
 
     @AGENT_LIFECYCLE_CREATED.handler(group="billing")
     async def on_created(event: Event[str, AgentCreated]) -> None: ...
+
+Handle in batches (lists of one partition's events): subclass ``<Topic>BatchHandler`` and implement
+``handle_batch``, or decorate a function::
+
+    @AGENT_LIFECYCLE_CREATED.batch_handler(group="warehouse", max_batch=500)
+    async def load(events: list[Event[str, AgentCreated]]) -> None: ...
 """
 
 from __future__ import annotations
 
 import typing as _t
 
-from schemabus.runtime import Event, Handler, Publisher, Topic
+from schemabus.runtime import BatchHandler, Event, Handler, Publisher, Topic
 
 from . import avro_codecs as _avro_codecs
 from .avro_models import CostRecorded, CostRecordedKey, CostSummaryKey, CostSummaryUpdated
@@ -33,9 +39,13 @@ __all__ = [
     "CostRecordedKey",
     "CostSummaryKey",
     "CostSummaryUpdated",
+    "CostSummaryUpdatedBatchHandler",
+    "CostSummaryUpdatedBatchHandlerFn",
     "CostSummaryUpdatedHandler",
     "CostSummaryUpdatedHandlerFn",
     "CostSummaryUpdatedPublisher",
+    "CostTrackingRecordedBatchHandler",
+    "CostTrackingRecordedBatchHandlerFn",
     "CostTrackingRecordedHandler",
     "CostTrackingRecordedHandlerFn",
     "CostTrackingRecordedPublisher",
@@ -76,6 +86,21 @@ class CostSummaryUpdatedHandlerFn(_t.Protocol):
     async def __call__(self, event: Event[CostSummaryKey, CostSummaryUpdated], /) -> None: ...
 
 
+class CostSummaryUpdatedBatchHandler(BatchHandler[CostSummaryKey, CostSummaryUpdated]):
+    """Handles ``cost.summary.updated`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = COST_SUMMARY_UPDATED
+
+    async def handle_batch(self, events: list[Event[CostSummaryKey, CostSummaryUpdated]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class CostSummaryUpdatedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``cost.summary.updated`` in batches."""
+
+    async def __call__(self, events: list[Event[CostSummaryKey, CostSummaryUpdated]], /) -> None: ...
+
+
 # --- cost.tracking.recorded ----------------------------------------------------------
 
 COST_TRACKING_RECORDED: _t.Final[Topic[CostRecordedKey, CostRecorded]] = Topic(
@@ -109,3 +134,18 @@ class CostTrackingRecordedHandlerFn(_t.Protocol):
     """The signature of a function handling ``cost.tracking.recorded``."""
 
     async def __call__(self, event: Event[CostRecordedKey, CostRecorded], /) -> None: ...
+
+
+class CostTrackingRecordedBatchHandler(BatchHandler[CostRecordedKey, CostRecorded]):
+    """Handles ``cost.tracking.recorded`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = COST_TRACKING_RECORDED
+
+    async def handle_batch(self, events: list[Event[CostRecordedKey, CostRecorded]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class CostTrackingRecordedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``cost.tracking.recorded`` in batches."""
+
+    async def __call__(self, events: list[Event[CostRecordedKey, CostRecorded]], /) -> None: ...

@@ -8,6 +8,8 @@
 from .topics import (
     EVOLUTION_GENERATION_EVALUATED,
     EvolutionGenerationEvaluated,
+    EvolutionGenerationEvaluatedBatchHandler,
+    EvolutionGenerationEvaluatedBatchHandlerFn,
     EvolutionGenerationEvaluatedHandler,
     EvolutionGenerationEvaluatedHandlerFn,
     EvolutionGenerationEvaluatedKey,
@@ -17,6 +19,8 @@ from .topics import (
 __all__ = [
     "EVOLUTION_GENERATION_EVALUATED",
     "EvolutionGenerationEvaluated",
+    "EvolutionGenerationEvaluatedBatchHandler",
+    "EvolutionGenerationEvaluatedBatchHandlerFn",
     "EvolutionGenerationEvaluatedHandler",
     "EvolutionGenerationEvaluatedHandlerFn",
     "EvolutionGenerationEvaluatedKey",

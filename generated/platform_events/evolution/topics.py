@@ -3,7 +3,7 @@
 #   evolution/generation/evaluated.schema.json
 #   evolution/generation/evaluated_key.schema.json
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
-"""Topics of the catalog: a descriptor, a typed publisher and a handler stub per topic.
+"""Topics of the catalog: a descriptor, a typed publisher and handler stubs per topic.
 
 Publish::
 
@@ -13,13 +13,19 @@ Handle: subclass ``<Topic>Handler`` and implement ``handle``, or decorate a func
 
     @AGENT_LIFECYCLE_CREATED.handler(group="billing")
     async def on_created(event: Event[str, AgentCreated]) -> None: ...
+
+Handle in batches (lists of one partition's events): subclass ``<Topic>BatchHandler`` and implement
+``handle_batch``, or decorate a function::
+
+    @AGENT_LIFECYCLE_CREATED.batch_handler(group="warehouse", max_batch=500)
+    async def load(events: list[Event[str, AgentCreated]]) -> None: ...
 """
 
 from __future__ import annotations
 
 import typing as _t
 
-from schemabus.runtime import Event, Handler, Publisher, Topic
+from schemabus.runtime import BatchHandler, Event, Handler, Publisher, Topic
 
 from .. import json_models as _json_models
 from ..json_models import EvolutionGenerationEvaluated, EvolutionGenerationEvaluatedKey
@@ -27,6 +33,8 @@ from ..json_models import EvolutionGenerationEvaluated, EvolutionGenerationEvalu
 __all__ = [
     "EVOLUTION_GENERATION_EVALUATED",
     "EvolutionGenerationEvaluated",
+    "EvolutionGenerationEvaluatedBatchHandler",
+    "EvolutionGenerationEvaluatedBatchHandlerFn",
     "EvolutionGenerationEvaluatedHandler",
     "EvolutionGenerationEvaluatedHandlerFn",
     "EvolutionGenerationEvaluatedKey",
@@ -67,4 +75,25 @@ class EvolutionGenerationEvaluatedHandlerFn(_t.Protocol):
 
     async def __call__(
         self, event: Event[EvolutionGenerationEvaluatedKey, EvolutionGenerationEvaluated], /
+    ) -> None: ...
+
+
+class EvolutionGenerationEvaluatedBatchHandler(
+    BatchHandler[EvolutionGenerationEvaluatedKey, EvolutionGenerationEvaluated]
+):
+    """Handles ``evolution.generation.evaluated`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = EVOLUTION_GENERATION_EVALUATED
+
+    async def handle_batch(
+        self, events: list[Event[EvolutionGenerationEvaluatedKey, EvolutionGenerationEvaluated]]
+    ) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class EvolutionGenerationEvaluatedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``evolution.generation.evaluated`` in batches."""
+
+    async def __call__(
+        self, events: list[Event[EvolutionGenerationEvaluatedKey, EvolutionGenerationEvaluated]], /
     ) -> None: ...

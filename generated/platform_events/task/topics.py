@@ -4,7 +4,7 @@
 #   task/execution/failed.avsc
 #   task/execution/started.avsc
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
-"""Topics of the catalog: a descriptor, a typed publisher and a handler stub per topic.
+"""Topics of the catalog: a descriptor, a typed publisher and handler stubs per topic.
 
 Publish::
 
@@ -14,13 +14,19 @@ Handle: subclass ``<Topic>Handler`` and implement ``handle``, or decorate a func
 
     @AGENT_LIFECYCLE_CREATED.handler(group="billing")
     async def on_created(event: Event[str, AgentCreated]) -> None: ...
+
+Handle in batches (lists of one partition's events): subclass ``<Topic>BatchHandler`` and implement
+``handle_batch``, or decorate a function::
+
+    @AGENT_LIFECYCLE_CREATED.batch_handler(group="warehouse", max_batch=500)
+    async def load(events: list[Event[str, AgentCreated]]) -> None: ...
 """
 
 from __future__ import annotations
 
 import typing as _t
 
-from schemabus.runtime import Event, Handler, Publisher, StringSerde, Topic
+from schemabus.runtime import BatchHandler, Event, Handler, Publisher, StringSerde, Topic
 
 from . import avro_codecs as _avro_codecs
 from .avro_models import TaskCompleted, TaskFailed, TaskStarted
@@ -30,12 +36,18 @@ __all__ = [
     "TASK_EXECUTION_FAILED",
     "TASK_EXECUTION_STARTED",
     "TaskCompleted",
+    "TaskExecutionCompletedBatchHandler",
+    "TaskExecutionCompletedBatchHandlerFn",
     "TaskExecutionCompletedHandler",
     "TaskExecutionCompletedHandlerFn",
     "TaskExecutionCompletedPublisher",
+    "TaskExecutionFailedBatchHandler",
+    "TaskExecutionFailedBatchHandlerFn",
     "TaskExecutionFailedHandler",
     "TaskExecutionFailedHandlerFn",
     "TaskExecutionFailedPublisher",
+    "TaskExecutionStartedBatchHandler",
+    "TaskExecutionStartedBatchHandlerFn",
     "TaskExecutionStartedHandler",
     "TaskExecutionStartedHandlerFn",
     "TaskExecutionStartedPublisher",
@@ -78,6 +90,21 @@ class TaskExecutionCompletedHandlerFn(_t.Protocol):
     async def __call__(self, event: Event[str, TaskCompleted], /) -> None: ...
 
 
+class TaskExecutionCompletedBatchHandler(BatchHandler[str, TaskCompleted]):
+    """Handles ``task.execution.completed`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = TASK_EXECUTION_COMPLETED
+
+    async def handle_batch(self, events: list[Event[str, TaskCompleted]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class TaskExecutionCompletedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``task.execution.completed`` in batches."""
+
+    async def __call__(self, events: list[Event[str, TaskCompleted]], /) -> None: ...
+
+
 # --- task.execution.failed -----------------------------------------------------------
 
 TASK_EXECUTION_FAILED: _t.Final[Topic[str, TaskFailed]] = Topic(
@@ -113,6 +140,21 @@ class TaskExecutionFailedHandlerFn(_t.Protocol):
     async def __call__(self, event: Event[str, TaskFailed], /) -> None: ...
 
 
+class TaskExecutionFailedBatchHandler(BatchHandler[str, TaskFailed]):
+    """Handles ``task.execution.failed`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = TASK_EXECUTION_FAILED
+
+    async def handle_batch(self, events: list[Event[str, TaskFailed]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class TaskExecutionFailedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``task.execution.failed`` in batches."""
+
+    async def __call__(self, events: list[Event[str, TaskFailed]], /) -> None: ...
+
+
 # --- task.execution.started ----------------------------------------------------------
 
 TASK_EXECUTION_STARTED: _t.Final[Topic[str, TaskStarted]] = Topic(
@@ -146,3 +188,18 @@ class TaskExecutionStartedHandlerFn(_t.Protocol):
     """The signature of a function handling ``task.execution.started``."""
 
     async def __call__(self, event: Event[str, TaskStarted], /) -> None: ...
+
+
+class TaskExecutionStartedBatchHandler(BatchHandler[str, TaskStarted]):
+    """Handles ``task.execution.started`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = TASK_EXECUTION_STARTED
+
+    async def handle_batch(self, events: list[Event[str, TaskStarted]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class TaskExecutionStartedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``task.execution.started`` in batches."""
+
+    async def __call__(self, events: list[Event[str, TaskStarted]], /) -> None: ...

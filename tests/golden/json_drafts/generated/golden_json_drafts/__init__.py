@@ -17,11 +17,27 @@ import importlib as _importlib
 import typing as _t
 
 if _t.TYPE_CHECKING:
-    from .any import ANY_THING_HAPPENED, AnyThingHappenedHandler, AnyThingHappenedHandlerFn, AnyThingHappenedPublisher
-    from .geo import GEO_CART_UPDATED, GeoCartUpdatedHandler, GeoCartUpdatedHandlerFn, GeoCartUpdatedPublisher
+    from .any import (
+        ANY_THING_HAPPENED,
+        AnyThingHappenedBatchHandler,
+        AnyThingHappenedBatchHandlerFn,
+        AnyThingHappenedHandler,
+        AnyThingHappenedHandlerFn,
+        AnyThingHappenedPublisher,
+    )
+    from .geo import (
+        GEO_CART_UPDATED,
+        GeoCartUpdatedBatchHandler,
+        GeoCartUpdatedBatchHandlerFn,
+        GeoCartUpdatedHandler,
+        GeoCartUpdatedHandlerFn,
+        GeoCartUpdatedPublisher,
+    )
     from .json_models import Anything, CartUpdated, Flag, Invoice, Names, Person, Point
     from .legacy import (
         LEGACY_INVOICE_ISSUED,
+        LegacyInvoiceIssuedBatchHandler,
+        LegacyInvoiceIssuedBatchHandlerFn,
         LegacyInvoiceIssuedHandler,
         LegacyInvoiceIssuedHandlerFn,
         LegacyInvoiceIssuedPublisher,
@@ -29,23 +45,38 @@ if _t.TYPE_CHECKING:
     from .modern import (
         MODERN_PERSON_REGISTERED,
         MODERN_POINT_MEASURED,
+        ModernPersonRegisteredBatchHandler,
+        ModernPersonRegisteredBatchHandlerFn,
         ModernPersonRegisteredHandler,
         ModernPersonRegisteredHandlerFn,
         ModernPersonRegisteredPublisher,
+        ModernPointMeasuredBatchHandler,
+        ModernPointMeasuredBatchHandlerFn,
         ModernPointMeasuredHandler,
         ModernPointMeasuredHandlerFn,
         ModernPointMeasuredPublisher,
     )
     from .unicode import (
         UNICODE_NAMES_SEEN,
+        UnicodeNamesSeenBatchHandler,
+        UnicodeNamesSeenBatchHandlerFn,
         UnicodeNamesSeenHandler,
         UnicodeNamesSeenHandlerFn,
         UnicodeNamesSeenPublisher,
     )
-    from .v6 import V6FlagSetHandler, V6FlagSetHandlerFn, V6FlagSetPublisher, V6_FLAG_SET
+    from .v6 import (
+        V6FlagSetBatchHandler,
+        V6FlagSetBatchHandlerFn,
+        V6FlagSetHandler,
+        V6FlagSetHandlerFn,
+        V6FlagSetPublisher,
+        V6_FLAG_SET,
+    )
 
 __all__ = [
     "ANY_THING_HAPPENED",
+    "AnyThingHappenedBatchHandler",
+    "AnyThingHappenedBatchHandlerFn",
     "AnyThingHappenedHandler",
     "AnyThingHappenedHandlerFn",
     "AnyThingHappenedPublisher",
@@ -53,19 +84,27 @@ __all__ = [
     "CartUpdated",
     "Flag",
     "GEO_CART_UPDATED",
+    "GeoCartUpdatedBatchHandler",
+    "GeoCartUpdatedBatchHandlerFn",
     "GeoCartUpdatedHandler",
     "GeoCartUpdatedHandlerFn",
     "GeoCartUpdatedPublisher",
     "Invoice",
     "LEGACY_INVOICE_ISSUED",
+    "LegacyInvoiceIssuedBatchHandler",
+    "LegacyInvoiceIssuedBatchHandlerFn",
     "LegacyInvoiceIssuedHandler",
     "LegacyInvoiceIssuedHandlerFn",
     "LegacyInvoiceIssuedPublisher",
     "MODERN_PERSON_REGISTERED",
     "MODERN_POINT_MEASURED",
+    "ModernPersonRegisteredBatchHandler",
+    "ModernPersonRegisteredBatchHandlerFn",
     "ModernPersonRegisteredHandler",
     "ModernPersonRegisteredHandlerFn",
     "ModernPersonRegisteredPublisher",
+    "ModernPointMeasuredBatchHandler",
+    "ModernPointMeasuredBatchHandlerFn",
     "ModernPointMeasuredHandler",
     "ModernPointMeasuredHandlerFn",
     "ModernPointMeasuredPublisher",
@@ -73,9 +112,13 @@ __all__ = [
     "Person",
     "Point",
     "UNICODE_NAMES_SEEN",
+    "UnicodeNamesSeenBatchHandler",
+    "UnicodeNamesSeenBatchHandlerFn",
     "UnicodeNamesSeenHandler",
     "UnicodeNamesSeenHandlerFn",
     "UnicodeNamesSeenPublisher",
+    "V6FlagSetBatchHandler",
+    "V6FlagSetBatchHandlerFn",
     "V6FlagSetHandler",
     "V6FlagSetHandlerFn",
     "V6FlagSetPublisher",
@@ -87,12 +130,16 @@ __all__ = [
 _MODULES: dict[str, tuple[str, ...]] = {
     ".any": (
         "ANY_THING_HAPPENED",
+        "AnyThingHappenedBatchHandler",
+        "AnyThingHappenedBatchHandlerFn",
         "AnyThingHappenedHandler",
         "AnyThingHappenedHandlerFn",
         "AnyThingHappenedPublisher",
     ),
     ".geo": (
         "GEO_CART_UPDATED",
+        "GeoCartUpdatedBatchHandler",
+        "GeoCartUpdatedBatchHandlerFn",
         "GeoCartUpdatedHandler",
         "GeoCartUpdatedHandlerFn",
         "GeoCartUpdatedPublisher",
@@ -108,6 +155,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ),
     ".legacy": (
         "LEGACY_INVOICE_ISSUED",
+        "LegacyInvoiceIssuedBatchHandler",
+        "LegacyInvoiceIssuedBatchHandlerFn",
         "LegacyInvoiceIssuedHandler",
         "LegacyInvoiceIssuedHandlerFn",
         "LegacyInvoiceIssuedPublisher",
@@ -115,20 +164,28 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ".modern": (
         "MODERN_PERSON_REGISTERED",
         "MODERN_POINT_MEASURED",
+        "ModernPersonRegisteredBatchHandler",
+        "ModernPersonRegisteredBatchHandlerFn",
         "ModernPersonRegisteredHandler",
         "ModernPersonRegisteredHandlerFn",
         "ModernPersonRegisteredPublisher",
+        "ModernPointMeasuredBatchHandler",
+        "ModernPointMeasuredBatchHandlerFn",
         "ModernPointMeasuredHandler",
         "ModernPointMeasuredHandlerFn",
         "ModernPointMeasuredPublisher",
     ),
     ".unicode": (
         "UNICODE_NAMES_SEEN",
+        "UnicodeNamesSeenBatchHandler",
+        "UnicodeNamesSeenBatchHandlerFn",
         "UnicodeNamesSeenHandler",
         "UnicodeNamesSeenHandlerFn",
         "UnicodeNamesSeenPublisher",
     ),
     ".v6": (
+        "V6FlagSetBatchHandler",
+        "V6FlagSetBatchHandlerFn",
         "V6FlagSetHandler",
         "V6FlagSetHandlerFn",
         "V6FlagSetPublisher",

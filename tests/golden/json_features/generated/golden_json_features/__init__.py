@@ -15,6 +15,8 @@ if _t.TYPE_CHECKING:
     from .json_models import CustomerKey, CustomerRegistered
     from .shop import (
         SHOP_CUSTOMER_REGISTERED,
+        ShopCustomerRegisteredBatchHandler,
+        ShopCustomerRegisteredBatchHandlerFn,
         ShopCustomerRegisteredHandler,
         ShopCustomerRegisteredHandlerFn,
         ShopCustomerRegisteredPublisher,
@@ -24,6 +26,8 @@ __all__ = [
     "CustomerKey",
     "CustomerRegistered",
     "SHOP_CUSTOMER_REGISTERED",
+    "ShopCustomerRegisteredBatchHandler",
+    "ShopCustomerRegisteredBatchHandlerFn",
     "ShopCustomerRegisteredHandler",
     "ShopCustomerRegisteredHandlerFn",
     "ShopCustomerRegisteredPublisher",
@@ -38,6 +42,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
     ),
     ".shop": (
         "SHOP_CUSTOMER_REGISTERED",
+        "ShopCustomerRegisteredBatchHandler",
+        "ShopCustomerRegisteredBatchHandlerFn",
         "ShopCustomerRegisteredHandler",
         "ShopCustomerRegisteredHandlerFn",
         "ShopCustomerRegisteredPublisher",

@@ -12,6 +12,8 @@ import typing as _t
 if _t.TYPE_CHECKING:
     from .edge import (
         EDGE_NAMES_SEEN,
+        EdgeNamesSeenBatchHandler,
+        EdgeNamesSeenBatchHandlerFn,
         EdgeNamesSeenHandler,
         EdgeNamesSeenHandlerFn,
         EdgeNamesSeenPublisher,
@@ -22,6 +24,8 @@ if _t.TYPE_CHECKING:
 
 __all__ = [
     "EDGE_NAMES_SEEN",
+    "EdgeNamesSeenBatchHandler",
+    "EdgeNamesSeenBatchHandlerFn",
     "EdgeNamesSeenHandler",
     "EdgeNamesSeenHandlerFn",
     "EdgeNamesSeenPublisher",
@@ -35,6 +39,8 @@ __all__ = [
 _MODULES: dict[str, tuple[str, ...]] = {
     ".edge": (
         "EDGE_NAMES_SEEN",
+        "EdgeNamesSeenBatchHandler",
+        "EdgeNamesSeenBatchHandlerFn",
         "EdgeNamesSeenHandler",
         "EdgeNamesSeenHandlerFn",
         "EdgeNamesSeenPublisher",

@@ -8,6 +8,8 @@ from .avro_models import Line, Md5, Price, Shipping, Status
 from .topics import (
     ORDERS_ORDER_PLACED,
     OrderPlaced,
+    OrdersOrderPlacedBatchHandler,
+    OrdersOrderPlacedBatchHandlerFn,
     OrdersOrderPlacedHandler,
     OrdersOrderPlacedHandlerFn,
     OrdersOrderPlacedPublisher,
@@ -18,6 +20,8 @@ __all__ = [
     "Md5",
     "ORDERS_ORDER_PLACED",
     "OrderPlaced",
+    "OrdersOrderPlacedBatchHandler",
+    "OrdersOrderPlacedBatchHandlerFn",
     "OrdersOrderPlacedHandler",
     "OrdersOrderPlacedHandlerFn",
     "OrdersOrderPlacedPublisher",

@@ -2,7 +2,7 @@
 #   catalog
 #   orders/placed.avsc
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
-"""Topics of the catalog: a descriptor, a typed publisher and a handler stub per topic.
+"""Topics of the catalog: a descriptor, a typed publisher and handler stubs per topic.
 
 Publish::
 
@@ -12,13 +12,19 @@ Handle: subclass ``<Topic>Handler`` and implement ``handle``, or decorate a func
 
     @AGENT_LIFECYCLE_CREATED.handler(group="billing")
     async def on_created(event: Event[str, AgentCreated]) -> None: ...
+
+Handle in batches (lists of one partition's events): subclass ``<Topic>BatchHandler`` and implement
+``handle_batch``, or decorate a function::
+
+    @AGENT_LIFECYCLE_CREATED.batch_handler(group="warehouse", max_batch=500)
+    async def load(events: list[Event[str, AgentCreated]]) -> None: ...
 """
 
 from __future__ import annotations
 
 import typing as _t
 
-from schemabus.runtime import Event, Handler, Publisher, StringSerde, Topic
+from schemabus.runtime import BatchHandler, Event, Handler, Publisher, StringSerde, Topic
 
 from . import avro_codecs as _avro_codecs
 from .avro_models import OrderPlaced
@@ -26,6 +32,8 @@ from .avro_models import OrderPlaced
 __all__ = [
     "ORDERS_ORDER_PLACED",
     "OrderPlaced",
+    "OrdersOrderPlacedBatchHandler",
+    "OrdersOrderPlacedBatchHandlerFn",
     "OrdersOrderPlacedHandler",
     "OrdersOrderPlacedHandlerFn",
     "OrdersOrderPlacedPublisher",
@@ -64,3 +72,18 @@ class OrdersOrderPlacedHandlerFn(_t.Protocol):
     """The signature of a function handling ``orders.order.placed``."""
 
     async def __call__(self, event: Event[str, OrderPlaced], /) -> None: ...
+
+
+class OrdersOrderPlacedBatchHandler(BatchHandler[str, OrderPlaced]):
+    """Handles ``orders.order.placed`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = ORDERS_ORDER_PLACED
+
+    async def handle_batch(self, events: list[Event[str, OrderPlaced]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class OrdersOrderPlacedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``orders.order.placed`` in batches."""
+
+    async def __call__(self, events: list[Event[str, OrderPlaced]], /) -> None: ...

@@ -7,6 +7,8 @@
 from .topics import (
     Money,
     SHARED_MONEY_MOVED,
+    SharedMoneyMovedBatchHandler,
+    SharedMoneyMovedBatchHandlerFn,
     SharedMoneyMovedHandler,
     SharedMoneyMovedHandlerFn,
     SharedMoneyMovedPublisher,
@@ -15,6 +17,8 @@ from .topics import (
 __all__ = [
     "Money",
     "SHARED_MONEY_MOVED",
+    "SharedMoneyMovedBatchHandler",
+    "SharedMoneyMovedBatchHandlerFn",
     "SharedMoneyMovedHandler",
     "SharedMoneyMovedHandlerFn",
     "SharedMoneyMovedPublisher",

@@ -2,7 +2,7 @@
 #   catalog
 #   shared/money.avsc
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
-"""Topics of the catalog: a descriptor, a typed publisher and a handler stub per topic.
+"""Topics of the catalog: a descriptor, a typed publisher and handler stubs per topic.
 
 Publish::
 
@@ -12,13 +12,19 @@ Handle: subclass ``<Topic>Handler`` and implement ``handle``, or decorate a func
 
     @AGENT_LIFECYCLE_CREATED.handler(group="billing")
     async def on_created(event: Event[str, AgentCreated]) -> None: ...
+
+Handle in batches (lists of one partition's events): subclass ``<Topic>BatchHandler`` and implement
+``handle_batch``, or decorate a function::
+
+    @AGENT_LIFECYCLE_CREATED.batch_handler(group="warehouse", max_batch=500)
+    async def load(events: list[Event[str, AgentCreated]]) -> None: ...
 """
 
 from __future__ import annotations
 
 import typing as _t
 
-from schemabus.runtime import Event, Handler, Publisher, Topic
+from schemabus.runtime import BatchHandler, Event, Handler, Publisher, Topic
 
 from .. import avro_codecs as _shared_avro_codecs
 from ..avro_models import Money
@@ -26,6 +32,8 @@ from ..avro_models import Money
 __all__ = [
     "Money",
     "SHARED_MONEY_MOVED",
+    "SharedMoneyMovedBatchHandler",
+    "SharedMoneyMovedBatchHandlerFn",
     "SharedMoneyMovedHandler",
     "SharedMoneyMovedHandlerFn",
     "SharedMoneyMovedPublisher",
@@ -64,3 +72,18 @@ class SharedMoneyMovedHandlerFn(_t.Protocol):
     """The signature of a function handling ``shared.money.moved``."""
 
     async def __call__(self, event: Event[None, Money], /) -> None: ...
+
+
+class SharedMoneyMovedBatchHandler(BatchHandler[None, Money]):
+    """Handles ``shared.money.moved`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = SHARED_MONEY_MOVED
+
+    async def handle_batch(self, events: list[Event[None, Money]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class SharedMoneyMovedBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``shared.money.moved`` in batches."""
+
+    async def __call__(self, events: list[Event[None, Money]], /) -> None: ...

@@ -6,6 +6,8 @@
 
 from .topics import (
     ANY_THING_HAPPENED,
+    AnyThingHappenedBatchHandler,
+    AnyThingHappenedBatchHandlerFn,
     AnyThingHappenedHandler,
     AnyThingHappenedHandlerFn,
     AnyThingHappenedPublisher,
@@ -14,6 +16,8 @@ from .topics import (
 
 __all__ = [
     "ANY_THING_HAPPENED",
+    "AnyThingHappenedBatchHandler",
+    "AnyThingHappenedBatchHandlerFn",
     "AnyThingHappenedHandler",
     "AnyThingHappenedHandlerFn",
     "AnyThingHappenedPublisher",

@@ -7,6 +7,8 @@
 from .topics import (
     CartUpdated,
     GEO_CART_UPDATED,
+    GeoCartUpdatedBatchHandler,
+    GeoCartUpdatedBatchHandlerFn,
     GeoCartUpdatedHandler,
     GeoCartUpdatedHandlerFn,
     GeoCartUpdatedPublisher,
@@ -15,6 +17,8 @@ from .topics import (
 __all__ = [
     "CartUpdated",
     "GEO_CART_UPDATED",
+    "GeoCartUpdatedBatchHandler",
+    "GeoCartUpdatedBatchHandlerFn",
     "GeoCartUpdatedHandler",
     "GeoCartUpdatedHandlerFn",
     "GeoCartUpdatedPublisher",

@@ -7,6 +7,8 @@
 from .topics import (
     Invoice,
     LEGACY_INVOICE_ISSUED,
+    LegacyInvoiceIssuedBatchHandler,
+    LegacyInvoiceIssuedBatchHandlerFn,
     LegacyInvoiceIssuedHandler,
     LegacyInvoiceIssuedHandlerFn,
     LegacyInvoiceIssuedPublisher,
@@ -15,6 +17,8 @@ from .topics import (
 __all__ = [
     "Invoice",
     "LEGACY_INVOICE_ISSUED",
+    "LegacyInvoiceIssuedBatchHandler",
+    "LegacyInvoiceIssuedBatchHandlerFn",
     "LegacyInvoiceIssuedHandler",
     "LegacyInvoiceIssuedHandlerFn",
     "LegacyInvoiceIssuedPublisher",

@@ -3,7 +3,7 @@
 #   modern/person.schema.json
 #   modern/point.schema.json
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
-"""Topics of the catalog: a descriptor, a typed publisher and a handler stub per topic.
+"""Topics of the catalog: a descriptor, a typed publisher and handler stubs per topic.
 
 Publish::
 
@@ -13,13 +13,19 @@ Handle: subclass ``<Topic>Handler`` and implement ``handle``, or decorate a func
 
     @AGENT_LIFECYCLE_CREATED.handler(group="billing")
     async def on_created(event: Event[str, AgentCreated]) -> None: ...
+
+Handle in batches (lists of one partition's events): subclass ``<Topic>BatchHandler`` and implement
+``handle_batch``, or decorate a function::
+
+    @AGENT_LIFECYCLE_CREATED.batch_handler(group="warehouse", max_batch=500)
+    async def load(events: list[Event[str, AgentCreated]]) -> None: ...
 """
 
 from __future__ import annotations
 
 import typing as _t
 
-from schemabus.runtime import Event, Handler, Publisher, Topic
+from schemabus.runtime import BatchHandler, Event, Handler, Publisher, Topic
 
 from .. import json_models as _json_models
 from ..json_models import Person, Point
@@ -27,9 +33,13 @@ from ..json_models import Person, Point
 __all__ = [
     "MODERN_PERSON_REGISTERED",
     "MODERN_POINT_MEASURED",
+    "ModernPersonRegisteredBatchHandler",
+    "ModernPersonRegisteredBatchHandlerFn",
     "ModernPersonRegisteredHandler",
     "ModernPersonRegisteredHandlerFn",
     "ModernPersonRegisteredPublisher",
+    "ModernPointMeasuredBatchHandler",
+    "ModernPointMeasuredBatchHandlerFn",
     "ModernPointMeasuredHandler",
     "ModernPointMeasuredHandlerFn",
     "ModernPointMeasuredPublisher",
@@ -72,6 +82,21 @@ class ModernPersonRegisteredHandlerFn(_t.Protocol):
     async def __call__(self, event: Event[None, Person], /) -> None: ...
 
 
+class ModernPersonRegisteredBatchHandler(BatchHandler[None, Person]):
+    """Handles ``modern.person.registered`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = MODERN_PERSON_REGISTERED
+
+    async def handle_batch(self, events: list[Event[None, Person]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class ModernPersonRegisteredBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``modern.person.registered`` in batches."""
+
+    async def __call__(self, events: list[Event[None, Person]], /) -> None: ...
+
+
 # --- modern.point.measured -----------------------------------------------------------
 
 MODERN_POINT_MEASURED: _t.Final[Topic[None, Point]] = Topic(
@@ -105,3 +130,18 @@ class ModernPointMeasuredHandlerFn(_t.Protocol):
     """The signature of a function handling ``modern.point.measured``."""
 
     async def __call__(self, event: Event[None, Point], /) -> None: ...
+
+
+class ModernPointMeasuredBatchHandler(BatchHandler[None, Point]):
+    """Handles ``modern.point.measured`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = MODERN_POINT_MEASURED
+
+    async def handle_batch(self, events: list[Event[None, Point]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class ModernPointMeasuredBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``modern.point.measured`` in batches."""
+
+    async def __call__(self, events: list[Event[None, Point]], /) -> None: ...

@@ -7,6 +7,8 @@
 from .topics import (
     Names,
     UNICODE_NAMES_SEEN,
+    UnicodeNamesSeenBatchHandler,
+    UnicodeNamesSeenBatchHandlerFn,
     UnicodeNamesSeenHandler,
     UnicodeNamesSeenHandlerFn,
     UnicodeNamesSeenPublisher,
@@ -15,6 +17,8 @@ from .topics import (
 __all__ = [
     "Names",
     "UNICODE_NAMES_SEEN",
+    "UnicodeNamesSeenBatchHandler",
+    "UnicodeNamesSeenBatchHandlerFn",
     "UnicodeNamesSeenHandler",
     "UnicodeNamesSeenHandlerFn",
     "UnicodeNamesSeenPublisher",

@@ -4,10 +4,20 @@
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
 """The ``v6`` topics: their models, publishers and handlers."""
 
-from .topics import Flag, V6FlagSetHandler, V6FlagSetHandlerFn, V6FlagSetPublisher, V6_FLAG_SET
+from .topics import (
+    Flag,
+    V6FlagSetBatchHandler,
+    V6FlagSetBatchHandlerFn,
+    V6FlagSetHandler,
+    V6FlagSetHandlerFn,
+    V6FlagSetPublisher,
+    V6_FLAG_SET,
+)
 
 __all__ = [
     "Flag",
+    "V6FlagSetBatchHandler",
+    "V6FlagSetBatchHandlerFn",
     "V6FlagSetHandler",
     "V6FlagSetHandlerFn",
     "V6FlagSetPublisher",

@@ -2,7 +2,7 @@
 #   catalog
 #   v6/flag.schema.json
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
-"""Topics of the catalog: a descriptor, a typed publisher and a handler stub per topic.
+"""Topics of the catalog: a descriptor, a typed publisher and handler stubs per topic.
 
 Publish::
 
@@ -12,19 +12,27 @@ Handle: subclass ``<Topic>Handler`` and implement ``handle``, or decorate a func
 
     @AGENT_LIFECYCLE_CREATED.handler(group="billing")
     async def on_created(event: Event[str, AgentCreated]) -> None: ...
+
+Handle in batches (lists of one partition's events): subclass ``<Topic>BatchHandler`` and implement
+``handle_batch``, or decorate a function::
+
+    @AGENT_LIFECYCLE_CREATED.batch_handler(group="warehouse", max_batch=500)
+    async def load(events: list[Event[str, AgentCreated]]) -> None: ...
 """
 
 from __future__ import annotations
 
 import typing as _t
 
-from schemabus.runtime import Event, Handler, Publisher, Topic
+from schemabus.runtime import BatchHandler, Event, Handler, Publisher, Topic
 
 from .. import json_models as _json_models
 from ..json_models import Flag
 
 __all__ = [
     "Flag",
+    "V6FlagSetBatchHandler",
+    "V6FlagSetBatchHandlerFn",
     "V6FlagSetHandler",
     "V6FlagSetHandlerFn",
     "V6FlagSetPublisher",
@@ -64,3 +72,18 @@ class V6FlagSetHandlerFn(_t.Protocol):
     """The signature of a function handling ``v6.flag.set``."""
 
     async def __call__(self, event: Event[None, Flag], /) -> None: ...
+
+
+class V6FlagSetBatchHandler(BatchHandler[None, Flag]):
+    """Handles ``v6.flag.set`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = V6_FLAG_SET
+
+    async def handle_batch(self, events: list[Event[None, Flag]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class V6FlagSetBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``v6.flag.set`` in batches."""
+
+    async def __call__(self, events: list[Event[None, Flag]], /) -> None: ...

@@ -3,7 +3,7 @@
 #   shop/customer_key.schema.json
 #   shop/customer_registered.schema.json
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
-"""Topics of the catalog: a descriptor, a typed publisher and a handler stub per topic.
+"""Topics of the catalog: a descriptor, a typed publisher and handler stubs per topic.
 
 Publish::
 
@@ -13,13 +13,19 @@ Handle: subclass ``<Topic>Handler`` and implement ``handle``, or decorate a func
 
     @AGENT_LIFECYCLE_CREATED.handler(group="billing")
     async def on_created(event: Event[str, AgentCreated]) -> None: ...
+
+Handle in batches (lists of one partition's events): subclass ``<Topic>BatchHandler`` and implement
+``handle_batch``, or decorate a function::
+
+    @AGENT_LIFECYCLE_CREATED.batch_handler(group="warehouse", max_batch=500)
+    async def load(events: list[Event[str, AgentCreated]]) -> None: ...
 """
 
 from __future__ import annotations
 
 import typing as _t
 
-from schemabus.runtime import Event, Handler, Publisher, Topic
+from schemabus.runtime import BatchHandler, Event, Handler, Publisher, Topic
 
 from .. import json_models as _json_models
 from ..json_models import CustomerKey, CustomerRegistered
@@ -28,6 +34,8 @@ __all__ = [
     "CustomerKey",
     "CustomerRegistered",
     "SHOP_CUSTOMER_REGISTERED",
+    "ShopCustomerRegisteredBatchHandler",
+    "ShopCustomerRegisteredBatchHandlerFn",
     "ShopCustomerRegisteredHandler",
     "ShopCustomerRegisteredHandlerFn",
     "ShopCustomerRegisteredPublisher",
@@ -66,3 +74,18 @@ class ShopCustomerRegisteredHandlerFn(_t.Protocol):
     """The signature of a function handling ``shop.customer.registered``."""
 
     async def __call__(self, event: Event[CustomerKey, CustomerRegistered], /) -> None: ...
+
+
+class ShopCustomerRegisteredBatchHandler(BatchHandler[CustomerKey, CustomerRegistered]):
+    """Handles ``shop.customer.registered`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = SHOP_CUSTOMER_REGISTERED
+
+    async def handle_batch(self, events: list[Event[CustomerKey, CustomerRegistered]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class ShopCustomerRegisteredBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``shop.customer.registered`` in batches."""
+
+    async def __call__(self, events: list[Event[CustomerKey, CustomerRegistered]], /) -> None: ...

@@ -5,10 +5,20 @@
 """The ``edge`` topics: their models, publishers and handlers."""
 
 from .avro_models import Status, len_
-from .topics import EDGE_NAMES_SEEN, EdgeNamesSeenHandler, EdgeNamesSeenHandlerFn, EdgeNamesSeenPublisher, class_
+from .topics import (
+    EDGE_NAMES_SEEN,
+    EdgeNamesSeenBatchHandler,
+    EdgeNamesSeenBatchHandlerFn,
+    EdgeNamesSeenHandler,
+    EdgeNamesSeenHandlerFn,
+    EdgeNamesSeenPublisher,
+    class_,
+)
 
 __all__ = [
     "EDGE_NAMES_SEEN",
+    "EdgeNamesSeenBatchHandler",
+    "EdgeNamesSeenBatchHandlerFn",
     "EdgeNamesSeenHandler",
     "EdgeNamesSeenHandlerFn",
     "EdgeNamesSeenPublisher",

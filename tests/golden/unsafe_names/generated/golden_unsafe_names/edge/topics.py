@@ -2,7 +2,7 @@
 #   catalog
 #   weird.avsc
 # DO NOT EDIT: changes are lost when `schemabus generate` runs again.
-"""Topics of the catalog: a descriptor, a typed publisher and a handler stub per topic.
+"""Topics of the catalog: a descriptor, a typed publisher and handler stubs per topic.
 
 Publish::
 
@@ -12,19 +12,27 @@ Handle: subclass ``<Topic>Handler`` and implement ``handle``, or decorate a func
 
     @AGENT_LIFECYCLE_CREATED.handler(group="billing")
     async def on_created(event: Event[str, AgentCreated]) -> None: ...
+
+Handle in batches (lists of one partition's events): subclass ``<Topic>BatchHandler`` and implement
+``handle_batch``, or decorate a function::
+
+    @AGENT_LIFECYCLE_CREATED.batch_handler(group="warehouse", max_batch=500)
+    async def load(events: list[Event[str, AgentCreated]]) -> None: ...
 """
 
 from __future__ import annotations
 
 import typing as _t
 
-from schemabus.runtime import Event, Handler, Publisher, StringSerde, Topic
+from schemabus.runtime import BatchHandler, Event, Handler, Publisher, StringSerde, Topic
 
 from . import avro_codecs as _avro_codecs
 from .avro_models import class_
 
 __all__ = [
     "EDGE_NAMES_SEEN",
+    "EdgeNamesSeenBatchHandler",
+    "EdgeNamesSeenBatchHandlerFn",
     "EdgeNamesSeenHandler",
     "EdgeNamesSeenHandlerFn",
     "EdgeNamesSeenPublisher",
@@ -64,3 +72,18 @@ class EdgeNamesSeenHandlerFn(_t.Protocol):
     """The signature of a function handling ``edge.names.seen``."""
 
     async def __call__(self, event: Event[str, class_], /) -> None: ...
+
+
+class EdgeNamesSeenBatchHandler(BatchHandler[str, class_]):
+    """Handles ``edge.names.seen`` in batches: subclass it and implement :meth:`handle_batch`."""
+
+    topic = EDGE_NAMES_SEEN
+
+    async def handle_batch(self, events: list[Event[str, class_]]) -> None:
+        raise NotImplementedError(f"{type(self).__name__}.handle_batch is not implemented")
+
+
+class EdgeNamesSeenBatchHandlerFn(_t.Protocol):
+    """The signature of a function handling ``edge.names.seen`` in batches."""
+
+    async def __call__(self, events: list[Event[str, class_]], /) -> None: ...
