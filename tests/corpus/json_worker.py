@@ -11,6 +11,7 @@ maps each group to its counts and disagreements.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import re
@@ -52,7 +53,8 @@ def run_group(root: Path, package: str, label: str) -> dict[str, Any]:
     counts = {"serdes": 0, "drawn": 0, "valid": 0, "refused": 0, "known": 0}
     disagreements: list[str] = []
     deadline = time.process_time() + GROUP_SECONDS
-    for name, serde in sorted((n, s) for n, s in vars(module).items() if isinstance(s, JsonSerde)):
+    serdes = ((n, getattr(module, n)) for n in module.__all__)  # a lazy top level: imported on first use
+    for name, serde in sorted((n, s) for n, s in serdes if isinstance(s, JsonSerde)):
         schema = load_json_schema_files([("bundle.json", serde.schema)], default_draft=parse_draft(serde.draft))
         case = JsonCase(f"{label} {name}", schema["bundle.json"], serde.type, serde)
         counts["serdes"] += 1
@@ -120,7 +122,11 @@ def main() -> None:
         pin_examples()
     root = Path(sys.argv[1])
     groups = json.load(sys.stdin)
-    json.dump({label: run_group(root, package, label) for label, package in groups}, sys.stdout)
+    # Standard output carries the results alone: what hypothesis reports (a failing example's seed,
+    # outside CI) goes to standard error with the warnings.
+    with contextlib.redirect_stdout(sys.stderr):
+        results = {label: run_group(root, package, label) for label, package in groups}
+    json.dump(results, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -132,7 +132,8 @@ def _serdes(root: Path, package: str, cls: type) -> list[tuple[str, Any]]:
         module = importlib.import_module(package)
     finally:
         sys.path.remove(str(root))
-    return sorted((name, s) for name, s in vars(module).items() if isinstance(s, cls))
+    # The package's top level is lazy: its public names are in __all__, imported on first use.
+    return sorted((name, s) for name in module.__all__ if isinstance(s := getattr(module, name), cls))
 
 
 def test_avro_serdes_round_trip_fastavro_random_data(generated: dict[Kind, tuple[Path, list[Generated]]]) -> None:
