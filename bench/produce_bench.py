@@ -348,7 +348,6 @@ def main() -> None:
     if "encode only (no Kafka)" in best and "encode only, Python" in best:
         encoder, python = best["encode only (no Kafka)"], best["encode only, Python"]
         print(f"  (the encoder alone: {encoder / raw:5.2f}x raw; {encoder / python:4.1f}x the generated Python writer)")
-    print("\ngoals: typed >= 0.3x raw and >= 2.5x confluent")
 
 
 if __name__ == "__main__":
