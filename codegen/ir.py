@@ -78,6 +78,26 @@ class Union:
 AvroType = Primitive | Logical | NamedRef | Array | Map | Union
 
 
+def named_refs(t: AvroType) -> list[NamedRef]:
+    """The uses of named types that ``t`` holds directly: through logical types, arrays, maps and
+    unions, not into the named types themselves."""
+    out: list[NamedRef] = []
+    stack = [t]
+    while stack:  # no recursion: types may nest hundreds of levels deep
+        node = stack.pop()
+        if isinstance(node, NamedRef):
+            out.append(node)
+        elif isinstance(node, Logical):
+            stack.append(node.base)
+        elif isinstance(node, Array):
+            stack.append(node.items)
+        elif isinstance(node, Map):
+            stack.append(node.values)
+        elif isinstance(node, Union):
+            stack += node.branches
+    return out
+
+
 class _Named:
     """Name parts of a named type (its ``fullname`` is ``namespace.name``)."""
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import naming
-from ..ir import Array, AvroType, Enum, Fixed, Logical, Map, NamedRef, NamedType, Primitive, Record, Union
+from ..ir import Array, AvroType, Enum, Fixed, Logical, Map, NamedRef, NamedType, Primitive, Record, Union, named_refs
 from ..load.avro import default_problem
 from ..naming import literal
 
@@ -340,19 +340,7 @@ def _decimal_annotation(precision: int, scale: int) -> str:
 
 def _records_in(t: AvroType, named: dict[str, NamedType]) -> set[str]:
     """Full names of the records ``t`` uses directly (through arrays, maps and unions)."""
-    out: set[str] = set()
-    stack = [t]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Array):
-            stack.append(node.items)
-        elif isinstance(node, Map):
-            stack.append(node.values)
-        elif isinstance(node, Union):
-            stack += node.branches
-        elif isinstance(node, NamedRef) and isinstance(named[node.fullname], Record):
-            out.add(node.fullname)
-    return out
+    return {ref.fullname for ref in named_refs(t) if isinstance(named[ref.fullname], Record)}
 
 
 def is_null(t: AvroType) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import naming
-from ..ir import Array, AvroType, Logical, Map, NamedRef, Project, Record, SchemaUse, Topic, Union
+from ..ir import AvroType, Project, Record, SchemaUse, Topic, named_refs
 
 TOP = ""  # the package's top level
 # The top-level modules: a domain's subpackage takes another name (with a trailing "_").
@@ -61,21 +61,7 @@ def _roots(project: Project, use: SchemaUse | None) -> list[str]:
 
 def _named_in(t: AvroType) -> list[str]:
     """Full names of the named types ``t`` uses directly."""
-    out: list[str] = []
-    stack = [t]
-    while stack:  # no recursion: types may nest hundreds of levels deep
-        node = stack.pop()
-        if isinstance(node, NamedRef):
-            out.append(node.fullname)
-        elif isinstance(node, Logical):
-            stack.append(node.base)
-        elif isinstance(node, Array):
-            stack.append(node.items)
-        elif isinstance(node, Map):
-            stack.append(node.values)
-        elif isinstance(node, Union):
-            stack += node.branches
-    return out
+    return [ref.fullname for ref in named_refs(t)]
 
 
 def _reach(project: Project, roots: list[str]) -> set[str]:
