@@ -115,7 +115,8 @@ class Evolution:
 
         Found by the topic's name rather than by their generated names, which carry this run's domain.
         """
-        found = vars(self.packages[version].topics).values()
+        package = self.packages[version]
+        found = [getattr(package, n) for n in package.__all__]  # the top level imports each on first use
         name = self.name(topic)
         descriptor = next(t for t in found if isinstance(t, Topic) and t.name == name)
 
