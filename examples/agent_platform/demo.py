@@ -79,7 +79,9 @@ async def run_scenario(
     """Create ``agents`` agents and pause the first; run ``executions`` searches spread over them, of
     which ``failures`` time out; record ``costs`` costs over two billing days. With ``bad_records``,
     play two broken producers as well: one updates an agent that does not exist, one writes bytes that
-    are no Avro record to the cost topic. Both end in dead-letter topics."""
+    are no Avro record to the cost topic. Both end in dead-letter topics. It starts once the service is
+    ready (:meth:`AgentPlatform.until_ready`)."""
+    await platform.until_ready()
     created = [
         await platform.agents.create(AGENT_TYPES[n % len(AGENT_TYPES)], ["search"], name=f"agent-{n}")
         for n in range(agents)

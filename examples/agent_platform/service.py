@@ -12,7 +12,7 @@ import dataclasses
 import uuid
 
 from schemabus.runtime import ConsumerRunner, ConsumerSettings, KafkaBus, RetryPolicy, ensure_topics
-from schemabus.runtime.health import HealthCheck
+from schemabus.runtime.health import HealthCheck, combined
 from schemabus.runtime.metrics import Metrics, MetricsServer, serve_metrics
 
 from .agent_registry import AgentRegistry
@@ -20,9 +20,9 @@ from .aggregator import CostAggregator
 from .projector import AgentView, projector_handlers
 from .topics import PlatformTopics
 
-# Transient handler failures (an agent's creation not projected yet) are retried for about 1.5 s
-# (0.1 + 0.2 + 0.4 + 0.8); a record still failing then is dead-lettered.
-RETRY = RetryPolicy(max_retries=4, initial_backoff=0.1, multiplier=2.0)
+# Transient handler failures (an agent's creation not projected yet) are retried for about 3 s
+# (0.1 + 0.2 + 0.4 + 0.8 + 1.6); a record still failing then is dead-lettered.
+RETRY = RetryPolicy(max_retries=5, initial_backoff=0.1, multiplier=2.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,6 +79,25 @@ class AgentPlatform:
             asyncio.create_task(self.projector.run(), name="projector"),
             asyncio.create_task(self.aggregator.run(), name="cost-aggregator"),
         ]
+
+    async def until_ready(self, timeout: float = 60.0) -> None:
+        """Wait until every component is ready: the bus reaches the cluster, each of the projector's consumer
+        groups holds its partitions, the aggregator has restored its totals. Events published before that
+        are not lost (the view's groups start from the earliest offset), but a group that joins seconds
+        after another sees an agent's searches before its creation for longer than ``RETRY`` waits.
+        Raises what stopped a consumer, or ``TimeoutError`` naming what is not ready."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            _, ready, statuses = combined([self.bus, self.projector, self.aggregator])
+            if ready:
+                return
+            if (error := self.failed()) is not None:
+                raise error
+            if loop.time() > deadline:
+                waiting = "; ".join(f"{s.component}: {s.reason}" for s in statuses if not s.ready)
+                raise TimeoutError(f"the platform was not ready within {timeout:.0f}s ({waiting})")
+            await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
         """Stop consuming (in-flight records finish and commit), then flush and close the bus. What stopped
