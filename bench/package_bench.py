@@ -3,8 +3,11 @@ what the first record costs after it. Each measure runs in a fresh process; the 
 interleaved rounds and the table prints medians and ratios from the same run.
 
     .venv/bin/python bench/package_bench.py [--rounds 3] [--old-python OTHER_CHECKOUT/.venv/bin/python]
+                                            [--json-share 0.5]
 
-The catalog is bench/codegen_bench.py's (500 Avro topics ``d{0..9}.e{i}.happened``, 50 per domain).
+The catalog is bench/codegen_bench.py's (500 Avro topics ``d{0..9}.e{i}.happened``, 50 per domain);
+with --json-share, that share of the topics has JSON Schema values instead (and no first record is
+measured: Event0 is then a JSON model).
 With --old-python, the same catalog is also generated and measured with another checkout's schemabus
 (e.g. main's, for the package layout before this one): its column is "before".
 
@@ -160,6 +163,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--old-python", help="the interpreter of another checkout's venv: its layout is 'before'")
+    parser.add_argument("--json-share", type=float, default=0.0, help="the share of JSON Schema topics (0 to 1)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="schemabus-package-bench-") as tmp:
         layouts = [Layout("after", sys.executable, Path(tmp) / "after")]
@@ -167,7 +171,7 @@ def main() -> None:
             layouts.insert(0, Layout("before", args.old_python, Path(tmp) / "before"))
         for layout in layouts:
             layout.root.mkdir()
-            make_project(layout.root, TOPICS, 0.0)
+            make_project(layout.root, TOPICS, args.json_share)
             layout.generate()
             print(f"{layout.label}: {layout.describe()}")
         results: dict[tuple[str, str, bool], list[dict[str, Any]]] = {}
@@ -177,7 +181,7 @@ def main() -> None:
                     if cached:
                         layout.cache_bytecode()
                     for scenario in SCENARIOS:
-                        code = _child(scenario, first_record=scenario == "one domain")
+                        code = _child(scenario, first_record=scenario == "one domain" and not args.json_share)
                         results.setdefault((layout.label, scenario, cached), []).append(layout.run(code, cached=cached))
         report(results, [layout.label for layout in layouts])
 
@@ -211,6 +215,8 @@ def report(results: dict[tuple[str, str, bool], list[dict[str, Any]]], labels: l
             print(row + f"    {goal}")
         base = [_median(results[(label, "import pkg", cached)], "base_rss") for label in labels]
         print(f"  {'(runtime only)':14}" + "".join(f"{'':>18} {b:>7.0f}" for b in base))
+    if "first" not in results[(labels[0], "one domain", True)][0]:
+        return
     print("\nfirst record after 'one domain' (bytecode cached): first call / second call")
     for label in labels:
         runs = results[(label, "one domain", True)]

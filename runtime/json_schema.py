@@ -40,6 +40,7 @@ class JsonRecord(pydantic.BaseModel):
         serialize_by_alias=True,
         regex_engine="python-re",
         allow_inf_nan=False,
+        defer_build=True,  # built on first use: importing a package of many models stays cheap
     )
 
 

@@ -12,12 +12,15 @@ gates that keep a run from passing by accident:
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 import sys
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -61,6 +64,21 @@ def import_golden(case: str) -> None:
     path = str(GOLDEN / case / "generated")
     if path not in sys.path:
         sys.path.insert(0, path)
+
+
+def json_models_modules(package: str) -> list[ModuleType]:
+    """The json_models modules of a generated package: the top level's, then each domain's."""
+    pkg = importlib.import_module(package)
+    names = [f"{package}.json_models"]
+    names += [f"{package}.{m.name}.json_models" for m in pkgutil.iter_modules(pkg.__path__) if m.ispkg]
+    out = []
+    for name in names:
+        try:
+            out.append(importlib.import_module(name))
+        except ModuleNotFoundError as e:
+            if e.name != name:
+                raise
+    return out
 
 
 def pytest_configure(config: pytest.Config) -> None:

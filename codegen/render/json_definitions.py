@@ -17,6 +17,7 @@ from .json_types import JSON_VALUE, JsonTypes
 class Definition:
     name: str
     kind: str  # "class" | "alias" | "root"
+    file: str  # the schema file it is defined in
     lines: list[str]
     bases: list[str] = field(default_factory=list)  # classes it derives from (defined before it)
     uses: set[str] = field(default_factory=set)  # named definitions its text mentions
@@ -49,7 +50,7 @@ class JsonDefinitions:
             return self.define(target)
         name = self.names.located(key)
         if name not in self._definitions:
-            definition = self._begin(name, "root")
+            definition = self._begin(name, "root", file)
             self._wrapping = key
             expr = self.types.type_of(schema, key, name, root=True)
             self._wrapping = None
@@ -71,7 +72,7 @@ class JsonDefinitions:
         if self.schemas.is_class(schema, key):
             self._class(name, schema, key)
         else:
-            self._begin(name, "alias")
+            self._begin(name, "alias", key[0])
             expr = self.types.type_of(schema, key, name, root=key[1] == "")
             description = doc(schema)
             lines = [f"{name} = {expr}"]
@@ -106,8 +107,8 @@ class JsonDefinitions:
             self._current.uses.add(name)
         return name
 
-    def _begin(self, name: str, kind: str) -> Definition:
-        self._definitions[name] = self._current = Definition(name, kind, [])
+    def _begin(self, name: str, kind: str, file: str) -> Definition:
+        self._definitions[name] = self._current = Definition(name, kind, file, [])
         return self._current
 
     def _finish(self, lines: list[str]) -> None:
@@ -116,8 +117,8 @@ class JsonDefinitions:
         self._current = None
 
     def _class(self, name: str, schema: dict[str, Any], key: Key) -> None:
-        definition = self._begin(name, "class")
         file, at = key
+        definition = self._begin(name, "class", file)
         base_keys, inline = self.schemas.class_branches(schema, key)
         bases: list[str] = []
         for base_key in base_keys:

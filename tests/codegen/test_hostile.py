@@ -16,7 +16,6 @@ schema element, marked as a bug of schemabus.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import io
 import json
 import os
@@ -41,6 +40,7 @@ from schemabus.codegen.ir import NamedRef, Project, Record
 from schemabus.codegen.pipeline import load_project
 from schemabus.runtime import JsonSerde
 
+from ..conftest import json_models_modules
 from .avro_strategies import Models, merged
 
 CANARY = "CANARY"
@@ -427,12 +427,15 @@ def test_hostile_json_documents_round_trip(generated: Generated) -> None:
     generated.require("json_schema")
     sys.path.insert(0, str(generated.root / "gen"))
     try:
-        module = importlib.import_module("hostile_json_schema.json_models")
+        modules = json_models_modules("hostile_json_schema")
     finally:
         sys.path.remove(str(generated.root / "gen"))
     for i, text in enumerate(WRITABLE):
         (serde,) = [
-            s for s in vars(module).values() if isinstance(s, JsonSerde) and json.loads(s.schema).get("title") == text
+            s
+            for module in modules
+            for s in vars(module).values()
+            if isinstance(s, JsonSerde) and json.loads(s.schema).get("title") == text
         ]
         document = {text: text, f"e{i}": text, f"d{i}": {"x": text}}
         data = json.dumps(document).encode()

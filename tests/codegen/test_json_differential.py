@@ -21,7 +21,7 @@ from schemabus.codegen.config import load_config
 from schemabus.codegen.pipeline import load_project
 from schemabus.runtime import DeserializationError, JsonSerde
 
-from ..conftest import GOLDEN, ROOT, golden_cases, import_golden
+from ..conftest import GOLDEN, ROOT, golden_cases, import_golden, json_models_modules
 from ..json_differential import FORMATS, JsonCase, canonical, generation_schema, mutants, reference_validator
 
 # Examples per file, and how many of them must be valid documents (hypothesis-jsonschema draws a
@@ -48,8 +48,12 @@ def json_case(case: str, file: str) -> JsonCase:
         import_golden(case)
     config = load_config(root / "pyproject.toml")
     schema = load_project(config).json[file]
-    module = importlib.import_module(f"{config.package}.json_models")
-    (serde,) = [s for s in vars(module).values() if isinstance(s, JsonSerde) and s.schema == schema.bundled]
+    (serde,) = [
+        s
+        for module in json_models_modules(config.package)
+        for s in vars(module).values()
+        if isinstance(s, JsonSerde) and s.schema == schema.bundled
+    ]
     return JsonCase(f"{case}:{file}", schema, serde.type, serde)
 
 

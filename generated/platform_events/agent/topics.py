@@ -30,10 +30,10 @@ import typing as _t
 
 from schemabus.runtime import BatchHandler, Event, Handler, Publisher, StringSerde, Topic
 
-from .. import json_models as _json_models
 from . import avro_codecs as _avro_codecs
-from ..json_models import AgentExecutionCompleted, AgentExecutionStarted
+from . import json_models as _json_models
 from .avro_models import AgentCreated, AgentDeleted, AgentUpdated
+from .json_models import AgentExecutionCompleted, AgentExecutionStarted
 
 __all__ = [
     "AGENT_EXECUTION_COMPLETED",

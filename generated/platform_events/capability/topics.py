@@ -31,10 +31,10 @@ import typing as _t
 
 from schemabus.runtime import BatchHandler, Event, Handler, Publisher, StringSerde, Topic
 
-from .. import json_models as _json_models
 from . import avro_codecs as _avro_codecs
-from ..json_models import CapabilityGenericCompleted, CapabilityGenericFailed, CapabilityGenericStarted
+from . import json_models as _json_models
 from .avro_models import SearchCompleted, SearchFailed, SearchStarted
+from .json_models import CapabilityGenericCompleted, CapabilityGenericFailed, CapabilityGenericStarted
 
 __all__ = [
     "CAPABILITY_GENERIC_COMPLETED",

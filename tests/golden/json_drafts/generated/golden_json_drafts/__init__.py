@@ -24,8 +24,10 @@ if _t.TYPE_CHECKING:
         AnyThingHappenedHandler,
         AnyThingHappenedHandlerFn,
         AnyThingHappenedPublisher,
+        Anything,
     )
     from .geo import (
+        CartUpdated,
         GEO_CART_UPDATED,
         GeoCartUpdatedBatchHandler,
         GeoCartUpdatedBatchHandlerFn,
@@ -33,8 +35,8 @@ if _t.TYPE_CHECKING:
         GeoCartUpdatedHandlerFn,
         GeoCartUpdatedPublisher,
     )
-    from .json_models import Anything, CartUpdated, Flag, Invoice, Names, Person, Point
     from .legacy import (
+        Invoice,
         LEGACY_INVOICE_ISSUED,
         LegacyInvoiceIssuedBatchHandler,
         LegacyInvoiceIssuedBatchHandlerFn,
@@ -55,8 +57,11 @@ if _t.TYPE_CHECKING:
         ModernPointMeasuredHandler,
         ModernPointMeasuredHandlerFn,
         ModernPointMeasuredPublisher,
+        Person,
+        Point,
     )
     from .unicode import (
+        Names,
         UNICODE_NAMES_SEEN,
         UnicodeNamesSeenBatchHandler,
         UnicodeNamesSeenBatchHandlerFn,
@@ -65,6 +70,7 @@ if _t.TYPE_CHECKING:
         UnicodeNamesSeenPublisher,
     )
     from .v6 import (
+        Flag,
         V6FlagSetBatchHandler,
         V6FlagSetBatchHandlerFn,
         V6FlagSetHandler,
@@ -135,8 +141,10 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "AnyThingHappenedHandler",
         "AnyThingHappenedHandlerFn",
         "AnyThingHappenedPublisher",
+        "Anything",
     ),
     ".geo": (
+        "CartUpdated",
         "GEO_CART_UPDATED",
         "GeoCartUpdatedBatchHandler",
         "GeoCartUpdatedBatchHandlerFn",
@@ -144,16 +152,8 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "GeoCartUpdatedHandlerFn",
         "GeoCartUpdatedPublisher",
     ),
-    ".json_models": (
-        "Anything",
-        "CartUpdated",
-        "Flag",
-        "Invoice",
-        "Names",
-        "Person",
-        "Point",
-    ),
     ".legacy": (
+        "Invoice",
         "LEGACY_INVOICE_ISSUED",
         "LegacyInvoiceIssuedBatchHandler",
         "LegacyInvoiceIssuedBatchHandlerFn",
@@ -174,8 +174,11 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "ModernPointMeasuredHandler",
         "ModernPointMeasuredHandlerFn",
         "ModernPointMeasuredPublisher",
+        "Person",
+        "Point",
     ),
     ".unicode": (
+        "Names",
         "UNICODE_NAMES_SEEN",
         "UnicodeNamesSeenBatchHandler",
         "UnicodeNamesSeenBatchHandlerFn",
@@ -184,6 +187,7 @@ _MODULES: dict[str, tuple[str, ...]] = {
         "UnicodeNamesSeenPublisher",
     ),
     ".v6": (
+        "Flag",
         "V6FlagSetBatchHandler",
         "V6FlagSetBatchHandlerFn",
         "V6FlagSetHandler",

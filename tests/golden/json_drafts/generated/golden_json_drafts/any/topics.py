@@ -26,8 +26,8 @@ import typing as _t
 
 from schemabus.runtime import BatchHandler, Event, Handler, Publisher, Topic
 
-from .. import json_models as _json_models
-from ..json_models import Anything
+from . import json_models as _json_models
+from .json_models import Anything
 
 __all__ = [
     "ANY_THING_HAPPENED",

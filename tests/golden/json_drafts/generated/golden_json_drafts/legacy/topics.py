@@ -26,8 +26,8 @@ import typing as _t
 
 from schemabus.runtime import BatchHandler, Event, Handler, Publisher, Topic
 
-from .. import json_models as _json_models
-from ..json_models import Invoice
+from . import json_models as _json_models
+from .json_models import Invoice
 
 __all__ = [
     "Invoice",

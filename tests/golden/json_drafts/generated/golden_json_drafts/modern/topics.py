@@ -27,8 +27,8 @@ import typing as _t
 
 from schemabus.runtime import BatchHandler, Event, Handler, Publisher, Topic
 
-from .. import json_models as _json_models
-from ..json_models import Person, Point
+from . import json_models as _json_models
+from .json_models import Person, Point
 
 __all__ = [
     "MODERN_PERSON_REGISTERED",
