@@ -40,8 +40,13 @@ class JsonRecord(pydantic.BaseModel):
         serialize_by_alias=True,
         regex_engine="python-re",
         allow_inf_nan=False,
-        defer_build=True,  # built on first use: importing a package of many models stays cheap
+        defer_build=True,  # models build on first use: importing a package of many models stays cheap
     )
+
+
+# The base itself (no fields) builds now: pydantic's first build in a process looks up its plugins
+# (a scan of installed packages' entry points, about 20 ms), a cost for import, not for a first record.
+JsonRecord.model_rebuild(force=True)
 
 
 # JSON values that are not objects (resp. not arrays): a schema with object (array) keywords and no
