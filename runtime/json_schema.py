@@ -97,15 +97,22 @@ def validator_class(draft: str) -> Any:
     }[draft]
 
 
-def _assertions_only(node: Any) -> Any:
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})  # instance data, kept as written
+_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies"})
+
+
+def _assertions_only(node: Any, *, names: bool = False) -> Any:
     """The schema without ``contentEncoding``/``contentMediaType``: annotations in every draft (a
-    validator *may* check them), which jsonschema-rs would check, and the reference does not."""
+    validator *may* check them), which jsonschema-rs would check, and the reference does not.
+    ``names``: ``node`` maps names to schemas (a property may be called "default")."""
     if isinstance(node, list):
         return [_assertions_only(v) for v in node]
     if not isinstance(node, dict):
         return node
+    if names:
+        return {k: _assertions_only(v) for k, v in node.items()}
     return {
-        k: v if k in ("enum", "const", "default", "examples") else _assertions_only(v)
+        k: v if k in _DATA_KEYWORDS else _assertions_only(v, names=k in _NAME_MAPS)
         for k, v in node.items()
         if not (k in ("contentEncoding", "contentMediaType") and isinstance(v, str))
     }

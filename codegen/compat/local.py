@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from ..diagnostics import SchemaError, SchemaErrors, Source
 from ..load.avro import read_json
-from ..load.jsonschema import load_json_schema_files, ref_target
+from ..load.jsonschema import load_json_schema_files, ref_target, refs
 from .avro_rules import AvroVersion
 from .avro_rules import can_read as avro_can_read
 from .findings import Finding
@@ -66,15 +66,8 @@ def load_json_version(path: Path) -> JsonVersion:
 
 
 def _refs(node: Any) -> list[str]:
-    if isinstance(node, dict):
-        out = [node["$ref"]] if isinstance(node.get("$ref"), str) and not node["$ref"].startswith("#") else []
-        for k, v in node.items():
-            if k not in ("const", "enum", "default", "examples"):
-                out += _refs(v)
-        return out
-    if isinstance(node, list):
-        return [r for v in node for r in _refs(v)]
-    return []
+    """The ``$ref`` of ``node`` that name another file."""
+    return [ref for _, ref in refs(node) if not ref.startswith("#")]
 
 
 def check_files(level: str, previous: list[Path], new: Path) -> list[Finding]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..diagnostics import resolve_pointer
 from .json_drafts import Draft, PointerMap, normalize
+from .json_walk import children
 
 _FILE_ROOT = "file:///"
 
@@ -83,10 +84,8 @@ class RefIndex:
         anchor = node.get("$anchor")
         if isinstance(anchor, str):
             self._anchors.setdefault((base, anchor), (file, at))
-        for key, value in node.items():
-            if key in ("enum", "const", "default", "examples"):
-                continue
-            self._index(file, value, at + "/" + key.replace("~", "~0").replace("/", "~1"), base)
+        for where, value in children(node, at):
+            self._index(file, value, where, base)
 
     def base_uri(self, file: str, at: str) -> str:
         """The base URI of the schema at normalized pointer ``at`` of ``file``."""

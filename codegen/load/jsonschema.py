@@ -16,6 +16,7 @@ from ..ir import JsonSchemaFile
 from .avro import read_json
 from .json_drafts import DEFAULT_DRAFT, Draft, declared_draft, known_drafts, normalize, parse_draft
 from .json_refs import NormalizedDoc, RefError, RefIndex
+from .json_walk import children, escape, schema_objects
 from .metaschema import accepts
 
 _META_VALIDATORS: dict[Draft, Any] = {}
@@ -179,15 +180,15 @@ def _foreign_patterns(node: Any, draft: Draft, at: str = "") -> Iterable[tuple[s
     if not isinstance(node, dict):
         return
     for key, value in node.items():
-        where = at + "/" + key.replace("~", "~0").replace("/", "~1")
+        where = at + "/" + escape(key)
         if key == "pattern" and isinstance(value, str) and not _ecma_regex(value, draft):
             yield where, f"pattern {_show(value)} is not a regular expression of JSON Schema's dialect (ECMA-262)"
         elif key == "patternProperties" and isinstance(value, dict):
             for pattern in value:
                 if not _ecma_regex(pattern, draft):
                     yield where, f"patternProperties key {_show(pattern)} is not an ECMA-262 regular expression"
-        if key not in ("enum", "const", "default", "examples"):
-            yield from _foreign_patterns(value, draft, where)
+    for where, value in children(node, at):
+        yield from _foreign_patterns(value, draft, where)
 
 
 @functools.cache
@@ -218,16 +219,7 @@ def _title(doc: Any) -> str:
 
 def refs(node: Any, at: str = "") -> Iterable[tuple[str, str]]:
     """``(pointer of the schema holding it, $ref)`` for every ``$ref`` of a normalized document."""
-    if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            yield at, ref
-        for k, v in node.items():
-            if k not in ("const", "enum", "default", "examples"):
-                yield from refs(v, at + "/" + k.replace("~", "~0").replace("/", "~1"))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from refs(v, f"{at}/{i}")
+    return ((where, n["$ref"]) for where, n in schema_objects(node, at) if isinstance(n.get("$ref"), str))
 
 
 def ref_target(file: str, ref: str) -> tuple[str, str]:
@@ -277,6 +269,7 @@ def bundle(file: str, index: RefIndex) -> str:
             fragment = urllib.parse.quote(place(found.file) + found.written, safe="/~!$&'()*+,;=:@")
             node["$ref" if "$ref" in node else "$dynamicRef"] = "#" + fragment
         copies[current] = out
+    _check_dynamic_anchors(copies)
     root = copies[file]
     if "$schema" not in root and doc.draft is not DEFAULT_DRAFT:
         root["$schema"] = doc.draft.metaschema
@@ -288,3 +281,25 @@ def bundle(file: str, index: RefIndex) -> str:
                 embedded.pop("$schema", None)
             defs[current] = embedded
     return json.dumps(root, separators=(",", ":"), ensure_ascii=False)
+
+
+def _check_dynamic_anchors(copies: dict[str, Any]) -> None:
+    """The bundle is one schema resource: a ``$dynamicAnchor`` that two resources declare (two files,
+    or a subschema with an ``$id`` of its own, as generic "list of T" schemas do) would be declared
+    twice in it, and a ``$dynamicRef`` to it would mean something else, or nothing, to a validator.
+    That is refused, naming both places, rather than registered with another meaning."""
+    seen: dict[str, tuple[str, str]] = {}
+    for current, out in copies.items():
+        for at, name in _dynamic_anchors(out):
+            first = seen.setdefault(name, (current, at))
+            if first != (current, at):
+                raise SchemaError(
+                    Source(current, at or "/"),
+                    f'$dynamicAnchor "{name}" is declared here and at {first[0]}#{first[1] or "/"}: the schema '
+                    "registered is one document (its files, and its subschemas with an $id, merged), where a "
+                    "$dynamicRef to it would mean something else; schemabus does not support that",
+                )
+
+
+def _dynamic_anchors(node: Any) -> Iterable[tuple[str, str]]:
+    return ((at, n["$dynamicAnchor"]) for at, n in schema_objects(node) if isinstance(n.get("$dynamicAnchor"), str))
