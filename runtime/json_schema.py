@@ -21,6 +21,8 @@ from typing import Annotated, Any, Never, get_args
 import pydantic
 from pydantic_core import core_schema
 
+from .json_walk import DATA_KEYWORDS, NAME_MAPS
+
 __all__ = ["VARIADIC", "JsonRecord", "NonArray", "NonObject", "Nothing", "document_validator"]
 
 
@@ -97,10 +99,6 @@ def validator_class(draft: str) -> Any:
     }[draft]
 
 
-_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})  # instance data, kept as written
-_NAME_MAPS = frozenset({"properties", "patternProperties", "$defs", "definitions", "dependentSchemas", "dependencies"})
-
-
 def _assertions_only(node: Any, *, names: bool = False) -> Any:
     """The schema without ``contentEncoding``/``contentMediaType``: annotations in every draft (a
     validator *may* check them), which jsonschema-rs would check, and the reference does not.
@@ -112,7 +110,7 @@ def _assertions_only(node: Any, *, names: bool = False) -> Any:
     if names:
         return {k: _assertions_only(v) for k, v in node.items()}
     return {
-        k: v if k in _DATA_KEYWORDS else _assertions_only(v, names=k in _NAME_MAPS)
+        k: v if k in DATA_KEYWORDS else _assertions_only(v, names=k in NAME_MAPS)
         for k, v in node.items()
         if not (k in ("contentEncoding", "contentMediaType") and isinstance(v, str))
     }

@@ -14,9 +14,10 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
+from schemabus.runtime.json_walk import children
+
 from ..diagnostics import resolve_pointer
 from .json_drafts import Draft, PointerMap, normalize
-from .json_walk import children
 
 _FILE_ROOT = "file:///"
 

@@ -11,12 +11,13 @@ import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
+from schemabus.runtime.json_walk import children, escape, schema_objects
+
 from ..diagnostics import SchemaError, SchemaErrors, Source, resolve_pointer
 from ..ir import JsonSchemaFile
 from .avro import read_json
 from .json_drafts import DEFAULT_DRAFT, Draft, declared_draft, known_drafts, normalize, parse_draft
 from .json_refs import NormalizedDoc, RefError, RefIndex
-from .json_walk import children, escape, schema_objects
 from .metaschema import accepts
 
 _META_VALIDATORS: dict[Draft, Any] = {}

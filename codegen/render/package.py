@@ -247,14 +247,6 @@ class _AvroModules:
         files |= {file for file, (_, _, p) in self.serdes.items() if p == package}
         return sorted(files)
 
-    def _scope(self, package: str) -> str:
-        """Which types a subpackage's Avro modules are about ('' when the package is not split)."""
-        if package != TOP:
-            return f"The types of the ``{package}`` topics (those several domains share are in the top level)."
-        if len(self.layout.packages()) > 1:
-            return "The types that the topics of several domains share, and those no topic uses."
-        return ""
-
     def _shared(self, package: str, tokens: set[str], module: str) -> list[tuple[str, list[str]]]:
         """What a module of ``package`` that mentions ``tokens`` imports from other subpackages'
         ``module`` ("avro_models" or "avro_codecs"): the top level's names, and the aliases of deep
@@ -318,7 +310,7 @@ class _AvroModules:
         return _env.get_template("avro_models.py.jinja").render(
             contract=CONTRACT,
             header=header(self._sources(package)),
-            scope=self._scope(package),
+            scope=_scope(self.layout, package, "types"),
             postponed=postponed,
             imports=[(module, ", ".join(names)) for module, names in imports],
             exports=[naming.literal(c["name"]) for c in classes],
@@ -378,7 +370,7 @@ class _AvroModules:
             imports.append((".avro_models", own))
         return _env.get_template("avro_codecs.py.jinja").render(
             header=header(self._sources(package)),
-            scope=self._scope(package),
+            scope=_scope(self.layout, package, "types"),
             stdlib_imports=stdlib,
             third_party_imports=third_party,
             imports=sorted(imports),
@@ -389,6 +381,15 @@ class _AvroModules:
             programs=programs,
             serdes=serde_rows,
         )
+
+
+def _scope(layout: Layout, package: str, what: str) -> str:
+    """Which ``what`` (types, models) a subpackage's modules hold ('' when the package is not split)."""
+    if package != TOP:
+        return f"The {what} of the ``{package}`` topics (those several domains share are in the top level)."
+    if len(layout.packages()) > 1:
+        return f"The {what} that the topics of several domains share, and those no topic uses."
+    return ""
 
 
 def _render_json_models(
@@ -439,16 +440,10 @@ def _render_json_models(
             }
             for file in own_files
         ]
-        if package != TOP:
-            scope = f"The models of the ``{package}`` topics (those several domains share are in the top level)."
-        elif len(layout.packages()) > 1:
-            scope = "The models that the topics of several domains share, and those no topic uses."
-        else:
-            scope = ""
         files[_path(package, "json_models.py")] = _env.get_template("json_models.py.jinja").render(
             contract=CONTRACT,
             header=header(sorted({d.file for d in mine} | set(own_files))),
-            scope=scope,
+            scope=_scope(layout, package, "models"),
             imports=imports,
             shared=(relative(package, TOP, "json_models"), ", ".join(sorted(shared))) if shared else None,
             exports=[naming.literal(n) for n in sorted([*defined, *(serdes[f][0] for f in own_files)])],

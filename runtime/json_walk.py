@@ -1,5 +1,5 @@
 """Where the subschemas of a JSON Schema document are: the one walk every reader of ``$ref``, ``$id``,
-anchors and patterns shares."""
+anchors and patterns shares (codegen's loader, the compatibility check, the serdes' validator)."""
 
 from __future__ import annotations
 
